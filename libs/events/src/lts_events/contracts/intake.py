@@ -1,0 +1,1 @@
+"""Events of the intake service (topic `lts.intake.events`). Owned by the intake service."""

@@ -1,0 +1,1 @@
+"""Events of the triage service (topic `lts.triage.events`). Owned by the triage service."""

@@ -1,0 +1,192 @@
+"""What travels with an event: metadata at append, the stored record, and the CloudEvents 1.0
+envelope used on Kafka (binary content mode: attributes as `ce_*` headers, data as the value)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lts_events.actors import Actor, Role
+from lts_events.event import REGISTRY, Event, JsonDict
+
+SPEC_VERSION = "1.0"
+JSON = "application/json"
+
+
+class Metadata(BaseModel):
+    """Audit and tracing facts recorded with every event: who, why, and in answer to what."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: Actor
+    reason: str | None = None
+    correlation_id: str = Field(default_factory=lambda: str(uuid4()))
+    causation_id: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    def caused_by(self, *, event_id: str, actor: Actor, reason: str | None = None) -> Metadata:
+        """Metadata for an event that follows from `event_id`, keeping the correlation."""
+        return Metadata(
+            actor=actor,
+            reason=reason,
+            correlation_id=self.correlation_id,
+            causation_id=event_id,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended, with its metadata and a pre-assigned id."""
+
+    event: Event
+    metadata: Metadata
+    event_id: UUID = field(default_factory=uuid4)
+
+    @staticmethod
+    def of(event: Event, metadata: Metadata, *, event_id: UUID | None = None) -> NewEvent:
+        return NewEvent(event=event, metadata=metadata, event_id=event_id or uuid4())
+
+
+class RecordedEvent(BaseModel):
+    """An event as the store holds it. `data` is raw JSON; `event` decodes it (with upcasting)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    stream_id: str
+    stream_version: int
+    position: int
+    transaction_id: int
+    type: str
+    schema_version: int
+    data: JsonDict
+    metadata: Metadata
+    recorded_at: datetime
+    hash: str
+
+    @property
+    def event(self) -> Event:
+        return REGISTRY.decode(self.type, self.schema_version, self.data)
+
+    def to_envelope(self, *, source: str) -> Envelope:
+        return Envelope(
+            id=str(self.event_id),
+            source=source,
+            type=self.type,
+            subject=self.stream_id,
+            time=self.recorded_at,
+            data=self.data,
+            correlationid=self.metadata.correlation_id,
+            causationid=self.metadata.causation_id,
+            streamversion=self.stream_version,
+            schemaversion=self.schema_version,
+            actorid=self.metadata.actor.id,
+            actorrole=self.metadata.actor.role,
+            reason=self.metadata.reason,
+            traceparent=self.metadata.traceparent,
+            tracestate=self.metadata.tracestate,
+        )
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 event. Extension attribute names are lower-case alphanumerics, as the
+    spec requires; `traceparent`/`tracestate` are the spec's distributed-tracing extension.
+    Unknown extensions from other producers are kept, as the spec asks of consumers."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    subject: str | None = None
+    time: datetime | None = None
+    datacontenttype: str = JSON
+    data: JsonDict
+    correlationid: str | None = None
+    causationid: str | None = None
+    streamversion: int | None = None
+    schemaversion: int = 1
+    actorid: str | None = None
+    actorrole: Role | None = None
+    reason: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @property
+    def event(self) -> Event:
+        return REGISTRY.decode(self.type, self.schema_version, self.data)
+
+    @property
+    def schema_version(self) -> int:
+        return self.schemaversion
+
+    @property
+    def actor(self) -> Actor | None:
+        if self.actorid is None or self.actorrole is None:
+            return None
+        return Actor(id=self.actorid, role=self.actorrole)
+
+    def metadata(self) -> Metadata:
+        """The metadata the event was stored with, as far as the envelope carries it."""
+        return Metadata(
+            actor=self.actor or Actor(id=self.source, role=Role.AUTOMATION),
+            reason=self.reason,
+            correlation_id=self.correlationid or self.id,
+            causation_id=self.causationid,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
+        )
+
+    def to_kafka(self) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """Binary content mode: value = data, every other attribute a `ce_` header."""
+        attributes = self.model_dump(mode="json", exclude={"data", "datacontenttype"})
+        headers = [
+            (f"ce_{name}", str(value).encode())
+            for name, value in attributes.items()
+            if value is not None
+        ]
+        headers.append(("content-type", self.datacontenttype.encode()))
+        return json.dumps(self.data, separators=(",", ":")).encode(), headers
+
+    @staticmethod
+    def from_kafka(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
+        """Decode either CloudEvents content mode: binary (`ce_*` headers) or structured
+        (`application/cloudevents+json` value holding every attribute and `data`)."""
+        header_map = {key.lower(): raw.decode("utf-8") for key, raw in headers}
+        content_type = header_map.get("content-type", JSON)
+        if content_type.startswith("application/cloudevents"):
+            return Envelope.model_validate(_structured(value))
+        attributes: dict[str, Any] = {
+            key[3:]: text for key, text in header_map.items() if key.startswith("ce_")
+        }
+        attributes["datacontenttype"] = content_type
+        attributes["data"] = _json_object(value)
+        return Envelope.model_validate(attributes)
+
+
+def _json_object(value: bytes | None) -> JsonDict:
+    if not value:
+        raise ValueError("message has no body")
+    decoded = json.loads(value)
+    if not isinstance(decoded, dict):
+        raise ValueError(f"event data must be a JSON object, got {type(decoded).__name__}")
+    return decoded
+
+
+def _structured(value: bytes | None) -> Mapping[str, Any]:
+    document = _json_object(value)
+    if "data_base64" in document:
+        raise ValueError("data_base64 is not supported: event data must be JSON")
+    if not isinstance(document.get("data"), dict):
+        raise ValueError("structured CloudEvent must carry a JSON object in `data`")
+    return document

@@ -1,0 +1,125 @@
+"""An in-memory event store for unit tests of handlers; it passes the same contract suite as the
+PostgreSQL store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from lts_events.envelope import NewEvent, RecordedEvent
+from lts_events.hashing import GENESIS, event_hash
+from lts_events.store.port import (
+    ANY,
+    NO_STREAM,
+    AppendResult,
+    Checkpoint,
+    ConcurrencyError,
+    ExpectedVersion,
+    ProcessedMessage,
+    StreamHistory,
+    Timer,
+)
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self._events: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._processed: set[ProcessedMessage] = set()
+        self._checkpoints: dict[str, Checkpoint] = {}
+        self._timers: dict[str, Timer] = {}
+        self._fired: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        processed: ProcessedMessage | None = None,
+        schedule: Sequence[Timer] = (),
+        fired_timer: str | None = None,
+    ) -> AppendResult:
+        async with self._lock:
+            stream = self._streams.get(stream_id, [])
+            if processed is not None and processed in self._processed:
+                return AppendResult(stream_id, len(stream), duplicate=True)
+            _check_version(stream_id, expected_version, actual=len(stream))
+            recorded = self._record(stream_id, stream, events)
+            self._streams[stream_id] = stream + recorded
+            self._events.extend(recorded)
+            if processed is not None:
+                self._processed.add(processed)
+            for timer in schedule:
+                self._timers.setdefault(timer.timer_id, timer)
+            if fired_timer is not None:
+                self._fired.add(fired_timer)
+            return AppendResult(stream_id, len(self._streams[stream_id]), recorded)
+
+    def _record(
+        self, stream_id: str, stream: list[RecordedEvent], events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        recorded: list[RecordedEvent] = []
+        previous = stream[-1].hash if stream else GENESIS
+        transaction_id = len(self._events) + 1
+        for offset, new in enumerate(events):
+            version = len(stream) + offset + 1
+            data = new.event.to_data()
+            metadata = new.metadata.model_dump(mode="json")
+            digest = event_hash(
+                previous_hash=previous,
+                event_id=new.event_id,
+                stream_id=stream_id,
+                stream_version=version,
+                type_=new.event.type,
+                schema_version=new.event.schema_version,
+                data=data,
+                metadata=metadata,
+            )
+            recorded.append(
+                RecordedEvent(
+                    event_id=new.event_id,
+                    stream_id=stream_id,
+                    stream_version=version,
+                    position=len(self._events) + offset + 1,
+                    transaction_id=transaction_id,
+                    type=new.event.type,
+                    schema_version=new.event.schema_version,
+                    data=data,
+                    metadata=new.metadata,
+                    recorded_at=datetime.now(UTC),
+                    hash=digest,
+                )
+            )
+            previous = digest
+        return recorded
+
+    async def read_stream(self, stream_id: str) -> StreamHistory:
+        return StreamHistory(stream_id, tuple(self._streams.get(stream_id, ())))
+
+    async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
+        newer = (e for e in self._events if (e.transaction_id, e.position) > after)
+        return tuple(newer)[:limit]
+
+    async def is_processed(self, message: ProcessedMessage) -> bool:
+        return message in self._processed
+
+    async def load_checkpoint(self, name: str) -> Checkpoint:
+        return self._checkpoints.get(name, Checkpoint.start())
+
+    async def save_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
+        self._checkpoints[name] = checkpoint
+
+    async def due_timers(self, *, now: datetime, limit: int = 100) -> Sequence[Timer]:
+        due = [t for t in self._timers.values() if t.due_at <= now and t.timer_id not in self._fired]
+        return sorted(due, key=lambda t: t.due_at)[:limit]
+
+
+def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) -> None:
+    if expected == ANY:
+        return
+    wanted = 0 if expected == NO_STREAM else expected
+    if wanted != actual:
+        raise ConcurrencyError(stream_id, expected=expected, actual=actual)

@@ -1,0 +1,122 @@
+"""The event store port: what every store implementation (PostgreSQL, in-memory) provides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, Protocol
+
+from lts_events.envelope import NewEvent, RecordedEvent
+
+ANY: Literal["any"] = "any"
+NO_STREAM: Literal["no_stream"] = "no_stream"
+ExpectedVersion = Literal["any", "no_stream"] | int
+
+
+class ConcurrencyError(Exception):
+    """The stream was not at the expected version; nothing was written."""
+
+    def __init__(self, stream_id: str, *, expected: ExpectedVersion, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, expected {expected}: "
+            "another writer appended first; reload the stream and decide again"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class Checkpoint(NamedTuple):
+    """A position in the whole store: (transaction id, global position), ordered as a pair."""
+
+    transaction_id: int
+    position: int
+
+    @staticmethod
+    def start() -> Checkpoint:
+        return Checkpoint(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedMessage:
+    """The input a handler answered (a Kafka message id, a timer id): recorded with its events."""
+
+    consumer: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A durable request to feed `payload` to `consumer` for `stream_id` at `due_at`."""
+
+    timer_id: str
+    consumer: str
+    stream_id: str
+    due_at: datetime
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHistory:
+    stream_id: str
+    events: Sequence[RecordedEvent]
+
+    @property
+    def version(self) -> int:
+        return self.events[-1].stream_version if self.events else 0
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did. `duplicate` means the processed message was already recorded, so
+    nothing was written (redelivery)."""
+
+    stream_id: str
+    version: int
+    recorded: Sequence[RecordedEvent] = ()
+    duplicate: bool = False
+
+
+class EventStore(Protocol):
+    """An append-only, hash-chained store of event streams, owned by one service."""
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        processed: ProcessedMessage | None = None,
+        schedule: Sequence[Timer] = (),
+        fired_timer: str | None = None,
+    ) -> AppendResult:
+        """Append atomically. Versions continue the stream from `expected_version` (`ANY`: from
+        its head; `NO_STREAM`: the stream must be empty). A stale version raises
+        `ConcurrencyError` and writes nothing. `processed`, `schedule` and `fired_timer` commit in
+        the same transaction; an already-processed message makes the call a no-op."""
+        ...
+
+    async def read_stream(self, stream_id: str) -> StreamHistory:
+        """Every event of one stream, in version order, upcast on decode."""
+        ...
+
+    async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
+        """Events committed after `after`, in (transaction id, position) order, never skipping an
+        event whose transaction commits late (the transaction-id barrier)."""
+        ...
+
+    async def is_processed(self, message: ProcessedMessage) -> bool: ...
+
+    async def load_checkpoint(self, name: str) -> Checkpoint: ...
+
+    async def save_checkpoint(self, name: str, checkpoint: Checkpoint) -> None: ...
+
+    async def due_timers(self, *, now: datetime, limit: int = 100) -> Sequence[Timer]:
+        """Timers due at `now` that have not fired yet, earliest first."""
+        ...
