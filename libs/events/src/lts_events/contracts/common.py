@@ -1,0 +1,27 @@
+"""Vocabulary shared by several services' events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class TicketSource(StrEnum):
+    REPORT = "report"
+    ALERTMANAGER = "alertmanager"
+    GRAFANA = "grafana"
+    CLOUDEVENT = "cloudevent"
+    OSV = "osv"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+def ticket_stream(ticket_id: int) -> str:
+    """The stream id of a ticket, in every service's store (each service owns its own copy)."""
+    return f"ticket-{ticket_id}"
