@@ -1,1 +1,298 @@
-"""Events of the triage service (topic `lts.triage.events`). Owned by the triage service."""
+"""Events of the triage service (topic `lts.triage.events`). Owned by the triage service.
+
+Every event is about one ticket (stream `ticket_stream(ticket_id)`) and carries `ticket_id`.
+Who and why are in the event metadata (actor + reason); decision events also name the deciding
+actor explicitly (`decided_by`, `triaged_by`, ...) so that consumers reading only the payload
+still have the audit facts. Times are UTC-aware datetimes.
+
+Lifecycle of one ticket, in order:
+`TicketReceived` -> `SeverityProposed` -> `TicketTriaged` -> `RiskScored` -> `BackportDecided`
+-> `OwnerAssigned` -> `BackportPlanned` (backport only) -> `ApprovalRecorded`* -> `PlanApproved`.
+A triage engineer's confirmation or correction is another `TicketTriaged` (`automatic=False`),
+followed by a new risk score, decision and, if still backported, a new plan revision; approvals
+count only for the plan revision they were given for. Timers add `TriageSlaBreached`,
+`PlanSlaBreached` and `ApprovalReminderDue`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lts_events.actors import Role
+from lts_events.contracts.common import Severity
+from lts_events.event import Event
+
+TicketId = int
+
+
+class Decision(StrEnum):
+    BACKPORT = "backport"
+    DEFER = "defer"
+    REJECT = "reject"
+
+
+class Effort(StrEnum):
+    SMALL = "S"
+    MEDIUM = "M"
+    LARGE = "L"
+
+
+class ChangeKind(StrEnum):
+    BUG_FIX = "bug_fix"
+    FEATURE = "feature"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class RolloutStrategy(StrEnum):
+    IMMEDIATE = "immediate"
+    STAGED_CANARY = "staged_canary"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SeverityEvidence(_Value):
+    """One fact behind an automatic severity proposal."""
+
+    source: Literal["label", "cvss", "alert", "guess", "kind", "default"]
+    value: str
+    severity: Severity
+    detail: str = ""
+
+
+class RiskPart(_Value):
+    """One term of the risk score: `points` out of at most `max_points`."""
+
+    name: str
+    value: str
+    points: int = Field(ge=0)
+    max_points: int = Field(ge=0)
+
+
+class ApprovalEntry(_Value):
+    approver: str
+    role: Role
+    approved_at: datetime
+    comment: str = ""
+
+
+class TicketReceived(Event):
+    """Triage took the ticket over from intake (a copy of the facts triage decides on)."""
+
+    type: ClassVar[str] = "lts.triage.ticket_received"
+
+    ticket_id: TicketId
+    title: str
+    kind: str
+    source: str
+    labels: tuple[str, ...] = ()
+    cve_ids: tuple[str, ...] = ()
+    affected_versions: tuple[str, ...] = ()
+    affected_lts_lines: tuple[str, ...] = ()
+    opened_at: datetime
+    received_at: datetime
+
+
+class SeverityProposed(Event):
+    """The automatic severity proposal from labels, CVSS vectors, alert severity and the
+    reporter's guess, with the evidence; starts the triage SLA clock."""
+
+    type: ClassVar[str] = "lts.triage.severity_proposed"
+
+    ticket_id: TicketId
+    severity: Severity
+    evidence: tuple[SeverityEvidence, ...]
+    cvss_base_score: float | None = None
+    security: bool
+    public_exploit: bool
+    triage_deadline: datetime
+    proposed_at: datetime
+
+
+class TicketTriaged(Event):
+    """The triage checklist answered, by automation (`automatic`) or by a triage engineer.
+
+    `sla_deadline` is the triage deadline (4 h critical, 24 h high, 3 business days otherwise,
+    counted from `opened_at`); `plan_deadline` is 3 business days after `triaged_at`."""
+
+    type: ClassVar[str] = "lts.triage.ticket_triaged"
+
+    ticket_id: TicketId
+    severity: Severity
+    proposed_severity: Severity | None = None
+    triaged_by: str
+    automatic: bool
+    opened_at: datetime
+    triaged_at: datetime
+    sla_deadline: datetime
+    within_sla: bool
+    plan_deadline: datetime
+    reproduced: bool | None
+    affected_versions: tuple[str, ...]
+    public_exploit: bool
+    workaround: bool
+    api_change: bool
+    effort: Effort
+    security: bool
+    change_kind: ChangeKind = ChangeKind.BUG_FIX
+    regression: bool = False
+
+
+class RiskScored(Event):
+    """The risk score (0-100) and its parts; `exposure` is the risk of not fixing (severity,
+    exploit, workaround, affected versions), `change_risk` the risk of the fix itself (API
+    change, effort). See lts_triage.policy.risk_score for the formula."""
+
+    type: ClassVar[str] = "lts.triage.risk_scored"
+
+    ticket_id: TicketId
+    score: int = Field(ge=0, le=100)
+    level: RiskLevel
+    exposure: int = Field(ge=0)
+    change_risk: int = Field(ge=0)
+    change_risk_level: RiskLevel
+    parts: tuple[RiskPart, ...]
+    formula: str
+    scored_at: datetime
+
+
+class BackportDecided(Event):
+    type: ClassVar[str] = "lts.triage.backport_decided"
+
+    ticket_id: TicketId
+    decision: Decision
+    reason: str
+    rule: str
+    targets: tuple[str, ...] = ()
+    decided_by: str
+    decided_at: datetime
+
+
+class OwnerAssigned(Event):
+    type: ClassVar[str] = "lts.triage.owner_assigned"
+
+    ticket_id: TicketId
+    owner: str
+    assigned_by: str
+    reason: str
+    assigned_at: datetime
+
+
+class BackportPlanned(Event):
+    """A plan revision. Approvals are given for one `revision`; a new revision resets them."""
+
+    type: ClassVar[str] = "lts.triage.backport_planned"
+
+    ticket_id: TicketId
+    revision: int = Field(ge=1)
+    target_branches: tuple[str, ...]
+    patch_branches: tuple[str, ...]
+    tests_required: tuple[str, ...]
+    rollout_strategy: RolloutStrategy
+    required_approvers: tuple[Role, ...]
+    effort: Effort
+    security_review_required: bool
+    milestone: str
+    emergency: bool
+    plan_deadline: datetime
+    planned_by: str
+    planned_at: datetime
+
+
+class ApprovalRecorded(Event):
+    type: ClassVar[str] = "lts.triage.approval_recorded"
+
+    ticket_id: TicketId
+    revision: int
+    approver: str
+    role: Role
+    comment: str = ""
+    approved_at: datetime
+
+
+class ApprovalRefused(Event):
+    """A sign-off that was refused, recorded for the audit."""
+
+    type: ClassVar[str] = "lts.triage.approval_refused"
+
+    ticket_id: TicketId
+    actor: str
+    role: Role
+    reason: str
+    refused_at: datetime
+
+
+class PlanApproved(Event):
+    type: ClassVar[str] = "lts.triage.plan_approved"
+
+    ticket_id: TicketId
+    revision: int
+    approvals: tuple[ApprovalEntry, ...]
+    target_branches: tuple[str, ...]
+    emergency: bool
+    within_sla: bool
+    approved_at: datetime
+
+
+class EmergencyFastTrackRequested(Event):
+    type: ClassVar[str] = "lts.triage.emergency_fast_track_requested"
+
+    ticket_id: TicketId
+    requested_by: str
+    reason: str
+    requested_at: datetime
+    post_facto_audit_required: Literal[True] = True
+    postmortem_required: Literal[True] = True
+
+
+class EmergencyFastTrackApproved(Event):
+    """Engineering lead + release manager signed the emergency plan: non-essential steps may be
+    skipped; a post-facto audit and a postmortem are mandatory."""
+
+    type: ClassVar[str] = "lts.triage.emergency_fast_track_approved"
+
+    ticket_id: TicketId
+    revision: int
+    approved_by: tuple[str, ...]
+    approved_at: datetime
+    post_facto_audit_required: Literal[True] = True
+    postmortem_required: Literal[True] = True
+
+
+class TriageSlaBreached(Event):
+    type: ClassVar[str] = "lts.triage.triage_sla_breached"
+
+    ticket_id: TicketId
+    severity: Severity
+    deadline: datetime
+    detected_at: datetime
+
+
+class PlanSlaBreached(Event):
+    type: ClassVar[str] = "lts.triage.plan_sla_breached"
+
+    ticket_id: TicketId
+    revision: int | None
+    deadline: datetime
+    missing_approvals: tuple[Role, ...]
+    detected_at: datetime
+
+
+class ApprovalReminderDue(Event):
+    type: ClassVar[str] = "lts.triage.approval_reminder_due"
+
+    ticket_id: TicketId
+    revision: int
+    deadline: datetime
+    missing_approvals: tuple[Role, ...]
+    reminded_at: datetime
