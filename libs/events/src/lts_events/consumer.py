@@ -1,0 +1,360 @@
+"""The idempotent consumption runtime: FastStream subscribers that decode CloudEvents, skip what
+was already processed, call the service's handler with retries, send what can never be processed
+to the dead-letter topic, and commit the Kafka offset only once the handler's transaction (events
++ processed-message row) has committed or the message is safely in the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from faststream.kafka import KafkaBroker, Topic
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from lts_events.actors import Actor
+from lts_events.envelope import Envelope, Metadata
+from lts_events.event import REGISTRY, Event, UnknownEventType
+from lts_events.kafka import DEFAULT_PARTITIONS, DLQ_TOPIC, header, topic_for_type
+from lts_events.store.port import EventStore, ProcessedMessage
+from lts_events.telemetry import context_from, current_traceparent, traceparent_from_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("lts_events.consumer")
+
+E = TypeVar("E", bound=Event)
+E_co = TypeVar("E_co", bound=Event, covariant=True)
+
+
+class PermanentError(Exception):
+    """Raised by a handler for input that can never be processed: no retry, straight to the DLQ."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """`attempts` calls in all, pausing base_delay, 2*base_delay, ... (capped) between them."""
+
+    attempts: int = 5
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+
+    def delays(self) -> tuple[float, ...]:
+        return tuple(
+            min(self.max_delay, self.base_delay * 2**attempt)
+            for attempt in range(max(self.attempts - 1, 0))
+        )
+
+
+@dataclass(frozen=True)
+class Inbound(Generic[E_co]):
+    """A decoded event delivered to a handler, with where it came from."""
+
+    envelope: Envelope
+    event: E_co
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def processed(self) -> ProcessedMessage:
+        """Pass as `processed=` to the append so a redelivery becomes a no-op."""
+        return ProcessedMessage(self.consumer, self.envelope.id)
+
+    def follow_up(self, *, actor: Actor, reason: str | None = None) -> Metadata:
+        """Metadata for events appended in answer to this one: same correlation, caused by it,
+        in the current trace."""
+        return Metadata(
+            actor=actor,
+            reason=reason,
+            correlation_id=self.envelope.correlationid or self.envelope.id,
+            causation_id=self.envelope.id,
+            traceparent=current_traceparent() or self.envelope.traceparent,
+            tracestate=self.envelope.tracestate,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A Kafka message as received, for handlers of foreign (non-CloudEvents) payloads."""
+
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    message_id: str
+
+    @staticmethod
+    def of(
+        *,
+        value: bytes | None,
+        headers: Any,
+        key: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> RawMessage:
+        pairs = tuple((str(k), bytes(v) if v is not None else b"") for k, v in headers or ())
+        message_id = header(pairs, "ce_id") or f"{topic}:{partition}:{offset}"
+        return RawMessage(value, pairs, key, topic, partition, offset, message_id)
+
+
+EventHandler = Callable[[Inbound[E]], Awaitable[None]]
+RawHandler = Callable[[RawMessage], Awaitable[None]]
+
+
+# -- outcomes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str
+    error_type: str
+    detail: str
+
+    @staticmethod
+    def of(reason: str, error: BaseException) -> DeadLetter:
+        return DeadLetter(reason, type(error).__name__, str(error)[:2000])
+
+
+Outcome = Handled | Skipped | DeadLetter
+
+UNDECODABLE = "undecodable"
+UNKNOWN_TYPE = "unknown_type"
+INVALID = "invalid_event"
+PERMANENT = "permanent_error"
+EXHAUSTED = "retries_exhausted"
+
+
+def dlq_headers(
+    message: RawMessage, failure: DeadLetter, *, consumer: str, failed_at: datetime
+) -> list[tuple[str, bytes]]:
+    """The original headers followed by the DLQ facts (any old `dlq_*` headers replaced)."""
+    facts = {
+        "dlq_reason": failure.reason,
+        "dlq_error_type": failure.error_type,
+        "dlq_error": failure.detail,
+        "dlq_source_topic": message.topic,
+        "dlq_source_partition": str(message.partition),
+        "dlq_source_offset": str(message.offset),
+        "dlq_consumer": consumer,
+        "dlq_failed_at": failed_at.isoformat(),
+    }
+    kept = [(k, v) for k, v in message.headers if not k.startswith("dlq_")]
+    return kept + [(k, v.encode()) for k, v in facts.items()]
+
+
+# -- routing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Route:
+    topic: str
+    events: dict[str, Callable[[Inbound[Any]], Awaitable[None]]] = field(default_factory=dict)
+    raw: RawHandler | None = None
+
+
+class Subscriptions:
+    """What one consumer (a Kafka consumer group) handles. One FastStream subscriber per topic,
+    dispatching on the `ce_type` header."""
+
+    def __init__(
+        self,
+        consumer: str,
+        *,
+        store: EventStore,
+        dlq_topic: str = DLQ_TOPIC,
+        retry: RetryPolicy = RetryPolicy(),
+        topics: Mapping[str, str] | None = None,
+        partitions: int = DEFAULT_PARTITIONS,
+    ) -> None:
+        """`topics` renames topics (derived name -> actual name), e.g. for isolated tests."""
+        self.consumer = consumer
+        self._store = store
+        self.dlq_topic = dlq_topic
+        self._retry = retry
+        self._renames = dict(topics or {})
+        self._partitions = partitions
+        self._routes: dict[str, _Route] = {}
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self._routes)
+
+    def _route(self, topic: str) -> _Route:
+        actual = self._renames.get(topic, topic)
+        return self._routes.setdefault(actual, _Route(actual))
+
+    def on(self, event_class: type[E], handler: EventHandler[E]) -> Subscriptions:
+        route = self._route(topic_for_type(event_class.type))
+        if route.raw is not None:
+            raise ValueError(f"topic {route.topic!r} already has a raw handler")
+        route.events[event_class.type] = handler
+        return self
+
+    def on_raw(self, topic: str, handler: RawHandler) -> Subscriptions:
+        route = self._route(topic)
+        if route.events or route.raw is not None:
+            raise ValueError(f"topic {route.topic!r} already has handlers")
+        route.raw = handler
+        return self
+
+    # -- processing (no FastStream here) ----------------------------------------------------
+
+    async def handle(self, message: RawMessage) -> Outcome:
+        """Decide what to do with one message and do it, except publishing to the DLQ."""
+        parent, state = traceparent_from_headers(message.headers)
+        with tracer.start_as_current_span(
+            f"{message.topic} process",
+            context=context_from(parent, state),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.consumer.group.name": self.consumer,
+                "messaging.destination.name": message.topic,
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+                "messaging.message.id": message.message_id,
+            },
+        ) as span:
+            outcome = await self._dispatch(message)
+            if isinstance(outcome, DeadLetter):
+                span.set_status(Status(StatusCode.ERROR, outcome.reason))
+            return outcome
+
+    async def _dispatch(self, message: RawMessage) -> Outcome:
+        route = self._routes.get(message.topic)
+        if route is None:
+            return Skipped(f"no route for topic {message.topic}")
+        if route.raw is not None:
+            raw_handler = route.raw
+            return await self._with_retries(lambda: raw_handler(message))
+        try:
+            envelope = Envelope.from_kafka(message.value, message.headers)
+        except Exception as error:
+            return DeadLetter.of(UNDECODABLE, error)
+        if not REGISTRY.knows(envelope.type):
+            return DeadLetter.of(UNKNOWN_TYPE, UnknownEventType(envelope.type))
+        handler = route.events.get(envelope.type)
+        if handler is None:
+            return Skipped(f"no handler for {envelope.type}")
+        try:
+            event = envelope.event
+        except Exception as error:
+            return DeadLetter.of(INVALID, error)
+        inbound = Inbound(
+            envelope, event, self.consumer, message.topic, message.partition, message.offset
+        )
+        return await self._with_retries(lambda: self._call_once(handler, inbound))
+
+    async def _call_once(
+        self, handler: Callable[[Inbound[Any]], Awaitable[None]], inbound: Inbound[Any]
+    ) -> bool:
+        if await self._store.is_processed(inbound.processed):
+            return False
+        await handler(inbound)
+        return True
+
+    async def _with_retries(self, call: Callable[[], Awaitable[object]]) -> Outcome:
+        delays = self._retry.delays()
+        last: Exception | None = None
+        for attempt in range(max(self._retry.attempts, 1)):
+            try:
+                result = await call()
+            except PermanentError as error:
+                return DeadLetter(PERMANENT, type(error).__name__, error.reason)
+            except Exception as error:
+                last = error
+                if attempt < len(delays):
+                    log.warning(
+                        "handler failed; retrying",
+                        exc_info=True,
+                        extra={"consumer": self.consumer, "attempt": attempt + 1},
+                    )
+                    await asyncio.sleep(delays[attempt])
+            else:
+                return Skipped("already processed") if result is False else Handled()
+        assert last is not None
+        return DeadLetter.of(EXHAUSTED, last)
+
+    # -- FastStream glue --------------------------------------------------------------------
+
+    def attach(self, broker: KafkaBroker) -> None:
+        """Register one subscriber per topic: group id = consumer name, earliest offset,
+        manual commit after processing."""
+        for topic in self._routes:
+            subscriber = broker.subscriber(
+                Topic(topic, num_partitions=self._partitions),
+                group_id=self.consumer,
+                ack_policy=AckPolicy.MANUAL,
+                auto_offset_reset="earliest",
+                title=f"{self.consumer}:{topic}",
+            )
+            subscriber(self._subscriber_function(broker))
+
+    def _subscriber_function(self, broker: KafkaBroker) -> Callable[..., Awaitable[None]]:
+        async def consume(message: KafkaMessage) -> None:
+            record = message.raw_message
+            assert not isinstance(record, tuple), "batch subscribers are not used"
+            raw = RawMessage.of(
+                value=record.value,
+                headers=record.headers,
+                key=record.key,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            try:
+                outcome = await self.handle(raw)
+                if isinstance(outcome, DeadLetter):
+                    await self._dead_letter(broker, raw, outcome)
+            except Exception:
+                log.exception("message left uncommitted; it will be redelivered")
+                await asyncio.sleep(1.0)
+                await message.nack()
+                return
+            await message.ack()
+
+        return consume
+
+    async def _dead_letter(self, broker: KafkaBroker, raw: RawMessage, failure: DeadLetter) -> None:
+        headers = dlq_headers(raw, failure, consumer=self.consumer, failed_at=datetime.now(UTC))
+        log.error(
+            "message sent to the dead-letter topic",
+            extra={
+                "consumer": self.consumer,
+                "reason": failure.reason,
+                "detail": failure.detail,
+                "topic": raw.topic,
+                "partition": raw.partition,
+                "offset": raw.offset,
+            },
+        )
+        await broker.publish(
+            raw.value or b"",
+            self.dlq_topic,
+            key=raw.key,
+            headers={k: v.decode("utf-8", errors="replace") for k, v in headers},
+        )
