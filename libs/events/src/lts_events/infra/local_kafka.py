@@ -1,0 +1,213 @@
+"""Apache Kafka on the local JVM: jars from Maven Central, single-node KRaft, state in `run/`."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+
+from lts_events.infra import state
+from lts_events.infra.net import free_port, port_free, wait_until
+from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir, run_dir
+from lts_events.infra.probes import kafka_ready
+
+LOG4J_VERSION = "2.24.3"
+COMPONENT = "kafka"
+_MARKER_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker could not be fetched, formatted or started."""
+
+
+def _template(name: str) -> str:
+    return resources.files("lts_events.infra").joinpath("templates", name).read_text()
+
+
+def fetch_jars() -> Path:
+    """Copy the broker's runtime classpath into the cache, once, with Maven."""
+    libs = kafka_libs_dir()
+    if (libs / _MARKER_JAR).exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise LocalKafkaError("Maven (`mvn`) is needed once to fetch the Kafka jars; install it")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=libs.parent) as work:
+        pom = Path(work) / "pom.xml"
+        pom.write_text(
+            _template("pom.xml").format(kafka_version=KAFKA_VERSION, log4j_version=LOG4J_VERSION)
+        )
+        target = Path(work) / "libs"
+        done = subprocess.run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={target}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or not (target / _MARKER_JAR).exists():
+            raise LocalKafkaError(f"mvn could not fetch Kafka {KAFKA_VERSION}:\n{done.stdout}")
+        shutil.rmtree(libs, ignore_errors=True)
+        target.rename(libs)
+    return libs
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise LocalKafkaError("Java 17+ is needed to run Kafka locally (`java` not on PATH)")
+    return java
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def _write_config(home: Path, *, broker_port: int, controller_port: int) -> Path:
+    properties = home / "server.properties"
+    properties.write_text(
+        _template("server.properties").format(
+            broker_port=broker_port, controller_port=controller_port, log_dir=home / "data"
+        )
+    )
+    (home / "log4j2.properties").write_text(_template("log4j2.properties"))
+    return properties
+
+
+def _java_command(libs: Path, home: Path, main_class: str, *args: str) -> list[str]:
+    return [
+        _java(),
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={home / 'logs'}",
+        "-cp",
+        f"{libs}/*",
+        main_class,
+        *args,
+    ]
+
+
+def _format(libs: Path, home: Path, properties: Path) -> None:
+    shutil.rmtree(home / "data", ignore_errors=True)
+    done = subprocess.run(
+        _java_command(
+            libs,
+            home,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            _cluster_id(),
+            "-c",
+            str(properties),
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LocalKafkaError(f"kafka StorageTool format failed:\n{done.stdout}\n{done.stderr}")
+
+
+def _bootstrap(recorded: state.State) -> str:
+    return f"127.0.0.1:{recorded['broker_port']}"
+
+
+def running() -> str | None:
+    """The bootstrap servers of a broker started earlier that is still alive, if any."""
+    recorded = state.load(COMPONENT)
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="kafka.Kafka"):
+        return None
+    bootstrap = _bootstrap(recorded)
+    return bootstrap if kafka_ready(bootstrap) else None
+
+
+def start(*, timeout: float = 60.0) -> str:
+    """Start a broker (reformatting only when its old ports are taken) and wait until it answers."""
+    libs = fetch_jars()
+    home = run_dir() / COMPONENT
+    home.mkdir(parents=True, exist_ok=True)
+    previous = state.load(COMPONENT) or {}
+    ports = (previous.get("broker_port"), previous.get("controller_port"))
+    reuse = (home / "data" / "meta.properties").exists() and all(
+        isinstance(p, int) and port_free(p) for p in ports
+    )
+    broker_port, controller_port = ports if reuse else (free_port(), free_port())
+    assert isinstance(broker_port, int)
+    assert isinstance(controller_port, int)
+    properties = _write_config(home, broker_port=broker_port, controller_port=controller_port)
+    if not reuse:
+        _format(libs, home, properties)
+    log = (home / "kafka.log").open("ab")
+    process = subprocess.Popen(
+        _java_command(libs, home, "kafka.Kafka", str(properties)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    recorded = {
+        "pid": process.pid,
+        "broker_port": broker_port,
+        "controller_port": controller_port,
+        "home": str(home),
+        "log": str(home / "kafka.log"),
+    }
+    state.save(COMPONENT, recorded)
+    bootstrap = _bootstrap(recorded)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise LocalKafkaError(f"Kafka exited with {process.returncode}; see {home}/kafka.log")
+        return kafka_ready(bootstrap, timeout_ms=1500)
+
+    wait_until(ready, timeout=timeout, interval=0.5, what=f"Kafka on {bootstrap}")
+    return bootstrap
+
+
+def stop(*, timeout: float = 30.0) -> bool:
+    """Stop the broker recorded in the state (if alive). True when something was stopped."""
+    recorded = state.load(COMPONENT)
+    if recorded is None:
+        return False
+    pid = int(recorded["pid"])
+    stopped = _terminate(pid, timeout=timeout)
+    state.save(COMPONENT, {**recorded, "pid": -1})
+    return stopped
+
+
+def _terminate(pid: int, *, timeout: float) -> bool:
+    if not state.pid_alive(pid, marker="kafka.Kafka"):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and state.pid_alive(pid):
+        time.sleep(0.2)
+    if state.pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

