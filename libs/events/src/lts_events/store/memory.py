@@ -113,7 +113,9 @@ class InMemoryEventStore:
         self._checkpoints[name] = checkpoint
 
     async def due_timers(self, *, now: datetime, limit: int = 100) -> Sequence[Timer]:
-        due = [t for t in self._timers.values() if t.due_at <= now and t.timer_id not in self._fired]
+        due = [
+            t for t in self._timers.values() if t.due_at <= now and t.timer_id not in self._fired
+        ]
         return sorted(due, key=lambda t: t.due_at)[:limit]
 
 

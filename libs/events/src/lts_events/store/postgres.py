@@ -1,0 +1,245 @@
+"""The PostgreSQL event store: one schema per service, SQLAlchemy's async engine for the pool
+(and for the service's own read models), asyncpg directly on the hot paths."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from lts_events.envelope import NewEvent, RecordedEvent
+from lts_events.hashing import GENESIS
+from lts_events.store.migrate import checked_schema
+from lts_events.store.migrate import migrate as run_migrations
+from lts_events.store.port import (
+    ANY,
+    NO_STREAM,
+    AppendResult,
+    Checkpoint,
+    ConcurrencyError,
+    ExpectedVersion,
+    ProcessedMessage,
+    StreamHistory,
+    Timer,
+)
+from lts_events.store.rows import (
+    ChainedEvent,
+    chain,
+    checkpoint_from_row,
+    event_columns,
+    recorded_from_chained,
+    recorded_from_row,
+    timer_columns,
+    timer_from_row,
+)
+from lts_events.store.sql import statements
+from lts_events.store.verification import ChainWalker, StoredEvent, VerifyReport
+
+__all__ = ["PostgresEventStore", "VerifyReport", "asyncpg_url"]
+
+IDLE_IN_TRANSACTION_TIMEOUT = timedelta(seconds=30)
+_ATTEMPTS = 50  # re-reads of the head when racing writers move it (ANY) before giving up
+
+
+def asyncpg_url(database_url: str) -> str:
+    """`postgresql://user@host:port/db` (or `postgres://`) as SQLAlchemy's asyncpg URL."""
+    url = make_url(database_url)
+    if url.get_backend_name() not in {"postgresql", "postgres"}:
+        raise ValueError(f"not a PostgreSQL URL: {url.render_as_string(hide_password=True)}")
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+class PostgresEventStore:
+    """An `EventStore` in the PostgreSQL schema `schema`. Build it with `connect`."""
+
+    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
+        self._engine = engine
+        self._schema = checked_schema(schema)
+        self._sql = statements(schema)
+
+    @classmethod
+    async def connect(
+        cls,
+        database_url: str,
+        *,
+        schema: str,
+        migrate: bool = True,
+        pool_size: int = 10,
+        idle_in_transaction_timeout: timedelta = IDLE_IN_TRANSACTION_TIMEOUT,
+    ) -> PostgresEventStore:
+        """Open a pool on `database_url` and, unless `migrate` is false, bring `schema` to the
+        newest migration (serialised across processes by an advisory lock)."""
+        checked_schema(schema)
+        timeout_ms = int(idle_in_transaction_timeout.total_seconds() * 1000)
+        engine = create_async_engine(
+            asyncpg_url(database_url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            connect_args={
+                "server_settings": {
+                    "idle_in_transaction_session_timeout": str(timeout_ms),
+                    "application_name": f"lts-{schema}"[:63],
+                }
+            },
+        )
+        try:
+            if migrate:
+                await run_migrations(engine, schema=schema)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, schema=schema)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """An asyncpg connection from the engine's pool (its statement cache is per connection)."""
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        processed: ProcessedMessage | None = None,
+        schedule: Sequence[Timer] = (),
+        fired_timer: str | None = None,
+    ) -> AppendResult:
+        consumer, message_id = (
+            (processed.consumer, processed.message_id) if processed else (None, None)
+        )
+        timers = timer_columns(schedule)
+        async with self._connection() as db:
+            version = 0
+            for _ in range(_ATTEMPTS):
+                head = await db.fetchrow(self._sql.head, stream_id, consumer, message_id)
+                version = head["stream_version"] or 0
+                if head["processed"]:
+                    return AppendResult(stream_id, version, duplicate=True)
+                _check_version(stream_id, expected_version, actual=version)
+                chained = chain(
+                    stream_id, events, head_version=version, head_hash=head["hash"] or GENESIS
+                )
+                try:
+                    rows = await db.fetch(
+                        self._sql.append,
+                        stream_id,
+                        version,
+                        consumer,
+                        message_id,
+                        *event_columns(chained),
+                        *timers,
+                        fired_timer,
+                    )
+                except asyncpg.UniqueViolationError as error:
+                    if error.constraint_name != "events_stream_version_key":
+                        raise
+                    continue  # a racing writer took these versions: re-read the head
+                if rows[0]["ok"]:
+                    return _appended(stream_id, version, chained, rows)
+            raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
+
+    async def read_stream(self, stream_id: str) -> StreamHistory:
+        async with self._connection() as db:
+            rows = await db.fetch(self._sql.read_stream, stream_id)
+        return StreamHistory(stream_id, tuple(recorded_from_row(row) for row in rows))
+
+    async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
+        async with self._connection() as db:
+            rows = await db.fetch(
+                self._sql.read_all, str(after.transaction_id), after.position, limit
+            )
+        return tuple(recorded_from_row(row) for row in rows)
+
+    async def is_processed(self, message: ProcessedMessage) -> bool:
+        async with self._connection() as db:
+            found: bool = await db.fetchval(
+                self._sql.is_processed, message.consumer, message.message_id
+            )
+        return found
+
+    async def load_checkpoint(self, name: str) -> Checkpoint:
+        async with self._connection() as db:
+            row = await db.fetchrow(self._sql.load_checkpoint, name)
+        return checkpoint_from_row(row)
+
+    async def save_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
+        async with self._connection() as db:
+            await db.execute(
+                self._sql.save_checkpoint, name, checkpoint.transaction_id, checkpoint.position
+            )
+
+    async def due_timers(self, *, now: datetime, limit: int = 100) -> Sequence[Timer]:
+        async with self._connection() as db:
+            rows = await db.fetch(self._sql.due_timers, now, limit)
+        return tuple(timer_from_row(row) for row in rows)
+
+    async def verify(self) -> VerifyReport:
+        """Walk every stream in version order and recompute its hash chain (one snapshot)."""
+        walker = ChainWalker()
+        async with (
+            self._connection() as db,
+            db.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            async for row in db.cursor(self._sql.walk, prefetch=2000):
+                walker.feed(_stored(row))
+        return walker.report()
+
+
+def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) -> None:
+    if expected == ANY:
+        return
+    wanted = 0 if expected == NO_STREAM else expected
+    if wanted != actual:
+        raise ConcurrencyError(stream_id, expected=expected, actual=actual)
+
+
+def _appended(
+    stream_id: str, version: int, chained: Sequence[ChainedEvent], rows: Sequence[Any]
+) -> AppendResult:
+    stored = {row["stream_version"]: row for row in rows if row["stream_version"] is not None}
+    recorded = [
+        recorded_from_chained(
+            stream_id,
+            event,
+            position=stored[event.stream_version]["position"],
+            transaction_id=stored[event.stream_version]["transaction_id"],
+            at=stored[event.stream_version]["recorded_at"],
+        )
+        for event in chained
+    ]
+    return AppendResult(stream_id, version + len(chained), recorded)
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=UUID(bytes=row["event_id"].bytes),
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=row["metadata"],
+        hash=row["hash"],
+    )

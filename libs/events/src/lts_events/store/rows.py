@@ -1,0 +1,128 @@
+"""Between the store's rows and its Python values: chaining new events, decoding stored ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from lts_events.envelope import Metadata, NewEvent, RecordedEvent
+from lts_events.hashing import event_hash
+from lts_events.store.port import Checkpoint, Timer
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedEvent:
+    """A new event with its version and hash, ready to insert."""
+
+    new: NewEvent
+    stream_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    hash: str
+
+
+def chain(
+    stream_id: str, events: Sequence[NewEvent], *, head_version: int, head_hash: str
+) -> list[ChainedEvent]:
+    chained: list[ChainedEvent] = []
+    previous = head_hash
+    for offset, new in enumerate(events, start=1):
+        data = new.event.to_data()
+        metadata = new.metadata.model_dump(mode="json")
+        version = head_version + offset
+        previous = event_hash(
+            previous_hash=previous,
+            event_id=new.event_id,
+            stream_id=stream_id,
+            stream_version=version,
+            type_=new.event.type,
+            schema_version=new.event.schema_version,
+            data=data,
+            metadata=metadata,
+        )
+        chained.append(ChainedEvent(new, version, data, metadata, previous))
+    return chained
+
+
+def event_columns(chained: Sequence[ChainedEvent]) -> tuple[list[Any], ...]:
+    """Column arrays for `unnest`: version, id, type, schema version, data, metadata, hash."""
+    return (
+        [c.stream_version for c in chained],
+        [c.new.event_id for c in chained],
+        [c.new.event.type for c in chained],
+        [c.new.event.schema_version for c in chained],
+        [dumps(c.data) for c in chained],
+        [dumps(c.metadata) for c in chained],
+        [c.hash for c in chained],
+    )
+
+
+def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:
+    return (
+        [t.timer_id for t in timers],
+        [t.consumer for t in timers],
+        [t.stream_id for t in timers],
+        [t.due_at for t in timers],
+        [t.kind for t in timers],
+        [dumps(t.payload) for t in timers],
+    )
+
+
+def recorded_from_chained(
+    stream_id: str, chained: ChainedEvent, *, position: int, transaction_id: int, at: datetime
+) -> RecordedEvent:
+    """The stored form of an event just appended (its values are already validated)."""
+    return RecordedEvent.model_construct(
+        event_id=chained.new.event_id,
+        stream_id=stream_id,
+        stream_version=chained.stream_version,
+        position=position,
+        transaction_id=transaction_id,
+        type=chained.new.event.type,
+        schema_version=chained.new.event.schema_version,
+        data=chained.data,
+        metadata=chained.new.metadata,
+        recorded_at=at,
+        hash=chained.hash,
+    )
+
+
+def recorded_from_row(row: Mapping[str, Any]) -> RecordedEvent:
+    return RecordedEvent.model_construct(
+        event_id=UUID(bytes=row["event_id"].bytes),
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        position=row["position"],
+        transaction_id=row["transaction_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=Metadata.model_validate(row["metadata"]),
+        recorded_at=row["recorded_at"],
+        hash=row["hash"],
+    )
+
+
+def timer_from_row(row: Mapping[str, Any]) -> Timer:
+    return Timer(
+        timer_id=row["timer_id"],
+        consumer=row["consumer"],
+        stream_id=row["stream_id"],
+        due_at=row["due_at"],
+        kind=row["kind"],
+        payload=row["payload"],
+    )
+
+
+def checkpoint_from_row(row: Mapping[str, Any] | None) -> Checkpoint:
+    if row is None:
+        return Checkpoint.start()
+    return Checkpoint(row["transaction_id"], row["position"])

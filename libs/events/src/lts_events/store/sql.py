@@ -1,0 +1,107 @@
+"""The SQL of the PostgreSQL event store, rendered once per schema (a checked identifier)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RECORD_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, stream_id,
+    stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash"""
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    head: str
+    append: str
+    read_stream: str
+    read_all: str
+    is_processed: str
+    load_checkpoint: str
+    save_checkpoint: str
+    due_timers: str
+    walk: str
+
+
+def statements(schema: str) -> Statements:
+    s = f'"{schema}"'
+    return Statements(
+        head=_HEAD.format(s=s),
+        append=_APPEND.format(s=s),
+        read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events "
+        "WHERE stream_id = $1 ORDER BY stream_version",
+        read_all=_READ_ALL.format(s=s, columns=RECORD_COLUMNS),
+        is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
+        "WHERE consumer = $1 AND message_id = $2)",
+        load_checkpoint=f"SELECT transaction_id, position FROM {s}.checkpoints WHERE name = $1",
+        save_checkpoint=f"INSERT INTO {s}.checkpoints (name, transaction_id, position) "
+        "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+        "SET transaction_id = excluded.transaction_id, position = excluded.position",
+        due_timers=f"SELECT timer_id, consumer, stream_id, due_at, kind, payload FROM {s}.timers "
+        "WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, timer_id LIMIT $2",
+        walk=f"SELECT position, stream_id, stream_version, event_id, type, schema_version, "
+        f"data, metadata, hash FROM {s}.events ORDER BY stream_id, stream_version",
+    )
+
+
+# The stream's head and whether the message was already processed, in one round trip.
+_HEAD = """
+SELECT head.stream_version, head.hash,
+       EXISTS (SELECT 1 FROM {s}.processed_messages
+               WHERE consumer = $2::text AND message_id = $3::text) AS processed
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT stream_version, hash FROM {s}.events
+    WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
+) AS head ON true
+"""
+
+# One statement, hence one transaction: everything is written only if the stream is still at
+# the version the hashes were chained from ($2) and the processed message ($3, $4) is new.
+# `ok` is false when either condition failed: the caller re-reads the head to say which.
+# A writer racing for the same versions fails on UNIQUE (stream_id, stream_version).
+_APPEND = """
+WITH head AS (
+    SELECT coalesce(max(stream_version), 0) AS version FROM {s}.events WHERE stream_id = $1
+), allowed AS (
+    SELECT 1 FROM head WHERE version = $2
+), processed AS (
+    INSERT INTO {s}.processed_messages (consumer, message_id)
+    SELECT $3::text, $4::text FROM allowed WHERE $3::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), go AS (
+    SELECT 1 FROM allowed WHERE $3::text IS NULL OR EXISTS (SELECT 1 FROM processed)
+), appended AS (
+    INSERT INTO {s}.events
+        (stream_id, stream_version, event_id, type, schema_version, data, metadata, hash)
+    SELECT $1, e.stream_version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.hash
+    FROM go, unnest($5::int[], $6::uuid[], $7::text[], $8::int[], $9::jsonb[], $10::jsonb[],
+                    $11::text[])
+        AS e(stream_version, event_id, type, schema_version, data, metadata, hash)
+    RETURNING stream_version, position, transaction_id, recorded_at
+), scheduled AS (
+    INSERT INTO {s}.timers (timer_id, consumer, stream_id, due_at, kind, payload)
+    SELECT t.timer_id, t.consumer, t.stream_id, t.due_at, t.kind, t.payload
+    FROM go, unnest($12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[],
+                    $17::jsonb[])
+        AS t(timer_id, consumer, stream_id, due_at, kind, payload)
+    ON CONFLICT (timer_id) DO NOTHING
+), fired AS (
+    UPDATE {s}.timers SET fired_at = now()
+    WHERE timer_id = $18::text AND fired_at IS NULL AND EXISTS (SELECT 1 FROM go)
+)
+SELECT outcome.ok, appended.stream_version, appended.position,
+       appended.transaction_id::text::bigint AS transaction_id, appended.recorded_at
+FROM (SELECT EXISTS (SELECT 1 FROM go) AS ok) AS outcome
+LEFT JOIN appended ON true
+ORDER BY appended.position
+"""
+
+# The transaction-id barrier (ARCHITECTURE.md): a row becomes readable only once every
+# transaction that could still commit a smaller (transaction id, position) has finished.
+_READ_ALL = """
+SELECT {columns} FROM {s}.events
+WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, position
+LIMIT $3
+"""

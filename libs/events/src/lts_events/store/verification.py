@@ -1,0 +1,100 @@
+"""Tamper evidence: re-walk each stream's hash chain and name the first event that breaks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from lts_events.hashing import GENESIS, event_hash
+
+
+class StoredEvent(NamedTuple):
+    """The columns of one stored event that its hash covers, plus where it sits."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"event {self.event_id} (position {self.position}, stream {self.stream_id!r} "
+            f"version {self.stream_version}): {self.reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """`checked` events in `streams` streams; `first_break` is the first event (in stream, then
+    version order) whose hash does not match its content or whose version leaves a gap."""
+
+    checked: int
+    streams: int
+    breaks: int = 0
+    first_break: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+class ChainWalker:
+    """Feed events ordered by (stream id, stream version); `report()` says what was found."""
+
+    def __init__(self) -> None:
+        self._checked = 0
+        self._streams = 0
+        self._breaks = 0
+        self._first: ChainBreak | None = None
+        self._stream: str | None = None
+        self._version = 0
+        self._previous = GENESIS
+
+    def feed(self, event: StoredEvent) -> None:
+        if event.stream_id != self._stream:
+            self._stream, self._version, self._previous = event.stream_id, 0, GENESIS
+            self._streams += 1
+        self._checked += 1
+        reason = self._problem(event)
+        if reason is not None:
+            self._breaks += 1
+            if self._first is None:
+                self._first = ChainBreak(
+                    event.position, event.stream_id, event.stream_version, event.event_id, reason
+                )
+        self._version, self._previous = event.stream_version, event.hash
+
+    def _problem(self, event: StoredEvent) -> str | None:
+        if event.stream_version != self._version + 1:
+            return f"version gap: expected version {self._version + 1}"
+        expected = event_hash(
+            previous_hash=self._previous,
+            event_id=event.event_id,
+            stream_id=event.stream_id,
+            stream_version=event.stream_version,
+            type_=event.type,
+            schema_version=event.schema_version,
+            data=event.data,
+            metadata=event.metadata,
+        )
+        if expected != event.hash:
+            return "hash does not match the event's content and the previous event's hash"
+        return None
+
+    def report(self) -> VerifyReport:
+        return VerifyReport(self._checked, self._streams, self._breaks, self._first)
