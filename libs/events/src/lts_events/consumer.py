@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lts_events.actors import Actor
@@ -166,6 +167,18 @@ def dlq_headers(
     return kept + [(k, v.encode()) for k, v in facts.items()]
 
 
+def _parent_context(headers: Sequence[tuple[str, bytes]]) -> Context | None:
+    """The message's trace context; None (= the current one) when a span of the same trace is
+    already active, e.g. FastStream's telemetry middleware's consumer span."""
+    parent, state = traceparent_from_headers(headers)
+    received = context_from(parent, state)
+    active = trace.get_current_span().get_span_context()
+    carried = trace.get_current_span(received).get_span_context()
+    if active.is_valid and (not carried.is_valid or active.trace_id == carried.trace_id):
+        return None
+    return received
+
+
 # -- routing -------------------------------------------------------------------------------------
 
 
@@ -225,10 +238,9 @@ class Subscriptions:
 
     async def handle(self, message: RawMessage) -> Outcome:
         """Decide what to do with one message and do it, except publishing to the DLQ."""
-        parent, state = traceparent_from_headers(message.headers)
         with tracer.start_as_current_span(
             f"{message.topic} process",
-            context=context_from(parent, state),
+            context=_parent_context(message.headers),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",

@@ -1,0 +1,284 @@
+"""The host every service runs in: one composition root that connects the store, builds the
+Kafka broker, attaches the service's subscriptions, runs the relay and the timer loop, and serves
+the service's HTTP routers plus /healthz, /readyz, /metrics and /asyncapi."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import text
+
+from lts_events.auth import Authenticator, load_tokens
+from lts_events.clock import Clock, system_clock
+from lts_events.consumer import Subscriptions
+from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
+from lts_events.logging import setup_logging
+from lts_events.relay import Relay
+from lts_events.settings import RuntimeSettings
+from lts_events.store.port import Timer
+from lts_events.store.postgres import PostgresEventStore
+from lts_events.telemetry import context_from, setup_telemetry
+from lts_events.timers import TimerLoop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What a service's builders get: its store, the broker, time, auth and settings."""
+
+    name: str
+    store: PostgresEventStore
+    broker: KafkaBroker
+    clock: Clock
+    authenticator: Authenticator
+    settings: RuntimeSettings
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda ctx: ()
+    subscriptions: Callable[[ServiceContext], Subscriptions] | None = None
+    timer_handler: Callable[[ServiceContext], Callable[[Timer], Awaitable[None]]] | None = None
+    on_start: Callable[[ServiceContext], Awaitable[None]] | None = None
+    title: str = ""
+
+
+@dataclass
+class _Runtime:
+    """The live parts of a running service, for readiness and shutdown."""
+
+    store: PostgresEventStore | None = None
+    broker: KafkaBroker | None = None
+    relay: Relay | None = None
+    subscriptions: Subscriptions | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegistry) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        middlewares=(
+            KafkaTelemetryMiddleware(tracer_provider=setup_telemetry(f"lts-{name}")),
+            KafkaPrometheusMiddleware(registry=registry, app_name=f"lts-{name}"),
+        ),
+        logger=logging.getLogger(f"lts.{name}.faststream"),
+        enable_idempotence=True,
+        acks="all",
+        graceful_timeout=10.0,
+        description=f"LTS Flow {name} service",
+    )
+
+
+def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> FastAPI:
+    settings = settings or RuntimeSettings.for_service(spec.name)
+    registry = CollectorRegistry()
+    runtime = _Runtime()
+    broker = _build_broker(spec.name, settings, registry)
+    runtime.broker = broker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _start(app, spec, settings, runtime, registry)
+        try:
+            yield
+        finally:
+            await _stop(runtime)
+
+    app = FastAPI(title=spec.title or f"LTS Flow {spec.name}", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.registry = registry
+    _add_trace_middleware(app, spec.name)
+    _add_probes(app, spec, runtime, registry)
+    return app
+
+
+async def _start(
+    app: FastAPI,
+    spec: ServiceSpec,
+    settings: RuntimeSettings,
+    runtime: _Runtime,
+    registry: CollectorRegistry,
+) -> None:
+    setup_logging(spec.name)
+    setup_telemetry(f"lts-{spec.name}")
+    broker = runtime.broker
+    assert broker is not None
+    store = await PostgresEventStore.connect(settings.database_url, schema=spec.name)
+    runtime.store = store
+    context = ServiceContext(
+        name=spec.name,
+        store=store,
+        broker=broker,
+        clock=system_clock,
+        authenticator=Authenticator(load_tokens()),
+        settings=settings,
+        registry=registry,
+    )
+    topic = events_topic(spec.name)
+    subscriptions = spec.subscriptions(context) if spec.subscriptions else None
+    runtime.subscriptions = subscriptions
+    consumed = subscriptions.topics if subscriptions else ()
+    await ensure_topics(settings.kafka_bootstrap_servers, [topic, DLQ_TOPIC, *consumed])
+    if subscriptions is not None:
+        subscriptions.attach(broker)
+    for router in spec.routers(context):
+        app.include_router(router)
+    if spec.on_start is not None:
+        await spec.on_start(context)
+    await broker.start()
+    relay = Relay(
+        store,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=topic,
+        source=f"lts-flow/{spec.name}",
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+    runtime.relay = relay
+    _register_runtime_metrics(registry, spec.name, relay)
+    runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
+    if spec.timer_handler is not None:
+        loop = TimerLoop(
+            store,
+            handler=spec.timer_handler(context),
+            clock=system_clock,
+            interval=settings.timer_interval,
+        )
+        runtime.tasks.append(asyncio.create_task(loop.run(runtime.stop), name="timers"))
+    log.info("service started", extra={"topic": topic, "port": settings.http_port})
+
+
+async def _stop(runtime: _Runtime) -> None:
+    """Stop consuming first (handlers finish and commit), then let the relay and the timer loop
+    finish their round, then close the store."""
+    if runtime.broker is not None:
+        with contextlib.suppress(Exception):
+            await runtime.broker.stop()
+    runtime.stop.set()
+    if runtime.tasks:
+        _, pending = await asyncio.wait(runtime.tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    if runtime.store is not None:
+        await runtime.store.close()
+    log.info("service stopped")
+
+
+def _register_runtime_metrics(registry: CollectorRegistry, name: str, relay: Relay) -> None:
+    published = Gauge(
+        "lts_relay_published_events",
+        "Events the relay published to Kafka since start",
+        ["service", "topic"],
+        registry=registry,
+    )
+    published.labels(service=name, topic=relay.topic).set_function(lambda: relay.published)
+    caught_up = Gauge(
+        "lts_relay_caught_up",
+        "1 when the relay has published everything committed to the store",
+        ["service", "topic"],
+        registry=registry,
+    )
+    caught_up.labels(service=name, topic=relay.topic).set_function(lambda: int(relay.caught_up))
+
+
+def _add_trace_middleware(app: FastAPI, name: str) -> None:
+    """A server span per request, continuing an incoming `traceparent`, so events appended while
+    answering carry the request's trace."""
+    tracer = trace.get_tracer(f"lts.{name}.http")
+
+    @app.middleware("http")
+    async def trace_requests(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        if request.url.path in {"/healthz", "/readyz", "/metrics"}:
+            return await call_next(request)
+        parent = context_from(request.headers.get("traceparent"), request.headers.get("tracestate"))
+        route = f"{request.method} {request.url.path}"
+        with tracer.start_as_current_span(route, context=parent, kind=SpanKind.SERVER) as span:
+            response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+
+def _add_probes(
+    app: FastAPI, spec: ServiceSpec, runtime: _Runtime, registry: CollectorRegistry
+) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": spec.name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        reasons = await _not_ready(runtime)
+        if reasons:
+            return JSONResponse({"ready": False, "reasons": reasons}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        assert runtime.broker is not None
+        document = AsyncAPI(
+            runtime.broker, title=spec.title or f"LTS Flow {spec.name}", version="0.1.0"
+        )
+        return JSONResponse(document.to_specification().to_jsonable())
+
+
+async def _not_ready(runtime: _Runtime) -> list[str]:
+    reasons: list[str] = []
+    if runtime.store is None:
+        reasons.append("store not connected")
+    else:
+        try:
+            async with asyncio.timeout(2):
+                async with runtime.store.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            reasons.append(f"store unreachable: {type(error).__name__}")
+    if runtime.broker is None or not await _broker_answers(runtime.broker):
+        reasons.append("kafka broker not connected")
+    relay = runtime.relay
+    if relay is None:
+        reasons.append("relay not started")
+    elif relay.last_error is not None:
+        reasons.append(f"relay failing: {relay.last_error}")
+    elif not relay.caught_up:
+        reasons.append("relay has not caught up with the store")
+    return reasons
+
+
+async def _broker_answers(broker: KafkaBroker) -> bool:
+    try:
+        return await broker.ping(timeout=2.0)
+    except Exception:
+        return False
+
+
+def serve(spec: ServiceSpec) -> None:
+    """Run the service over HTTP on `LTS_<NAME>_HTTP_HOST` / `LTS_<NAME>_HTTP_PORT`."""
+    settings = RuntimeSettings.for_service(spec.name)
+    setup_logging(spec.name)
+    app = build_app(spec, settings)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None)
