@@ -1,0 +1,221 @@
+"""`lts`: the command line of LTS Flow. Infrastructure, the local stack, event schemas, store
+verification, plus every sub-command that a package registers in the `lts.commands` entry-point
+group (`<name> = "lts_<service>.cli:app"`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from lts_events import schemas
+from lts_events.infra import Infrastructure, ensure_infrastructure, stack, stop_infrastructure
+
+app = typer.Typer(help="LTS Flow: run the LTS patch process.", no_args_is_help=True)
+infra_app = typer.Typer(
+    help="Kafka and PostgreSQL for development and tests.", no_args_is_help=True
+)
+schemas_app = typer.Typer(help="JSON Schemas of the events.", no_args_is_help=True)
+store_app = typer.Typer(help="Event store maintenance.", no_args_is_help=True)
+stack_app = typer.Typer(help="Every service, in the background.", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(store_app, name="store")
+app.add_typer(stack_app, name="stack")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of env lines.")]
+COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
+
+
+def _err(message: str) -> None:
+    typer.secho(message, err=True, fg="yellow")
+
+
+def _print_infra(infra: Infrastructure, as_json: bool) -> None:
+    if as_json:
+        typer.echo(
+            json.dumps({**infra.env(), "sources": dict(infra.sources), "started": infra.started})
+        )
+    else:
+        for key, value in infra.env().items():
+            typer.echo(f"export {key}={value}")
+
+
+@infra_app.command("up")
+def infra_up(as_json: JsonFlag = False) -> None:
+    """Start what is missing (env vars, else Docker, else local processes); print the settings."""
+    _print_infra(ensure_infrastructure(keep=True), as_json)
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop what `lts infra up` started (never what the environment pointed at)."""
+    stopped = stop_infrastructure()
+    _err(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path | None, typer.Option(help="Defaults to libs/events/schemas.")] = None,
+) -> None:
+    """Write every registered event's JSON Schema, plus index.json."""
+    written = schemas.export(directory)
+    _err(f"{len(written)} files in {written[0].parent}")
+
+
+@schemas_app.command("check")
+def schemas_check(
+    directory: Annotated[Path | None, typer.Option(help="Defaults to libs/events/schemas.")] = None,
+) -> None:
+    """Exit 1, naming the files, when the checked-in schemas differ from the code."""
+    drifted = schemas.drifted(directory)
+    if drifted:
+        _err("schemas drifted (run `lts schemas export`): " + ", ".join(drifted))
+        raise typer.Exit(1)
+    _err("schemas up to date")
+
+
+@store_app.command("verify")
+def store_verify(
+    schema: Annotated[str, typer.Option(help="The service's PostgreSQL schema, e.g. intake.")],
+) -> None:
+    """Recompute every stream's hash chain; exit 1 when an event does not match its hash."""
+    from lts_events.store.postgres import PostgresEventStore
+
+    url = os.environ.get("DATABASE_URL") or ensure_infrastructure().database_url
+
+    async def verify() -> Any:
+        store = await PostgresEventStore.connect(url, schema=schema, migrate=False)
+        try:
+            return await store.verify()
+        finally:
+            await store.close()
+
+    report = asyncio.run(verify())
+    typer.echo(
+        f"schema {schema}: {report.checked} events in {report.streams} streams, "
+        f"{report.breaks} broken"
+    )
+    if not report.ok:
+        typer.secho(f"first break: {report.first_break}", err=True, fg="red")
+        raise typer.Exit(1)
+
+
+def _print_endpoints(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info["infrastructure"].items():
+        typer.echo(f"{key}={value}")
+    for name, urls in info["services"].items():
+        links = "  ".join(f"{k}: {v}" for k, v in urls.items() if k not in {"pid", "log"})
+        typer.echo(f"[{name}] {links}")
+    typer.echo("tokens: " + ", ".join(sorted(info["tokens"])))
+    typer.echo(f"webhook secrets: {info['webhook_secrets']}")
+
+
+@stack_app.command("up")
+def stack_up(as_json: JsonFlag = False) -> None:
+    """Start the infrastructure and every installed service in the background."""
+    infra = ensure_infrastructure(keep=True)
+    already = {s.name for s in stack.running()}
+    missing = [name for name in stack.available_services() if name not in already]
+    started = stack.spawn(missing, infra, background=True)
+    stack.record([*stack.running(), *(service for service, _ in started)])
+    try:
+        stack.wait_ready(started)
+    except stack.ServiceFailed as failure:
+        _err(f"{failure}; logs in {stack.log_path('<service>')}")
+        stack.stop_services()
+        raise typer.Exit(1) from failure
+    _print_endpoints(stack.endpoints(stack.running(), infra), as_json)
+
+
+@stack_app.command("down")
+def stack_down(
+    keep_infra: Annotated[bool, typer.Option(help="Leave Kafka and PostgreSQL running.")] = False,
+) -> None:
+    """Stop the services started by `lts stack up` (and the infrastructure, unless kept)."""
+    stopped = stack.stop_services()
+    if not keep_infra:
+        stopped += stop_infrastructure()
+    _err(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+
+
+def _pump(name: str, color: str, stream: IO[bytes]) -> None:
+    prefix = typer.style(f"[{name}]", fg=color, bold=True)
+    for raw in iter(stream.readline, b""):
+        typer.echo(f"{prefix} {raw.decode(errors='replace').rstrip()}")
+
+
+def _has_command(name: str) -> bool:
+    return any(ep.name == name for ep in entry_points(group="lts.commands"))
+
+
+@app.command("dev")
+def dev(as_json: JsonFlag = False) -> None:
+    """Run the whole stack in the foreground with prefixed logs; Ctrl-C stops everything."""
+    infra = ensure_infrastructure(keep=True)
+    children = stack.spawn(stack.available_services(), infra, background=False)
+    pumps = [
+        threading.Thread(
+            target=_pump, args=(s.name, COLORS[i % len(COLORS)], p.stdout), daemon=True
+        )
+        for i, (s, p) in enumerate(children)
+        if p.stdout is not None
+    ]
+    for pump in pumps:
+        pump.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stack.wait_ready(children)
+        _print_endpoints(stack.endpoints([s for s, _ in children], infra), as_json)
+        if _has_command("demo"):
+            env = {**os.environ, **infra.env()}
+            subprocess.run([sys.executable, "-m", "lts_events.cli", "demo"], env=env, check=False)
+        while not stop.is_set() and all(p.poll() is None for _, p in children):
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    except stack.ServiceFailed as failure:
+        _err(str(failure))
+    finally:
+        stack.terminate({s.name: s.pid for s, _ in children})
+        if infra.started:
+            stop_infrastructure()
+
+
+def _mount_plugins(target: typer.Typer, reserved: Sequence[str]) -> None:
+    for ep in entry_points(group="lts.commands"):
+        if ep.name in reserved:
+            _err(f"lts: plugin command {ep.name!r} clashes with a built-in command; skipped")
+            continue
+        try:
+            loaded = ep.load()
+        except Exception as error:  # a broken plugin must not take the whole CLI down
+            _err(f"lts: cannot load command {ep.name!r} ({ep.value}): {error}")
+            continue
+        if isinstance(loaded, typer.Typer):
+            target.add_typer(loaded, name=ep.name)
+        elif callable(loaded):
+            target.command(ep.name)(loaded)
+
+
+def main() -> None:
+    _mount_plugins(app, reserved=("infra", "schemas", "store", "stack", "dev"))
+    app()
+
+
+if __name__ == "__main__":
+    main()

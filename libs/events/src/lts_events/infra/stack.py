@@ -1,0 +1,190 @@
+"""The local stack: every service package that is installed, each as its own process.
+
+`start_services` launches `python -m lts_<name>` per service with the infrastructure settings and
+an HTTP port, then waits until `/healthz` and `/readyz` answer 200. Background processes are
+recorded in `$LTS_HOME/run/stack.json` so `stop_services` can stop them."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from lts_events.infra import Infrastructure, state
+from lts_events.infra.net import free_port, port_free
+from lts_events.infra.paths import run_dir
+
+SERVICE_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
+COMPONENT = "stack"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # local development only
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited or did not become ready."""
+
+
+@dataclass(frozen=True)
+class RunningService:
+    name: str
+    pid: int
+    port: int
+    log: str | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def available_services() -> list[str]:
+    """The services whose package (with a `main` module) is installed, in pipeline order."""
+    return [name for name in SERVICE_PORTS if _has_main(f"lts_{name}")]
+
+
+def _has_main(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{package}.main") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def service_env(name: str, port: int, infra: Infrastructure) -> dict[str, str]:
+    upper = name.upper()
+    return {
+        **os.environ,
+        **infra.env(),
+        f"LTS_{upper}_HTTP_HOST": "127.0.0.1",
+        f"LTS_{upper}_HTTP_PORT": str(port),
+        "LTS_ENVIRONMENT": os.environ.get("LTS_ENVIRONMENT", "local"),
+        "LTS_WEBHOOK_SECRET": os.environ.get("LTS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _port_for(name: str, taken: set[int]) -> int:
+    preferred = SERVICE_PORTS[name]
+    port = preferred if preferred not in taken and port_free(preferred) else free_port()
+    taken.add(port)
+    return port
+
+
+def spawn(
+    names: Sequence[str], infra: Infrastructure, *, background: bool
+) -> list[tuple[RunningService, subprocess.Popen[bytes]]]:
+    """Start each service; in the background their output goes to `run/<name>.log`."""
+    taken: set[int] = set()
+    started = []
+    for name in names:
+        port = _port_for(name, taken)
+        log_path = run_dir() / f"{name}.log" if background else None
+        output: IO[bytes] | int = log_path.open("ab") if log_path else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"lts_{name}"],
+            env=service_env(name, port, infra),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=background,
+        )
+        log = str(log_path) if log_path else None
+        started.append((RunningService(name, process.pid, port, log), process))
+    return started
+
+
+def wait_ready(
+    services: Sequence[tuple[RunningService, subprocess.Popen[bytes]]], *, timeout: float = 90.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        for service, process in services:
+            while not _ready(client, service):
+                if process.poll() is not None:
+                    raise ServiceFailed(f"{service.name} exited with {process.returncode}")
+                if time.monotonic() > deadline:
+                    raise ServiceFailed(f"{service.name} not ready on {service.url}")
+                time.sleep(0.3)
+
+
+def _ready(client: httpx.Client, service: RunningService) -> bool:
+    try:
+        return all(
+            client.get(f"{service.url}{path}").status_code == 200
+            for path in ("/healthz", "/readyz")
+        )
+    except httpx.HTTPError:
+        return False
+
+
+def record(services: Sequence[RunningService]) -> None:
+    state.save(COMPONENT, {"services": [s.__dict__ for s in services]})
+
+
+def recorded() -> list[RunningService]:
+    saved = state.load(COMPONENT) or {}
+    return [RunningService(**entry) for entry in saved.get("services", [])]
+
+
+def running() -> list[RunningService]:
+    return [s for s in recorded() if state.pid_alive(s.pid, marker=f"lts_{s.name}")]
+
+
+def terminate(pids: Mapping[str, int], *, timeout: float = 15.0) -> list[str]:
+    """SIGTERM each live process, then SIGKILL what is still alive after `timeout` seconds."""
+    alive = {name: pid for name, pid in pids.items() if state.pid_alive(pid, marker=f"lts_{name}")}
+    for pid in alive.values():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(state.pid_alive(p) for p in alive.values()):
+        time.sleep(0.2)
+    for pid in alive.values():
+        if state.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return list(alive)
+
+
+def stop_services() -> list[str]:
+    stopped = terminate({s.name: s.pid for s in recorded()})
+    state.forget(COMPONENT)
+    return stopped
+
+
+def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict[str, Any]:
+    """What a person needs to use the stack: URLs, dev tokens per role, webhook secrets."""
+    from lts_events.auth import load_tokens
+
+    with httpx.Client(timeout=2.0) as client:
+        listed = {s.name: _service_endpoints(client, s) for s in services}
+    return {
+        "infrastructure": infra.env(),
+        "services": listed,
+        "tokens": {
+            token: {"actor": p.actor_id, "roles": sorted(r.value for r in p.roles)}
+            for token, p in load_tokens().items()
+        },
+        "webhook_secrets": {"shared": os.environ.get("LTS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)},
+    }
+
+
+def _service_endpoints(client: httpx.Client, service: RunningService) -> dict[str, Any]:
+    urls: dict[str, Any] = {"url": service.url, "pid": service.pid}
+    for key, path in (("docs", "/docs"), ("asyncapi", "/asyncapi"), ("metrics", "/metrics")):
+        try:
+            if client.get(f"{service.url}{path}").status_code == 200:
+                urls[key] = f"{service.url}{path}"
+        except httpx.HTTPError:
+            continue
+    if service.log:
+        urls["log"] = service.log
+    return urls
+
+
+def log_path(name: str) -> Path:
+    return run_dir() / f"{name}.log"
