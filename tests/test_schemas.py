@@ -1,0 +1,42 @@
+"""The JSON Schemas checked in under libs/events/schemas/ are what the event models export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lts_events import schemas
+from lts_events.event import REGISTRY
+
+
+def test_checked_in_schemas_equal_the_exported_ones() -> None:
+    drifted = schemas.drifted()
+
+    assert drifted == [], f"run `uv run lts schemas export`; drifted: {drifted}"
+
+
+def test_every_registered_event_is_listed_in_the_index() -> None:
+    index = json.loads((schemas.default_directory() / schemas.INDEX).read_text())
+
+    listed = {entry["type"] for entry in index["events"]}
+
+    assert listed == set(REGISTRY.all())
+
+
+def test_a_changed_schema_file_is_reported_as_drifted(tmp_path: Path) -> None:
+    schemas.export(tmp_path)
+    victim = tmp_path / "lts.intake.ticket_opened.json"
+    victim.write_text(victim.read_text().replace('"type": "object"', '"type": "array"', 1))
+    (tmp_path / "lts.intake.gone.json").write_text("{}\n")
+
+    drifted = schemas.drifted(tmp_path)
+
+    assert drifted == ["lts.intake.gone.json", "lts.intake.ticket_opened.json"]
+
+
+def test_an_exported_schema_describes_the_event_data() -> None:
+    schema = json.loads((schemas.default_directory() / "lts.intake.ticket_opened.json").read_text())
+
+    assert schema["x-cloudevents-type"] == "lts.intake.ticket_opened"
+    assert schema["type"] == "object"
+    assert "ticket_id" in schema["properties"]
