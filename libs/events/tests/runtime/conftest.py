@@ -1,0 +1,79 @@
+"""Real Kafka and real PostgreSQL for the runtime tests: addresses from the environment or the
+root `infra` fixture; a fresh store schema and fresh topic names per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from lts_events.store.postgres import PostgresEventStore
+from sqlalchemy import text
+
+SESSION = uuid.uuid4().hex[:8]
+_counter = iter(range(1_000_000))
+
+StoreFactory = Callable[[], Awaitable[PostgresEventStore]]
+
+
+def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    try:
+        infra = request.getfixturevalue("infra")
+    except pytest.FixtureLookupError:
+        pytest.skip(f"set {env} or provide the root `infra` fixture")
+    found: str = getattr(infra, attribute)
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "database_url", "DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names no other test (or helper sharing the broker) uses: topics, groups, schemas."""
+
+    def make(prefix: str) -> str:
+        return f"{prefix}_{SESSION}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+
+    return make
+
+
+@pytest.fixture
+async def schemas(
+    database_url: str,
+) -> AsyncIterator[Callable[[str], Awaitable[PostgresEventStore]]]:
+    """Connects stores to named schemas (a reconnect to the same name is a restart); every
+    schema is dropped after the test."""
+    opened: list[PostgresEventStore] = []
+
+    async def connect(schema: str) -> PostgresEventStore:
+        store = await PostgresEventStore.connect(database_url, schema=schema)
+        opened.append(store)
+        return store
+
+    yield connect
+    dropped: set[str] = set()
+    for store in opened:
+        if store.schema not in dropped:
+            async with store.engine.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE'))
+            dropped.add(store.schema)
+        await store.close()
+
+
+@pytest.fixture
+async def store(
+    schemas: Callable[[str], Awaitable[PostgresEventStore]],
+) -> PostgresEventStore:
+    return await schemas(f"rt_{SESSION}_{next(_counter)}")
