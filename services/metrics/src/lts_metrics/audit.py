@@ -1,0 +1,133 @@
+"""The audit log: every event of every `lts.*.events` topic, copied into the metrics store.
+
+How a copy is kept (decided here, see the README of the service):
+- stream `<source service>:<subject>` (e.g. `triage:ticket-123`; the service comes from the topic
+  `lts.<service>.events`), so one ticket's history per producer stays in the producer's order;
+- the original event id (the CloudEvents `id`; a non-UUID id becomes a UUIDv5 of source + id), the
+  original type and schema version, and the original data, byte for byte the same JSON, even when
+  the type is unknown to this build (a future service's events are still audited);
+- the original actor, reason, correlation, causation and trace context as the record's metadata;
+- the envelope-only facts (CloudEvents `source`, `subject`, `time`, stream version, and where it
+  came from on Kafka) in the side table `audit_envelopes`, written before the append: the append
+  is the commit point, a redelivered message finds the side row already there and appends once
+  (`ProcessedMessage("metrics", ce id)` plus the unique event id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import ConfigDict
+
+from lts_events.envelope import Envelope, NewEvent
+from lts_events.event import Event
+from lts_events.store import ANY, AppendResult, EventStore, ProcessedMessage
+
+CONSUMER = "metrics"
+
+
+class AuditedEvent(Event):
+    """Carries an event's original data unchanged into the store, whatever its type: `type` and
+    `schema_version` are set per original type on a subclass that is never registered, so the
+    registry keeps decoding the real classes on read."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+@cache
+def audited_class(type_: str, schema_version: int) -> type[AuditedEvent]:
+    cls = type(f"Audited[{type_}@{schema_version}]", (AuditedEvent,), {})
+    cls.type = type_
+    cls.schema_version = schema_version
+    return cls
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeFacts:
+    """What the envelope says beyond the event itself (the `audit_envelopes` row)."""
+
+    event_id: UUID
+    ce_id: str
+    ce_source: str
+    service: str
+    subject: str | None
+    occurred_at: datetime
+    stream_version: int | None
+    topic: str
+    partition: int | None
+    offset: int | None
+
+    @property
+    def stream_id(self) -> str:
+        return f"{self.service}:{self.subject or self.ce_id}"
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "ce_id": self.ce_id,
+            "ce_source": self.ce_source,
+            "service": self.service,
+            "subject": self.subject,
+            "occurred_at": self.occurred_at,
+            "stream_version": self.stream_version,
+            "topic": self.topic,
+            "kafka_partition": self.partition,
+            "kafka_offset": self.offset,
+        }
+
+
+def service_of(topic: str) -> str:
+    """`lts.triage.events` -> `triage`; any other topic name is kept whole."""
+    parts = topic.split(".")
+    if len(parts) == 3 and parts[0] == "lts" and parts[2] == "events":
+        return parts[1]
+    return topic
+
+
+def event_id_of(envelope: Envelope) -> UUID:
+    try:
+        return UUID(envelope.id)
+    except ValueError:
+        return uuid5(NAMESPACE_URL, f"{envelope.source}/{envelope.id}")
+
+
+def facts_of(
+    envelope: Envelope,
+    *,
+    topic: str,
+    partition: int | None = None,
+    offset: int | None = None,
+    received_at: datetime | None = None,
+) -> EnvelopeFacts:
+    return EnvelopeFacts(
+        event_id=event_id_of(envelope),
+        ce_id=envelope.id,
+        ce_source=envelope.source,
+        service=service_of(topic),
+        subject=envelope.subject,
+        occurred_at=envelope.time or received_at or datetime.now(UTC),
+        stream_version=envelope.streamversion,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )
+
+
+def audit_copy(envelope: Envelope, facts: EnvelopeFacts) -> NewEvent:
+    """The event to append to the metrics store for one received envelope."""
+    cls = audited_class(envelope.type, envelope.schema_version)
+    return NewEvent.of(cls.model_validate(envelope.data), envelope.metadata(), event_id=facts.event_id)
+
+
+async def record(store: EventStore, envelope: Envelope, facts: EnvelopeFacts) -> AppendResult:
+    """Append the audit copy, once: a redelivered message changes nothing."""
+    return await store.append(
+        facts.stream_id,
+        [audit_copy(envelope, facts)],
+        expected_version=ANY,
+        processed=ProcessedMessage(CONSUMER, envelope.id),
+    )

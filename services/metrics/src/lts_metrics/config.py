@@ -1,0 +1,21 @@
+"""Settings of the metrics service (env prefix `LTS_METRICS_`)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KNOWN_TOPICS = ("lts.intake.events", "lts.triage.events", "lts.release.events", "lts.comms.events")
+
+
+class MetricsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LTS_METRICS_", extra="ignore", frozen=True)
+
+    topics: tuple[str, ...] = KNOWN_TOPICS
+    """Every `lts.<service>.events` topic to audit. Not a pattern subscription: the service's own
+    `lts.metrics.events` (its store, relayed) must not be read back."""
+    analyst_role: str = "lts_analyst"
+    analyst_password: str | None = None
+    """Unset: the analyst role is NOLOGIN (granted to people's own roles); set: it can log in."""
+    projection_batch: int = 1000
+    projection_idle_seconds: float = 0.2
+    prometheus_refresh_seconds: float = 5.0

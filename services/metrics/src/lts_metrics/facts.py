@@ -1,0 +1,61 @@
+"""What a projection sees of one audited event: the original event's facts, as copied into the
+metrics store, with the original data upcast to the current shape of its type when it is known."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from lts_events.event import REGISTRY
+from lts_events.store import Checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFact:
+    event_id: UUID
+    type: str
+    schema_version: int
+    source_service: str
+    subject: str | None
+    data: Mapping[str, Any]
+    occurred_at: datetime
+    actor_id: str
+    actor_role: str
+    reason: str | None
+    checkpoint: Checkpoint
+
+    @property
+    def ticket_id(self) -> int | None:
+        """The ticket this event is about: `data.ticket_id`, else a `ticket-<n>` subject."""
+        value = self.data.get("ticket_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        if self.subject and self.subject.startswith("ticket-") and self.subject[7:].isdigit():
+            return int(self.subject[7:])
+        return None
+
+
+def current_shape(type_: str, schema_version: int, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Upcast known types to their current schema; unknown or unreadable ones stay as they are."""
+    if not REGISTRY.knows(type_):
+        return data
+    try:
+        return REGISTRY.upcast(type_, schema_version, data)
+    except LookupError:
+        return data
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,234 @@
+"""The projection engine: metrics store -> read-model tables, through the gap-free reader.
+
+Each step locks the projection's checkpoint row, reads the store after it (`read_all`, the
+transaction-id barrier), folds the events with the pure projections (`lifecycle`, `timeline`) and
+writes the changed rows and the new checkpoint in the same transaction: a crash re-reads at most
+the batch that did not commit, and a batch is never applied twice. A rebuild does the same from the
+start inside one transaction, so readers see the old tables until the new ones are complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from lts_events.envelope import RecordedEvent
+from lts_events.store import Checkpoint, EventStore
+
+from lts_metrics import timeline
+from lts_metrics.facts import AuditFact, current_shape
+from lts_metrics.lifecycle import TicketLifecycle, project
+from lts_metrics.schema import PROJECTION_TABLES, identifier
+
+NAME = "tickets"
+_FIELDS = [f.name for f in fields(TicketLifecycle)]
+_TUPLE_FIELDS = {"labels", "targets"}
+
+Progress = Callable[[int], None]
+
+
+class ProjectionEngine:
+    def __init__(self, store: EventStore, engine: AsyncEngine, *, schema: str) -> None:
+        self._store = store
+        self._engine = engine
+        self._s = identifier(schema)
+
+    async def step(self, *, limit: int = 1000) -> int:
+        """Project the next batch; returns how many events it applied (0: caught up)."""
+        async with self._engine.begin() as conn:
+            after = await self._lock_checkpoint(conn)
+            records = await self._store.read_all(after=after, limit=limit)
+            if records:
+                await self._apply(conn, records, known=None)
+            return len(records)
+
+    async def catch_up(self, *, limit: int = 1000) -> int:
+        total = 0
+        while applied := await self.step(limit=limit):
+            total += applied
+        return total
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
+        while not stop.is_set():
+            if await self.step() == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), idle)
+
+    async def rebuild(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
+        """Empty the projections and replay the whole store, atomically."""
+        async with self._engine.begin() as conn:
+            await self._lock_checkpoint(conn)
+            tables = ", ".join(f"{self._s}.{t}" for t in PROJECTION_TABLES)
+            await conn.execute(text(f"TRUNCATE {tables}"))
+            after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
+            while records := await self._store.read_all(after=after, limit=batch):
+                await self._apply(conn, records, known=known)
+                after = Checkpoint(records[-1].transaction_id, records[-1].position)
+                total += len(records)
+                if progress is not None:
+                    progress(len(records))
+            await self._save_checkpoint(conn, after)
+            return total
+
+    async def _lock_checkpoint(self, conn: AsyncConnection) -> Checkpoint:
+        await conn.execute(
+            text(
+                f"INSERT INTO {self._s}.projection_checkpoints (name, transaction_id, position)"
+                " VALUES (:name, 0, 0) ON CONFLICT (name) DO NOTHING"
+            ),
+            {"name": NAME},
+        )
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT transaction_id, position FROM {self._s}.projection_checkpoints"
+                    " WHERE name = :name FOR UPDATE"
+                ),
+                {"name": NAME},
+            )
+        ).one()
+        return Checkpoint(int(row[0]), int(row[1]))
+
+    async def _save_checkpoint(self, conn: AsyncConnection, checkpoint: Checkpoint) -> None:
+        await conn.execute(
+            text(
+                f"UPDATE {self._s}.projection_checkpoints SET transaction_id = :t,"
+                " position = :p, updated_at = now() WHERE name = :name"
+            ),
+            {"t": checkpoint.transaction_id, "p": checkpoint.position, "name": NAME},
+        )
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        records: Sequence[RecordedEvent],
+        *,
+        known: dict[int, TicketLifecycle] | None,
+    ) -> None:
+        facts = to_facts(records, await self._envelopes(conn, records))
+        rows = known if known is not None else await self._load(conn, _ticket_ids(facts))
+        changed: dict[int, TicketLifecycle] = {}
+        entries: list[timeline.TimelineEntry] = []
+        for fact in facts:
+            ticket_id = fact.ticket_id
+            if ticket_id is None:
+                continue
+            row = project(rows.get(ticket_id), fact)
+            if row is not None:
+                rows[ticket_id] = changed[ticket_id] = row
+            item = timeline.entry(fact, sequence=fact.checkpoint.position)
+            if item is not None:
+                entries.append(item)
+        await self._upsert(conn, changed.values())
+        await self._insert_timeline(conn, entries)
+        await self._save_checkpoint(conn, facts[-1].checkpoint)
+
+    async def _envelopes(
+        self, conn: AsyncConnection, records: Sequence[RecordedEvent]
+    ) -> dict[UUID, tuple[str, str | None, datetime]]:
+        result = await conn.execute(
+            text(
+                f"SELECT event_id, service, subject, occurred_at FROM {self._s}.audit_envelopes"
+                " WHERE event_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": [r.event_id for r in records]},
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in result}
+
+    async def _load(self, conn: AsyncConnection, ids: set[int]) -> dict[int, TicketLifecycle]:
+        if not ids:
+            return {}
+        columns = ", ".join(_FIELDS)
+        result = await conn.execute(
+            text(
+                f"SELECT {columns} FROM {self._s}.ticket_lifecycle"
+                " WHERE ticket_id = ANY(CAST(:ids AS bigint[]))"
+            ),
+            {"ids": sorted(ids)},
+        )
+        return {int(row[0]): _row(row._mapping) for row in result}
+
+    async def _upsert(self, conn: AsyncConnection, rows: Iterable[TicketLifecycle]) -> None:
+        payload = [_json_row(row) for row in rows]
+        if not payload:
+            return
+        columns = ", ".join(_FIELDS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _FIELDS if c != "ticket_id")
+        await conn.execute(
+            text(
+                f"INSERT INTO {self._s}.ticket_lifecycle ({columns}) SELECT {columns}"
+                f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_lifecycle,"
+                " CAST(:rows AS jsonb))"
+                f" ON CONFLICT (ticket_id) DO UPDATE SET {updates}"
+            ),
+            {"rows": json.dumps(payload, default=str)},
+        )
+
+    async def _insert_timeline(
+        self, conn: AsyncConnection, entries: Sequence[timeline.TimelineEntry]
+    ) -> None:
+        if not entries:
+            return
+        columns = ", ".join(f.name for f in fields(timeline.TimelineEntry))
+        await conn.execute(
+            text(
+                f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
+                f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline,"
+                " CAST(:rows AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
+            ),
+            {"rows": json.dumps([asdict(e) for e in entries], default=str)},
+        )
+
+
+def to_facts(
+    records: Sequence[RecordedEvent],
+    envelopes: Mapping[UUID, tuple[str, str | None, datetime]],
+) -> list[AuditFact]:
+    """Audit facts of stored records; without an envelope row (an event appended to the metrics
+    store directly) the stream id `<service>:<subject>` and the record time stand in."""
+    facts = []
+    for record in records:
+        service, _, subject = record.stream_id.partition(":")
+        occurred_at = record.recorded_at
+        if (envelope := envelopes.get(record.event_id)) is not None:
+            service, subject, occurred_at = envelope[0], envelope[1] or subject, envelope[2]
+        facts.append(
+            AuditFact(
+                event_id=record.event_id,
+                type=record.type,
+                schema_version=record.schema_version,
+                source_service=service,
+                subject=subject or None,
+                data=current_shape(record.type, record.schema_version, record.data),
+                occurred_at=occurred_at,
+                actor_id=record.metadata.actor.id,
+                actor_role=record.metadata.actor.role.value,
+                reason=record.metadata.reason,
+                checkpoint=Checkpoint(record.transaction_id, record.position),
+            )
+        )
+    return facts
+
+
+def _ticket_ids(facts: Iterable[AuditFact]) -> set[int]:
+    return {t for f in facts if (t := f.ticket_id) is not None}
+
+
+def _row(mapping: Mapping[str, Any]) -> TicketLifecycle:
+    values = {k: (tuple(v) if k in _TUPLE_FIELDS else v) for k, v in mapping.items()}
+    return TicketLifecycle(**values)
+
+
+def _json_row(row: TicketLifecycle) -> dict[str, Any]:
+    return {
+        f: (list(getattr(row, f)) if f in _TUPLE_FIELDS else getattr(row, f)) for f in _FIELDS
+    }

@@ -1,0 +1,222 @@
+"""The metrics read models, the analysts' views and the read-only analyst role.
+
+Everything here is created at start (`ensure_schema`), idempotently, in the service's PostgreSQL
+schema next to its event store. The projection tables are rebuildable: `lts metrics rebuild`
+empties them and replays the store (`ProjectionEngine.rebuild`). The views are the analysts'
+interface; the role `lts_analyst` may read them and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+PROJECTION_TABLES = ("ticket_lifecycle", "ticket_timeline")
+"""Tables the projections own: emptied and refilled by a rebuild."""
+
+
+def identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def _tables(s: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {s}.audit_envelopes (
+            event_id uuid PRIMARY KEY,
+            ce_id text NOT NULL,
+            ce_source text NOT NULL,
+            service text NOT NULL,
+            subject text,
+            occurred_at timestamptz NOT NULL,
+            stream_version bigint,
+            topic text NOT NULL,
+            kafka_partition integer,
+            kafka_offset bigint,
+            received_at timestamptz NOT NULL DEFAULT now())""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.projection_checkpoints (
+            name text PRIMARY KEY,
+            transaction_id bigint NOT NULL,
+            position bigint NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now())""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.ticket_lifecycle (
+            ticket_id bigint PRIMARY KEY,
+            state text NOT NULL,
+            title text,
+            source text,
+            kind text,
+            severity text,
+            labels text[] NOT NULL DEFAULT '{{}}',
+            opened_at timestamptz,
+            triaged_at timestamptz,
+            triaged_by text,
+            triaged_automatically boolean,
+            triage_deadline timestamptz,
+            triage_breached_at timestamptz,
+            decision text,
+            targets text[] NOT NULL DEFAULT '{{}}',
+            owner text,
+            planned_at timestamptz,
+            plan_deadline timestamptz,
+            approved_at timestamptz,
+            plan_breached_at timestamptz,
+            security_review boolean,
+            approvals integer NOT NULL DEFAULT 0,
+            events integer NOT NULL DEFAULT 0,
+            updated_at timestamptz,
+            time_to_triage_s double precision
+                GENERATED ALWAYS AS (extract(epoch FROM triaged_at - opened_at)) STORED,
+            time_to_plan_s double precision
+                GENERATED ALWAYS AS (extract(epoch FROM planned_at - triaged_at)) STORED,
+            time_to_approval_s double precision
+                GENERATED ALWAYS AS (extract(epoch FROM approved_at - planned_at)) STORED,
+            triage_within_sla boolean
+                GENERATED ALWAYS AS (triaged_at <= triage_deadline) STORED,
+            plan_within_sla boolean
+                GENERATED ALWAYS AS (approved_at <= plan_deadline) STORED)""",
+        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_opened ON {s}.ticket_lifecycle (opened_at)",
+        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_state ON {s}.ticket_lifecycle (state)",
+        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_labels ON {s}.ticket_lifecycle"
+        " USING gin (labels)",
+        f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (
+            event_id uuid PRIMARY KEY,
+            ticket_id bigint NOT NULL,
+            sequence bigint NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            event_type text NOT NULL,
+            source_service text NOT NULL,
+            actor_id text NOT NULL,
+            actor_role text NOT NULL,
+            reason text,
+            summary text NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS ticket_timeline_ticket ON {s}.ticket_timeline"
+        " (ticket_id, occurred_at, sequence)",
+    ]
+
+
+VIEWS: dict[str, tuple[str, str]] = {
+    "v_ticket_lifecycle": (
+        "One row per ticket: state, severity, source, labels, every milestone, deadline and "
+        "breach, and the durations between milestones in seconds.",
+        """SELECT ticket_id, state, title, source, kind, severity, labels, opened_at, triaged_at,
+                  triaged_by, triaged_automatically, triage_deadline, triage_breached_at,
+                  decision, targets, owner, planned_at, plan_deadline, approved_at,
+                  plan_breached_at, security_review, approvals, time_to_triage_s,
+                  time_to_plan_s, time_to_approval_s, triage_within_sla, plan_within_sla,
+                  updated_at
+           FROM {s}.ticket_lifecycle""",
+    ),
+    "v_time_to_triage": (
+        "Triaged tickets: first TicketOpened to first TicketTriaged, in seconds, and whether "
+        "that triage met its deadline.",
+        """SELECT ticket_id, severity, source, labels, opened_at, triaged_at,
+                  time_to_triage_s AS seconds, triage_deadline, triage_within_sla AS within_sla
+           FROM {s}.ticket_lifecycle WHERE triaged_at IS NOT NULL AND opened_at IS NOT NULL""",
+    ),
+    "v_time_to_plan": (
+        "Planned tickets: first TicketTriaged to first BackportPlanned, in seconds.",
+        """SELECT ticket_id, severity, source, labels, opened_at, triaged_at, planned_at,
+                  time_to_plan_s AS seconds
+           FROM {s}.ticket_lifecycle WHERE planned_at IS NOT NULL AND triaged_at IS NOT NULL""",
+    ),
+    "v_time_to_approval": (
+        "Approved plans: first BackportPlanned to first PlanApproved, in seconds, and whether "
+        "the approval met the plan deadline.",
+        """SELECT ticket_id, severity, source, labels, opened_at, planned_at, approved_at,
+                  time_to_approval_s AS seconds, plan_deadline, plan_within_sla AS within_sla
+           FROM {s}.ticket_lifecycle WHERE approved_at IS NOT NULL AND planned_at IS NOT NULL""",
+    ),
+    "v_sla_compliance": (
+        "Per ticket and SLA (triage, plan): the deadline, when it was met, and the outcome: "
+        "met, missed (late or breached), pending (not due yet) or open_overdue (due, not met).",
+        """SELECT ticket_id, severity, source, labels, opened_at, 'triage'::text AS sla,
+                  triage_deadline AS deadline, triaged_at AS met_at,
+                  triage_breached_at AS breached_at,
+                  CASE WHEN triaged_at IS NOT NULL AND triage_deadline IS NULL THEN 'met'
+                       WHEN triaged_at <= triage_deadline THEN 'met'
+                       WHEN triaged_at IS NOT NULL OR triage_breached_at IS NOT NULL
+                            THEN 'missed'
+                       WHEN triage_deadline < now() THEN 'open_overdue'
+                       ELSE 'pending' END AS outcome
+           FROM {s}.ticket_lifecycle
+           UNION ALL
+           SELECT ticket_id, severity, source, labels, opened_at, 'plan'::text AS sla,
+                  plan_deadline, approved_at, plan_breached_at,
+                  CASE WHEN approved_at <= plan_deadline THEN 'met'
+                       WHEN approved_at IS NOT NULL OR plan_breached_at IS NOT NULL
+                            THEN 'missed'
+                       WHEN plan_deadline < now() THEN 'open_overdue'
+                       ELSE 'pending' END
+           FROM {s}.ticket_lifecycle WHERE plan_deadline IS NOT NULL""",
+    ),
+    "v_backlog": (
+        "Open tickets (waiting for triage, a plan or its approval) with their age in seconds.",
+        """SELECT ticket_id, state, severity, source, labels, opened_at,
+                  extract(epoch FROM now() - opened_at) AS age_s, triage_deadline, plan_deadline
+           FROM {s}.ticket_lifecycle WHERE state IN ('opened', 'triaged', 'planned')""",
+    ),
+    "v_ticket_timeline": (
+        "Every event about a ticket from every service: when, what, who (actor id and role), "
+        "why (reason), in order (occurred_at, then sequence).",
+        """SELECT ticket_id, occurred_at, sequence, event_type, source_service, actor_id,
+                  actor_role, reason, summary, event_id
+           FROM {s}.ticket_timeline""",
+    ),
+    "v_audit_log": (
+        "The complete audit log: every event of every service as received, with the original "
+        "event id, type, schema version, data, actor, role, reason and time.",
+        """SELECT e.position, e.event_id, a.service, a.subject, e.type, e.schema_version,
+                  coalesce(a.occurred_at, e.recorded_at) AS occurred_at,
+                  e.metadata->'actor'->>'id' AS actor_id,
+                  e.metadata->'actor'->>'role' AS actor_role,
+                  e.metadata->>'reason' AS reason, e.metadata->>'correlation_id' AS correlation_id,
+                  e.metadata->>'causation_id' AS causation_id, e.data, e.recorded_at, e.hash
+           FROM {s}.events e LEFT JOIN {s}.audit_envelopes a USING (event_id)""",
+    ),
+    "v_audit_envelopes": (
+        "Where each audited event came from: CloudEvents id, source, subject, time, topic, "
+        "partition and offset.",
+        """SELECT event_id, ce_id, ce_source, service, subject, occurred_at, stream_version,
+                  topic, kafka_partition, kafka_offset, received_at
+           FROM {s}.audit_envelopes""",
+    ),
+}
+
+
+def _role_sql(role: str, password: str | None) -> str:
+    login = "NOLOGIN" if password is None else "LOGIN"
+    return f"""DO $$ BEGIN
+        CREATE ROLE {role} {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"""
+
+
+async def ensure_schema(
+    conn: AsyncConnection, *, schema: str, analyst_role: str, analyst_password: str | None
+) -> None:
+    """Create tables, views and the analyst role (idempotent, serialised by an advisory lock)."""
+    s, role = identifier(schema), identifier(analyst_role)
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{s}.ddl"})
+    await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {s}"))
+    for statement in _tables(s):
+        await conn.execute(text(statement))
+    for name, (comment, body) in VIEWS.items():
+        await conn.execute(text(f"CREATE OR REPLACE VIEW {s}.{name} AS {body.format(s=s)}"))
+        await conn.execute(text(f"COMMENT ON VIEW {s}.{name} IS '{comment}'"))
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('lts_analyst_role'))"))
+    await conn.execute(text(_role_sql(role, analyst_password)))
+    if analyst_password is not None:
+        await conn.execute(
+            text(f"ALTER ROLE {role} LOGIN PASSWORD {_literal(analyst_password)}")
+        )
+    await conn.execute(text(f"GRANT USAGE ON SCHEMA {s} TO {role}"))
+    views = ", ".join(f"{s}.{name}" for name in VIEWS)
+    await conn.execute(text(f"GRANT SELECT ON {views} TO {role}"))
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,84 @@
+"""The audit timeline of a ticket: every event about it, from every service, in order, with who,
+when and why. Pure: entries are built from audit facts and ordered here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lts_metrics.facts import AuditFact
+
+SUMMARY_KEYS = (
+    "title",
+    "source",
+    "severity",
+    "decision",
+    "labels",
+    "owner",
+    "revision",
+    "target_branches",
+    "targets",
+    "approver",
+    "role",
+    "score",
+    "deadline",
+    "missing_approvals",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    ticket_id: int
+    sequence: int
+    event_id: str
+    occurred_at: datetime
+    event_type: str
+    source_service: str
+    actor_id: str
+    actor_role: str
+    reason: str | None
+    summary: str
+
+
+def entry(fact: AuditFact, *, sequence: int) -> TimelineEntry | None:
+    """The timeline entry of a fact, or None when the fact is about no ticket. `sequence` orders
+    events of the same instant as the metrics store received them."""
+    ticket_id = fact.ticket_id
+    if ticket_id is None:
+        return None
+    return TimelineEntry(
+        ticket_id=ticket_id,
+        sequence=sequence,
+        event_id=str(fact.event_id),
+        occurred_at=fact.occurred_at,
+        event_type=fact.type,
+        source_service=fact.source_service,
+        actor_id=fact.actor_id,
+        actor_role=fact.actor_role,
+        reason=fact.reason or _text(fact.data.get("reason")) or _text(fact.data.get("comment")),
+        summary=summarize(fact.type, fact.data),
+    )
+
+
+def summarize(type_: str, data: Mapping[str, Any]) -> str:
+    """`ticket_triaged: severity=high` — the event's name and its telling fields."""
+    name = type_.rsplit(".", 1)[-1]
+    parts = [f"{key}={_show(data[key])}" for key in SUMMARY_KEYS if data.get(key) not in (None, "")]
+    return f"{name}: {', '.join(parts)}" if parts else name
+
+
+def ordered(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
+    """When it happened first, then the order the audit log received it."""
+    return sorted(entries, key=lambda e: (e.occurred_at, e.sequence))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

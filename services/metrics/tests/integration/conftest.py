@@ -1,0 +1,61 @@
+"""A real PostgreSQL metrics store per test: a uuid-suffixed schema with the read models and a
+per-test analyst role, both dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+
+from lts_events.store.postgres import PostgresEventStore
+from lts_metrics.handlers import AuditLog
+from lts_metrics.projector import ProjectionEngine
+from lts_metrics.queries import MetricsQueries
+from lts_metrics.schema import ensure_schema
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    try:
+        infra = request.getfixturevalue("infra")
+    except pytest.FixtureLookupError:
+        pytest.skip("no PostgreSQL: set DATABASE_URL or provide the root `infra` fixture")
+    found: str = infra.database_url
+    return found
+
+
+@dataclass
+class Metrics:
+    store: PostgresEventStore
+    audit: AuditLog
+    projections: ProjectionEngine
+    queries: MetricsQueries
+    analyst_role: str
+
+
+@pytest.fixture
+async def metrics(database_url: str) -> AsyncIterator[Metrics]:
+    suffix = uuid.uuid4().hex[:10]
+    schema, role = f"metrics_t_{suffix}", f"lts_analyst_t_{suffix}"
+    store = await PostgresEventStore.connect(database_url, schema=schema)
+    async with store.engine.begin() as conn:
+        await ensure_schema(conn, schema=schema, analyst_role=role, analyst_password=None)
+    yield Metrics(
+        store=store,
+        audit=AuditLog(store),
+        projections=ProjectionEngine(store, store.engine, schema=schema),
+        queries=MetricsQueries(store.engine, schema=schema),
+        analyst_role=role,
+    )
+    async with store.engine.begin() as conn:
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await conn.execute(text(f"DROP OWNED BY {role}"))
+        await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+    await store.close()
