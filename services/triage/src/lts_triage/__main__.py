@@ -1,0 +1,3 @@
+from lts_triage.main import main
+
+main()

@@ -1,0 +1,167 @@
+"""The async shell: load a ticket's stream, decide, append (with the processed message or the
+fired timer, and the timers the new events call for). Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lts_events.clock import Clock
+from lts_events.consumer import Inbound
+from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
+from lts_events.envelope import Metadata, NewEvent
+from lts_events.event import Event
+from lts_events.store.port import ANY, ConcurrencyError, EventStore, ProcessedMessage, Timer
+from lts_events.telemetry import current_traceparent
+
+from lts_triage.domain import (
+    Command,
+    Decided,
+    FireTimer,
+    Outcome,
+    ReceiveTicket,
+    TicketState,
+    TimerKind,
+    decide,
+    fold,
+)
+from lts_triage.policy import Policy
+
+CONSUMER = "triage"
+TIMER_KINDS: tuple[TimerKind, ...] = ("triage_sla", "plan_sla", "approval_reminder")
+_ATTEMPTS = 5
+
+
+def timers_for(
+    ticket_id: int, events: Sequence[Event], *, policy: Policy, consumer: str = CONSUMER
+) -> list[Timer]:
+    """The durable timers new events call for: the triage SLA of a proposal, the plan SLA of the
+    first triage, and a reminder before the plan deadline for each plan revision."""
+    stream = ticket_stream(ticket_id)
+    timers: list[Timer] = []
+    for event in events:
+        match event:
+            case SeverityProposed():
+                deadline = event.triage_deadline
+                timers.append(
+                    Timer(
+                        f"triage-sla:{ticket_id}:{deadline.isoformat()}",
+                        consumer,
+                        stream,
+                        deadline,
+                        "triage_sla",
+                    )
+                )
+            case TicketTriaged():
+                timers.append(
+                    Timer(
+                        f"plan-sla:{ticket_id}", consumer, stream, event.plan_deadline, "plan_sla"
+                    )
+                )
+            case BackportPlanned():
+                due = policy.reminder_at(deadline=event.plan_deadline, planned_at=event.planned_at)
+                timers.append(
+                    Timer(
+                        f"approval-reminder:{ticket_id}:{event.revision}",
+                        consumer,
+                        stream,
+                        due,
+                        "approval_reminder",
+                        {"revision": event.revision},
+                    )
+                )
+    return timers
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a command came from, for the events' metadata and idempotency."""
+
+    processed: ProcessedMessage | None = None
+    fired_timer: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+
+
+class TriageHandlers:
+    def __init__(
+        self, store: EventStore, *, policy: Policy, clock: Clock, consumer: str = CONSUMER
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+        self.consumer = consumer
+
+    async def load(self, ticket_id: int) -> tuple[TicketState, int]:
+        history = await self.store.read_stream(ticket_stream(ticket_id))
+        return fold(recorded.event for recorded in history.events), history.version
+
+    async def execute(self, ticket_id: int, command: Command, origin: Origin = Origin()) -> Decided:
+        """Decide on the current stream and append; on a concurrent writer, reload and retry."""
+        for _ in range(_ATTEMPTS):
+            state, version = await self.load(ticket_id)
+            decided = decide(state, command, now=self.clock(), policy=self.policy)
+            if not decided.outcomes and origin.fired_timer is None and origin.processed is None:
+                return decided
+            try:
+                await self._append(ticket_id, decided, version=version, origin=origin)
+            except ConcurrencyError:
+                continue
+            return decided
+        raise ConcurrencyError(ticket_stream(ticket_id), expected="any", actual=-1)
+
+    async def _append(
+        self, ticket_id: int, decided: Decided, *, version: int, origin: Origin
+    ) -> None:
+        events = [NewEvent.of(o.event, self._metadata(o, origin)) for o in decided.outcomes]
+        await self.store.append(
+            ticket_stream(ticket_id),
+            events,
+            expected_version=version,
+            processed=origin.processed,
+            schedule=timers_for(
+                ticket_id, decided.events, policy=self.policy, consumer=self.consumer
+            ),
+            fired_timer=origin.fired_timer,
+        )
+
+    @staticmethod
+    def _metadata(outcome: Outcome, origin: Origin) -> Metadata:
+        extra = {"correlation_id": origin.correlation_id} if origin.correlation_id else {}
+        return Metadata(
+            actor=outcome.actor,
+            reason=outcome.reason,
+            causation_id=origin.causation_id,
+            traceparent=origin.traceparent or current_traceparent(),
+            **extra,
+        )
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    async def on_ticket_opened(self, inbound: Inbound[TicketOpened]) -> None:
+        envelope = inbound.envelope
+        origin = Origin(
+            processed=inbound.processed,
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            traceparent=current_traceparent() or envelope.traceparent,
+        )
+        await self.execute(inbound.event.ticket_id, ReceiveTicket(inbound.event), origin)
+
+    async def on_timer(self, timer: Timer) -> None:
+        if timer.kind not in TIMER_KINDS:  # not ours to answer: mark it fired, nothing else
+            await self.store.append(
+                timer.stream_id, [], expected_version=ANY, fired_timer=timer.timer_id
+            )
+            return
+        ticket_id = int(timer.stream_id.removeprefix("ticket-"))
+        revision = timer.payload.get("revision")
+        command = FireTimer(
+            timer.kind,
+            timer.due_at,
+            int(revision) if revision is not None else None,
+        )
+        await self.execute(ticket_id, command, Origin(fired_timer=timer.timer_id))

@@ -1,0 +1,380 @@
+"""The triage and planning policy of lts-process.md, as data plus pure functions: SLA table,
+support matrix, risk score, backport eligibility, the plan and the approval matrix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from lts_events.actors import Role
+from lts_events.contracts.common import Severity
+from lts_events.contracts.triage import (
+    ChangeKind,
+    Decision,
+    Effort,
+    RiskLevel,
+    RiskPart,
+    RolloutStrategy,
+)
+
+from lts_triage.calendar import BusinessCalendar
+
+
+class AutoTriage(StrEnum):
+    """When the service triages on its own from the proposal (`TicketTriaged.automatic`).
+
+    `evidence` (default): when a CVSS vector or an alert severity backs the proposal, i.e. for
+    tickets created from CVE feeds and monitoring alerts ("automate where possible"); reports
+    written by people wait for a triage engineer. An engineer may always re-triage."""
+
+    ALWAYS = "always"
+    EVIDENCE = "evidence"
+    NEVER = "never"
+
+
+# ---------------------------------------------------------------- SLA ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """A deadline rule: wall-clock hours or business days."""
+
+    hours: int = 0
+    business_days: int = 0
+
+    def deadline(self, start: datetime, calendar: BusinessCalendar) -> datetime:
+        if self.business_days:
+            return calendar.add_business_days(start, self.business_days)
+        return start + timedelta(hours=self.hours)
+
+
+TRIAGE_SLA: dict[Severity, Sla] = {
+    Severity.CRITICAL: Sla(hours=4),
+    Severity.HIGH: Sla(hours=24),
+    Severity.MEDIUM: Sla(business_days=3),
+    Severity.LOW: Sla(business_days=3),
+}
+PLAN_SLA = Sla(business_days=3)
+
+
+# ---------------------------------------------------------------- support matrix ----------
+
+
+@dataclass(frozen=True, slots=True)
+class LtsLine:
+    version: str  # "1.4"
+    end_of_support: date
+
+    @property
+    def branch(self) -> str:
+        return f"release-lts/v{self.version}"
+
+    def patch_branch(self, ticket_id: int) -> str:
+        return f"lts/v{self.version}/issue-{ticket_id}"
+
+    def supported_on(self, day: date) -> bool:
+        return day <= self.end_of_support
+
+    @property
+    def sort_key(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.version.split("."))
+
+
+_LINE = re.compile(r"(\d+)\.(\d+)")
+
+
+def lines_mentioned(versions: Iterable[str]) -> frozenset[str]:
+    """The X.Y lines named in versions, ranges or branch names ('1.4.2', '>=1.3,<1.3.9',
+    'release-lts/v1.4'). A range names the lines of its bounds, not the lines in between."""
+    return frozenset(f"{m.group(1)}.{m.group(2)}" for v in versions for m in _LINE.finditer(v))
+
+
+# ---------------------------------------------------------------- risk score --------------
+
+SEVERITY_POINTS = {Severity.CRITICAL: 35, Severity.HIGH: 25, Severity.MEDIUM: 12, Severity.LOW: 5}
+EFFORT_POINTS = {Effort.SMALL: 0, Effort.MEDIUM: 4, Effort.LARGE: 8}
+RISK_FORMULA = (
+    "score = severity(critical 35, high 25, medium 12, low 5) "
+    "+ exploitability(public exploit 20, security issue without public exploit 8, else 0) "
+    "+ workaround(none 10, available 0) + affected_versions(4 per version, at most 12) "
+    "+ api_change(15) + effort(S 0, M 4, L 8); exposure = the first four, change_risk = the "
+    "last two; level: >= 60 high, >= 35 medium, else low; change risk: >= 15 high, >= 8 "
+    "medium, else low"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checklist:
+    """The triage checklist of the runbook, plus the kind of change."""
+
+    reproduced: bool | None
+    affected_versions: tuple[str, ...]
+    public_exploit: bool
+    workaround: bool
+    api_change: bool
+    effort: Effort
+    security: bool
+    change_kind: ChangeKind = ChangeKind.BUG_FIX
+    regression: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    score: int
+    level: RiskLevel
+    exposure: int
+    change_risk: int
+    change_risk_level: RiskLevel
+    parts: tuple[RiskPart, ...]
+
+
+def risk_score(severity: Severity, checklist: Checklist) -> Risk:
+    """The documented formula (`RISK_FORMULA`): 0-100, exposure (risk of not fixing) plus change
+    risk (risk of the fix). Eligibility's "low-risk" means a low *change* risk."""
+    exploit = 20 if checklist.public_exploit else 8 if checklist.security else 0
+    exploit_value = "public" if checklist.public_exploit else "security" if exploit else "none"
+    versions = len(set(checklist.affected_versions))
+    exposure = (
+        RiskPart(
+            name="severity", value=severity.value, points=SEVERITY_POINTS[severity], max_points=35
+        ),
+        RiskPart(name="exploitability", value=exploit_value, points=exploit, max_points=20),
+        RiskPart(
+            name="workaround",
+            value=str(checklist.workaround).lower(),
+            points=0 if checklist.workaround else 10,
+            max_points=10,
+        ),
+        RiskPart(
+            name="affected_versions",
+            value=str(versions),
+            points=min(4 * versions, 12),
+            max_points=12,
+        ),
+    )
+    change = (
+        RiskPart(
+            name="api_change",
+            value=str(checklist.api_change).lower(),
+            points=15 if checklist.api_change else 0,
+            max_points=15,
+        ),
+        RiskPart(
+            name="effort",
+            value=checklist.effort.value,
+            points=EFFORT_POINTS[checklist.effort],
+            max_points=8,
+        ),
+    )
+    exposure_points = sum(p.points for p in exposure)
+    change_points = sum(p.points for p in change)
+    score = exposure_points + change_points
+    return Risk(
+        score=score,
+        level=_level(score, high=60, medium=35),
+        exposure=exposure_points,
+        change_risk=change_points,
+        change_risk_level=_level(change_points, high=15, medium=8),
+        parts=(*exposure, *change),
+    )
+
+
+def _level(points: int, *, high: int, medium: int) -> RiskLevel:
+    if points >= high:
+        return RiskLevel.HIGH
+    return RiskLevel.MEDIUM if points >= medium else RiskLevel.LOW
+
+
+# ---------------------------------------------------------------- eligibility -------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    rule: str
+    reason: str
+    targets: tuple[LtsLine, ...] = ()
+
+
+# ---------------------------------------------------------------- approval matrix ---------
+
+NORMAL_APPROVERS = (Role.CODE_REVIEWER, Role.QA, Role.RELEASE_MANAGER)
+EMERGENCY_APPROVERS = (Role.ENGINEERING_LEAD, Role.RELEASE_MANAGER)
+CRITICAL_REGRESSION_APPROVERS = (Role.PRODUCT_OWNER, Role.ENGINEERING_LEAD)
+MAINTAINER_ROLES = frozenset({Role.MAINTAINER, Role.CODE_REVIEWER})
+BASE_TESTS = ("unit", "integration", "backport_regression")
+SECURITY_TESTS = ("security_regression", "sast", "dependency_scan")
+
+
+def required_approvers(
+    *, security: bool, severity: Severity, regression: bool, emergency: bool
+) -> tuple[Role, ...]:
+    """Normal: code reviewer + QA + release manager; security-sensitive adds the security
+    reviewer; a critical regression adds product owner + engineering lead. Emergency fast-track:
+    engineering lead + release manager (plus the security reviewer when security-sensitive,
+    as the FAQ says)."""
+    roles: list[Role] = list(EMERGENCY_APPROVERS if emergency else NORMAL_APPROVERS)
+    if security:
+        roles.append(Role.SECURITY_REVIEWER)
+    if severity is Severity.CRITICAL and regression and not emergency:
+        roles.extend(CRITICAL_REGRESSION_APPROVERS)
+    return tuple(dict.fromkeys(roles))
+
+
+def missing_approvals(required: Sequence[Role], approved: Iterable[Role]) -> tuple[Role, ...]:
+    given = set(approved)
+    return tuple(role for role in required if role not in given)
+
+
+# ---------------------------------------------------------------- the policy --------------
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    lines: tuple[LtsLine, ...] = ()
+    maintainers: frozenset[str] = frozenset()
+    owner_rotation: tuple[str, ...] = ()
+    auto_triage: AutoTriage = AutoTriage.EVIDENCE
+    default_effort: Effort = Effort.MEDIUM
+    reminder_before: timedelta = timedelta(hours=24)
+    triage_sla: dict[Severity, Sla] = field(default_factory=lambda: dict(TRIAGE_SLA))
+    plan_sla: Sla = PLAN_SLA
+
+    # -- SLA
+    def triage_deadline(self, severity: Severity, *, opened_at: datetime) -> datetime:
+        return self.triage_sla[severity].deadline(opened_at, self.calendar)
+
+    def plan_deadline(self, *, triaged_at: datetime) -> datetime:
+        return self.plan_sla.deadline(triaged_at, self.calendar)
+
+    def reminder_at(self, *, deadline: datetime, planned_at: datetime) -> datetime:
+        return max(deadline - self.reminder_before, planned_at)
+
+    # -- support matrix
+    def supported_lines(self, today: date) -> tuple[LtsLine, ...]:
+        supported = (line for line in self.lines if line.supported_on(today))
+        return tuple(sorted(supported, key=lambda line: line.sort_key, reverse=True))
+
+    def affected_lines(self, versions: Iterable[str], today: date) -> tuple[LtsLine, ...]:
+        named = lines_mentioned(versions)
+        return tuple(line for line in self.supported_lines(today) if line.version in named)
+
+    # -- eligibility
+    def eligibility(
+        self, checklist: Checklist, risk: Risk, *, today: date, emergency: bool
+    ) -> Verdict:
+        """Backport / defer / reject, with the rule that decided and the reason."""
+        if checklist.reproduced is False and not checklist.security:
+            return Verdict(Decision.REJECT, "not_reproduced", "the defect could not be reproduced")
+        targets = self._targets(checklist, today)
+        if not targets:
+            return self._no_target(checklist)
+        if checklist.api_change and not emergency:
+            return Verdict(
+                Decision.DEFER,
+                "api_break",
+                "API-breaking changes are not allowed in LTS unless emergency-approved",
+            )
+        return self._by_kind(checklist, risk, targets, emergency=emergency)
+
+    def _targets(self, checklist: Checklist, today: date) -> tuple[LtsLine, ...]:
+        if checklist.security:
+            return self.supported_lines(today)
+        return self.affected_lines(checklist.affected_versions, today)
+
+    def _no_target(self, checklist: Checklist) -> Verdict:
+        if lines_mentioned(checklist.affected_versions):
+            return Verdict(
+                Decision.REJECT, "unsupported_lines", "no affected LTS line is still supported"
+            )
+        return Verdict(
+            Decision.DEFER,
+            "affected_versions_unknown",
+            "no affected supported LTS line identified yet",
+        )
+
+    def _by_kind(
+        self, checklist: Checklist, risk: Risk, targets: tuple[LtsLine, ...], *, emergency: bool
+    ) -> Verdict:
+        low_risk = risk.change_risk_level is RiskLevel.LOW
+        if emergency:
+            return Verdict(
+                Decision.BACKPORT, "emergency", "emergency fast-track requested", targets
+            )
+        if checklist.security:
+            return Verdict(
+                Decision.BACKPORT,
+                "security",
+                "security fixes are considered for every supported LTS line",
+                targets,
+            )
+        if checklist.change_kind is ChangeKind.FEATURE:
+            if checklist.effort is Effort.SMALL and low_risk:
+                return Verdict(
+                    Decision.BACKPORT, "trivial_feature", "feature is trivial and low-risk", targets
+                )
+            return Verdict(
+                Decision.DEFER, "feature", "features are deferred unless trivial and low-risk"
+            )
+        if low_risk:
+            return Verdict(
+                Decision.BACKPORT,
+                "low_risk_bug_fix",
+                "low-risk bug fix without API change",
+                targets,
+            )
+        return Verdict(
+            Decision.DEFER,
+            "risky_bug_fix",
+            f"bug fix is not low-risk (change risk {risk.change_risk_level.value})",
+        )
+
+    # -- owner
+    def owner_for(self, ticket_id: int) -> str | None:
+        """Round robin over the configured rotation, by ticket id (deterministic, no state)."""
+        if not self.owner_rotation:
+            return None
+        return self.owner_rotation[ticket_id % len(self.owner_rotation)]
+
+    # -- plan details
+    def tests_required(self, checklist: Checklist, severity: Severity) -> tuple[str, ...]:
+        tests = list(BASE_TESTS)
+        if checklist.security:
+            tests.extend(SECURITY_TESTS)
+        if checklist.api_change:
+            tests.append("upgrade_downgrade")
+        if severity is Severity.CRITICAL:
+            tests.append("performance_smoke")
+        return tuple(tests)
+
+    def rollout(self, risk: Risk, severity: Severity, *, emergency: bool) -> RolloutStrategy:
+        """Emergency: publish immediately. A low change risk on a medium/low ticket: immediate.
+        Everything else goes through the staged canary."""
+        if emergency:
+            return RolloutStrategy.IMMEDIATE
+        quiet = severity in (Severity.MEDIUM, Severity.LOW)
+        if risk.change_risk_level is RiskLevel.LOW and quiet:
+            return RolloutStrategy.IMMEDIATE
+        return RolloutStrategy.STAGED_CANARY
+
+    def milestone(self, plan_deadline: datetime) -> str:
+        year, week, _ = plan_deadline.astimezone(self.calendar.zone).isocalendar()
+        return f"lts-patch-{year}-W{week:02d}"
+
+    # -- sign-off
+    def sign_off_refusal(
+        self, *, role: Role, actor_id: str, actor_roles: Iterable[Role], required: Sequence[Role]
+    ) -> str | None:
+        """Why a sign-off must be refused (None when it may be recorded)."""
+        if role not in set(actor_roles):
+            return f"{actor_id} does not hold the role {role.value}"
+        if role in MAINTAINER_ROLES and actor_id not in self.maintainers:
+            return f"only configured maintainers may sign off as {role.value}"
+        if role not in required:
+            wanted = ", ".join(r.value for r in required)
+            return f"the plan does not require a {role.value} sign-off (required: {wanted})"
+        return None

@@ -1,0 +1,204 @@
+"""The severity rubric and the automatic proposal from a ticket's labels, CVSS vectors, alert
+severity, the reporter's guess and its kind.
+
+Rubric (lts-process.md, "Decision matrices & SLAs"):
+- critical: service down, data loss, remote code execution;
+- high: major functionality broken, exploitable security issue;
+- medium: minor bug; low: enhancement, cosmetic.
+
+Proposal rule: the highest severity among the *machine evidence* (labels of the rubric, CVSS
+base scores, alert severity) wins; without machine evidence the reporter's guess is taken, then
+the ticket kind (security -> high, feature -> low, otherwise medium). Every item considered is
+recorded as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cvss import CVSS3, CVSS4  # type: ignore[import-untyped]
+from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
+from lts_events.contracts.common import Severity
+from lts_events.contracts.triage import SeverityEvidence
+
+RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+LABEL_SEVERITY: dict[str, Severity] = {
+    "service-down": Severity.CRITICAL,
+    "outage": Severity.CRITICAL,
+    "data-loss": Severity.CRITICAL,
+    "rce": Severity.CRITICAL,
+    "remote-code-execution": Severity.CRITICAL,
+    "crash": Severity.HIGH,
+    "regression": Severity.HIGH,
+    "exploit": Severity.HIGH,
+    "public-exploit": Severity.HIGH,
+    "security": Severity.HIGH,
+    "cve": Severity.HIGH,
+    "major": Severity.HIGH,
+    "performance": Severity.MEDIUM,
+    "minor": Severity.LOW,
+    "enhancement": Severity.LOW,
+    "cosmetic": Severity.LOW,
+    "docs": Severity.LOW,
+}
+
+ALERT_SEVERITY: dict[str, Severity] = {
+    **dict.fromkeys(
+        ("critical", "page", "emergency", "fatal", "disaster", "p0", "p1"), Severity.CRITICAL
+    ),
+    **dict.fromkeys(("error", "high", "major", "p2"), Severity.HIGH),
+    **dict.fromkeys(("warning", "warn", "medium", "average", "p3"), Severity.MEDIUM),
+    **dict.fromkeys(("info", "low", "minor", "none", "p4", "p5"), Severity.LOW),
+}
+
+KIND_SEVERITY: dict[str, Severity] = {"security": Severity.HIGH, "feature": Severity.LOW}
+SECURITY_LABELS = frozenset({"security", "cve", "rce", "remote-code-execution", "exploit"})
+EXPLOIT_LABELS = frozenset({"exploit", "public-exploit", "exploited", "in-the-wild"})
+# CVSS "Exploit Maturity": v3.x E:P/F/H (proof of concept, functional, high) and v4.0 E:P/A
+# (proof of concept, attacked) mean an exploit is public.
+PUBLIC_EXPLOIT_MATURITY = {"3": frozenset({"P", "F", "H"}), "4": frozenset({"P", "A"})}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What the proposal looks at (a projection of intake's TicketOpened)."""
+
+    kind: str
+    labels: tuple[str, ...] = ()
+    cve_ids: tuple[str, ...] = ()
+    cvss_vectors: tuple[str, ...] = ()
+    alert_severity: str | None = None
+    severity_guess: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CvssReading:
+    vector: str
+    base_score: float
+    severity: Severity
+    public_exploit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    severity: Severity
+    evidence: tuple[SeverityEvidence, ...]
+    cvss_base_score: float | None
+    security: bool
+    public_exploit: bool
+
+    @property
+    def machine_evidence(self) -> bool:
+        """True when a CVSS vector or an alert severity backed the proposal."""
+        return any(item.source in ("cvss", "alert") for item in self.evidence)
+
+
+def highest(severities: Iterable[Severity]) -> Severity | None:
+    ordered = sorted(severities, key=RANK.__getitem__)
+    return ordered[-1] if ordered else None
+
+
+def severity_of_cvss_score(score: float) -> Severity:
+    """CVSS qualitative rating: 9.0-10 critical, 7.0-8.9 high, 4.0-6.9 medium, below low."""
+    if score >= 9.0:
+        return Severity.CRITICAL
+    if score >= 7.0:
+        return Severity.HIGH
+    if score >= 4.0:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+def read_cvss(vector: str) -> CvssReading | None:
+    """Base score of a CVSS v3.x or v4.0 vector (None when it does not parse)."""
+    major = _cvss_major(vector)
+    try:
+        if major == "4":
+            parsed = CVSS4(vector)
+        elif major == "3":
+            parsed = CVSS3(vector)
+        else:
+            return None
+    except (CVSSError, ValueError, KeyError):
+        return None
+    score = float(parsed.base_score)
+    maturity = str(parsed.metrics.get("E", "X"))
+    return CvssReading(
+        vector=vector,
+        base_score=score,
+        severity=severity_of_cvss_score(score),
+        public_exploit=maturity in PUBLIC_EXPLOIT_MATURITY[major],
+    )
+
+
+def _cvss_major(vector: str) -> str | None:
+    found = re.match(r"CVSS:(\d)\.\d+/", vector.strip())
+    return found.group(1) if found else None
+
+
+def propose(facts: TicketFacts) -> Proposal:
+    labels = tuple(label.strip().lower() for label in facts.labels)
+    readings = [r for r in (read_cvss(v) for v in facts.cvss_vectors) if r is not None]
+    machine = [*_label_evidence(labels), *_cvss_evidence(readings), *_alert_evidence(facts)]
+    fallback = _fallback_evidence(facts)
+    decisive = machine or fallback[:1]
+    severity = highest(item.severity for item in decisive) or Severity.MEDIUM
+    return Proposal(
+        severity=severity,
+        evidence=(*machine, *fallback),
+        cvss_base_score=max((r.base_score for r in readings), default=None),
+        security=_is_security(facts, labels),
+        public_exploit=any(r.public_exploit for r in readings) or bool(EXPLOIT_LABELS & {*labels}),
+    )
+
+
+def _label_evidence(labels: Sequence[str]) -> list[SeverityEvidence]:
+    return [
+        SeverityEvidence(source="label", value=label, severity=LABEL_SEVERITY[label])
+        for label in labels
+        if label in LABEL_SEVERITY
+    ]
+
+
+def _cvss_evidence(readings: Sequence[CvssReading]) -> list[SeverityEvidence]:
+    return [
+        SeverityEvidence(
+            source="cvss",
+            value=r.vector,
+            severity=r.severity,
+            detail=f"base score {r.base_score}" + (", public exploit" if r.public_exploit else ""),
+        )
+        for r in readings
+    ]
+
+
+def _alert_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
+    raw = (facts.alert_severity or "").strip().lower()
+    if raw not in ALERT_SEVERITY:
+        return []
+    return [SeverityEvidence(source="alert", value=raw, severity=ALERT_SEVERITY[raw])]
+
+
+def _fallback_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
+    items: list[SeverityEvidence] = []
+    if facts.severity_guess is not None:
+        items.append(
+            SeverityEvidence(
+                source="guess", value=facts.severity_guess.value, severity=facts.severity_guess
+            )
+        )
+    kind_severity = KIND_SEVERITY.get(facts.kind, Severity.MEDIUM)
+    items.append(SeverityEvidence(source="kind", value=facts.kind, severity=kind_severity))
+    return items
+
+
+def _is_security(facts: TicketFacts, labels: Sequence[str]) -> bool:
+    return (
+        facts.kind == "security"
+        or bool(facts.cve_ids)
+        or bool(facts.cvss_vectors)
+        or bool(SECURITY_LABELS & {*labels})
+    )
