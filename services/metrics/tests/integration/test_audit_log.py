@@ -1,0 +1,84 @@
+"""The audit log keeps every event as it arrived, including types this build does not know."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import text
+
+from lts_events.envelope import Envelope
+from lts_metrics.audit import facts_of
+
+from .conftest import Metrics
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def future_event(ticket_id: int) -> Envelope:
+    return Envelope(
+        id=str(uuid4()),
+        source="lts-flow/release",
+        type="lts.release.rollback_executed",
+        subject=f"ticket-{ticket_id}",
+        time=AT,
+        data={"ticket_id": ticket_id, "release": "v1.4.3", "why": {"health": "5xx > 2%"}},
+        schemaversion=3,
+        actorid="sam",
+        actorrole="sre",
+        reason="error rate above threshold",
+    )
+
+
+async def test_an_event_of_an_unknown_type_is_stored_with_its_original_facts(
+    metrics: Metrics,
+) -> None:
+    envelope = future_event(7)
+
+    stored = await metrics.audit.record(envelope, facts_of(envelope, topic="lts.release.events"))
+
+    history = await metrics.store.read_stream("release:ticket-7")
+    assert stored is True
+    [record] = history.events
+    assert record.event_id == UUID(envelope.id)
+    assert (record.type, record.schema_version, record.data) == (
+        "lts.release.rollback_executed",
+        3,
+        envelope.data,
+    )
+    assert record.metadata.actor.id == "sam" and record.metadata.reason == envelope.reason
+
+
+async def test_an_unknown_event_about_a_ticket_appears_in_its_timeline(metrics: Metrics) -> None:
+    envelope = future_event(8)
+    await metrics.audit.record(envelope, facts_of(envelope, topic="lts.release.events"))
+
+    await metrics.projections.catch_up()
+
+    [item] = await metrics.queries.timeline(8)
+    assert (item.event_type, item.source_service, item.actor_role) == (
+        "lts.release.rollback_executed",
+        "release",
+        "sre",
+    )
+    assert item.occurred_at == AT and item.reason == "error rate above threshold"
+
+
+async def test_the_audit_log_view_shows_the_original_time_and_actor(metrics: Metrics) -> None:
+    envelope = future_event(9)
+    await metrics.audit.record(envelope, facts_of(envelope, topic="lts.release.events"))
+
+    async with metrics.store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT service, type, occurred_at, actor_id, actor_role, reason"
+                    f" FROM {metrics.store.schema}.v_audit_log"
+                )
+            )
+        ).one()
+
+    assert tuple(row) == ("release", envelope.type, AT, "sam", "sre", envelope.reason)
