@@ -1,0 +1,417 @@
+"""Behaviour only a real PostgreSQL shows: racing writers, late commits behind the
+transaction-id barrier, append-only triggers, tamper evidence, migrations, upcasting on read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, ClassVar
+
+import asyncpg
+import pytest
+from lts_events.actors import Actor, Role
+from lts_events.envelope import Metadata, NewEvent, RecordedEvent
+from lts_events.event import REGISTRY, Event, JsonDict
+from lts_events.hashing import GENESIS, event_hash
+from lts_events.store.migrate import InvalidSchemaName
+from lts_events.store.port import ANY, NO_STREAM, Checkpoint, ConcurrencyError, ProcessedMessage
+from lts_events.store.postgres import PostgresEventStore, asyncpg_url
+from sqlalchemy import text
+
+
+class PatchNoted(Event):
+    type: ClassVar[str] = "lts.test.postgres.patch_noted"
+    text: str
+
+
+class PatchSized(Event):
+    """Version 2 split `size` (free text, version 1) into `lines` (int)."""
+
+    type: ClassVar[str] = "lts.test.postgres.patch_sized"
+    schema_version: ClassVar[int] = 2
+    patch: str
+    lines: int
+
+
+@REGISTRY.upcaster(PatchSized.type, from_version=1)
+def _size_to_lines(data: JsonDict) -> JsonDict:
+    size = str(data.pop("size"))
+    return {**data, "lines": int(size.removesuffix(" lines"))}
+
+
+StoreFactory = Callable[[], Awaitable[PostgresEventStore]]
+ReadSettled = Callable[..., Awaitable[Sequence[RecordedEvent]]]
+
+META = Metadata(actor=Actor(id="bob", role=Role.RELEASE_MANAGER))
+
+
+def noted(*texts: str) -> list[NewEvent]:
+    return [NewEvent.of(PatchNoted(text=t), META) for t in texts]
+
+
+def a_stream() -> str:
+    return f"patch-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def raw(postgres_store: PostgresEventStore, database_url: str) -> AsyncIterator[Any]:
+    """A second, independent asyncpg connection to the same database."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+async def insert_raw(
+    connection: Any,
+    schema: str,
+    *,
+    stream_id: str,
+    version: int,
+    type_: str,
+    schema_version: int,
+    data: JsonDict,
+    previous: str = GENESIS,
+) -> uuid.UUID:
+    """Insert one event the way an old release of the store would have, hash included."""
+    event_id = uuid.uuid4()
+    metadata = META.model_dump(mode="json")
+    digest = event_hash(
+        previous_hash=previous,
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_version=version,
+        type_=type_,
+        schema_version=schema_version,
+        data=data,
+        metadata=metadata,
+    )
+    await connection.execute(
+        f'INSERT INTO "{schema}".events (stream_id, stream_version, event_id, type, '
+        "schema_version, data, metadata, hash) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)",
+        stream_id,
+        version,
+        event_id,
+        type_,
+        schema_version,
+        json.dumps(data),
+        json.dumps(metadata),
+        digest,
+    )
+    return event_id
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+async def test_eight_writers_racing_for_one_version_leave_one_winner_and_no_gap(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+    await postgres_store.append(stream, noted("opened"), expected_version=NO_STREAM)
+
+    outcomes = await asyncio.gather(
+        *(
+            postgres_store.append(stream, noted(f"writer {n}", "and more"), expected_version=1)
+            for n in range(8)
+        ),
+        return_exceptions=True,
+    )
+
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    losers = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(winners) == 1
+    assert len(losers) == 7
+    assert all(isinstance(o, ConcurrencyError) for o in losers)
+    history = await postgres_store.read_stream(stream)
+    assert [e.stream_version for e in history.events] == [1, 2, 3]
+    assert (await postgres_store.verify()).ok
+
+
+async def test_writers_appending_with_any_version_all_get_in_without_gaps(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+
+    await asyncio.gather(
+        *(postgres_store.append(stream, noted(f"w{n}"), expected_version=ANY) for n in range(8))
+    )
+
+    history = await postgres_store.read_stream(stream)
+    assert [e.stream_version for e in history.events] == list(range(1, 9))
+    assert (await postgres_store.verify()).ok
+
+
+async def test_racing_redeliveries_of_one_message_write_once(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+    message = ProcessedMessage("triage", f"msg-{uuid.uuid4()}")
+
+    outcomes = await asyncio.gather(
+        *(
+            postgres_store.append(stream, noted("once"), expected_version=ANY, processed=message)
+            for _ in range(6)
+        )
+    )
+
+    assert sum(not o.duplicate for o in outcomes) == 1
+    assert (await postgres_store.read_stream(stream)).version == 1
+
+
+# --- the transaction-id barrier -----------------------------------------------------------------
+
+
+async def test_a_late_commit_with_a_lower_position_is_not_skipped(
+    postgres_store: PostgresEventStore, raw: Any, read_settled: ReadSettled
+) -> None:
+    schema = postgres_store.schema
+    late = raw.transaction()
+    await late.start()
+    await insert_raw(
+        raw,
+        schema,
+        stream_id="slow",
+        version=1,
+        type_=PatchNoted.type,
+        schema_version=1,
+        data={"text": "slow"},
+    )
+    await postgres_store.append("fast", noted("fast"), expected_version=NO_STREAM)
+
+    while_open = await postgres_store.read_all(after=Checkpoint.start())
+    await late.commit()
+    after_commit = await read_settled(postgres_store, after=Checkpoint.start(), expected=2)
+
+    assert while_open == ()
+    assert [e.stream_id for e in after_commit] == ["slow", "fast"]
+    assert after_commit[0].position < after_commit[1].position
+
+
+async def test_a_reader_past_earlier_events_still_gets_the_late_commit(
+    postgres_store: PostgresEventStore, raw: Any, read_settled: ReadSettled
+) -> None:
+    await postgres_store.append("early", noted("early"), expected_version=NO_STREAM)
+    seen = await read_settled(postgres_store, after=Checkpoint.start(), expected=1)
+    checkpoint = Checkpoint(seen[-1].transaction_id, seen[-1].position)
+    late = raw.transaction()
+    await late.start()
+    await insert_raw(
+        raw,
+        postgres_store.schema,
+        stream_id="slow",
+        version=1,
+        type_=PatchNoted.type,
+        schema_version=1,
+        data={"text": "slow"},
+    )
+    await postgres_store.append("fast", noted("fast"), expected_version=NO_STREAM)
+
+    blocked = await postgres_store.read_all(after=checkpoint)
+    await late.commit()
+    released = await read_settled(postgres_store, after=checkpoint, expected=2)
+
+    assert [e.stream_id for e in seen] == ["early"]
+    assert blocked == ()
+    assert [e.stream_id for e in released] == ["slow", "fast"]
+
+
+async def test_the_barrier_query_can_use_the_transaction_position_index(
+    postgres_store: PostgresEventStore,
+) -> None:
+    await postgres_store.append(a_stream(), noted("a", "b"), expected_version=NO_STREAM)
+    schema = postgres_store.schema
+
+    async with postgres_store.engine.begin() as connection:
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = (
+            await connection.execute(
+                text(
+                    f'EXPLAIN SELECT position FROM "{schema}".events '
+                    "WHERE (transaction_id, position) > ('5'::xid8, 3::bigint) "
+                    "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
+                    "ORDER BY transaction_id, position LIMIT 1000"
+                )
+            )
+        ).scalars()
+        plan_text = "\n".join(plan)
+
+    assert "events_transaction_position_idx" in plan_text
+
+
+# --- append-only --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {s}.events SET type = 'forged'",
+        "DELETE FROM {s}.events",
+        "TRUNCATE {s}.events",
+        "UPDATE {s}.processed_messages SET message_id = 'forged'",
+        "DELETE FROM {s}.processed_messages",
+        "TRUNCATE {s}.processed_messages",
+    ],
+)
+async def test_stored_events_and_processed_messages_cannot_be_changed(
+    postgres_store: PostgresEventStore, raw: Any, read_settled: ReadSettled, statement: str
+) -> None:
+    await postgres_store.append(
+        a_stream(),
+        noted("a"),
+        expected_version=NO_STREAM,
+        processed=ProcessedMessage("triage", "m-1"),
+    )
+
+    with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+        await raw.execute(statement.format(s=f'"{postgres_store.schema}"'))
+
+    assert len(await read_settled(postgres_store, after=Checkpoint.start(), expected=1)) == 1
+
+
+# --- tamper evidence ----------------------------------------------------------------------------
+
+
+async def test_verify_passes_an_untouched_store(postgres_store: PostgresEventStore) -> None:
+    await postgres_store.append("one", noted("a", "b"), expected_version=NO_STREAM)
+    await postgres_store.append("two", noted("c"), expected_version=NO_STREAM)
+
+    report = await postgres_store.verify()
+
+    assert report.ok
+    assert (report.checked, report.streams, report.breaks) == (3, 2, 0)
+
+
+async def test_verify_names_an_event_changed_behind_the_triggers_back(
+    postgres_store: PostgresEventStore, raw: Any
+) -> None:
+    stream = a_stream()
+    await postgres_store.append(stream, noted("a", "b", "c"), expected_version=NO_STREAM)
+    target = (await postgres_store.read_stream(stream)).events[1]
+
+    async with raw.transaction():
+        await raw.execute("SET LOCAL session_replication_role = replica")
+        await raw.execute(
+            f'UPDATE "{postgres_store.schema}".events '
+            """SET data = '{"text": "rewritten"}' WHERE position = $1""",
+            target.position,
+        )
+    report = await postgres_store.verify()
+
+    assert not report.ok
+    assert report.checked == 3
+    assert report.breaks == 1
+    assert report.first_break is not None
+    assert report.first_break.position == target.position
+    assert report.first_break.stream_id == stream
+    assert report.first_break.stream_version == 2
+    assert report.first_break.event_id == target.event_id
+    assert "hash" in report.first_break.reason
+
+
+async def test_verify_names_the_event_after_a_deleted_one(
+    postgres_store: PostgresEventStore, raw: Any
+) -> None:
+    stream = a_stream()
+    await postgres_store.append(stream, noted("a", "b", "c"), expected_version=NO_STREAM)
+    events = (await postgres_store.read_stream(stream)).events
+    schema = postgres_store.schema
+
+    await raw.execute(f'ALTER TABLE "{schema}".events DISABLE TRIGGER events_reject_update_delete')
+    await raw.execute(f'DELETE FROM "{schema}".events WHERE position = $1', events[1].position)
+    await raw.execute(f'ALTER TABLE "{schema}".events ENABLE TRIGGER events_reject_update_delete')
+    report = await postgres_store.verify()
+
+    assert report.first_break is not None
+    assert report.first_break.event_id == events[2].event_id
+    assert "gap" in report.first_break.reason
+
+
+# --- upcasting ----------------------------------------------------------------------------------
+
+
+async def test_an_event_stored_in_an_old_schema_version_is_read_upcast(
+    postgres_store: PostgresEventStore, raw: Any, read_settled: ReadSettled
+) -> None:
+    stream = a_stream()
+    await insert_raw(
+        raw,
+        postgres_store.schema,
+        stream_id=stream,
+        version=1,
+        type_=PatchSized.type,
+        schema_version=1,
+        data={"patch": "CVE-2026-1234", "size": "42 lines"},
+    )
+
+    history = await postgres_store.read_stream(stream)
+    everything = await read_settled(postgres_store, after=Checkpoint.start(), expected=1)
+
+    assert history.events[0].schema_version == 1
+    assert history.events[0].event == PatchSized(patch="CVE-2026-1234", lines=42)
+    assert everything[0].event == PatchSized(patch="CVE-2026-1234", lines=42)
+    assert (await postgres_store.verify()).ok
+
+
+# --- connecting and migrating -------------------------------------------------------------------
+
+
+async def test_processes_migrating_one_schema_at_once_all_succeed(
+    database_url: str, schema_prefix: str
+) -> None:
+    schema = f"{schema_prefix}_race_{uuid.uuid4().hex[:6]}"
+
+    stores = await asyncio.gather(
+        *(PostgresEventStore.connect(database_url, schema=schema) for _ in range(4))
+    )
+
+    try:
+        await stores[0].append("s", noted("a"), expected_version=NO_STREAM)
+        assert (await stores[3].read_stream("s")).version == 1
+        async with stores[0].engine.connect() as connection:
+            version = await connection.scalar(
+                text(f'SELECT version_num FROM "{schema}".alembic_version')
+            )
+        assert version == "0001"
+    finally:
+        async with stores[0].engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        for store in stores:
+            await store.close()
+
+
+async def test_connecting_again_to_a_migrated_schema_changes_nothing(
+    postgres_store: PostgresEventStore, database_url: str
+) -> None:
+    await postgres_store.append("s", noted("a"), expected_version=NO_STREAM)
+
+    again = await PostgresEventStore.connect(database_url, schema=postgres_store.schema)
+    try:
+        assert (await again.read_stream("s")).version == 1
+    finally:
+        await again.close()
+
+
+@pytest.mark.parametrize("schema", ["Intake", "intake; DROP TABLE x", "pg_catalog", "", "1abc"])
+async def test_a_schema_name_that_is_not_a_plain_identifier_is_refused(
+    database_url: str, schema: str
+) -> None:
+    with pytest.raises(InvalidSchemaName):
+        await PostgresEventStore.connect(database_url, schema=schema)
+
+
+async def test_sessions_give_up_idle_transactions(postgres_store: PostgresEventStore) -> None:
+    async with postgres_store.engine.connect() as connection:
+        setting = await connection.scalar(text("SHOW idle_in_transaction_session_timeout"))
+
+    assert setting == "30s"
+
+
+def test_a_plain_postgres_url_is_turned_into_an_asyncpg_one() -> None:
+    assert (
+        asyncpg_url("postgresql://postgres:secret@db:5432/lts")
+        == "postgresql+asyncpg://postgres:secret@db:5432/lts"
+    )
+    assert asyncpg_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
