@@ -18,14 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
-
-from pydantic import ConfigDict
 
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.store import ANY, AppendResult, EventStore, ProcessedMessage
+from pydantic import ConfigDict
 
 CONSUMER = "metrics"
 
@@ -40,8 +39,10 @@ class AuditedEvent(Event):
 
 @cache
 def audited_class(type_: str, schema_version: int) -> type[AuditedEvent]:
-    cls = type(f"Audited[{type_}@{schema_version}]", (AuditedEvent,), {})
-    cls.type = type_
+    cls = cast(
+        "type[AuditedEvent]", type(f"Audited[{type_}@{schema_version}]", (AuditedEvent,), {})
+    )
+    cls.type = type_  # set after creation: `__init_subclass__` does not register it
     cls.schema_version = schema_version
     return cls
 
@@ -120,7 +121,9 @@ def facts_of(
 def audit_copy(envelope: Envelope, facts: EnvelopeFacts) -> NewEvent:
     """The event to append to the metrics store for one received envelope."""
     cls = audited_class(envelope.type, envelope.schema_version)
-    return NewEvent.of(cls.model_validate(envelope.data), envelope.metadata(), event_id=facts.event_id)
+    return NewEvent.of(
+        cls.model_validate(envelope.data), envelope.metadata(), event_id=facts.event_id
+    )
 
 
 async def record(store: EventStore, envelope: Envelope, facts: EnvelopeFacts) -> AppendResult:

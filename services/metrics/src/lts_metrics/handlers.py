@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope
 from lts_events.store import ProcessedMessage
 from lts_events.store.postgres import PostgresEventStore
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from lts_metrics import audit
 from lts_metrics.schema import identifier

@@ -219,9 +219,7 @@ def _approved(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) ->
 def _triage_breach(
     row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact
 ) -> TicketLifecycle:
-    return replace(
-        row, triage_breached_at=_first(row.triage_breached_at, data.get("detected_at"))
-    )
+    return replace(row, triage_breached_at=_first(row.triage_breached_at, data.get("detected_at")))
 
 
 @LIFECYCLE.on(triage.PlanSlaBreached.type)

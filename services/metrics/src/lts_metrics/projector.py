@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from lts_events.envelope import RecordedEvent
 from lts_events.store import Checkpoint, EventStore
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lts_metrics import timeline
 from lts_metrics.facts import AuditFact, current_shape
@@ -155,7 +154,7 @@ class ProjectionEngine:
             ),
             {"ids": sorted(ids)},
         )
-        return {int(row[0]): _row(row._mapping) for row in result}
+        return {int(row[0]): _row(dict(row._mapping)) for row in result}
 
     async def _upsert(self, conn: AsyncConnection, rows: Iterable[TicketLifecycle]) -> None:
         payload = [_json_row(row) for row in rows]
@@ -224,11 +223,11 @@ def _ticket_ids(facts: Iterable[AuditFact]) -> set[int]:
 
 
 def _row(mapping: Mapping[str, Any]) -> TicketLifecycle:
-    values = {k: (tuple(v) if k in _TUPLE_FIELDS else v) for k, v in mapping.items()}
+    values: dict[str, Any] = {
+        k: (tuple(v) if k in _TUPLE_FIELDS else v) for k, v in mapping.items()
+    }
     return TicketLifecycle(**values)
 
 
 def _json_row(row: TicketLifecycle) -> dict[str, Any]:
-    return {
-        f: (list(getattr(row, f)) if f in _TUPLE_FIELDS else getattr(row, f)) for f in _FIELDS
-    }
+    return {f: (list(getattr(row, f)) if f in _TUPLE_FIELDS else getattr(row, f)) for f in _FIELDS}

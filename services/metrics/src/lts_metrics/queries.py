@@ -186,7 +186,9 @@ class MetricsQueries:
             for r in rows
         ]
         return Backlog(
-            at=at, total=sum(r.count for r in by_severity), by_severity=by_severity,
+            at=at,
+            total=sum(r.count for r in by_severity),
+            by_severity=by_severity,
             by_state=by_state,
         )
 
@@ -200,8 +202,14 @@ class MetricsQueries:
             rows = await conn.execute(text(sql), {"ticket": ticket_id})
             return [
                 TimelineItem(
-                    occurred_at=r[0], event_type=r[1], source_service=r[2], actor_id=r[3],
-                    actor_role=r[4], reason=r[5], summary=r[6], event_id=str(r[7]),
+                    occurred_at=r[0],
+                    event_type=r[1],
+                    source_service=r[2],
+                    actor_id=r[3],
+                    actor_role=r[4],
+                    reason=r[5],
+                    summary=r[6],
+                    event_id=str(r[7]),
                 )
                 for r in rows
             ]
@@ -216,11 +224,16 @@ def _outcome(met_at: str, deadline: str, breached_at: str) -> str:
 
 
 def _sla(name: str, row: Any) -> SlaStats:
-    met, missed, overdue, pending, breaches = (row[1:] if row is not None else (0, 0, 0, 0, 0))
+    met, missed, overdue, pending, breaches = row[1:] if row is not None else (0, 0, 0, 0, 0)
     decided = met + missed + overdue
     return SlaStats(
-        sla=name, met=met, missed=missed, open_overdue=overdue, pending=pending,
-        breaches=breaches, compliance_pct=(100.0 * met / decided) if decided else None,
+        sla=name,
+        met=met,
+        missed=missed,
+        open_overdue=overdue,
+        pending=pending,
+        breaches=breaches,
+        compliance_pct=(100.0 * met / decided) if decided else None,
     )
 
 

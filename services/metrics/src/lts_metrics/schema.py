@@ -210,9 +210,7 @@ async def ensure_schema(
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('lts_analyst_role'))"))
     await conn.execute(text(_role_sql(role, analyst_password)))
     if analyst_password is not None:
-        await conn.execute(
-            text(f"ALTER ROLE {role} LOGIN PASSWORD {_literal(analyst_password)}")
-        )
+        await conn.execute(text(f"ALTER ROLE {role} LOGIN PASSWORD {_literal(analyst_password)}"))
     await conn.execute(text(f"GRANT USAGE ON SCHEMA {s} TO {role}"))
     views = ", ".join(f"{s}.{name}" for name in VIEWS)
     await conn.execute(text(f"GRANT SELECT ON {views} TO {role}"))

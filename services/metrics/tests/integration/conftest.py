@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import text
-
 from lts_events.store.postgres import PostgresEventStore
 from lts_metrics.handlers import AuditLog
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import MetricsQueries
 from lts_metrics.schema import ensure_schema
+from sqlalchemy import text
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from lts_metrics.schema import VIEWS
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-
-from lts_metrics.schema import VIEWS
 
 from .conftest import Metrics
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import text
-
+from lts_events.actors import Role
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
+from sqlalchemy import text
 
 from .conftest import Metrics
 
@@ -28,7 +28,7 @@ def future_event(ticket_id: int) -> Envelope:
         data={"ticket_id": ticket_id, "release": "v1.4.3", "why": {"health": "5xx > 2%"}},
         schemaversion=3,
         actorid="sam",
-        actorrole="sre",
+        actorrole=Role.SRE,
         reason="error rate above threshold",
     )
 
@@ -49,7 +49,8 @@ async def test_an_event_of_an_unknown_type_is_stored_with_its_original_facts(
         3,
         envelope.data,
     )
-    assert record.metadata.actor.id == "sam" and record.metadata.reason == envelope.reason
+    assert record.metadata.actor.id == "sam"
+    assert record.metadata.reason == envelope.reason
 
 
 async def test_an_unknown_event_about_a_ticket_appears_in_its_timeline(metrics: Metrics) -> None:
@@ -64,7 +65,8 @@ async def test_an_unknown_event_about_a_ticket_appears_in_its_timeline(metrics: 
         "release",
         "sre",
     )
-    assert item.occurred_at == AT and item.reason == "error rate above threshold"
+    assert item.occurred_at == AT
+    assert item.reason == "error rate above threshold"
 
 
 async def test_the_audit_log_view_shows_the_original_time_and_actor(metrics: Metrics) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from lts_events.contracts.common import Severity, TicketSource
 from lts_metrics.audit import facts_of
 from lts_metrics.percentiles import percentile_cont
@@ -69,8 +68,10 @@ async def test_filters_narrow_the_figures_to_matching_tickets(metrics: Metrics) 
     security = await metrics.queries.duration("time-to-triage", Filters(label="security"))
     early = await metrics.queries.duration("time-to-triage", Filters(end=T0 + 2 * HOUR))
 
-    assert high.count == 4 and high.max == 21 * 3600.0
-    assert osv.count == 2 and osv.p50 == pytest.approx(25.5 * 3600.0)
+    assert high.count == 4
+    assert high.max == 21 * 3600.0
+    assert osv.count == 2
+    assert osv.p50 == pytest.approx(25.5 * 3600.0)
     assert security.count == 3
     assert early.count == 2
 
@@ -84,8 +85,11 @@ async def test_plan_and_approval_durations_are_measured_between_milestones(
     plan = await metrics.queries.duration("time-to-plan", Filters())
     approval = await metrics.queries.duration("time-to-approval", Filters())
 
-    assert plan.count == 5 and plan.p50 == 10 * 3600.0 and plan.max == 10 * 3600.0
-    assert approval.count == 3 and approval.p50 == 20 * 3600.0
+    assert plan.count == 5
+    assert plan.p50 == 10 * 3600.0
+    assert plan.max == 10 * 3600.0
+    assert approval.count == 3
+    assert approval.p50 == 20 * 3600.0
     assert approval.sla_compliance_pct == 100.0
 
 
@@ -124,7 +128,8 @@ async def test_timeline_lists_every_transition_in_order_with_who_and_why(
         "lts.triage.plan_approved",
     ]
     assert [item.source_service for item in timeline] == ["intake", "triage", "triage", "triage"]
-    assert timeline[1].actor_id == "tess" and timeline[1].actor_role == "triage_engineer"
+    assert timeline[1].actor_id == "tess"
+    assert timeline[1].actor_role == "triage_engineer"
     assert timeline[1].reason == "severity high"
     assert timeline[1].occurred_at == T0 + HOUR
 

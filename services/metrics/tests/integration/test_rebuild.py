@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
 from lts_metrics.samples import TicketStory
+from sqlalchemy import text
 
 from .conftest import Metrics
 
@@ -23,7 +22,9 @@ async def snapshot(metrics: Metrics) -> dict[str, list[Any]]:
     s = metrics.store.schema
     async with metrics.store.engine.connect() as conn:
         return {
-            table: [tuple(r) for r in await conn.execute(text(f"SELECT * FROM {s}.{table} ORDER BY 1"))]
+            table: [
+                tuple(r) for r in await conn.execute(text(f"SELECT * FROM {s}.{table} ORDER BY 1"))
+            ]
             for table in ("ticket_lifecycle", "ticket_timeline")
         }
 

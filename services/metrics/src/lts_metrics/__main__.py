@@ -1,0 +1,3 @@
+from lts_metrics.main import main
+
+main()

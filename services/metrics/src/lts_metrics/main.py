@@ -1,0 +1,103 @@
+"""Composition root of the metrics service: the audit log consumer, the projection loop, the
+Prometheus export and the analysts' API, hosted by `lts_events.service`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter
+from lts_events.consumer import Subscriptions
+from lts_events.service import ServiceContext, ServiceSpec, serve
+
+from lts_metrics import api
+from lts_metrics.audit import CONSUMER
+from lts_metrics.config import MetricsSettings
+from lts_metrics.handlers import AuditLog
+from lts_metrics.projector import ProjectionEngine
+from lts_metrics.prometheus import PrometheusExport
+from lts_metrics.queries import MetricsQueries
+from lts_metrics.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()
+
+
+def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
+    queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
+    return [api.router(queries, ctx.authenticator)]
+
+
+def subscriptions(ctx: ServiceContext) -> Subscriptions:
+    audit_log = AuditLog(ctx.store)
+    subs = Subscriptions(CONSUMER, store=ctx.store)
+    for topic in MetricsSettings().topics:
+        subs.on_raw(topic, audit_log.on_message)
+    return subs
+
+
+async def on_start(ctx: ServiceContext) -> None:
+    settings = MetricsSettings()
+    async with ctx.store.engine.begin() as conn:
+        await ensure_schema(
+            conn,
+            schema=ctx.store.schema,
+            analyst_role=settings.analyst_role,
+            analyst_password=settings.analyst_password,
+        )
+    projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
+    export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
+    ctx.registry.register(export)
+    _spawn(
+        _forever(
+            "projections",
+            lambda: projections.step(limit=settings.projection_batch),
+            idle=settings.projection_idle_seconds,
+        )
+    )
+    _spawn(
+        _forever(
+            "prometheus export",
+            export.refresh,
+            idle=settings.prometheus_refresh_seconds,
+            always_wait=True,
+        )
+    )
+
+
+def _spawn(coroutine: Awaitable[None]) -> None:
+    task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _forever(
+    name: str, work: Callable[[], Awaitable[object]], *, idle: float, always_wait: bool = False
+) -> None:
+    """Run `work` until cancelled (at shutdown); a failure is logged and retried after a pause;
+    without work to do (0 or None returned), or with `always_wait`, pause `idle` seconds."""
+    while True:
+        try:
+            done = await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; retrying", name)
+            await asyncio.sleep(max(idle, 1.0))
+            continue
+        if always_wait or not done:
+            await asyncio.sleep(idle)
+
+
+SPEC = ServiceSpec(
+    name="metrics",
+    title="LTS Flow metrics: audit log, projections and analysts' API",
+    routers=routers,
+    subscriptions=subscriptions,
+    on_start=on_start,
+)
+
+
+def main() -> None:
+    serve(SPEC)
