@@ -1,0 +1,306 @@
+"""The input formats intake accepts, as their producers send them (pydantic models: the HTTP API
+validates against them and answers field-level 422s; they also document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from lts_events.contracts.common import Severity
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+_Open = ConfigDict(extra="allow", frozen=True)
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+class ReportIn(BaseModel):
+    """The ticket template of the LTS process. Reporter and contact come from the caller."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=1, max_length=100_000)
+    kind: Literal["bug", "security", "feature"] = "bug"
+    reproduction_steps: str | None = Field(default=None, max_length=100_000)
+    logs: str | None = Field(default=None, max_length=500_000)
+    environment: dict[str, str] | str | None = None
+    python_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?\S*$")
+    package_versions: dict[str, str] | str | None = None
+    traceback: str | None = Field(default=None, max_length=500_000)
+    test_case: str | None = Field(default=None, max_length=100_000)
+    affected_versions: list[str] = Field(default_factory=list, max_length=100)
+    severity: Severity | None = Field(default=None, description="The reporter's guess")
+    cve_ids: list[str] = Field(
+        default_factory=list, max_length=50, description="e.g. CVE-2024-45230"
+    )
+    ci_links: list[HttpUrl] = Field(default_factory=list, max_length=50)
+    links: list[HttpUrl] = Field(default_factory=list, max_length=50)
+    contact: str | None = Field(default=None, max_length=300, description="Defaults to the caller")
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+class AlertIn(BaseModel):
+    """One alert of an Alertmanager (v4) or Grafana unified alerting notification."""
+
+    model_config = _Open
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] | None = None
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = None
+
+
+class AlertmanagerWebhook(BaseModel):
+    """Prometheus Alertmanager webhook payload, version 4."""
+
+    model_config = _Open
+
+    version: Literal["4"]
+    groupKey: str
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"]
+    receiver: str
+    groupLabels: dict[str, str] | None = None
+    commonLabels: dict[str, str] | None = None
+    commonAnnotations: dict[str, str] | None = None
+    externalURL: str | None = None
+    alerts: list[AlertIn] = Field(min_length=1)
+
+
+class GrafanaWebhook(BaseModel):
+    """Grafana unified alerting webhook notification."""
+
+    model_config = _Open
+
+    receiver: str | None = None
+    status: Literal["firing", "resolved"]
+    orgId: int | None = None
+    alerts: list[AlertIn] = Field(min_length=1)
+    groupKey: str | None = None
+    externalURL: str | None = None
+    version: str | None = None
+    title: str | None = None
+
+
+# --- OSV -------------------------------------------------------------------------------------
+
+
+class OsvSeverity(BaseModel):
+    model_config = _Open
+
+    type: str
+    score: str
+
+
+class OsvEvent(BaseModel):
+    model_config = _Open
+
+    introduced: str | None = None
+    fixed: str | None = None
+    last_affected: str | None = None
+    limit: str | None = None
+
+
+class OsvRange(BaseModel):
+    model_config = _Open
+
+    type: str
+    events: list[OsvEvent] = Field(default_factory=list)
+    repo: str | None = None
+
+
+class OsvPackage(BaseModel):
+    model_config = _Open
+
+    ecosystem: str
+    name: str
+    purl: str | None = None
+
+
+class OsvAffected(BaseModel):
+    model_config = _Open
+
+    package: OsvPackage | None = None
+    ranges: list[OsvRange] = Field(default_factory=list)
+    versions: list[str] = Field(default_factory=list)
+    severity: list[OsvSeverity] = Field(default_factory=list)
+    database_specific: dict[str, Any] | None = None
+
+
+class OsvReference(BaseModel):
+    model_config = _Open
+
+    type: str
+    url: str
+
+
+class OsvRecord(BaseModel):
+    """An OSV record (https://ossf.github.io/osv-schema/); also the PyPI advisory-db YAML."""
+
+    model_config = _Open
+
+    schema_version: str | None = None
+    id: str = Field(min_length=1, max_length=200)
+    modified: datetime
+    published: datetime | None = None
+    withdrawn: datetime | None = None
+    aliases: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    summary: str | None = None
+    details: str | None = None
+    severity: list[OsvSeverity] = Field(default_factory=list)
+    affected: list[OsvAffected] = Field(default_factory=list)
+    references: list[OsvReference] = Field(default_factory=list)
+    database_specific: dict[str, Any] | None = None
+
+
+class OsvBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    records: list[OsvRecord] = Field(min_length=1, max_length=10_000)
+
+
+# --- issue trackers --------------------------------------------------------------------------
+
+
+class GithubUser(BaseModel):
+    model_config = _Open
+
+    login: str
+    html_url: str | None = None
+
+
+class GithubLabel(BaseModel):
+    model_config = _Open
+
+    name: str
+
+
+class GithubIssue(BaseModel):
+    model_config = _Open
+
+    number: int
+    title: str
+    body: str | None = None
+    html_url: str
+    user: GithubUser
+    labels: list[GithubLabel] = Field(default_factory=list)
+    created_at: datetime | None = None
+
+
+class GithubRepository(BaseModel):
+    model_config = _Open
+
+    full_name: str
+
+
+class GithubIssuesEvent(BaseModel):
+    model_config = _Open
+
+    action: str
+    issue: GithubIssue
+    label: GithubLabel | None = None
+    repository: GithubRepository | None = None
+    sender: GithubUser | None = None
+
+
+class GithubIdentifier(BaseModel):
+    model_config = _Open
+
+    type: str
+    value: str
+
+
+class GithubPackage(BaseModel):
+    model_config = _Open
+
+    ecosystem: str
+    name: str
+
+
+class GithubVulnerability(BaseModel):
+    model_config = _Open
+
+    package: GithubPackage
+    severity: str | None = None
+    vulnerable_version_range: str | None = None
+    first_patched_version: dict[str, Any] | None = None
+
+
+class GithubCvss(BaseModel):
+    model_config = _Open
+
+    vector_string: str | None = None
+    score: float | None = None
+
+
+class GithubAdvisory(BaseModel):
+    model_config = _Open
+
+    ghsa_id: str
+    summary: str
+    description: str = ""
+    severity: str | None = None
+    identifiers: list[GithubIdentifier] = Field(default_factory=list)
+    references: list[dict[str, Any]] = Field(default_factory=list)
+    published_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    vulnerabilities: list[GithubVulnerability] = Field(default_factory=list)
+    cvss: GithubCvss | None = None
+
+
+class GithubSecurityAdvisoryEvent(BaseModel):
+    model_config = _Open
+
+    action: str
+    security_advisory: GithubAdvisory
+
+
+class GitlabUser(BaseModel):
+    model_config = _Open
+
+    username: str
+    name: str | None = None
+    email: str | None = None
+
+
+class GitlabIssueAttributes(BaseModel):
+    model_config = _Open
+
+    iid: int
+    title: str
+    description: str | None = None
+    url: str
+    state: str | None = None
+    action: str | None = None
+    confidential: bool = False
+
+
+class GitlabLabel(BaseModel):
+    model_config = _Open
+
+    title: str
+
+
+class GitlabProject(BaseModel):
+    model_config = _Open
+
+    path_with_namespace: str
+    web_url: str | None = None
+
+
+class GitlabIssueHook(BaseModel):
+    model_config = _Open
+
+    object_kind: Literal["issue"]
+    user: GitlabUser
+    project: GitlabProject
+    object_attributes: GitlabIssueAttributes
+    labels: list[GitlabLabel] = Field(default_factory=list)

@@ -1,0 +1,128 @@
+"""What intake makes of any input: a ticket draft plus the command it implies for one ticket.
+
+Parsers (`standardize`) turn producer payloads into these; `domain.decide` turns them into events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lts_events.contracts.common import Severity, TicketSource
+from lts_events.contracts.intake import TicketKind
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TicketDraft(BaseModel):
+    """Every `TicketOpened` field except the id, which is assigned when the ticket is opened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str
+    description: str = ""
+    source: TicketSource
+    kind: TicketKind
+    reporter: str | None = None
+    contact: str | None = None
+    severity_guess: Severity | None = None
+    cve_ids: list[str] = Field(default_factory=list)
+    advisory_ids: list[str] = Field(default_factory=list)
+    affected_versions: list[str] = Field(default_factory=list)
+    affected_lts_lines: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    reproduction_steps: str | None = None
+    logs: str | None = None
+    test_case: str | None = None
+    traceback: str | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    python_version: str | None = None
+    package_versions: dict[str, str] = Field(default_factory=dict)
+    ci_links: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    alert_fingerprint: str | None = None
+    alert_severity: str | None = None
+    cvss_vectors: list[str] = Field(default_factory=list)
+    opened_at: datetime
+    external_ref: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRange:
+    """One OSV range interval: [introduced, fixed) or [introduced, last_affected]."""
+
+    introduced: str | None = None
+    fixed: str | None = None
+    last_affected: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    """Open a ticket from `draft` unless one of `keys` is already known: then the existing ticket
+    gets an occurrence (same alert) or a duplicate link (same advisory / issue)."""
+
+    draft: TicketDraft
+    keys: tuple[str, ...]
+    ranges: tuple[AffectedRange, ...] = ()
+    alert_starts_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.draft.external_ref or self.keys[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveAlert:
+    fingerprint: str
+    source: TicketSource
+    ends_at: datetime
+    starts_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (alert_key(self.fingerprint),)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawAdvisory:
+    advisory_id: str
+    aliases: tuple[str, ...]
+    withdrawn_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(advisory_key(i) for i in (self.advisory_id, *self.aliases))
+
+
+@dataclass(frozen=True, slots=True)
+class AddLabels:
+    keys: tuple[str, ...]
+    labels: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """An input that is valid but asks nothing of intake (e.g. an issue `assigned` action)."""
+
+    reason: str
+    keys: tuple[str, ...] = ()
+
+
+Command = OpenTicket | ResolveAlert | WithdrawAdvisory | AddLabels | Ignore
+
+
+def alert_key(fingerprint: str) -> str:
+    return f"alert:{fingerprint}"
+
+
+def advisory_key(advisory_id: str) -> str:
+    return f"advisory:{advisory_id.strip().upper()}"
+
+
+def unique(items: list[str] | tuple[str, ...]) -> list[str]:
+    """Items in first-seen order without repeats (case-sensitive)."""
+    return list(dict.fromkeys(i for i in items if i))

@@ -1,0 +1,521 @@
+"""Every producer's payload becomes commands over one ticket model. Pure: time comes in."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lts_events.contracts.common import Severity, TicketSource
+from lts_events.contracts.intake import TicketKind
+
+from lts_intake import enrich, labels
+from lts_intake.formats import (
+    AlertIn,
+    GithubIssuesEvent,
+    GithubSecurityAdvisoryEvent,
+    GitlabIssueHook,
+    OsvAffected,
+    OsvRecord,
+    ReportIn,
+)
+from lts_intake.model import (
+    AddLabels,
+    AffectedRange,
+    Command,
+    Ignore,
+    OpenTicket,
+    ResolveAlert,
+    TicketDraft,
+    WithdrawAdvisory,
+    advisory_key,
+    alert_key,
+    unique,
+)
+
+_VERSIONED_RANGES = {"ECOSYSTEM", "SEMVER"}
+_PYPI = {"pypi", "pip"}
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    lts_lines: tuple[str, ...] = ("release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5")
+    product_packages: tuple[str, ...] = ()
+    project_modules: tuple[str, ...] = field(default=())
+
+    def concerns(self, ecosystem: str | None, name: str | None) -> bool:
+        """Is an affected package the product (every package when none is configured)?"""
+        if not self.product_packages:
+            return True
+        return (ecosystem or "").lower() in _PYPI and _normalize(name) in {
+            _normalize(p) for p in self.product_packages
+        }
+
+
+def _normalize(name: str | None) -> str:
+    return re.sub(r"[-_.]+", "-", (name or "").lower())
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+def from_report(
+    report: ReportIn,
+    *,
+    reporter: str,
+    contact: str | None,
+    now: datetime,
+    policy: IntakePolicy,
+    idempotency_key: str | None = None,
+) -> OpenTicket:
+    cve_ids = unique([c.upper() for c in report.cve_ids] + labels.cve_ids_in(report.title))
+    environment = (
+        report.environment
+        if isinstance(report.environment, dict)
+        else enrich.parse_environment(report.environment)
+    )
+    packages = (
+        {k.lower(): v for k, v in report.package_versions.items()}
+        if isinstance(report.package_versions, dict)
+        else enrich.parse_package_versions(report.package_versions)
+    )
+    draft = TicketDraft(
+        title=report.title.strip(),
+        description=report.description,
+        source=TicketSource.REPORT,
+        kind=TicketKind(report.kind),
+        reporter=reporter,
+        contact=report.contact or contact,
+        severity_guess=report.severity,
+        cve_ids=cve_ids,
+        advisory_ids=list(cve_ids),
+        affected_versions=unique(report.affected_versions),
+        affected_lts_lines=enrich.lines_for_versions(report.affected_versions, policy.lts_lines),
+        reproduction_steps=report.reproduction_steps,
+        logs=report.logs,
+        test_case=report.test_case,
+        traceback=report.traceback,
+        environment=environment,
+        python_version=report.python_version
+        or environment.get("python")
+        or environment.get("python version")
+        or enrich.python_version_from(report.traceback),
+        package_versions=packages,
+        ci_links=[str(u) for u in report.ci_links],
+        links=[str(u) for u in report.links],
+        opened_at=now,
+        raw=report.model_dump(mode="json"),
+    )
+    draft = _labelled(draft, policy=policy)
+    own_key = (
+        f"report:{idempotency_key}"
+        if idempotency_key
+        else f"report:{_digest(draft.raw, reporter, now.isoformat())}"
+    )
+    return OpenTicket(draft=draft, keys=(own_key, *(advisory_key(c) for c in cve_ids)))
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def from_alerts(
+    alerts: Sequence[AlertIn],
+    *,
+    source: TicketSource,
+    now: datetime,
+    policy: IntakePolicy,
+    context: dict[str, Any] | None = None,
+) -> list[Command]:
+    """Each alert of a grouped notification on its own: firing opens (or re-fires), resolved
+    resolves. `context` (group labels, receiver, ...) is kept in each ticket's raw payload."""
+    return [_from_alert(a, source=source, now=now, policy=policy, context=context) for a in alerts]
+
+
+def _from_alert(
+    alert: AlertIn,
+    *,
+    source: TicketSource,
+    now: datetime,
+    policy: IntakePolicy,
+    context: dict[str, Any] | None,
+) -> Command:
+    fingerprint = alert.fingerprint or labels_fingerprint(alert.labels)
+    raw = {"alert": alert.model_dump(mode="json"), **({"notification": context} if context else {})}
+    if alert.status == "resolved":
+        ends_at = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else now
+        return ResolveAlert(fingerprint, source, ends_at, starts_at=alert.startsAt, raw=raw)
+    annotations = alert.annotations or {}
+    name = alert.labels.get("alertname", "alert")
+    summary = annotations.get("summary") or annotations.get("message") or ""
+    severity_label = alert.labels.get("severity") or alert.labels.get("priority")
+    draft = TicketDraft(
+        title=f"{name}: {summary}" if summary else name,
+        description=annotations.get("description", summary),
+        source=source,
+        kind=TicketKind.ALERT,
+        severity_guess=labels.severity_from_word(severity_label),
+        environment={k: v for k, v in alert.labels.items() if k not in {"alertname", "severity"}},
+        affected_versions=_alert_versions(alert.labels),
+        affected_lts_lines=enrich.lines_for_versions(
+            _alert_versions(alert.labels), policy.lts_lines
+        ),
+        links=unique([u for u in (alert.generatorURL, annotations.get("runbook_url")) if u]),
+        alert_fingerprint=fingerprint,
+        alert_severity=severity_label,
+        opened_at=now,
+        external_ref=alert.generatorURL or None,
+        raw=raw,
+    )
+    draft = _labelled(draft, policy=policy)
+    return OpenTicket(draft=draft, keys=(alert_key(fingerprint),), alert_starts_at=alert.startsAt)
+
+
+def _alert_versions(alert_labels: dict[str, str]) -> list[str]:
+    return unique(
+        [alert_labels[k] for k in ("version", "app_version", "release") if k in alert_labels]
+    )
+
+
+def labels_fingerprint(alert_labels: dict[str, str]) -> str:
+    """A stable fingerprint from an alert's label set, for producers that send none."""
+    canonical = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(alert_labels.items()))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# --- OSV -------------------------------------------------------------------------------------
+
+
+def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Command:
+    aliases = unique([a.strip() for a in record.aliases if a.strip()])
+    raw = record.model_dump(mode="json", exclude_none=True)
+    if record.withdrawn is not None:
+        return WithdrawAdvisory(record.id, tuple(aliases), record.withdrawn, raw=raw)
+    advisory_ids = unique([record.id, *aliases])
+    ranges = [r for a in record.affected if _concerns(a, policy) for r in _osv_ranges(a)]
+    vectors = _osv_vectors(record)
+    draft = TicketDraft(
+        title=_first_line(record.summary) or _first_sentence(record.details) or record.id,
+        description=record.details or record.summary or "",
+        source=TicketSource.OSV,
+        kind=TicketKind.SECURITY,
+        severity_guess=labels.severity_from_vectors(vectors) or _osv_severity_word(record),
+        cve_ids=[i.upper() for i in advisory_ids if i.upper().startswith("CVE-")],
+        advisory_ids=advisory_ids,
+        affected_versions=[
+            v for a in record.affected if _concerns(a, policy) for v in _osv_specs(a)
+        ],
+        affected_lts_lines=enrich.lines_for_ranges(ranges, policy.lts_lines),
+        package_versions={},
+        links=unique([r.url for r in record.references]),
+        cvss_vectors=vectors,
+        opened_at=now,
+        external_ref=record.id,
+        raw=raw,
+    )
+    draft = _labelled(draft, policy=policy)
+    return OpenTicket(
+        draft=draft, keys=tuple(advisory_key(i) for i in advisory_ids), ranges=tuple(ranges)
+    )
+
+
+def _concerns(affected: OsvAffected, policy: IntakePolicy) -> bool:
+    package = affected.package
+    return policy.concerns(
+        package.ecosystem if package else None, package.name if package else None
+    )
+
+
+def _osv_ranges(affected: OsvAffected) -> list[AffectedRange]:
+    intervals: list[AffectedRange] = []
+    for rng in affected.ranges:
+        if rng.type.upper() not in _VERSIONED_RANGES:
+            continue
+        start: str | None = None
+        open_interval = False
+        for event in rng.events:
+            if event.introduced is not None:
+                start, open_interval = event.introduced, True
+            elif event.fixed is not None or event.last_affected is not None:
+                intervals.append(AffectedRange(start, event.fixed, event.last_affected))
+                open_interval = False
+        if open_interval:
+            intervals.append(AffectedRange(start))
+    if not intervals and affected.versions:
+        intervals = [AffectedRange(v, None, v) for v in affected.versions]
+    return intervals
+
+
+def _osv_specs(affected: OsvAffected) -> list[str]:
+    name = affected.package.name if affected.package else ""
+    specs: list[str] = []
+    for interval in _osv_ranges(affected):
+        parts = []
+        if interval.introduced not in (None, "0"):
+            parts.append(f">={interval.introduced}")
+        if interval.fixed:
+            parts.append(f"<{interval.fixed}")
+        if interval.last_affected:
+            parts.append(f"<={interval.last_affected}")
+        specs.append(f"{name} {','.join(parts) or '*'}".strip())
+    return specs
+
+
+def _osv_vectors(record: OsvRecord) -> list[str]:
+    vectors = [s.score for s in record.severity if s.type.upper().startswith("CVSS")]
+    for affected in record.affected:
+        vectors += [s.score for s in affected.severity if s.type.upper().startswith("CVSS")]
+        cvss = (affected.database_specific or {}).get("cvss")
+        if isinstance(cvss, dict) and isinstance(cvss.get("vectorString"), str):
+            vectors.append(cvss["vectorString"])
+    return unique([v for v in vectors if v.startswith("CVSS:") or "/" in v])
+
+
+def _osv_severity_word(record: OsvRecord) -> Severity | None:
+    word = (record.database_specific or {}).get("severity")
+    return labels.severity_from_word(word) if isinstance(word, str) else None
+
+
+# --- GitHub ----------------------------------------------------------------------------------
+
+
+def from_github_issue(event: GithubIssuesEvent, *, now: datetime, policy: IntakePolicy) -> Command:
+    issue = event.issue
+    key = f"github:{issue.html_url}"
+    if event.action == "labeled" and event.label is not None:
+        who = event.sender.login if event.sender else "someone"
+        return AddLabels((key,), (event.label.name,), reason=f"labelled on GitHub by {who}")
+    if event.action not in {"opened", "reopened", "transferred"}:
+        return Ignore(f"issues.{event.action} does not open or change a ticket", keys=(key,))
+    tracker_labels = [label.name for label in issue.labels]
+    draft = _from_issue_text(
+        title=issue.title,
+        body=issue.body or "",
+        tracker_labels=tracker_labels,
+        source=TicketSource.GITHUB,
+        reporter=issue.user.login,
+        contact=issue.user.html_url,
+        external_ref=issue.html_url,
+        now=now,
+        policy=policy,
+        raw=event.model_dump(mode="json", exclude_none=True),
+    )
+    return OpenTicket(draft=draft, keys=(key, *(advisory_key(c) for c in draft.cve_ids)))
+
+
+def from_github_advisory(
+    event: GithubSecurityAdvisoryEvent, *, now: datetime, policy: IntakePolicy
+) -> Command:
+    advisory = event.security_advisory
+    ids = unique([advisory.ghsa_id, *(i.value for i in advisory.identifiers)])
+    raw = event.model_dump(mode="json", exclude_none=True)
+    if event.action == "withdrawn" or advisory.withdrawn_at is not None:
+        return WithdrawAdvisory(
+            advisory.ghsa_id, tuple(ids[1:]), advisory.withdrawn_at or now, raw=raw
+        )
+    if event.action not in {"published", "updated"}:
+        return Ignore(f"security_advisory.{event.action} is not handled")
+    concerned = [
+        v for v in advisory.vulnerabilities if policy.concerns(v.package.ecosystem, v.package.name)
+    ]
+    ranges = [
+        r for v in concerned for r in enrich.ranges_from_specifier(v.vulnerable_version_range or "")
+    ]
+    vector = advisory.cvss.vector_string if advisory.cvss and advisory.cvss.vector_string else None
+    draft = TicketDraft(
+        title=advisory.summary,
+        description=advisory.description,
+        source=TicketSource.GITHUB,
+        kind=TicketKind.SECURITY,
+        severity_guess=(labels.severity_from_vectors([vector]) if vector else None)
+        or labels.severity_from_word(advisory.severity)
+        or labels.severity_from_score(advisory.cvss.score if advisory.cvss else None),
+        cve_ids=[i.upper() for i in ids if i.upper().startswith("CVE-")],
+        advisory_ids=ids,
+        affected_versions=[
+            f"{v.package.name} {v.vulnerable_version_range}"
+            for v in concerned
+            if v.vulnerable_version_range
+        ],
+        affected_lts_lines=enrich.lines_for_ranges(ranges, policy.lts_lines),
+        links=unique([str(r.get("url")) for r in advisory.references if r.get("url")]),
+        cvss_vectors=[vector] if vector else [],
+        opened_at=now,
+        external_ref=advisory.ghsa_id,
+        raw=raw,
+    )
+    draft = _labelled(draft, policy=policy)
+    return OpenTicket(draft=draft, keys=tuple(advisory_key(i) for i in ids), ranges=tuple(ranges))
+
+
+# --- GitLab ----------------------------------------------------------------------------------
+
+
+def from_gitlab_issue(hook: GitlabIssueHook, *, now: datetime, policy: IntakePolicy) -> Command:
+    issue = hook.object_attributes
+    key = f"gitlab:{issue.url}"
+    if issue.action not in {"open", "reopen"}:
+        return Ignore(f"issue action {issue.action!r} does not open a ticket", keys=(key,))
+    draft = _from_issue_text(
+        title=issue.title,
+        body=issue.description or "",
+        tracker_labels=[label.title for label in hook.labels]
+        + (["confidential"] if issue.confidential else []),
+        source=TicketSource.GITLAB,
+        reporter=hook.user.username,
+        contact=hook.user.email,
+        external_ref=issue.url,
+        now=now,
+        policy=policy,
+        raw=hook.model_dump(mode="json", exclude_none=True),
+    )
+    return OpenTicket(draft=draft, keys=(key, *(advisory_key(c) for c in draft.cve_ids)))
+
+
+# --- issue bodies written from the ticket template ------------------------------------------
+
+_SECTION = re.compile(r"^\s{0,3}(?:#{1,6}\s+(.+?)\s*#*\s*|\*\*(.+?)\*\*:?\s*)$")
+_SECTION_NAMES = {
+    "description": "description",
+    "what happened": "description",
+    "reproduction steps": "reproduction_steps",
+    "steps to reproduce": "reproduction_steps",
+    "how to reproduce": "reproduction_steps",
+    "reproduction": "reproduction_steps",
+    "logs": "logs",
+    "log output": "logs",
+    "relevant log output": "logs",
+    "environment": "environment",
+    "python version": "python_version",
+    "package versions": "package_versions",
+    "pip freeze": "package_versions",
+    "traceback": "traceback",
+    "stack trace": "traceback",
+    "test case": "test_case",
+    "affected versions": "affected_versions",
+    "version": "affected_versions",
+    "severity": "severity",
+    "cve": "cve",
+    "cve id": "cve",
+    "ci links": "ci_links",
+    "failing ci jobs": "ci_links",
+    "links to failing ci jobs": "ci_links",
+}
+_URL = re.compile(r"https?://[^\s)>\]]+")
+
+
+def parse_template(body: str) -> dict[str, str]:
+    """Sections of an issue written from the ticket template (`### Heading` or `**Heading**`)."""
+    sections: dict[str, list[str]] = {}
+    current = "description"
+    for line in body.splitlines():
+        heading = _SECTION.match(line)
+        name = (
+            _SECTION_NAMES.get((heading[1] or heading[2]).strip().lower().rstrip(":"))
+            if heading
+            else None
+        )
+        if name:
+            current = name
+            sections.setdefault(current, [])
+            continue
+        sections.setdefault(current, []).append(line)
+    return {k: _strip_fences("\n".join(v)) for k, v in sections.items() if "\n".join(v).strip()}
+
+
+def _strip_fences(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if not line.strip().startswith("```")]
+    cleaned = "\n".join(lines).strip()
+    return "" if cleaned == "_No response_" else cleaned
+
+
+def _from_issue_text(
+    *,
+    title: str,
+    body: str,
+    tracker_labels: list[str],
+    source: TicketSource,
+    reporter: str,
+    contact: str | None,
+    external_ref: str,
+    now: datetime,
+    policy: IntakePolicy,
+    raw: dict[str, Any],
+) -> TicketDraft:
+    sections = parse_template(body)
+    traceback = sections.get("traceback") or _embedded_traceback(body)
+    versions = [
+        v.strip() for v in re.split(r"[,\n]", sections.get("affected_versions", "")) if v.strip()
+    ]
+    environment = enrich.parse_environment(sections.get("environment"))
+    lowered = {label.lower() for label in tracker_labels}
+    kind = (
+        TicketKind.SECURITY
+        if lowered & {"security", "cve", "vulnerability"}
+        else TicketKind.FEATURE
+        if lowered & {"feature", "enhancement", "feature request"}
+        else TicketKind.BUG
+    )
+    cve_ids = labels.cve_ids_in(title, body)
+    draft = TicketDraft(
+        title=title.strip() or "(untitled)",
+        description=sections.get("description", body),
+        source=source,
+        kind=TicketKind.SECURITY if cve_ids and kind is TicketKind.BUG else kind,
+        reporter=reporter,
+        contact=contact,
+        severity_guess=labels.severity_from_word(
+            sections.get("severity", "").split()[0] if sections.get("severity") else None
+        ),
+        cve_ids=cve_ids,
+        advisory_ids=list(cve_ids),
+        affected_versions=versions,
+        affected_lts_lines=enrich.lines_for_versions(versions, policy.lts_lines),
+        labels=tracker_labels,
+        reproduction_steps=sections.get("reproduction_steps"),
+        logs=sections.get("logs"),
+        test_case=sections.get("test_case"),
+        traceback=traceback,
+        environment=environment,
+        python_version=sections.get("python_version")
+        or environment.get("python")
+        or enrich.python_version_from(sections.get("environment"), traceback),
+        package_versions=enrich.parse_package_versions(sections.get("package_versions")),
+        ci_links=_URL.findall(sections.get("ci_links", "")),
+        links=[external_ref],
+        opened_at=now,
+        external_ref=external_ref,
+        raw=raw,
+    )
+    return _labelled(draft, policy=policy)
+
+
+def _embedded_traceback(body: str) -> str | None:
+    start = body.find("Traceback (most recent call last)")
+    if start < 0:
+        return None
+    return _strip_fences(body[start:].split("```")[0])
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def _labelled(draft: TicketDraft, *, policy: IntakePolicy) -> TicketDraft:
+    summary = enrich.parse_traceback(draft.traceback, project_modules=policy.project_modules)
+    automatic = labels.automatic_labels(draft, has_traceback=summary is not None)
+    return draft.model_copy(update={"labels": unique([*draft.labels, *automatic])})
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0][:300] if (text or "").strip() else ""
+
+
+def _first_sentence(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat.split(". ")[0][:300]
