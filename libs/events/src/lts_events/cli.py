@@ -19,7 +19,13 @@ from typing import IO, Annotated, Any
 import typer
 
 from lts_events import schemas
-from lts_events.infra import Infrastructure, ensure_infrastructure, stack, stop_infrastructure
+from lts_events.infra import (
+    Infrastructure,
+    ensure_infrastructure,
+    infrastructure_status,
+    stack,
+    stop_infrastructure,
+)
 
 app = typer.Typer(help="LTS Flow: run the LTS patch process.", no_args_is_help=True)
 infra_app = typer.Typer(
@@ -62,6 +68,22 @@ def infra_down() -> None:
     """Stop what `lts infra up` started (never what the environment pointed at)."""
     stopped = stop_infrastructure()
     _err(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+
+
+@infra_app.command("status")
+def infra_status(
+    as_json: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option(help="Print only the names of what runs.")] = False,
+) -> None:
+    """What `lts infra up` started and still runs (not what the environment points at)."""
+    status = infrastructure_status()
+    if as_json:
+        typer.echo(json.dumps(status))
+    elif quiet:
+        typer.echo(" ".join(name for name, address in status.items() if address))
+    else:
+        for name, address in status.items():
+            typer.echo(f"{name}: {address or 'not running'}")
 
 
 @schemas_app.command("export")

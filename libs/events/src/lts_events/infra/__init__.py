@@ -109,6 +109,14 @@ def ensure_infrastructure(
     )
 
 
+def infrastructure_status() -> dict[str, str | None]:
+    """The address of each component that `ensure_infrastructure` started and that still runs."""
+    return {
+        "kafka": local_kafka.running() or containers.running("kafka"),
+        "postgres": local_postgres.running() or containers.running("postgres"),
+    }
+
+
 def stop_infrastructure() -> list[str]:
     """Stop whatever `ensure_infrastructure` started and left running. Returns what was stopped."""
     stopped: list[str] = []
@@ -123,4 +131,9 @@ def stop_infrastructure() -> list[str]:
     return stopped
 
 
-__all__ = ["Infrastructure", "ensure_infrastructure", "stop_infrastructure"]
+__all__ = [
+    "Infrastructure",
+    "ensure_infrastructure",
+    "infrastructure_status",
+    "stop_infrastructure",
+]

@@ -1,0 +1,70 @@
+# The README's commands. `make dev` runs the stack; `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+UV ?= uv
+# After an explicit sync, run without re-syncing (a plain `uv run` syncs the root project only).
+RUN := $(UV) run --no-sync
+KAFKA_JAR := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/kafka-4.1.1/libs/kafka_2.13-4.1.1.jar
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+TYPED := libs/events/src $(wildcard services/*/src) bench
+
+.PHONY: dev test bench lint fmt typecheck infra-up infra-down schemas tools sync sync-frozen
+
+dev: tools sync  ## run every service in the foreground (Ctrl-C stops)
+	$(RUN) lts dev
+
+test: tools sync-frozen  ## everything CI checks, against real Kafka and PostgreSQL
+	settings="$$($(RUN) lts infra up)"; eval "$$settings"; \
+	$(RUN) lts schemas check; \
+	$(RUN) ruff check .; \
+	$(RUN) ruff format --check .; \
+	$(RUN) mypy $(TYPED); \
+	$(RUN) lint-imports; \
+	$(RUN) pytest
+
+bench: tools sync-frozen  ## one JSON line per measurement
+	settings="$$($(RUN) lts infra up)"; eval "$$settings"; \
+	$(RUN) python -m bench
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy $(TYPED)
+	$(RUN) lint-imports
+	$(RUN) lts schemas check
+
+fmt: sync
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+typecheck: sync
+	$(RUN) mypy $(TYPED)
+
+schemas: sync  ## re-export libs/events/schemas after changing an event
+	$(RUN) lts schemas export
+
+infra-up: sync
+	$(RUN) lts infra up
+
+infra-down:
+	$(RUN) lts infra down
+
+sync:
+	$(UV) sync --all-packages
+
+sync-frozen:
+	if [ -f uv.lock ]; then $(UV) sync --all-packages --frozen; else $(UV) sync --all-packages; fi
+
+# A fresh machine: uv, Java 17 (Kafka runs on the JVM) and, until the Kafka jars are cached, Maven.
+tools:
+	command -v $(UV) >/dev/null || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --break-system-packages uv
+	missing=""; \
+	command -v java >/dev/null || missing="openjdk-17-jre-headless"; \
+	if ! command -v mvn >/dev/null && [ ! -f "$(KAFKA_JAR)" ]; then missing="$$missing maven"; fi; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
