@@ -1,0 +1,59 @@
+"""`lts metrics ...`: maintenance of the metrics read models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from lts_events.settings import RuntimeSettings
+from lts_events.store.postgres import PostgresEventStore
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import text
+
+from lts_metrics.config import MetricsSettings
+from lts_metrics.projector import ProjectionEngine
+from lts_metrics.schema import ensure_schema, identifier
+
+app = typer.Typer(help="Metrics: rebuild the projections from the audit log.", no_args_is_help=True)
+
+Schema = Annotated[str, typer.Option(help="The metrics service's PostgreSQL schema")]
+Batch = Annotated[int, typer.Option(min=1, help="Events per read from the store")]
+
+
+@app.command()
+def rebuild(schema: Schema = "metrics", batch: Batch = 5000) -> None:
+    """Empty the projections and replay the whole metrics store into them (one transaction:
+    readers see the old figures until the rebuild commits)."""
+    total = asyncio.run(_rebuild(schema, batch))
+    Console().print(f"[green]rebuilt the projections from {total} events[/green]")
+
+
+async def _rebuild(schema: str, batch: int) -> int:
+    settings, metrics = RuntimeSettings.for_service("metrics"), MetricsSettings()
+    store = await PostgresEventStore.connect(settings.database_url, schema=schema)
+    try:
+        async with store.engine.begin() as conn:
+            await ensure_schema(
+                conn,
+                schema=schema,
+                analyst_role=metrics.analyst_role,
+                analyst_password=metrics.analyst_password,
+            )
+            count = (
+                await conn.execute(text(f"SELECT count(*) FROM {identifier(schema)}.events"))
+            ).scalar_one()
+        columns = (
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns) as progress:
+            task = progress.add_task("rebuild", total=count)
+            engine = ProjectionEngine(store, store.engine, schema=schema)
+            return await engine.rebuild(batch=batch, progress=lambda n: progress.advance(task, n))
+    finally:
+        await store.close()
