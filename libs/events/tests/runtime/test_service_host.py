@@ -1,0 +1,185 @@
+"""The service host against real Kafka and PostgreSQL: lifespan, probes, metrics, AsyncAPI, and a
+request's trace travelling HTTP -> store -> relay -> Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, FastAPI
+from lts_events.actors import automation
+from lts_events.consumer import Inbound, Subscriptions
+from lts_events.envelope import Metadata, NewEvent
+from lts_events.event import Event
+from lts_events.kafka import header
+from lts_events.service import ServiceContext, ServiceSpec, build_app
+from lts_events.settings import RuntimeSettings
+from lts_events.store.port import ANY
+from lts_events.store.postgres import asyncpg_url
+from lts_events.telemetry import current_traceparent
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+pytestmark = pytest.mark.integration
+
+INCOMING_TRACE = "5b8efff798038103d269b633813fc60c"
+
+
+class PingRecorded(Event):
+    type: ClassVar[str] = "lts.rthost.ping_recorded"
+    ping_id: str
+
+
+def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
+    router = APIRouter()
+
+    @router.post("/pings/{ping_id}", status_code=201)
+    async def record_ping(ping_id: str) -> dict[str, str]:
+        metadata = Metadata(actor=automation(ctx.name), traceparent=current_traceparent())
+        await ctx.store.append(
+            f"ping-{ping_id}",
+            [NewEvent.of(PingRecorded(ping_id=ping_id), metadata)],
+            expected_version=ANY,
+        )
+        return {"ping_id": ping_id}
+
+    return [router]
+
+
+class PingEchoed(Event):
+    type: ClassVar[str] = "lts.rthost.ping_echoed"
+    ping_id: str
+
+
+def echo(ctx: ServiceContext) -> Subscriptions:
+    """The service consumes its own topic and records an echo per ping, exactly once."""
+
+    async def on_ping(inbound: Inbound[PingRecorded]) -> None:
+        metadata = inbound.follow_up(actor=automation(ctx.name))
+        await ctx.store.append(
+            f"echo-{inbound.event.ping_id}",
+            [NewEvent.of(PingEchoed(ping_id=inbound.event.ping_id), metadata)],
+            expected_version=ANY,
+            processed=inbound.processed,
+        )
+
+    own_topic = {"lts.rthost.events": f"lts.{ctx.name}.events"}
+    return Subscriptions(f"{ctx.name}-echo", store=ctx.store, topics=own_topic).on(
+        PingRecorded, on_ping
+    )
+
+
+@pytest.fixture
+async def service(
+    kafka: str, database_url: str, unique: Callable[[str], str]
+) -> AsyncIterator[tuple[str, FastAPI]]:
+    name = unique("rthost").replace("-", "_")
+    settings = RuntimeSettings.for_service(
+        name, kafka_bootstrap_servers=kafka, database_url=database_url
+    )
+    spec = ServiceSpec(name=name, routers=routers, subscriptions=echo, title="runtime host test")
+    app = build_app(spec, settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        yield name, app
+    engine = create_async_engine(asyncpg_url(database_url))
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    await engine.dispose()
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+async def test_a_started_service_is_alive_ready_and_exposes_metrics_and_asyncapi(
+    service: tuple[str, FastAPI],
+) -> None:
+    name, app = service
+    async with client(app) as http:
+        alive = await http.get("/healthz")
+        ready = await _ready(http)
+        metrics = await http.get("/metrics")
+        asyncapi = await http.get("/asyncapi")
+
+    assert alive.status_code == 200
+    assert ready.json() == {"ready": True}
+    assert f'lts_relay_caught_up{{service="{name}",topic="lts.{name}.events"}} 1.0' in metrics.text
+    assert asyncapi.json()["asyncapi"].startswith("3.")
+
+
+async def test_an_event_appended_by_a_request_reaches_kafka_in_the_requests_trace(
+    service: tuple[str, FastAPI], kafka: str
+) -> None:
+    name, app = service
+    async with client(app) as http:
+        response = await http.post(
+            "/pings/p1", headers={"traceparent": f"00-{INCOMING_TRACE}-b7ad6b7169203331-01"}
+        )
+
+    [record] = await _read(kafka, f"lts.{name}.events", 1)
+    assert response.status_code == 201
+    assert record.key == b"ping-p1"
+    assert header(record.headers, "ce_type") == PingRecorded.type
+    assert header(record.headers, "ce_source") == f"lts-flow/{name}"
+    assert INCOMING_TRACE in (header(record.headers, "traceparent") or "")
+
+
+async def test_the_services_subscriptions_consume_what_its_relay_published(
+    service: tuple[str, FastAPI],
+) -> None:
+    _, app = service
+    async with client(app) as http:
+        await http.post("/pings/p2")
+    store = app.state.runtime.store
+
+    async with asyncio.timeout(45):
+        while True:
+            echo = await store.read_stream("echo-p2")
+            if echo.exists:
+                break
+            await asyncio.sleep(0.2)
+
+    [echoed] = echo.events
+    assert echoed.data == {"ping_id": "p2"}
+    assert echoed.metadata.causation_id is not None
+
+
+async def test_readiness_reports_why_when_the_store_is_gone(
+    service: tuple[str, FastAPI],
+) -> None:
+    _, app = service
+    await app.state.runtime.store.engine.dispose()
+    app.state.runtime.store = None
+    async with client(app) as http:
+        response = await http.get("/readyz")
+
+    assert response.status_code == 503
+    assert "store not connected" in response.json()["reasons"]
+
+
+async def _ready(http: httpx.AsyncClient) -> httpx.Response:
+    async with asyncio.timeout(30):
+        while True:
+            response = await http.get("/readyz")
+            if response.status_code == 200:
+                return response
+            await asyncio.sleep(0.2)
+
+
+async def _read(kafka: str, topic: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < count:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
