@@ -1,6 +1,6 @@
-"""HTTP routes: authenticate, validate, call the shell. The approval matrix is the domain's."""
+"""HTTP routes: authenticate, validate, call the shell. The approval matrix is the domain's.
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: FastAPI must see the local `Annotated` aliases.)"""
 
 from datetime import datetime
 from typing import Annotated

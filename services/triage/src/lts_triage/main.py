@@ -12,12 +12,14 @@ from lts_events.store.port import Timer
 
 from lts_triage.api import build_router
 from lts_triage.config import Settings
-from lts_triage.handlers import CONSUMER, TriageHandlers
+from lts_triage.handlers import TriageHandlers
 
 
 def handlers_for(context: ServiceContext) -> TriageHandlers:
     """The handler shell (stateless: store, policy, clock), one per builder."""
-    return TriageHandlers(context.store, policy=Settings().policy(), clock=context.clock)
+    return TriageHandlers(
+        context.store, policy=Settings().policy(), clock=context.clock, consumer=context.name
+    )
 
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
@@ -25,8 +27,12 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
+    """Consumer group = the service name; the intake topic can be renamed (isolated tests)."""
     handlers = handlers_for(context)
-    return Subscriptions(CONSUMER, store=context.store).on(TicketOpened, handlers.on_ticket_opened)
+    renamed = {"lts.intake.events": Settings().intake_topic}
+    return Subscriptions(context.name, store=context.store, topics=renamed).on(
+        TicketOpened, handlers.on_ticket_opened
+    )
 
 
 def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]:

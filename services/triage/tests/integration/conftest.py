@@ -1,0 +1,134 @@
+"""Real Kafka and PostgreSQL for the triage integration tests: addresses from the environment or
+the root `infra` fixture; unique topics, schemas and ticket ids per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lts_events.actors import Role
+from lts_events.contracts.common import TicketSource, ticket_stream
+from lts_events.contracts.intake import TicketKind, TicketOpened
+from lts_events.envelope import Envelope
+from lts_events.store.postgres import PostgresEventStore
+from sqlalchemy import text
+
+
+def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    infra = request.getfixturevalue("infra")
+    found: str = getattr(infra, attribute)
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "database_url", "DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def ticket_id() -> int:
+    return random.randint(10_000_000, 2_000_000_000)
+
+
+@pytest.fixture
+async def drop_schemas(database_url: str) -> AsyncIterator[list[str]]:
+    names: list[str] = []
+    yield names
+    store = await PostgresEventStore.connect(database_url, schema="public", migrate=False)
+    try:
+        async with store.engine.begin() as connection:
+            for name in names:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        await store.close()
+
+
+def ticket_opened(ticket_id: int, opened_at: datetime, **overrides: object) -> TicketOpened:
+    values: dict[str, object] = {
+        "ticket_id": ticket_id,
+        "title": "Session fixation in login",
+        "source": TicketSource.REPORT,
+        "kind": TicketKind.SECURITY,
+        "affected_versions": ["1.4.2", "1.3.7"],
+        "opened_at": opened_at,
+    }
+    values.update(overrides)
+    return TicketOpened(**values)  # type: ignore[arg-type]
+
+
+async def publish(kafka: str, topic: str, event: TicketOpened) -> str:
+    """Publish like the intake relay does: CloudEvents binary mode, key = stream id."""
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        source="lts-flow/intake",
+        type=event.type,
+        subject=ticket_stream(event.ticket_id),
+        time=event.opened_at,
+        data=event.to_data(),
+        actorid="lts-intake",
+        actorrole=Role.AUTOMATION,
+        streamversion=1,
+    )
+    value, headers = envelope.to_kafka()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=ticket_stream(event.ticket_id).encode(), headers=headers
+        )
+    finally:
+        await producer.stop()
+    return envelope.id
+
+
+Predicate = Callable[[list[Envelope]], bool]
+
+
+async def consume_until(
+    kafka: str, topic: str, subject: str, done: Predicate, *, within: float = 60.0
+) -> list[Envelope]:
+    """Envelopes of one stream on `topic`, read from the beginning until `done` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    seen: list[Envelope] = []
+    try:
+        async with asyncio.timeout(within):
+            while not done(seen):
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        envelope = Envelope.from_kafka(record.value, list(record.headers))
+                        if envelope.subject == subject:
+                            seen.append(envelope)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def types(envelopes: list[Envelope]) -> list[str]:
+    return [envelope.type for envelope in envelopes]

@@ -1,0 +1,181 @@
+"""The triage service as it runs (the real `SPEC` in the shared host) against real Kafka and
+PostgreSQL: TicketOpened on the intake topic -> triage events on the triage topic; approvals over
+HTTP -> PlanApproved."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.triage import (
+    ApprovalRefused,
+    BackportPlanned,
+    PlanApproved,
+    SeverityProposed,
+    TicketReceived,
+    TicketTriaged,
+)
+from lts_events.envelope import Envelope
+from lts_events.service import build_app
+from lts_events.settings import RuntimeSettings
+from lts_triage.main import SPEC
+
+from .conftest import consume_until, publish, ticket_opened, types
+
+pytestmark = pytest.mark.integration
+
+CVSS_CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+
+@dataclasses.dataclass
+class Running:
+    client: httpx.AsyncClient
+    intake_topic: str
+    triage_topic: str
+
+
+@pytest.fixture
+async def service(
+    kafka: str,
+    database_url: str,
+    unique: str,
+    drop_schemas: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Running]:
+    name = f"triage_{unique}"
+    intake_topic = f"lts.intake_{unique}.events"
+    monkeypatch.setenv("LTS_TRIAGE_INTAKE_TOPIC", intake_topic)
+    drop_schemas.append(name)
+    spec = dataclasses.replace(SPEC, name=name)
+    settings = RuntimeSettings(
+        kafka_bootstrap_servers=kafka, database_url=database_url, timer_interval=0.2
+    )
+    app = build_app(spec, settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://triage") as client:
+            yield Running(client, intake_topic, f"lts.{name}.events")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def has(kind: str) -> object:
+    return lambda seen: kind in types(seen)
+
+
+async def test_a_ticket_with_a_cvss_vector_is_triaged_and_planned_on_the_triage_topic(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    opened = ticket_opened(ticket_id, datetime.now(UTC), cvss_vectors=[CVSS_CRITICAL])
+
+    await publish(kafka, service.intake_topic, opened)
+    seen = await consume_until(
+        kafka,
+        service.triage_topic,
+        ticket_stream(ticket_id),
+        lambda s: BackportPlanned.type in types(s),
+    )
+
+    assert types(seen)[:3] == [TicketReceived.type, SeverityProposed.type, TicketTriaged.type]
+    triaged = next(e for e in seen if e.type == TicketTriaged.type).event
+    assert isinstance(triaged, TicketTriaged)
+    assert triaged.automatic
+    assert triaged.severity.value == "critical"
+    plan = next(e for e in seen if e.type == BackportPlanned.type)
+    assert plan.data["target_branches"] == ["release-lts/v1.4", "release-lts/v1.3"]
+    assert plan.actorrole == "automation"
+    assert plan.reason
+
+
+async def test_engineer_triage_and_http_approvals_lead_to_plan_approved(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    client = service.client
+    await publish(kafka, service.intake_topic, ticket_opened(ticket_id, datetime.now(UTC)))
+    await consume_until(
+        kafka,
+        service.triage_topic,
+        ticket_stream(ticket_id),
+        lambda s: SeverityProposed.type in types(s),
+    )
+    checklist = {
+        "severity": "high",
+        "reproduced": True,
+        "affected_versions": ["1.4.2", "1.3.7"],
+        "public_exploit": False,
+        "workaround": False,
+        "api_change": False,
+        "effort": "S",
+        "security": True,
+        "comment": "reproduced on 1.4.2",
+    }
+
+    triaged = await client.post(
+        f"/tickets/{ticket_id}/triage", json=checklist, headers=bearer("dev-triage_engineer")
+    )
+    refused = await client.post(
+        f"/tickets/{ticket_id}/approvals",
+        json={"role": "qa", "comment": "lgtm"},
+        headers=bearer("dev-maintainer"),
+    )
+    statuses = []
+    for token, role in [
+        ("dev-maintainer-alice", "code_reviewer"),
+        ("dev-qa", "qa"),
+        ("dev-qa", "qa"),
+        ("dev-release_manager", "release_manager"),
+        ("dev-security_reviewer", "security_reviewer"),
+    ]:
+        answer = await client.post(
+            f"/tickets/{ticket_id}/approvals",
+            json={"role": role, "comment": "ok"},
+            headers=bearer(token),
+        )
+        statuses.append(answer.status_code)
+    view = (await client.get(f"/tickets/{ticket_id}/triage", headers=bearer("dev-qa"))).json()
+    seen = await consume_until(
+        kafka,
+        service.triage_topic,
+        ticket_stream(ticket_id),
+        lambda s: PlanApproved.type in types(s),
+    )
+
+    assert triaged.status_code == 200, triaged.text
+    assert triaged.json()["plan"]["target_branches"] == ["release-lts/v1.4", "release-lts/v1.3"]
+    assert triaged.json()["plan"]["security_review_required"] is True
+    assert refused.status_code == 403
+    assert "does not hold the role qa" in refused.json()["detail"]
+    assert statuses == [201, 201, 200, 201, 201]
+    assert view["status"] == "approved"
+    assert view["missing_approvals"] == []
+    refusal = _only(seen, ApprovalRefused.type)
+    assert refusal.actorid == "dev-maintainer"
+    approved = _only(seen, PlanApproved.type).event
+    assert isinstance(approved, PlanApproved)
+    assert {a.role.value for a in approved.approvals} == {
+        "code_reviewer",
+        "qa",
+        "release_manager",
+        "security_reviewer",
+    }
+
+
+async def test_triage_requires_a_triage_engineer(service: Running, ticket_id: int) -> None:
+    answer = await service.client.post(
+        f"/tickets/{ticket_id}/triage", json={}, headers=bearer("dev-qa")
+    )
+
+    assert answer.status_code in (403, 422)
+
+
+def _only(seen: list[Envelope], kind: str) -> Envelope:
+    matches = [e for e in seen if e.type == kind]
+    assert len(matches) == 1, types(seen)
+    return matches[0]
