@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lts_intake.standardize import IntakePolicy
+
 DEV_SECRET_PREFIX = "dev-"
 
 
@@ -34,6 +36,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     git_repo_path: Path | None = None
     regression_window_hours: float = Field(default=24.0, gt=0)
+    inbound_alerts_topic: str = Field(
+        default="lts.inbound.alerts", description="Renamed only for isolated tests"
+    )
+    release_topic: str = "lts.release.events"
+
+    def policy(self) -> IntakePolicy:
+        return IntakePolicy(
+            lts_lines=tuple(self.lts_lines),
+            product_packages=tuple(self.product_packages),
+            project_modules=tuple(self.project_modules),
+        )
 
     @model_validator(mode="after")
     def _no_dev_secrets_outside_local(self) -> Settings:

@@ -1,0 +1,3 @@
+from lts_intake.main import main
+
+main()

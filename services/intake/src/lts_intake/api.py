@@ -1,0 +1,470 @@
+"""HTTP routes: authenticate or verify the producer, validate, call the shell, answer only once
+the input is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from lts_events.actors import Actor, Role
+from lts_events.auth import Authenticator, Principal
+from lts_events.contracts.common import TicketSource
+from lts_events.envelope import Metadata
+from lts_events.store.port import ProcessedMessage
+from lts_events.telemetry import current_traceparent
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from lts_intake import standardize
+from lts_intake.config import Settings
+from lts_intake.formats import (
+    AlertmanagerWebhook,
+    GithubIssuesEvent,
+    GithubSecurityAdvisoryEvent,
+    GitlabIssueHook,
+    GrafanaWebhook,
+    OsvRecord,
+    ReportIn,
+)
+from lts_intake.handlers import Intake, Outcome
+from lts_intake.model import Command, OpenTicket
+from lts_intake.repository import IntakeRepository
+from lts_intake.views import TicketView
+
+FEED_ROLES = frozenset({Role.AUTOMATION, Role.SECURITY_REVIEWER})
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: int | None
+    outcome: Literal["opened", "updated", "unchanged", "ignored", "duplicate_delivery"]
+    events: list[str] = Field(default_factory=list)
+
+
+class Accepted(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    results: list[Result]
+
+
+class TicketList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tickets: list[TicketView]
+    next_after: int | None
+
+
+def _result(outcome: Outcome) -> Result:
+    if outcome.duplicate_delivery:
+        kind: Any = "duplicate_delivery"
+    elif outcome.ticket_id is None:
+        kind = "ignored"
+    elif not outcome.events:
+        kind = "unchanged"
+    elif outcome.events[0].type == "lts.intake.ticket_opened":
+        kind = "opened"
+    else:
+        kind = "updated"
+    return Result(
+        ticket_id=outcome.ticket_id, outcome=kind, events=[e.type for e in outcome.events]
+    )
+
+
+class LimitedRoute(APIRoute):
+    """Refuses bodies above `max_body_bytes` with 413 before they are parsed or stored."""
+
+    max_body_bytes = 1_048_576
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        limit = self.max_body_bytes
+
+        async def limited(request: Request) -> Response:
+            if request.method in {"POST", "PUT", "PATCH"}:
+                declared = request.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    raise HTTPException(
+                        status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes"
+                    )
+                body = bytearray()
+                async for chunk in request.stream():
+                    body.extend(chunk)
+                    if len(body) > limit:
+                        raise HTTPException(
+                            status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes"
+                        )
+                request._body = bytes(body)
+            return await handler(request)
+
+        return limited
+
+
+def _secret_matches(given: str | None, secret: SecretStr) -> bool:
+    return given is not None and hmac.compare_digest(
+        given.encode(), secret.get_secret_value().encode()
+    )
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _invalid(
+    error: ValidationError, *, prefix: tuple[str | int, ...] = ("body",)
+) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {**e, "loc": (*prefix, *e["loc"])}
+            for e in error.errors(include_url=False, include_context=False)
+        ]
+    )
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": f"JSON decode error: {error}",
+                    "input": None,
+                }
+            ]
+        ) from None
+
+
+def _actor_for(principal: Principal) -> Actor:
+    if principal.has(Role.REQUESTER):
+        return principal.acting_as(Role.REQUESTER)
+    return principal.acting_as(sorted(principal.roles)[0])
+
+
+def build_router(
+    *,
+    intake: Intake,
+    repository: IntakeRepository,
+    authenticator: Authenticator,
+    settings: Settings,
+) -> APIRouter:
+    LimitedRoute.max_body_bytes = settings.max_body_bytes
+    router = APIRouter(route_class=LimitedRoute)
+    Caller = Annotated[Principal, Depends(authenticator)]
+    policy = intake.policy
+
+    async def run(
+        commands: Sequence[Command], *, actor: Actor, reason: str, delivery: ProcessedMessage | None
+    ) -> list[Result]:
+        metadata = Metadata(actor=actor, reason=reason, traceparent=current_traceparent())
+        results = []
+        for index, command in enumerate(commands):
+            processed = delivery
+            if delivery is not None and len(commands) > 1:
+                processed = ProcessedMessage(delivery.consumer, f"{delivery.message_id}#{index}")
+            results.append(
+                _result(await intake.execute(command, metadata=metadata, processed=processed))
+            )
+        return results
+
+    def alert_token(
+        authorization: Annotated[str | None, Header()] = None,
+        token: Annotated[
+            str | None, Query(description="Shared secret, for senders without headers")
+        ] = None,
+    ) -> None:
+        given = authorization.removeprefix("Bearer ").strip() if authorization else token
+        if not _secret_matches(given, settings.alert_webhook_token):
+            raise _unauthorized("missing or wrong alert webhook token")
+
+    @router.post(
+        "/reports", status_code=status.HTTP_201_CREATED, response_model=Result, tags=["people"]
+    )
+    async def report(
+        body: ReportIn,
+        principal: Caller,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Result:
+        """A person reports a bug, a security issue or a feature-safe change (the ticket template)."""
+        command = standardize.from_report(
+            body,
+            reporter=principal.actor_id,
+            contact=body.contact or principal.actor_id,
+            now=intake.clock(),
+            policy=policy,
+            idempotency_key=f"{principal.actor_id}:{idempotency_key}" if idempotency_key else None,
+        )
+        [result] = await run(
+            [command], actor=_actor_for(principal), reason="report submitted", delivery=None
+        )
+        if result.outcome != "opened":
+            response.status_code = status.HTTP_200_OK
+        return result
+
+    @router.post(
+        "/webhooks/alertmanager",
+        response_model=Accepted,
+        tags=["alerts"],
+        dependencies=[Depends(alert_token)],
+    )
+    async def alertmanager(body: AlertmanagerWebhook) -> Accepted:
+        """Prometheus Alertmanager webhook (payload version 4): each grouped alert on its own."""
+        context = body.model_dump(mode="json", exclude={"alerts"})
+        commands = standardize.from_alerts(
+            body.alerts,
+            source=TicketSource.ALERTMANAGER,
+            now=intake.clock(),
+            policy=policy,
+            context=context,
+        )
+        actor = Actor(id=f"alertmanager:{body.receiver}"[:200], role=Role.AUTOMATION)
+        return Accepted(
+            results=await run(
+                commands, actor=actor, reason=f"alertmanager {body.status}", delivery=None
+            )
+        )
+
+    @router.post(
+        "/webhooks/grafana",
+        response_model=Accepted,
+        tags=["alerts"],
+        dependencies=[Depends(alert_token)],
+    )
+    async def grafana(body: GrafanaWebhook) -> Accepted:
+        """Grafana unified alerting webhook contact point."""
+        context = body.model_dump(mode="json", exclude={"alerts", "message"})
+        commands = standardize.from_alerts(
+            body.alerts,
+            source=TicketSource.GRAFANA,
+            now=intake.clock(),
+            policy=policy,
+            context=context,
+        )
+        actor = Actor(id=f"grafana:{body.receiver or 'webhook'}"[:200], role=Role.AUTOMATION)
+        return Accepted(
+            results=await run(commands, actor=actor, reason=f"grafana {body.status}", delivery=None)
+        )
+
+    @router.post(
+        "/feeds/osv",
+        response_model=Accepted,
+        tags=["advisories"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "description": "one OSV record (https://ossf.github.io/osv-schema/)",
+                                },
+                                {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                            ]
+                        }
+                    },
+                    "application/yaml": {
+                        "schema": {
+                            "type": "string",
+                            "description": "PyPI advisory-db YAML (one or more documents)",
+                        }
+                    },
+                },
+            }
+        },
+    )
+    async def osv(request: Request, principal: Caller) -> Accepted:
+        """OSV records: one record, a list, or {"records": [...]}; JSON or the PyPI advisory YAML."""
+        if not principal.roles & FEED_ROLES:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "requires one of the roles: automation, security_reviewer",
+            )
+        records = parse_osv_body(await request.body(), request.headers.get("content-type", ""))
+        now = intake.clock()
+        commands = [standardize.from_osv(r, now=now, policy=policy) for r in records]
+        deliveries = [
+            ProcessedMessage("intake.osv", f"{r.id}@{r.modified.isoformat()}") for r in records
+        ]
+        metadata_actor = principal.acting_as(
+            Role.AUTOMATION if principal.has(Role.AUTOMATION) else Role.SECURITY_REVIEWER
+        )
+        results = []
+        for command, delivery in zip(commands, deliveries, strict=True):
+            results += await run(
+                [command], actor=metadata_actor, reason="OSV feed", delivery=delivery
+            )
+        return Accepted(results=results)
+
+    @router.post("/webhooks/github", response_model=Accepted, tags=["trackers"])
+    async def github(
+        request: Request,
+        payload: Annotated[dict[str, Any], Body()],
+        x_github_event: Annotated[str, Header()],
+        x_github_delivery: Annotated[str, Header(min_length=1, max_length=200)],
+        x_hub_signature_256: Annotated[str | None, Header()] = None,
+    ) -> Accepted:
+        """GitHub `issues` and `security_advisory` events, verified with X-Hub-Signature-256."""
+        expected = (
+            "sha256="
+            + hmac.new(
+                settings.github_webhook_secret.get_secret_value().encode(),
+                await request.body(),
+                hashlib.sha256,
+            ).hexdigest()
+        )
+        if x_hub_signature_256 is None or not hmac.compare_digest(expected, x_hub_signature_256):
+            raise _unauthorized("missing or wrong X-Hub-Signature-256")
+        now = intake.clock()
+        command: Command
+        try:
+            if x_github_event == "issues":
+                command = standardize.from_github_issue(
+                    GithubIssuesEvent.model_validate(payload), now=now, policy=policy
+                )
+            elif x_github_event == "security_advisory":
+                command = standardize.from_github_advisory(
+                    GithubSecurityAdvisoryEvent.model_validate(payload), now=now, policy=policy
+                )
+            else:
+                return Accepted(results=[Result(ticket_id=None, outcome="ignored")])
+        except ValidationError as error:
+            raise _invalid(error) from None
+        sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
+        actor = Actor(
+            id=f"github:{(sender or {}).get('login', 'webhook')}"[:200], role=Role.AUTOMATION
+        )
+        delivery = ProcessedMessage("intake.github", x_github_delivery)
+        return Accepted(
+            results=await run(
+                [command], actor=actor, reason=f"github {x_github_event}", delivery=delivery
+            )
+        )
+
+    @router.post("/webhooks/gitlab", response_model=Accepted, tags=["trackers"])
+    async def gitlab(
+        payload: Annotated[dict[str, Any], Body()],
+        x_gitlab_token: Annotated[str | None, Header()] = None,
+        x_gitlab_event: Annotated[str | None, Header()] = None,
+        x_gitlab_event_uuid: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Accepted:
+        """GitLab Issue Hook (and Confidential Issue Hook), verified with X-Gitlab-Token."""
+        if not _secret_matches(x_gitlab_token, settings.gitlab_webhook_token):
+            raise _unauthorized("missing or wrong X-Gitlab-Token")
+        if x_gitlab_event not in {None, "Issue Hook", "Confidential Issue Hook"}:
+            return Accepted(results=[Result(ticket_id=None, outcome="ignored")])
+        try:
+            hook = GitlabIssueHook.model_validate(payload)
+        except ValidationError as error:
+            raise _invalid(error) from None
+        command = standardize.from_gitlab_issue(hook, now=intake.clock(), policy=policy)
+        delivery_id = idempotency_key or x_gitlab_event_uuid
+        delivery = ProcessedMessage("intake.gitlab", delivery_id) if delivery_id else None
+        actor = Actor(id=f"gitlab:{hook.user.username}"[:200], role=Role.AUTOMATION)
+        return Accepted(
+            results=await run([command], actor=actor, reason="gitlab issue hook", delivery=delivery)
+        )
+
+    @router.get("/tickets/{ticket_id}", response_model=TicketView, tags=["tickets"])
+    async def get_ticket(ticket_id: Annotated[int, Path(ge=1, le=2**62)], _: Caller) -> TicketView:
+        view = await repository.ticket(ticket_id)
+        if view is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id}")
+        return view
+
+    @router.get("/tickets", response_model=TicketList, tags=["tickets"])
+    async def list_tickets(
+        _: Caller,
+        label: Annotated[str | None, Query(max_length=100)] = None,
+        state: Annotated[Literal["open", "resolved", "withdrawn"] | None, Query()] = None,
+        source: Annotated[TicketSource | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    ) -> TicketList:
+        views = await repository.tickets(
+            label=label,
+            state=state,
+            source=source.value if source else None,
+            limit=limit,
+            after=after,
+        )
+        return TicketList(
+            tickets=views, next_after=views[-1].ticket_id if len(views) == limit else None
+        )
+
+    return router
+
+
+def parse_osv_body(raw: bytes, content_type: str) -> list[OsvRecord]:
+    """JSON (record, list, or {"records": [...]}) or YAML (one or more documents)."""
+    if content_type.split(";")[0].strip().lower() in _YAML_TYPES:
+        try:
+            documents = [d for d in yaml.safe_load_all(raw) if d is not None]
+        except yaml.YAMLError as error:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "yaml_invalid",
+                        "loc": ("body",),
+                        "msg": f"YAML error: {error}",
+                        "input": None,
+                    }
+                ]
+            ) from None
+        items: Any = (
+            documents[0] if len(documents) == 1 and isinstance(documents[0], list) else documents
+        )
+    else:
+        items = _json_body(raw)
+    if isinstance(items, dict):
+        items = items["records"] if "records" in items and "id" not in items else [items]
+    if not isinstance(items, list) or not items:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body",),
+                    "msg": 'expected an OSV record, a non-empty list of records or {"records": [...]}',
+                    "input": None,
+                }
+            ]
+        )
+    records = []
+    for index, item in enumerate(items):
+        try:
+            records.append(OsvRecord.model_validate(item))
+        except ValidationError as error:
+            raise _invalid(error, prefix=("body", index)) from None
+    return records
+
+
+def opened_ids(results: Sequence[Result]) -> list[int]:
+    return [r.ticket_id for r in results if r.outcome == "opened" and r.ticket_id is not None]
+
+
+__all__ = ["OpenTicket", "build_router", "parse_osv_body"]

@@ -1,0 +1,73 @@
+"""The raw subscriber on `lts.inbound.alerts`: CloudEvents (structured or binary mode) from
+upstream systems whose `data` is one alert (Alertmanager alert shape) or a whole Alertmanager /
+Grafana notification. Decodes, calls the shell; anything malformed is a `PermanentError` (DLQ)."""
+
+from __future__ import annotations
+
+from lts_events.actors import Actor, Role
+from lts_events.consumer import PermanentError, RawMessage
+from lts_events.contracts.common import TicketSource
+from lts_events.envelope import Envelope, Metadata
+from lts_events.store.port import ProcessedMessage
+from pydantic import ValidationError
+
+from lts_intake import standardize
+from lts_intake.formats import AlertIn
+from lts_intake.handlers import Intake
+from lts_intake.model import Command
+
+INBOUND_ALERTS = "lts.inbound.alerts"
+CONSUMER = "intake"
+
+
+def decode_alert_event(message: RawMessage) -> tuple[Envelope, list[AlertIn]]:
+    """The CloudEvent and the alerts it carries, or `PermanentError` saying what is wrong."""
+    try:
+        envelope = Envelope.from_kafka(message.value, message.headers)
+    except (ValueError, ValidationError) as error:
+        raise PermanentError(f"not a CloudEvent: {_short(error)}") from None
+    data = envelope.data
+    try:
+        if isinstance(data.get("alerts"), list):
+            alerts = [AlertIn.model_validate(a) for a in data["alerts"]]
+        else:
+            alerts = [AlertIn.model_validate(data)]
+    except ValidationError as error:
+        raise PermanentError(
+            f"CloudEvent {envelope.id} does not carry an alert: {_short(error)}"
+        ) from None
+    if not alerts:
+        raise PermanentError(f"CloudEvent {envelope.id} carries no alerts")
+    return envelope, alerts
+
+
+def _short(error: Exception) -> str:
+    return str(error).replace("\n", " ")[:500]
+
+
+def alert_handler(intake: Intake) -> object:
+    async def on_inbound_alert(message: RawMessage) -> None:
+        envelope, alerts = decode_alert_event(message)
+        commands: list[Command] = standardize.from_alerts(
+            alerts,
+            source=TicketSource.CLOUDEVENT,
+            now=intake.clock(),
+            policy=intake.policy,
+            context={
+                "cloudevent": envelope.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+            },
+        )
+        metadata = Metadata(
+            actor=Actor(id=envelope.source[:200], role=Role.AUTOMATION),
+            reason=f"alert event {envelope.type}",
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            traceparent=envelope.traceparent,
+            tracestate=envelope.tracestate,
+        )
+        for index, command in enumerate(commands):
+            suffix = f"#{index}" if len(commands) > 1 else ""
+            processed = ProcessedMessage(CONSUMER, f"{message.message_id}{suffix}")
+            await intake.execute(command, metadata=metadata, processed=processed)
+
+    return on_inbound_alert

@@ -1,0 +1,252 @@
+"""Intake's own tables in its PostgreSQL schema, next to the event store:
+
+- `ticket_counter` + `ticket_keys`: the sequential human ticket ids and the dedup keys (alert
+  fingerprint, advisory id and aliases, issue URL) that lead to a ticket. Claiming keys and
+  taking the next id happen in one transaction under advisory locks on the keys, so concurrent
+  requests for the same alert or advisory get the same ticket and ids have no gaps.
+- `tickets`: the read model for the query API, folded from the store (see `views.py`), written
+  with a version guard so the request path and the catch-up projection can both apply events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from lts_events.envelope import RecordedEvent
+from lts_events.store.port import Checkpoint, EventStore
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lts_intake.views import TicketView, view_of
+
+log = logging.getLogger(__name__)
+
+PROJECTION = "intake.tickets"
+
+
+def _ddl(schema: str) -> list[str]:
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
+        f'''CREATE TABLE IF NOT EXISTS "{schema}".ticket_counter (
+              singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+              value bigint NOT NULL)''',
+        f'INSERT INTO "{schema}".ticket_counter (value) VALUES (0) ON CONFLICT DO NOTHING',
+        f'''CREATE TABLE IF NOT EXISTS "{schema}".ticket_keys (
+              key text PRIMARY KEY,
+              ticket_id bigint NOT NULL,
+              claimed_at timestamptz NOT NULL DEFAULT now())''',
+        f'CREATE INDEX IF NOT EXISTS ticket_keys_ticket ON "{schema}".ticket_keys (ticket_id)',
+        f'''CREATE TABLE IF NOT EXISTS "{schema}".tickets (
+              ticket_id bigint PRIMARY KEY,
+              version integer NOT NULL,
+              state text NOT NULL,
+              source text NOT NULL,
+              kind text NOT NULL,
+              labels text[] NOT NULL,
+              opened_at timestamptz NOT NULL,
+              document jsonb NOT NULL)''',
+        f'CREATE INDEX IF NOT EXISTS tickets_labels ON "{schema}".tickets USING gin (labels)',
+        f'CREATE INDEX IF NOT EXISTS tickets_state ON "{schema}".tickets (state, source)',
+        f'''CREATE TABLE IF NOT EXISTS "{schema}".projection_checkpoints (
+              name text PRIMARY KEY, transaction_id bigint NOT NULL, position bigint NOT NULL)''',
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The ticket a set of dedup keys leads to; `new` when its id was just reserved."""
+
+    ticket_id: int | None
+    new: bool = False
+
+
+class IntakeRepository:
+    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
+        self._engine = engine
+        self._schema = schema
+
+    @asynccontextmanager
+    async def _db(self) -> AsyncIterator[Any]:
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
+    async def create_tables(self) -> None:
+        async with self._db() as db:
+            await db.execute("SELECT pg_advisory_lock(hashtext('lts-intake-ddl'))")
+            try:
+                for statement in _ddl(self._schema):
+                    await db.execute(statement)
+            finally:
+                await db.execute("SELECT pg_advisory_unlock(hashtext('lts-intake-ddl'))")
+
+    # --- ids and dedup keys ------------------------------------------------------------------
+
+    async def claim(self, keys: Sequence[str], *, reserve: bool) -> Claim:
+        """The ticket any of `keys` leads to (the first key's wins), linking the other keys to
+        it; with none known and `reserve`, the next ticket id, linked to all `keys`."""
+        s = self._schema
+        ordered = list(dict.fromkeys(keys))
+        async with self._db() as db, db.transaction():
+            await db.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM "
+                "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS l",
+                ordered,
+            )
+            rows = await db.fetch(
+                f'SELECT key, ticket_id FROM "{s}".ticket_keys WHERE key = ANY($1::text[])', ordered
+            )
+            known = {row["key"]: int(row["ticket_id"]) for row in rows}
+            if known:
+                ticket_id = next(known[k] for k in ordered if k in known)
+                new = False
+            elif reserve:
+                ticket_id = int(
+                    await db.fetchval(
+                        f'UPDATE "{s}".ticket_counter SET value = value + 1 RETURNING value'
+                    )
+                )
+                new = True
+            else:
+                return Claim(None)
+            missing = [k for k in ordered if k not in known]
+            if missing:
+                await db.execute(
+                    f'INSERT INTO "{s}".ticket_keys (key, ticket_id) SELECT k, $2 FROM unnest($1::text[]) AS k '
+                    "ON CONFLICT (key) DO NOTHING",
+                    missing,
+                    ticket_id,
+                )
+            return Claim(ticket_id, new)
+
+    # --- read model --------------------------------------------------------------------------
+
+    async def apply(self, recorded: Sequence[RecordedEvent]) -> None:
+        """Fold recorded events into the ticket views (idempotent: older versions are skipped)."""
+        by_stream: dict[str, list[RecordedEvent]] = {}
+        for event in recorded:
+            if event.stream_id.startswith("ticket-"):
+                by_stream.setdefault(event.stream_id, []).append(event)
+        if not by_stream:
+            return
+        async with self._db() as db, db.transaction():
+            await self._apply_streams(db, by_stream)
+
+    async def _apply_streams(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
+        s = self._schema
+        ids = [int(stream.removeprefix("ticket-")) for stream in by_stream]
+        rows = await db.fetch(
+            f'SELECT ticket_id, document FROM "{s}".tickets WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE',
+            ids,
+        )
+        views = {int(r["ticket_id"]): TicketView.model_validate_json(r["document"]) for r in rows}
+        changed: list[TicketView] = []
+        for stream, events in by_stream.items():
+            ticket_id = int(stream.removeprefix("ticket-"))
+            view = views.get(ticket_id)
+            before = view
+            for event in sorted(events, key=lambda e: e.stream_version):
+                current = view.version if view else 0
+                if event.stream_version == current + 1:
+                    view = view_of(view, event)
+            if view is not None and view is not before:
+                changed.append(view)
+        if changed:
+            await db.executemany(
+                f'''INSERT INTO "{s}".tickets (ticket_id, version, state, source, kind, labels, opened_at, document)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+                    ON CONFLICT (ticket_id) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state,
+                      labels = EXCLUDED.labels, document = EXCLUDED.document
+                    WHERE "{s}".tickets.version < EXCLUDED.version''',
+                [
+                    (
+                        v.ticket_id,
+                        v.version,
+                        v.state,
+                        v.source.value,
+                        v.kind.value,
+                        v.labels,
+                        v.opened_at,
+                        v.model_dump_json(),
+                    )
+                    for v in changed
+                ],
+            )
+
+    async def ticket(self, ticket_id: int) -> TicketView | None:
+        async with self._db() as db:
+            document = await db.fetchval(
+                f'SELECT document FROM "{self._schema}".tickets WHERE ticket_id = $1', ticket_id
+            )
+        return TicketView.model_validate_json(document) if document else None
+
+    async def tickets(
+        self, *, label: str | None, state: str | None, source: str | None, limit: int, after: int
+    ) -> list[TicketView]:
+        clauses: list[str] = ["ticket_id > $1"]
+        args: list[object] = [after]
+        for column, value in (("state", state), ("source", source)):
+            if value is not None:
+                args.append(value)
+                clauses.append(f"{column} = ${len(args)}")
+        if label is not None:
+            args.append([label])
+            clauses.append(f"labels @> ${len(args)}::text[]")
+        args.append(limit)
+        query = (
+            f'SELECT document FROM "{self._schema}".tickets WHERE {" AND ".join(clauses)} '
+            f"ORDER BY ticket_id LIMIT ${len(args)}"
+        )
+        async with self._db() as db:
+            rows = await db.fetch(query, *args)
+        return [TicketView.model_validate_json(r["document"]) for r in rows]
+
+    # --- catch-up projection -----------------------------------------------------------------
+
+    async def catch_up(self, store: EventStore, *, batch: int = 1000) -> int:
+        """Apply everything committed since the projection's checkpoint; returns how many."""
+        s = self._schema
+        async with self._db() as db:
+            row = await db.fetchrow(
+                f'SELECT transaction_id, position FROM "{s}".projection_checkpoints WHERE name = $1',
+                PROJECTION,
+            )
+        checkpoint = (
+            Checkpoint(int(row["transaction_id"]), int(row["position"]))
+            if row
+            else Checkpoint.start()
+        )
+        events = await store.read_all(after=checkpoint, limit=batch)
+        if not events:
+            return 0
+        by_stream: dict[str, list[RecordedEvent]] = {}
+        for event in events:
+            if event.stream_id.startswith("ticket-"):
+                by_stream.setdefault(event.stream_id, []).append(event)
+        last = events[-1]
+        async with self._db() as db, db.transaction():
+            if by_stream:
+                await self._apply_streams(db, by_stream)
+            await db.execute(
+                f'''INSERT INTO "{s}".projection_checkpoints (name, transaction_id, position) VALUES ($1, $2, $3)
+                    ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position''',
+                PROJECTION,
+                last.transaction_id,
+                last.position,
+            )
+        return len(events)
+
+    async def run_projection(self, store: EventStore, *, interval: float = 0.2) -> None:
+        while True:
+            try:
+                while await self.catch_up(store):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("ticket projection failed; retrying", exc_info=True)
+            await asyncio.sleep(interval)
