@@ -143,7 +143,8 @@ def _print_endpoints(info: dict[str, Any], as_json: bool) -> None:
         links = "  ".join(f"{k}: {v}" for k, v in urls.items() if k not in {"pid", "log"})
         typer.echo(f"[{name}] {links}")
     typer.echo("tokens: " + ", ".join(sorted(info["tokens"])))
-    typer.echo(f"webhook secrets: {info['webhook_secrets']}")
+    secrets = info["webhook_secrets"].items()
+    typer.echo("webhook secrets: " + ", ".join(f"{name}={value}" for name, value in secrets))
 
 
 @stack_app.command("up")
@@ -177,7 +178,26 @@ def stack_down(
 def _pump(name: str, color: str, stream: IO[bytes]) -> None:
     prefix = typer.style(f"[{name}]", fg=color, bold=True)
     for raw in iter(stream.readline, b""):
-        typer.echo(f"{prefix} {raw.decode(errors='replace').rstrip()}")
+        typer.echo(f"{prefix} {_readable(raw.decode(errors='replace').rstrip())}")
+
+
+LEVEL_COLORS = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
+
+
+def _readable(line: str) -> str:
+    """A JSON log record as `hh:mm:ss LEVEL logger: message`; any other line unchanged."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return line
+    if not isinstance(record, dict) or "message" not in record:
+        return line
+    level = str(record.get("level", ""))
+    styled = typer.style(f"{level:<7}", fg=LEVEL_COLORS.get(level))
+    text = f"{str(record.get('time', ''))[11:19]} {styled} {record.get('logger', '')}: "
+    return text + str(record["message"])
 
 
 def _has_command(name: str) -> bool:
@@ -213,6 +233,8 @@ def dev(as_json: JsonFlag = False) -> None:
     except stack.ServiceFailed as failure:
         _err(str(failure))
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
+        _err("stopping...")
         stack.terminate({s.name: s.pid for s, _ in children})
         if infra.started:
             stop_infrastructure()

@@ -25,7 +25,11 @@ from lts_events.infra.paths import run_dir
 
 SERVICE_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
 COMPONENT = "stack"
-DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # local development only
+DEV_WEBHOOK_SECRETS = {  # intake's webhook settings and their local-only defaults
+    "github": ("LTS_INTAKE_GITHUB_WEBHOOK_SECRET", "dev-github-webhook-secret"),
+    "gitlab": ("LTS_INTAKE_GITLAB_WEBHOOK_TOKEN", "dev-gitlab-webhook-token"),
+    "alerts": ("LTS_INTAKE_ALERT_WEBHOOK_TOKEN", "dev-alert-webhook-token"),
+}
 
 
 class ServiceFailed(RuntimeError):
@@ -64,7 +68,6 @@ def service_env(name: str, port: int, infra: Infrastructure) -> dict[str, str]:
         f"LTS_{upper}_HTTP_HOST": "127.0.0.1",
         f"LTS_{upper}_HTTP_PORT": str(port),
         "LTS_ENVIRONMENT": os.environ.get("LTS_ENVIRONMENT", "local"),
-        "LTS_WEBHOOK_SECRET": os.environ.get("LTS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -169,7 +172,10 @@ def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict
             token: {"actor": p.actor_id, "roles": sorted(r.value for r in p.roles)}
             for token, p in load_tokens().items()
         },
-        "webhook_secrets": {"shared": os.environ.get("LTS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)},
+        "webhook_secrets": {
+            name: os.environ.get(env, default)
+            for name, (env, default) in DEV_WEBHOOK_SECRETS.items()
+        },
     }
 
 
