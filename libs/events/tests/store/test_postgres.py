@@ -415,3 +415,31 @@ def test_a_plain_postgres_url_is_turned_into_an_asyncpg_one() -> None:
         == "postgresql+asyncpg://postgres:secret@db:5432/lts"
     )
     assert asyncpg_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
+
+
+# --- heads remembered by one process, moved by another ------------------------------------------
+
+
+async def test_a_writer_whose_remembered_head_is_stale_still_chains_correctly(
+    postgres_store: PostgresEventStore, database_url: str
+) -> None:
+    stream = a_stream()
+    other = await PostgresEventStore.connect(database_url, schema=postgres_store.schema)
+    try:
+        await postgres_store.append(stream, noted("a"), expected_version=NO_STREAM)
+        await other.append(stream, noted("b"), expected_version=1)
+
+        with pytest.raises(ConcurrencyError) as raised:
+            await postgres_store.append(stream, noted("stale"), expected_version=1)
+        await postgres_store.append(stream, noted("c"), expected_version=ANY)
+    finally:
+        await other.close()
+
+    assert raised.value.actual == 2
+    history = await postgres_store.read_stream(stream)
+    assert [e.event.text for e in history.events if isinstance(e.event, PatchNoted)] == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert (await postgres_store.verify()).ok

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS
+from lts_events.store.heads import StreamHeads
 from lts_events.store.migrate import checked_schema
 from lts_events.store.migrate import migrate as run_migrations
 from lts_events.store.port import (
@@ -62,6 +63,7 @@ class PostgresEventStore:
         self._engine = engine
         self._schema = checked_schema(schema)
         self._sql = statements(schema)
+        self._heads = StreamHeads()
 
     @classmethod
     async def connect(
@@ -129,17 +131,19 @@ class PostgresEventStore:
             (processed.consumer, processed.message_id) if processed else (None, None)
         )
         timers = timer_columns(schedule)
+        guess = self._heads.guess(stream_id, expected_version)
+        version = 0
         async with self._connection() as db:
-            version = 0
             for _ in range(_ATTEMPTS):
-                head = await db.fetchrow(self._sql.head, stream_id, consumer, message_id)
-                version = head["stream_version"] or 0
-                if head["processed"]:
-                    return AppendResult(stream_id, version, duplicate=True)
-                _check_version(stream_id, expected_version, actual=version)
-                chained = chain(
-                    stream_id, events, head_version=version, head_hash=head["hash"] or GENESIS
-                )
+                if guess is None:
+                    head = await db.fetchrow(self._sql.head, stream_id, consumer, message_id)
+                    version, previous = head["stream_version"] or 0, head["hash"] or GENESIS
+                    if head["processed"]:
+                        return AppendResult(stream_id, version, duplicate=True)
+                    _check_version(stream_id, expected_version, actual=version)
+                else:
+                    (version, previous), guess = guess, None  # a wrong guess is re-read
+                chained = chain(stream_id, events, head_version=version, head_hash=previous)
                 try:
                     rows = await db.fetch(
                         self._sql.append,
@@ -156,13 +160,20 @@ class PostgresEventStore:
                         raise
                     continue  # a racing writer took these versions: re-read the head
                 if rows[0]["ok"]:
+                    if chained:
+                        self._heads.remember(
+                            stream_id, chained[-1].stream_version, chained[-1].hash
+                        )
                     return _appended(stream_id, version, chained, rows)
-            raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
+        raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
 
     async def read_stream(self, stream_id: str) -> StreamHistory:
         async with self._connection() as db:
             rows = await db.fetch(self._sql.read_stream, stream_id)
-        return StreamHistory(stream_id, tuple(recorded_from_row(row) for row in rows))
+        history = StreamHistory(stream_id, tuple(recorded_from_row(row) for row in rows))
+        if history.events:
+            self._heads.remember(stream_id, history.version, history.events[-1].hash)
+        return history
 
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         async with self._connection() as db:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+
+from pydantic_core import from_json, to_json
 
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.hashing import event_hash
@@ -15,7 +15,8 @@ from lts_events.store.port import Checkpoint, Timer
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON for a jsonb column (PostgreSQL normalises it; the hash has its own form)."""
+    return to_json(value).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +35,12 @@ def chain(
 ) -> list[ChainedEvent]:
     chained: list[ChainedEvent] = []
     previous = head_hash
+    dumped: dict[int, dict[str, Any]] = {}  # events appended together share their metadata
     for offset, new in enumerate(events, start=1):
         data = new.event.to_data()
-        metadata = new.metadata.model_dump(mode="json")
+        metadata = dumped.get(id(new.metadata))
+        if metadata is None:
+            metadata = dumped[id(new.metadata)] = new.metadata.model_dump(mode="json")
         version = head_version + offset
         previous = event_hash(
             previous_hash=previous,
@@ -60,9 +64,14 @@ def event_columns(chained: Sequence[ChainedEvent]) -> tuple[list[Any], ...]:
         [c.new.event.type for c in chained],
         [c.new.event.schema_version for c in chained],
         [dumps(c.data) for c in chained],
-        [dumps(c.metadata) for c in chained],
+        _dump_shared([c.metadata for c in chained]),
         [c.hash for c in chained],
     )
+
+
+def _dump_shared(documents: Sequence[dict[str, Any]]) -> list[str]:
+    texts: dict[int, str] = {}
+    return [texts.get(id(d)) or texts.setdefault(id(d), dumps(d)) for d in documents]
 
 
 def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:
@@ -79,35 +88,54 @@ def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:
 def recorded_from_chained(
     stream_id: str, chained: ChainedEvent, *, position: int, transaction_id: int, at: datetime
 ) -> RecordedEvent:
-    """The stored form of an event just appended (its values are already validated)."""
-    return RecordedEvent.model_construct(
-        event_id=chained.new.event_id,
-        stream_id=stream_id,
-        stream_version=chained.stream_version,
-        position=position,
-        transaction_id=transaction_id,
-        type=chained.new.event.type,
-        schema_version=chained.new.event.schema_version,
-        data=chained.data,
-        metadata=chained.new.metadata,
-        recorded_at=at,
-        hash=chained.hash,
+    return RecordedEvent.model_validate(
+        {
+            "event_id": chained.new.event_id,
+            "stream_id": stream_id,
+            "stream_version": chained.stream_version,
+            "position": position,
+            "transaction_id": transaction_id,
+            "type": chained.new.event.type,
+            "schema_version": chained.new.event.schema_version,
+            "data": chained.data,
+            "metadata": chained.new.metadata,
+            "recorded_at": at,
+            "hash": chained.hash,
+        }
     )
 
 
+_METADATA_CACHE_SIZE = 4096
+_metadata_cache: dict[str, Metadata] = {}
+
+
+def metadata_from_json(text: str) -> Metadata:
+    """Events appended together share their metadata: validate each distinct text once (the
+    model is frozen, so sharing the instance is safe)."""
+    found = _metadata_cache.get(text)
+    if found is None:
+        if len(_metadata_cache) >= _METADATA_CACHE_SIZE:
+            _metadata_cache.clear()
+        found = _metadata_cache[text] = Metadata.model_validate_json(text)
+    return found
+
+
 def recorded_from_row(row: Mapping[str, Any]) -> RecordedEvent:
-    return RecordedEvent.model_construct(
-        event_id=UUID(bytes=row["event_id"].bytes),
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        position=row["position"],
-        transaction_id=row["transaction_id"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        data=row["data"],
-        metadata=Metadata.model_validate(row["metadata"]),
-        recorded_at=row["recorded_at"],
-        hash=row["hash"],
+    """A row of `sql.RECORD_COLUMNS` (data and metadata as JSON text) as a RecordedEvent."""
+    return RecordedEvent.model_validate(
+        {
+            "event_id": row["event_id"],
+            "stream_id": row["stream_id"],
+            "stream_version": row["stream_version"],
+            "position": row["position"],
+            "transaction_id": row["transaction_id"],
+            "type": row["type"],
+            "schema_version": row["schema_version"],
+            "data": from_json(row["data"]),
+            "metadata": metadata_from_json(row["metadata"]),
+            "recorded_at": row["recorded_at"],
+            "hash": row["hash"],
+        }
     )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RECORD_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, stream_id,
-    stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash"""
+# Columns of a recorded event, from `events AS e`. JSON travels as text: it is parsed faster on
+# the client than through the driver's jsonb codec (see rows.recorded_from_row).
+RECORD_COLUMNS = """e.position, e.transaction_id::text::bigint AS transaction_id, e.stream_id,
+    e.stream_version, e.event_id, e.type, e.schema_version, e.data::text AS data,
+    e.metadata::text AS metadata, e.recorded_at, e.hash"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +29,8 @@ def statements(schema: str) -> Statements:
     return Statements(
         head=_HEAD.format(s=s),
         append=_APPEND.format(s=s),
-        read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events "
-        "WHERE stream_id = $1 ORDER BY stream_version",
+        read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
+        "WHERE e.stream_id = $1 ORDER BY e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=RECORD_COLUMNS),
         is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
         "WHERE consumer = $1 AND message_id = $2)",
@@ -98,10 +101,12 @@ ORDER BY appended.position
 
 # The transaction-id barrier (ARCHITECTURE.md): a row becomes readable only once every
 # transaction that could still commit a smaller (transaction id, position) has finished.
+# The barrier is an InitPlan (computed once) and both conditions are conditions on the
+# (transaction_id, position) index; ORDER BY names the xid8 column, not the bigint output.
 _READ_ALL = """
-SELECT {columns} FROM {s}.events
-WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, position
+SELECT {columns} FROM {s}.events AS e
+WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)
+  AND e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+ORDER BY e.transaction_id, e.position
 LIMIT $3
 """
