@@ -9,27 +9,75 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from functools import lru_cache
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import SpanKind
+from pydantic_core import to_json, to_jsonable_python
 
-from lts_events.envelope import RecordedEvent
-from lts_events.kafka import replace_header
+from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.store.port import Checkpoint, EventStore
-from lts_events.telemetry import context_from, current_traceparent
+from lts_events.telemetry import context_from
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lts_events.relay")
 
-Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+Headers = list[tuple[str, bytes]]
+Record = tuple[bytes, bytes, Headers]
+_CONTENT_TYPE = ("content-type", JSON.encode())
+_SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
 
 
-def kafka_record(event: RecordedEvent, *, source: str) -> Record:
-    """(key, value, headers) of a stored event: CloudEvents binary mode, key = stream id."""
-    value, headers = event.to_envelope(source=source).to_kafka()
-    return event.stream_id.encode(), value, headers
+def kafka_record(event: RecordedEvent, *, source: str, traceparent: str | None = None) -> Record:
+    """(key, value, headers) of a stored event: CloudEvents binary mode, key = stream id.
+
+    The same headers, in the same order, as `event.to_envelope(source=...).to_kafka()` and the
+    same JSON data (a unit test holds the two together), built without the intermediate model
+    because the relay does this per event. `traceparent` replaces the stored one (the relay's
+    producer span)."""
+    meta = event.metadata
+    headers: Headers = [
+        _SPEC_VERSION,
+        ("ce_id", str(event.event_id).encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_subject", event.stream_id.encode()),
+        ("ce_time", to_jsonable_python(event.recorded_at).encode()),
+        ("ce_correlationid", meta.correlation_id.encode()),
+    ]
+    add = headers.append
+    if meta.causation_id is not None:
+        add(("ce_causationid", meta.causation_id.encode()))
+    add(("ce_streamversion", str(event.stream_version).encode()))
+    add(("ce_schemaversion", str(event.schema_version).encode()))
+    add(("ce_actorid", meta.actor.id.encode()))
+    add(("ce_actorrole", meta.actor.role.value.encode()))
+    if meta.reason is not None:
+        add(("ce_reason", meta.reason.encode()))
+    traceparent = traceparent or meta.traceparent
+    if traceparent is not None:
+        add(("ce_traceparent", traceparent.encode()))
+    if meta.tracestate is not None:
+        add(("ce_tracestate", meta.tracestate.encode()))
+    add(_CONTENT_TYPE)
+    return event.stream_id.encode(), to_json(event.data), headers
+
+
+@lru_cache(maxsize=1024)
+def _parent(traceparent: str, tracestate: str | None) -> Context:
+    return context_from(traceparent, tracestate)
+
+
+def _traceparent_of(span: trace.Span) -> str | None:
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
 class Relay:
@@ -94,50 +142,75 @@ class Relay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish everything currently readable after the checkpoint; returns how many."""
+        """Publish everything currently readable after the checkpoint; returns how many.
+
+        Pipelined: batch N+1 is read and handed to the producer while batch N awaits its
+        acknowledgements; the checkpoint of batch N is saved only once all of batch N (and so
+        everything before it) is acknowledged."""
         await self.start()
         checkpoint = await self._store.load_checkpoint(self.checkpoint_name)
         total = 0
-        while True:
-            batch = await self._store.read_all(after=checkpoint, limit=self._batch_size)
-            if not batch:
-                self.caught_up = True
-                return total
-            await self._publish(batch)
-            last = batch[-1]
-            checkpoint = Checkpoint(last.transaction_id, last.position)
-            await self._store.save_checkpoint(self.checkpoint_name, checkpoint)
-            total += len(batch)
-            self.published += len(batch)
+        in_flight: tuple[asyncio.Future[Any], Checkpoint, int] | None = None
+        try:
+            while True:
+                batch = await self._store.read_all(after=checkpoint, limit=self._batch_size)
+                if not batch:
+                    break
+                delivered = await self._send(batch)
+                last = batch[-1]
+                checkpoint = Checkpoint(last.transaction_id, last.position)
+                if in_flight is not None:
+                    total += await self._settle(*in_flight)
+                in_flight = (delivered, checkpoint, len(batch))
+            if in_flight is not None:
+                total += await self._settle(*in_flight)
+                in_flight = None
+        finally:
+            if in_flight is not None:
+                in_flight[0].cancel()
+        self.caught_up = True
+        return total
 
-    async def _publish(self, batch: Sequence[RecordedEvent]) -> None:
+    async def _settle(self, delivered: asyncio.Future[Any], checkpoint: Checkpoint, n: int) -> int:
+        await delivered
+        await self._store.save_checkpoint(self.checkpoint_name, checkpoint)
+        self.published += n
+        return n
+
+    async def _send(self, batch: Sequence[RecordedEvent]) -> asyncio.Future[Any]:
+        """Hand a batch to the producer, in order, before anything else is sent; the returned
+        future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
+        tracing = isinstance(trace.get_tracer_provider(), SdkTracerProvider)
         futures = []
         for event in batch:
-            key, value, headers = self._traced_record(event)
+            key, value, headers = self._record(event, tracing=tracing)
             futures.append(await producer.send(self.topic, value, key=key, headers=headers))
-        await asyncio.gather(*futures)
+        return asyncio.gather(*futures)
 
-    def _traced_record(self, event: RecordedEvent) -> Record:
-        key, value, headers = kafka_record(event, source=self.source)
+    def _record(self, event: RecordedEvent, *, tracing: bool) -> Record:
         parent = event.metadata.traceparent
-        if parent is None:
-            return key, value, headers
-        with tracer.start_as_current_span(
+        if parent is None or not tracing:
+            record = kafka_record(event, source=self.source)
+            if parent is not None:
+                record[2].append(("traceparent", parent.encode()))
+            return record
+        span = tracer.start_span(
             f"{self.topic} publish",
-            context=context_from(parent, event.metadata.tracestate),
+            context=_parent(parent, event.metadata.tracestate),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": self.topic,
                 "messaging.message.id": str(event.event_id),
-                "messaging.kafka.message.key": event.stream_id,
             },
-        ):
-            traceparent = current_traceparent() or parent
-        headers = replace_header(headers, "ce_traceparent", traceparent)
-        return key, value, replace_header(headers, "traceparent", traceparent)
+        )
+        traceparent = _traceparent_of(span) or parent
+        span.end()
+        key, value, headers = kafka_record(event, source=self.source, traceparent=traceparent)
+        headers.append(("traceparent", traceparent.encode()))
+        return key, value, headers
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, polling every `poll_interval` (or sooner on `wake`).

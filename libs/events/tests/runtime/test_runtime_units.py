@@ -367,3 +367,51 @@ async def test_a_failing_timer_handler_is_retried_on_the_next_tick() -> None:
     loop = TimerLoop(store, handler=fire, clock=FrozenClock(T0))
 
     assert [await loop.tick(), await loop.tick(), await loop.tick()] == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        Metadata(actor=automation("rtunit")),
+        Metadata(
+            actor=Actor(id="bob", role=Role.RELEASE_MANAGER),
+            reason="approved: ünïcode reason",
+            correlation_id="c-9",
+            causation_id="e-8",
+            traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            tracestate="vendor=1",
+        ),
+    ],
+    ids=["minimal", "every-attribute"],
+)
+async def test_the_relays_record_is_the_envelopes_kafka_form(
+    metadata: Metadata,
+) -> None:
+    store = InMemoryEventStore()
+    event = NoteTaken(note_id="n1", text='naïve text with "quotes"')
+    await store.append("note-1", [NewEvent.of(event, metadata)], expected_version=ANY)
+    [recorded] = await store.read_all(after=Checkpoint.start())
+
+    key, value, headers = kafka_record(recorded, source="lts-flow/rtunit")
+
+    envelope_value, envelope_headers = recorded.to_envelope(source="lts-flow/rtunit").to_kafka()
+    assert headers == envelope_headers
+    assert json.loads(value) == json.loads(envelope_value)
+    assert key == b"note-1"
+
+
+async def test_the_relays_record_carries_the_producer_span_as_traceparent() -> None:
+    store = InMemoryEventStore()
+    metadata = Metadata(
+        actor=automation("rtunit"),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
+    await store.append(
+        "note-1", [NewEvent.of(NoteErased(note_id="n1"), metadata)], expected_version=ANY
+    )
+    [recorded] = await store.read_all(after=Checkpoint.start())
+    span = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+
+    _, _, headers = kafka_record(recorded, source="s", traceparent=span)
+
+    assert header(headers, "ce_traceparent") == span
