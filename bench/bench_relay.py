@@ -12,7 +12,7 @@ from typing import ClassVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lts_events.actors import automation
-from lts_events.envelope import Metadata, NewEvent
+from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
 from lts_events.relay import Relay, kafka_record
@@ -63,7 +63,7 @@ async def _time_relay(relay: Relay) -> float:
 
 
 async def _time_raw(bootstrap: str, topic: str, store: PostgresEventStore) -> float:
-    stored = []
+    stored: list[RecordedEvent] = []
     checkpoint = Checkpoint.start()
     while len(stored) < EVENTS:
         batch = await store.read_all(after=checkpoint, limit=5000)
