@@ -9,7 +9,6 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -102,11 +101,3 @@ def trace_ids() -> tuple[str | None, str | None]:
     if not span_context.is_valid:
         return None, None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
-
-
-def attach(ctx: Context) -> object:
-    return otel_context.attach(ctx)
-
-
-def detach(token: object) -> None:
-    otel_context.detach(token)  # type: ignore[arg-type]

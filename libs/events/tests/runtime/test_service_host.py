@@ -126,7 +126,12 @@ async def test_an_event_appended_by_a_request_reaches_kafka_in_the_requests_trac
     assert record.key == b"ping-p1"
     assert header(record.headers, "ce_type") == PingRecorded.type
     assert header(record.headers, "ce_source") == f"lts-flow/{name}"
-    assert INCOMING_TRACE in (header(record.headers, "traceparent") or "")
+    [stored] = (await app.state.runtime.store.read_stream("ping-p1")).events
+    published = header(record.headers, "traceparent") or ""
+    assert INCOMING_TRACE in (stored.metadata.traceparent or "")
+    assert INCOMING_TRACE in published
+    assert published != stored.metadata.traceparent  # the relay's producer span, one level down
+    assert header(record.headers, "ce_traceparent") == published
 
 
 async def test_the_services_subscriptions_consume_what_its_relay_published(
