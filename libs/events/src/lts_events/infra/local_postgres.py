@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from lts_events.infra import state
 from lts_events.infra.net import free_port, port_free, wait_until
@@ -66,14 +67,18 @@ def _make_traversable(path: Path) -> None:
 
 
 def _pg(tool: str, *args: str, user: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL binary, as `user` (with that user's group only) when given."""
+    identity: dict[str, Any] = {}
+    if user is not None:
+        identity = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
     return subprocess.run(
         [str(_bin_dir() / tool), *args],
-        user=user,
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
+        **identity,
     )
 
 

@@ -1,0 +1,85 @@
+"""Where Kafka and PostgreSQL come from: the environment wins; otherwise real local processes that
+`up` starts, a second `up` reuses and `down` stops."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lts_events.cli import app
+from lts_events.infra import (
+    Infrastructure,
+    ensure_infrastructure,
+    infrastructure_status,
+    local_kafka,
+    paths,
+    stop_infrastructure,
+)
+from lts_events.infra.net import answers
+from lts_events.infra.probes import kafka_ready, postgres_ready
+from typer.testing import CliRunner
+
+GIVEN = {"KAFKA_BOOTSTRAP_SERVERS": "kafka.example:9092", "DATABASE_URL": "postgresql://db/x"}
+
+
+def test_addresses_in_the_environment_are_used_and_nothing_is_started() -> None:
+    found = ensure_infrastructure(environ=GIVEN)
+
+    assert found.env() == GIVEN
+    assert found.sources == {"kafka": "env", "postgres": "env"}
+    assert found.started == ()
+
+
+def test_infra_up_prints_the_settings_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GIVEN.items():
+        monkeypatch.setenv(key, value)
+
+    result = CliRunner().invoke(app, ["infra", "up", "--json"])
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["KAFKA_BOOTSTRAP_SERVERS"] == "kafka.example:9092"
+    assert printed["started"] == []
+
+
+@pytest.mark.integration
+def test_the_infra_fixture_gives_a_kafka_and_a_postgresql_that_answer(
+    infra: Infrastructure,
+) -> None:
+    assert kafka_ready(infra.kafka_bootstrap_servers)
+    assert postgres_ready(infra.database_url)
+    assert os.environ["DATABASE_URL"] == infra.database_url
+
+
+@pytest.fixture
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty LTS_HOME sharing only the cached Kafka jars; whatever starts there is stopped."""
+    shared_jars = local_kafka.fetch_jars().parent
+    monkeypatch.setenv("LTS_HOME", str(tmp_path))
+    monkeypatch.setenv("LTS_INFRA", "local")
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / shared_jars.name).symlink_to(shared_jars)
+    assert paths.kafka_libs_dir().exists()
+    yield tmp_path
+    stop_infrastructure()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(240)
+def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
+    started = ensure_infrastructure()
+    again = ensure_infrastructure()
+    stopped = stop_infrastructure()
+
+    assert started.sources == {"kafka": "local", "postgres": "local"}
+    assert started.started == ("kafka", "postgres")
+    assert again.env() == started.env()
+    assert again.started == ()
+    assert stopped == ["kafka", "postgres"]
+    assert infrastructure_status() == {"kafka": None, "postgres": None}
+    kafka_port = int(started.kafka_bootstrap_servers.rsplit(":", 1)[1])
+    assert not answers("127.0.0.1", kafka_port)
