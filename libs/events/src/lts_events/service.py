@@ -125,6 +125,7 @@ async def _start(
     assert broker is not None
     store = await PostgresEventStore.connect(settings.database_url, schema=spec.name)
     runtime.store = store
+    _instrument_sqlalchemy(store)
     context = ServiceContext(
         name=spec.name,
         store=store,
@@ -166,6 +167,17 @@ async def _start(
         )
         runtime.tasks.append(asyncio.create_task(loop.run(runtime.stop), name="timers"))
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
+
+
+def _instrument_sqlalchemy(store: PostgresEventStore) -> None:
+    """SQL spans when `opentelemetry-instrumentation-sqlalchemy` is installed (optional)."""
+    try:
+        from opentelemetry.instrumentation.sqlalchemy import (  # type: ignore[import-not-found,unused-ignore]
+            SQLAlchemyInstrumentor,
+        )
+    except ImportError:
+        return
+    SQLAlchemyInstrumentor().instrument(engine=store.engine.sync_engine)
 
 
 async def _stop(runtime: _Runtime) -> None:
