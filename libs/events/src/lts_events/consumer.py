@@ -261,8 +261,7 @@ class Subscriptions:
         if route is None:
             return Skipped(f"no route for topic {message.topic}")
         if route.raw is not None:
-            raw_handler = route.raw
-            return await self._with_retries(lambda: raw_handler(message))
+            return await self._with_retries(lambda: self._call_raw_once(route.raw, message))
         try:
             envelope = Envelope.from_kafka(message.value, message.headers)
         except Exception as error:
@@ -287,6 +286,13 @@ class Subscriptions:
         if await self._store.is_processed(inbound.processed):
             return False
         await handler(inbound)
+        return True
+
+    async def _call_raw_once(self, handler: RawHandler | None, message: RawMessage) -> bool:
+        assert handler is not None
+        if await self._store.is_processed(ProcessedMessage(self.consumer, message.message_id)):
+            return False
+        await handler(message)
         return True
 
     async def _with_retries(self, call: Callable[[], Awaitable[object]]) -> Outcome:

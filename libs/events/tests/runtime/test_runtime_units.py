@@ -31,7 +31,7 @@ from lts_events.event import Event
 from lts_events.kafka import header, topic_for_type
 from lts_events.relay import kafka_record
 from lts_events.store.memory import InMemoryEventStore
-from lts_events.store.port import ANY, Checkpoint, ConcurrencyError, Timer
+from lts_events.store.port import ANY, Checkpoint, ConcurrencyError, ProcessedMessage, Timer
 from lts_events.timers import TimerLoop
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -415,3 +415,39 @@ async def test_the_relays_record_carries_the_producer_span_as_traceparent() -> N
     _, _, headers = kafka_record(recorded, source="s", traceparent=span)
 
     assert header(headers, "ce_traceparent") == span
+
+
+async def test_a_raw_handler_gets_foreign_payloads_and_is_skipped_once_processed() -> None:
+    store = InMemoryEventStore()
+    seen: list[RawMessage] = []
+
+    async def on_alert(message: RawMessage) -> None:
+        seen.append(message)
+        metadata = Metadata(actor=automation("rtunit"))
+        await store.append(
+            "alerts",
+            [NewEvent.of(NoteErased(note_id=message.message_id), metadata)],
+            expected_version=ANY,
+            processed=ProcessedMessage("rtunit-consumer", message.message_id),
+        )
+
+    subs = subscriptions(store).on_raw(TOPIC, on_alert)
+    first = await subs.handle(a_message(b'{"alert": "disk full"}', []))
+
+    again = await subs.handle(a_message(b'{"alert": "disk full"}', []))
+
+    assert (first, again) == (Handled(), Skipped("already processed"))
+    assert [m.value for m in seen] == [b'{"alert": "disk full"}']
+
+
+async def test_a_raw_handler_refusing_a_payload_sends_it_to_the_dlq() -> None:
+    async def on_alert(message: RawMessage) -> None:
+        raise PermanentError("not an alert")
+
+    outcome = (
+        await subscriptions(InMemoryEventStore())
+        .on_raw(TOPIC, on_alert)
+        .handle(a_message(b"<xml/>", []))
+    )
+
+    assert outcome == DeadLetter(PERMANENT, "PermanentError", "not an alert")
