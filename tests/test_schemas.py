@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 from lts_events import schemas
-from lts_events.event import REGISTRY
+from lts_events.event import REGISTRY, Event
 
 
 def test_checked_in_schemas_equal_the_exported_ones() -> None:
@@ -20,7 +21,7 @@ def test_every_registered_event_is_listed_in_the_index() -> None:
 
     listed = {entry["type"] for entry in index["events"]}
 
-    assert listed == set(REGISTRY.all())
+    assert listed == set(schemas.contract_events())
 
 
 def test_a_changed_schema_file_is_reported_as_drifted(tmp_path: Path) -> None:
@@ -32,6 +33,17 @@ def test_a_changed_schema_file_is_reported_as_drifted(tmp_path: Path) -> None:
     drifted = schemas.drifted(tmp_path)
 
     assert drifted == ["lts.intake.gone.json", "lts.intake.ticket_opened.json"]
+
+
+def test_events_registered_outside_the_contracts_are_not_exported() -> None:
+    class NotedInATest(Event):
+        type: ClassVar[str] = "lts.test.schemas.noted_in_a_test"
+        text: str
+
+    rendered = schemas.render()
+
+    assert REGISTRY.knows(NotedInATest.type)
+    assert f"{NotedInATest.type}.json" not in rendered
 
 
 def test_an_exported_schema_describes_the_event_data() -> None:
