@@ -1,8 +1,6 @@
 """HTTP routes: authenticate or verify the producer, validate, call the shell, answer only once
 the input is stored."""
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import json

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -19,7 +18,6 @@ from lts_intake.releases import RecentReleases
 from lts_intake.repository import IntakeRepository
 
 _PARTS: dict[int, tuple[Intake, IntakeRepository, RecentReleases]] = {}
-_TASKS: set[asyncio.Task[None]] = set()
 
 
 def parts(context: ServiceContext) -> tuple[Intake, IntakeRepository, RecentReleases]:
@@ -65,13 +63,14 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
 
 
 async def on_start(context: ServiceContext) -> None:
-    """Create the intake tables, then keep the ticket read model caught up with the store."""
+    """Create the intake tables and bring the ticket read model up to date with the store (the
+    request and message paths then update it as they append; this catches up after a crash
+    between an append and its view update)."""
     _, repository, releases = parts(context)
     await repository.create_tables()
     await releases.create_tables()
-    task = asyncio.create_task(repository.run_projection(context.store), name="intake-projection")
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    while await repository.catch_up(context.store):
+        pass
 
 
 SPEC = ServiceSpec(

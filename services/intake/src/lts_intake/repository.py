@@ -140,7 +140,7 @@ class IntakeRepository:
         s = self._schema
         ids = [int(stream.removeprefix("ticket-")) for stream in by_stream]
         rows = await db.fetch(
-            f'SELECT ticket_id, document FROM "{s}".tickets WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE',
+            f'SELECT ticket_id, document::text AS document FROM "{s}".tickets WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE',
             ids,
         )
         views = {int(r["ticket_id"]): TicketView.model_validate_json(r["document"]) for r in rows}
@@ -158,7 +158,7 @@ class IntakeRepository:
         if changed:
             await db.executemany(
                 f'''INSERT INTO "{s}".tickets (ticket_id, version, state, source, kind, labels, opened_at, document)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
                     ON CONFLICT (ticket_id) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state,
                       labels = EXCLUDED.labels, document = EXCLUDED.document
                     WHERE "{s}".tickets.version < EXCLUDED.version''',
@@ -180,7 +180,7 @@ class IntakeRepository:
     async def ticket(self, ticket_id: int) -> TicketView | None:
         async with self._db() as db:
             document = await db.fetchval(
-                f'SELECT document FROM "{self._schema}".tickets WHERE ticket_id = $1', ticket_id
+                f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE ticket_id = $1', ticket_id
             )
         return TicketView.model_validate_json(document) if document else None
 
@@ -198,7 +198,7 @@ class IntakeRepository:
             clauses.append(f"labels @> ${len(args)}::text[]")
         args.append(limit)
         query = (
-            f'SELECT document FROM "{self._schema}".tickets WHERE {" AND ".join(clauses)} '
+            f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE {" AND ".join(clauses)} '
             f"ORDER BY ticket_id LIMIT ${len(args)}"
         )
         async with self._db() as db:

@@ -10,8 +10,10 @@ import pytest
 
 from lts_events.contracts.intake import (
     AdvisoryWithdrawn,
+    AlertOccurrenceRecorded,
     AlertResolved,
     DuplicateLinked,
+    TicketEnriched,
     TicketOpened,
 )
 
@@ -55,7 +57,8 @@ async def test_alertmanager_repeating_the_same_notification_changes_nothing(serv
     again = await service.client.post("/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN))
 
     assert [r["outcome"] for r in again.json()["results"]] == ["unchanged", "unchanged"]
-    assert len(await service.recorded()) == 2
+    assert [e.type for e in await service.recorded()].count(TicketOpened.type) == 2
+    assert len(await service.recorded()) == 4  # each: TicketOpened + TicketEnriched
 
 
 async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
@@ -75,9 +78,11 @@ async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
     ticket_id = first.json()["results"][0]["ticket_id"]
     assert done.json()["results"][0] == {"ticket_id": ticket_id, "outcome": "updated", "events": [AlertResolved.type]}
     assert again.json()["results"][0]["events"] == ["lts.intake.alert_occurrence_recorded"]
-    seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 3)
-    assert types(seen) == [TicketOpened.type, AlertResolved.type, "lts.intake.alert_occurrence_recorded"]
-    assert seen[2].data["occurrence"] == 2
+    seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 4)
+    assert types(seen) == [
+        TicketOpened.type, TicketEnriched.type, AlertResolved.type, AlertOccurrenceRecorded.type
+    ]
+    assert seen[3].data["occurrence"] == 2
     view = await service.ticket(ticket_id)
     assert view["state"] == "open"
     assert view["occurrences"] == 2
