@@ -16,13 +16,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import SpanKind
 from pydantic_core import to_json, to_jsonable_python
 
 from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.store.port import Checkpoint, EventStore
-from lts_events.telemetry import context_from
+from lts_events.telemetry import context_from, spans_exported
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lts_events.relay")
@@ -182,7 +181,7 @@ class Relay:
         future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
-        tracing = isinstance(trace.get_tracer_provider(), SdkTracerProvider)
+        tracing = spans_exported()
         futures = []
         for event in batch:
             key, value, headers = self._record(event, tracing=tracing)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PROPAGATOR = TraceContextTextMapPropagator()
 _configured: TracerProvider | None = None
+_exporting = False
 
 
 def setup_telemetry(service_name: str) -> TracerProvider:
@@ -37,7 +38,25 @@ def setup_telemetry(service_name: str) -> TracerProvider:
     return provider
 
 
+def add_span_processor(processor: SpanProcessor, *, service_name: str = "lts-flow") -> None:
+    """Send finished spans to `processor` (an exporter), setting up the provider if needed."""
+    global _exporting
+    provider = _configured or setup_telemetry(service_name)
+    provider.add_span_processor(processor)
+    _exporting = True
+
+
+def spans_exported() -> bool:
+    """Whether finished spans go anywhere. Without an exporter a span per message is pure cost,
+    so the relay then forwards the stored trace context as it is."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return False
+    return provider is not _configured or _exporting
+
+
 def _add_otlp_exporter(provider: TracerProvider) -> None:
+    global _exporting
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
             OTLPSpanExporter,
@@ -46,6 +65,7 @@ def _add_otlp_exporter(provider: TracerProvider) -> None:
         log.warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but no OTLP exporter is installed")
         return
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    _exporting = True
 
 
 def shutdown_telemetry() -> None:

@@ -21,7 +21,10 @@ from lts_events.service import ServiceContext, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
 from lts_events.store.postgres import asyncpg_url
-from lts_events.telemetry import current_traceparent
+from lts_events.telemetry import add_span_processor, current_traceparent
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -74,6 +77,14 @@ def echo(ctx: ServiceContext) -> Subscriptions:
     )
 
 
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    """Finished spans of this test process (an exporter makes the relay emit producer spans)."""
+    exporter = InMemorySpanExporter()
+    add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
 @pytest.fixture
 async def service(
     kafka: str, database_url: str, unique: Callable[[str], str]
@@ -113,7 +124,7 @@ async def test_a_started_service_is_alive_ready_and_exposes_metrics_and_asyncapi
 
 
 async def test_an_event_appended_by_a_request_reaches_kafka_in_the_requests_trace(
-    service: tuple[str, FastAPI], kafka: str
+    service: tuple[str, FastAPI], kafka: str, spans: InMemorySpanExporter
 ) -> None:
     name, app = service
     async with client(app) as http:
@@ -127,11 +138,25 @@ async def test_an_event_appended_by_a_request_reaches_kafka_in_the_requests_trac
     assert header(record.headers, "ce_type") == PingRecorded.type
     assert header(record.headers, "ce_source") == f"lts-flow/{name}"
     [stored] = (await app.state.runtime.store.read_stream("ping-p1")).events
-    published = header(record.headers, "traceparent") or ""
-    assert INCOMING_TRACE in (stored.metadata.traceparent or "")
-    assert INCOMING_TRACE in published
-    assert published != stored.metadata.traceparent  # the relay's producer span, one level down
-    assert header(record.headers, "ce_traceparent") == published
+    stored_trace, stored_span = _ids(stored.metadata.traceparent)
+    published_trace, published_span = _ids(header(record.headers, "traceparent"))
+    assert stored_trace == published_trace == INCOMING_TRACE
+    [producer_span] = [s for s in spans.get_finished_spans() if _span_id(s) == published_span]
+    assert producer_span.name == f"lts.{name}.events publish"
+    assert producer_span.parent is not None
+    assert format(producer_span.parent.span_id, "016x") == stored_span
+    assert header(record.headers, "ce_traceparent") == header(record.headers, "traceparent")
+
+
+def _ids(traceparent: str | None) -> tuple[str, str]:
+    assert traceparent is not None
+    _, trace_id, span_id, _ = traceparent.split("-")
+    return trace_id, span_id
+
+
+def _span_id(span: ReadableSpan) -> str:
+    context = span.get_span_context()
+    return format(context.span_id, "016x") if context else ""
 
 
 async def test_the_services_subscriptions_consume_what_its_relay_published(
