@@ -13,7 +13,15 @@ from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.store.port import ANY, ConcurrencyError, EventStore, ProcessedMessage, Timer
+from lts_events.store.port import (
+    ANY,
+    NO_STREAM,
+    ConcurrencyError,
+    EventStore,
+    ExpectedVersion,
+    ProcessedMessage,
+    Timer,
+)
 from lts_events.telemetry import current_traceparent
 
 from lts_triage.domain import (
@@ -114,7 +122,7 @@ class TriageHandlers:
         raise ConcurrencyError(ticket_stream(ticket_id), expected="any", actual=-1)
 
     async def _append(
-        self, ticket_id: int, decided: Decided, *, version: int, origin: Origin
+        self, ticket_id: int, decided: Decided, *, version: ExpectedVersion, origin: Origin
     ) -> None:
         events = [NewEvent.of(o.event, self._metadata(o, origin)) for o in decided.outcomes]
         await self.store.append(
@@ -149,7 +157,13 @@ class TriageHandlers:
             causation_id=envelope.id,
             traceparent=current_traceparent() or envelope.traceparent,
         )
-        await self.execute(inbound.event.ticket_id, ReceiveTicket(inbound.event), origin)
+        command = ReceiveTicket(inbound.event)
+        ticket_id = inbound.event.ticket_id
+        decided = decide(TicketState(), command, now=self.clock(), policy=self.policy)
+        try:  # a ticket is new to triage: append without reading its (empty) stream first
+            await self._append(ticket_id, decided, version=NO_STREAM, origin=origin)
+        except ConcurrencyError:
+            await self.execute(ticket_id, command, origin)
 
     async def on_timer(self, timer: Timer) -> None:
         if timer.kind not in TIMER_KINDS:  # not ours to answer: mark it fired, nothing else

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cvss import CVSS3, CVSS4  # type: ignore[import-untyped]
 from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
@@ -112,6 +113,7 @@ def severity_of_cvss_score(score: float) -> Severity:
     return Severity.LOW
 
 
+@lru_cache(maxsize=4096)
 def read_cvss(vector: str) -> CvssReading | None:
     """Base score of a CVSS v3.x or v4.0 vector (None when it does not parse)."""
     major = _cvss_major(vector)

@@ -1,0 +1,406 @@
+"""triage_pipeline: tickets/s from a `TicketOpened` published on the intake topic to the
+published `TicketTriaged` on the triage topic, through the real path: the consumer runtime
+(`Subscriptions` on FastStream, idempotent append with the processed message), the triage decide
+(severity proposal from a CVSS vector, SLA, risk, decision, owner, plan: 7 events per ticket in one
+transaction, with 3 durable timers), the PostgreSQL store, and the relay. Tickets carry a CVSS
+vector, so they take the automatic triage path (`LTS_TRIAGE_AUTO_TRIAGE=evidence`).
+
+Two phases: a burst (every ticket published at once: throughput) and a paced run at 200
+tickets/s (per-ticket latency p50/p99, from the producer's send to the consumer's receipt of
+the TicketTriaged). Baseline, same run, same broker: a raw aiokafka consume-and-produce
+passthrough (consume the TicketOpened, produce one record per ticket), measured the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream.kafka import KafkaBroker
+from lts_events.actors import Role
+from lts_events.clock import system_clock
+from lts_events.consumer import Subscriptions
+from lts_events.contracts.common import TicketSource, ticket_stream
+from lts_events.contracts.intake import TicketKind, TicketOpened
+from lts_events.contracts.triage import TicketTriaged
+from lts_events.envelope import Envelope
+from lts_events.kafka import ensure_topics
+from lts_events.relay import Relay
+from lts_events.store.postgres import PostgresEventStore
+from lts_triage.config import Settings
+from lts_triage.handlers import TriageHandlers
+from sqlalchemy import text
+
+BURST = 600
+PACED_RATE = 200
+PACED_SECONDS = 3
+CVSS = (
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+    "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N",
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N",
+)
+
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+def _records(first_id: int, count: int) -> list[tuple[int, Record]]:
+    now = datetime.now(UTC)
+    out = []
+    for ticket_id in range(first_id, first_id + count):
+        event = TicketOpened(
+            ticket_id=ticket_id,
+            title=f"bench ticket {ticket_id}",
+            source=TicketSource.OSV,
+            kind=TicketKind.SECURITY,
+            affected_versions=["1.4.2", "1.3.7"],
+            cvss_vectors=[CVSS[ticket_id % len(CVSS)]],
+            opened_at=now,
+        )
+        envelope = Envelope(
+            id=str(uuid.uuid4()),
+            source="lts-flow/intake",
+            type=event.type,
+            subject=ticket_stream(ticket_id),
+            time=now,
+            data=event.to_data(),
+            actorid="lts-intake",
+            actorrole=Role.AUTOMATION,
+        )
+        value, headers = envelope.to_kafka()
+        out.append((ticket_id, (ticket_stream(ticket_id).encode(), value, headers)))
+    return out
+
+
+@dataclass
+class Tracker:
+    """Send and receipt times per ticket id."""
+
+    sent: dict[int, float] = field(default_factory=dict)
+    received: dict[int, float] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    expected: int = 0
+
+    def receive(self, ticket_id: int) -> None:
+        if ticket_id in self.sent and ticket_id not in self.received:
+            self.received[ticket_id] = time.perf_counter()
+            if len(self.received) >= self.expected:
+                self.done.set()
+
+    def latencies_ms(self) -> list[float]:
+        return [(self.received[t] - self.sent[t]) * 1000 for t in self.received]
+
+
+Matcher = Callable[[list[tuple[str, bytes]], bytes], int | None]
+
+
+async def _assigned(consumer: AIOKafkaConsumer) -> None:
+    for _ in range(600):
+        if consumer.assignment():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no partitions assigned")
+
+
+async def _watch(
+    bootstrap: str, topic: str, tracker: Tracker, match: Matcher, ready: asyncio.Event
+) -> None:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        await _assigned(consumer)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        ready.set()
+        while not tracker.done.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            for records in batch.values():
+                for record in records:
+                    ticket_id = match(list(record.headers), record.key or b"")
+                    if ticket_id is not None:
+                        tracker.receive(ticket_id)
+    finally:
+        await consumer.stop()
+
+
+def _triaged(headers: list[tuple[str, bytes]], key: bytes) -> int | None:
+    for name, value in headers:
+        if name == "ce_type":
+            if value.decode() != TicketTriaged.type:
+                return None
+            return int(key.decode().removeprefix("ticket-"))
+    return None
+
+
+def _passed(headers: list[tuple[str, bytes]], key: bytes) -> int | None:
+    return int(key.decode().removeprefix("ticket-"))
+
+
+async def _produce(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[int, Record]],
+    tracker: Tracker,
+    *,
+    rate: float | None,
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=2, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for index, (ticket_id, (key, value, headers)) in enumerate(records):
+            if rate is not None:
+                delay = started + index / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            tracker.sent[ticket_id] = time.perf_counter()
+            await producer.send(topic, value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True)
+class Phase:
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    count: int
+
+
+async def _phase(
+    bootstrap: str,
+    *,
+    source: str,
+    sink: str,
+    match: Matcher,
+    first_id: int,
+    count: int,
+    rate: float | None,
+) -> Phase:
+    tracker = Tracker(expected=count)
+    ready = asyncio.Event()
+    watcher = asyncio.create_task(_watch(bootstrap, sink, tracker, match, ready))
+    await asyncio.wait_for(ready.wait(), 30)
+    records = _records(first_id, count)
+    started = time.perf_counter()
+    await _produce(bootstrap, source, records, tracker, rate=rate)
+    try:
+        await asyncio.wait_for(tracker.done.wait(), timeout=120)
+    finally:
+        tracker.done.set()
+        await watcher
+    elapsed = max(tracker.received.values()) - started
+    latencies = sorted(tracker.latencies_ms())
+    return Phase(
+        per_second=len(tracker.received) / elapsed,
+        p50_ms=statistics.median(latencies),
+        p99_ms=latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        count=len(tracker.received),
+    )
+
+
+async def _passthrough(
+    bootstrap: str, source: str, sink: str, stop: asyncio.Event, ready: asyncio.Event
+) -> None:
+    """The baseline: consume, then produce one record per consumed message (no store)."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{sink}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=2, acks="all", enable_idempotence=True
+    )
+    await consumer.start()
+    await producer.start()
+    ready.set()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=50, max_records=500)
+            sends = [
+                await producer.send(sink, r.value, key=r.key, headers=list(r.headers))
+                for records in batch.values()
+                for r in records
+            ]
+            await asyncio.gather(*sends)
+            if sends:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _with_triage(
+    bootstrap: str,
+    database_url: str,
+    run: str,
+    source: str,
+    sink: str,
+    measure: Callable[[], Awaitable[list[Phase]]],
+) -> list[Phase]:
+    schema = f"bench_triage_{run}"
+    store = await PostgresEventStore.connect(database_url, schema=schema)
+    handlers = TriageHandlers(
+        store, policy=Settings().policy(), clock=system_clock, consumer=schema
+    )
+    broker = KafkaBroker(bootstrap, logger=None)
+    Subscriptions(schema, store=store, topics={"lts.intake.events": source}).on(
+        TicketOpened, handlers.on_ticket_opened
+    ).attach(broker)
+    relay = Relay(
+        store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02
+    )
+    stop = asyncio.Event()
+    await broker.start()
+    relaying = asyncio.create_task(relay.run(stop))
+    try:
+        return await measure()
+    finally:
+        stop.set()
+        await broker.stop()
+        await relaying
+        async with store.engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await store.close()
+
+
+async def _with_passthrough(
+    bootstrap: str, source: str, sink: str, measure: Callable[[], Awaitable[list[Phase]]]
+) -> list[Phase]:
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_passthrough(bootstrap, source, sink, stop, ready))
+    await ready.wait()
+    try:
+        return await measure()
+    finally:
+        stop.set()
+        await task
+
+
+def _phases(
+    bootstrap: str, source: str, sink: str, match: Matcher, first_id: int
+) -> Callable[[], Awaitable[list[Phase]]]:
+    async def measure() -> list[Phase]:
+        warm = await _phase(
+            bootstrap,
+            source=source,
+            sink=sink,
+            match=match,
+            first_id=first_id,
+            count=100,
+            rate=None,
+        )
+        del warm
+        burst = await _phase(
+            bootstrap,
+            source=source,
+            sink=sink,
+            match=match,
+            first_id=first_id + 1_000,
+            count=BURST,
+            rate=None,
+        )
+        paced = await _phase(
+            bootstrap,
+            source=source,
+            sink=sink,
+            match=match,
+            first_id=first_id + 10_000,
+            count=PACED_RATE * PACED_SECONDS,
+            rate=PACED_RATE,
+        )
+        return [burst, paced]
+
+    return measure
+
+
+async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(topics)
+    except Exception:  # leftover bench topics are harmless
+        pass
+    finally:
+        await admin.close()
+
+
+async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
+    bootstrap, run = kafka_bootstrap_servers, uuid.uuid4().hex[:8]
+    topics = [f"bench.{name}.{run}" for name in ("intake", "triage", "raw_in", "raw_out")]
+    await ensure_topics(bootstrap, topics)
+    base = random.randint(100_000_000, 1_000_000_000)
+    try:
+        ours = await _with_triage(
+            bootstrap,
+            database_url,
+            run,
+            topics[0],
+            topics[1],
+            _phases(bootstrap, topics[0], topics[1], _triaged, base),
+        )
+        raw = await _with_passthrough(
+            bootstrap, topics[2], topics[3], _phases(bootstrap, topics[2], topics[3], _passed, base)
+        )
+    finally:
+        await _delete_topics(bootstrap, topics)
+    (burst, paced), (raw_burst, raw_paced) = ours, raw
+    return [
+        {
+            "bench": "triage_pipeline",
+            "ours": round(burst.per_second, 1),
+            "baseline": round(raw_burst.per_second, 1),
+            "ratio": round(burst.per_second / raw_burst.per_second, 3),
+            "unit": "tickets/s",
+            "tickets": burst.count,
+            "target": ">= 1000 tickets/s",
+            "burst_p50_ms": round(burst.p50_ms, 1),
+            "burst_p99_ms": round(burst.p99_ms, 1),
+            "what": "TicketOpened on Kafka -> consumer -> decide (auto triage: proposal, SLA, "
+            "risk, decision, owner, plan) -> PostgreSQL -> relay -> TicketTriaged on Kafka, vs "
+            "a raw aiokafka consume-and-produce passthrough",
+        },
+        {
+            "bench": "triage_pipeline_latency_at_200_per_s",
+            "ours": round(paced.p99_ms, 1),
+            "baseline": round(raw_paced.p99_ms, 1),
+            "ratio": round(paced.p99_ms / raw_paced.p99_ms, 3),
+            "unit": "ms p99",
+            "p50_ms": round(paced.p50_ms, 1),
+            "baseline_p50_ms": round(raw_paced.p50_ms, 1),
+            "tickets": paced.count,
+            "achieved_rate": round(paced.per_second, 1),
+            "target": "p99 < 500 ms",
+        },
+    ]
+
+
+if __name__ == "__main__":
+    import json
+    import os
+
+    results = asyncio.run(
+        main(
+            kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            database_url=os.environ["DATABASE_URL"],
+        )
+    )
+    for result in results:
+        print(json.dumps(result))
