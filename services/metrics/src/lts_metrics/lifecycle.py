@@ -57,7 +57,9 @@ class TicketLifecycle:
     updated_at: datetime | None = None
 
 
-Handler = Callable[[TicketLifecycle, Mapping[str, Any], AuditFact], TicketLifecycle]
+Changes = dict[str, Any]
+Handler = Callable[[TicketLifecycle, Mapping[str, Any], AuditFact], Changes]
+"""A handler returns the fields its event changes; the registry applies them in one `replace`."""
 
 
 class ProjectorRegistry:
@@ -77,9 +79,11 @@ class ProjectorRegistry:
         return type_ in self._handlers
 
     def apply(self, row: TicketLifecycle, fact: AuditFact) -> TicketLifecycle:
-        counted = replace(row, events=row.events + 1, updated_at=_latest(row.updated_at, fact))
         handler = self._handlers.get(fact.type)
-        return counted if handler is None else handler(counted, fact.data, fact)
+        changes = {} if handler is None else handler(row, fact.data, fact)
+        return replace(
+            row, events=row.events + 1, updated_at=_latest(row.updated_at, fact), **changes
+        )
 
 
 LIFECYCLE = ProjectorRegistry()
@@ -122,12 +126,11 @@ def _labels(existing: tuple[str, ...], added: Any) -> tuple[str, ...]:
 
 
 @LIFECYCLE.on(intake.TicketOpened.type)
-def _opened(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
+def _opened(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
     first = row.opened_at is None or (
         (at := parse_time(data.get("opened_at"))) is not None and at < row.opened_at
     )
-    return replace(
-        row,
+    return dict(
         opened_at=_first(row.opened_at, data.get("opened_at")),
         title=data.get("title") if first or row.title is None else row.title,
         source=data.get("source") if first or row.source is None else row.source,
@@ -138,29 +141,27 @@ def _opened(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> T
 
 
 @LIFECYCLE.on(intake.TicketLabelled.type)
-def _labelled(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(row, labels=_labels(row.labels, data.get("labels")))
+def _labelled(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(labels=_labels(row.labels, data.get("labels")))
 
 
 @LIFECYCLE.on(intake.AdvisoryWithdrawn.type)
-def _withdrawn(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(row, state="withdrawn")
+def _withdrawn(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(state="withdrawn")
 
 
 @LIFECYCLE.on(triage.SeverityProposed.type)
-def _proposed(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(
-        row,
+def _proposed(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(
         severity=row.severity if row.triaged_at else data.get("severity", row.severity),
         triage_deadline=row.triage_deadline or parse_time(data.get("triage_deadline")),
     )
 
 
 @LIFECYCLE.on(triage.TicketTriaged.type)
-def _triaged(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
+def _triaged(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
     first = row.triaged_at is None
-    return replace(
-        row,
+    return dict(
         state=_advance(row.state, "triaged"),
         severity=data.get("severity", row.severity),
         opened_at=row.opened_at or parse_time(data.get("opened_at")),
@@ -173,11 +174,11 @@ def _triaged(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> 
 
 
 @LIFECYCLE.on(triage.BackportDecided.type)
-def _decided(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
+def _decided(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
     decision = data.get("decision")
     closing = {"defer": "deferred", "reject": "rejected"}
     state = closing[decision] if decision in closing else _reopen(row.state)
-    return replace(row, decision=decision, targets=tuple(data.get("targets") or ()), state=state)
+    return dict(decision=decision, targets=tuple(data.get("targets") or ()), state=state)
 
 
 def _reopen(state: str) -> str:
@@ -185,14 +186,13 @@ def _reopen(state: str) -> str:
 
 
 @LIFECYCLE.on(triage.OwnerAssigned.type)
-def _owner(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(row, owner=data.get("owner", row.owner))
+def _owner(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(owner=data.get("owner", row.owner))
 
 
 @LIFECYCLE.on(triage.BackportPlanned.type)
-def _planned(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(
-        row,
+def _planned(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(
         state=_advance(_reopen(row.state), "planned"),
         planned_at=_first(row.planned_at, data.get("planned_at")),
         plan_deadline=parse_time(data.get("plan_deadline")) or row.plan_deadline,
@@ -202,26 +202,23 @@ def _planned(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> 
 
 
 @LIFECYCLE.on(triage.ApprovalRecorded.type)
-def _approval(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(row, approvals=row.approvals + 1)
+def _approval(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(approvals=row.approvals + 1)
 
 
 @LIFECYCLE.on(triage.PlanApproved.type)
-def _approved(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(
-        row,
+def _approved(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(
         state=_advance(row.state, "approved"),
         approved_at=_first(row.approved_at, data.get("approved_at")),
     )
 
 
 @LIFECYCLE.on(triage.TriageSlaBreached.type)
-def _triage_breach(
-    row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact
-) -> TicketLifecycle:
-    return replace(row, triage_breached_at=_first(row.triage_breached_at, data.get("detected_at")))
+def _triage_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(triage_breached_at=_first(row.triage_breached_at, data.get("detected_at")))
 
 
 @LIFECYCLE.on(triage.PlanSlaBreached.type)
-def _plan_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> TicketLifecycle:
-    return replace(row, plan_breached_at=_first(row.plan_breached_at, data.get("detected_at")))
+def _plan_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+    return dict(plan_breached_at=_first(row.plan_breached_at, data.get("detected_at")))

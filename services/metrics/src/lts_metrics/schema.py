@@ -81,6 +81,9 @@ def _tables(s: str) -> list[str]:
                 GENERATED ALWAYS AS (approved_at <= plan_deadline) STORED)""",
         f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_opened ON {s}.ticket_lifecycle (opened_at)",
         f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_state ON {s}.ticket_lifecycle (state)",
+        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_triage ON {s}.ticket_lifecycle (opened_at)"
+        " INCLUDE (time_to_triage_s, triage_within_sla, severity, source)"
+        " WHERE time_to_triage_s IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_labels ON {s}.ticket_lifecycle"
         " USING gin (labels)",
         f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (

@@ -1,0 +1,278 @@
+"""Metrics service throughput, in the same run, against raw baselines on the same server.
+
+- `metrics_rebuild`: events/s replaying the metrics store into the projections
+  (`ProjectionEngine.rebuild`: gap-free `read_all`, decode, the lifecycle and timeline folds,
+  batched upserts, one transaction). Dataset: 20,000 tickets audited as opened -> triaged ->
+  planned (-> approved for a third), with their envelope rows. Baseline: a raw asyncpg keyset scan
+  of the same rows in the same batches. Target: >= 20,000 events/s.
+- `metrics_query_p99`: milliseconds for the time-to-triage query (count, p50/p90/p95 by
+  `percentile_cont`, max, SLA compliance) over 100,000 tickets, p99 over 200 runs with varied
+  filters (none, a month, a severity, a source, a label). The projection rows are inserted
+  directly. Baseline: the same figures computed in Python over the fetched durations (what a
+  client-side report would do). Target: p99 < 50 ms."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from lts_events.envelope import NewEvent
+from lts_events.hashing import GENESIS, event_hash
+from lts_events.store.postgres import PostgresEventStore
+from lts_metrics.audit import audit_copy, facts_of
+from lts_metrics.percentiles import percentile_cont
+from lts_metrics.projector import ProjectionEngine
+from lts_metrics.queries import Filters, MetricsQueries
+from lts_metrics.samples import TicketStory
+from lts_metrics.schema import ensure_schema
+from sqlalchemy import text
+
+TICKETS = 20_000
+BATCH = 5000
+QUERY_TICKETS = 100_000
+QUERY_RUNS = 200
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
+    suffix = uuid.uuid4().hex[:8]
+    schema, role = f"bench_metrics_{suffix}", f"bench_analyst_{suffix}"
+    store = await PostgresEventStore.connect(database_url, schema=schema)
+    try:
+        async with store.engine.begin() as conn:
+            await ensure_schema(conn, schema=schema, analyst_role=role, analyst_password=None)
+        return [
+            await _rebuild(store, database_url),
+            await _query(store),
+        ]
+    finally:
+        async with store.engine.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            await conn.execute(text(f"DROP OWNED BY {role}"))
+            await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await store.close()
+
+
+def _story(n: int) -> TicketStory:
+    rng = random.Random(n)
+    triaged = timedelta(minutes=rng.randint(5, 2000))
+    return TicketStory(
+        ticket_id=n,
+        opened_at=T0 + timedelta(minutes=n),
+        triaged_after=triaged,
+        planned_after=triaged + timedelta(hours=rng.randint(1, 60)),
+        approved_after=triaged + timedelta(hours=70) if n % 3 == 0 else None,
+    )
+
+
+async def _populate(store: PostgresEventStore) -> int:
+    """Audit copies of every story's events, chained as the store chains them, loaded with COPY
+    (the store's own append is measured by `store_append_*`), plus their envelope rows."""
+    events: list[tuple[object, ...]] = []
+    envelope_rows: list[tuple[object, ...]] = []
+    for n in range(1, TICKETS + 1):
+        by_stream: dict[str, list[NewEvent]] = {}
+        for envelope in _story(n).envelopes():
+            topic = "lts.intake.events" if "intake" in envelope.type else "lts.triage.events"
+            facts = facts_of(envelope, topic=topic)
+            by_stream.setdefault(facts.stream_id, []).append(audit_copy(envelope, facts))
+            envelope_rows.append(tuple(facts.row().values()))
+        for stream_id, new in by_stream.items():
+            events.extend(_chained(stream_id, new))
+    async with store.engine.begin() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.copy_records_to_table(
+            "events", schema_name=store.schema, records=events, columns=EVENT_COLUMNS
+        )
+        await raw.copy_records_to_table(
+            "audit_envelopes",
+            schema_name=store.schema,
+            records=envelope_rows,
+            columns=ENVELOPE_COLUMNS,
+        )
+    return len(events)
+
+
+def _chained(stream_id: str, new: list[NewEvent]) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    previous = GENESIS
+    for version, item in enumerate(new, start=1):
+        data, metadata = item.event.to_data(), item.metadata.model_dump(mode="json")
+        previous = event_hash(
+            previous_hash=previous,
+            event_id=item.event_id,
+            stream_id=stream_id,
+            stream_version=version,
+            type_=item.event.type,
+            schema_version=item.event.schema_version,
+            data=data,
+            metadata=metadata,
+        )
+        rows.append(
+            (
+                stream_id,
+                version,
+                item.event_id,
+                item.event.type,
+                item.event.schema_version,
+                json.dumps(data),
+                json.dumps(metadata),
+                previous,
+            )
+        )
+    return rows
+
+
+EVENT_COLUMNS = [
+    "stream_id",
+    "stream_version",
+    "event_id",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "hash",
+]
+ENVELOPE_COLUMNS = [
+    "event_id",
+    "ce_id",
+    "ce_source",
+    "service",
+    "subject",
+    "occurred_at",
+    "stream_version",
+    "topic",
+    "kafka_partition",
+    "kafka_offset",
+]
+
+
+async def _rebuild(store: PostgresEventStore, database_url: str) -> dict[str, object]:
+    await _populate(store)
+    engine = ProjectionEngine(store, store.engine, schema=store.schema)
+    started = time.perf_counter()
+    replayed = await engine.rebuild(batch=BATCH)
+    ours = replayed / (time.perf_counter() - started)
+    baseline = await _raw_scan(database_url, store.schema)
+    return {
+        "bench": "metrics_rebuild",
+        "ours": round(ours),
+        "baseline": round(baseline),
+        "ratio": round(ours / baseline, 3),
+        "unit": "events/s",
+        "events": replayed,
+        "target": ">= 20000 events/s",
+    }
+
+
+async def _raw_scan(database_url: str, schema: str) -> float:
+    conn = await asyncpg.connect(database_url)
+    try:
+        started, last, total = time.perf_counter(), (0, 0), 0
+        while True:
+            rows = await conn.fetch(
+                f"SELECT position, transaction_id::text::bigint AS tx, stream_id, event_id, type,"
+                f" schema_version, data, metadata, recorded_at FROM {schema}.events"
+                " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
+                " ORDER BY transaction_id, position LIMIT $3",
+                str(last[0]),
+                last[1],
+                BATCH,
+            )
+            if not rows:
+                break
+            total += len(rows)
+            last = (rows[-1]["tx"], rows[-1]["position"])
+        return total / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+async def _query(store: PostgresEventStore) -> dict[str, object]:
+    s = store.schema
+    async with store.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {s}.ticket_lifecycle"))
+        await conn.execute(text(_DATASET.format(s=s)), {"n": QUERY_TICKETS, "t0": T0})
+    async with store.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"VACUUM ANALYZE {s}.ticket_lifecycle"))
+    queries = MetricsQueries(store.engine, schema=s)
+    filters = [
+        Filters(),
+        Filters(start=T0 + timedelta(days=30), end=T0 + timedelta(days=60)),
+        Filters(severity="high"),
+        Filters(source="osv"),
+        Filters(label="security"),
+    ]
+    ours = [
+        await _timed(queries.duration("time-to-triage", filters[i % 5])) for i in range(QUERY_RUNS)
+    ]
+    baseline = [await _timed(_client_side(store, filters[i % 5])) for i in range(QUERY_RUNS // 4)]
+    p99, base99 = _p99(ours), _p99(baseline)
+    return {
+        "bench": "metrics_query_p99",
+        "ours": round(p99, 2),
+        "baseline": round(base99, 2),
+        "ratio": round(p99 / base99, 3),
+        "unit": "ms",
+        "tickets": QUERY_TICKETS,
+        "p50_ms": round(percentile_cont(ours, 0.5) or 0.0, 2),
+        "target": "< 50 ms",
+    }
+
+
+async def _client_side(store: PostgresEventStore, filters: Filters) -> None:
+    where, params = filters.where("time_to_triage_s IS NOT NULL")
+    async with store.engine.connect() as conn:
+        rows = list(
+            await conn.execute(
+                text(
+                    f"SELECT time_to_triage_s, triage_within_sla"
+                    f" FROM {store.schema}.ticket_lifecycle{where}"
+                ),
+                params,
+            )
+        )
+    values = [r[0] for r in rows]
+    for fraction in (0.5, 0.9, 0.95):
+        percentile_cont(values, fraction)
+    _ = (max(values, default=None), sum(1 for r in rows if r[1]))
+
+
+async def _timed(call: object) -> float:
+    started = time.perf_counter()
+    await call  # type: ignore[misc]
+    return (time.perf_counter() - started) * 1000
+
+
+def _p99(samples: list[float]) -> float:
+    return percentile_cont(samples, 0.99) or 0.0
+
+
+_DATASET = """
+INSERT INTO {s}.ticket_lifecycle
+    (ticket_id, state, severity, source, labels, opened_at, triaged_at, triage_deadline,
+     planned_at, plan_deadline, approved_at, events)
+SELECT g,
+       CASE WHEN g % 5 = 0 THEN 'opened' WHEN g % 3 = 0 THEN 'approved' ELSE 'planned' END,
+       (ARRAY['critical', 'high', 'medium', 'low'])[1 + g % 4],
+       (ARRAY['report', 'alertmanager', 'osv', 'github', 'grafana'])[1 + g % 5],
+       CASE WHEN g % 7 = 0 THEN ARRAY['security', 'cve'] WHEN g % 11 = 0 THEN ARRAY['regression']
+            ELSE ARRAY[]::text[] END,
+       CAST(:t0 AS timestamptz) + g * interval '3 minutes',
+       CASE WHEN g % 5 <> 0 THEN CAST(:t0 AS timestamptz) + g * interval '3 minutes'
+            + (random() * 48) * interval '1 hour' END,
+       CAST(:t0 AS timestamptz) + g * interval '3 minutes' + interval '24 hours',
+       CASE WHEN g % 5 <> 0 THEN CAST(:t0 AS timestamptz) + g * interval '3 minutes'
+            + interval '60 hours' END,
+       CAST(:t0 AS timestamptz) + g * interval '3 minutes' + interval '5 days',
+       CASE WHEN g % 15 = 0 THEN CAST(:t0 AS timestamptz) + g * interval '3 minutes'
+            + interval '80 hours' END,
+       4
+FROM generate_series(1, :n) AS g
+"""
