@@ -329,6 +329,7 @@ class Subscriptions:
                 ack_policy=AckPolicy.MANUAL,
                 auto_offset_reset="earliest",
                 title=f"{self.consumer}:{topic}",
+                decoder=_undecoded,
             )
             subscriber(self._subscriber_function(broker))
 
@@ -376,3 +377,9 @@ class Subscriptions:
             key=raw.key,
             headers={k: v.decode("utf-8", errors="replace") for k, v in headers},
         )
+
+
+async def _undecoded(message: Any) -> Any:
+    """Leave the body as bytes: the runtime decodes it itself (FastStream's JSON decoding would
+    fail on a malformed body before the message reached the DLQ path)."""
+    return message.body
