@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Envelope, Metadata, NewEvent, RecordedEvent
 from lts_events.event import REGISTRY, Event, EventRegistry, JsonDict, UnknownEventType
 from lts_events.hashing import GENESIS, event_hash
+from lts_events.store.chaining import canonical_json, chain_hash
 from lts_events.store.heads import StreamHeads
 from lts_events.store.port import ANY, NO_STREAM
 from lts_events.store.rows import trusted_recorded
@@ -366,3 +369,55 @@ def test_the_least_recently_touched_head_is_forgotten_first() -> None:
     assert heads.guess("a", ANY) is None
     assert heads.guess("b", ANY) == (1, "hb")
     assert heads.guess("c", ANY) == (1, "hc")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(
+    previous=st.text(min_size=1),
+    event_id=st.uuids(),
+    stream_id=st.text(),
+    version=st.integers(min_value=1, max_value=2**31),
+    type_=st.text(),
+    schema_version=st.integers(min_value=1, max_value=99),
+    data=st.dictionaries(st.text(), json_values, max_size=4),
+    metadata=st.dictionaries(st.text(), json_values, max_size=4),
+)
+def test_the_stores_chain_hash_is_exactly_the_event_hash(
+    previous: str,
+    event_id: uuid.UUID,
+    stream_id: str,
+    version: int,
+    type_: str,
+    schema_version: int,
+    data: JsonDict,
+    metadata: JsonDict,
+) -> None:
+    expected = event_hash(
+        previous_hash=previous,
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_version=version,
+        type_=type_,
+        schema_version=schema_version,
+        data=data,
+        metadata=metadata,
+    )
+
+    fast = chain_hash(
+        previous_hash=previous,
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_version=version,
+        type_=type_,
+        schema_version=schema_version,
+        data_json=canonical_json(data),
+        metadata_json=canonical_json(metadata),
+    )
+
+    assert fast == expected

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS
+from lts_events.store.chaining import ChainedEvent, chain, event_columns
 from lts_events.store.heads import StreamHeads
 from lts_events.store.migrate import checked_schema
 from lts_events.store.migrate import migrate as run_migrations
@@ -30,16 +31,13 @@ from lts_events.store.port import (
     Timer,
 )
 from lts_events.store.rows import (
-    ChainedEvent,
-    chain,
     checkpoint_from_row,
-    event_columns,
     recorded_from_chained,
     recorded_from_row,
     timer_columns,
     timer_from_row,
 )
-from lts_events.store.sql import statements
+from lts_events.store.sql import AppendShape, statements
 from lts_events.store.verification import ChainWalker, StoredEvent, VerifyReport
 
 __all__ = ["PostgresEventStore", "VerifyReport", "asyncpg_url"]
@@ -130,7 +128,15 @@ class PostgresEventStore:
         consumer, message_id = (
             (processed.consumer, processed.message_id) if processed else (None, None)
         )
-        timers = timer_columns(schedule)
+        shape = AppendShape(processed is not None, bool(schedule), fired_timer is not None)
+        statement = self._sql.append[shape]
+        extra: list[Any] = []
+        if processed is not None:
+            extra += [processed.consumer, processed.message_id]
+        if schedule:
+            extra += timer_columns(schedule)
+        if fired_timer is not None:
+            extra.append(fired_timer)
         guess = self._heads.guess(stream_id, expected_version)
         version = 0
         async with self._connection() as db:
@@ -146,14 +152,7 @@ class PostgresEventStore:
                 chained = chain(stream_id, events, head_version=version, head_hash=previous)
                 try:
                     rows = await db.fetch(
-                        self._sql.append,
-                        stream_id,
-                        version,
-                        consumer,
-                        message_id,
-                        *event_columns(chained),
-                        *timers,
-                        fired_timer,
+                        statement, stream_id, version, *event_columns(chained), *extra
                     )
                 except asyncpg.UniqueViolationError as error:
                     if error.constraint_name != "events_stream_version_key":

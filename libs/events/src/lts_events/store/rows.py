@@ -1,77 +1,21 @@
-"""Between the store's rows and its Python values: chaining new events, decoding stored ones."""
+"""Between the store's rows and its Python values."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from lts_events.envelope import Metadata, NewEvent, RecordedEvent
-from lts_events.hashing import event_hash
+from lts_events.envelope import Metadata, RecordedEvent
+from lts_events.store.chaining import ChainedEvent
 from lts_events.store.port import Checkpoint, Timer
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON for a jsonb column (PostgreSQL normalises it; the hash has its own form)."""
+    """Compact JSON for a jsonb column."""
     return to_json(value).decode()
-
-
-@dataclass(frozen=True, slots=True)
-class ChainedEvent:
-    """A new event with its version and hash, ready to insert."""
-
-    new: NewEvent
-    stream_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    hash: str
-
-
-def chain(
-    stream_id: str, events: Sequence[NewEvent], *, head_version: int, head_hash: str
-) -> list[ChainedEvent]:
-    chained: list[ChainedEvent] = []
-    previous = head_hash
-    dumped: dict[int, dict[str, Any]] = {}  # events appended together share their metadata
-    for offset, new in enumerate(events, start=1):
-        data = new.event.to_data()
-        metadata = dumped.get(id(new.metadata))
-        if metadata is None:
-            metadata = dumped[id(new.metadata)] = new.metadata.model_dump(mode="json")
-        version = head_version + offset
-        previous = event_hash(
-            previous_hash=previous,
-            event_id=new.event_id,
-            stream_id=stream_id,
-            stream_version=version,
-            type_=new.event.type,
-            schema_version=new.event.schema_version,
-            data=data,
-            metadata=metadata,
-        )
-        chained.append(ChainedEvent(new, version, data, metadata, previous))
-    return chained
-
-
-def event_columns(chained: Sequence[ChainedEvent]) -> tuple[list[Any], ...]:
-    """Column arrays for `unnest`: version, id, type, schema version, data, metadata, hash."""
-    return (
-        [c.stream_version for c in chained],
-        [c.new.event_id for c in chained],
-        [c.new.event.type for c in chained],
-        [c.new.event.schema_version for c in chained],
-        [dumps(c.data) for c in chained],
-        _dump_shared([c.metadata for c in chained]),
-        [c.hash for c in chained],
-    )
-
-
-def _dump_shared(documents: Sequence[dict[str, Any]]) -> list[str]:
-    texts: dict[int, str] = {}
-    return [texts.get(id(d)) or texts.setdefault(id(d), dumps(d)) for d in documents]
 
 
 def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:

@@ -1,0 +1,98 @@
+"""Chaining new events onto a stream: versions, hashes, and the column arrays to insert them.
+
+`chain_hash` computes exactly `lts_events.hashing.event_hash` (a property test holds them equal)
+but takes the data and metadata already in canonical JSON. Events appended together share one
+metadata object, so its canonical form is computed once per append, and the canonical data is
+also what goes into the jsonb column: one serialisation per event instead of three."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import Any
+from uuid import UUID
+
+from lts_events.envelope import NewEvent
+
+_quote: Any = encode_basestring  # the string encoder json.dumps uses with ensure_ascii=False
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON form `event_hash` uses: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(
+    *,
+    previous_hash: str,
+    event_id: UUID,
+    stream_id: str,
+    stream_version: int,
+    type_: str,
+    schema_version: int,
+    data_json: str,
+    metadata_json: str,
+) -> str:
+    """`event_hash` over canonical JSON already made: the same object, keys in sorted order."""
+    content = (
+        f'{{"data":{data_json},"id":{_quote(str(event_id))},"metadata":{metadata_json},'
+        f'"previous":{_quote(previous_hash)},"schema_version":{int(schema_version)!r},'
+        f'"stream":{_quote(stream_id)},"type":{_quote(type_)},"version":{int(stream_version)!r}}}'
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedEvent:
+    """A new event with its version, hash and canonical JSON, ready to insert."""
+
+    new: NewEvent
+    stream_version: int
+    data: dict[str, Any]
+    data_json: str
+    metadata_json: str
+    hash: str
+
+
+def chain(
+    stream_id: str, events: Sequence[NewEvent], *, head_version: int, head_hash: str
+) -> list[ChainedEvent]:
+    chained: list[ChainedEvent] = []
+    previous = head_hash
+    metadata_texts: dict[int, str] = {}
+    for offset, new in enumerate(events, start=1):
+        data = new.event.to_data()
+        data_json = canonical_json(data)
+        metadata_json = metadata_texts.get(id(new.metadata))
+        if metadata_json is None:
+            metadata_json = canonical_json(new.metadata.model_dump(mode="json"))
+            metadata_texts[id(new.metadata)] = metadata_json
+        version = head_version + offset
+        previous = chain_hash(
+            previous_hash=previous,
+            event_id=new.event_id,
+            stream_id=stream_id,
+            stream_version=version,
+            type_=new.event.type,
+            schema_version=new.event.schema_version,
+            data_json=data_json,
+            metadata_json=metadata_json,
+        )
+        chained.append(ChainedEvent(new, version, data, data_json, metadata_json, previous))
+    return chained
+
+
+def event_columns(chained: Sequence[ChainedEvent]) -> tuple[list[Any], ...]:
+    """Column arrays for `unnest`: version, id, type, schema version, data, metadata, hash."""
+    return (
+        [c.stream_version for c in chained],
+        [c.new.event_id for c in chained],
+        [c.new.event.type for c in chained],
+        [c.new.event.schema_version for c in chained],
+        [c.data_json for c in chained],
+        [c.metadata_json for c in chained],
+        [c.hash for c in chained],
+    )
