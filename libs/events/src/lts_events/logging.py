@@ -23,6 +23,7 @@ class TraceContextFilter(logging.Filter):
         record.service = self._service
         record.trace_id = trace_id
         record.span_id = span_id
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate
         return True
 
 
