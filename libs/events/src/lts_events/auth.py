@@ -33,7 +33,9 @@ class Principal:
 
 def _dev_tokens() -> dict[str, Principal]:
     """One token per role, `dev-<role>`, for the local stack and the tests."""
-    tokens = {f"dev-{role.value}": Principal(f"dev-{role.value}", frozenset({role})) for role in Role}
+    tokens = {
+        f"dev-{role.value}": Principal(f"dev-{role.value}", frozenset({role})) for role in Role
+    }
     tokens["dev-maintainer-alice"] = Principal(
         "alice", frozenset({Role.MAINTAINER, Role.CODE_REVIEWER, Role.TRIAGE_ENGINEER})
     )
