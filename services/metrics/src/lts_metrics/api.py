@@ -60,10 +60,12 @@ def moment(
     return at or datetime.now(UTC)
 
 
+Selected = Annotated[Filters, Depends(filters)]
+At = Annotated[datetime, Depends(moment)]
+
+
 def router(queries: MetricsQueries, authenticate: Authenticate) -> APIRouter:
     api = APIRouter(dependencies=[Depends(authenticate)], tags=["metrics"])
-    Selected = Annotated[Filters, Depends(filters)]
-    At = Annotated[datetime, Depends(moment)]
 
     @api.get("/metrics/time-to-triage", response_model=DurationStats)
     async def time_to_triage(selected: Selected) -> DurationStats:

@@ -82,10 +82,11 @@ class EnvelopeFacts:
 
 
 def service_of(topic: str) -> str:
-    """`lts.triage.events` -> `triage`; any other topic name is kept whole."""
+    """`lts.triage.events` (or a namespaced `<ns>.lts.triage.events`) -> `triage`; any other
+    topic name is kept whole."""
     parts = topic.split(".")
-    if len(parts) == 3 and parts[0] == "lts" and parts[2] == "events":
-        return parts[1]
+    if len(parts) >= 3 and parts[-3] == "lts" and parts[-1] == "events":
+        return parts[-2]
     return topic
 
 
