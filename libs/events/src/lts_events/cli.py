@@ -224,7 +224,8 @@ def dev(as_json: JsonFlag = False) -> None:
         stack.wait_ready(children)
         _print_endpoints(stack.endpoints([s for s, _ in children], infra), as_json)
         if _has_command("demo"):
-            env = {**os.environ, **infra.env()}
+            urls = {f"LTS_{s.name.upper()}_URL": s.url for s, _ in children}
+            env = {**os.environ, **infra.env(), **urls}
             subprocess.run([sys.executable, "-m", "lts_events.cli", "demo"], env=env, check=False)
         while not stop.is_set() and all(p.poll() is None for _, p in children):
             stop.wait(0.5)
