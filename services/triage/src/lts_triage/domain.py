@@ -151,6 +151,12 @@ class ReceiveTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class RelabelTicket:
+    labels: tuple[str, ...]
+    reason: str = "ticket labelled by intake"
+
+
+@dataclass(frozen=True, slots=True)
 class TriageTicket:
     actor: Actor
     severity: Severity
@@ -183,7 +189,7 @@ class FireTimer:
     revision: int | None = None
 
 
-Command = ReceiveTicket | TriageTicket | RequestEmergency | SignOff | FireTimer
+Command = ReceiveTicket | RelabelTicket | TriageTicket | RequestEmergency | SignOff | FireTimer
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +224,8 @@ def decide(state: TicketState, command: Command, *, now: datetime, policy: Polic
     match command:
         case ReceiveTicket():
             return _receive(state, command.ticket, now=now, policy=policy)
+        case RelabelTicket():
+            return _relabel(state, command, now=now, policy=policy)
         case TriageTicket():
             return _triage_by_engineer(state, command, now=now, policy=policy)
         case RequestEmergency():
@@ -240,20 +248,14 @@ def _receive(state: TicketState, ticket: TicketOpened, *, now: datetime, policy:
         cve_ids=tuple(ticket.cve_ids),
         affected_versions=tuple(ticket.affected_versions),
         affected_lts_lines=tuple(ticket.affected_lts_lines),
+        cvss_vectors=tuple(ticket.cvss_vectors),
+        alert_severity=ticket.alert_severity,
+        severity_guess=ticket.severity_guess,
         opened_at=ticket.opened_at,
         received_at=now,
     )
-    proposal = propose(_facts(ticket))
-    proposed = SeverityProposed(
-        ticket_id=ticket.ticket_id,
-        severity=proposal.severity,
-        evidence=proposal.evidence,
-        cvss_base_score=proposal.cvss_base_score,
-        security=proposal.security,
-        public_exploit=proposal.public_exploit,
-        triage_deadline=policy.triage_deadline(proposal.severity, opened_at=ticket.opened_at),
-        proposed_at=now,
-    )
+    proposal = propose(_facts(received, received.labels))
+    proposed = _proposed(received, proposal, received.labels, now=now, policy=policy)
     outcomes = [
         Outcome(received, SERVICE, "ticket opened by intake"),
         Outcome(proposed, SERVICE, _proposal_reason(proposal)),
@@ -267,15 +269,53 @@ def _receive(state: TicketState, ticket: TicketOpened, *, now: datetime, policy:
     return Decided(tuple(outcomes))
 
 
-def _facts(ticket: TicketOpened) -> TicketFacts:
+def _facts(received: TicketReceived, labels: tuple[str, ...]) -> TicketFacts:
     return TicketFacts(
-        kind=ticket.kind.value,
-        labels=tuple(ticket.labels),
-        cve_ids=tuple(ticket.cve_ids),
-        cvss_vectors=tuple(ticket.cvss_vectors),
-        alert_severity=ticket.alert_severity,
-        severity_guess=ticket.severity_guess,
+        kind=received.kind,
+        labels=labels,
+        cve_ids=received.cve_ids,
+        cvss_vectors=received.cvss_vectors,
+        alert_severity=received.alert_severity,
+        severity_guess=received.severity_guess,
     )
+
+
+def _proposed(
+    received: TicketReceived,
+    proposal: Proposal,
+    labels: tuple[str, ...],
+    *,
+    now: datetime,
+    policy: Policy,
+) -> SeverityProposed:
+    return SeverityProposed(
+        ticket_id=received.ticket_id,
+        severity=proposal.severity,
+        evidence=proposal.evidence,
+        labels=labels,
+        cvss_base_score=proposal.cvss_base_score,
+        security=proposal.security,
+        public_exploit=proposal.public_exploit,
+        triage_deadline=policy.triage_deadline(proposal.severity, opened_at=received.opened_at),
+        proposed_at=now,
+    )
+
+
+def _relabel(
+    state: TicketState, command: RelabelTicket, *, now: datetime, policy: Policy
+) -> Decided:
+    """New labels on a ticket not triaged yet: propose again (the labels may change the
+    severity and so the triage deadline). After triage, labels change nothing here."""
+    received, current = state.received, state.proposal
+    if received is None or current is None or state.triage is not None:
+        return Decided()
+    labels = tuple(dict.fromkeys((*current.labels, *command.labels)))
+    if labels == current.labels:
+        return Decided()
+    proposed = _proposed(
+        received, propose(_facts(received, labels)), labels, now=now, policy=policy
+    )
+    return Decided((Outcome(proposed, SERVICE, f"{command.reason}: {', '.join(labels)}"),))
 
 
 def _proposal_reason(proposal: Proposal) -> str:
@@ -583,6 +623,8 @@ def _triage_breach(state: TicketState, command: FireTimer, *, now: datetime) -> 
     proposal = state.proposal
     if proposal is None or state.triage is not None or state.triage_breached:
         return None
+    if command.due_at < proposal.triage_deadline:
+        return None  # a timer of an earlier proposal; the current deadline has its own
     return TriageSlaBreached(
         ticket_id=proposal.ticket_id,
         severity=proposal.severity,

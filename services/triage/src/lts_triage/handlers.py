@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.intake import TicketLabelled, TicketOpened
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
@@ -30,6 +30,7 @@ from lts_triage.domain import (
     FireTimer,
     Outcome,
     ReceiveTicket,
+    RelabelTicket,
     TicketState,
     TimerKind,
     decide,
@@ -164,6 +165,17 @@ class TriageHandlers:
             await self._append(ticket_id, decided, version=NO_STREAM, origin=origin)
         except ConcurrencyError:
             await self.execute(ticket_id, command, origin)
+
+    async def on_ticket_labelled(self, inbound: Inbound[TicketLabelled]) -> None:
+        envelope = inbound.envelope
+        origin = Origin(
+            processed=inbound.processed,
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            traceparent=current_traceparent() or envelope.traceparent,
+        )
+        command = RelabelTicket(tuple(inbound.event.labels), inbound.event.reason)
+        await self.execute(inbound.event.ticket_id, command, origin)
 
     async def on_timer(self, timer: Timer) -> None:
         if timer.kind not in TIMER_KINDS:  # not ours to answer: mark it fired, nothing else

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
-from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.intake import TicketLabelled, TicketOpened
 from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
@@ -30,8 +30,10 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
     """Consumer group = the service name; the intake topic can be renamed (isolated tests)."""
     handlers = handlers_for(context)
     renamed = {"lts.intake.events": Settings().intake_topic}
-    return Subscriptions(context.name, store=context.store, topics=renamed).on(
-        TicketOpened, handlers.on_ticket_opened
+    return (
+        Subscriptions(context.name, store=context.store, topics=renamed)
+        .on(TicketOpened, handlers.on_ticket_opened)
+        .on(TicketLabelled, handlers.on_ticket_labelled)
     )
 
 

@@ -32,6 +32,7 @@ from lts_triage.domain import (
     Decided,
     FireTimer,
     ReceiveTicket,
+    RelabelTicket,
     RequestEmergency,
     SignOff,
     TicketState,
@@ -416,3 +417,39 @@ def test_a_deferred_ticket_never_breaches_the_plan_sla() -> None:
     due = T0 + timedelta(days=10)
 
     assert decide(state, FireTimer("plan_sla", due), now=due, policy=POLICY).events == []
+
+
+def test_labels_added_before_triage_update_the_proposal_and_its_deadline() -> None:
+    state, _ = run([(ReceiveTicket(opened(kind=TicketKind.BUG)), T0)])
+
+    decided = decide(
+        state, RelabelTicket(("data-loss",)), now=T0 + timedelta(minutes=5), policy=POLICY
+    )
+
+    proposed = decided.events[0]
+    assert isinstance(proposed, SeverityProposed)
+    assert proposed.severity is Severity.CRITICAL
+    assert proposed.triage_deadline == T0 + timedelta(hours=4)
+    assert "data-loss" in proposed.labels
+
+
+def test_labels_after_triage_change_nothing() -> None:
+    state = triaged_security_ticket()
+
+    assert decide(state, RelabelTicket(("data-loss",)), now=T0, policy=POLICY).events == []
+
+
+def test_the_timer_of_a_superseded_earlier_deadline_does_not_breach() -> None:
+    state, _ = run(
+        [
+            (ReceiveTicket(opened(kind=TicketKind.BUG, severity_guess=Severity.CRITICAL)), T0),
+            (RelabelTicket(("performance",)), T0),  # machine evidence: medium, 3 business days
+        ]
+    )
+    old_deadline = T0 + timedelta(hours=4)
+
+    fired = decide(state, FireTimer("triage_sla", old_deadline), now=old_deadline, policy=POLICY)
+
+    assert state.proposal is not None
+    assert state.proposal.severity is Severity.MEDIUM
+    assert fired.events == []

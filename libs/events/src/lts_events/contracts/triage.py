@@ -99,19 +99,25 @@ class TicketReceived(Event):
     cve_ids: tuple[str, ...] = ()
     affected_versions: tuple[str, ...] = ()
     affected_lts_lines: tuple[str, ...] = ()
+    cvss_vectors: tuple[str, ...] = ()
+    alert_severity: str | None = None
+    severity_guess: Severity | None = None
     opened_at: datetime
     received_at: datetime
 
 
 class SeverityProposed(Event):
     """The automatic severity proposal from labels, CVSS vectors, alert severity and the
-    reporter's guess, with the evidence; starts the triage SLA clock."""
+    reporter's guess, with the evidence; starts the triage SLA clock (counted from the ticket's
+    `opened_at`). Proposed again, with the labels considered, when intake labels an untriaged
+    ticket."""
 
     type: ClassVar[str] = "lts.triage.severity_proposed"
 
     ticket_id: TicketId
     severity: Severity
     evidence: tuple[SeverityEvidence, ...]
+    labels: tuple[str, ...] = ()
     cvss_base_score: float | None = None
     security: bool
     public_exploit: bool
