@@ -40,6 +40,7 @@ from lts_intake.formats import (
     GrafanaWebhook,
     OsvRecord,
     ReportIn,
+    nul_path,
 )
 from lts_intake.handlers import Intake, Outcome
 from lts_intake.model import Command, OpenTicket
@@ -139,6 +140,22 @@ def _invalid(
     )
 
 
+def reject_nul(value: Any, *, prefix: tuple[str | int, ...] = ("body",)) -> None:
+    """422 for a NUL character anywhere in the input (PostgreSQL cannot store it)."""
+    found = nul_path(value)
+    if found is not None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_nul",
+                    "loc": (*prefix, *found),
+                    "msg": "NUL characters (\\u0000) are not accepted",
+                    "input": None,
+                }
+            ]
+        )
+
+
 def _json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -207,6 +224,8 @@ def build_router(
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Result:
         """A person reports a bug, a security issue or a feature-safe change (the ticket template)."""
+        reject_nul(body.model_dump(mode="json"))
+        reject_nul(idempotency_key, prefix=("header", "idempotency-key"))
         command = standardize.from_report(
             body,
             reporter=principal.actor_id,
@@ -230,6 +249,7 @@ def build_router(
     )
     async def alertmanager(body: AlertmanagerWebhook) -> Accepted:
         """Prometheus Alertmanager webhook (payload version 4): each grouped alert on its own."""
+        reject_nul(body.model_dump(mode="json"))
         context = body.model_dump(mode="json", exclude={"alerts"})
         commands = standardize.from_alerts(
             body.alerts,
@@ -253,6 +273,7 @@ def build_router(
     )
     async def grafana(body: GrafanaWebhook) -> Accepted:
         """Grafana unified alerting webhook contact point."""
+        reject_nul(body.model_dump(mode="json"))
         context = body.model_dump(mode="json", exclude={"alerts", "message"})
         commands = standardize.from_alerts(
             body.alerts,
@@ -337,6 +358,8 @@ def build_router(
         )
         if x_hub_signature_256 is None or not hmac.compare_digest(expected, x_hub_signature_256):
             raise _unauthorized("missing or wrong X-Hub-Signature-256")
+        reject_nul(payload)
+        reject_nul(x_github_delivery, prefix=("header", "x-github-delivery"))
         now = intake.clock()
         command: Command
         try:
@@ -376,6 +399,8 @@ def build_router(
             raise _unauthorized("missing or wrong X-Gitlab-Token")
         if x_gitlab_event not in {None, "Issue Hook", "Confidential Issue Hook"}:
             return Accepted(results=[Result(ticket_id=None, outcome="ignored")])
+        reject_nul(payload)
+        reject_nul([idempotency_key, x_gitlab_event_uuid], prefix=("header",))
         try:
             hook = GitlabIssueHook.model_validate(payload)
         except ValidationError as error:
@@ -404,6 +429,7 @@ def build_router(
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     ) -> TicketList:
+        reject_nul(label, prefix=("query", "label"))
         views = await repository.tickets(
             label=label,
             state=state,
@@ -452,6 +478,7 @@ def parse_osv_body(raw: bytes, content_type: str) -> list[OsvRecord]:
                 }
             ]
         )
+    reject_nul(items)
     records = []
     for index, item in enumerate(items):
         try:

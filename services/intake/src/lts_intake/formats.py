@@ -304,3 +304,23 @@ class GitlabIssueHook(BaseModel):
     project: GitlabProject
     object_attributes: GitlabIssueAttributes
     labels: list[GitlabLabel] = Field(default_factory=list)
+
+
+def nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where a NUL character (\\u0000) hides in a JSON value: PostgreSQL text and jsonb cannot
+    store it, so such input is refused with the field's location."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return (*path, str(key).replace("\x00", "\\u0000"))
+            found = nul_path(item, (*path, str(key)))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None

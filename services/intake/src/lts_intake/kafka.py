@@ -12,7 +12,7 @@ from lts_events.store.port import ProcessedMessage
 from pydantic import ValidationError
 
 from lts_intake import standardize
-from lts_intake.formats import AlertIn
+from lts_intake.formats import AlertIn, nul_path
 from lts_intake.handlers import Intake
 from lts_intake.model import Command
 
@@ -27,6 +27,11 @@ def decode_alert_event(message: RawMessage) -> tuple[Envelope, list[AlertIn]]:
     except (ValueError, ValidationError) as error:
         raise PermanentError(f"not a CloudEvent: {_short(error)}") from None
     data = envelope.data
+    found = nul_path(data)
+    if found is not None:
+        raise PermanentError(
+            f"CloudEvent {envelope.id} has a NUL character at data.{'.'.join(map(str, found))}"
+        )
     try:
         if isinstance(data.get("alerts"), list):
             alerts = [AlertIn.model_validate(a) for a in data["alerts"]]

@@ -180,7 +180,8 @@ class IntakeRepository:
     async def ticket(self, ticket_id: int) -> TicketView | None:
         async with self._db() as db:
             document = await db.fetchval(
-                f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE ticket_id = $1', ticket_id
+                f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE ticket_id = $1',
+                ticket_id,
             )
         return TicketView.model_validate_json(document) if document else None
 

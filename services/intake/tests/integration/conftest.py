@@ -99,7 +99,9 @@ async def service(
     try:
         async with LifespanManager(app, startup_timeout=90, shutdown_timeout=30) as manager:
             transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://intake", timeout=60
+            ) as client:
                 yield Running(client, name, f"lts.{name}.events", inbound, reader)
     finally:
         async with reader.engine.begin() as connection:
@@ -111,7 +113,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def github_headers(body: bytes, *, event: str, delivery: str, secret: str = GITHUB_SECRET) -> dict[str, str]:
+def github_headers(
+    body: bytes, *, event: str, delivery: str, secret: str = GITHUB_SECRET
+) -> dict[str, str]:
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {
         "X-GitHub-Event": event,
@@ -126,7 +130,10 @@ async def consume_until(
 ) -> list[Envelope]:
     """Envelopes on `topic` from the beginning until `done` holds."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         group_id=None,
     )
     await consumer.start()

@@ -24,7 +24,9 @@ def an_alert(fingerprint: str) -> dict[str, Any]:
     return {**alert, "fingerprint": fingerprint}
 
 
-async def send(kafka: str, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes) -> None:
+async def send(
+    kafka: str, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka)
     await producer.start()
     try:
@@ -33,40 +35,71 @@ async def send(kafka: str, topic: str, value: bytes, headers: list[tuple[str, by
         await producer.stop()
 
 
-async def test_structured_and_binary_cloudevents_both_open_tickets(service: Running, kafka: str) -> None:
+async def test_structured_and_binary_cloudevents_both_open_tickets(
+    service: Running, kafka: str
+) -> None:
     structured = {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "//monitoring.example.org/am",
-        "type": "org.prometheus.alert.firing", "datacontenttype": "application/json",
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "//monitoring.example.org/am",
+        "type": "org.prometheus.alert.firing",
+        "datacontenttype": "application/json",
         "data": an_alert("f-structured"),
     }
     binary_headers = [
-        ("ce_specversion", b"1.0"), ("ce_id", str(uuid.uuid4()).encode()),
-        ("ce_source", b"//monitoring.example.org/edge"), ("ce_type", b"org.prometheus.alert.firing"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(uuid.uuid4()).encode()),
+        ("ce_source", b"//monitoring.example.org/edge"),
+        ("ce_type", b"org.prometheus.alert.firing"),
         ("content-type", b"application/json"),
     ]
 
-    await send(kafka, service.inbound_topic, json.dumps(structured).encode(),
-               [("content-type", b"application/cloudevents+json")], b"f-structured")
-    await send(kafka, service.inbound_topic, json.dumps(an_alert("f-binary")).encode(), binary_headers, b"f-binary")
+    await send(
+        kafka,
+        service.inbound_topic,
+        json.dumps(structured).encode(),
+        [("content-type", b"application/cloudevents+json")],
+        b"f-structured",
+    )
+    await send(
+        kafka,
+        service.inbound_topic,
+        json.dumps(an_alert("f-binary")).encode(),
+        binary_headers,
+        b"f-binary",
+    )
 
-    seen = await consume_until(kafka, service.events_topic, lambda s: types(s).count(TicketOpened.type) == 2)
+    seen = await consume_until(
+        kafka, service.events_topic, lambda s: types(s).count(TicketOpened.type) == 2
+    )
     opened = [e for e in seen if e.type == TicketOpened.type]
     assert {e.data["alert_fingerprint"] for e in opened} == {"f-structured", "f-binary"}
     assert {e.data["source"] for e in opened} == {"cloudevent"}
-    assert {e.actorid for e in opened} == {"//monitoring.example.org/am", "//monitoring.example.org/edge"}
+    assert {e.actorid for e in opened} == {
+        "//monitoring.example.org/am",
+        "//monitoring.example.org/edge",
+    }
 
 
 async def test_a_redelivered_alert_event_changes_nothing(service: Running, kafka: str) -> None:
     headers = [
-        ("ce_specversion", b"1.0"), ("ce_id", b"same-event-id"), ("ce_source", b"//mon"),
-        ("ce_type", b"alert"), ("content-type", b"application/json"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"same-event-id"),
+        ("ce_source", b"//mon"),
+        ("ce_type", b"alert"),
+        ("content-type", b"application/json"),
     ]
     value = json.dumps(an_alert("f-redelivered")).encode()
 
     await send(kafka, service.inbound_topic, value, headers, b"k")
     await send(kafka, service.inbound_topic, value, headers, b"k")
-    await send(kafka, service.inbound_topic, json.dumps(an_alert("f-after")).encode(),
-               [*headers[:1], ("ce_id", b"other-id"), *headers[2:]], b"k")
+    await send(
+        kafka,
+        service.inbound_topic,
+        json.dumps(an_alert("f-after")).encode(),
+        [*headers[:1], ("ce_id", b"other-id"), *headers[2:]],
+        b"k",
+    )
 
     async def after_is_stored() -> bool:
         return any(e.data.get("alert_fingerprint") == "f-after" for e in await service.recorded())
@@ -76,13 +109,25 @@ async def test_a_redelivered_alert_event_changes_nothing(service: Running, kafka
     assert [e.data["alert_fingerprint"] for e in opened] == ["f-redelivered", "f-after"]
 
 
-async def test_a_malformed_alert_event_goes_to_the_dlq_with_the_reason(service: Running, kafka: str) -> None:
-    await send(kafka, service.inbound_topic, b"{not json", [("content-type", b"application/json")], b"bad")
-    await send(kafka, service.inbound_topic, json.dumps({"specversion": "1.0", "id": "x", "source": "s",
-               "type": "t", "data": {"labels": {}}}).encode(),
-               [("content-type", b"application/cloudevents+json")], b"bad")
+async def test_a_malformed_alert_event_goes_to_the_dlq_with_the_reason(
+    service: Running, kafka: str
+) -> None:
+    await send(
+        kafka, service.inbound_topic, b"{not json", [("content-type", b"application/json")], b"bad"
+    )
+    await send(
+        kafka,
+        service.inbound_topic,
+        json.dumps(
+            {"specversion": "1.0", "id": "x", "source": "s", "type": "t", "data": {"labels": {}}}
+        ).encode(),
+        [("content-type", b"application/cloudevents+json")],
+        b"bad",
+    )
 
-    consumer = AIOKafkaConsumer(DLQ_TOPIC, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        DLQ_TOPIC, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None
+    )
     await consumer.start()
     found: list[dict[str, str]] = []
     try:

@@ -37,12 +37,16 @@ async def test_a_grouped_alertmanager_notification_opens_one_ticket_per_alert_on
 ) -> None:
     payload = fixture_json("alertmanager_firing.json")
 
-    response = await service.client.post("/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN))
+    response = await service.client.post(
+        "/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN)
+    )
 
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["outcome"] for r in results] == ["opened", "opened"]
-    seen = await consume_until(kafka, service.events_topic, lambda s: types(s).count(TicketOpened.type) == 2)
+    seen = await consume_until(
+        kafka, service.events_topic, lambda s: types(s).count(TicketOpened.type) == 2
+    )
     opened = [e for e in seen if e.type == TicketOpened.type]
     assert {e.data["alert_fingerprint"] for e in opened} == {"a1bc48475b20e73d", "c2ea85182f28cbd9"}
     assert all(e.data["raw"]["alert"]["labels"]["host"] == "andromeda" for e in opened)
@@ -50,11 +54,15 @@ async def test_a_grouped_alertmanager_notification_opens_one_ticket_per_alert_on
     assert {e.subject for e in opened} == {f"ticket-{r['ticket_id']}" for r in results}
 
 
-async def test_alertmanager_repeating_the_same_notification_changes_nothing(service: Running) -> None:
+async def test_alertmanager_repeating_the_same_notification_changes_nothing(
+    service: Running,
+) -> None:
     payload = fixture_json("alertmanager_firing.json")
     await service.client.post("/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN))
 
-    again = await service.client.post("/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN))
+    again = await service.client.post(
+        "/webhooks/alertmanager", json=payload, headers=bearer(ALERT_TOKEN)
+    )
 
     assert [r["outcome"] for r in again.json()["results"]] == ["unchanged", "unchanged"]
     assert [e.type for e in await service.recorded()].count(TicketOpened.type) == 2
@@ -76,11 +84,18 @@ async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
     again = await service.client.post("/webhooks/grafana", json=refired, headers=headers)
 
     ticket_id = first.json()["results"][0]["ticket_id"]
-    assert done.json()["results"][0] == {"ticket_id": ticket_id, "outcome": "updated", "events": [AlertResolved.type]}
+    assert done.json()["results"][0] == {
+        "ticket_id": ticket_id,
+        "outcome": "updated",
+        "events": [AlertResolved.type],
+    }
     assert again.json()["results"][0]["events"] == ["lts.intake.alert_occurrence_recorded"]
     seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 4)
     assert types(seen) == [
-        TicketOpened.type, TicketEnriched.type, AlertResolved.type, AlertOccurrenceRecorded.type
+        TicketOpened.type,
+        TicketEnriched.type,
+        AlertResolved.type,
+        AlertOccurrenceRecorded.type,
     ]
     assert seen[3].data["occurrence"] == 2
     view = await service.ticket(ticket_id)
@@ -88,10 +103,14 @@ async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
     assert view["occurrences"] == 2
 
 
-async def test_an_alert_webhook_with_a_wrong_token_is_refused_and_nothing_is_stored(service: Running) -> None:
+async def test_an_alert_webhook_with_a_wrong_token_is_refused_and_nothing_is_stored(
+    service: Running,
+) -> None:
     payload = fixture_json("alertmanager_firing.json")
 
-    response = await service.client.post("/webhooks/alertmanager", json=payload, headers=bearer("wrong"))
+    response = await service.client.post(
+        "/webhooks/alertmanager", json=payload, headers=bearer("wrong")
+    )
 
     assert response.status_code == 401
     assert await service.recorded() == []
@@ -102,27 +121,48 @@ async def test_an_osv_yaml_record_and_an_aliased_json_record_make_one_ticket(
 ) -> None:
     feed = {**bearer("dev-automation"), "Content-Type": "application/yaml"}
     ghsa = {
-        "schema_version": "1.6.0", "id": "GHSA-g3rq-g295-4j3m", "modified": "2024-09-30T00:00:00Z",
-        "aliases": ["CVE-2020-28493", "PYSEC-2021-66"], "summary": "ReDoS in Jinja2",
+        "schema_version": "1.6.0",
+        "id": "GHSA-g3rq-g295-4j3m",
+        "modified": "2024-09-30T00:00:00Z",
+        "aliases": ["CVE-2020-28493", "PYSEC-2021-66"],
+        "summary": "ReDoS in Jinja2",
     }
 
-    first = await service.client.post("/feeds/osv", content=fixture_bytes("PYSEC-2021-66.yaml"), headers=feed)
+    first = await service.client.post(
+        "/feeds/osv", content=fixture_bytes("PYSEC-2021-66.yaml"), headers=feed
+    )
     second = await service.client.post("/feeds/osv", json=[ghsa], headers=bearer("dev-automation"))
 
     [opened] = first.json()["results"]
     [linked] = second.json()["results"]
     assert opened["outcome"] == "opened"
-    assert linked == {"ticket_id": opened["ticket_id"], "outcome": "updated", "events": [DuplicateLinked.type]}
-    seen = await consume_until(kafka, service.events_topic, lambda s: DuplicateLinked.type in types(s))
-    assert seen[0].data["affected_lts_lines"] == ["release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5"]
-    assert seen[-1].data["alias_matched"] in {"CVE-2020-28493", "PYSEC-2021-66", "GHSA-G3RQ-G295-4J3M"}
+    assert linked == {
+        "ticket_id": opened["ticket_id"],
+        "outcome": "updated",
+        "events": [DuplicateLinked.type],
+    }
+    seen = await consume_until(
+        kafka, service.events_topic, lambda s: DuplicateLinked.type in types(s)
+    )
+    assert seen[0].data["affected_lts_lines"] == [
+        "release-lts/v1.3",
+        "release-lts/v1.4",
+        "release-lts/v1.5",
+    ]
+    assert seen[-1].data["alias_matched"] in {
+        "CVE-2020-28493",
+        "PYSEC-2021-66",
+        "GHSA-G3RQ-G295-4J3M",
+    }
     view = await service.ticket(opened["ticket_id"])
     assert "GHSA-g3rq-g295-4j3m" in view["advisory_ids"]
 
 
 async def test_an_osv_record_that_fails_validation_gets_a_field_level_422(service: Running) -> None:
     response = await service.client.post(
-        "/feeds/osv", json={"id": "PYSEC-1", "modified": "not a date"}, headers=bearer("dev-automation")
+        "/feeds/osv",
+        json={"id": "PYSEC-1", "modified": "not a date"},
+        headers=bearer("dev-automation"),
     )
 
     assert response.status_code == 422
@@ -148,7 +188,9 @@ async def test_a_signed_github_issue_opens_a_ticket_once_even_when_redelivered(
     assert seen[0].actorid == "github:Codertocat"
 
 
-async def test_a_github_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored(service: Running) -> None:
+async def test_a_github_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored(
+    service: Running,
+) -> None:
     body = fixture_bytes("github_issues_opened.json")
     headers = github_headers(body, event="issues", delivery="d-1", secret="not-the-secret")
 
@@ -168,15 +210,21 @@ async def test_a_withdrawn_github_advisory_annotates_the_ticket_opened_from_its_
     withdrawn_body = fixture_bytes("github_security_advisory_withdrawn.json")
 
     first = await service.client.post(
-        "/webhooks/github", content=first_body, headers=github_headers(first_body, event="security_advisory", delivery="a-1")
+        "/webhooks/github",
+        content=first_body,
+        headers=github_headers(first_body, event="security_advisory", delivery="a-1"),
     )
     second = await service.client.post(
-        "/webhooks/github", content=withdrawn_body, headers=github_headers(withdrawn_body, event="security_advisory", delivery="a-2")
+        "/webhooks/github",
+        content=withdrawn_body,
+        headers=github_headers(withdrawn_body, event="security_advisory", delivery="a-2"),
     )
 
     assert first.json()["results"][0]["outcome"] == "opened"
     assert second.json()["results"][0]["events"] == [AdvisoryWithdrawn.type]
-    seen = await consume_until(kafka, service.events_topic, lambda s: AdvisoryWithdrawn.type in types(s))
+    seen = await consume_until(
+        kafka, service.events_topic, lambda s: AdvisoryWithdrawn.type in types(s)
+    )
     assert seen[0].data["severity_guess"] == "critical"
     assert seen[-1].data["advisory_id"] == "GHSA-8v27-2fg9-7h62"
     assert (await service.ticket(first.json()["results"][0]["ticket_id"]))["state"] == "withdrawn"
@@ -186,19 +234,29 @@ async def test_a_withdrawn_advisory_never_seen_before_opens_nothing(service: Run
     body = fixture_bytes("github_security_advisory_withdrawn.json")
 
     response = await service.client.post(
-        "/webhooks/github", content=body, headers=github_headers(body, event="security_advisory", delivery="w-1")
+        "/webhooks/github",
+        content=body,
+        headers=github_headers(body, event="security_advisory", delivery="w-1"),
     )
 
     assert response.json()["results"] == [{"ticket_id": None, "outcome": "ignored", "events": []}]
     assert await service.recorded() == []
 
 
-async def test_a_gitlab_issue_hook_with_its_token_opens_a_ticket(service: Running, kafka: str) -> None:
+async def test_a_gitlab_issue_hook_with_its_token_opens_a_ticket(
+    service: Running, kafka: str
+) -> None:
     payload = fixture_json("gitlab_issue_hook_opened.json")
-    headers = {"X-Gitlab-Token": GITLAB_TOKEN, "X-Gitlab-Event": "Issue Hook", "X-Gitlab-Event-UUID": "e-1"}
+    headers = {
+        "X-Gitlab-Token": GITLAB_TOKEN,
+        "X-Gitlab-Event": "Issue Hook",
+        "X-Gitlab-Event-UUID": "e-1",
+    }
 
     response = await service.client.post("/webhooks/gitlab", json=payload, headers=headers)
-    refused = await service.client.post("/webhooks/gitlab", json=payload, headers={**headers, "X-Gitlab-Token": "x"})
+    refused = await service.client.post(
+        "/webhooks/gitlab", json=payload, headers={**headers, "X-Gitlab-Token": "x"}
+    )
 
     assert response.json()["results"][0]["outcome"] == "opened"
     assert refused.status_code == 401
@@ -207,11 +265,13 @@ async def test_a_gitlab_issue_hook_with_its_token_opens_a_ticket(service: Runnin
     assert seen[0].data["reporter"] == "adambirds"
 
 
-async def test_a_report_takes_reporter_and_contact_from_the_caller(service: Running, kafka: str) -> None:
+async def test_a_report_takes_reporter_and_contact_from_the_caller(
+    service: Running, kafka: str
+) -> None:
     report = {
         "title": "Order export crashes after upgrading to 1.4.2",
         "description": "Worked in 1.3.9. Export now fails for every order.",
-        "traceback": 'Traceback (most recent call last):\n  File "/srv/app/src/shop/export.py", line 9, in run\n    rows = dump(orders)\nKeyError: \'sku\'\n',
+        "traceback": "Traceback (most recent call last):\n  File \"/srv/app/src/shop/export.py\", line 9, in run\n    rows = dump(orders)\nKeyError: 'sku'\n",
         "affected_versions": ["1.4.2"],
         "severity": "high",
         "package_versions": "shop==1.4.2\nsqlalchemy==2.0.36",
@@ -231,7 +291,9 @@ async def test_a_report_takes_reporter_and_contact_from_the_caller(service: Runn
 
 
 async def test_a_report_without_a_title_gets_a_field_level_422(service: Running) -> None:
-    response = await service.client.post("/reports", json={"description": "x"}, headers=bearer("dev-requester"))
+    response = await service.client.post(
+        "/reports", json={"description": "x"}, headers=bearer("dev-requester")
+    )
 
     assert response.status_code == 422
     assert ["body", "title"] in [e["loc"] for e in response.json()["detail"]]
@@ -252,14 +314,21 @@ async def test_a_body_above_the_configured_size_is_refused_with_413(service: Run
     assert await service.recorded() == []
 
 
-async def test_concurrent_reports_get_distinct_sequential_ids_and_one_alert_one_ticket(service: Running) -> None:
+async def test_concurrent_reports_get_distinct_sequential_ids_and_one_alert_one_ticket(
+    service: Running,
+) -> None:
     reports = [
-        service.client.post("/reports", json={"title": f"bug {i}", "description": "d"}, headers=bearer("dev-requester"))
+        service.client.post(
+            "/reports",
+            json={"title": f"bug {i}", "description": "d"},
+            headers=bearer("dev-requester"),
+        )
         for i in range(12)
     ]
     alert = fixture_json("alertmanager_firing.json")
     alerts = [
-        service.client.post("/webhooks/alertmanager", json=alert, headers=bearer(ALERT_TOKEN)) for _ in range(8)
+        service.client.post("/webhooks/alertmanager", json=alert, headers=bearer(ALERT_TOKEN))
+        for _ in range(8)
     ]
 
     responses = await asyncio.gather(*reports, *alerts)
@@ -274,13 +343,25 @@ async def test_concurrent_reports_get_distinct_sequential_ids_and_one_alert_one_
 
 
 async def test_tickets_can_be_queried_by_label_state_and_source(service: Running) -> None:
-    await service.client.post("/feeds/osv", content=fixture_bytes("PYSEC-2021-66.yaml"),
-                              headers={**bearer("dev-automation"), "Content-Type": "application/yaml"})
-    await service.client.post("/webhooks/alertmanager", json=fixture_json("alertmanager_firing.json"),
-                              headers=bearer(ALERT_TOKEN))
+    await service.client.post(
+        "/feeds/osv",
+        content=fixture_bytes("PYSEC-2021-66.yaml"),
+        headers={**bearer("dev-automation"), "Content-Type": "application/yaml"},
+    )
+    await service.client.post(
+        "/webhooks/alertmanager",
+        json=fixture_json("alertmanager_firing.json"),
+        headers=bearer(ALERT_TOKEN),
+    )
 
-    cves = await service.client.get("/tickets", params={"label": "cve"}, headers=bearer("dev-analyst"))
-    alerts = await service.client.get("/tickets", params={"source": "alertmanager", "state": "open"}, headers=bearer("dev-analyst"))
+    cves = await service.client.get(
+        "/tickets", params={"label": "cve"}, headers=bearer("dev-analyst")
+    )
+    alerts = await service.client.get(
+        "/tickets",
+        params={"source": "alertmanager", "state": "open"},
+        headers=bearer("dev-analyst"),
+    )
 
     assert [t["source"] for t in cves.json()["tickets"]] == ["osv"]
     assert len(alerts.json()["tickets"]) == 2
