@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS
-from lts_events.store.chaining import ChainedEvent, chain, event_columns
+from lts_events.store.chaining import ChainedEvent, chain, event_rows
 from lts_events.store.heads import StreamHeads
 from lts_events.store.migrate import checked_schema
 from lts_events.store.migrate import migrate as run_migrations
@@ -152,7 +152,7 @@ class PostgresEventStore:
                 chained = chain(stream_id, events, head_version=version, head_hash=previous)
                 try:
                     rows = await db.fetch(
-                        statement, stream_id, version, *event_columns(chained), *extra
+                        statement, stream_id, version, event_rows(chained), *extra
                     )
                 except asyncpg.UniqueViolationError as error:
                     if error.constraint_name != "events_stream_version_key":

@@ -14,8 +14,8 @@ RECORD_COLUMNS = """e.position, e.transaction_id::text::bigint AS transaction_id
 
 @dataclass(frozen=True, slots=True)
 class AppendShape:
-    """Which optional parts an append has; its parameters follow in this order after the stream,
-    the expected head version and the seven event columns."""
+    """Which optional parts an append has; their parameters follow, in this order, the stream,
+    the expected head version and the events (one JSON array of rows, see chaining.event_rows)."""
 
     processed: bool
     timers: bool
@@ -85,8 +85,7 @@ def _append(s: str, shape: AppendShape) -> str:
     def param() -> str:
         return f"${next(numbers)}"
 
-    stream, version = param(), param()
-    ver, eid, typ, sv, data, meta, digest = (param() for _ in range(7))
+    stream, version, rows = param(), param(), param()
     parts = [
         f"head AS (SELECT coalesce(max(stream_version), 0) AS version FROM {s}.events "
         f"WHERE stream_id = {stream})",
@@ -105,9 +104,8 @@ def _append(s: str, shape: AppendShape) -> str:
     parts.append(
         f"appended AS (INSERT INTO {s}.events (stream_id, stream_version, event_id, type, "
         "schema_version, data, metadata, hash) "
-        f"SELECT {stream}, e.v, e.id, e.t, e.sv, e.d, e.m, e.h FROM go, "
-        f"unnest({ver}::int[], {eid}::uuid[], {typ}::text[], {sv}::int[], {data}::jsonb[], "
-        f"{meta}::jsonb[], {digest}::text[]) AS e(v, id, t, sv, d, m, h) "
+        f"SELECT {stream}, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6 "
+        f"FROM go, jsonb_array_elements({rows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n "
         "RETURNING stream_version, position, transaction_id, recorded_at)"
     )
     if shape.timers:
