@@ -26,13 +26,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from lts_events.actors import Role
 from lts_events.clock import system_clock
-from lts_events.consumer import Subscriptions
+from lts_events.consumer import Inbound, Subscriptions
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import TicketTriaged
 from lts_events.envelope import Envelope
 from lts_events.kafka import ensure_topics
 from lts_events.relay import Relay
+from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.postgres import PostgresEventStore
 from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
@@ -331,6 +332,36 @@ def _phases(
     return measure
 
 
+async def _runtime_ceiling(bootstrap: str, topic: str, first_id: int) -> float:
+    """Tickets/s through the consumer runtime alone (`Subscriptions`, in-memory store, a handler
+    that does nothing): the ceiling any service on this runtime can reach per consumer."""
+    handled, warm, done = 0, asyncio.Event(), asyncio.Event()
+
+    async def count(inbound: Inbound[TicketOpened]) -> None:
+        nonlocal handled
+        handled += 1
+        if handled >= 100:
+            warm.set()
+        if handled >= BURST + 100:
+            done.set()
+
+    broker = KafkaBroker(bootstrap, logger=None)
+    Subscriptions(
+        f"ceiling-{topic}", store=InMemoryEventStore(), topics={"lts.intake.events": topic}
+    ).on(TicketOpened, count).attach(broker)
+    await broker.start()
+    try:
+        tracker = Tracker(expected=10**9)
+        await _produce(bootstrap, topic, _records(first_id, 100), tracker, rate=None)
+        await asyncio.wait_for(warm.wait(), timeout=60)
+        started = time.perf_counter()
+        await _produce(bootstrap, topic, _records(first_id + 100, BURST), tracker, rate=None)
+        await asyncio.wait_for(done.wait(), timeout=120)
+        return BURST / (time.perf_counter() - started)
+    finally:
+        await broker.stop()
+
+
 async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -344,7 +375,8 @@ async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
     bootstrap, run = kafka_bootstrap_servers, uuid.uuid4().hex[:8]
-    topics = [f"bench.{name}.{run}" for name in ("intake", "triage", "raw_in", "raw_out")]
+    names = ("intake", "triage", "raw_in", "raw_out", "ceiling")
+    topics = [f"bench.{name}.{run}" for name in names]
     await ensure_topics(bootstrap, topics)
     base = random.randint(100_000_000, 1_000_000_000)
     try:
@@ -359,6 +391,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         raw = await _with_passthrough(
             bootstrap, topics[2], topics[3], _phases(bootstrap, topics[2], topics[3], _passed, base)
         )
+        ceiling = await _runtime_ceiling(bootstrap, topics[4], base + 50_000)
     finally:
         await _delete_topics(bootstrap, topics)
     (burst, paced), (raw_burst, raw_paced) = ours, raw
@@ -373,6 +406,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             "target": ">= 1000 tickets/s",
             "burst_p50_ms": round(burst.p50_ms, 1),
             "burst_p99_ms": round(burst.p99_ms, 1),
+            "consumer_runtime_ceiling_per_s": round(ceiling, 1),
             "what": "TicketOpened on Kafka -> consumer -> decide (auto triage: proposal, SLA, "
             "risk, decision, owner, plan) -> PostgreSQL -> relay -> TicketTriaged on Kafka, vs "
             "a raw aiokafka consume-and-produce passthrough",
