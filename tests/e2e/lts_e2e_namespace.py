@@ -17,11 +17,11 @@ def install(prefix: str) -> None:
 
     original_events_topic = kafka.events_topic
 
-    def events_topic(name: str) -> str:
-        return prefix + original_events_topic(name)
+    def events_topic(service: str) -> str:
+        return prefix + original_events_topic(service)
 
     kafka.events_topic = events_topic
-    service.events_topic = events_topic  # type: ignore[attr-defined]
+    setattr(service, "events_topic", events_topic)  # noqa: B010  (patched where imported)
 
     original_route = consumer.Subscriptions._route
     original_init = consumer.Subscriptions.__init__
@@ -29,8 +29,8 @@ def install(prefix: str) -> None:
     def route(self: Any, topic: str) -> Any:
         return original_route(self, topic if topic.startswith(prefix) else prefix + topic)
 
-    def init(self: Any, name: str, **kwargs: Any) -> None:
-        original_init(self, prefix + name, **kwargs)
+    def init(self: Any, consumer: str, **kwargs: Any) -> None:
+        original_init(self, prefix + consumer, **kwargs)
 
     consumer.Subscriptions._route = route  # type: ignore[method-assign]
-    consumer.Subscriptions.__init__ = init  # type: ignore[method-assign]
+    setattr(consumer.Subscriptions, "__init__", init)  # noqa: B010

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from lts_metrics.demo import Workflow
 from lts_metrics.percentiles import percentile_cont
 
 from .conftest import Stack
@@ -259,3 +260,21 @@ async def test_metrics_report_the_known_figures_and_every_transition(stack: Stac
         "dev-triage_engineer",
         "triage_engineer",
     )
+
+
+async def test_the_demo_drives_the_example_workflow_to_an_approved_plan(stack: Stack) -> None:
+    workflow = Workflow(stack.urls["intake"], stack.urls["triage"], stack.urls["metrics"], WAIT)
+
+    ticket_id = await workflow.run()
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        driver = Driver(http, stack)
+        view = await driver.triage_view(ticket_id)
+        timeline = await driver.metrics(f"/tickets/{ticket_id}/timeline")
+    assert view is not None
+    assert view["status"] == "approved"
+    assert view["severity"] == "high"
+    assert set(view["plan"]["target_branches"]) == {"release-lts/v1.4", "release-lts/v1.3"}
+    assert view["plan"]["security_review_required"] is True
+    signed = {i["actor_role"] for i in timeline if i["event_type"].endswith("approval_recorded")}
+    assert {"code_reviewer", "qa", "release_manager", "security_reviewer"} <= signed
