@@ -18,6 +18,11 @@ from lts_metrics.schema import ensure_schema, identifier
 
 app = typer.Typer(help="Metrics: rebuild the projections from the audit log.", no_args_is_help=True)
 
+
+@app.callback()
+def metrics() -> None:
+    """Metrics: rebuild the projections from the audit log."""
+
 Schema = Annotated[str, typer.Option(help="The metrics service's PostgreSQL schema")]
 Batch = Annotated[int, typer.Option(min=1, help="Events per read from the store")]
 
