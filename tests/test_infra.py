@@ -19,7 +19,7 @@ from lts_events.infra import (
     stop_infrastructure,
 )
 from lts_events.infra.net import answers
-from lts_events.infra.probes import kafka_ready, postgres_ready
+from lts_events.infra.probes import kafka_ready, postgres_ready, run_async
 from typer.testing import CliRunner
 
 GIVEN = {"KAFKA_BOOTSTRAP_SERVERS": "kafka.example:9092", "DATABASE_URL": "postgresql://db/x"}
@@ -83,3 +83,44 @@ def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     assert infrastructure_status() == {"kafka": None, "postgres": None}
     kafka_port = int(started.kafka_bootstrap_servers.rsplit(":", 1)[1])
     assert not answers("127.0.0.1", kafka_port)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(240)
+def test_a_stopped_broker_restarts_on_its_old_port_with_its_topics(fresh_home: Path) -> None:
+    first = ensure_infrastructure()
+    create_topic(first.kafka_bootstrap_servers, "lts.test.kept")
+    stop_infrastructure()
+
+    restarted = ensure_infrastructure()
+
+    assert restarted.kafka_bootstrap_servers == first.kafka_bootstrap_servers
+    assert "lts.test.kept" in list_topics(restarted.kafka_bootstrap_servers)
+
+
+def create_topic(bootstrap: str, name: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+        finally:
+            await admin.close()
+
+    run_async(create)
+
+
+def list_topics(bootstrap: str) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def topics() -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return list(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return run_async(topics)

@@ -142,29 +142,44 @@ def running() -> str | None:
 
 
 def start(*, timeout: float = 60.0) -> str:
-    """Start a broker (reformatting only when its old ports are taken) and wait until it answers."""
+    """Start a broker and wait until it answers. Its data is kept across restarts when the old
+    ports are still free; otherwise (or when the old data does not start) it is reformatted."""
     libs = fetch_jars()
     home = run_dir() / COMPONENT
     home.mkdir(parents=True, exist_ok=True)
     previous = state.load(COMPONENT) or {}
-    ports = (previous.get("broker_port"), previous.get("controller_port"))
-    reuse = (home / "data" / "meta.properties").exists() and all(
-        isinstance(p, int) and port_free(p) for p in ports
-    )
-    broker_port, controller_port = ports if reuse else (free_port(), free_port())
-    assert isinstance(broker_port, int)
-    assert isinstance(controller_port, int)
+    _terminate(int(previous.get("pid", -1)), timeout=30.0)  # alive but not answering: hung
+    ports = _reusable_ports(home, previous)
+    if ports is not None:
+        try:
+            return _launch(libs, home, ports=ports, fresh=False, timeout=timeout)
+        except (LocalKafkaError, TimeoutError):
+            stop()
+    return _launch(libs, home, ports=(free_port(), free_port()), fresh=True, timeout=timeout)
+
+
+def _reusable_ports(home: Path, previous: state.State) -> tuple[int, int] | None:
+    broker, controller = previous.get("broker_port"), previous.get("controller_port")
+    if not (home / "data" / "meta.properties").exists():
+        return None
+    if isinstance(broker, int) and isinstance(controller, int) and port_free(broker):
+        return (broker, controller) if port_free(controller) else None
+    return None
+
+
+def _launch(libs: Path, home: Path, *, ports: tuple[int, int], fresh: bool, timeout: float) -> str:
+    broker_port, controller_port = ports
     properties = _write_config(home, broker_port=broker_port, controller_port=controller_port)
-    if not reuse:
+    if fresh:
         _format(libs, home, properties)
-    log = (home / "kafka.log").open("ab")
-    process = subprocess.Popen(
-        _java_command(libs, home, "kafka.Kafka", str(properties)),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (home / "kafka.log").open("ab") as log:
+        process = subprocess.Popen(
+            _java_command(libs, home, "kafka.Kafka", str(properties)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     recorded = {
         "pid": process.pid,
         "broker_port": broker_port,
