@@ -125,18 +125,11 @@ class PostgresEventStore:
         schedule: Sequence[Timer] = (),
         fired_timer: str | None = None,
     ) -> AppendResult:
+        shape, extra = _optional_parts(processed, schedule, fired_timer)
+        statement = self._sql.append[shape]
         consumer, message_id = (
             (processed.consumer, processed.message_id) if processed else (None, None)
         )
-        shape = AppendShape(processed is not None, bool(schedule), fired_timer is not None)
-        statement = self._sql.append[shape]
-        extra: list[Any] = []
-        if processed is not None:
-            extra += [processed.consumer, processed.message_id]
-        if schedule:
-            extra += timer_columns(schedule)
-        if fired_timer is not None:
-            extra.append(fired_timer)
         guess = self._heads.guess(stream_id, expected_version)
         version = 0
         async with self._connection() as db:
@@ -150,19 +143,10 @@ class PostgresEventStore:
                 else:
                     (version, previous), guess = guess, None  # a wrong guess is re-read
                 chained = chain(stream_id, events, head_version=version, head_hash=previous)
-                try:
-                    rows = await db.fetch(
-                        statement, stream_id, version, event_rows(chained), *extra
-                    )
-                except asyncpg.UniqueViolationError as error:
-                    if error.constraint_name != "events_stream_version_key":
-                        raise
-                    continue  # a racing writer took these versions: re-read the head
-                if rows[0]["ok"]:
+                rows = await _insert(db, statement, stream_id, version, chained, extra)
+                if rows is not None:
                     if chained:
-                        self._heads.remember(
-                            stream_id, chained[-1].stream_version, chained[-1].hash
-                        )
+                        self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
                     return _appended(stream_id, version, chained, rows)
         raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
 
@@ -214,6 +198,40 @@ class PostgresEventStore:
             async for row in db.cursor(self._sql.walk, prefetch=2000):
                 walker.feed(_stored(row))
         return walker.report()
+
+
+def _optional_parts(
+    processed: ProcessedMessage | None, schedule: Sequence[Timer], fired_timer: str | None
+) -> tuple[AppendShape, list[Any]]:
+    extra: list[Any] = []
+    if processed is not None:
+        extra += [processed.consumer, processed.message_id]
+    if schedule:
+        extra += timer_columns(schedule)
+    if fired_timer is not None:
+        extra.append(fired_timer)
+    return AppendShape(processed is not None, bool(schedule), fired_timer is not None), extra
+
+
+async def _insert(
+    db: Any,
+    statement: str,
+    stream_id: str,
+    version: int,
+    chained: Sequence[ChainedEvent],
+    extra: Sequence[Any],
+) -> Sequence[Any] | None:
+    """The inserted rows, or None when the stream moved or the message was already processed
+    (the caller re-reads the head to tell which)."""
+    try:
+        rows: Sequence[Any] = await db.fetch(
+            statement, stream_id, version, event_rows(chained), *extra
+        )
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name != "events_stream_version_key":
+            raise
+        return None  # a racing writer took these versions
+    return rows if rows[0]["ok"] else None
 
 
 def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) -> None:
