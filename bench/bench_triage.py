@@ -37,6 +37,7 @@ from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.postgres import PostgresEventStore
 from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
+from lts_triage.kafka import triage_subscriptions
 from sqlalchemy import text
 
 BURST = 600
@@ -262,8 +263,13 @@ async def _with_triage(
         store, policy=Settings().policy(), clock=system_clock, consumer=schema
     )
     broker = KafkaBroker(bootstrap, logger=None)
-    Subscriptions(schema, store=store, topics={"lts.intake.events": source}).on(
-        TicketOpened, handlers.on_ticket_opened
+    settings = Settings()
+    triage_subscriptions(
+        handlers,
+        consumer=schema,
+        store=store,
+        intake_topic=source,
+        instances=settings.consumer_instances,
     ).attach(broker)
     relay = Relay(
         store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02

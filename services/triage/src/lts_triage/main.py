@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
-from lts_events.contracts.intake import TicketLabelled, TicketOpened
 from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
 from lts_triage.api import build_router
 from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
+from lts_triage.kafka import triage_subscriptions
 
 
 def handlers_for(context: ServiceContext) -> TriageHandlers:
@@ -28,12 +28,13 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
     """Consumer group = the service name; the intake topic can be renamed (isolated tests)."""
-    handlers = handlers_for(context)
-    renamed = {"lts.intake.events": Settings().intake_topic}
-    return (
-        Subscriptions(context.name, store=context.store, topics=renamed)
-        .on(TicketOpened, handlers.on_ticket_opened)
-        .on(TicketLabelled, handlers.on_ticket_labelled)
+    settings = Settings()
+    return triage_subscriptions(
+        handlers_for(context),
+        consumer=context.name,
+        store=context.store,
+        intake_topic=settings.intake_topic,
+        instances=settings.consumer_instances,
     )
 
 
