@@ -59,27 +59,27 @@ def sample(n: int) -> SampleRecorded:
     )
 
 
-async def _timed(writer: Callable[[int, float], Awaitable[int]]) -> tuple[int, float]:
-    """Events written by WRITERS concurrent `writer(index, deadline)` calls, and the seconds."""
-    started = time.perf_counter()
+async def _timed(writer: Writer) -> tuple[int, float, float]:
+    """Events written by WRITERS concurrent `writer(index, deadline)` calls, the seconds, and
+    this process's CPU seconds."""
+    started, cpu = time.perf_counter(), time.process_time()
     deadline = started + SECONDS
     counts = await asyncio.gather(*(writer(w, deadline) for w in range(WRITERS)))
-    return sum(counts), time.perf_counter() - started
+    return sum(counts), time.perf_counter() - started, time.process_time() - cpu
 
 
-async def _rounds(ours: Writer, baseline: Writer) -> tuple[float, float]:
-    """Events/s of each, measured in alternating rounds so that load from anything else on the
-    machine falls on both alike."""
-    totals = {"ours": [0, 0.0], "baseline": [0, 0.0]}
+async def _rounds(ours: Writer, baseline: Writer) -> dict[str, tuple[float, float]]:
+    """Events/s and client CPU microseconds per event of each, measured in alternating rounds so
+    that load from anything else on the machine falls on both alike."""
+    totals = {"ours": [0, 0.0, 0.0], "baseline": [0, 0.0, 0.0]}
     for _ in range(ROUNDS):
         for name, writer in (("ours", ours), ("baseline", baseline)):
-            events, seconds = await _timed(writer)
-            totals[name][0] += events
-            totals[name][1] += seconds
-    return (
-        totals["ours"][0] / totals["ours"][1],
-        totals["baseline"][0] / totals["baseline"][1],
-    )
+            for i, value in enumerate(await _timed(writer)):
+                totals[name][i] += value
+    return {
+        name: (events / seconds, cpu / max(events, 1) * 1e6)
+        for name, (events, seconds, cpu) in totals.items()
+    }
 
 
 def _store_writer(store: PostgresEventStore, run: str, batch: int) -> Writer:
@@ -151,11 +151,11 @@ def _raw_writer(pool: Any, table: str, run: str, batch: int) -> Writer:
     return write
 
 
-async def _read_store(store: PostgresEventStore, total: int) -> float:
+async def _read_store(store: PostgresEventStore, total: int) -> tuple[float, float]:
     """Events/s reading `total` events through the barrier. The server is shared: while some
     other session's transaction is open the barrier holds, and the reader polls, as a relay
-    would (that time counts)."""
-    started = time.perf_counter()
+    would (that time counts). Also returns this process's CPU microseconds per event."""
+    started, cpu = time.perf_counter(), time.process_time()
     checkpoint, read = Checkpoint.start(), 0
     while read < total and time.perf_counter() - started < 60:
         batch = await store.read_all(after=checkpoint, limit=READ_BATCH)
@@ -164,16 +164,17 @@ async def _read_store(store: PostgresEventStore, total: int) -> float:
             continue
         read += len(batch)
         checkpoint = Checkpoint(batch[-1].transaction_id, batch[-1].position)
-    return read / (time.perf_counter() - started)
+    cpu_us = (time.process_time() - cpu) / max(read, 1) * 1e6
+    return read / (time.perf_counter() - started), cpu_us
 
 
-async def _read_raw(pool: Any, schema: str, total: int) -> float:
+async def _read_raw(pool: Any, schema: str, total: int) -> tuple[float, float]:
     query = (
         f"SELECT position, transaction_id::text::bigint, stream_id, stream_version, event_id, "
         f'type, schema_version, data, metadata, recorded_at, hash FROM "{schema}".events '
         "WHERE position > $1 ORDER BY position LIMIT $2"
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     async with pool.acquire() as db:
         position, read = 0, 0
         while read < total:
@@ -182,7 +183,8 @@ async def _read_raw(pool: Any, schema: str, total: int) -> float:
                 break
             read += len(rows)
             position = rows[-1]["position"]
-    return read / (time.perf_counter() - started)
+    cpu_us = (time.process_time() - cpu) / max(read, 1) * 1e6
+    return read / (time.perf_counter() - started), cpu_us
 
 
 def _row(name: str, ours: float, baseline: float, **extra: object) -> dict[str, object]:
@@ -209,17 +211,35 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         await pool.execute(_BARE.format(t=table))
         for batch in (1, 50):
             await _timed(_store_writer(store, f"warm{batch}", batch))  # warm caches, plans
-            ours, baseline = await _rounds(
+            measured = await _rounds(
                 _store_writer(store, f"b{batch}", batch),
                 _raw_writer(pool, table, f"b{batch}", batch),
             )
             results.append(
-                _row(f"store_append_b{batch}", ours, baseline, batch=batch, writers=WRITERS)
+                _row(
+                    f"store_append_b{batch}",
+                    measured["ours"][0],
+                    measured["baseline"][0],
+                    batch=batch,
+                    writers=WRITERS,
+                    ours_cpu_us_per_event=round(measured["ours"][1], 1),
+                    baseline_cpu_us_per_event=round(measured["baseline"][1], 1),
+                )
             )
         read = min(READ_CAP, await pool.fetchval(f'SELECT count(*) FROM "{schema}".events'))
-        ours = await _read_store(store, read)
-        baseline = await _read_raw(pool, schema, read)
-        results.append(_row("store_read_all", ours, baseline, events=read, batch=READ_BATCH))
+        ours, ours_cpu = await _read_store(store, read)
+        baseline, baseline_cpu = await _read_raw(pool, schema, read)
+        results.append(
+            _row(
+                "store_read_all",
+                ours,
+                baseline,
+                events=read,
+                batch=READ_BATCH,
+                ours_cpu_us_per_event=round(ours_cpu, 1),
+                baseline_cpu_us_per_event=round(baseline_cpu, 1),
+            )
+        )
     finally:
         await pool.execute(f'DROP SCHEMA IF EXISTS "{bare}" CASCADE')
         await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
