@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-import httpx
 
 from lts_events.infra import Infrastructure, state
 from lts_events.infra.net import free_port, port_free
@@ -106,24 +106,32 @@ def wait_ready(
     services: Sequence[tuple[RunningService, subprocess.Popen[bytes]]], *, timeout: float = 90.0
 ) -> None:
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        for service, process in services:
-            while not _ready(client, service):
-                if process.poll() is not None:
-                    raise ServiceFailed(f"{service.name} exited with {process.returncode}")
-                if time.monotonic() > deadline:
-                    raise ServiceFailed(f"{service.name} not ready on {service.url}")
-                time.sleep(0.3)
+    for service, process in services:
+        while not _ready(service):
+            if process.poll() is not None:
+                raise ServiceFailed(f"{service.name} exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise ServiceFailed(f"{service.name} not ready on {service.url}")
+            time.sleep(0.3)
 
 
-def _ready(client: httpx.Client, service: RunningService) -> bool:
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_status(url: str, *, timeout: float = 2.0) -> int | None:
+    """The status code of a GET (never through a proxy), or None when nothing answers."""
     try:
-        return all(
-            client.get(f"{service.url}{path}").status_code == 200
-            for path in ("/healthz", "/readyz")
-        )
-    except httpx.HTTPError:
-        return False
+        with _DIRECT.open(url, timeout=timeout) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, ValueError):
+        return None
+
+
+def _ready(service: RunningService) -> bool:
+    return all(http_status(f"{service.url}{path}") == 200 for path in ("/healthz", "/readyz"))
 
 
 def record(services: Sequence[RunningService]) -> None:
@@ -163,8 +171,7 @@ def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict
     """What a person needs to use the stack: URLs, dev tokens per role, webhook secrets."""
     from lts_events.auth import load_tokens
 
-    with httpx.Client(timeout=2.0) as client:
-        listed = {s.name: _service_endpoints(client, s) for s in services}
+    listed = {s.name: _service_endpoints(s) for s in services}
     return {
         "infrastructure": infra.env(),
         "services": listed,
@@ -179,14 +186,11 @@ def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict
     }
 
 
-def _service_endpoints(client: httpx.Client, service: RunningService) -> dict[str, Any]:
+def _service_endpoints(service: RunningService) -> dict[str, Any]:
     urls: dict[str, Any] = {"url": service.url, "pid": service.pid}
     for key, path in (("docs", "/docs"), ("asyncapi", "/asyncapi"), ("metrics", "/metrics")):
-        try:
-            if client.get(f"{service.url}{path}").status_code == 200:
-                urls[key] = f"{service.url}{path}"
-        except httpx.HTTPError:
-            continue
+        if http_status(f"{service.url}{path}") == 200:
+            urls[key] = f"{service.url}{path}"
     if service.log:
         urls["log"] = service.log
     return urls
