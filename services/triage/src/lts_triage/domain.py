@@ -528,13 +528,11 @@ def _request_emergency(
 
 
 def _sign_off(state: TicketState, command: SignOff, *, now: datetime, policy: Policy) -> Decided:
+    """Refusals first (recorded for the audit, even on an approved plan); then a sign-off of a
+    role already signed, or on an approved plan, changes nothing."""
     plan = state.plan
     if plan is None:
         return Decided(refusal=Refusal("conflict", "there is no backport plan to approve"))
-    if state.approved is not None or any(
-        a.role is command.role and a.approver == command.actor_id for a in state.approvals
-    ):
-        return Decided()  # a duplicate sign-off changes nothing
     refusal = policy.sign_off_refusal(
         role=command.role,
         actor_id=command.actor_id,
@@ -542,17 +540,9 @@ def _sign_off(state: TicketState, command: SignOff, *, now: datetime, policy: Po
         required=plan.required_approvers,
     )
     if refusal is not None:
-        refused = ApprovalRefused(
-            ticket_id=plan.ticket_id,
-            actor=command.actor_id,
-            role=command.role,
-            reason=refusal,
-            refused_at=now,
-        )
-        actor = Actor(id=command.actor_id, role=command.role)
-        return Decided((Outcome(refused, actor, refusal),), Refusal("forbidden", refusal))
-    if command.role in {a.role for a in state.approvals}:
-        return Decided()  # the role is already signed off
+        return _refuse(plan, command, refusal, now=now)
+    if state.approved is not None or command.role in {a.role for a in state.approvals}:
+        return Decided()  # a duplicate sign-off changes nothing
     recorded = ApprovalRecorded(
         ticket_id=plan.ticket_id,
         revision=plan.revision,
@@ -567,6 +557,19 @@ def _sign_off(state: TicketState, command: SignOff, *, now: datetime, policy: Po
     if not state.missing:
         outcomes += _approve(state, now=now)
     return Decided(tuple(outcomes))
+
+
+def _refuse(plan: BackportPlanned, command: SignOff, refusal: str, *, now: datetime) -> Decided:
+    refused = ApprovalRefused(
+        ticket_id=plan.ticket_id,
+        actor=command.actor_id,
+        role=command.role,
+        reason=refusal,
+        refused_at=now,
+    )
+    held = sorted(command.actor_roles) or [Role.REQUESTER]
+    actor = Actor(id=command.actor_id, role=command.role if command.role in held else held[0])
+    return Decided((Outcome(refused, actor, refusal),), Refusal("forbidden", refusal))
 
 
 def _approve(state: TicketState, *, now: datetime) -> list[Outcome]:

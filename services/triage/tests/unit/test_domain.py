@@ -453,3 +453,26 @@ def test_the_timer_of_a_superseded_earlier_deadline_does_not_breach() -> None:
     assert state.proposal is not None
     assert state.proposal.severity is Severity.MEDIUM
     assert fired.events == []
+
+
+def test_a_refused_sign_off_is_recorded_under_a_role_the_actor_holds() -> None:
+    state = triaged_security_ticket()
+
+    decided = decide(state, sign(Role.QA, "mallory", {Role.MAINTAINER}), now=T0, policy=POLICY)
+
+    assert decided.outcomes[0].actor == Actor(id="mallory", role=Role.MAINTAINER)
+
+
+def test_a_sign_off_without_the_role_is_refused_even_after_approval() -> None:
+    state = triaged_security_ticket()
+    for role in (Role.CODE_REVIEWER, Role.QA, Role.RELEASE_MANAGER, Role.SECURITY_REVIEWER):
+        actor = "alice" if role is Role.CODE_REVIEWER else None
+        state = fold(decide(state, sign(role, actor), now=T0, policy=POLICY).events, state)
+
+    late = decide(state, sign(Role.QA, "mallory", {Role.MAINTAINER}), now=T0, policy=POLICY)
+    again = decide(state, sign(Role.QA), now=T0, policy=POLICY)
+
+    assert state.approved is not None
+    assert late.refusal is not None
+    assert [type(e) for e in late.events] == [ApprovalRefused]
+    assert again == Decided()
