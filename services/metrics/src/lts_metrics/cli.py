@@ -23,6 +23,7 @@ app = typer.Typer(help="Metrics: rebuild the projections from the audit log.", n
 def metrics() -> None:
     """Metrics: rebuild the projections from the audit log."""
 
+
 Schema = Annotated[str, typer.Option(help="The metrics service's PostgreSQL schema")]
 Batch = Annotated[int, typer.Option(min=1, help="Events per read from the store")]
 

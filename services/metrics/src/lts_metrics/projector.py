@@ -66,15 +66,16 @@ class ProjectionEngine:
                     await asyncio.wait_for(stop.wait(), idle)
 
     async def rebuild(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
-        """Empty the projections and replay the whole store, atomically.
+        """Empty the projections and replay the whole store, atomically: until it commits, readers
+        see the previous figures and the incremental projector waits on the checkpoint row.
 
         A bulk path over the same gap-free reader: the store's own `read_all` statement (the
         transaction-id barrier), rows decoded straight into audit facts, the ticket rows kept in
         memory and written once with COPY, timeline entries copied per batch."""
         async with self._engine.begin() as conn, self._engine.connect() as reader:
             await self._lock_checkpoint(conn)
-            tables = ", ".join(f"{self._s}.{t}" for t in PROJECTION_TABLES)
-            await conn.execute(text(f"TRUNCATE {tables}"))
+            for table in PROJECTION_TABLES:  # DELETE, not TRUNCATE: readers keep the old rows
+                await conn.execute(text(f"DELETE FROM {self._s}.{table}"))
             writer, scan = await _driver(conn), await _driver(reader)
             after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
             reading = asyncio.ensure_future(self._scan(scan, after, batch))
