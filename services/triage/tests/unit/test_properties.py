@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lts_events.actors import Actor, Role
 from lts_events.contracts.common import Severity, TicketSource
@@ -12,7 +12,7 @@ from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import ChangeKind, Effort
 from lts_triage.calendar import BusinessCalendar
 from lts_triage.domain import ReceiveTicket, SignOff, TicketState, TriageTicket, decide, fold
-from lts_triage.policy import TRIAGE_SLA, Checklist, LtsLine, Policy
+from lts_triage.policy import MAINTAINER_ROLES, TRIAGE_SLA, Checklist, LtsLine, Policy
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe"]
 instants = st.datetimes(
@@ -108,3 +108,36 @@ def test_a_plan_is_never_approved_with_a_missing_required_role(
             assert any(approval.role in a.actor_roles for a in attempt_roles)
             if approval.role is Role.CODE_REVIEWER:
                 assert approval.approver == "alice"
+
+
+@settings(max_examples=200)
+@given(
+    severity=st.sampled_from(list(Severity)),
+    checklist=checklists,
+    noise=sign_offs,
+    data=st.data(),
+)
+def test_a_plan_is_approved_exactly_when_every_required_role_has_signed(
+    severity: Severity, checklist: Checklist, noise: list[SignOff], data: st.DataObject
+) -> None:
+    state = _state_with_plan(severity, checklist)
+    assume(state.plan is not None)
+    assert state.plan is not None
+    required = set(state.plan.required_approvers)
+    order = data.draw(st.permutations(sorted(required)))
+    valid = [
+        SignOff(
+            actor_id="alice" if role in MAINTAINER_ROLES else f"user-{role.value}",
+            actor_roles=frozenset({role}),
+            role=role,
+        )
+        for role in order
+    ]
+    now = datetime(2026, 11, 19, tzinfo=UTC)
+
+    for attempt in [*noise, *valid]:
+        state = fold(decide(state, attempt, now=now, policy=POLICY).events, state)
+        signed = {approval.role for approval in state.approvals}
+        assert (state.approved is not None) == (required <= signed)
+
+    assert state.approved is not None
