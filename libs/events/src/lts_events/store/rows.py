@@ -109,7 +109,7 @@ def timer_from_row(row: Mapping[str, Any]) -> Timer:
         stream_id=row["stream_id"],
         due_at=row["due_at"],
         kind=row["kind"],
-        payload=row["payload"],
+        payload=from_json(row["payload"]),
     )
 
 

@@ -54,10 +54,12 @@ def statements(schema: str) -> Statements:
         save_checkpoint=f"INSERT INTO {s}.checkpoints (name, transaction_id, position) "
         "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
         "SET transaction_id = excluded.transaction_id, position = excluded.position",
-        due_timers=f"SELECT timer_id, consumer, stream_id, due_at, kind, payload FROM {s}.timers "
+        due_timers=f"SELECT timer_id, consumer, stream_id, due_at, kind, payload::text AS payload "
+        f"FROM {s}.timers "
         "WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, timer_id LIMIT $2",
         walk=f"SELECT position, stream_id, stream_version, event_id, type, schema_version, "
-        f"data, metadata, hash FROM {s}.events ORDER BY stream_id, stream_version",
+        f"data::text AS data, metadata::text AS metadata, hash FROM {s}.events "
+        "ORDER BY stream_id, stream_version",
     )
 
 
