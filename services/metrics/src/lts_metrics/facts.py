@@ -27,22 +27,25 @@ class AuditFact:
     reason: str | None
     checkpoint: Checkpoint
 
-    @property
-    def ticket_id(self) -> int | None:
-        """The ticket this event is about: `data.ticket_id`, else a `ticket-<n>` subject."""
-        value = self.data.get("ticket_id")
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        if self.subject and self.subject.startswith("ticket-") and self.subject[7:].isdigit():
-            return int(self.subject[7:])
-        return None
+    ticket_id: int | None
+    """The ticket this event is about (`ticket_of`), computed once."""
+
+
+def ticket_of(data: Mapping[str, Any], subject: str | None) -> int | None:
+    """`data.ticket_id`, else a `ticket-<n>` subject, else None."""
+    value = data.get("ticket_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if subject and subject.startswith("ticket-") and subject[7:].isdigit():
+        return int(subject[7:])
+    return None
 
 
 def current_shape(type_: str, schema_version: int, data: Mapping[str, Any]) -> Mapping[str, Any]:
     """Upcast known types to their current schema; unknown or unreadable ones stay as they are."""
-    if not REGISTRY.knows(type_):
+    if not REGISTRY.knows(type_) or REGISTRY.class_for(type_).schema_version == schema_version:
         return data
     try:
         return REGISTRY.upcast(type_, schema_version, data)

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lts_metrics import timeline
-from lts_metrics.facts import AuditFact, current_shape
+from lts_metrics.facts import AuditFact, current_shape, ticket_of
 from lts_metrics.lifecycle import TicketLifecycle, project
 from lts_metrics.schema import PROJECTION_TABLES, identifier
 
@@ -220,12 +220,13 @@ def to_facts(
                 schema_version=record.schema_version,
                 source_service=service,
                 subject=subject or None,
-                data=current_shape(record.type, record.schema_version, record.data),
+                data=(data := current_shape(record.type, record.schema_version, record.data)),
                 occurred_at=occurred_at,
                 actor_id=record.metadata.actor.id,
                 actor_role=record.metadata.actor.role.value,
                 reason=record.metadata.reason,
                 checkpoint=Checkpoint(record.transaction_id, record.position),
+                ticket_id=ticket_of(data, subject or None),
             )
         )
     return facts
@@ -291,12 +292,13 @@ def facts_from_rows(
                 schema_version=version,
                 source_service=service,
                 subject=subject or None,
-                data=current_shape(type_, version, json.loads(row["data"])),
+                data=(data := current_shape(type_, version, json.loads(row["data"]))),
                 occurred_at=occurred_at,
                 actor_id=str(actor.get("id", "")),
                 actor_role=str(actor.get("role", "")),
                 reason=metadata.get("reason"),
                 checkpoint=Checkpoint(int(row["transaction_id"]), int(row["position"])),
+                ticket_id=ticket_of(data, subject or None),
             )
         )
     return facts

@@ -11,7 +11,7 @@ from lts_events.contracts.common import Severity
 from lts_events.envelope import Envelope
 from lts_events.store import Checkpoint
 from lts_metrics.audit import service_of
-from lts_metrics.facts import AuditFact
+from lts_metrics.facts import AuditFact, ticket_of
 from lts_metrics.lifecycle import TicketLifecycle, project
 from lts_metrics.samples import TicketStory
 
@@ -32,6 +32,7 @@ def fact(envelope: Envelope, n: int = 1) -> AuditFact:
         actor_role=str(envelope.actorrole),
         reason=envelope.reason,
         checkpoint=Checkpoint(n, n),
+        ticket_id=ticket_of(envelope.data, envelope.subject),
     )
 
 
