@@ -15,6 +15,7 @@ from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.triage import (
     ApprovalRefused,
     BackportPlanned,
+    EmergencyFastTrackApproved,
     PlanApproved,
     SeverityProposed,
     TicketReceived,
@@ -179,3 +180,58 @@ def _only(seen: list[Envelope], kind: str) -> Envelope:
     matches = [e for e in seen if e.type == kind]
     assert len(matches) == 1, types(seen)
     return matches[0]
+
+
+async def test_an_emergency_fast_track_over_http_is_approved_for_post_facto_audit(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    client = service.client
+    await publish(kafka, service.intake_topic, ticket_opened(ticket_id, datetime.now(UTC)))
+    await consume_until(
+        kafka,
+        service.triage_topic,
+        ticket_stream(ticket_id),
+        lambda s: SeverityProposed.type in types(s),
+    )
+    checklist = {
+        "severity": "critical",
+        "reproduced": True,
+        "affected_versions": ["1.4.2"],
+        "public_exploit": False,
+        "workaround": False,
+        "api_change": True,
+        "effort": "M",
+        "security": False,
+    }
+
+    deferred = await client.post(
+        f"/tickets/{ticket_id}/triage", json=checklist, headers=bearer("dev-triage_engineer")
+    )
+    emergency = await client.post(
+        f"/tickets/{ticket_id}/emergency",
+        json={"reason": "production outage on 1.4"},
+        headers=bearer("dev-engineering_lead"),
+    )
+    for token, role in [
+        ("dev-engineering_lead", "engineering_lead"),
+        ("dev-release_manager", "release_manager"),
+    ]:
+        signed = await client.post(
+            f"/tickets/{ticket_id}/approvals", json={"role": role}, headers=bearer(token)
+        )
+        assert signed.status_code == 201, signed.text
+    seen = await consume_until(
+        kafka,
+        service.triage_topic,
+        ticket_stream(ticket_id),
+        lambda s: PlanApproved.type in types(s),
+    )
+
+    assert deferred.json()["decision"] == "defer"
+    assert emergency.status_code == 202
+    assert emergency.json()["plan"]["emergency"] is True
+    assert emergency.json()["missing_approvals"] == ["engineering_lead", "release_manager"]
+    fast_track = _only(seen, EmergencyFastTrackApproved.type).event
+    assert isinstance(fast_track, EmergencyFastTrackApproved)
+    assert fast_track.post_facto_audit_required
+    assert fast_track.postmortem_required
