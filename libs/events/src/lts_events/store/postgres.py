@@ -103,6 +103,7 @@ class PostgresEventStore:
                 min_size=1,
                 max_size=pool_size,
                 server_settings=settings,
+                reset=_keep_session,
             )
         except BaseException:
             await engine.dispose()
@@ -208,6 +209,12 @@ class PostgresEventStore:
             async for row in db.cursor(self._sql.walk, prefetch=2000):
                 walker.feed(_stored(row))
         return walker.report()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The store changes no session state (no SET, LISTEN, session locks or open cursors), so a
+    released connection needs no reset query: asyncpg still rolls back an open transaction."""
+    del connection
 
 
 def _optional_parts(
