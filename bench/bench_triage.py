@@ -40,9 +40,9 @@ from lts_triage.handlers import TriageHandlers
 from lts_triage.kafka import triage_subscriptions
 from sqlalchemy import text
 
-BURST = 600
+BURST = 500
 PACED_RATE = 200
-PACED_SECONDS = 3
+PACED_SECONDS = 2
 CVSS = (
     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
     "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N",
