@@ -104,7 +104,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    specversion: Literal["1.0"] = SPEC_VERSION
+    specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1)
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)

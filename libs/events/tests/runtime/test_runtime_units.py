@@ -25,6 +25,7 @@ from lts_events.consumer import (
     Skipped,
     Subscriptions,
     dlq_headers,
+    ordered_lanes,
 )
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
@@ -451,3 +452,19 @@ async def test_a_raw_handler_refusing_a_payload_sends_it_to_the_dlq() -> None:
     )
 
     assert outcome == DeadLetter(PERMANENT, "PermanentError", "not an alert")
+
+
+def _raw(partition: int, offset: int, key: bytes | None) -> RawMessage:
+    return RawMessage("t", (), key, "t", partition, offset, f"t:{partition}:{offset}")
+
+
+def test_batch_lanes_keep_offset_order_per_partition_and_key() -> None:
+    batch = [_raw(0, 3, b"a"), _raw(1, 1, b"b"), _raw(0, 1, b"a"), _raw(0, 2, b"c")]
+
+    lanes = ordered_lanes(batch)
+
+    assert [[(m.partition, m.offset) for m in lane] for lane in lanes] == [
+        [(0, 1), (0, 3)],
+        [(0, 2)],
+        [(1, 1)],
+    ]
