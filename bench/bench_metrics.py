@@ -2,7 +2,7 @@
 
 - `metrics_rebuild`: events/s replaying the metrics store into the projections
   (`ProjectionEngine.rebuild`: gap-free `read_all`, decode, the lifecycle and timeline folds,
-  batched upserts, one transaction). Dataset: 20,000 tickets audited as opened -> triaged ->
+  batched upserts, one transaction). Dataset: 12,000 tickets audited as opened -> triaged ->
   planned (-> approved for a third), with their envelope rows. Baseline: a raw asyncpg keyset scan
   of the same rows in the same batches. Target: >= 20,000 events/s.
 - `metrics_query_p99`: milliseconds for the time-to-triage query (count, p50/p90/p95 by
@@ -31,7 +31,7 @@ from lts_metrics.samples import TicketStory
 from lts_metrics.schema import ensure_schema
 from sqlalchemy import text
 
-TICKETS = 20_000
+TICKETS = 12_000
 BATCH = 5000
 QUERY_TICKETS = 100_000
 QUERY_RUNS = 200

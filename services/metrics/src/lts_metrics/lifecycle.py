@@ -17,7 +17,7 @@ unregistered type leave the row as it is (they still appear in the timeline).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -81,12 +81,22 @@ class ProjectorRegistry:
     def apply(self, row: TicketLifecycle, fact: AuditFact) -> TicketLifecycle:
         handler = self._handlers.get(fact.type)
         changes = {} if handler is None else handler(row, fact.data, fact)
-        return replace(
-            row, events=row.events + 1, updated_at=_latest(row.updated_at, fact), **changes
-        )
+        changes["events"] = row.events + 1
+        changes["updated_at"] = _latest(row.updated_at, fact)
+        return _replace(row, changes)
 
 
 LIFECYCLE = ProjectorRegistry()
+_FIELDS = tuple(f.name for f in fields(TicketLifecycle))
+
+
+def _replace(row: TicketLifecycle, changes: Changes) -> TicketLifecycle:
+    """`dataclasses.replace` without its per-call field introspection (the rebuild's hot path);
+    the result is a new frozen row, `row` is untouched."""
+    new = object.__new__(TicketLifecycle)
+    for name in _FIELDS:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(row, name))
+    return new
 
 
 def project(row: TicketLifecycle | None, fact: AuditFact) -> TicketLifecycle | None:
