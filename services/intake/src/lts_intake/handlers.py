@@ -14,7 +14,13 @@ from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.intake import GitMetadata, ReleaseRef
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.store.port import NO_STREAM, ConcurrencyError, EventStore, ProcessedMessage
+from lts_events.store.port import (
+    NO_STREAM,
+    ConcurrencyError,
+    EventStore,
+    ProcessedMessage,
+    StreamHistory,
+)
 
 from lts_intake.domain import Context, decide, fold
 from lts_intake.model import Command, OpenTicket
@@ -82,7 +88,7 @@ class Intake:
         if claim.ticket_id is None:
             return Outcome(command, None)
         stream = ticket_stream(claim.ticket_id)
-        history = await self.store.read_stream(stream)
+        history = StreamHistory(stream, ()) if claim.new else await self.store.read_stream(stream)
         state = fold(e.event for e in history.events)
         context = await self._context(claim.ticket_id, command, opening=state is None)
         events = decide(state, command, context)

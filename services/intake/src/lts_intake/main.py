@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from lts_intake.kafka import INBOUND_ALERTS, alert_handler
 from lts_intake.releases import RecentReleases
 from lts_intake.repository import IntakeRepository
 
+_TASKS: set[asyncio.Task[None]] = set()
 _PARTS: dict[int, tuple[Intake, IntakeRepository, RecentReleases]] = {}
 
 
@@ -71,6 +73,9 @@ async def on_start(context: ServiceContext) -> None:
     await releases.create_tables()
     while await repository.catch_up(context.store):
         pass
+    task = repository.start_projection(context.store)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 SPEC = ServiceSpec(

@@ -19,6 +19,8 @@ from typing import Any
 
 from lts_events.envelope import RecordedEvent
 from lts_events.store.port import Checkpoint, EventStore
+import asyncpg
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_intake.views import TicketView, view_of
@@ -53,7 +55,37 @@ def _ddl(schema: str) -> list[str]:
         f'CREATE INDEX IF NOT EXISTS tickets_state ON "{schema}".tickets (state, source)',
         f'''CREATE TABLE IF NOT EXISTS "{schema}".projection_checkpoints (
               name text PRIMARY KEY, transaction_id bigint NOT NULL, position bigint NOT NULL)''',
+        _CLAIM_FUNCTION.replace("{s}", schema),
     ]
+
+
+# One round trip: lock the keys (advisory, sorted), find the ticket the first known key leads to,
+# else take the next id (a counter row: no gaps), then link every key to the ticket.
+_CLAIM_FUNCTION = """
+CREATE OR REPLACE FUNCTION "{s}".claim_ticket(p_keys text[], p_reserve boolean)
+RETURNS TABLE (ticket_id bigint, is_new boolean) LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+  v_new boolean := false;
+BEGIN
+  PERFORM pg_advisory_xact_lock(l.h)
+     FROM (SELECT DISTINCT hashtextextended(x, 0) AS h FROM unnest(p_keys) AS x ORDER BY 1) AS l;
+  SELECT tk.ticket_id INTO v_id
+    FROM "{s}".ticket_keys AS tk
+    JOIN unnest(p_keys) WITH ORDINALITY AS u(key, ord) ON u.key = tk.key
+   ORDER BY u.ord LIMIT 1;
+  IF v_id IS NULL THEN
+    IF NOT p_reserve THEN
+      RETURN;
+    END IF;
+    UPDATE "{s}".ticket_counter SET value = value + 1 RETURNING value INTO v_id;
+    v_new := true;
+  END IF;
+  INSERT INTO "{s}".ticket_keys (key, ticket_id)
+  SELECT DISTINCT x, v_id FROM unnest(p_keys) AS x
+  ON CONFLICT (key) DO NOTHING;
+  RETURN QUERY SELECT v_id, v_new;
+END $$"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +96,50 @@ class Claim:
     new: bool = False
 
 
+class Connections:
+    """A few dedicated asyncpg connections for intake's hot path (claim, view update): handing
+    one out is a queue get, where the SQLAlchemy pool's checkout costs a millisecond or more.
+    They are terminated when the store's engine is disposed."""
+
+    def __init__(self, engine: AsyncEngine, *, size: int = 4) -> None:
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._size = size
+        self._idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+        self._open: list[asyncpg.Connection] = []
+        event.listen(engine.sync_engine, "engine_disposed", lambda _engine: self.terminate())
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._idle.empty() and len(self._open) < self._size:
+            connection = await asyncpg.connect(self._dsn)
+            self._open.append(connection)
+        else:
+            connection = await self._idle.get()
+        if connection.is_closed():
+            self._open.remove(connection)
+            connection = await asyncpg.connect(self._dsn)
+            self._open.append(connection)
+        try:
+            yield connection
+        finally:
+            self._idle.put_nowait(connection)
+
+    def terminate(self) -> None:
+        for connection in self._open:
+            connection.terminate()
+        self._open.clear()
+
+
 class IntakeRepository:
     def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
         self._engine = engine
         self._schema = schema
+        self._connections = Connections(engine)
 
     @asynccontextmanager
     async def _db(self) -> AsyncIterator[Any]:
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+        async with self._connections.acquire() as connection:
+            yield connection
 
     async def create_tables(self) -> None:
         async with self._db() as db:
@@ -89,39 +155,15 @@ class IntakeRepository:
     async def claim(self, keys: Sequence[str], *, reserve: bool) -> Claim:
         """The ticket any of `keys` leads to (the first key's wins), linking the other keys to
         it; with none known and `reserve`, the next ticket id, linked to all `keys`."""
-        s = self._schema
-        ordered = list(dict.fromkeys(keys))
-        async with self._db() as db, db.transaction():
-            await db.execute(
-                "SELECT pg_advisory_xact_lock(h) FROM "
-                "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS l",
-                ordered,
+        async with self._db() as db:
+            row = await db.fetchrow(
+                f'SELECT ticket_id, is_new FROM "{self._schema}".claim_ticket($1::text[], $2)',
+                list(dict.fromkeys(keys)),
+                reserve,
             )
-            rows = await db.fetch(
-                f'SELECT key, ticket_id FROM "{s}".ticket_keys WHERE key = ANY($1::text[])', ordered
-            )
-            known = {row["key"]: int(row["ticket_id"]) for row in rows}
-            if known:
-                ticket_id = next(known[k] for k in ordered if k in known)
-                new = False
-            elif reserve:
-                ticket_id = int(
-                    await db.fetchval(
-                        f'UPDATE "{s}".ticket_counter SET value = value + 1 RETURNING value'
-                    )
-                )
-                new = True
-            else:
-                return Claim(None)
-            missing = [k for k in ordered if k not in known]
-            if missing:
-                await db.execute(
-                    f'INSERT INTO "{s}".ticket_keys (key, ticket_id) SELECT k, $2 FROM unnest($1::text[]) AS k '
-                    "ON CONFLICT (key) DO NOTHING",
-                    missing,
-                    ticket_id,
-                )
-            return Claim(ticket_id, new)
+        if row is None:
+            return Claim(None)
+        return Claim(int(row["ticket_id"]), bool(row["is_new"]))
 
     # --- read model --------------------------------------------------------------------------
 
@@ -133,8 +175,14 @@ class IntakeRepository:
                 by_stream.setdefault(event.stream_id, []).append(event)
         if not by_stream:
             return
-        async with self._db() as db, db.transaction():
-            await self._apply_streams(db, by_stream)
+        fresh = {k: v for k, v in by_stream.items() if min(e.stream_version for e in v) == 1}
+        rest = {k: v for k, v in by_stream.items() if k not in fresh}
+        async with self._db() as db:
+            if fresh:
+                await self._upsert(db, [v for v in map(_fold_new, fresh.values()) if v])
+            if rest:
+                async with db.transaction():
+                    await self._apply_streams(db, rest)
 
     async def _apply_streams(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
         s = self._schema
@@ -155,6 +203,10 @@ class IntakeRepository:
                     view = view_of(view, event)
             if view is not None and view is not before:
                 changed.append(view)
+        await self._upsert(db, changed)
+
+    async def _upsert(self, db: Any, changed: Sequence[TicketView]) -> None:
+        s = self._schema
         if changed:
             await db.executemany(
                 f'''INSERT INTO "{s}".tickets (ticket_id, version, state, source, kind, labels, opened_at, document)
@@ -241,7 +293,14 @@ class IntakeRepository:
             )
         return len(events)
 
-    async def run_projection(self, store: EventStore, *, interval: float = 0.2) -> None:
+    def start_projection(self, store: EventStore, *, interval: float = 1.0) -> asyncio.Task[None]:
+        """Keep catching up in the background (after a crash between an append and its view
+        update, or when the barrier held events back at start); stops when the engine closes."""
+        task = asyncio.create_task(self.run_projection(store, interval=interval), name="intake-views")
+        event.listen(self._engine.sync_engine, "engine_disposed", lambda _engine: task.cancel())
+        return task
+
+    async def run_projection(self, store: EventStore, *, interval: float = 1.0) -> None:
         while True:
             try:
                 while await self.catch_up(store):
@@ -251,3 +310,10 @@ class IntakeRepository:
             except Exception:
                 log.warning("ticket projection failed; retrying", exc_info=True)
             await asyncio.sleep(interval)
+
+
+def _fold_new(events: Sequence[RecordedEvent]) -> TicketView | None:
+    view: TicketView | None = None
+    for event in sorted(events, key=lambda e: e.stream_version):
+        view = view_of(view, event)
+    return view
