@@ -102,6 +102,34 @@ def recorded_from_row(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
+def recorded_from_compact_rows(rows: Sequence[Sequence[Any]]) -> tuple[RecordedEvent, ...]:
+    """Rows of `read_all_compact`, where NULL metadata repeats the previous row's."""
+    recorded: list[RecordedEvent] = []
+    metadata: Metadata | None = None
+    for row in rows:
+        (position, transaction_id, stream_id, version, event_id, type_, schema_version) = row[:7]
+        if row[8] is not None:
+            metadata = metadata_from_json(row[8])
+        recorded.append(
+            trusted_recorded(
+                {
+                    "event_id": event_id,
+                    "stream_id": stream_id,
+                    "stream_version": version,
+                    "position": position,
+                    "transaction_id": transaction_id,
+                    "type": type_,
+                    "schema_version": schema_version,
+                    "data": from_json(row[7]),
+                    "metadata": metadata,
+                    "recorded_at": row[9],
+                    "hash": row[10],
+                }
+            )
+        )
+    return tuple(recorded)
+
+
 def timer_from_row(row: Mapping[str, Any]) -> Timer:
     return Timer(
         timer_id=row["timer_id"],
