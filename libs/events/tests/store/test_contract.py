@@ -253,6 +253,26 @@ async def test_read_all_returns_every_event_in_commit_order(
     assert len(set(pairs)) == 4
 
 
+async def test_read_all_gives_each_event_its_own_metadata(
+    store: EventStore, read_settled: ReadSettled
+) -> None:
+    bob = Metadata(actor=Actor(id="bob", role=Role.QA), reason="retest")
+    mixed = [
+        NewEvent.of(NoteTaken(text="a"), META),
+        NewEvent.of(NoteTaken(text="b"), bob),
+        NewEvent.of(NoteTaken(text="c"), bob),
+        NewEvent.of(NoteTaken(text="d"), META),
+    ]
+    await store.append(a_stream(), mixed, expected_version=NO_STREAM)
+    await store.append(a_stream(), notes("e"), expected_version=NO_STREAM)
+
+    everything = await read_settled(store, after=Checkpoint.start(), expected=5)
+
+    assert [e.metadata for e in everything] == [META, bob, bob, META, META]
+    later = await store.read_all(after=Checkpoint(everything[1].transaction_id, 2**62))
+    assert [e.metadata for e in later] == [META]
+
+
 async def test_read_all_resumes_after_a_checkpoint(
     store: EventStore, read_settled: ReadSettled
 ) -> None:
