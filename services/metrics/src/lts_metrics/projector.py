@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -319,11 +320,7 @@ async def _driver(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
-def _entry_record(entry: timeline.TimelineEntry) -> tuple[Any, ...]:
-    return tuple(
-        UUID(entry.event_id) if f == "event_id" else getattr(entry, f) for f in _ENTRY_FIELDS
-    )
-
-
-def _lifecycle_record(row: TicketLifecycle) -> tuple[Any, ...]:
-    return tuple(list(getattr(row, f)) if f in _TUPLE_FIELDS else getattr(row, f) for f in _FIELDS)
+_entry_record: Callable[[timeline.TimelineEntry], tuple[Any, ...]] = attrgetter(*_ENTRY_FIELDS)
+"""A timeline entry as a COPY record (asyncpg takes the event id as text)."""
+_lifecycle_record: Callable[[TicketLifecycle], tuple[Any, ...]] = attrgetter(*_FIELDS)
+"""A ticket row as a COPY record (asyncpg takes tuples for the array columns)."""
