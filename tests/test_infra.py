@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from lts_events.cli import app
 from lts_events.infra import (
     Infrastructure,
+    containers,
     ensure_infrastructure,
     infrastructure_status,
     local_kafka,
@@ -124,3 +127,43 @@ def list_topics(bootstrap: str) -> list[str]:
             await admin.close()
 
     return run_async(topics)
+
+
+def serve_once(path: Path, reply: bytes) -> threading.Thread:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer() -> None:
+        with server, server.accept()[0] as connection:
+            connection.recv(1024)
+            connection.sendall(reply)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_engine_answering_the_ping_counts_as_docker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = tmp_path / "docker.sock"
+    serve_once(engine, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{engine}")
+
+    assert containers.docker_answers()
+
+
+def test_a_socket_that_fails_the_ping_or_no_socket_is_not_docker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = tmp_path / "docker.sock"
+    serve_once(engine, b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{engine}")
+    failing = containers.docker_answers()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'absent.sock'}")
+
+    absent = containers.docker_answers()
+
+    assert not failing
+    assert not absent

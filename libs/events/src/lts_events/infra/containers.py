@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,9 +18,27 @@ _KEEP_ALIVE: list[Any] = []
 """Containers started by this process for its own lifetime (Ryuk removes them at exit)."""
 
 
+def _candidates() -> list[str]:
+    if os.environ.get("DOCKER_HOST"):
+        return [os.environ["DOCKER_HOST"]]
+    sockets = [Path("/var/run/docker.sock"), Path.home() / ".docker" / "run" / "docker.sock"]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        sockets.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "docker.sock")
+    return [f"unix://{path}" for path in sockets if path.exists()]
+
+
 def docker_answers(*, timeout: float = 0.5) -> bool:
-    """A cheap check: does a Docker engine answer `/_ping` on DOCKER_HOST or the default socket?"""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    """A cheap check: does a Docker engine answer `/_ping` (DOCKER_HOST or a usual socket)?
+    A socket found elsewhere than the default is exported as DOCKER_HOST for testcontainers."""
+    for host in _candidates():
+        if _ping(host, timeout=timeout):
+            if host != "unix:///var/run/docker.sock":
+                os.environ.setdefault("DOCKER_HOST", host)
+            return True
+    return False
+
+
+def _ping(host: str, *, timeout: float) -> bool:
     parsed = urlparse(host)
     try:
         if parsed.scheme == "unix":
