@@ -16,6 +16,7 @@ from lts_metrics.queries import (
     DurationStats,
     Filters,
     MetricsQueries,
+    ProjectionStatus,
     SlaStats,
     TimelineItem,
 )
@@ -91,6 +92,11 @@ def router(queries: MetricsQueries, authenticate: Authenticate) -> APIRouter:
     async def backlog(selected: Selected, at: At) -> Backlog:
         """Open tickets by severity and age, and by state."""
         return await queries.backlog(selected, at=at)
+
+    @api.get("/metrics/projections", response_model=ProjectionStatus)
+    async def projections() -> ProjectionStatus:
+        """How many audited events the projections have applied, and how many are pending."""
+        return await queries.status()
 
     @api.get("/tickets/{ticket_id}/timeline", response_model=list[TimelineItem])
     async def timeline(ticket_id: int) -> list[TimelineItem]:

@@ -99,6 +99,13 @@ class TimelineItem(BaseModel):
     event_id: str
 
 
+class ProjectionStatus(BaseModel):
+    audited_events: int
+    projected_events: int
+    pending_events: int
+    caught_up: bool
+
+
 DURATIONS = {
     "time-to-triage": ("time_to_triage_s", "triage_within_sla"),
     "time-to-plan": ("time_to_plan_s", None),
@@ -190,6 +197,23 @@ class MetricsQueries:
             total=sum(r.count for r in by_severity),
             by_severity=by_severity,
             by_state=by_state,
+        )
+
+    async def status(self) -> ProjectionStatus:
+        """How far the projections are behind the audit log."""
+        sql = f"""
+            SELECT (SELECT count(*) FROM {self._s}.events),
+                   (SELECT count(*) FROM {self._s}.events e, {self._s}.projection_checkpoints c
+                    WHERE c.name = 'tickets'
+                      AND (e.transaction_id::text::bigint, e.position)
+                          > (c.transaction_id, c.position))"""
+        async with self._engine.connect() as conn:
+            audited, pending = (await conn.execute(text(sql))).one()
+        return ProjectionStatus(
+            audited_events=audited,
+            projected_events=audited - pending,
+            pending_events=pending,
+            caught_up=pending == 0,
         )
 
     async def timeline(self, ticket_id: int) -> list[TimelineItem]:

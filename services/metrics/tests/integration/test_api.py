@@ -87,6 +87,7 @@ async def test_an_anonymous_caller_is_refused(client: httpx.AsyncClient) -> None
         "/metrics/time-to-approval",
         "/metrics/sla-compliance",
         "/metrics/backlog",
+        "/metrics/projections",
     ],
 )
 async def test_every_metric_endpoint_answers(client: httpx.AsyncClient, path: str) -> None:
@@ -106,3 +107,16 @@ async def test_timeline_of_a_ticket_lists_its_events_and_404s_for_an_unknown_one
         "lts.triage.ticket_triaged",
     ]
     assert unknown.status_code == 404
+
+
+async def test_projection_status_says_when_everything_is_projected(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/metrics/projections", headers=ANALYST)
+
+    assert response.json() == {
+        "audited_events": 8,
+        "projected_events": 8,
+        "pending_events": 0,
+        "caught_up": True,
+    }

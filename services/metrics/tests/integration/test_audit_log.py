@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from lts_events.actors import Role
+from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
 from sqlalchemy import text
@@ -84,3 +85,40 @@ async def test_the_audit_log_view_shows_the_original_time_and_actor(metrics: Met
         ).one()
 
     assert tuple(row) == ("release", envelope.type, AT, "sam", "sre", envelope.reason)
+
+
+async def test_a_kafka_message_in_binary_mode_is_audited_with_where_it_came_from(
+    metrics: Metrics,
+) -> None:
+    envelope = future_event(10)
+    value, headers = envelope.to_kafka()
+    message = RawMessage.of(
+        value=value,
+        headers=headers,
+        key=b"ticket-10",
+        topic="lts.release.events",
+        partition=2,
+        offset=41,
+    )
+
+    await metrics.audit.on_message(message)
+
+    async with metrics.store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT ce_id, topic, kafka_partition, kafka_offset"
+                    f" FROM {metrics.store.schema}.v_audit_envelopes"
+                )
+            )
+        ).one()
+    assert tuple(row) == (envelope.id, "lts.release.events", 2, 41)
+
+
+async def test_a_message_that_is_not_a_cloudevent_is_a_permanent_error(metrics: Metrics) -> None:
+    message = RawMessage.of(
+        value=b"not json", headers=[], key=None, topic="lts.intake.events", partition=0, offset=1
+    )
+
+    with pytest.raises(PermanentError, match="not a CloudEvent"):
+        await metrics.audit.on_message(message)
