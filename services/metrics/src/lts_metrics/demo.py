@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+if not console.is_terminal:  # piped (e.g. `lts dev` logs): wide enough for the timeline
+    console = Console(width=160)
 
 REPORT: dict[str, Any] = {
     "title": "Session cookie parser crashes on empty SameSite attribute",
