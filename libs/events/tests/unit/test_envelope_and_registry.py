@@ -339,6 +339,21 @@ def test_a_trusted_recorded_event_equals_the_validated_one() -> None:
     assert trusted.model_fields_set == validated.model_fields_set
 
 
+def test_copying_a_trusted_event_leaves_the_others_alone() -> None:
+    first = trusted_recorded(
+        dict(a_recorded(AdvisoryDrafted(advisory_id="A-1", title="t")).__dict__)
+    )
+    second = trusted_recorded(
+        dict(a_recorded(AdvisoryDrafted(advisory_id="A-2", title="t")).__dict__)
+    )
+
+    changed = first.model_copy(update={"hash": "0" * 64})
+
+    assert changed.hash == "0" * 64
+    assert first.hash == second.hash == "f" * 64
+    assert first.model_fields_set == set(RecordedEvent.model_fields)
+
+
 def test_a_remembered_head_is_offered_only_when_the_expected_version_agrees() -> None:
     heads = StreamHeads()
     heads.remember("s", 3, "h3")

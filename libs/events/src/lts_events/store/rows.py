@@ -29,7 +29,11 @@ def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:
     )
 
 
-_RECORDED_FIELDS = frozenset(RecordedEvent.model_fields)
+# All fields are set; one set object serves every instance because the model is frozen, so
+# pydantic never adds to it (a copy gets its own).
+_ALL_FIELDS_SET = set(RecordedEvent.model_fields)
+if not RecordedEvent.model_config.get("frozen"):
+    raise TypeError("trusted_recorded shares one fields set: RecordedEvent must stay frozen")
 _new = object.__new__
 _set = object.__setattr__
 
@@ -41,7 +45,7 @@ def trusted_recorded(values: dict[str, Any]) -> RecordedEvent:
     validated model."""
     recorded = _new(RecordedEvent)
     _set(recorded, "__dict__", values)
-    _set(recorded, "__pydantic_fields_set__", set(_RECORDED_FIELDS))
+    _set(recorded, "__pydantic_fields_set__", _ALL_FIELDS_SET)
     _set(recorded, "__pydantic_extra__", None)
     _set(recorded, "__pydantic_private__", None)
     return recorded
