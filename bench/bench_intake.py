@@ -25,11 +25,10 @@ from asgi_lifespan import LifespanManager
 from lts_events.kafka import ensure_topics
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
+from lts_events.store.postgres import asyncpg_url
 from lts_intake.main import SPEC
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-
-from lts_events.store.postgres import asyncpg_url
 
 ALERTS = int(os.environ.get("BENCH_INTAKE_ALERTS", "600"))
 COUNTED = {b"lts.intake.ticket_opened", b"lts.intake.alert_occurrence_recorded"}
@@ -50,8 +49,12 @@ def _alerts(count: int, run: str) -> list[Record]:
         fingerprint = f"{run}-{number:06d}"
         alert = {
             "status": "firing",
-            "labels": {"alertname": "HighErrorRate", "service": f"api-{number % 7}",
-                       "severity": "critical" if number % 3 == 0 else "warning", "version": "1.4.2"},
+            "labels": {
+                "alertname": "HighErrorRate",
+                "service": f"api-{number % 7}",
+                "severity": "critical" if number % 3 == 0 else "warning",
+                "version": "1.4.2",
+            },
             "annotations": {"summary": "5xx ratio above 5%", "description": "error budget burning"},
             "startsAt": starts.isoformat(),
             "endsAt": "0001-01-01T00:00:00Z",
@@ -59,18 +62,32 @@ def _alerts(count: int, run: str) -> list[Record]:
             "fingerprint": fingerprint,
         }
         headers = [
-            ("ce_specversion", b"1.0"), ("ce_id", f"{run}-{index}".encode()),
-            ("ce_source", b"//bench/alertmanager"), ("ce_type", b"org.prometheus.alert.firing"),
+            ("ce_specversion", b"1.0"),
+            ("ce_id", f"{run}-{index}".encode()),
+            ("ce_source", b"//bench/alertmanager"),
+            ("ce_type", b"org.prometheus.alert.firing"),
             ("content-type", b"application/json"),
         ]
         records.append((fingerprint.encode(), json.dumps(alert).encode(), headers))
     return records
 
 
-async def _watch(bootstrap: str, topic: str, expected: int, counted: set[bytes] | None,
-                 ready: asyncio.Event, done: asyncio.Event, last: list[float]) -> None:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+async def _watch(
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    counted: set[bytes] | None,
+    ready: asyncio.Event,
+    done: asyncio.Event,
+    last: list[float],
+) -> None:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     seen = 0
     try:
@@ -90,8 +107,9 @@ async def _watch(bootstrap: str, topic: str, expected: int, counted: set[bytes] 
 
 
 async def _produce(bootstrap: str, topic: str, records: list[Record]) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         started = time.perf_counter()
@@ -103,14 +121,21 @@ async def _produce(bootstrap: str, topic: str, records: list[Record]) -> float:
         await producer.stop()
 
 
-async def _measure(bootstrap: str, *, source: str, sink: str, records: list[Record],
-                   counted: set[bytes] | None, timeout: float) -> float:
+async def _measure(
+    bootstrap: str,
+    *,
+    source: str,
+    sink: str,
+    records: list[Record],
+    counted: set[bytes] | None,
+    within: float,
+) -> float:
     ready, done, last = asyncio.Event(), asyncio.Event(), [0.0]
     watcher = asyncio.create_task(_watch(bootstrap, sink, len(records), counted, ready, done, last))
     await asyncio.wait_for(ready.wait(), 30)
     started = await _produce(bootstrap, source, records)
     try:
-        await asyncio.wait_for(done.wait(), timeout)
+        await asyncio.wait_for(done.wait(), within)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -119,10 +144,16 @@ async def _measure(bootstrap: str, *, source: str, sink: str, records: list[Reco
 
 
 async def _passthrough(bootstrap: str, source: str, sink: str, stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"pass-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                                enable_idempotence=True)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"pass-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True
+    )
     await consumer.start()
     await producer.start()
     try:
@@ -130,7 +161,9 @@ async def _passthrough(bootstrap: str, source: str, sink: str, stop: asyncio.Eve
             batch = await consumer.getmany(timeout_ms=100, max_records=500)
             for records in batch.values():
                 for record in records:
-                    await producer.send(sink, record.value, key=record.key, headers=list(record.headers))
+                    await producer.send(
+                        sink, record.value, key=record.key, headers=list(record.headers)
+                    )
             if batch:
                 await producer.flush()
                 await consumer.commit()
@@ -163,13 +196,24 @@ async def _drop_schema(database_url: str, name: str) -> None:
 async def _ours(bootstrap: str, database_url: str, records: list[Record], run: str) -> float:
     name = f"intake_bench_{run}"
     inbound = f"lts.inbound.alerts_bench_{run}"
-    with _env(LTS_INTAKE_INBOUND_ALERTS_TOPIC=inbound, LTS_INTAKE_RELEASE_TOPIC=f"lts.release_bench_{run}.events"):
-        app = build_app(dataclasses.replace(SPEC, name=name),
-                        RuntimeSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url))
+    with _env(
+        LTS_INTAKE_INBOUND_ALERTS_TOPIC=inbound,
+        LTS_INTAKE_RELEASE_TOPIC=f"lts.release_bench_{run}.events",
+    ):
+        app = build_app(
+            dataclasses.replace(SPEC, name=name),
+            RuntimeSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url),
+        )
         try:
             async with LifespanManager(app, startup_timeout=90, shutdown_timeout=30):
-                return await _measure(bootstrap, source=inbound, sink=f"lts.{name}.events",
-                                      records=records, counted=COUNTED, timeout=120)
+                return await _measure(
+                    bootstrap,
+                    source=inbound,
+                    sink=f"lts.{name}.events",
+                    records=records,
+                    counted=COUNTED,
+                    within=120,
+                )
         finally:
             await _drop_schema(database_url, name)
 
@@ -180,7 +224,9 @@ async def _baseline(bootstrap: str, records: list[Record], run: str) -> float:
     stop = asyncio.Event()
     task = asyncio.create_task(_passthrough(bootstrap, source, sink, stop))
     try:
-        return await _measure(bootstrap, source=source, sink=sink, records=records, counted=None, timeout=120)
+        return await _measure(
+            bootstrap, source=source, sink=sink, records=records, counted=None, within=120
+        )
     finally:
         stop.set()
         await task
@@ -191,18 +237,26 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
     records = _alerts(ALERTS, run)
     baseline = await _baseline(kafka_bootstrap_servers, records, run)
     ours = await _ours(kafka_bootstrap_servers, database_url, records, run)
-    return [{
-        "bench": "intake_alerts",
-        "ours": round(ours, 1),
-        "baseline": round(baseline, 1),
-        "ratio": round(ours / baseline, 3),
-        "unit": "alerts/s",
-        "alerts": ALERTS,
-        "new_tickets": sum(1 for i in range(ALERTS) if not (i % 5 == 4 and i)),
-        "target": ">= 1000 alerts/s",
-    }]
+    return [
+        {
+            "bench": "intake_alerts",
+            "ours": round(ours, 1),
+            "baseline": round(baseline, 1),
+            "ratio": round(ours / baseline, 3),
+            "unit": "alerts/s",
+            "alerts": ALERTS,
+            "new_tickets": sum(1 for i in range(ALERTS) if not (i % 5 == 4 and i)),
+            "target": ">= 1000 alerts/s",
+        }
+    ]
 
 
 if __name__ == "__main__":
-    print(asyncio.run(main(kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                           database_url=os.environ["DATABASE_URL"])))
+    print(
+        asyncio.run(
+            main(
+                kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+                database_url=os.environ["DATABASE_URL"],
+            )
+        )
+    )

@@ -223,7 +223,7 @@ def build_router(
         response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Result:
-        """A person reports a bug, a security issue or a feature-safe change (the ticket template)."""
+        """A person reports a bug, a security issue or a feature-safe change (ticket template)."""
         reject_nul(body.model_dump(mode="json"))
         reject_nul(idempotency_key, prefix=("header", "idempotency-key"))
         command = standardize.from_report(
@@ -317,7 +317,7 @@ def build_router(
         },
     )
     async def osv(request: Request, principal: Caller) -> Accepted:
-        """OSV records: one record, a list, or {"records": [...]}; JSON or the PyPI advisory YAML."""
+        """OSV records: one, a list or {"records": [...]}; JSON or the PyPI advisory YAML."""
         if not principal.roles & FEED_ROLES:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -473,7 +473,8 @@ def parse_osv_body(raw: bytes, content_type: str) -> list[OsvRecord]:
                 {
                     "type": "value_error",
                     "loc": ("body",),
-                    "msg": 'expected an OSV record, a non-empty list of records or {"records": [...]}',
+                    "msg": "expected an OSV record, a non-empty list of records "
+                    'or {"records": [...]}',
                     "input": None,
                 }
             ]

@@ -31,6 +31,11 @@ app = typer.Typer(help="Intake: import advisories into tickets.")
 _SUFFIXES = {".json", ".yaml", ".yml"}
 
 
+@app.callback()
+def intake() -> None:
+    """Intake: import advisories into tickets."""
+
+
 def advisory_files(path: Path) -> list[Path]:
     """The path itself, or every .json/.yaml/.yml file below it, sorted."""
     if path.is_file():
@@ -106,8 +111,9 @@ def import_osv(
     database_url: Annotated[
         str | None, typer.Option(envvar="DATABASE_URL", help="PostgreSQL URL")
     ] = None,
+    schema: Annotated[str, typer.Option(help="The intake service's schema")] = "intake",
 ) -> None:
-    """Import OSV records (JSON or the PyPI advisory-db YAML) as tickets; re-imports change nothing."""
+    """Import OSV records (JSON or PyPI advisory-db YAML) as tickets; re-imports change nothing."""
     url = database_url or RuntimeSettings.for_service("intake").database_url
-    counts = asyncio.run(import_osv_path(path, database_url=url))
+    counts = asyncio.run(import_osv_path(path, database_url=url, schema=schema))
     typer.echo(json.dumps(dict(sorted(counts.items()))))

@@ -28,7 +28,7 @@ def parse_log(output: str) -> list[GitCommit]:
         if not record.strip():
             continue
         header, _, rest = record.partition("\n")
-        sha, summary, author, date = (header.split(_FIELD) + ["", "", "", ""])[:4]
+        sha, summary, author, date = [*header.split(_FIELD), "", "", "", ""][:4]
         files = [line.strip() for line in rest.splitlines() if line.strip()]
         committed = datetime.fromisoformat(date) if date else None
         commits.append(

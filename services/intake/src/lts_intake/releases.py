@@ -75,7 +75,8 @@ class RecentReleases:
     async def record(self, release: ReleaseRef) -> None:
         async with self._db() as db:
             await db.execute(
-                f'INSERT INTO "{self._schema}".releases (version, lts_line, released_at, release_id) '
+                f'INSERT INTO "{self._schema}".releases '
+                "(version, lts_line, released_at, release_id) "
                 "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 release.version,
                 release.lts_line,

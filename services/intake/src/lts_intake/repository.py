@@ -17,10 +17,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from lts_events.envelope import RecordedEvent
 from lts_events.store.port import Checkpoint, EventStore
-import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_intake.views import TicketView, view_of
@@ -106,7 +106,7 @@ class Connections:
         self._size = size
         self._idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
         self._open: list[asyncpg.Connection] = []
-        event.listen(engine.sync_engine, "engine_disposed", lambda _engine: self.terminate())
+        sa_event.listen(engine.sync_engine, "engine_disposed", lambda _engine: self.terminate())
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
@@ -188,7 +188,8 @@ class IntakeRepository:
         s = self._schema
         ids = [int(stream.removeprefix("ticket-")) for stream in by_stream]
         rows = await db.fetch(
-            f'SELECT ticket_id, document::text AS document FROM "{s}".tickets WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE',
+            f'SELECT ticket_id, document::text AS document FROM "{s}".tickets '
+            "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE",
             ids,
         )
         views = {int(r["ticket_id"]): TicketView.model_validate_json(r["document"]) for r in rows}
@@ -209,9 +210,11 @@ class IntakeRepository:
         s = self._schema
         if changed:
             await db.executemany(
-                f'''INSERT INTO "{s}".tickets (ticket_id, version, state, source, kind, labels, opened_at, document)
+                f'''INSERT INTO "{s}".tickets
+                      (ticket_id, version, state, source, kind, labels, opened_at, document)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
-                    ON CONFLICT (ticket_id) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state,
+                    ON CONFLICT (ticket_id) DO UPDATE SET
+                      version = EXCLUDED.version, state = EXCLUDED.state,
                       labels = EXCLUDED.labels, document = EXCLUDED.document
                     WHERE "{s}".tickets.version < EXCLUDED.version''',
                 [
@@ -232,7 +235,7 @@ class IntakeRepository:
     async def ticket(self, ticket_id: int) -> TicketView | None:
         async with self._db() as db:
             document = await db.fetchval(
-                f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE ticket_id = $1',
+                f'SELECT document::text FROM "{self._schema}".tickets WHERE ticket_id = $1',
                 ticket_id,
             )
         return TicketView.model_validate_json(document) if document else None
@@ -251,7 +254,8 @@ class IntakeRepository:
             clauses.append(f"labels @> ${len(args)}::text[]")
         args.append(limit)
         query = (
-            f'SELECT document::text AS document FROM "{self._schema}".tickets WHERE {" AND ".join(clauses)} '
+            f'SELECT document::text AS document FROM "{self._schema}".tickets '
+            f"WHERE {' AND '.join(clauses)} "
             f"ORDER BY ticket_id LIMIT ${len(args)}"
         )
         async with self._db() as db:
@@ -265,7 +269,8 @@ class IntakeRepository:
         s = self._schema
         async with self._db() as db:
             row = await db.fetchrow(
-                f'SELECT transaction_id, position FROM "{s}".projection_checkpoints WHERE name = $1',
+                f'SELECT transaction_id, position FROM "{s}".projection_checkpoints '
+                "WHERE name = $1",
                 PROJECTION,
             )
         checkpoint = (
@@ -285,8 +290,9 @@ class IntakeRepository:
             if by_stream:
                 await self._apply_streams(db, by_stream)
             await db.execute(
-                f'''INSERT INTO "{s}".projection_checkpoints (name, transaction_id, position) VALUES ($1, $2, $3)
-                    ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position''',
+                f'''INSERT INTO "{s}".projection_checkpoints (name, transaction_id, position)
+                    VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET
+                    transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position''',
                 PROJECTION,
                 last.transaction_id,
                 last.position,
@@ -296,8 +302,10 @@ class IntakeRepository:
     def start_projection(self, store: EventStore, *, interval: float = 1.0) -> asyncio.Task[None]:
         """Keep catching up in the background (after a crash between an append and its view
         update, or when the barrier held events back at start); stops when the engine closes."""
-        task = asyncio.create_task(self.run_projection(store, interval=interval), name="intake-views")
-        event.listen(self._engine.sync_engine, "engine_disposed", lambda _engine: task.cancel())
+        task = asyncio.create_task(
+            self.run_projection(store, interval=interval), name="intake-views"
+        )
+        sa_event.listen(self._engine.sync_engine, "engine_disposed", lambda _engine: task.cancel())
         return task
 
     async def run_projection(self, store: EventStore, *, interval: float = 1.0) -> None:

@@ -18,13 +18,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text
-
 from lts_events.envelope import Envelope, RecordedEvent
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.postgres import PostgresEventStore
 from lts_intake.main import SPEC
+from sqlalchemy import text
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GITHUB_SECRET = "it-github-secret"
@@ -132,7 +131,7 @@ def github_headers(
 
 
 async def consume_until(
-    kafka: str, topic: str, done: Callable[[list[Envelope]], bool], *, timeout: float = 60.0
+    kafka: str, topic: str, done: Callable[[list[Envelope]], bool], *, seconds: float = 60.0
 ) -> list[Envelope]:
     """Envelopes on `topic` from the beginning until `done` holds."""
     consumer = AIOKafkaConsumer(
@@ -145,7 +144,7 @@ async def consume_until(
     await consumer.start()
     seen: list[Envelope] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while not done(seen):
                 batch = await consumer.getmany(timeout_ms=300)
                 for records in batch.values():
@@ -159,7 +158,9 @@ def types(envelopes: list[Envelope]) -> list[str]:
     return [e.type for e in envelopes]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 30.0) -> None:
+    async with asyncio.timeout(seconds):
+        while True:
+            if await check():
+                return
             await asyncio.sleep(0.1)

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from lts_events.contracts.intake import TicketOpened
 from lts_events.kafka import DLQ_TOPIC
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 
 import pytest
-
 from lts_events.contracts.intake import (
     AdvisoryWithdrawn,
     AlertOccurrenceRecorded,
@@ -271,7 +270,12 @@ async def test_a_report_takes_reporter_and_contact_from_the_caller(
     report = {
         "title": "Order export crashes after upgrading to 1.4.2",
         "description": "Worked in 1.3.9. Export now fails for every order.",
-        "traceback": "Traceback (most recent call last):\n  File \"/srv/app/src/shop/export.py\", line 9, in run\n    rows = dump(orders)\nKeyError: 'sku'\n",
+        "traceback": (
+            "Traceback (most recent call last):\n"
+            '  File "/srv/app/src/shop/export.py", line 9, in run\n'
+            "    rows = dump(orders)\n"
+            "KeyError: 'sku'\n"
+        ),
         "affected_versions": ["1.4.2"],
         "severity": "high",
         "package_versions": "shop==1.4.2\nsqlalchemy==2.0.36",

@@ -77,7 +77,8 @@ def test_an_alert_firing_again_with_a_new_start_adds_an_occurrence() -> None:
     webhook = GrafanaWebhook.model_validate(fixture("grafana_firing.json"))
     first = from_alerts(webhook.alerts[:1], source=TicketSource.GRAFANA, now=NOW, policy=POLICY)[0]
     history = decide(None, first, Context(ticket_id=7, now=NOW))
-    assert isinstance(first, OpenTicket) and first.alert_starts_at is not None
+    assert isinstance(first, OpenTicket)
+    assert first.alert_starts_at is not None
     refired = OpenTicket(
         draft=first.draft,
         keys=first.keys,
@@ -277,7 +278,8 @@ def test_a_report_is_enriched_with_its_traceback_environment_and_lts_lines() -> 
     events = decide(None, command, Context(ticket_id=42, now=NOW))
 
     opened, enriched = events
-    assert isinstance(opened, TicketOpened) and isinstance(enriched, TicketEnriched)
+    assert isinstance(opened, TicketOpened)
+    assert isinstance(enriched, TicketEnriched)
     assert opened.ticket_id == 42
     assert opened.reporter == "alice"
     assert opened.affected_lts_lines == ["release-lts/v1.3", "release-lts/v1.4"]
@@ -294,12 +296,14 @@ def test_an_alert_shortly_after_a_release_is_a_possible_regression() -> None:
     command = from_alerts(
         webhook.alerts[:1], source=TicketSource.ALERTMANAGER, now=NOW, policy=POLICY
     )[0]
-    assert isinstance(command, OpenTicket) and command.alert_starts_at is not None
+    assert isinstance(command, OpenTicket)
+    assert command.alert_starts_at is not None
     release = ReleaseRef(version="1.4.3", released_at=command.alert_starts_at - timedelta(hours=1))
     old = ReleaseRef(version="1.4.2", released_at=command.alert_starts_at - timedelta(days=9))
 
     opened, enriched = decide(None, command, Context(ticket_id=1, now=NOW, releases=[release, old]))
 
-    assert isinstance(opened, TicketOpened) and isinstance(enriched, TicketEnriched)
+    assert isinstance(opened, TicketOpened)
+    assert isinstance(enriched, TicketEnriched)
     assert "regression" in opened.labels
     assert enriched.possible_regressions == [release]
