@@ -263,13 +263,11 @@ async def _with_triage(
         store, policy=Settings().policy(), clock=system_clock, consumer=schema
     )
     broker = KafkaBroker(bootstrap, logger=None)
-    settings = Settings()
     triage_subscriptions(
         handlers,
         consumer=schema,
         store=store,
         intake_topic=source,
-        instances=settings.consumer_instances,
     ).attach(broker)
     relay = Relay(
         store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LTS_TRIAGE_", frozen=True, extra="ignore")
 
     intake_topic: str = "lts.intake.events"
-    consumer_instances: int = Field(default=3, ge=1, le=64)  # = partitions of the intake topic
     timezone: str = "UTC"
     weekend: list[int] = Field(default_factory=lambda: [5, 6])
     holidays: list[date] = Field(default_factory=list)

@@ -34,7 +34,6 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         consumer=context.name,
         store=context.store,
         intake_topic=settings.intake_topic,
-        instances=settings.consumer_instances,
     )
 
 
