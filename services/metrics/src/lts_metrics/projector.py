@@ -45,10 +45,10 @@ class ProjectionEngine:
         self._s = identifier(schema)
         self._scan_sql = (
             "SELECT position, transaction_id, stream_id, event_id, type, schema_version, data,"
-            " recorded_at, (metadata::jsonb)->'actor'->>'id' AS actor_id,"
-            " (metadata::jsonb)->'actor'->>'role' AS actor_role,"
-            " (metadata::jsonb)->>'reason' AS reason"
+            " recorded_at, meta.m->'actor'->>'id' AS actor_id,"
+            " meta.m->'actor'->>'role' AS actor_role, meta.m->>'reason' AS reason"
             f" FROM ({statements(self._s).read_all}) AS gap_free"
+            " CROSS JOIN LATERAL (SELECT gap_free.metadata::jsonb AS m) AS meta"
             " ORDER BY transaction_id, position"
         )
 
