@@ -138,8 +138,13 @@ def open_ticket(command: OpenTicket, ctx: Context) -> list[Event]:
 def _enrichment(
     opened: TicketOpened, regressions: list[ReleaseRef], ctx: Context
 ) -> TicketEnriched | None:
+    """What intake derived beyond the submitted fields: a traceback summary, possible
+    regressions, git metadata (with the parsed environment, packages and LTS lines alongside).
+    None when nothing was derived, so tickets without any carry no redundant event."""
     summary = enrich.parse_traceback(opened.traceback, project_modules=ctx.policy.project_modules)
-    enriched = TicketEnriched(
+    if summary is None and not regressions and ctx.git is None:
+        return None
+    return TicketEnriched(
         ticket_id=opened.ticket_id,
         traceback=summary,
         environment=opened.environment,
@@ -149,8 +154,6 @@ def _enrichment(
         possible_regressions=regressions,
         git=ctx.git,
     )
-    empty = TicketEnriched(ticket_id=opened.ticket_id)
-    return None if enriched == empty else enriched
 
 
 def _again(state: TicketState, command: OpenTicket) -> list[Event]:
