@@ -4,17 +4,18 @@ metrics store, with the original data upcast to the current shape of its type wh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from lts_events.event import REGISTRY
 from lts_events.store import Checkpoint
 
 
-@dataclass(frozen=True, slots=True)
-class AuditFact:
+class AuditFact(NamedTuple):
+    """Immutable; a named tuple because projections build one per event (the rebuild's hot
+    path)."""
+
     event_id: UUID
     type: str
     schema_version: int

@@ -33,7 +33,7 @@ from lts_metrics.schema import PROJECTION_TABLES, identifier
 NAME = "tickets"
 _FIELDS = [f.name for f in fields(TicketLifecycle)]
 _TUPLE_FIELDS = {"labels", "targets"}
-_ENTRY_FIELDS = [f.name for f in fields(timeline.TimelineEntry)]
+_ENTRY_FIELDS = list(timeline.TimelineEntry._fields)
 
 Progress = Callable[[int], None]
 

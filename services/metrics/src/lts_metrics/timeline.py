@@ -4,9 +4,8 @@ when and why. Pure: entries are built from audit facts and ordered here."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from lts_metrics.facts import AuditFact
 
@@ -28,8 +27,7 @@ SUMMARY_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(NamedTuple):
     ticket_id: int
     sequence: int
     event_id: str
