@@ -329,6 +329,27 @@ async def test_verify_names_the_event_after_a_deleted_one(
     assert "gap" in report.first_break.reason
 
 
+class ScoreMeasured(Event):
+    type: ClassVar[str] = "lts.test.postgres.score_measured"
+    score: float
+    tiny: float
+    count: int
+
+
+async def test_verify_accepts_floats_that_jsonb_prints_as_integers(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+    measured = ScoreMeasured(score=1e20, tiny=2.5e-30, count=7)
+    await postgres_store.append(stream, [NewEvent.of(measured, META)], expected_version=NO_STREAM)
+
+    report = await postgres_store.verify()
+    read_back = (await postgres_store.read_stream(stream)).events[0].event
+
+    assert report.ok
+    assert read_back == measured
+
+
 # --- upcasting ----------------------------------------------------------------------------------
 
 
