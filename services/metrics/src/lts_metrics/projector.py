@@ -46,9 +46,12 @@ class ProjectionEngine:
         self._scan_sql = (
             "SELECT position, transaction_id, stream_id, event_id, type, schema_version, data,"
             " recorded_at, meta.m->'actor'->>'id' AS actor_id,"
-            " meta.m->'actor'->>'role' AS actor_role, meta.m->>'reason' AS reason"
+            " meta.m->'actor'->>'role' AS actor_role, meta.m->>'reason' AS reason,"
+            " a.service AS envelope_service, a.subject AS envelope_subject,"
+            " a.occurred_at AS envelope_time"
             f" FROM ({statements(self._s).read_all}) AS gap_free"
             " CROSS JOIN LATERAL (SELECT gap_free.metadata::jsonb AS m) AS meta"
+            f" LEFT JOIN {self._s}.audit_envelopes AS a USING (event_id)"
             " ORDER BY transaction_id, position"
         )
 
@@ -90,7 +93,7 @@ class ProjectionEngine:
             while rows := await reading:
                 after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
                 reading = asyncio.ensure_future(self._scan(scan, after, batch))
-                facts = facts_from_rows(rows, await self._envelopes(conn, rows))
+                facts = facts_from_rows(rows)
                 _, entries = _fold(facts, known)
                 await writer.copy_records_to_table(
                     "ticket_timeline",
@@ -278,18 +281,19 @@ def _fold(
     return changed, entries
 
 
-def facts_from_rows(
-    rows: Sequence[Any], envelopes: Mapping[UUID, tuple[str, str | None, datetime]]
-) -> list[AuditFact]:
-    """Audit facts straight from rows of the store's `read_all` statement (the rebuild's bulk
-    path: the actor and reason picked out by PostgreSQL, data decoded once, no validation)."""
+def facts_from_rows(rows: Sequence[Any]) -> list[AuditFact]:
+    """Audit facts straight from rows of the rebuild's scan (the store's `read_all` statement
+    joined with `audit_envelopes`): the actor and reason picked out by PostgreSQL, data decoded
+    once, no model validation."""
     facts = []
     for row in rows:
         event_id = _event_id(row)
         service, _, subject = row["stream_id"].partition(":")
         occurred_at = row["recorded_at"]
-        if (envelope := envelopes.get(event_id)) is not None:
-            service, subject, occurred_at = envelope[0], envelope[1] or subject, envelope[2]
+        if row["envelope_service"] is not None:
+            service = row["envelope_service"]
+            subject = row["envelope_subject"] or subject
+            occurred_at = row["envelope_time"]
         type_, version = row["type"], row["schema_version"]
         facts.append(
             AuditFact(
