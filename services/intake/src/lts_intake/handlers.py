@@ -69,20 +69,34 @@ class Intake:
     releases: Releases = _no_releases
     git: GitLookup = _no_git
     regression_window: timedelta = timedelta(hours=24)
-    update_views: bool = True
 
     async def execute(
-        self, command: Command, *, metadata: Metadata, processed: ProcessedMessage | None = None
+        self,
+        command: Command,
+        *,
+        metadata: Metadata,
+        processed: ProcessedMessage | None = None,
+        update_view: bool = True,
     ) -> Outcome:
+        """Decide and append; `update_view` also folds the new events into the ticket view
+        before returning (read-your-writes for HTTP callers). Without it the background
+        projection picks them up within a fraction of a second, in batches."""
         for _ in range(_ATTEMPTS):
             try:
-                return await self._execute_once(command, metadata=metadata, processed=processed)
+                return await self._execute_once(
+                    command, metadata=metadata, processed=processed, update_view=update_view
+                )
             except ConcurrencyError:
                 log.info("ticket moved while deciding; deciding again", exc_info=True)
         raise RuntimeError(f"could not append after {_ATTEMPTS} attempts: {command!r}")
 
     async def _execute_once(
-        self, command: Command, *, metadata: Metadata, processed: ProcessedMessage | None
+        self,
+        command: Command,
+        *,
+        metadata: Metadata,
+        processed: ProcessedMessage | None,
+        update_view: bool,
     ) -> Outcome:
         claim = await self.repository.claim(command.keys, reserve=isinstance(command, OpenTicket))
         if claim.ticket_id is None:
@@ -102,7 +116,7 @@ class Intake:
         )
         if result.duplicate:
             return Outcome(command, claim.ticket_id, duplicate_delivery=True)
-        if self.update_views:
+        if update_view:
             await self.repository.apply(result.recorded)
         return Outcome(command, claim.ticket_id, events)
 

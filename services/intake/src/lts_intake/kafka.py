@@ -73,6 +73,6 @@ def alert_handler(intake: Intake) -> object:
         for index, command in enumerate(commands):
             suffix = f"#{index}" if len(commands) > 1 else ""
             processed = ProcessedMessage(CONSUMER, f"{message.message_id}{suffix}")
-            await intake.execute(command, metadata=metadata, processed=processed)
+            await intake.execute(command, metadata=metadata, processed=processed, update_view=False)
 
     return on_inbound_alert

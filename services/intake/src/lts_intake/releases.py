@@ -4,6 +4,7 @@ release is flagged as a possible regression. Intake keeps its own small table of
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -54,9 +55,11 @@ def release_from(envelope: Envelope) -> ReleaseRef | None:
 
 
 class RecentReleases:
-    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
+    def __init__(self, engine: AsyncEngine, *, schema: str, ttl: float = 10.0) -> None:
         self._engine = engine
         self._schema = schema
+        self._ttl = ttl
+        self._cached: tuple[float, Sequence[ReleaseRef]] | None = None
 
     @asynccontextmanager
     async def _db(self) -> AsyncIterator[Any]:
@@ -83,8 +86,18 @@ class RecentReleases:
                 release.released_at,
                 release.release_id,
             )
+        self._cached = None
 
     async def recent(self) -> Sequence[ReleaseRef]:
+        """Releases of the last 30 days (cached for `ttl` seconds; a new release refreshes it)."""
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < self._ttl:
+            return self._cached[1]
+        releases = await self._load()
+        self._cached = (now, releases)
+        return releases
+
+    async def _load(self) -> Sequence[ReleaseRef]:
         async with self._db() as db:
             rows = await db.fetch(
                 f'SELECT version, lts_line, released_at, release_id FROM "{self._schema}".releases '

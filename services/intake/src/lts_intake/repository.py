@@ -299,7 +299,7 @@ class IntakeRepository:
             )
         return len(events)
 
-    def start_projection(self, store: EventStore, *, interval: float = 1.0) -> asyncio.Task[None]:
+    def start_projection(self, store: EventStore, *, interval: float = 0.5) -> asyncio.Task[None]:
         """Keep catching up in the background (after a crash between an append and its view
         update, or when the barrier held events back at start); stops when the engine closes."""
         task = asyncio.create_task(
