@@ -10,7 +10,6 @@ start inside one transaction, so readers see the old tables until the new ones a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -69,12 +68,6 @@ class ProjectionEngine:
         while applied := await self.step(limit=limit):
             total += applied
         return total
-
-    async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
-        while not stop.is_set():
-            if await self.step() == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle)
 
     async def rebuild(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
         """Empty the projections and replay the whole store, atomically: until it commits, readers
