@@ -47,7 +47,9 @@ def parse_traceback(
     for index, line in enumerate(lines):
         frame = _FRAME.match(line)
         if frame:
-            frames.append(_frame(frame, code=_code_line(lines, index)))
+            frames.append(
+                _frame(frame, code=_code_line(lines, index), project_modules=project_modules)
+            )
             continue
         if line.startswith((" ", "\t")) or not line.strip():
             continue
@@ -65,13 +67,13 @@ def parse_traceback(
     )
 
 
-def _frame(match: re.Match[str], *, code: str | None) -> StackFrame:
+def _frame(match: re.Match[str], *, code: str | None, project_modules: Sequence[str]) -> StackFrame:
     path = match["file"]
     return StackFrame(
         file=path,
         line=int(match["line"]),
         function=(match["function"] or "").strip() or None,
-        module=module_of(path),
+        module=module_of(path, project_modules),
         code=code,
     )
 
@@ -84,11 +86,16 @@ def _code_line(lines: list[str], index: int) -> str | None:
     return None
 
 
-def module_of(path: str) -> str | None:
-    """`.../site-packages/pkg/mod.py` -> `pkg.mod`; `/app/src/proj/api.py` -> `proj.api`."""
+def module_of(path: str, project_modules: Sequence[str] = ()) -> str | None:
+    """`.../site-packages/pkg/mod.py` -> `pkg.mod`; `/app/src/proj/api.py` -> `proj.api`; with
+    project modules, the path from the first segment naming one (`/ci/work/proj/a.py` -> `proj.a`)."""
     normalized = path.replace("\\", "/")
     if not normalized.endswith(".py"):
         return None
+    segments = normalized[:-3].split("/")
+    for index, segment in enumerate(segments):
+        if segment in project_modules and not is_library_path(normalized):
+            return _dotted(segments[index:])
     for marker in (*_LIBRARY_DIRS, "/src/"):
         if marker in normalized:
             normalized = normalized.rsplit(marker, 1)[1]
@@ -96,7 +103,11 @@ def module_of(path: str) -> str | None:
     else:
         stdlib = _STDLIB.search(normalized)
         normalized = normalized[stdlib.end() :] if stdlib else normalized.lstrip("./")
-    parts = [p for p in normalized[:-3].split("/") if p]
+    return _dotted(normalized[:-3].split("/"))
+
+
+def _dotted(parts: list[str]) -> str | None:
+    parts = [p for p in parts if p]
     if parts and parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts) or None

@@ -422,7 +422,8 @@ def parse_template(body: str) -> dict[str, str]:
             sections.setdefault(current, [])
             continue
         sections.setdefault(current, []).append(line)
-    return {k: _strip_fences("\n".join(v)) for k, v in sections.items() if "\n".join(v).strip()}
+    cleaned = {k: _strip_fences("\n".join(v)) for k, v in sections.items()}
+    return {k: v for k, v in cleaned.items() if v}
 
 
 def _strip_fences(text: str) -> str:
