@@ -88,7 +88,7 @@ def _code_line(lines: list[str], index: int) -> str | None:
 
 def module_of(path: str, project_modules: Sequence[str] = ()) -> str | None:
     """`.../site-packages/pkg/mod.py` -> `pkg.mod`; `/app/src/proj/api.py` -> `proj.api`; with
-    project modules, the path from the first segment naming one (`/ci/work/proj/a.py` -> `proj.a`)."""
+    project modules, the path from the first segment naming one (`/ci/proj/a.py` -> `proj.a`)."""
     normalized = path.replace("\\", "/")
     if not normalized.endswith(".py"):
         return None

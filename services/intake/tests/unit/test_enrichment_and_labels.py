@@ -3,8 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from packaging.version import Version
-
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.intake import ReleaseRef, TicketKind
 from lts_events.envelope import Envelope
@@ -15,6 +13,7 @@ from lts_intake.gitinfo import LOG_FORMAT, parse_log, tag_candidates, tracked_pa
 from lts_intake.model import AffectedRange, TicketDraft
 from lts_intake.releases import release_from
 from lts_intake.standardize import parse_template
+from packaging.version import Version
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 LINES = ("release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5")
