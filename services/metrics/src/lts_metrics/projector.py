@@ -83,20 +83,25 @@ class ProjectionEngine:
             writer, scan = await _driver(conn), await _driver(reader)
             after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
             reading = asyncio.ensure_future(self._scan(scan, after, batch))
-            while rows := await reading:
+            copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            copying.set_result(None)
+            while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
                 after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
                 reading = asyncio.ensure_future(self._scan(scan, after, batch))
-                facts = facts_from_rows(rows)
-                _, entries = _fold(facts, known)
-                await writer.copy_records_to_table(
-                    "ticket_timeline",
-                    schema_name=self._s,
-                    columns=_ENTRY_FIELDS,
-                    records=[_entry_record(e) for e in entries],
+                _, entries = _fold(facts_from_rows(rows), known)
+                await copying
+                copying = asyncio.ensure_future(
+                    writer.copy_records_to_table(
+                        "ticket_timeline",
+                        schema_name=self._s,
+                        columns=_ENTRY_FIELDS,
+                        records=[_entry_record(e) for e in entries],
+                    )
                 )
                 total += len(rows)
                 if progress is not None:
                     progress(len(rows))
+            await copying
             await writer.copy_records_to_table(
                 "ticket_lifecycle",
                 schema_name=self._s,
