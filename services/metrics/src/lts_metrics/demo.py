@@ -62,9 +62,15 @@ def _url(service: str) -> str:
 
 
 def demo(
-    intake: Annotated[str, typer.Option(help="Intake base URL")] = _url("intake"),
-    triage: Annotated[str, typer.Option(help="Triage base URL")] = _url("triage"),
-    metrics: Annotated[str, typer.Option(help="Metrics base URL")] = _url("metrics"),
+    intake: Annotated[str, typer.Option(help="Intake base URL", envvar="LTS_INTAKE_URL")] = _url(
+        "intake"
+    ),
+    triage: Annotated[str, typer.Option(help="Triage base URL", envvar="LTS_TRIAGE_URL")] = _url(
+        "triage"
+    ),
+    metrics: Annotated[str, typer.Option(help="Metrics base URL", envvar="LTS_METRICS_URL")] = _url(
+        "metrics"
+    ),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each step")] = 60.0,
 ) -> None:
     """Drive the example minimal workflow through the running services and print the ticket's
