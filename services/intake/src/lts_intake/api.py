@@ -226,16 +226,18 @@ def build_router(
         """A person reports a bug, a security issue or a feature-safe change (ticket template)."""
         reject_nul(body.model_dump(mode="json"))
         reject_nul(idempotency_key, prefix=("header", "idempotency-key"))
+        retry_id = f"{principal.actor_id}:{idempotency_key}" if idempotency_key else None
         command = standardize.from_report(
             body,
             reporter=principal.actor_id,
             contact=body.contact or principal.actor_id,
             now=intake.clock(),
             policy=policy,
-            idempotency_key=f"{principal.actor_id}:{idempotency_key}" if idempotency_key else None,
+            idempotency_key=retry_id,
         )
+        delivery = ProcessedMessage("intake.reports", retry_id) if retry_id else None
         [result] = await run(
-            [command], actor=_actor_for(principal), reason="report submitted", delivery=None
+            [command], actor=_actor_for(principal), reason="report submitted", delivery=delivery
         )
         if result.outcome != "opened":
             response.status_code = status.HTTP_200_OK

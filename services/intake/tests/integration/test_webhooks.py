@@ -287,6 +287,37 @@ async def test_a_report_takes_reporter_and_contact_from_the_caller(
     assert enriched["traceback"]["top_project_module"] == "shop.export"
 
 
+async def test_a_report_retried_with_the_same_idempotency_key_is_stored_once(
+    service: Running,
+) -> None:
+    report = {"title": "Login page times out", "description": "Since this morning."}
+    headers = {**bearer("dev-requester"), "Idempotency-Key": "form-42"}
+
+    first = await service.client.post("/reports", json=report, headers=headers)
+    retry = await service.client.post("/reports", json=report, headers=headers)
+
+    assert first.status_code == 201
+    assert retry.status_code == 200
+    assert retry.json()["ticket_id"] == first.json()["ticket_id"]
+    assert [e.type for e in await service.recorded()] == [TicketOpened.type]
+
+
+async def test_a_report_naming_a_known_cve_is_linked_to_the_advisory_ticket(
+    service: Running,
+) -> None:
+    feed = {**bearer("dev-automation"), "Content-Type": "application/yaml"}
+    advisory = await service.client.post(
+        "/feeds/osv", content=fixture_bytes("PYSEC-2021-66.yaml"), headers=feed
+    )
+    report = {"title": "ReDoS in urlize (CVE-2020-28493)", "description": "Seen in production."}
+
+    response = await service.client.post("/reports", json=report, headers=bearer("dev-requester"))
+
+    assert response.status_code == 200
+    assert response.json()["ticket_id"] == advisory.json()["results"][0]["ticket_id"]
+    assert response.json()["events"] == [DuplicateLinked.type]
+
+
 async def test_a_report_without_a_title_gets_a_field_level_422(service: Running) -> None:
     response = await service.client.post(
         "/reports", json={"description": "x"}, headers=bearer("dev-requester")
