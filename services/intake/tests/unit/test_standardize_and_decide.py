@@ -15,6 +15,7 @@ from lts_events.contracts.intake import (
     ReleaseRef,
     TicketEnriched,
     TicketKind,
+    TicketLabelled,
     TicketOpened,
 )
 from lts_intake.domain import Context, decide, fold
@@ -307,3 +308,25 @@ def test_an_alert_shortly_after_a_release_is_a_possible_regression() -> None:
     assert isinstance(enriched, TicketEnriched)
     assert "regression" in opened.labels
     assert enriched.possible_regressions == [release]
+
+
+def test_a_label_added_on_github_labels_the_ticket_once() -> None:
+    opened_event = GithubIssuesEvent.model_validate(fixture("github_issues_opened.json"))
+    history = decide(
+        None, from_github_issue(opened_event, now=NOW, policy=POLICY), Context(ticket_id=3, now=NOW)
+    )
+    payload = fixture("github_issues_opened.json") | {
+        "action": "labeled",
+        "label": {"name": "regression"},
+    }
+    command = from_github_issue(GithubIssuesEvent.model_validate(payload), now=NOW, policy=POLICY)
+
+    events = decide(fold(history), command, Context(ticket_id=4, now=NOW))
+    again = decide(fold([*history, *events]), command, Context(ticket_id=4, now=NOW))
+
+    assert len(events) == 1
+    labelled = events[0]
+    assert isinstance(labelled, TicketLabelled)
+    assert labelled.labels == ["regression"]
+    assert labelled.reason == "labelled on GitHub by Codertocat"
+    assert again == []
