@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from lts_events.kafka import ensure_topics
 from lts_events.service import build_app
@@ -193,6 +194,16 @@ async def _drop_schema(database_url: str, name: str) -> None:
     await engine.dispose()
 
 
+async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics(topics)
+    finally:
+        await admin.close()
+
+
 async def _ours(bootstrap: str, database_url: str, records: list[Record], run: str) -> float:
     name = f"intake_bench_{run}"
     inbound = f"lts.inbound.alerts_bench_{run}"
@@ -216,6 +227,8 @@ async def _ours(bootstrap: str, database_url: str, records: list[Record], run: s
                 )
         finally:
             await _drop_schema(database_url, name)
+            topics = [inbound, f"lts.{name}.events", f"lts.release_bench_{run}.events"]
+            await _delete_topics(bootstrap, topics)
 
 
 async def _baseline(bootstrap: str, records: list[Record], run: str) -> float:
@@ -230,6 +243,7 @@ async def _baseline(bootstrap: str, records: list[Record], run: str) -> float:
     finally:
         stop.set()
         await task
+        await _delete_topics(bootstrap, [source, sink])
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:

@@ -330,3 +330,20 @@ def test_a_label_added_on_github_labels_the_ticket_once() -> None:
     assert labelled.labels == ["regression"]
     assert labelled.reason == "labelled on GitHub by Codertocat"
     assert again == []
+
+
+def test_a_withdrawn_osv_record_withdraws_the_advisory_known_under_an_alias() -> None:
+    pysec = from_osv(
+        OsvRecord.model_validate(fixture("PYSEC-2021-66.yaml")), now=NOW, policy=POLICY
+    )
+    state = fold(decide(None, pysec, Context(ticket_id=5, now=NOW)))
+    withdrawn = OsvRecord.model_validate(
+        fixture("PYSEC-2021-66.yaml") | {"withdrawn": "2024-02-01T00:00:00Z"}
+    )
+
+    command = from_osv(withdrawn, now=NOW, policy=POLICY)
+    events = decide(state, command, Context(ticket_id=6, now=NOW))
+
+    assert isinstance(command, WithdrawAdvisory)
+    assert "advisory:CVE-2020-28493" in command.keys
+    assert [type(e) for e in events] == [AdvisoryWithdrawn]
