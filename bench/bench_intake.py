@@ -31,7 +31,7 @@ from lts_intake.main import SPEC
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-ALERTS = int(os.environ.get("BENCH_INTAKE_ALERTS", "600"))
+ALERTS = int(os.environ.get("BENCH_INTAKE_ALERTS", "2000"))
 COUNTED = {b"lts.intake.ticket_opened", b"lts.intake.alert_occurrence_recorded"}
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 

@@ -58,7 +58,12 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
     intake, _, releases = parts(context)
     settings = Settings()
     renamed = {INBOUND_ALERTS: settings.inbound_alerts_topic}
-    subs = Subscriptions(context.name, store=context.store, topics=renamed)
+    subs = Subscriptions(
+        context.name,
+        store=context.store,
+        topics=renamed,
+        concurrency=settings.consumer_concurrency,
+    )
     subs.on_raw(INBOUND_ALERTS, alert_handler(intake))  # type: ignore[arg-type]
     subs.on_raw(settings.release_topic, releases.on_release_message)
     return subs
