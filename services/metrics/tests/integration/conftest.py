@@ -3,7 +3,9 @@ per-test analyst role, both dropped afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +39,18 @@ class Metrics:
     projections: ProjectionEngine
     queries: MetricsQueries
     analyst_role: str
+
+    async def settle(self, *, within: float = 60.0) -> int:
+        """Project until nothing is pending; returns how many events were applied. Polls because
+        the gap-free reader holds back events while any older transaction on the (shared) server
+        is still open."""
+        applied, deadline = 0, time.monotonic() + within
+        while time.monotonic() < deadline:
+            applied += await self.projections.catch_up()
+            if (await self.queries.status()).caught_up:
+                return applied
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"projections still behind after {within} s")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
         for envelope in story.envelopes():
             topic = "lts.intake.events" if "intake" in envelope.type else "lts.triage.events"
             await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
-    await metrics.projections.catch_up()
+    await metrics.settle()
     app = FastAPI()
     app.include_router(router(metrics.queries, Authenticator(load_tokens({}))))
     transport = httpx.ASGITransport(app=app)

@@ -58,7 +58,7 @@ async def test_an_unknown_event_about_a_ticket_appears_in_its_timeline(metrics: 
     envelope = future_event(8)
     await metrics.audit.record(envelope, facts_of(envelope, topic="lts.release.events"))
 
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     [item] = await metrics.queries.timeline(8)
     assert (item.event_type, item.source_service, item.actor_role) == (

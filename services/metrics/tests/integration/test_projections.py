@@ -47,7 +47,7 @@ async def audit_all(metrics: Metrics, items: list[TicketStory]) -> None:
 async def test_time_to_triage_figures_match_the_known_data_set(metrics: Metrics) -> None:
     await audit_all(metrics, stories())
 
-    await metrics.projections.catch_up()
+    await metrics.settle()
     stats = await metrics.queries.duration("time-to-triage", Filters())
 
     seconds = [h * 3600.0 for h in (1, 2, 3, 5, 8, 13, 21, 30)]
@@ -61,7 +61,7 @@ async def test_time_to_triage_figures_match_the_known_data_set(metrics: Metrics)
 
 async def test_filters_narrow_the_figures_to_matching_tickets(metrics: Metrics) -> None:
     await audit_all(metrics, stories())
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     high = await metrics.queries.duration("time-to-triage", Filters(severity="high"))
     osv = await metrics.queries.duration("time-to-triage", Filters(source="osv"))
@@ -80,7 +80,7 @@ async def test_plan_and_approval_durations_are_measured_between_milestones(
     metrics: Metrics,
 ) -> None:
     await audit_all(metrics, stories())
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     plan = await metrics.queries.duration("time-to-plan", Filters())
     approval = await metrics.queries.duration("time-to-approval", Filters())
@@ -95,7 +95,7 @@ async def test_plan_and_approval_durations_are_measured_between_milestones(
 
 async def test_sla_compliance_counts_met_missed_and_overdue_tickets(metrics: Metrics) -> None:
     await audit_all(metrics, stories())
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     triage_sla, _ = await metrics.queries.sla_compliance(Filters(), at=T0 + 100 * HOUR)
 
@@ -105,7 +105,7 @@ async def test_sla_compliance_counts_met_missed_and_overdue_tickets(metrics: Met
 
 async def test_backlog_groups_open_tickets_by_severity_and_age(metrics: Metrics) -> None:
     await audit_all(metrics, stories())
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     backlog = await metrics.queries.backlog(Filters(), at=T0 + 48 * HOUR)
 
@@ -117,7 +117,7 @@ async def test_timeline_lists_every_transition_in_order_with_who_and_why(
     metrics: Metrics,
 ) -> None:
     await audit_all(metrics, stories())
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     timeline = await metrics.queries.timeline(100)
 
@@ -144,7 +144,7 @@ async def test_a_redelivered_event_is_audited_and_projected_once(metrics: Metric
         await metrics.audit.record(envelope, facts_of(envelope, topic="lts.triage.events"))
         for envelope in envelopes
     ]
-    await metrics.projections.catch_up()
+    await metrics.settle()
 
     assert again == [False] * len(envelopes)
     timeline = await metrics.queries.timeline(story.ticket_id)

@@ -37,7 +37,7 @@ async def test_projections_are_exported_as_gauges_and_histograms(metrics: Metric
             TicketStory(ticket_id=3, opened_at=T0),
         ],
     )
-    await metrics.projections.catch_up()
+    await metrics.settle()
     export = PrometheusExport(metrics.store.engine, schema=metrics.store.schema)
     registry = CollectorRegistry()
     registry.register(export)
@@ -56,6 +56,7 @@ async def test_the_rebuild_command_replays_the_store_into_the_projections(
     metrics: Metrics, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await audit(metrics, [TicketStory(ticket_id=n, opened_at=T0) for n in range(1, 4)])
+    await metrics.settle()
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("LTS_METRICS_ANALYST_ROLE", metrics.analyst_role)
 

@@ -44,7 +44,7 @@ async def test_rebuilt_projections_equal_the_incremental_ones(metrics: Metrics) 
         for envelope in story.envelopes():
             await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
         await metrics.projections.step(limit=3)
-    await metrics.projections.catch_up()
+    await metrics.settle()
     incremental = await snapshot(metrics)
 
     replayed = await metrics.projections.rebuild(batch=17)
@@ -58,12 +58,13 @@ async def test_projection_continues_after_a_rebuild_without_reapplying(metrics: 
     first = TicketStory(ticket_id=1, opened_at=T0, triaged_after=timedelta(hours=1))
     for envelope in first.envelopes():
         await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
+    await metrics.settle()
     await metrics.projections.rebuild()
 
     second = TicketStory(ticket_id=2, opened_at=T0)
     for envelope in second.envelopes():
         await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
-    applied = await metrics.projections.catch_up()
+    applied = await metrics.settle()
 
     assert applied == 1
     assert len((await snapshot(metrics))["ticket_timeline"]) == 3
