@@ -3,8 +3,8 @@
 Each step locks the projection's checkpoint row, reads the store after it (`read_all`, the
 transaction-id barrier), folds the events with the pure projections (`lifecycle`, `timeline`) and
 writes the changed rows and the new checkpoint in the same transaction: a crash re-reads at most
-the batch that did not commit, and a batch is never applied twice. A rebuild does the same from the
-start inside one transaction, so readers see the old tables until the new ones are complete.
+the batch that did not commit, and a batch is never applied twice. A rebuild replays the store into
+shadow tables and swaps them in with one short transaction (see `rebuild`).
 """
 
 from __future__ import annotations
@@ -70,46 +70,83 @@ class ProjectionEngine:
         return total
 
     async def rebuild(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
-        """Empty the projections and replay the whole store, atomically: until it commits, readers
-        see the previous figures and the incremental projector waits on the checkpoint row.
+        """Replay the whole store into fresh projections and swap them in.
 
-        A bulk path over the same gap-free reader: the store's own `read_all` statement (the
-        transaction-id barrier), rows decoded straight into audit facts, the ticket rows kept in
-        memory and written once with COPY, timeline entries copied per batch."""
-        async with self._engine.begin() as conn, self._engine.connect() as reader:
+        The replay fills unlogged shadow tables in short autocommitted steps (no transaction is
+        held open, so the gap-free readers of every service on the server are not held back),
+        reading through the store's own `read_all` statement (the transaction-id barrier) with
+        the rows decoded straight into audit facts. The swap is one short transaction: it locks
+        the checkpoint row (the incremental projector waits), replaces the live rows (readers see
+        the old figures until it commits) and sets the checkpoint to the end of the replay, so
+        anything newer is projected incrementally afterwards."""
+        async with self._engine.connect() as reading_conn, self._engine.connect() as writing_conn:
+            scan, writer = await _driver(reading_conn), await _driver(writing_conn)
+            await writer.execute("SELECT pg_advisory_lock(hashtext($1))", f"{self._s}.rebuild")
+            try:
+                await self._create_shadows(writer)
+                total, after = await self._replay(scan, writer, batch, progress)
+                await self._swap(after)
+                return total
+            finally:
+                await writer.execute(
+                    "SELECT pg_advisory_unlock(hashtext($1))", f"{self._s}.rebuild"
+                )
+
+    async def _create_shadows(self, writer: Any) -> None:
+        for table in PROJECTION_TABLES:
+            await writer.execute(f"DROP TABLE IF EXISTS {self._s}.{table}_rebuild")
+            await writer.execute(
+                f"CREATE UNLOGGED TABLE {self._s}.{table}_rebuild (LIKE {self._s}.{table}"
+                " INCLUDING DEFAULTS INCLUDING GENERATED)"
+            )
+
+    async def _replay(
+        self, scan: Any, writer: Any, batch: int, progress: Progress | None
+    ) -> tuple[int, Checkpoint]:
+        after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
+        reading = asyncio.ensure_future(self._scan(scan, after, batch))
+        copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        copying.set_result(None)
+        while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
+            after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
+            reading = asyncio.ensure_future(self._scan(scan, after, batch))
+            _, entries = _fold(facts_from_rows(rows), known)
+            await copying
+            copying = asyncio.ensure_future(
+                writer.copy_records_to_table(
+                    "ticket_timeline_rebuild",
+                    schema_name=self._s,
+                    columns=_ENTRY_FIELDS,
+                    records=[_entry_record(e) for e in entries],
+                )
+            )
+            total += len(rows)
+            if progress is not None:
+                progress(len(rows))
+        await copying
+        await writer.copy_records_to_table(
+            "ticket_lifecycle_rebuild",
+            schema_name=self._s,
+            columns=_FIELDS,
+            records=[_lifecycle_record(r) for r in known.values()],
+        )
+        return total, after
+
+    async def _swap(self, after: Checkpoint) -> None:
+        columns = {"ticket_lifecycle": _FIELDS, "ticket_timeline": _ENTRY_FIELDS}
+        async with self._engine.begin() as conn:
             await self._lock_checkpoint(conn)
             for table in PROJECTION_TABLES:  # DELETE, not TRUNCATE: readers keep the old rows
+                names = ", ".join(columns[table])
                 await conn.execute(text(f"DELETE FROM {self._s}.{table}"))
-            writer, scan = await _driver(conn), await _driver(reader)
-            after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
-            reading = asyncio.ensure_future(self._scan(scan, after, batch))
-            copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            copying.set_result(None)
-            while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
-                after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
-                reading = asyncio.ensure_future(self._scan(scan, after, batch))
-                _, entries = _fold(facts_from_rows(rows), known)
-                await copying
-                copying = asyncio.ensure_future(
-                    writer.copy_records_to_table(
-                        "ticket_timeline",
-                        schema_name=self._s,
-                        columns=_ENTRY_FIELDS,
-                        records=[_entry_record(e) for e in entries],
+                await conn.execute(
+                    text(
+                        f"INSERT INTO {self._s}.{table} ({names})"
+                        f" SELECT {names} FROM {self._s}.{table}_rebuild"
                     )
                 )
-                total += len(rows)
-                if progress is not None:
-                    progress(len(rows))
-            await copying
-            await writer.copy_records_to_table(
-                "ticket_lifecycle",
-                schema_name=self._s,
-                columns=_FIELDS,
-                records=[_lifecycle_record(r) for r in known.values()],
-            )
+                await conn.execute(text(f"DROP TABLE {self._s}.{table}_rebuild"))
             await self._save_checkpoint(conn, after)
-            return total
 
     async def _scan(self, connection: Any, after: Checkpoint, limit: int) -> list[Any]:
         rows: list[Any] = await connection.fetch(
