@@ -3,6 +3,7 @@ lines, possible regressions. No I/O here."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -174,6 +175,7 @@ def python_version_from(*texts: str | None) -> str | None:
 # --- versions onto LTS lines -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def line_series(line: str) -> Version | None:
     """`release-lts/v1.4` -> Version('1.4')."""
     match = _LTS_LINE.search(line)
@@ -184,6 +186,7 @@ def _next_series(series: Version) -> Version:
     return Version(f"{series.major}.{series.minor + 1}")
 
 
+@functools.lru_cache(maxsize=4096)
 def _version(text: str | None) -> Version | None:
     if text is None:
         return None
@@ -227,6 +230,7 @@ def lines_for_versions(versions: Iterable[str], lines: Sequence[str]) -> list[st
     return [line for line in lines if line in hit]
 
 
+@functools.lru_cache(maxsize=4096)
 def _version_text_hits(text: str, series: Version) -> bool:
     if text[:1] in "<>=!~":
         try:

@@ -151,6 +151,7 @@ def _from_alert(
     name = alert.labels.get("alertname", "alert")
     summary = annotations.get("summary") or annotations.get("message") or ""
     severity_label = alert.labels.get("severity") or alert.labels.get("priority")
+    versions = _alert_versions(alert.labels)
     draft = TicketDraft(
         title=f"{name}: {summary}" if summary else name,
         description=annotations.get("description", summary),
@@ -158,10 +159,8 @@ def _from_alert(
         kind=TicketKind.ALERT,
         severity_guess=labels.severity_from_word(severity_label),
         environment={k: v for k, v in alert.labels.items() if k not in {"alertname", "severity"}},
-        affected_versions=_alert_versions(alert.labels),
-        affected_lts_lines=enrich.lines_for_versions(
-            _alert_versions(alert.labels), policy.lts_lines
-        ),
+        affected_versions=versions,
+        affected_lts_lines=enrich.lines_for_versions(versions, policy.lts_lines),
         links=unique([u for u in (alert.generatorURL, annotations.get("runbook_url")) if u]),
         alert_fingerprint=fingerprint,
         alert_severity=severity_label,
