@@ -30,8 +30,8 @@ Batch = Annotated[int, typer.Option(min=1, help="Events per read from the store"
 
 @app.command()
 def rebuild(schema: Schema = "metrics", batch: Batch = 5000) -> None:
-    """Empty the projections and replay the whole metrics store into them (one transaction:
-    readers see the old figures until the rebuild commits)."""
+    """Replay the whole metrics store into fresh projections and swap them in (readers see the
+    old figures until the short swap commits; the running service keeps projecting meanwhile)."""
     total = asyncio.run(_rebuild(schema, batch))
     Console().print(f"[green]rebuilt the projections from {total} events[/green]")
 
