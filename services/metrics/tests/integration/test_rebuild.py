@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,3 +73,29 @@ async def test_projection_continues_after_a_rebuild_without_reapplying(metrics: 
 
 def _topic(envelope: Envelope) -> str:
     return "lts.intake.events" if envelope.type.startswith("lts.intake.") else "lts.triage.events"
+
+
+async def test_events_arriving_during_a_rebuild_are_projected_after_the_swap(
+    metrics: Metrics,
+) -> None:
+    def story(n: int) -> TicketStory:
+        return TicketStory(ticket_id=n, opened_at=T0, triaged_after=timedelta(minutes=n))
+
+    for n in range(1, 31):
+        for envelope in story(n).envelopes():
+            await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
+    await metrics.settle()
+
+    async def meanwhile() -> None:
+        for n in range(31, 46):
+            for envelope in story(n).envelopes():
+                await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
+            await metrics.projections.step()
+
+    await asyncio.gather(metrics.projections.rebuild(batch=5), meanwhile())
+    await metrics.settle()
+    live = await snapshot(metrics)
+
+    await metrics.projections.rebuild()
+    assert await snapshot(metrics) == live
+    assert len(live["ticket_lifecycle"]) == 45
