@@ -185,8 +185,8 @@ def build_router(
     authenticator: Authenticator,
     settings: Settings,
 ) -> APIRouter:
-    LimitedRoute.max_body_bytes = settings.max_body_bytes
-    router = APIRouter(route_class=LimitedRoute)
+    limited = type("LimitedRoute", (LimitedRoute,), {"max_body_bytes": settings.max_body_bytes})
+    router = APIRouter(route_class=limited)
     Caller = Annotated[Principal, Depends(authenticator)]
     policy = intake.policy
 
