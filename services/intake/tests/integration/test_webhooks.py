@@ -192,6 +192,16 @@ async def test_a_github_webhook_with_a_bad_signature_is_refused_and_nothing_is_s
     assert await service.recorded() == []
 
 
+async def test_an_unsigned_github_request_is_refused_before_its_body_is_looked_at(
+    service: Running,
+) -> None:
+    response = await service.client.post(
+        "/webhooks/github", content=b"[not an object", headers={"X-GitHub-Event": "issues"}
+    )
+
+    assert response.status_code == 401
+
+
 async def test_a_withdrawn_github_advisory_annotates_the_ticket_opened_from_its_publication(
     service: Running, kafka: str
 ) -> None:
