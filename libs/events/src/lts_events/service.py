@@ -60,6 +60,11 @@ class ServiceSpec:
     timer_handler: Callable[[ServiceContext], Callable[[Timer], Awaitable[None]]] | None = None
     on_start: Callable[[ServiceContext], Awaitable[None]] | None = None
     title: str = ""
+    # False for a service whose store only copies others' events (metrics' audit log):
+    # relaying it would publish every event of the system a second time.
+    publishes: bool = True
+    # Extra reasons the service is not ready yet (e.g. projections behind); empty = ready.
+    readiness: Callable[[ServiceContext], Callable[[], Awaitable[list[str]]]] | None = None
 
 
 @dataclass
@@ -70,6 +75,8 @@ class _Runtime:
     broker: KafkaBroker | None = None
     relay: Relay | None = None
     subscriptions: Subscriptions | None = None
+    publishes: bool = True
+    readiness: Callable[[], Awaitable[list[str]]] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -92,7 +99,7 @@ def _build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegis
 def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> FastAPI:
     settings = settings or RuntimeSettings.for_service(spec.name)
     registry = CollectorRegistry()
-    runtime = _Runtime()
+    runtime = _Runtime(publishes=spec.publishes)
     broker = _build_broker(spec.name, settings, registry)
     runtime.broker = broker
 
@@ -139,25 +146,19 @@ async def _start(
     subscriptions = spec.subscriptions(context) if spec.subscriptions else None
     runtime.subscriptions = subscriptions
     consumed = subscriptions.topics if subscriptions else ()
-    await ensure_topics(settings.kafka_bootstrap_servers, [topic, DLQ_TOPIC, *consumed])
+    produced = [topic] if spec.publishes else []
+    await ensure_topics(settings.kafka_bootstrap_servers, [*produced, DLQ_TOPIC, *consumed])
     if subscriptions is not None:
         subscriptions.attach(broker)
     for router in spec.routers(context):
         app.include_router(router)
     if spec.on_start is not None:
         await spec.on_start(context)
+    if spec.readiness is not None:
+        runtime.readiness = spec.readiness(context)
     await broker.start()
-    relay = Relay(
-        store,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        topic=topic,
-        source=f"lts-flow/{spec.name}",
-        batch_size=settings.relay_batch_size,
-        poll_interval=settings.relay_poll_interval,
-    )
-    runtime.relay = relay
-    _register_runtime_metrics(registry, spec.name, relay)
-    runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
+    if spec.publishes:
+        _start_relay(runtime, spec.name, settings, registry, topic=topic)
     if spec.timer_handler is not None:
         loop = TimerLoop(
             store,
@@ -167,6 +168,28 @@ async def _start(
         )
         runtime.tasks.append(asyncio.create_task(loop.run(runtime.stop), name="timers"))
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
+
+
+def _start_relay(
+    runtime: _Runtime,
+    name: str,
+    settings: RuntimeSettings,
+    registry: CollectorRegistry,
+    *,
+    topic: str,
+) -> None:
+    assert runtime.store is not None
+    relay = Relay(
+        runtime.store,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=topic,
+        source=f"lts-flow/{name}",
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+    runtime.relay = relay
+    _register_runtime_metrics(registry, name, relay)
+    runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
 
 
 def _instrument_sqlalchemy(store: PostgresEventStore) -> None:
@@ -273,11 +296,14 @@ async def _not_ready(runtime: _Runtime) -> list[str]:
         reasons.append("kafka broker not connected")
     relay = runtime.relay
     if relay is None:
-        reasons.append("relay not started")
+        if runtime.publishes:
+            reasons.append("relay not started")
     elif relay.last_error is not None:
         reasons.append(f"relay failing: {relay.last_error}")
     elif not relay.caught_up:
         reasons.append("relay has not caught up with the store")
+    if runtime.readiness is not None:
+        reasons.extend(await runtime.readiness())
     return reasons
 
 

@@ -4,7 +4,7 @@ request's trace travelling HTTP -> store -> relay -> Kafka."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -213,3 +213,31 @@ async def _read(kafka: str, topic: str, count: int) -> list[Any]:
     finally:
         await consumer.stop()
     return records
+
+
+async def test_a_service_that_does_not_publish_is_ready_without_a_relay_and_says_why_not(
+    kafka: str, database_url: str, unique: Callable[[str], str]
+) -> None:
+    name = unique("rtquiet").replace("-", "_")
+    settings = RuntimeSettings.for_service(
+        name, kafka_bootstrap_servers=kafka, database_url=database_url
+    )
+    waiting = ["projections behind"]
+
+    def readiness(ctx: ServiceContext) -> Callable[[], Awaitable[list[str]]]:
+        async def reasons() -> list[str]:
+            return list(waiting)
+
+        return reasons
+
+    spec = ServiceSpec(name=name, publishes=False, readiness=readiness)
+    app = build_app(spec, settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), client(app) as http:
+        behind = await http.get("/readyz")
+        waiting.clear()
+        ready = await _ready(http)
+
+    assert behind.status_code == 503
+    assert behind.json()["reasons"] == ["projections behind"]
+    assert ready.json() == {"ready": True}
+    assert app.state.runtime.relay is None

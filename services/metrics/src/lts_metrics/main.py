@@ -90,12 +90,25 @@ async def _forever(
             await asyncio.sleep(idle)
 
 
+def readiness(ctx: ServiceContext) -> Callable[[], Awaitable[list[str]]]:
+    queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
+
+    async def reasons() -> list[str]:
+        return (
+            ["projections have not caught up with the audit log"] if await queries.behind() else []
+        )
+
+    return reasons
+
+
 SPEC = ServiceSpec(
     name="metrics",
     title="LTS Flow metrics: audit log, projections and analysts' API",
     routers=routers,
     subscriptions=subscriptions,
     on_start=on_start,
+    readiness=readiness,
+    publishes=False,  # the audit log copies others' events: relaying would duplicate them
 )
 
 
