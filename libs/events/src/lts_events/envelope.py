@@ -97,6 +97,9 @@ class RecordedEvent(BaseModel):
         )
 
 
+_ROLES = frozenset(role.value for role in Role)
+
+
 class Envelope(BaseModel):
     """A CloudEvents 1.0 event. Extension attribute names are lower-case alphanumerics, as the
     spec requires; `traceparent`/`tracestate` are the spec's distributed-tracing extension.
@@ -117,7 +120,7 @@ class Envelope(BaseModel):
     streamversion: int | None = None
     schemaversion: int = 1
     actorid: str | None = None
-    actorrole: Role | None = None
+    actorrole: str | None = None  # a Role of ours; kept as text so other producers' roles decode
     reason: str | None = None
     traceparent: str | None = None
     tracestate: str | None = None
@@ -132,9 +135,9 @@ class Envelope(BaseModel):
 
     @property
     def actor(self) -> Actor | None:
-        if self.actorid is None or self.actorrole is None:
+        if self.actorid is None or self.actorrole not in _ROLES:
             return None
-        return Actor(id=self.actorid, role=self.actorrole)
+        return Actor(id=self.actorid, role=Role(self.actorrole))
 
     def metadata(self) -> Metadata:
         """The metadata the event was stored with, as far as the envelope carries it."""

@@ -436,3 +436,20 @@ def test_the_stores_chain_hash_is_exactly_the_event_hash(
     )
 
     assert fast == expected
+
+
+def test_an_envelope_with_a_role_unknown_to_us_still_decodes_without_an_actor() -> None:
+    value = b'{"x": 1}'
+    headers = [
+        ("ce_id", b"e-1"),
+        ("ce_source", b"other-system"),
+        ("ce_type", b"com.example.thing_happened"),
+        ("ce_specversion", b"1.0"),
+        ("ce_actorid", b"bot-7"),
+        ("ce_actorrole", b"janitor"),
+    ]
+
+    envelope = Envelope.from_kafka(value, headers)
+
+    assert envelope.actorrole == "janitor"
+    assert envelope.actor is None
