@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lts_events.actors import Actor
@@ -24,7 +24,12 @@ from lts_events.envelope import Envelope, Metadata
 from lts_events.event import REGISTRY, Event, UnknownEventType
 from lts_events.kafka import DEFAULT_PARTITIONS, DLQ_TOPIC, header, topic_for_type
 from lts_events.store.port import EventStore, ProcessedMessage
-from lts_events.telemetry import context_from, current_traceparent, traceparent_from_headers
+from lts_events.telemetry import (
+    context_from,
+    current_traceparent,
+    spans_exported,
+    traceparent_from_headers,
+)
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lts_events.consumer")
@@ -197,6 +202,8 @@ class _Route:
     topic: str
     events: dict[str, Callable[[Inbound[Any]], Awaitable[None]]] = field(default_factory=dict)
     raw: RawHandler | None = None
+    unchecked: set[str] = field(default_factory=set)  # event types handled without is_processed
+    raw_unchecked: bool = False
 
 
 class Subscriptions:
@@ -237,24 +244,39 @@ class Subscriptions:
         actual = self._renames.get(topic, topic)
         return self._routes.setdefault(actual, _Route(actual))
 
-    def on(self, event_class: type[E], handler: EventHandler[E]) -> Subscriptions:
+    def on(
+        self, event_class: type[E], handler: EventHandler[E], *, append_dedups: bool = False
+    ) -> Subscriptions:
+        """`append_dedups=True` when the handler's only lasting effect is an append passing
+        `processed=inbound.processed` (or nothing): the append itself then turns a redelivery
+        into a no-op, and the runtime skips its own is_processed query (one round trip per
+        message). Leave it False for handlers with other effects before or besides the append."""
         route = self._route(topic_for_type(event_class.type))
         if route.raw is not None:
             raise ValueError(f"topic {route.topic!r} already has a raw handler")
         route.events[event_class.type] = handler
+        if append_dedups:
+            route.unchecked.add(event_class.type)
         return self
 
-    def on_raw(self, topic: str, handler: RawHandler) -> Subscriptions:
+    def on_raw(
+        self, topic: str, handler: RawHandler, *, append_dedups: bool = False
+    ) -> Subscriptions:
+        """`append_dedups` as for `on`, for handlers appending with
+        `ProcessedMessage(consumer, message.message_id)` (or an id derived from it)."""
         route = self._route(topic)
         if route.events or route.raw is not None:
             raise ValueError(f"topic {route.topic!r} already has handlers")
         route.raw = handler
+        route.raw_unchecked = append_dedups
         return self
 
     # -- processing (no FastStream here) ----------------------------------------------------
 
     async def handle(self, message: RawMessage) -> Outcome:
         """Decide what to do with one message and do it, except publishing to the DLQ."""
+        if not spans_exported():
+            return await self._handle_untraced(message)
         with tracer.start_as_current_span(
             f"{message.topic} process",
             context=_parent_context(message.headers),
@@ -273,12 +295,25 @@ class Subscriptions:
                 span.set_status(Status(StatusCode.ERROR, outcome.reason))
             return outcome
 
+    async def _handle_untraced(self, message: RawMessage) -> Outcome:
+        """Without an exporter a span per message is pure cost: continue the message's trace
+        context as it is (so follow-up events and log records carry its trace id)."""
+        parent = _parent_context(message.headers)
+        if parent is None:
+            return await self._dispatch(message)
+        token = attach(parent)
+        try:
+            return await self._dispatch(message)
+        finally:
+            detach(token)
+
     async def _dispatch(self, message: RawMessage) -> Outcome:
         route = self._routes.get(message.topic)
         if route is None:
             return Skipped(f"no route for topic {message.topic}")
         if route.raw is not None:
-            return await self._with_retries(lambda: self._call_raw_once(route.raw, message))
+            check = not route.raw_unchecked
+            return await self._with_retries(lambda: self._call_raw_once(route.raw, message, check))
         try:
             envelope = Envelope.from_kafka(message.value, message.headers)
         except Exception as error:
@@ -295,19 +330,26 @@ class Subscriptions:
         inbound = Inbound(
             envelope, event, self.consumer, message.topic, message.partition, message.offset
         )
-        return await self._with_retries(lambda: self._call_once(handler, inbound))
+        check = envelope.type not in route.unchecked
+        return await self._with_retries(lambda: self._call_once(handler, inbound, check))
 
     async def _call_once(
-        self, handler: Callable[[Inbound[Any]], Awaitable[None]], inbound: Inbound[Any]
+        self,
+        handler: Callable[[Inbound[Any]], Awaitable[None]],
+        inbound: Inbound[Any],
+        check: bool,
     ) -> bool:
-        if await self._store.is_processed(inbound.processed):
+        if check and await self._store.is_processed(inbound.processed):
             return False
         await handler(inbound)
         return True
 
-    async def _call_raw_once(self, handler: RawHandler | None, message: RawMessage) -> bool:
+    async def _call_raw_once(
+        self, handler: RawHandler | None, message: RawMessage, check: bool
+    ) -> bool:
         assert handler is not None
-        if await self._store.is_processed(ProcessedMessage(self.consumer, message.message_id)):
+        processed = ProcessedMessage(self.consumer, message.message_id)
+        if check and await self._store.is_processed(processed):
             return False
         await handler(message)
         return True

@@ -212,6 +212,39 @@ async def test_an_already_processed_message_is_skipped_without_calling_the_handl
     assert calls == 1
 
 
+async def test_a_handler_whose_append_dedups_is_called_again_but_appends_once() -> None:
+    store = InMemoryEventStore()
+    queried: list[ProcessedMessage] = []
+    real_is_processed = store.is_processed
+
+    async def counting_is_processed(message: ProcessedMessage) -> bool:
+        queried.append(message)
+        return await real_is_processed(message)
+
+    store.is_processed = counting_is_processed  # type: ignore[method-assign]
+    calls = 0
+
+    async def on_note(inbound: Inbound[NoteTaken]) -> None:
+        nonlocal calls
+        calls += 1
+        metadata = inbound.follow_up(actor=automation("rtunit"))
+        await store.append(
+            "log",
+            [NewEvent.of(NoteErased(note_id="n1"), metadata)],
+            expected_version=ANY,
+            processed=inbound.processed,
+        )
+
+    subs = subscriptions(store).on(NoteTaken, on_note, append_dedups=True)
+    await subs.handle(a_note_message())
+
+    await subs.handle(a_note_message())
+
+    assert calls == 2
+    assert queried == []
+    assert len((await store.read_stream("log")).events) == 1
+
+
 async def test_a_known_type_without_a_handler_is_skipped() -> None:
     async def on_erased(inbound: Inbound[NoteErased]) -> None:
         raise AssertionError("not this one")

@@ -64,7 +64,8 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         topics=renamed,
         concurrency=settings.consumer_concurrency,
     )
-    subs.on_raw(INBOUND_ALERTS, alert_handler(intake))  # type: ignore[arg-type]
+    # the alert handler's append carries the processed message: a redelivery is a no-op there
+    subs.on_raw(INBOUND_ALERTS, alert_handler(intake), append_dedups=True)  # type: ignore[arg-type]
     subs.on_raw(settings.release_topic, releases.on_release_message)
     return subs
 

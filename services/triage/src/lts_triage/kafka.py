@@ -19,6 +19,7 @@ def triage_subscriptions(
     intake_topic: str = INTAKE_TOPIC,
 ) -> Subscriptions:
     subscriptions = Subscriptions(consumer, store=store, topics={INTAKE_TOPIC: intake_topic})
-    subscriptions.on(TicketOpened, handlers.on_ticket_opened)
-    subscriptions.on(TicketLabelled, handlers.on_ticket_labelled)
+    # both handlers only append, with the processed message: the append itself dedups
+    subscriptions.on(TicketOpened, handlers.on_ticket_opened, append_dedups=True)
+    subscriptions.on(TicketLabelled, handlers.on_ticket_labelled, append_dedups=True)
     return subscriptions
