@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 SATURDAY, SUNDAY = 5, 6
@@ -23,7 +24,7 @@ class BusinessCalendar:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() not in self.weekend and day not in self.holidays
@@ -42,21 +43,36 @@ class BusinessCalendar:
         business day, so the result always falls on a business day in the calendar's zone."""
         if start.tzinfo is None:
             raise ValueError("business-day arithmetic needs a timezone-aware datetime")
-        local = start.astimezone(self.zone)
-        day, clock = local.date(), local.timetz().replace(tzinfo=None)
-        if not self.is_business_day(day):
-            day, clock = self.next_business_day(day), time(0, 0)
-        for _ in range(days):
-            day = self.next_business_day(day)
-        return _local(day, clock, self.zone).astimezone(UTC)
+        zone = self.zone
+        local = start.astimezone(zone)
+        day, from_midnight = _business_days_after(self, local.date(), days)
+        clock = time(0, 0) if from_midnight else local.time()
+        return _utc_of_local(day, clock, zone)
 
 
-def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    """The local wall time on `day`; a time skipped by a DST change resolves forward, which keeps
-    it on the same date."""
-    naive = datetime.combine(day, clock)
-    aware = naive.replace(tzinfo=zone)
-    round_trip = aware.astimezone(UTC).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != naive and round_trip.date() != day:
-        return datetime.combine(day, time(23, 59), tzinfo=zone)
-    return aware
+@lru_cache(maxsize=4096)
+def _business_days_after(calendar: BusinessCalendar, day: date, days: int) -> tuple[date, bool]:
+    """The local date `days` business days after `day`, and whether counting started from the
+    next business day's midnight (`day` itself not a business day). Date-only, so cached: every
+    ticket opened or triaged on the same local day shares one day-by-day walk."""
+    from_midnight = not calendar.is_business_day(day)
+    if from_midnight:
+        day = calendar.next_business_day(day)
+    for _ in range(days):
+        day = calendar.next_business_day(day)
+    return day, from_midnight
+
+
+@lru_cache(maxsize=64)
+def _zone(key: str) -> ZoneInfo:
+    return ZoneInfo(key)
+
+
+def _utc_of_local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """The local wall time `clock` on `day`, in UTC. A time skipped by a DST change resolves
+    forward, and when that would leave `day` the result is 23:59 local, so it stays on `day`.
+    (Built with `combine(..., tzinfo=)` and compared by date: `datetime.replace` is slow.)"""
+    at = datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+    if at.astimezone(zone).date() != day:
+        return datetime.combine(day, time(23, 59), tzinfo=zone).astimezone(UTC)
+    return at

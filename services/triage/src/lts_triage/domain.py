@@ -4,7 +4,7 @@ events). Pure: time comes in as `now`, the policy as an argument."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Literal
 
@@ -84,27 +84,43 @@ class TicketState:
         return missing_approvals(self.plan.required_approvers, (a.role for a in self.approvals))
 
 
+_SLOTS = tuple((f.name, getattr(TicketState, f.name).__set__) for f in fields(TicketState))
+_FIELD_NAMES = frozenset(name for name, _ in _SLOTS)
+
+
+def _with(state: TicketState, **changes: object) -> TicketState:
+    """`dataclasses.replace(state, **changes)` without its per-call field introspection and
+    keyword `__init__` (evolve runs for every event of every stream read). Same result:
+    `TicketState` has no `__post_init__` and no init-only fields."""
+    if not changes.keys() <= _FIELD_NAMES:
+        raise TypeError(f"TicketState has no field {sorted(changes.keys() - _FIELD_NAMES)}")
+    new = object.__new__(TicketState)
+    for name, put in _SLOTS:
+        put(new, changes[name] if name in changes else getattr(state, name))
+    return new
+
+
 def evolve(state: TicketState, event: Event) -> TicketState:
     match event:
         case TicketReceived():
-            return replace(state, received=event)
+            return _with(state, received=event)
         case SeverityProposed():
-            return replace(state, proposal=event)
+            return _with(state, proposal=event)
         case TicketTriaged():
-            return replace(
+            return _with(
                 state,
                 triage=event,
                 first_triaged_at=state.first_triaged_at or event.triaged_at,
                 plan_deadline=state.plan_deadline or event.plan_deadline,
             )
         case RiskScored():
-            return replace(state, risk=event)
+            return _with(state, risk=event)
         case BackportDecided():
-            return replace(state, decision=event, plan=None, approvals=())
+            return _with(state, decision=event, plan=None, approvals=())
         case OwnerAssigned():
-            return replace(state, owner=event.owner)
+            return _with(state, owner=event.owner)
         case BackportPlanned():
-            return replace(state, plan=event, plan_revisions=event.revision, approvals=())
+            return _with(state, plan=event, plan_revisions=event.revision, approvals=())
         case _:
             return _evolve_approval(state, event)
 
@@ -118,19 +134,19 @@ def _evolve_approval(state: TicketState, event: Event) -> TicketState:
                 approved_at=event.approved_at,
                 comment=event.comment,
             )
-            return replace(state, approvals=(*state.approvals, entry))
+            return _with(state, approvals=(*state.approvals, entry))
         case PlanApproved():
-            return replace(state, approved=event)
+            return _with(state, approved=event)
         case EmergencyFastTrackRequested():
-            return replace(state, emergency=event)
+            return _with(state, emergency=event)
         case EmergencyFastTrackApproved():
-            return replace(state, emergency_approved=True)
+            return _with(state, emergency_approved=True)
         case TriageSlaBreached():
-            return replace(state, triage_breached=True)
+            return _with(state, triage_breached=True)
         case PlanSlaBreached():
-            return replace(state, plan_breached=True)
+            return _with(state, plan_breached=True)
         case ApprovalReminderDue():
-            return replace(state, reminded_revisions=state.reminded_revisions | {event.revision})
+            return _with(state, reminded_revisions=state.reminded_revisions | {event.revision})
         case _:
             return state
 
@@ -432,7 +448,7 @@ def _assess(
     ]
     outcomes += _assign(state, actor, owner, now=now, policy=policy)
     if verdict.decision is Decision.BACKPORT:
-        plan = _plan(state, verdict.targets, risk, actor, now=now, policy=policy)
+        plan = _plan(state, checklist, verdict.targets, risk, actor, now=now, policy=policy)
         outcomes.append(Outcome(plan, actor, f"backport plan revision {plan.revision}"))
     return outcomes
 
@@ -473,6 +489,7 @@ def _assign(
 
 def _plan(
     state: TicketState,
+    checklist: Checklist,
     targets: tuple[LtsLine, ...],
     risk: Risk,
     actor: Actor,
@@ -488,7 +505,7 @@ def _plan(
         revision=state.plan_revisions + 1,
         target_branches=tuple(line.branch for line in targets),
         patch_branches=tuple(line.patch_branch(triage.ticket_id) for line in targets),
-        tests_required=policy.tests_required(_checklist_of(triage), triage.severity),
+        tests_required=policy.tests_required(checklist, triage.severity),
         rollout_strategy=policy.rollout(risk, triage.severity, emergency=emergency),
         required_approvers=required_approvers(
             security=triage.security,

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
@@ -89,7 +90,12 @@ _LINE = re.compile(r"(\d+)\.(\d+)")
 def lines_mentioned(versions: Iterable[str]) -> frozenset[str]:
     """The X.Y lines named in versions, ranges or branch names ('1.4.2', '>=1.3,<1.3.9',
     'release-lts/v1.4'). A range names the lines of its bounds, not the lines in between."""
-    return frozenset(f"{m.group(1)}.{m.group(2)}" for v in versions for m in _LINE.finditer(v))
+    return frozenset().union(*map(_lines_in, versions))
+
+
+@lru_cache(maxsize=4096)
+def _lines_in(version: str) -> frozenset[str]:
+    return frozenset(f"{m.group(1)}.{m.group(2)}" for m in _LINE.finditer(version))
 
 
 # ---------------------------------------------------------------- risk score --------------
@@ -134,9 +140,32 @@ class Risk:
 def risk_score(severity: Severity, checklist: Checklist) -> Risk:
     """The documented formula (`RISK_FORMULA`): 0-100, exposure (risk of not fixing) plus change
     risk (risk of the fix). Eligibility's "low-risk" means a low *change* risk."""
-    exploit = 20 if checklist.public_exploit else 8 if checklist.security else 0
-    exploit_value = "public" if checklist.public_exploit else "security" if exploit else "none"
-    versions = len(set(checklist.affected_versions))
+    return _risk(
+        severity,
+        public_exploit=checklist.public_exploit,
+        security=checklist.security,
+        workaround=checklist.workaround,
+        versions=len(set(checklist.affected_versions)),
+        api_change=checklist.api_change,
+        effort=checklist.effort,
+    )
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _risk(
+    severity: Severity,
+    *,
+    public_exploit: bool,
+    security: bool,
+    workaround: bool,
+    versions: int,
+    api_change: bool,
+    effort: Effort,
+) -> Risk:
+    """The score depends on these few answers only, so each combination is computed (and its
+    `RiskPart` models validated) once; `Risk` and its parts are immutable and safely shared."""
+    exploit = 20 if public_exploit else 8 if security else 0
+    exploit_value = "public" if public_exploit else "security" if exploit else "none"
     exposure = (
         RiskPart(
             name="severity", value=severity.value, points=SEVERITY_POINTS[severity], max_points=35
@@ -144,8 +173,8 @@ def risk_score(severity: Severity, checklist: Checklist) -> Risk:
         RiskPart(name="exploitability", value=exploit_value, points=exploit, max_points=20),
         RiskPart(
             name="workaround",
-            value=str(checklist.workaround).lower(),
-            points=0 if checklist.workaround else 10,
+            value=str(workaround).lower(),
+            points=0 if workaround else 10,
             max_points=10,
         ),
         RiskPart(
@@ -158,14 +187,14 @@ def risk_score(severity: Severity, checklist: Checklist) -> Risk:
     change = (
         RiskPart(
             name="api_change",
-            value=str(checklist.api_change).lower(),
-            points=15 if checklist.api_change else 0,
+            value=str(api_change).lower(),
+            points=15 if api_change else 0,
             max_points=15,
         ),
         RiskPart(
             name="effort",
-            value=checklist.effort.value,
-            points=EFFORT_POINTS[checklist.effort],
+            value=effort.value,
+            points=EFFORT_POINTS[effort],
             max_points=8,
         ),
     )
@@ -186,6 +215,13 @@ def _level(points: int, *, high: int, medium: int) -> RiskLevel:
     if points >= high:
         return RiskLevel.HIGH
     return RiskLevel.MEDIUM if points >= medium else RiskLevel.LOW
+
+
+@lru_cache(maxsize=256)
+def _supported_lines(lines: tuple[LtsLine, ...], today: date) -> tuple[LtsLine, ...]:
+    """Newest first; the table changes once a day at most, so it is sorted once per day."""
+    supported = (line for line in lines if line.supported_on(today))
+    return tuple(sorted(supported, key=lambda line: line.sort_key, reverse=True))
 
 
 # ---------------------------------------------------------------- eligibility -------------
@@ -256,8 +292,7 @@ class Policy:
 
     # -- support matrix
     def supported_lines(self, today: date) -> tuple[LtsLine, ...]:
-        supported = (line for line in self.lines if line.supported_on(today))
-        return tuple(sorted(supported, key=lambda line: line.sort_key, reverse=True))
+        return _supported_lines(self.lines, today)
 
     def affected_lines(self, versions: Iterable[str], today: date) -> tuple[LtsLine, ...]:
         named = lines_mentioned(versions)

@@ -136,8 +136,11 @@ def read_cvss(vector: str) -> CvssReading | None:
     )
 
 
+_CVSS_PREFIX = re.compile(r"CVSS:(\d)\.\d+/")
+
+
 def _cvss_major(vector: str) -> str | None:
-    found = re.match(r"CVSS:(\d)\.\d+/", vector.strip())
+    found = _CVSS_PREFIX.match(vector.strip())
     return found.group(1) if found else None
 
 
@@ -157,44 +160,58 @@ def propose(facts: TicketFacts) -> Proposal:
     )
 
 
+# The evidence items below come from small vocabularies (rubric labels, parsed vectors, alert
+# levels, guesses, kinds), so each distinct item is built and validated once and then shared:
+# `SeverityEvidence` is a frozen model.
+
+
 def _label_evidence(labels: Sequence[str]) -> list[SeverityEvidence]:
-    return [
-        SeverityEvidence(source="label", value=label, severity=LABEL_SEVERITY[label])
-        for label in labels
-        if label in LABEL_SEVERITY
-    ]
+    return [_label_item(label) for label in labels if label in LABEL_SEVERITY]
+
+
+@lru_cache(maxsize=len(LABEL_SEVERITY))
+def _label_item(label: str) -> SeverityEvidence:
+    return SeverityEvidence(source="label", value=label, severity=LABEL_SEVERITY[label])
 
 
 def _cvss_evidence(readings: Sequence[CvssReading]) -> list[SeverityEvidence]:
-    return [
-        SeverityEvidence(
-            source="cvss",
-            value=r.vector,
-            severity=r.severity,
-            detail=f"base score {r.base_score}" + (", public exploit" if r.public_exploit else ""),
-        )
-        for r in readings
-    ]
+    return [_cvss_item(r) for r in readings]
+
+
+@lru_cache(maxsize=4096)
+def _cvss_item(r: CvssReading) -> SeverityEvidence:
+    return SeverityEvidence(
+        source="cvss",
+        value=r.vector,
+        severity=r.severity,
+        detail=f"base score {r.base_score}" + (", public exploit" if r.public_exploit else ""),
+    )
 
 
 def _alert_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
     raw = (facts.alert_severity or "").strip().lower()
     if raw not in ALERT_SEVERITY:
         return []
-    return [SeverityEvidence(source="alert", value=raw, severity=ALERT_SEVERITY[raw])]
+    return [_alert_item(raw)]
+
+
+@lru_cache(maxsize=len(ALERT_SEVERITY))
+def _alert_item(raw: str) -> SeverityEvidence:
+    return SeverityEvidence(source="alert", value=raw, severity=ALERT_SEVERITY[raw])
 
 
 def _fallback_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
+    return list(_fallback_items(facts.kind, facts.severity_guess))
+
+
+@lru_cache(maxsize=256, typed=True)
+def _fallback_items(kind: str, guess: Severity | None) -> tuple[SeverityEvidence, ...]:
     items: list[SeverityEvidence] = []
-    if facts.severity_guess is not None:
-        items.append(
-            SeverityEvidence(
-                source="guess", value=facts.severity_guess.value, severity=facts.severity_guess
-            )
-        )
-    kind_severity = KIND_SEVERITY.get(facts.kind, Severity.MEDIUM)
-    items.append(SeverityEvidence(source="kind", value=facts.kind, severity=kind_severity))
-    return items
+    if guess is not None:
+        items.append(SeverityEvidence(source="guess", value=guess.value, severity=guess))
+    kind_severity = KIND_SEVERITY.get(kind, Severity.MEDIUM)
+    items.append(SeverityEvidence(source="kind", value=kind, severity=kind_severity))
+    return tuple(items)
 
 
 def _is_security(facts: TicketFacts, labels: Sequence[str]) -> bool:
