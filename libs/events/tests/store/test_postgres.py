@@ -464,3 +464,111 @@ async def test_a_writer_whose_remembered_head_is_stale_still_chains_correctly(
         "c",
     ]
     assert (await postgres_store.verify()).ok
+
+
+# --- appends of concurrent tasks written together (group commit) -------------------------------
+
+
+async def test_concurrent_appends_to_many_streams_are_written_together_each_on_its_own_terms(
+    postgres_store: PostgresEventStore,
+) -> None:
+    from datetime import UTC, datetime
+
+    from lts_events.store.port import Timer
+
+    streams = [a_stream() for _ in range(12)]
+    done_message = ProcessedMessage("triage", f"msg-{uuid.uuid4()}")
+    await postgres_store.append(streams[0], noted("first"), expected_version=NO_STREAM)
+    await postgres_store.append(
+        streams[1], noted("earlier"), expected_version=NO_STREAM, processed=done_message
+    )
+    due = datetime(2030, 1, 1, tzinfo=UTC)
+
+    async def append(index: int, stream: str) -> object:
+        if index == 0:  # the stream is at 1, not new: refused, the others go on
+            return await postgres_store.append(stream, noted("late"), expected_version=NO_STREAM)
+        if index == 1:  # a redelivery of a message already processed: a no-op
+            return await postgres_store.append(
+                a_stream(), noted("again"), expected_version=NO_STREAM, processed=done_message
+            )
+        return await postgres_store.append(
+            stream,
+            noted(f"{index}-a", f"{index}-b"),
+            expected_version=NO_STREAM,
+            processed=ProcessedMessage("triage", f"m-{stream}"),
+            schedule=[Timer(f"t-{stream}", "triage", stream, due, "sla", {"n": index})],
+        )
+
+    outcomes = await asyncio.gather(
+        *(append(i, s) for i, s in enumerate(streams)), return_exceptions=True
+    )
+
+    assert isinstance(outcomes[0], ConcurrencyError)
+    assert getattr(outcomes[1], "duplicate", None) is True
+    for index, stream in enumerate(streams[2:], start=2):
+        history = await postgres_store.read_stream(stream)
+        assert [e.event.text for e in history.events if isinstance(e.event, PatchNoted)] == [
+            f"{index}-a",
+            f"{index}-b",
+        ]
+        assert [e.stream_version for e in history.events] == [1, 2]
+        assert await postgres_store.is_processed(ProcessedMessage("triage", f"m-{stream}"))
+    due_now = await postgres_store.due_timers(now=due, limit=100)
+    assert sorted(t.timer_id for t in due_now) == sorted(f"t-{s}" for s in streams[2:])
+    assert {t.payload["n"] for t in due_now} == set(range(2, 12))
+    assert (await postgres_store.read_stream(streams[0])).version == 1
+    assert (await postgres_store.verify()).ok
+
+
+async def test_a_version_taken_by_another_process_fails_only_that_append_of_a_group(
+    postgres_store: PostgresEventStore, database_url: str
+) -> None:
+    streams = [a_stream() for _ in range(6)]
+    for stream in streams:
+        await postgres_store.append(stream, noted("a"), expected_version=NO_STREAM)
+    other = await PostgresEventStore.connect(database_url, schema=postgres_store.schema)
+    try:
+        await other.append(streams[0], noted("b"), expected_version=1)
+        outcomes = await asyncio.gather(
+            *(postgres_store.append(s, noted("c"), expected_version=1) for s in streams),
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
+
+    assert isinstance(outcomes[0], ConcurrencyError)
+    assert all(getattr(o, "version", None) == 2 for o in outcomes[1:])
+    assert (await postgres_store.read_stream(streams[0])).version == 2
+    assert (await postgres_store.verify()).ok
+
+
+async def test_a_racing_commit_failing_a_group_statement_leaves_the_others_appended(
+    postgres_store: PostgresEventStore, raw: Any
+) -> None:
+    streams = [a_stream() for _ in range(6)]
+    racing = raw.transaction()
+    await racing.start()
+    await insert_raw(
+        raw,
+        postgres_store.schema,
+        stream_id=streams[0],
+        version=1,
+        type_=PatchNoted.type,
+        schema_version=1,
+        data={"text": "racing"},
+    )
+    group = asyncio.gather(
+        *(postgres_store.append(s, noted("mine"), expected_version=NO_STREAM) for s in streams),
+        return_exceptions=True,
+    )
+    await asyncio.sleep(0.3)  # the group's statement now waits on the racing row's version
+
+    await racing.commit()
+    outcomes = await group
+
+    assert isinstance(outcomes[0], ConcurrencyError)
+    assert all(getattr(o, "version", None) == 1 for o in outcomes[1:])
+    assert [e.event.text for e in (await postgres_store.read_stream(streams[0])).events] == [
+        "racing"
+    ]
+    assert (await postgres_store.verify()).ok

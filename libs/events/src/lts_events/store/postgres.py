@@ -5,9 +5,11 @@ single-event append costs a fraction of an engine checkout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS
 from lts_events.store.chaining import ChainedEvent, chain, event_rows
+from lts_events.store.chaining import _quote as quote_json
 from lts_events.store.heads import StreamHeads
 from lts_events.store.migrate import checked_schema
 from lts_events.store.migrate import migrate as run_migrations
@@ -34,6 +37,7 @@ from lts_events.store.port import (
 )
 from lts_events.store.rows import (
     checkpoint_from_row,
+    dumps,
     recorded_from_chained,
     recorded_from_compact_rows,
     recorded_from_row,
@@ -47,6 +51,7 @@ __all__ = ["PostgresEventStore", "VerifyReport", "asyncpg_url"]
 
 IDLE_IN_TRANSACTION_TIMEOUT = timedelta(seconds=30)
 _ATTEMPTS = 50  # re-reads of the head when racing writers move it (ANY) before giving up
+_GROUP_LIMIT = 64  # appends written together by one statement at most
 
 
 def asyncpg_url(database_url: str) -> str:
@@ -70,6 +75,8 @@ class PostgresEventStore:
         self._schema = checked_schema(schema)
         self._sql = statements(schema)
         self._heads = StreamHeads()
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -144,6 +151,17 @@ class PostgresEventStore:
         )
         guess = self._heads.guess(stream_id, expected_version)
         version = 0
+        if guess is not None and fired_timer is None:
+            # the head is known: join the appends of other tasks in one statement (group commit)
+            version, previous = guess
+            chained = chain(stream_id, events, head_version=version, head_hash=previous)
+            pending = _Pending(stream_id, version, chained, processed, schedule, statement, extra)
+            rows = await self._grouped(pending)
+            if rows is not None:
+                if chained:
+                    self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
+                return _appended(stream_id, version, chained, rows)
+            guess = None  # moved or already processed: re-read the head to tell which
         async with self._connection() as db:
             for _ in range(_ATTEMPTS):
                 if guess is None:
@@ -161,6 +179,75 @@ class PostgresEventStore:
                         self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
                     return _appended(stream_id, version, chained, rows)
         raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
+
+    async def _grouped(self, pending: _Pending) -> Sequence[Any] | None:
+        """The rows of `pending`'s append, written together with whichever appends other tasks
+        queue meanwhile; None when its stream moved or its message was already processed."""
+        self._queue.append(pending)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_queued())
+        return await pending.done
+
+    async def _flush_queued(self) -> None:
+        """Write the queue in groups until it is empty: a group takes each stream and each
+        processed message once (a later append to the same stream chains from the earlier)."""
+        while self._queue:
+            group: list[_Pending] = []
+            later: list[_Pending] = []
+            streams: set[str] = set()
+            messages: set[ProcessedMessage] = set()
+            for pending in self._queue:
+                if (
+                    len(group) >= _GROUP_LIMIT
+                    or pending.stream_id in streams
+                    or (pending.processed is not None and pending.processed in messages)
+                ):
+                    later.append(pending)
+                    continue
+                group.append(pending)
+                streams.add(pending.stream_id)
+                if pending.processed is not None:
+                    messages.add(pending.processed)
+            self._queue = later
+            try:
+                async with self._connection() as db:
+                    await self._write_group(db, group)
+            except BaseException as error:
+                for pending in group:
+                    pending.fail(error)
+                if not isinstance(error, Exception):
+                    for pending in self._queue:
+                        pending.fail(error)
+                    self._queue = []
+                    raise
+
+    async def _write_group(self, db: Any, group: Sequence[_Pending]) -> None:
+        if len(group) > 1:
+            try:
+                rows = await db.fetch(self._sql.append_many, _many_payload(group))
+            except (asyncpg.PostgresError, asyncpg.InterfaceError):
+                pass  # e.g. a racing writer took a version: one by one below, each on its own
+            else:
+                by_index: list[list[Any]] = [[] for _ in group]
+                for row in rows:
+                    by_index[row["i"]].append(row)
+                for pending, own in zip(group, by_index, strict=True):
+                    pending.resolve(own if own[0]["ok"] else None)
+                return
+        for pending in group:
+            try:
+                found = await _insert(
+                    db,
+                    pending.statement,
+                    pending.stream_id,
+                    pending.version,
+                    pending.chained,
+                    pending.extra,
+                )
+            except Exception as error:
+                pending.fail(error)
+            else:
+                pending.resolve(found)
 
     async def read_stream(self, stream_id: str) -> StreamHistory:
         async with self._connection() as db:
@@ -210,6 +297,62 @@ class PostgresEventStore:
             async for row in db.cursor(self._sql.walk, prefetch=2000):
                 walker.feed(_stored(row))
         return walker.report()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An append waiting for its group's statement."""
+
+    stream_id: str
+    version: int
+    chained: Sequence[ChainedEvent]
+    processed: ProcessedMessage | None
+    schedule: Sequence[Timer]
+    statement: str  # the single-append statement, for writing it on its own
+    extra: Sequence[Any]
+    done: asyncio.Future[Sequence[Any] | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def resolve(self, rows: Sequence[Any] | None) -> None:
+        if not self.done.done():
+            self.done.set_result(rows)
+
+    def fail(self, error: BaseException) -> None:
+        if self.done.done():
+            return
+        if isinstance(error, Exception):
+            self.done.set_exception(error)
+        else:
+            self.done.cancel()
+
+
+def _many_payload(group: Sequence[_Pending]) -> str:
+    """The JSON array `append_many` takes, joined from the canonical JSON already made."""
+    items = []
+    for index, pending in enumerate(group):
+        processed = pending.processed
+        consumer = quote_json(processed.consumer) if processed else "null"
+        message = quote_json(processed.message_id) if processed else "null"
+        timers = dumps([_timer_object(t) for t in pending.schedule]) if pending.schedule else "null"
+        items.append(
+            f'{{"i":{index},"s":{quote_json(pending.stream_id)},"v":{int(pending.version)},'
+            f'"c":{consumer},"m":{message},"e":{event_rows(pending.chained)},"t":{timers}}}'
+        )
+    return "[" + ",".join(items) + "]"
+
+
+def _timer_object(timer: Timer) -> dict[str, Any]:
+    return {
+        "timer_id": timer.timer_id,
+        "consumer": timer.consumer,
+        "stream_id": timer.stream_id,
+        "due_at": (
+            timer.due_at if timer.due_at.tzinfo else timer.due_at.replace(tzinfo=UTC)
+        ).isoformat(),
+        "kind": timer.kind,
+        "payload": timer.payload,
+    }
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

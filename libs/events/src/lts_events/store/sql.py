@@ -40,6 +40,7 @@ _SHAPES = [
 class Statements:
     head: str
     append: Mapping[AppendShape, str]
+    append_many: str
     read_stream: str
     read_all: str
     read_all_compact: str
@@ -55,6 +56,7 @@ def statements(schema: str) -> Statements:
     return Statements(
         head=_HEAD.format(s=s),
         append={shape: _append(s, shape) for shape in _SHAPES},
+        append_many=_APPEND_MANY.format(s=s),
         read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "WHERE e.stream_id = $1 ORDER BY e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=RECORD_COLUMNS),
@@ -147,6 +149,58 @@ FROM (SELECT EXISTS (SELECT 1 FROM go) AS ok) AS outcome
 LEFT JOIN appended ON true
 ORDER BY appended.position"""
     )
+
+
+# Several appends to distinct streams (with distinct processed messages) in one statement, hence
+# one round trip and one transaction: $1 is a JSON array of {i, s: stream, v: the head version the
+# hashes were chained from, c/m: processed consumer/message or null, e: event rows as for
+# `_append`, t: timers or null}. Each append is written only if its own stream is still at `v` and
+# its message is new (`ok` per `i`); the others are unaffected. A racing writer taking one of the
+# versions fails the whole statement on UNIQUE (stream_id, stream_version): the caller then
+# appends one by one.
+_APPEND_MANY = """
+WITH req AS (
+    SELECT (a->>'i')::int AS i, a->>'s' AS stream, (a->>'v')::int AS version,
+           a->>'c' AS consumer, a->>'m' AS message, a->'e' AS rows, a->'t' AS timers
+    FROM jsonb_array_elements($1::jsonb) AS a
+),
+allowed AS (
+    SELECT req.* FROM req
+    WHERE (SELECT coalesce(max(e.stream_version), 0) FROM {s}.events AS e
+           WHERE e.stream_id = req.stream) = req.version
+),
+processed AS (
+    INSERT INTO {s}.processed_messages (consumer, message_id)
+    SELECT consumer, message FROM allowed WHERE consumer IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING consumer, message_id
+),
+go AS (
+    SELECT allowed.* FROM allowed
+    WHERE allowed.consumer IS NULL OR EXISTS (
+        SELECT 1 FROM processed AS p
+        WHERE p.consumer = allowed.consumer AND p.message_id = allowed.message)
+),
+appended AS (
+    INSERT INTO {s}.events (stream_id, stream_version, event_id, type, schema_version, data,
+                            metadata, hash)
+    SELECT go.stream, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6
+    FROM go, jsonb_array_elements(go.rows) WITH ORDINALITY AS x(r, n) ORDER BY go.i, n
+    RETURNING stream_id, stream_version, position, transaction_id, recorded_at
+),
+scheduled AS (
+    INSERT INTO {s}.timers (timer_id, consumer, stream_id, due_at, kind, payload)
+    SELECT t.* FROM go, jsonb_to_recordset(go.timers)
+        AS t(timer_id text, consumer text, stream_id text, due_at timestamptz, kind text,
+             payload jsonb)
+    ON CONFLICT (timer_id) DO NOTHING
+)
+SELECT req.i, go.i IS NOT NULL AS ok, appended.stream_version, appended.position,
+       appended.transaction_id::text::bigint AS transaction_id, appended.recorded_at
+FROM req
+LEFT JOIN go ON go.i = req.i
+LEFT JOIN appended ON go.i IS NOT NULL AND appended.stream_id = req.stream
+ORDER BY req.i, appended.position
+"""
 
 
 # The transaction-id barrier (ARCHITECTURE.md): a row becomes readable only once every
