@@ -44,9 +44,14 @@ def ticket_of(data: Mapping[str, Any], subject: str | None) -> int | None:
     return None
 
 
+def needs_upcast(type_: str, schema_version: int) -> bool:
+    """Whether data of this type and version is not in its type's current shape."""
+    return REGISTRY.knows(type_) and REGISTRY.class_for(type_).schema_version != schema_version
+
+
 def current_shape(type_: str, schema_version: int, data: Mapping[str, Any]) -> Mapping[str, Any]:
     """Upcast known types to their current schema; unknown or unreadable ones stay as they are."""
-    if not REGISTRY.knows(type_) or REGISTRY.class_for(type_).schema_version == schema_version:
+    if not needs_upcast(type_, schema_version):
         return data
     try:
         return REGISTRY.upcast(type_, schema_version, data)

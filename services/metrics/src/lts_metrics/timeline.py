@@ -62,9 +62,20 @@ def entry(fact: AuditFact, *, sequence: int) -> TimelineEntry | None:
 
 def summarize(type_: str, data: Mapping[str, Any]) -> str:
     """`ticket_triaged: severity=high` — the event's name and its telling fields."""
-    name = type_.rsplit(".", 1)[-1]
-    parts = [f"{key}={_show(data[key])}" for key in SUMMARY_KEYS if data.get(key) not in (None, "")]
+    name = _names.get(type_)
+    if name is None:
+        name = _names[type_] = type_.rsplit(".", 1)[-1]
+    parts = []
+    for key in SUMMARY_KEYS:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        parts.append(f"{key}={value if type(value) is str else _show(value)}")
     return f"{name}: {', '.join(parts)}" if parts else name
+
+
+_names: dict[str, str] = {}
+"""Event type -> its short name (the rebuild summarizes every event)."""
 
 
 def ordered(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
