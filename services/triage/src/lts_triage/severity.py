@@ -145,17 +145,42 @@ def _cvss_major(vector: str) -> str | None:
 
 
 def propose(facts: TicketFacts) -> Proposal:
-    labels = tuple(label.strip().lower() for label in facts.labels)
-    readings = [r for r in (read_cvss(v) for v in facts.cvss_vectors) if r is not None]
-    machine = [*_label_evidence(labels), *_cvss_evidence(readings), *_alert_evidence(facts)]
-    fallback = _fallback_evidence(facts)
+    return _propose(
+        facts.kind,
+        tuple(label.strip().lower() for label in facts.labels),
+        tuple(facts.cvss_vectors),
+        facts.alert_severity,
+        facts.severity_guess,
+        has_cve=bool(facts.cve_ids),
+    )
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _propose(
+    kind: str,
+    labels: tuple[str, ...],
+    vectors: tuple[str, ...],
+    alert_severity: str | None,
+    guess: Severity | None,
+    *,
+    has_cve: bool,
+) -> Proposal:
+    """The proposal from exactly what it depends on. Tickets repeat the same labels, vectors
+    and alert levels, so a proposal is computed once per combination; `Proposal` is frozen."""
+    readings = [r for r in (read_cvss(v) for v in vectors) if r is not None]
+    machine = [
+        *_label_evidence(labels),
+        *_cvss_evidence(readings),
+        *_alert_evidence(alert_severity),
+    ]
+    fallback = _fallback_items(kind, guess)
     decisive = machine or fallback[:1]
     severity = highest(item.severity for item in decisive) or Severity.MEDIUM
     return Proposal(
         severity=severity,
         evidence=(*machine, *fallback),
         cvss_base_score=max((r.base_score for r in readings), default=None),
-        security=_is_security(facts, labels),
+        security=_is_security(kind, labels, vectors, has_cve=has_cve),
         public_exploit=any(r.public_exploit for r in readings) or bool(EXPLOIT_LABELS & {*labels}),
     )
 
@@ -188,8 +213,8 @@ def _cvss_item(r: CvssReading) -> SeverityEvidence:
     )
 
 
-def _alert_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
-    raw = (facts.alert_severity or "").strip().lower()
+def _alert_evidence(alert_severity: str | None) -> list[SeverityEvidence]:
+    raw = (alert_severity or "").strip().lower()
     if raw not in ALERT_SEVERITY:
         return []
     return [_alert_item(raw)]
@@ -198,10 +223,6 @@ def _alert_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
 @lru_cache(maxsize=len(ALERT_SEVERITY))
 def _alert_item(raw: str) -> SeverityEvidence:
     return SeverityEvidence(source="alert", value=raw, severity=ALERT_SEVERITY[raw])
-
-
-def _fallback_evidence(facts: TicketFacts) -> list[SeverityEvidence]:
-    return list(_fallback_items(facts.kind, facts.severity_guess))
 
 
 @lru_cache(maxsize=256, typed=True)
@@ -214,10 +235,7 @@ def _fallback_items(kind: str, guess: Severity | None) -> tuple[SeverityEvidence
     return tuple(items)
 
 
-def _is_security(facts: TicketFacts, labels: Sequence[str]) -> bool:
-    return (
-        facts.kind == "security"
-        or bool(facts.cve_ids)
-        or bool(facts.cvss_vectors)
-        or bool(SECURITY_LABELS & {*labels})
-    )
+def _is_security(
+    kind: str, labels: Sequence[str], vectors: Sequence[str], *, has_cve: bool
+) -> bool:
+    return kind == "security" or has_cve or bool(vectors) or bool(SECURITY_LABELS & {*labels})

@@ -102,6 +102,34 @@ def test_a_configurable_weekend_changes_the_business_days() -> None:
     )
 
 
+def test_a_deadline_keeps_the_local_time_of_day_across_a_dst_change() -> None:
+    calendar = BusinessCalendar(timezone="Europe/Berlin")
+    friday_10_cet = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
+
+    deadline = calendar.add_business_days(friday_10_cet, 1)
+
+    assert deadline == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # Monday 10:00 CEST
+
+
+def test_a_deadline_at_a_time_skipped_by_dst_resolves_forward_on_the_same_day() -> None:
+    calendar = BusinessCalendar(timezone="Europe/Berlin", weekend=frozenset({4, 5}))
+    thursday_0230_cet = datetime(2026, 3, 26, 1, 30, tzinfo=UTC)
+
+    deadline = calendar.add_business_days(thursday_0230_cet, 1)  # Sunday 29 March, 02:30 skipped
+
+    assert deadline == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST, still Sunday
+
+
+def test_a_holiday_moves_the_deadline_of_the_same_start_only_in_its_calendar() -> None:
+    start = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    plain = BusinessCalendar()
+    thanksgiving = BusinessCalendar(holidays=frozenset({date(2026, 11, 26)}))
+
+    assert plain.add_business_days(start, 3) == datetime(2026, 11, 27, 9, tzinfo=UTC)
+    assert thanksgiving.add_business_days(start, 3) == datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert plain.add_business_days(start, 3) == datetime(2026, 11, 27, 9, tzinfo=UTC)
+
+
 # -- support matrix --------------------------------------------------------------------------
 
 

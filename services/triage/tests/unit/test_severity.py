@@ -95,5 +95,18 @@ def test_security_flag(facts: TicketFacts, security: bool) -> None:
     assert propose(facts).security is security
 
 
+def test_the_same_labels_with_and_without_a_cve_are_proposed_independently() -> None:
+    without = TicketFacts(kind="bug", labels=("crash",))
+    with_cve = TicketFacts(kind="bug", labels=("crash",), cve_ids=("CVE-2026-2",))
+
+    assert [propose(f).security for f in (without, with_cve, without)] == [False, True, False]
+
+
+def test_labels_are_compared_trimmed_and_lowercase() -> None:
+    assert propose(TicketFacts(kind="bug", labels=(" Data-Loss ",))) == propose(
+        TicketFacts(kind="bug", labels=("data-loss",))
+    )
+
+
 def test_an_exploit_label_marks_a_public_exploit() -> None:
     assert propose(TicketFacts(kind="security", labels=("public-exploit",))).public_exploit
