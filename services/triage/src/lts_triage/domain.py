@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Literal
 
 from lts_events.actors import Actor, Role, automation
@@ -84,19 +85,23 @@ class TicketState:
         return missing_approvals(self.plan.required_approvers, (a.role for a in self.approvals))
 
 
-_SLOTS = tuple((f.name, getattr(TicketState, f.name).__set__) for f in fields(TicketState))
-_FIELD_NAMES = frozenset(name for name, _ in _SLOTS)
+_FIELDS = tuple(f.name for f in fields(TicketState))
+_values_of = attrgetter(*_FIELDS)
+_SETTERS = {name: getattr(TicketState, name).__set__ for name in _FIELDS}
+_ALL_SETTERS = tuple(_SETTERS.values())
 
 
 def _with(state: TicketState, **changes: object) -> TicketState:
     """`dataclasses.replace(state, **changes)` without its per-call field introspection and
     keyword `__init__` (evolve runs for every event of every stream read). Same result:
     `TicketState` has no `__post_init__` and no init-only fields."""
-    if not changes.keys() <= _FIELD_NAMES:
-        raise TypeError(f"TicketState has no field {sorted(changes.keys() - _FIELD_NAMES)}")
     new = object.__new__(TicketState)
-    for name, put in _SLOTS:
-        put(new, changes[name] if name in changes else getattr(state, name))
+    for put, value in zip(_ALL_SETTERS, _values_of(state), strict=True):
+        put(new, value)
+    for name, value in changes.items():
+        if name not in _SETTERS:
+            raise TypeError(f"TicketState has no field {name!r}")
+        _SETTERS[name](new, value)
     return new
 
 
