@@ -530,7 +530,12 @@ async def test_a_version_taken_by_another_process_fails_only_that_append_of_a_gr
     try:
         await other.append(streams[0], noted("b"), expected_version=1)
         outcomes = await asyncio.gather(
-            *(postgres_store.append(s, noted("c"), expected_version=1) for s in streams),
+            *(
+                postgres_store.append(
+                    s, noted("c"), expected_version=1, processed=ProcessedMessage("t", f"c-{s}")
+                )
+                for s in streams
+            ),
             return_exceptions=True,
         )
     finally:
@@ -558,7 +563,12 @@ async def test_a_racing_commit_failing_a_group_statement_leaves_the_others_appen
         data={"text": "racing"},
     )
     group = asyncio.gather(
-        *(postgres_store.append(s, noted("mine"), expected_version=NO_STREAM) for s in streams),
+        *(
+            postgres_store.append(
+                s, noted("mine"), expected_version=NO_STREAM, processed=ProcessedMessage("t", s)
+            )
+            for s in streams
+        ),
         return_exceptions=True,
     )
     await asyncio.sleep(0.3)  # the group's statement now waits on the racing row's version
