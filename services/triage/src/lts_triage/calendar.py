@@ -21,6 +21,9 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         if len(self.weekend) >= 7:
             raise ValueError("a calendar needs at least one business day per week")
+        # hashable even when given plain sets: the business-day walk is cached per calendar
+        object.__setattr__(self, "weekend", frozenset(self.weekend))
+        object.__setattr__(self, "holidays", frozenset(self.holidays))
 
     @property
     def zone(self) -> ZoneInfo:

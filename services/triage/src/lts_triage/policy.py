@@ -292,7 +292,7 @@ class Policy:
 
     # -- support matrix
     def supported_lines(self, today: date) -> tuple[LtsLine, ...]:
-        return _supported_lines(self.lines, today)
+        return _supported_lines(tuple(self.lines), today)
 
     def affected_lines(self, versions: Iterable[str], today: date) -> tuple[LtsLine, ...]:
         named = lines_mentioned(versions)
