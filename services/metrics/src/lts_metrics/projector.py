@@ -10,6 +10,7 @@ shadow tables and swaps them in with one short transaction (see `rebuild`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -72,12 +73,16 @@ class ProjectionEngine:
         async with self._engine.connect() as reading_conn, self._engine.connect() as writing_conn:
             scan, writer = await _driver(reading_conn), await _driver(writing_conn)
             await writer.execute("SELECT pg_advisory_lock(hashtext($1))", f"{self._s}.rebuild")
+            collecting = gc.isenabled()
+            gc.disable()  # the replay allocates millions of objects, none of them cyclic garbage
             try:
                 await self._create_shadows(writer)
                 total, after = await self._replay(scan, writer, batch, progress)
                 await self._swap(after)
                 return total
             finally:
+                if collecting:
+                    gc.enable()
                 await writer.execute(
                     "SELECT pg_advisory_unlock(hashtext($1))", f"{self._s}.rebuild"
                 )
@@ -107,7 +112,7 @@ class ProjectionEngine:
                     "ticket_timeline_rebuild",
                     schema_name=self._s,
                     columns=_ENTRY_FIELDS,
-                    records=[_entry_record(e) for e in entries],
+                    records=entries,  # named tuples, in the table's column order
                 )
             )
             total += len(rows)
@@ -395,7 +400,5 @@ checkpoint, below the oldest transaction still running) with what `to_facts` tak
 envelope row and the metadata picked out by PostgreSQL, straight from jsonb. Without an envelope
 row the stream id `<service>:<subject>` and the record time stand in, as in `to_facts`."""
 
-_entry_record: Callable[[timeline.TimelineEntry], tuple[Any, ...]] = attrgetter(*_ENTRY_FIELDS)
-"""A timeline entry as a COPY record (asyncpg takes the event id as text)."""
 _lifecycle_record: Callable[[TicketLifecycle], tuple[Any, ...]] = attrgetter(*_FIELDS)
 """A ticket row as a COPY record (asyncpg takes tuples for the array columns)."""

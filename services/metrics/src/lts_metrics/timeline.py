@@ -46,17 +46,18 @@ def entry(fact: AuditFact, *, sequence: int) -> TimelineEntry | None:
     ticket_id = fact.ticket_id
     if ticket_id is None:
         return None
+    data = fact.data
     return TimelineEntry(
-        ticket_id=ticket_id,
-        sequence=sequence,
-        event_id=str(fact.event_id),
-        occurred_at=fact.occurred_at,
-        event_type=fact.type,
-        source_service=fact.source_service,
-        actor_id=fact.actor_id,
-        actor_role=fact.actor_role,
-        reason=fact.reason or _text(fact.data.get("reason")) or _text(fact.data.get("comment")),
-        summary=summarize(fact.type, fact.data),
+        ticket_id,
+        sequence,
+        str(fact.event_id),
+        fact.occurred_at,
+        fact.type,
+        fact.source_service,
+        fact.actor_id,
+        fact.actor_role,
+        fact.reason or _text(data.get("reason")) or _text(data.get("comment")),
+        summarize(fact.type, data),
     )
 
 
@@ -65,9 +66,12 @@ def summarize(type_: str, data: Mapping[str, Any]) -> str:
     name = _names.get(type_)
     if name is None:
         name = _names[type_] = type_.rsplit(".", 1)[-1]
+    present = _SUMMARY_SET.intersection(data)
+    if not present:
+        return name
     parts = []
-    for key in SUMMARY_KEYS:
-        value = data.get(key)
+    for key in sorted(present, key=_RANK.__getitem__) if len(present) > 1 else present:
+        value = data[key]
         if value is None or value == "":
             continue
         parts.append(f"{key}={value if type(value) is str else _show(value)}")
@@ -76,6 +80,8 @@ def summarize(type_: str, data: Mapping[str, Any]) -> str:
 
 _names: dict[str, str] = {}
 """Event type -> its short name (the rebuild summarizes every event)."""
+_SUMMARY_SET = frozenset(SUMMARY_KEYS)
+_RANK = {key: rank for rank, key in enumerate(SUMMARY_KEYS)}
 
 
 def ordered(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
@@ -85,7 +91,7 @@ def ordered(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
 
 def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
+        return "[" + ", ".join(map(str, value)) + "]"
     return str(value)
 
 
