@@ -314,3 +314,39 @@ async def test_messages_that_cannot_be_processed_land_in_the_dlq_and_the_next_on
         assert header(record.headers, "dlq_source_offset") is not None
         assert header(record.headers, "dlq_failed_at") is not None
     assert attempts == {"always-fails": 3, "forbidden": 1, "good": 1}
+
+
+async def test_batched_records_land_where_the_producers_send_puts_their_key_in_order(
+    kafka: str, unique: Callable[[str], str]
+) -> None:
+    from lts_events.relay import send_records
+
+    batched, sent = unique("rt-batched"), unique("rt-sent")
+    await ensure_topics(kafka, [batched, sent])
+    records = [
+        (f"stream-{n % 7}".encode(), f"{n}".encode() * (n % 50 + 1), [("n", str(n).encode())])
+        for n in range(400)
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await (await send_records(producer, batched, records))
+        for key, value, headers in records:
+            await producer.send(sent, value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    def placed(found: list[Any]) -> dict[bytes, tuple[set[int], list[bytes]]]:
+        by_key: dict[bytes, tuple[set[int], list[bytes]]] = {}
+        for record in sorted(found, key=lambda r: (r.partition, r.offset)):
+            partitions, values = by_key.setdefault(record.key, (set(), []))
+            partitions.add(record.partition)
+            values.append(record.value)
+        return by_key
+
+    ours = placed(await read_topic(kafka, batched, len(records)))
+    theirs = placed(await read_topic(kafka, sent, len(records)))
+    assert ours == theirs
+    assert all(len(partitions) == 1 for partitions, _ in ours.values())
+    assert sum(len(values) for _, values in ours.values()) == len(records)
