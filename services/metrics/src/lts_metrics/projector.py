@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from lts_metrics import timeline
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
-from lts_metrics.schema import PROJECTION_TABLES, identifier
+from lts_metrics.schema import INDEXES, PRIMARY_KEYS, PROJECTION_TABLES, VIEWS, identifier, view_sql
 
 NAME = "tickets"
 _FIELDS = [f.name for f in fields(TicketLifecycle)]
@@ -36,6 +36,9 @@ _TUPLE_FIELDS = {"labels", "targets"}
 _ENTRY_FIELDS = list(timeline.TimelineEntry._fields)
 
 Progress = Callable[[int], None]
+_SLICE = 500
+"""The rebuild folds a batch in slices of this many events and lets the event loop run between
+them: the server keeps sending the next batch and taking the last one meanwhile."""
 
 
 class ProjectionEngine:
@@ -88,11 +91,21 @@ class ProjectionEngine:
                 )
 
     async def _create_shadows(self, writer: Any) -> None:
+        """The new tables, logged (they become the live ones), with their key and indexes built
+        as the rows arrive (the server does it while the replay folds)."""
         for table in PROJECTION_TABLES:
             await writer.execute(f"DROP TABLE IF EXISTS {self._s}.{table}_rebuild")
             await writer.execute(
-                f"CREATE UNLOGGED TABLE {self._s}.{table}_rebuild (LIKE {self._s}.{table}"
-                " INCLUDING DEFAULTS INCLUDING GENERATED)"
+                f"CREATE TABLE {self._s}.{table}_rebuild (LIKE {self._s}.{table}"
+                " INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)"
+            )
+            await writer.execute(
+                f"ALTER TABLE {self._s}.{table}_rebuild ADD CONSTRAINT {table}_rebuild_pkey"
+                f" PRIMARY KEY ({PRIMARY_KEYS[table]})"
+            )
+        for name, table, definition in INDEXES:
+            await writer.execute(
+                f"CREATE INDEX {name}_rebuild ON {self._s}.{table}_rebuild {definition}"
             )
 
     async def _replay(
@@ -105,7 +118,10 @@ class ProjectionEngine:
         while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
             after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
             reading = asyncio.ensure_future(self._scan(scan, after, batch))
-            _, entries = _fold(facts_from_rows(rows), known)
+            entries: list[timeline.TimelineEntry] = []
+            for start in range(0, len(rows), _SLICE):
+                entries += _fold(facts_from_rows(rows[start : start + _SLICE]), known)[1]
+                await asyncio.sleep(0)  # the driver takes in batch n+1, sends batch n-1
             await copying
             copying = asyncio.ensure_future(
                 writer.copy_records_to_table(
@@ -128,19 +144,27 @@ class ProjectionEngine:
         return total, after
 
     async def _swap(self, after: Checkpoint) -> None:
-        columns = {"ticket_lifecycle": _FIELDS, "ticket_timeline": _ENTRY_FIELDS}
+        """One short transaction: the new tables take the live ones' names (readers wait for the
+        commit, then read the new figures), the views are bound to them, the old tables go and
+        the checkpoint moves to the end of the replay."""
+        s = self._s
         async with self._engine.begin() as conn:
             await self._lock_checkpoint(conn)
-            for table in PROJECTION_TABLES:  # DELETE, not TRUNCATE: readers keep the old rows
-                names = ", ".join(columns[table])
-                await conn.execute(text(f"DELETE FROM {self._s}.{table}"))
+            for table in PROJECTION_TABLES:
+                await conn.execute(text(f"ALTER TABLE {s}.{table} RENAME TO {table}_retired"))
+                await conn.execute(text(f"ALTER TABLE {s}.{table}_rebuild RENAME TO {table}"))
+            for view in VIEWS:
+                await conn.execute(text(view_sql(s, view)))
+            for table in PROJECTION_TABLES:
+                await conn.execute(text(f"DROP TABLE {s}.{table}_retired"))
                 await conn.execute(
                     text(
-                        f"INSERT INTO {self._s}.{table} ({names})"
-                        f" SELECT {names} FROM {self._s}.{table}_rebuild"
+                        f"ALTER TABLE {s}.{table} RENAME CONSTRAINT {table}_rebuild_pkey"
+                        f" TO {table}_pkey"
                     )
                 )
-                await conn.execute(text(f"DROP TABLE {self._s}.{table}_rebuild"))
+            for name, _, _ in INDEXES:
+                await conn.execute(text(f"ALTER INDEX {s}.{name}_rebuild RENAME TO {name}"))
             await self._save_checkpoint(conn, after)
 
     async def _scan(self, connection: Any, after: Checkpoint, limit: int) -> list[Any]:

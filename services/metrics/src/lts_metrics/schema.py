@@ -79,24 +79,6 @@ def _tables(s: str) -> list[str]:
                 GENERATED ALWAYS AS (triaged_at <= triage_deadline) STORED,
             plan_within_sla boolean
                 GENERATED ALWAYS AS (approved_at <= plan_deadline) STORED)""",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_opened ON {s}.ticket_lifecycle (opened_at)",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_state ON {s}.ticket_lifecycle (state)",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_triage ON {s}.ticket_lifecycle (opened_at)"
-        " INCLUDE (time_to_triage_s, triage_within_sla, severity, source)"
-        " WHERE time_to_triage_s IS NOT NULL",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_labels ON {s}.ticket_lifecycle"
-        " USING gin (labels)",
-        # time-to-triage in order (percentile_cont's sort finds its input already sorted), per
-        # filter: all tickets, a severity, a source
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_triage_sorted ON {s}.ticket_lifecycle"
-        " (time_to_triage_s) INCLUDE (triage_within_sla, opened_at, severity, source)"
-        " WHERE time_to_triage_s IS NOT NULL",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_triage_severity ON {s}.ticket_lifecycle"
-        " (severity, time_to_triage_s) INCLUDE (triage_within_sla, opened_at, source)"
-        " WHERE time_to_triage_s IS NOT NULL",
-        f"CREATE INDEX IF NOT EXISTS ticket_lifecycle_triage_source ON {s}.ticket_lifecycle"
-        " (source, time_to_triage_s) INCLUDE (triage_within_sla, opened_at, severity)"
-        " WHERE time_to_triage_s IS NOT NULL",
         f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (
             event_id uuid PRIMARY KEY,
             ticket_id bigint NOT NULL,
@@ -108,9 +90,48 @@ def _tables(s: str) -> list[str]:
             actor_role text NOT NULL,
             reason text,
             summary text NOT NULL)""",
-        f"CREATE INDEX IF NOT EXISTS ticket_timeline_ticket ON {s}.ticket_timeline"
-        " (ticket_id, occurred_at, sequence)",
+    ] + [
+        f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
+        for name, table, definition in INDEXES
     ]
+
+
+INDEXES: tuple[tuple[str, str, str], ...] = (
+    ("ticket_lifecycle_opened", "ticket_lifecycle", "(opened_at)"),
+    ("ticket_lifecycle_state", "ticket_lifecycle", "(state)"),
+    (
+        "ticket_lifecycle_triage",
+        "ticket_lifecycle",
+        "(opened_at) INCLUDE (time_to_triage_s, triage_within_sla, severity, source)"
+        " WHERE time_to_triage_s IS NOT NULL",
+    ),
+    ("ticket_lifecycle_labels", "ticket_lifecycle", "USING gin (labels)"),
+    # time-to-triage in order (percentile_cont's sort finds its input already sorted), per
+    # filter: all tickets, a severity, a source
+    (
+        "ticket_lifecycle_triage_sorted",
+        "ticket_lifecycle",
+        "(time_to_triage_s) INCLUDE (triage_within_sla, opened_at, severity, source)"
+        " WHERE time_to_triage_s IS NOT NULL",
+    ),
+    (
+        "ticket_lifecycle_triage_severity",
+        "ticket_lifecycle",
+        "(severity, time_to_triage_s) INCLUDE (triage_within_sla, opened_at, source)"
+        " WHERE time_to_triage_s IS NOT NULL",
+    ),
+    (
+        "ticket_lifecycle_triage_source",
+        "ticket_lifecycle",
+        "(source, time_to_triage_s) INCLUDE (triage_within_sla, opened_at, severity)"
+        " WHERE time_to_triage_s IS NOT NULL",
+    ),
+    ("ticket_timeline_ticket", "ticket_timeline", "(ticket_id, occurred_at, sequence)"),
+)
+"""The projection tables' secondary indexes (name, table, definition): `ensure_schema` creates
+them, a rebuild builds them on its new tables and gives them these names at the swap."""
+PRIMARY_KEYS = {"ticket_lifecycle": "ticket_id", "ticket_timeline": "event_id"}
+"""The projection tables' keys (constraint `<table>_pkey`)."""
 
 
 VIEWS: dict[str, tuple[str, str]] = {
@@ -202,6 +223,12 @@ VIEWS: dict[str, tuple[str, str]] = {
 }
 
 
+def view_sql(schema: str, name: str) -> str:
+    """`CREATE OR REPLACE VIEW` of one of `VIEWS` (it binds the view to the tables of that name
+    now: a rebuild's swap runs it again; comments and grants stay)."""
+    return f"CREATE OR REPLACE VIEW {schema}.{name} AS {VIEWS[name][1].format(s=schema)}"
+
+
 def _role_sql(role: str, password: str | None) -> str:
     login = "NOLOGIN" if password is None else "LOGIN"
     return f"""DO $$ BEGIN
@@ -218,8 +245,8 @@ async def ensure_schema(
     await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {s}"))
     for statement in _tables(s):
         await conn.execute(text(statement))
-    for name, (comment, body) in VIEWS.items():
-        await conn.execute(text(f"CREATE OR REPLACE VIEW {s}.{name} AS {body.format(s=s)}"))
+    for name, (comment, _) in VIEWS.items():
+        await conn.execute(text(view_sql(s, name)))
         await conn.execute(text(f"COMMENT ON VIEW {s}.{name} IS '{comment}'"))
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('lts_analyst_role'))"))
     await conn.execute(text(_role_sql(role, analyst_password)))
