@@ -91,28 +91,35 @@ class ProjectionEngine:
                 )
 
     async def _create_shadows(self, writer: Any) -> None:
-        """The new tables, logged (they become the live ones), with their key and indexes built
-        as the rows arrive (the server does it while the replay folds)."""
+        """The new tables, logged (they become the live ones). The timeline's key and indexes
+        are built as its rows arrive (the server does it while the replay folds); the lifecycle
+        rows all come at the end, so its key and indexes are built after them
+        (`_index_lifecycle`), in bulk."""
         for table in PROJECTION_TABLES:
             await writer.execute(f"DROP TABLE IF EXISTS {self._s}.{table}_rebuild")
             await writer.execute(
                 f"CREATE TABLE {self._s}.{table}_rebuild (LIKE {self._s}.{table}"
                 " INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)"
             )
-            await writer.execute(
-                f"ALTER TABLE {self._s}.{table}_rebuild ADD CONSTRAINT {table}_rebuild_pkey"
-                f" PRIMARY KEY ({PRIMARY_KEYS[table]})"
-            )
-        for name, table, definition in INDEXES:
-            await writer.execute(
-                f"CREATE INDEX {name}_rebuild ON {self._s}.{table}_rebuild {definition}"
-            )
+        await self._index(writer, "ticket_timeline")
+
+    async def _index(self, writer: Any, table: str) -> None:
+        await writer.execute(
+            f"ALTER TABLE {self._s}.{table}_rebuild ADD CONSTRAINT {table}_rebuild_pkey"
+            f" PRIMARY KEY ({PRIMARY_KEYS[table]})"
+        )
+        for name, indexed, definition in INDEXES:
+            if indexed == table:
+                await writer.execute(
+                    f"CREATE INDEX {name}_rebuild ON {self._s}.{table}_rebuild {definition}"
+                )
 
     async def _replay(
         self, scan: Any, writer: Any, batch: int, progress: Progress | None
     ) -> tuple[int, Checkpoint]:
         after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
-        reading = asyncio.ensure_future(self._scan(scan, after, batch))
+        # a short first batch: nothing overlaps its reading
+        reading = asyncio.ensure_future(self._scan(scan, after, min(batch, _SLICE * 2)))
         copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         copying.set_result(None)
         while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
@@ -135,12 +142,20 @@ class ProjectionEngine:
             if progress is not None:
                 progress(len(rows))
         await copying
-        await writer.copy_records_to_table(
-            "ticket_lifecycle_rebuild",
-            schema_name=self._s,
-            columns=_FIELDS,
-            records=[_lifecycle_record(r) for r in known.values()],
-        )
+        if records := [_lifecycle_record(r) for r in known.values()]:
+            # columns no row has a value for are left to their default (NULL): less to encode
+            filled = [
+                (name, column)
+                for name, column in zip(_FIELDS, zip(*records, strict=True), strict=True)
+                if column.count(None) < len(column)
+            ]
+            await writer.copy_records_to_table(
+                "ticket_lifecycle_rebuild",
+                schema_name=self._s,
+                columns=[name for name, _ in filled],
+                records=zip(*(column for _, column in filled), strict=True),
+            )
+        await self._index(writer, "ticket_lifecycle")
         return total, after
 
     async def _swap(self, after: Checkpoint) -> None:
