@@ -91,17 +91,14 @@ class ProjectionEngine:
                 )
 
     async def _create_shadows(self, writer: Any) -> None:
-        """The new tables, logged (they become the live ones). The timeline's key and indexes
-        are built as its rows arrive (the server does it while the replay folds); the lifecycle
-        rows all come at the end, so its key and indexes are built after them
-        (`_index_lifecycle`), in bulk."""
+        """The new tables, logged (they become the live ones); their keys and indexes are built
+        after their rows (`_index`), in bulk."""
         for table in PROJECTION_TABLES:
             await writer.execute(f"DROP TABLE IF EXISTS {self._s}.{table}_rebuild")
             await writer.execute(
                 f"CREATE TABLE {self._s}.{table}_rebuild (LIKE {self._s}.{table}"
                 " INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)"
             )
-        await self._index(writer, "ticket_timeline")
 
     async def _index(self, writer: Any, table: str) -> None:
         await writer.execute(
@@ -142,6 +139,9 @@ class ProjectionEngine:
             if progress is not None:
                 progress(len(rows))
         await copying
+        # the timeline's key and indexes on the reading connection (free now), meanwhile the
+        # lifecycle rows and theirs on the writing one
+        indexing = asyncio.ensure_future(self._index(scan, "ticket_timeline"))
         if records := [_lifecycle_record(r) for r in known.values()]:
             # columns no row has a value for are left to their default (NULL): less to encode
             filled = [
@@ -156,6 +156,7 @@ class ProjectionEngine:
                 records=zip(*(column for _, column in filled), strict=True),
             )
         await self._index(writer, "ticket_lifecycle")
+        await indexing
         return total, after
 
     async def _swap(self, after: Checkpoint) -> None:
