@@ -9,43 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lts_events.contracts.common import Severity, TicketSource
-from lts_events.contracts.intake import TicketKind
-from pydantic import BaseModel, ConfigDict, Field
+from lts_events.contracts.common import TicketSource
+from lts_events.contracts.intake import TicketFields
 
-
-class TicketDraft(BaseModel):
-    """Every `TicketOpened` field except the id, which is assigned when the ticket is opened."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    title: str
-    description: str = ""
-    source: TicketSource
-    kind: TicketKind
-    reporter: str | None = None
-    contact: str | None = None
-    severity_guess: Severity | None = None
-    cve_ids: list[str] = Field(default_factory=list)
-    advisory_ids: list[str] = Field(default_factory=list)
-    affected_versions: list[str] = Field(default_factory=list)
-    affected_lts_lines: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
-    reproduction_steps: str | None = None
-    logs: str | None = None
-    test_case: str | None = None
-    traceback: str | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
-    python_version: str | None = None
-    package_versions: dict[str, str] = Field(default_factory=dict)
-    ci_links: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list)
-    alert_fingerprint: str | None = None
-    alert_severity: str | None = None
-    cvss_vectors: list[str] = Field(default_factory=list)
-    opened_at: datetime
-    external_ref: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict)
+# Every `TicketOpened` field except the id, which is assigned when the ticket is opened.
+TicketDraft = TicketFields
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,11 +42,10 @@ class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class TicketOpened(Event):
-    type: ClassVar[str] = "lts.intake.ticket_opened"
-    schema_version: ClassVar[int] = 1
+class TicketFields(_Part):
+    """The standardized ticket, before it has an id: what intake's parsers produce from any
+    input, and (with the id) the body of `TicketOpened`."""
 
-    ticket_id: TicketId = Field(ge=1, description="Sequential human id: branch lts/vX.Y/issue-<id>")
     title: str
     description: str = ""
     source: TicketSource
@@ -84,6 +83,13 @@ class TicketOpened(Event):
         default=None, description="Where the ticket came from: issue URL, OSV id, alert fingerprint"
     )
     raw: dict[str, Any] = Field(default_factory=dict, description="The payload as it arrived")
+
+
+class TicketOpened(Event, TicketFields):
+    type: ClassVar[str] = "lts.intake.ticket_opened"
+    schema_version: ClassVar[int] = 1
+
+    ticket_id: TicketId = Field(ge=1, description="Sequential human id: branch lts/vX.Y/issue-<id>")
 
 
 class StackFrame(_Part):
