@@ -36,6 +36,7 @@ tracer = trace.get_tracer("lts_events.consumer")
 
 E = TypeVar("E", bound=Event)
 E_co = TypeVar("E_co", bound=Event, covariant=True)
+T = TypeVar("T")
 
 
 class PermanentError(Exception):
@@ -119,6 +120,9 @@ class RawMessage:
 
 EventHandler = Callable[[Inbound[E]], Awaitable[None]]
 RawHandler = Callable[[RawMessage], Awaitable[None]]
+# Gets a batch's messages in (partition, offset) order; returns, for each, None (done) or the
+# PermanentError that sends it to the DLQ. Raising fails the whole batch (retried, then split).
+RawBatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Sequence["PermanentError | None"]]]
 
 
 # -- outcomes ------------------------------------------------------------------------------------
@@ -202,8 +206,13 @@ class _Route:
     topic: str
     events: dict[str, Callable[[Inbound[Any]], Awaitable[None]]] = field(default_factory=dict)
     raw: RawHandler | None = None
+    batch: RawBatchHandler | None = None
     unchecked: set[str] = field(default_factory=set)  # event types handled without is_processed
     raw_unchecked: bool = False
+
+    @property
+    def taken(self) -> bool:
+        return bool(self.events) or self.raw is not None or self.batch is not None
 
 
 class Subscriptions:
@@ -229,6 +238,7 @@ class Subscriptions:
         self._store = store
         self.dlq_topic = dlq_topic
         self._retry = retry
+        self._delays = retry.delays()
         self._renames = dict(topics or {})
         self._partitions = partitions
         self._routes: dict[str, _Route] = {}
@@ -252,7 +262,7 @@ class Subscriptions:
         into a no-op, and the runtime skips its own is_processed query (one round trip per
         message). Leave it False for handlers with other effects before or besides the append."""
         route = self._route(topic_for_type(event_class.type))
-        if route.raw is not None:
+        if route.raw is not None or route.batch is not None:
             raise ValueError(f"topic {route.topic!r} already has a raw handler")
         route.events[event_class.type] = handler
         if append_dedups:
@@ -265,10 +275,23 @@ class Subscriptions:
         """`append_dedups` as for `on`, for handlers appending with
         `ProcessedMessage(consumer, message.message_id)` (or an id derived from it)."""
         route = self._route(topic)
-        if route.events or route.raw is not None:
+        if route.taken:
             raise ValueError(f"topic {route.topic!r} already has handlers")
         route.raw = handler
         route.raw_unchecked = append_dedups
+        return self
+
+    def on_raw_batch(self, topic: str, handler: RawBatchHandler) -> Subscriptions:
+        """Hand each Kafka batch of `topic` to `handler` at once, so that it can do its I/O for
+        many messages in a few round trips. The handler must make a redelivery a no-op itself
+        (appends with `ProcessedMessage(consumer, message.message_id)`), keep the order of
+        messages that share a key, and return one verdict per message. A batch that raises is
+        retried as a whole, then message by message, so one poison message reaches the DLQ
+        alone."""
+        route = self._route(topic)
+        if route.taken:
+            raise ValueError(f"topic {route.topic!r} already has handlers")
+        route.batch = handler
         return self
 
     # -- processing (no FastStream here) ----------------------------------------------------
@@ -355,26 +378,63 @@ class Subscriptions:
         return True
 
     async def _with_retries(self, call: Callable[[], Awaitable[object]]) -> Outcome:
-        delays = self._retry.delays()
-        last: Exception | None = None
-        for attempt in range(max(self._retry.attempts, 1)):
+        try:
+            result = await self._retrying(call)
+        except PermanentError as error:
+            return DeadLetter(PERMANENT, type(error).__name__, error.reason)
+        except Exception as error:
+            return DeadLetter.of(EXHAUSTED, error)
+        return Skipped("already processed") if result is False else Handled()
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`'s result, calling again after transient errors as the retry policy says;
+        a PermanentError, or the last error once the policy is spent, propagates."""
+        delays = self._delays
+        attempt = 0
+        while True:
             try:
-                result = await call()
-            except PermanentError as error:
-                return DeadLetter(PERMANENT, type(error).__name__, error.reason)
-            except Exception as error:
-                last = error
-                if attempt < len(delays):
-                    log.warning(
-                        "handler failed; retrying",
-                        exc_info=True,
-                        extra={"consumer": self.consumer, "attempt": attempt + 1},
-                    )
-                    await asyncio.sleep(delays[attempt])
-            else:
-                return Skipped("already processed") if result is False else Handled()
-        assert last is not None
-        return DeadLetter.of(EXHAUSTED, last)
+                return await call()
+            except PermanentError:
+                raise
+            except Exception:
+                if attempt >= len(delays) or attempt + 1 >= self._retry.attempts:
+                    raise
+                log.warning(
+                    "handler failed; retrying",
+                    exc_info=True,
+                    extra={"consumer": self.consumer, "attempt": attempt + 1},
+                )
+                await asyncio.sleep(delays[attempt])
+                attempt += 1
+
+    async def _handle_as_batch(
+        self, handler: RawBatchHandler, messages: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Run a batch handler; the messages it (or, failing, the retries) could not process,
+        with why. A batch that keeps failing is split into single messages to find the culprit."""
+        try:
+            verdicts = await self._retrying(lambda: handler(messages))
+            if len(verdicts) != len(messages):
+                raise TypeError(f"{len(verdicts)} verdicts for {len(messages)} messages")
+        except Exception as error:
+            if len(messages) > 1:
+                log.warning(
+                    "batch failed; handling its messages one by one",
+                    exc_info=True,
+                    extra={"consumer": self.consumer, "messages": len(messages)},
+                )
+                failures: list[tuple[RawMessage, DeadLetter]] = []
+                for message in messages:
+                    failures += await self._handle_as_batch(handler, [message])
+                return failures
+            if isinstance(error, PermanentError):
+                return [(messages[0], DeadLetter(PERMANENT, type(error).__name__, error.reason))]
+            return [(messages[0], DeadLetter.of(EXHAUSTED, error))]
+        return [
+            (message, DeadLetter(PERMANENT, type(verdict).__name__, verdict.reason))
+            for message, verdict in zip(messages, verdicts, strict=True)
+            if verdict is not None
+        ]
 
     # -- FastStream glue --------------------------------------------------------------------
 
@@ -424,19 +484,33 @@ class Subscriptions:
         return consume
 
     async def handle_batch(self, broker: KafkaBroker, messages: Sequence[RawMessage]) -> None:
-        """Handle a batch: messages of one (partition, key) lane in order, lanes concurrently."""
+        """Handle a batch and send what can never be processed to the dead-letter topic."""
+        for raw, failure in await self.process_batch(messages):
+            await self._dead_letter(broker, raw, failure)
+
+    async def process_batch(
+        self, messages: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Handle a batch (one topic): by the topic's batch handler at once, else messages of
+        one (partition, key) lane in order and lanes concurrently. Returns the dead letters."""
+        route = self._routes.get(messages[0].topic) if messages else None
+        if route is not None and route.batch is not None:
+            ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
+            return await self._handle_as_batch(route.batch, ordered)
         limit = asyncio.Semaphore(self._concurrency)
+        failures: list[tuple[RawMessage, DeadLetter]] = []
 
         async def run(lane: Sequence[RawMessage]) -> None:
             async with limit:
                 for raw in lane:
                     outcome = await self.handle(raw)
                     if isinstance(outcome, DeadLetter):
-                        await self._dead_letter(broker, raw, outcome)
+                        failures.append((raw, outcome))
 
         async with asyncio.TaskGroup() as group:
             for lane in ordered_lanes(messages):
                 group.create_task(run(lane))
+        return failures
 
     async def _dead_letter(self, broker: KafkaBroker, raw: RawMessage, failure: DeadLetter) -> None:
         headers = dlq_headers(raw, failure, consumer=self.consumer, failed_at=datetime.now(UTC))

@@ -4,6 +4,7 @@ tier: no broker involved)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -501,3 +502,88 @@ def test_batch_lanes_keep_offset_order_per_partition_and_key() -> None:
         [(0, 2)],
         [(1, 1)],
     ]
+
+
+# -- batch handlers --------------------------------------------------------------------------------
+
+
+def _note(offset: int, text: str, *, partition: int = 0) -> RawMessage:
+    return RawMessage.of(
+        value=text.encode(),
+        headers=[("ce_id", f"m-{partition}-{offset}".encode())],
+        key=f"note-{text}".encode(),
+        topic=TOPIC,
+        partition=partition,
+        offset=offset,
+    )
+
+
+async def test_a_batch_handler_gets_the_whole_batch_in_partition_and_offset_order() -> None:
+    seen: list[list[str]] = []
+
+    async def on_notes(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        seen.append([m.message_id for m in messages])
+        return [PermanentError("empty") if m.value == b"" else None for m in messages]
+
+    batch = [_note(2, "b"), _note(1, "x", partition=1), _note(1, "a"), _note(3, "")]
+    failures = (
+        await subscriptions(InMemoryEventStore()).on_raw_batch(TOPIC, on_notes).process_batch(batch)
+    )
+
+    assert seen == [["m-0-1", "m-0-2", "m-0-3", "m-1-1"]]
+    assert [(m.message_id, f) for m, f in failures] == [
+        ("m-0-3", DeadLetter(PERMANENT, "PermanentError", "empty"))
+    ]
+
+
+async def test_a_failing_batch_is_retried_then_split_so_only_the_culprit_is_dead_lettered() -> None:
+    calls: list[int] = []
+
+    async def on_notes(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        calls.append(len(messages))
+        if any(m.value == b"poison" for m in messages):
+            raise RuntimeError("cannot store poison")
+        return [None] * len(messages)
+
+    batch = [_note(1, "a"), _note(2, "poison"), _note(3, "c")]
+    failures = (
+        await subscriptions(InMemoryEventStore()).on_raw_batch(TOPIC, on_notes).process_batch(batch)
+    )
+
+    assert [(m.message_id, f) for m, f in failures] == [
+        ("m-0-2", DeadLetter(EXHAUSTED, "RuntimeError", "cannot store poison"))
+    ]
+    assert calls == [3, 3, 3, 1, 1, 1, 1, 1]  # 3 attempts at the batch, then one by one
+
+
+async def test_a_batch_raising_a_permanent_error_is_split_without_retries() -> None:
+    calls: list[int] = []
+
+    async def on_notes(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        calls.append(len(messages))
+        if any(m.value == b"poison" for m in messages):
+            raise PermanentError("poison is not a note")
+        return [None] * len(messages)
+
+    failures = (
+        await subscriptions(InMemoryEventStore())
+        .on_raw_batch(TOPIC, on_notes)
+        .process_batch([_note(1, "poison"), _note(2, "b")])
+    )
+
+    assert [(m.message_id, f.reason) for m, f in failures] == [("m-0-1", PERMANENT)]
+    assert calls == [2, 1, 1]
+
+
+def test_a_topic_takes_either_a_batch_handler_or_per_message_handlers() -> None:
+    async def on_notes(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        return [None] * len(messages)
+
+    async def on_alert(message: RawMessage) -> None:
+        return None
+
+    subs = subscriptions(InMemoryEventStore()).on_raw_batch(TOPIC, on_notes)
+    with pytest.raises(ValueError, match="already has handlers"):
+        subs.on_raw(TOPIC, on_alert)
+    with pytest.raises(ValueError, match="already has handlers"):
+        subs.on_raw_batch(TOPIC, on_notes)

@@ -112,6 +112,23 @@ async def test_streams_are_versioned_independently(store: EventStore) -> None:
 # --- expected versions --------------------------------------------------------------------------
 
 
+async def test_read_streams_reads_each_stream_as_read_stream_does(store: EventStore) -> None:
+    first, second, unknown = a_stream(), a_stream(), a_stream()
+    await store.append(first, notes("a", "b"), expected_version=NO_STREAM)
+    await store.append(second, notes("x"), expected_version=NO_STREAM)
+    await store.append(first, notes("c"), expected_version=2)
+
+    histories = await store.read_streams([second, unknown, first, second])
+
+    assert set(histories) == {first, second, unknown}
+    assert texts(list(histories[first].events)) == ["a", "b", "c"]
+    assert [e.stream_version for e in histories[first].events] == [1, 2, 3]
+    assert histories[first].events == (await store.read_stream(first)).events
+    assert texts(list(histories[second].events)) == ["x"]
+    assert not histories[unknown].exists
+    assert await store.read_streams([]) == {}
+
+
 async def test_exact_expected_version_continues_the_stream(store: EventStore) -> None:
     stream = a_stream()
     await store.append(stream, notes("a"), expected_version=NO_STREAM)
@@ -218,6 +235,12 @@ async def test_processed_messages_are_recorded_per_consumer(store: EventStore) -
     assert await store.is_processed(ProcessedMessage("triage", message_id))
     assert await store.is_processed(ProcessedMessage("metrics", message_id))
     assert not await store.is_processed(ProcessedMessage("comms", message_id))
+    asked = [ProcessedMessage(c, message_id) for c in ("comms", "triage", "metrics", "triage")]
+    assert await store.processed_among(asked) == {
+        ProcessedMessage("triage", message_id),
+        ProcessedMessage("metrics", message_id),
+    }
+    assert await store.processed_among([]) == set()
 
 
 async def test_a_message_that_decided_nothing_is_still_marked_processed(

@@ -40,9 +40,6 @@ class Settings(BaseSettings):
         default="lts.inbound.alerts", description="Renamed only for isolated tests"
     )
     release_topic: str = "lts.release.events"
-    consumer_concurrency: int = Field(
-        default=16, ge=1, le=256, description="Alert streams handled at once by the consumer"
-    )
 
     def policy(self) -> IntakePolicy:
         return IntakePolicy(

@@ -3,6 +3,7 @@ processed message id), update the read model. Nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from lts_events.store.port import (
     StreamHistory,
 )
 
-from lts_intake.domain import Context, decide, fold
+from lts_intake.claims import Claim, ClaimRequest
+from lts_intake.domain import Context, TicketState, decide, evolve, fold
 from lts_intake.model import Command, OpenTicket
 from lts_intake.repository import IntakeRepository
 from lts_intake.standardize import IntakePolicy
@@ -58,6 +60,23 @@ class Outcome:
             "events": [e.type for e in self.events],
             "duplicate_delivery": self.duplicate_delivery,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One command of a consumer batch, with what its events carry and the message it answers."""
+
+    command: Command
+    metadata: Metadata
+    processed: ProcessedMessage
+
+
+@dataclass(slots=True)
+class _Planned:
+    work: Work
+    ticket_id: int
+    events: list[Event]
+    expected_version: int
 
 
 @dataclass
@@ -119,6 +138,87 @@ class Intake:
         if update_view:
             await self.repository.apply(result.recorded)
         return Outcome(command, claim.ticket_id, events)
+
+    async def execute_batch(self, batch: Sequence[Work]) -> None:
+        """`execute` for a consumer batch, in its order, with the I/O of all of it shared: one
+        transaction claims every ticket, one query reads the tickets already known, and the
+        appends go out together (the store's group commit). A ticket's later commands see its
+        earlier ones' events. Commands answering an already-processed message are skipped, so
+        a redelivered batch decides on the stored history only."""
+        done = await self.store.processed_among([work.processed for work in batch])
+        todo = [work for work in batch if work.processed not in done]
+        claims = await self.repository.claim_many(
+            [ClaimRequest(w.command.keys, isinstance(w.command, OpenTicket)) for w in todo]
+        )
+        tickets = await self._tickets(claims)
+        planned: list[_Planned] = []
+        for work, claim in zip(todo, claims, strict=True):
+            if claim.ticket_id is None:
+                continue
+            state, version = tickets[claim.ticket_id]
+            context = await self._context(claim.ticket_id, work.command, opening=state is None)
+            events = decide(state, work.command, context)
+            if events:
+                planned.append(_Planned(work, claim.ticket_id, events, version))
+                for event in events:
+                    state = evolve(state, event)
+                tickets[claim.ticket_id] = (state, version + len(events))
+        await self._append_in_order(planned)
+
+    async def _tickets(self, claims: Sequence[Claim]) -> dict[int, tuple[TicketState | None, int]]:
+        """The state and version of each claimed ticket; new ones are empty without a read."""
+        known = {c.ticket_id for c in claims if c.ticket_id is not None and not c.new}
+        histories = await self.store.read_streams([ticket_stream(t) for t in sorted(known)])
+        tickets: dict[int, tuple[TicketState | None, int]] = {
+            c.ticket_id: (None, 0) for c in claims if c.ticket_id is not None
+        }
+        for ticket_id in known:
+            history = histories[ticket_stream(ticket_id)]
+            tickets[ticket_id] = (fold(e.event for e in history.events), history.version)
+        return tickets
+
+    async def _append_in_order(self, planned: Sequence[_Planned]) -> None:
+        """Append each ticket's commands in order: the first command of every ticket at once,
+        then the second ones, and so on. A ticket some other writer moved meanwhile has its
+        remaining commands executed one by one (reading the stream again)."""
+        waves: list[list[_Planned]] = []
+        depth: dict[int, int] = {}
+        for plan in planned:
+            level = depth.get(plan.ticket_id, 0)
+            depth[plan.ticket_id] = level + 1
+            if level == len(waves):
+                waves.append([])
+            waves[level].append(plan)
+        moved: set[int] = set()
+        for wave in waves:
+            results = await asyncio.gather(
+                *(self._append_planned(p) for p in wave if p.ticket_id not in moved),
+                return_exceptions=True,
+            )
+            left = [p for p in wave if p.ticket_id not in moved]
+            for plan, result in zip(left, results, strict=True):
+                if isinstance(result, ConcurrencyError):
+                    moved.add(plan.ticket_id)
+                elif isinstance(result, BaseException):
+                    raise result
+            for plan in wave:
+                if plan.ticket_id in moved:
+                    work = plan.work
+                    await self.execute(
+                        work.command,
+                        metadata=work.metadata,
+                        processed=work.processed,
+                        update_view=False,
+                    )
+
+    async def _append_planned(self, plan: _Planned) -> None:
+        version = plan.expected_version
+        await self.store.append(
+            ticket_stream(plan.ticket_id),
+            [NewEvent.of(e, plan.work.metadata) for e in plan.events],
+            expected_version=version if version else NO_STREAM,
+            processed=plan.work.processed,
+        )
 
     async def _context(self, ticket_id: int, command: Command, *, opening: bool) -> Context:
         wants_enrichment = opening and isinstance(command, OpenTicket)

@@ -4,6 +4,8 @@ Grafana notification. Decodes, calls the shell; anything malformed is a `Permane
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from lts_events.actors import Actor, Role
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.contracts.common import TicketSource
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 
 from lts_intake import standardize
 from lts_intake.formats import AlertIn, nul_path
-from lts_intake.handlers import Intake
+from lts_intake.handlers import Intake, Work
 from lts_intake.model import Command
 
 INBOUND_ALERTS = "lts.inbound.alerts"
@@ -50,29 +52,51 @@ def _short(error: Exception) -> str:
     return str(error).replace("\n", " ")[:500]
 
 
-def alert_handler(intake: Intake) -> object:
-    async def on_inbound_alert(message: RawMessage) -> None:
-        envelope, alerts = decode_alert_event(message)
-        commands: list[Command] = standardize.from_alerts(
-            alerts,
-            source=TicketSource.CLOUDEVENT,
-            now=intake.clock(),
-            policy=intake.policy,
-            context={
-                "cloudevent": envelope.model_dump(mode="json", exclude={"data"}, exclude_none=True)
-            },
-        )
-        metadata = Metadata(
-            actor=Actor(id=envelope.source[:200], role=Role.AUTOMATION),
-            reason=f"alert event {envelope.type}",
-            correlation_id=envelope.correlationid or envelope.id,
-            causation_id=envelope.id,
-            traceparent=envelope.traceparent,
-            tracestate=envelope.tracestate,
-        )
-        for index, command in enumerate(commands):
-            suffix = f"#{index}" if len(commands) > 1 else ""
-            processed = ProcessedMessage(CONSUMER, f"{message.message_id}{suffix}")
-            await intake.execute(command, metadata=metadata, processed=processed, update_view=False)
+def alert_commands(message: RawMessage, intake: Intake) -> list[Work]:
+    """The commands one alert event asks for, each answering its own processed-message id (an
+    Alertmanager notification carries several alerts), or `PermanentError`."""
+    envelope, alerts = decode_alert_event(message)
+    commands: list[Command] = standardize.from_alerts(
+        alerts,
+        source=TicketSource.CLOUDEVENT,
+        now=intake.clock(),
+        policy=intake.policy,
+        context={
+            "cloudevent": envelope.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+        },
+    )
+    metadata = Metadata(
+        actor=Actor(id=envelope.source[:200], role=Role.AUTOMATION),
+        reason=f"alert event {envelope.type}",
+        correlation_id=envelope.correlationid or envelope.id,
+        causation_id=envelope.id,
+        traceparent=envelope.traceparent,
+        tracestate=envelope.tracestate,
+    )
+    suffixes = [f"#{i}" for i in range(len(commands))] if len(commands) > 1 else [""]
+    return [
+        Work(command, metadata, ProcessedMessage(CONSUMER, f"{message.message_id}{suffix}"))
+        for command, suffix in zip(commands, suffixes, strict=True)
+    ]
 
-    return on_inbound_alert
+
+def alert_batch_handler(
+    intake: Intake,
+) -> Callable[[Sequence[RawMessage]], Awaitable[list[PermanentError | None]]]:
+    """The subscriber of `lts.inbound.alerts`: a Kafka batch at a time (see
+    `Intake.execute_batch`); a malformed event is refused alone and goes to the DLQ."""
+
+    async def on_inbound_alerts(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        verdicts: list[PermanentError | None] = []
+        batch: list[Work] = []
+        for message in messages:
+            try:
+                batch += alert_commands(message, intake)
+            except PermanentError as error:
+                verdicts.append(error)
+            else:
+                verdicts.append(None)
+        await intake.execute_batch(batch)
+        return verdicts
+
+    return on_inbound_alerts

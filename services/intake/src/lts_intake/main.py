@@ -14,7 +14,7 @@ from lts_intake.api import build_router
 from lts_intake.config import Settings
 from lts_intake.gitinfo import git_lookup
 from lts_intake.handlers import Intake
-from lts_intake.kafka import INBOUND_ALERTS, alert_handler
+from lts_intake.kafka import INBOUND_ALERTS, alert_batch_handler
 from lts_intake.releases import RecentReleases
 from lts_intake.repository import IntakeRepository
 
@@ -62,10 +62,8 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         context.name,
         store=context.store,
         topics=renamed,
-        concurrency=settings.consumer_concurrency,
     )
-    # the alert handler's append carries the processed message: a redelivery is a no-op there
-    subs.on_raw(INBOUND_ALERTS, alert_handler(intake), append_dedups=True)  # type: ignore[arg-type]
+    subs.on_raw_batch(INBOUND_ALERTS, alert_batch_handler(intake))
     subs.on_raw(settings.release_topic, releases.on_release_message)
     return subs
 

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -23,6 +22,7 @@ from lts_events.store.port import Checkpoint, EventStore
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lts_intake.claims import Claim, ClaimRequest, resolve_claims
 from lts_intake.views import TicketView, view_of
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def _ddl(schema: str) -> list[str]:
         f'''CREATE TABLE IF NOT EXISTS "{schema}".projection_checkpoints (
               name text PRIMARY KEY, transaction_id bigint NOT NULL, position bigint NOT NULL)''',
         _CLAIM_FUNCTION.replace("{s}", schema),
+        _LOCK_KEYS_FUNCTION.replace("{s}", schema),
     ]
 
 
@@ -87,13 +88,19 @@ BEGIN
   RETURN QUERY SELECT v_id, v_new;
 END $$"""
 
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """The ticket a set of dedup keys leads to; `new` when its id was just reserved."""
-
-    ticket_id: int | None
-    new: bool = False
+# A batch's claims, step one: lock the keys (same order as claim_ticket: no deadlock between
+# them), then return the counter (key NULL, locked until commit) and the tickets the keys
+# already lead to. Separate statements, so the lookup sees claims committed before the locks.
+_LOCK_KEYS_FUNCTION = """
+CREATE OR REPLACE FUNCTION "{s}".lock_ticket_keys(p_keys text[])
+RETURNS TABLE (key text, ticket_id bigint) LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(l.h)
+     FROM (SELECT DISTINCT hashtextextended(x, 0) AS h FROM unnest(p_keys) AS x ORDER BY 1) AS l;
+  RETURN QUERY SELECT NULL::text, c.value FROM "{s}".ticket_counter AS c FOR UPDATE;
+  RETURN QUERY SELECT tk.key, tk.ticket_id FROM "{s}".ticket_keys AS tk
+                WHERE tk.key = ANY(p_keys);
+END $$"""
 
 
 class Connections:
@@ -164,6 +171,29 @@ class IntakeRepository:
         if row is None:
             return Claim(None)
         return Claim(int(row["ticket_id"]), bool(row["is_new"]))
+
+    async def claim_many(self, requests: Sequence[ClaimRequest]) -> list[Claim]:
+        """`claim` for each request in turn, in one transaction (a consumer's batch): a later
+        request sees the keys an earlier one linked."""
+        s = self._schema
+        keys = sorted({key for request in requests for key in request.keys})
+        async with self._db() as db, db.transaction():
+            rows = await db.fetch(f'SELECT key, ticket_id FROM "{s}".lock_ticket_keys($1)', keys)
+            counter = next(int(r["ticket_id"]) for r in rows if r["key"] is None)
+            known = {r["key"]: int(r["ticket_id"]) for r in rows if r["key"] is not None}
+            plan = resolve_claims(requests, known=known, counter=counter)
+            if plan.links or plan.counter != counter:
+                await db.execute(
+                    f"""WITH counted AS (
+                          UPDATE "{s}".ticket_counter SET value = $3 WHERE value < $3)
+                        INSERT INTO "{s}".ticket_keys (key, ticket_id)
+                        SELECT * FROM unnest($1::text[], $2::bigint[])
+                        ON CONFLICT (key) DO NOTHING""",
+                    list(plan.links),
+                    list(plan.links.values()),
+                    plan.counter,
+                )
+        return plan.claims
 
     # --- read model --------------------------------------------------------------------------
 

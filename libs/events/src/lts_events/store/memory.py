@@ -4,7 +4,7 @@ PostgreSQL store."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from lts_events.envelope import NewEvent, RecordedEvent
@@ -99,12 +99,18 @@ class InMemoryEventStore:
     async def read_stream(self, stream_id: str) -> StreamHistory:
         return StreamHistory(stream_id, tuple(self._streams.get(stream_id, ())))
 
+    async def read_streams(self, stream_ids: Sequence[str]) -> Mapping[str, StreamHistory]:
+        return {stream_id: await self.read_stream(stream_id) for stream_id in stream_ids}
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         newer = (e for e in self._events if (e.transaction_id, e.position) > after)
         return tuple(newer)[:limit]
 
     async def is_processed(self, message: ProcessedMessage) -> bool:
         return message in self._processed
+
+    async def processed_among(self, messages: Sequence[ProcessedMessage]) -> set[ProcessedMessage]:
+        return {message for message in messages if message in self._processed}
 
     async def load_checkpoint(self, name: str) -> Checkpoint:
         return self._checkpoints.get(name, Checkpoint.start())

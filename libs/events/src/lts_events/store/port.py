@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
@@ -106,12 +106,21 @@ class EventStore(Protocol):
         """Every event of one stream, in version order, upcast on decode."""
         ...
 
+    async def read_streams(self, stream_ids: Sequence[str]) -> Mapping[str, StreamHistory]:
+        """`read_stream` of each id (one round trip for a batch); every id is a key, an
+        unknown stream maps to an empty history."""
+        ...
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         """Events committed after `after`, in (transaction id, position) order, never skipping an
         event whose transaction commits late (the transaction-id barrier)."""
         ...
 
     async def is_processed(self, message: ProcessedMessage) -> bool: ...
+
+    async def processed_among(self, messages: Sequence[ProcessedMessage]) -> set[ProcessedMessage]:
+        """Those of `messages` already recorded as processed (one round trip for a batch)."""
+        ...
 
     async def load_checkpoint(self, name: str) -> Checkpoint: ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -269,6 +269,23 @@ class PostgresEventStore:
             self._heads.remember(stream_id, history.version, history.events[-1].hash)
         return history
 
+    async def read_streams(self, stream_ids: Sequence[str]) -> Mapping[str, StreamHistory]:
+        wanted = list(dict.fromkeys(stream_ids))
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in wanted}
+        if wanted:
+            async with self._connection() as db:
+                rows = await db.fetch(self._sql.read_streams, wanted)
+            for row in rows:
+                found[row[2]].append(recorded_from_row(row))
+        histories = {
+            stream_id: StreamHistory(stream_id, tuple(events))
+            for stream_id, events in found.items()
+        }
+        for history in histories.values():
+            if history.events:
+                self._heads.remember(history.stream_id, history.version, history.events[-1].hash)
+        return histories
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         async with self._connection() as db:
             rows = await db.fetch(
@@ -282,6 +299,17 @@ class PostgresEventStore:
                 self._sql.is_processed, message.consumer, message.message_id
             )
         return found
+
+    async def processed_among(self, messages: Sequence[ProcessedMessage]) -> set[ProcessedMessage]:
+        if not messages:
+            return set()
+        async with self._connection() as db:
+            rows = await db.fetch(
+                self._sql.processed_among,
+                [m.consumer for m in messages],
+                [m.message_id for m in messages],
+            )
+        return {ProcessedMessage(row[0], row[1]) for row in rows}
 
     async def load_checkpoint(self, name: str) -> Checkpoint:
         async with self._connection() as db:

@@ -42,9 +42,11 @@ class Statements:
     append: Mapping[AppendShape, str]
     append_many: str
     read_stream: str
+    read_streams: str
     read_all: str
     read_all_compact: str
     is_processed: str
+    processed_among: str
     load_checkpoint: str
     save_checkpoint: str
     due_timers: str
@@ -59,10 +61,15 @@ def statements(schema: str) -> Statements:
         append_many=_APPEND_MANY.format(s=s),
         read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "WHERE e.stream_id = $1 ORDER BY e.stream_version",
+        read_streams=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
+        "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=RECORD_COLUMNS),
         read_all_compact=_READ_ALL.format(s=s, columns=_COMPACT_COLUMNS),
         is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
         "WHERE consumer = $1 AND message_id = $2)",
+        processed_among=f"SELECT p.consumer, p.message_id FROM {s}.processed_messages AS p "
+        "JOIN unnest($1::text[], $2::text[]) AS m (consumer, message_id) "
+        "USING (consumer, message_id)",
         load_checkpoint=f"SELECT transaction_id, position FROM {s}.checkpoints WHERE name = $1",
         save_checkpoint=f"INSERT INTO {s}.checkpoints (name, transaction_id, position) "
         "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
