@@ -27,6 +27,7 @@ from lts_intake.model import (
     Ignore,
     OpenTicket,
     ResolveAlert,
+    TicketDraft,
     WithdrawAdvisory,
 )
 from lts_intake.standardize import IntakePolicy
@@ -129,10 +130,24 @@ def open_ticket(command: OpenTicket, ctx: Context) -> list[Event]:
     )
     labels = list(draft.labels)
     if regressions and Label.REGRESSION not in labels:
-        labels.append(Label.REGRESSION)
-    opened = TicketOpened(ticket_id=ctx.ticket_id, **{**draft.model_dump(), "labels": labels})
+        labels.append(str(Label.REGRESSION))
+    opened = opened_from(draft, ticket_id=ctx.ticket_id, labels=labels)
     enriched = _enrichment(opened, regressions, ctx)
     return [opened, enriched] if enriched is not None else [opened]
+
+
+_DRAFT_FIELDS = tuple(TicketDraft.model_fields)
+
+
+def opened_from(draft: TicketDraft, *, ticket_id: int, labels: list[str]) -> TicketOpened:
+    """`TicketOpened(ticket_id=ticket_id, **draft.model_dump(), labels=labels)` without dumping
+    and validating the draft again: its fields were validated when it was made (a unit test
+    holds the two equal). Only the id and the labels are new here."""
+    if ticket_id < 1 or not all(isinstance(label, str) for label in labels):
+        raise ValueError(f"not a ticket id and labels: {ticket_id!r}, {labels!r}")
+    values = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
+    values["labels"] = labels
+    return TicketOpened.model_construct(ticket_id=ticket_id, **values)
 
 
 def _enrichment(

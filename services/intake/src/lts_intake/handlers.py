@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -151,6 +152,7 @@ class Intake:
             [ClaimRequest(w.command.keys, isinstance(w.command, OpenTicket)) for w in todo]
         )
         tickets = await self._tickets(claims)
+        commands_left = Counter(c.ticket_id for c in claims if c.ticket_id is not None)
         planned: list[_Planned] = []
         for work, claim in zip(todo, claims, strict=True):
             if claim.ticket_id is None:
@@ -158,10 +160,12 @@ class Intake:
             state, version = tickets[claim.ticket_id]
             context = await self._context(claim.ticket_id, work.command, opening=state is None)
             events = decide(state, work.command, context)
+            commands_left[claim.ticket_id] -= 1
             if events:
                 planned.append(_Planned(work, claim.ticket_id, events, version))
-                for event in events:
-                    state = evolve(state, event)
+                if commands_left[claim.ticket_id]:  # a later command of the batch needs it
+                    for event in events:
+                        state = evolve(state, event)
                 tickets[claim.ticket_id] = (state, version + len(events))
         await self._append_in_order(planned)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from cvss import CVSS2, CVSS3, CVSS4  # type: ignore[import-untyped]
 from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
@@ -117,7 +118,17 @@ def automatic_labels(draft: TicketDraft, *, has_traceback: bool = False) -> list
     text = "\n".join(
         t or "" for t in (draft.title, draft.description, draft.logs, draft.reproduction_steps)
     )
-    for label, pattern in KEYWORDS.items():
-        if label not in labels and pattern.search(text):
-            labels.append(label)
+    found = _keyword_labels_cached(text) if len(text) <= _CACHED_TEXT else keyword_labels(text)
+    labels += [label for label in found if label not in labels]
     return [str(label) for label in labels]
+
+
+def keyword_labels(text: str) -> tuple[Label, ...]:
+    """The labels whose keywords occur in `text`, in `KEYWORDS` order."""
+    return tuple(label for label, pattern in KEYWORDS.items() if pattern.search(text))
+
+
+# Alerts of one rule repeat their title and description verbatim, and the keyword search is
+# most of standardizing one: remember the answer for short texts.
+_CACHED_TEXT = 2048
+_keyword_labels_cached = lru_cache(maxsize=4096)(keyword_labels)

@@ -199,20 +199,20 @@ class IntakeRepository:
 
     async def apply(self, recorded: Sequence[RecordedEvent]) -> None:
         """Fold recorded events into the ticket views (idempotent: older versions are skipped)."""
-        by_stream: dict[str, list[RecordedEvent]] = {}
-        for event in recorded:
-            if event.stream_id.startswith("ticket-"):
-                by_stream.setdefault(event.stream_id, []).append(event)
-        if not by_stream:
-            return
+        by_stream = _ticket_streams(recorded)
+        if by_stream:
+            async with self._db() as db, db.transaction():
+                await self._apply_in(db, by_stream)
+
+    async def _apply_in(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
+        """Streams whose events here start at version 1 are folded from nothing (no read of
+        their view); the others onto their stored view."""
         fresh = {k: v for k, v in by_stream.items() if min(e.stream_version for e in v) == 1}
         rest = {k: v for k, v in by_stream.items() if k not in fresh}
-        async with self._db() as db:
-            if fresh:
-                await self._upsert(db, [v for v in map(_fold_new, fresh.values()) if v])
-            if rest:
-                async with db.transaction():
-                    await self._apply_streams(db, rest)
+        if fresh:
+            await self._upsert(db, [v for v in map(_fold_new, fresh.values()) if v])
+        if rest:
+            await self._apply_streams(db, rest)
 
     async def _apply_streams(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
         s = self._schema
@@ -311,14 +311,11 @@ class IntakeRepository:
         events = await store.read_all(after=checkpoint, limit=batch)
         if not events:
             return 0
-        by_stream: dict[str, list[RecordedEvent]] = {}
-        for event in events:
-            if event.stream_id.startswith("ticket-"):
-                by_stream.setdefault(event.stream_id, []).append(event)
+        by_stream = _ticket_streams(events)
         last = events[-1]
         async with self._db() as db, db.transaction():
             if by_stream:
-                await self._apply_streams(db, by_stream)
+                await self._apply_in(db, by_stream)
             await db.execute(
                 f'''INSERT INTO "{s}".projection_checkpoints (name, transaction_id, position)
                     VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET
@@ -348,6 +345,14 @@ class IntakeRepository:
             except Exception:
                 log.warning("ticket projection failed; retrying", exc_info=True)
             await asyncio.sleep(interval)
+
+
+def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    by_stream: dict[str, list[RecordedEvent]] = {}
+    for event in events:
+        if event.stream_id.startswith("ticket-"):
+            by_stream.setdefault(event.stream_id, []).append(event)
+    return by_stream
 
 
 def _fold_new(events: Sequence[RecordedEvent]) -> TicketView | None:

@@ -18,7 +18,7 @@ from lts_events.contracts.intake import (
     TicketLabelled,
     TicketOpened,
 )
-from lts_intake.domain import Context, decide, fold
+from lts_intake.domain import Context, decide, fold, opened_from
 from lts_intake.formats import (
     AlertmanagerWebhook,
     GithubIssuesEvent,
@@ -347,3 +347,28 @@ def test_a_withdrawn_osv_record_withdraws_the_advisory_known_under_an_alias() ->
     assert isinstance(command, WithdrawAdvisory)
     assert "advisory:CVE-2020-28493" in command.keys
     assert [type(e) for e in events] == [AdvisoryWithdrawn]
+
+
+def _drafts() -> list[OpenTicket]:
+    alerts = AlertmanagerWebhook.model_validate(fixture("alertmanager_firing.json")).alerts
+    commands = [
+        *from_alerts(alerts, source=TicketSource.ALERTMANAGER, now=NOW, policy=POLICY),
+        from_osv(
+            OsvRecord.model_validate(fixture("GHSA-mr95-9rr4-668f.json")), now=NOW, policy=POLICY
+        ),
+        from_osv(OsvRecord.model_validate(fixture("PYSEC-2021-66.yaml")), now=NOW, policy=POLICY),
+    ]
+    return [c for c in commands if isinstance(c, OpenTicket)]
+
+
+def test_a_ticket_opened_from_a_draft_equals_the_validated_event() -> None:
+    drafts = _drafts()
+    for command in drafts:
+        labels = [*command.draft.labels, "regression"]
+
+        fast = opened_from(command.draft, ticket_id=7, labels=labels)
+
+        validated = TicketOpened(ticket_id=7, **{**command.draft.model_dump(), "labels": labels})
+        assert fast == validated
+        assert fast.to_data() == validated.to_data()
+    assert len(drafts) == 4
