@@ -520,6 +520,30 @@ async def test_concurrent_appends_to_many_streams_are_written_together_each_on_i
     assert (await postgres_store.verify()).ok
 
 
+async def test_concurrent_consumer_appends_without_timers_share_one_transaction(
+    postgres_store: PostgresEventStore,
+) -> None:
+    """The group commit really writes a group with one statement (before a fix, appends without
+    timers made that statement fail and fell back, unseen, to one statement each)."""
+    streams = [a_stream() for _ in range(10)]
+
+    results = await asyncio.gather(
+        *(
+            postgres_store.append(
+                stream,
+                noted(f"{n}"),
+                expected_version=NO_STREAM,
+                processed=ProcessedMessage("intake", f"m-{stream}"),
+            )
+            for n, stream in enumerate(streams)
+        )
+    )
+
+    transactions = {r.recorded[0].transaction_id for r in results}
+    assert len(transactions) < len(streams) / 2  # grouped: one or two statements, not ten
+    assert all(r.version == 1 and not r.duplicate for r in results)
+
+
 async def test_a_version_taken_by_another_process_fails_only_that_append_of_a_group(
     postgres_store: PostgresEventStore, database_url: str
 ) -> None:

@@ -168,7 +168,8 @@ ORDER BY appended.position"""
 _APPEND_MANY = """
 WITH req AS (
     SELECT (a->>'i')::int AS i, a->>'s' AS stream, (a->>'v')::int AS version,
-           a->>'c' AS consumer, a->>'m' AS message, a->'e' AS rows, a->'t' AS timers
+           a->>'c' AS consumer, a->>'m' AS message, a->'e' AS rows,
+           nullif(a->'t', 'null') AS timers  -- JSON null: none (jsonb_to_recordset refuses it)
     FROM jsonb_array_elements($1::jsonb) AS a
 ),
 allowed AS (
