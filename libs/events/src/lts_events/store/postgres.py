@@ -39,7 +39,7 @@ from lts_events.store.rows import (
     checkpoint_from_row,
     dumps,
     recorded_from_chained,
-    recorded_from_compact_rows,
+    recorded_from_read_all_rows,
     recorded_from_row,
     timer_columns,
     timer_from_row,
@@ -289,9 +289,9 @@ class PostgresEventStore:
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         async with self._connection() as db:
             rows = await db.fetch(
-                self._sql.read_all_compact, str(after.transaction_id), after.position, limit
+                self._sql.read_all, str(after.transaction_id), after.position, limit
             )
-        return recorded_from_compact_rows(rows)
+        return recorded_from_read_all_rows(rows)
 
     async def is_processed(self, message: ProcessedMessage) -> bool:
         async with self._connection() as db:
