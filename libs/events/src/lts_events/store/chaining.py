@@ -3,12 +3,12 @@
 `chain_hash` computes exactly `lts_events.hashing.event_hash` (a property test holds them equal)
 but takes the data and metadata already in canonical JSON. Events appended together share one
 metadata object, so its canonical form is computed once per append, and the canonical data is
-also what goes into the jsonb column: one serialisation per event instead of three."""
+also what goes into the jsonb column: one serialisation per event instead of three. The
+canonical JSON comes from `canonical` (orjson where its bytes are json.dumps's)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -16,13 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from lts_events.envelope import NewEvent
+from lts_events.event import Event
+from lts_events.store.canonical import canonical_dump, canonical_json
+
+__all__ = ["ChainedEvent", "canonical_json", "chain", "chain_hash", "event_rows"]
 
 _quote: Any = encode_basestring  # the string encoder json.dumps uses with ensure_ascii=False
-
-
-def canonical_json(value: Any) -> str:
-    """The JSON form `event_hash` uses: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(
@@ -66,11 +65,12 @@ def chain(
     metadata_texts: dict[int, str] = {}
     for offset, new in enumerate(events, start=1):
         data = new.event.to_data()
-        data_json = canonical_json(data)
+        data_json = _data_json(new.event, data)
         metadata_json = metadata_texts.get(id(new.metadata))
         if metadata_json is None:
-            metadata_json = canonical_json(new.metadata.model_dump(mode="json"))
-            metadata_texts[id(new.metadata)] = metadata_json
+            metadata = new.metadata
+            metadata_json = canonical_dump(type(metadata), metadata.model_dump(mode="json"))
+            metadata_texts[id(metadata)] = metadata_json
         version = head_version + offset
         event_id = str(new.event_id)
         previous = chain_hash(
@@ -87,6 +87,14 @@ def chain(
             ChainedEvent(new, event_id, version, data, data_json, metadata_json, previous)
         )
     return chained
+
+
+def _data_json(event: Event, data: Any) -> str:
+    """The canonical JSON of `event.to_data()`, which is the event's JSON-mode dump unless a
+    subclass made its own."""
+    if type(event).to_data is Event.to_data:
+        return canonical_dump(type(event), data)
+    return canonical_json(data)
 
 
 def event_rows(chained: Sequence[ChainedEvent]) -> str:

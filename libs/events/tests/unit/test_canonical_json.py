@@ -1,0 +1,316 @@
+"""The store's canonical JSON (orjson with a json.dumps fallback) is byte for byte the JSON
+`event_hash` hashes: json.dumps with sorted keys, no spaces and UTF-8 kept as is."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum, IntEnum, StrEnum
+from typing import Any, ClassVar, Literal
+
+import orjson
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from lts_events.actors import Actor, Role
+from lts_events.envelope import Metadata, NewEvent
+from lts_events.event import Event
+from lts_events.hashing import GENESIS
+from lts_events.store.canonical import (
+    _float_form_may_differ,
+    canonical_dump,
+    canonical_json,
+    float_free_json,
+    floats_possible,
+)
+from lts_events.store.chaining import chain
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    computed_field,
+    create_model,
+    field_serializer,
+    model_serializer,
+)
+
+
+def reference(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# Every code point, lone surrogates and control characters included, plus fragments that look
+# like the floats the fast path watches for (they only send it to json.dumps).
+characters = st.characters(codec=None, categories=None)
+look_alikes = st.sampled_from(["1e-05", "3e-4,", "0.00001", "7E+2]", "1.0e16}", "0" * 17 + "."])
+strings = st.lists(characters | look_alikes, max_size=12).map("".join)
+floats = (
+    st.floats()  # the whole range: subnormals, huge values, NaN, infinities, -0.0
+    | st.floats(min_value=1e-6, max_value=1e-3)
+    | st.floats(min_value=-1e-3, max_value=-1e-6)
+    | st.floats(min_value=1e14, max_value=1e18)
+    | st.floats(min_value=-1e18, max_value=-1e14)
+    | st.integers(min_value=-30, max_value=30).map(lambda e: 10.0**e)
+)
+integers = st.integers() | st.integers(min_value=-(2**65), max_value=2**65)
+
+
+def json_of(leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
+        max_leaves=30,
+    )
+
+
+json_values = json_of(st.none() | st.booleans() | integers | floats | strings)
+float_free_values = json_of(st.none() | st.booleans() | integers | strings)
+
+
+@settings(max_examples=2000)
+@given(json_values)
+@example(1e-05)
+@example(1e16)
+@example({"a": [1e-7, 0.0001, 1e15, 123456789012345680000.0, -0.0]})
+@example({"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")})
+@example({"big": 2**64, "small": -(2**63) - 1, "edge": 2**64 - 1})
+@example({"\x00\x1f\x7f": '\b\f\n\r\t"\\/\u2028\u2029\U0001f600'})
+@example({"\ud800": "lone \udfff surrogates"})
+@example({"é": 1, "z": 2, "\U0001f600": 3, "\uffff": 4, "": 5})
+def test_canonical_json_is_exactly_json_dumps_for_any_json_value(value: Any) -> None:
+    assert canonical_json(value) == reference(value)
+
+
+@settings(max_examples=1000)
+@given(float_free_values)
+@example({"big": 2**64, "edge": 2**64 - 1, "\ud800": "\x00\udfff"})
+def test_json_without_floats_is_exactly_json_dumps_through_orjson_alone(value: Any) -> None:
+    assert float_free_json(value) == reference(value)
+
+
+@given(
+    st.dictionaries(
+        st.one_of(st.integers(), st.booleans(), st.none(), st.floats(), strings),
+        st.integers(),
+        max_size=4,
+    )
+)
+def test_non_string_keys_give_what_json_dumps_gives_or_the_same_error(value: Any) -> None:
+    try:
+        expected = reference(value)
+    except TypeError:  # keys of mixed types cannot be sorted
+        with pytest.raises(TypeError):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected
+
+
+def test_nesting_deeper_than_orjson_allows_is_still_canonical() -> None:
+    deep: Any = "leaf"
+    for _ in range(300):
+        deep = {"k": [deep]}
+
+    assert canonical_json(deep) == reference(deep)
+
+
+class Colour(Enum):
+    RED = 1
+
+
+class Label(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [uuid.UUID(int=7), Colour.RED, {"when": orjson.Fragment(b"{}")}, {"id": uuid.UUID(int=7)}],
+)
+def test_objects_json_dumps_refuses_are_still_refused(value: Any) -> None:
+    with pytest.raises(TypeError):
+        canonical_json(value)
+
+
+def test_subclasses_of_json_types_are_written_as_json_dumps_writes_them() -> None:
+    value = {Label("key"): Label("value"), "n": True}
+
+    assert canonical_json(value) == reference(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"at":"2026-11-22T04:14:38.925523Z","id":"1c3e-4a7b","n":12,"x":0.5}',
+        b'{"actor":{"id":"lts-triage"},"branch":"release-lts/v1.4","cvss":9.8}',
+        b'{"causation_id":"0b9e7d3e-12ab-4c5e-9f0e-3e4f5a6b7c8d","version":"1.4.2"}',
+    ],
+)
+def test_event_shaped_json_keeps_the_orjson_path(text: bytes) -> None:
+    assert not _float_form_may_differ(text)
+
+
+@pytest.mark.parametrize(
+    "text", [b"[1e-05]", b'{"a":1.5e-7}', b"[0.00001]", b"1e+16", b"[10000000000000000.0]"]
+)
+def test_floats_json_dumps_may_write_otherwise_leave_the_orjson_path(text: bytes) -> None:
+    assert _float_form_may_differ(text)
+
+
+# -- which models' JSON-mode dumps can hold a float ---------------------------------------------
+
+
+class Colours(StrEnum):
+    RED = "red"
+
+
+class Size(IntEnum):
+    S = 1
+
+
+class Ratio(Enum):
+    HALF = 0.5
+
+
+class Leaf(BaseModel):
+    name: str
+    at: datetime
+    on: date | None = None
+    id: uuid.UUID
+    colour: Colours
+    size: Size
+    kind: Literal["a", 1, None]
+    tags: tuple[str, ...] = ()
+    counts: dict[str, int] = {}
+
+
+class Tree(BaseModel):
+    leaf: Leaf
+    children: list[Tree] = []
+    by_name: dict[str, Leaf | None] = {}
+
+
+class WithFloatField(BaseModel):
+    score: float | None = None
+
+
+class WithNestedFloat(BaseModel):
+    parts: list[dict[str, tuple[int, float]]]
+
+
+class WithAny(BaseModel):
+    payload: dict[str, Any]
+
+
+class WithFieldSerializer(BaseModel):
+    n: int
+
+    @field_serializer("n")
+    def _third(self, n: int) -> float:
+        return n / 3
+
+
+class WithModelSerializer(BaseModel):
+    n: int
+
+    @model_serializer
+    def _out(self) -> dict[str, Any]:
+        return {"n": self.n / 3}
+
+
+class WithComputedFloat(BaseModel):
+    n: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def third(self) -> float:
+        return self.n / 3
+
+
+FLOATING_KINDS: tuple[Any, ...] = (Decimal, timedelta, Ratio, Literal[0.5], bytes, int | float)
+
+
+class WithExtras(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    n: int
+
+
+@pytest.mark.parametrize("model", [Leaf, Tree, Metadata, Actor])
+def test_models_of_strings_ints_dates_enums_and_literals_hold_no_float(
+    model: type[BaseModel],
+) -> None:
+    assert not floats_possible(model)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        WithFloatField,
+        WithNestedFloat,
+        WithAny,
+        WithFieldSerializer,
+        WithModelSerializer,
+        WithComputedFloat,
+        WithExtras,
+        *(
+            create_model(f"Holding{index}", value=(kind, ...))
+            for index, kind in enumerate(FLOATING_KINDS)
+        ),
+    ],
+)
+def test_models_that_may_dump_a_float_are_recognised(model: type[BaseModel]) -> None:
+    assert floats_possible(model)
+
+
+@given(st.floats() | st.none(), st.integers(min_value=0, max_value=2**70), strings)
+def test_a_models_canonical_dump_is_json_dumps_of_its_json_mode_dump(
+    score: float | None, n: int, text: str
+) -> None:
+    leaf = Leaf(
+        name=text,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        id=uuid.UUID(int=n % 2**128),
+        colour=Colours.RED,
+        size=Size.S,
+        kind=1,
+        counts={text: n},
+    )
+    for model in (leaf, Tree(leaf=leaf, children=[Tree(leaf=leaf)]), WithFloatField(score=score)):
+        dumped = model.model_dump(mode="json")
+
+        assert canonical_dump(type(model), dumped) == reference(dumped)
+
+
+class LeafFound(Event):
+    type: ClassVar[str] = "lts.test.unit.leaf_found"
+    leaf: Leaf
+    score: float
+
+
+class TreeGrown(Event):
+    type: ClassVar[str] = "lts.test.unit.tree_grown"
+    tree: Tree
+
+
+@given(st.floats(), strings)
+def test_chained_events_carry_json_dumps_of_their_data_and_metadata(
+    score: float, text: str
+) -> None:
+    leaf = Leaf(
+        name=text,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        id=uuid.UUID(int=7),
+        colour=Colours.RED,
+        size=Size.S,
+        kind="a",
+    )
+    metadata = Metadata(actor=Actor(id=f"a{text}", role=Role.AUTOMATION), reason=text)
+    events = [
+        NewEvent.of(LeafFound(leaf=leaf, score=score), metadata),
+        NewEvent.of(TreeGrown(tree=Tree(leaf=leaf)), metadata),
+    ]
+
+    chained = chain("s-1", events, head_version=0, head_hash=GENESIS)
+
+    for c in chained:
+        assert c.data_json == reference(c.new.event.to_data())
+        assert c.metadata_json == reference(metadata.model_dump(mode="json"))
