@@ -496,7 +496,22 @@ class Subscriptions:
         route = self._routes.get(messages[0].topic) if messages else None
         if route is not None and route.batch is not None:
             ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
-            return await self._handle_as_batch(route.batch, ordered)
+            if not spans_exported():
+                return await self._handle_as_batch(route.batch, ordered)
+            with tracer.start_as_current_span(
+                f"{route.topic} process",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.consumer.group.name": self.consumer,
+                    "messaging.destination.name": route.topic,
+                    "messaging.batch.message_count": len(ordered),
+                },
+            ) as span:
+                dead = await self._handle_as_batch(route.batch, ordered)
+                if dead:
+                    span.set_status(Status(StatusCode.ERROR, f"{len(dead)} dead-lettered"))
+                return dead
         limit = asyncio.Semaphore(self._concurrency)
         failures: list[tuple[RawMessage, DeadLetter]] = []
 

@@ -13,18 +13,20 @@ from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
 from lts_events.actors import automation
-from lts_events.consumer import Inbound, Subscriptions
+from lts_events.consumer import Inbound, PermanentError, RawMessage, Subscriptions
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import header
 from lts_events.service import ServiceContext, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
+from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import ANY
 from lts_events.store.postgres import asyncpg_url
 from lts_events.telemetry import add_span_processor, current_traceparent
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -241,3 +243,23 @@ async def test_a_service_that_does_not_publish_is_ready_without_a_relay_and_says
     assert behind.json()["reasons"] == ["projections behind"]
     assert ready.json() == {"ready": True}
     assert app.state.runtime.relay is None
+
+
+async def test_a_batch_handler_runs_in_one_consumer_span_marked_when_it_dead_letters(
+    spans: InMemorySpanExporter,
+) -> None:
+    topic = "lts.spanned.batch"
+
+    async def refuse_second(messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        return [None, PermanentError("not wanted"), None][: len(messages)]
+
+    messages = [RawMessage("v", (), b"k", topic, 0, offset, f"m-{offset}") for offset in range(3)]
+    subs = Subscriptions("spanned", store=InMemoryEventStore()).on_raw_batch(topic, refuse_second)
+
+    dead = await subs.process_batch(messages)
+
+    [span] = [s for s in spans.get_finished_spans() if s.name == f"{topic} process"]
+    assert span.attributes is not None
+    assert span.attributes["messaging.batch.message_count"] == 3
+    assert span.status.status_code is StatusCode.ERROR
+    assert [m.message_id for m, _ in dead] == ["m-1"]
