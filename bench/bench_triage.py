@@ -10,26 +10,31 @@ paced run at 200 tickets/s (per-ticket latency p50/p99, from the producer's send
 receipt of the TicketTriaged). Baseline, same run, same broker: a raw aiokafka consume-and-produce
 passthrough (consume the TicketOpened, produce one record per ticket), measured the same way.
 
-The clock starts at the first send, with the producer already connected (its connection and
-idempotent-producer setup are not part of any measured window), and the burst is long enough
-(BURST tickets, several seconds) for fixed costs not to weigh on it. `cpu_ms_per_ticket` is the
-process CPU time (`time.process_time()`) spent during the burst per ticket. This process runs
-the service path (consumer, handler, store client, relay) and the harness (producer, watcher):
-when cpu_ms_per_ticket x tickets/s comes near 1000 ms per second, the process is busy all the
-time (CPU-bound, one core under the GIL); far below, it waits on Kafka, PostgreSQL or the other
-processes sharing the cores."""
+The tickets are produced and the results watched by a harness in a child process (as intake and
+metrics would be: the watcher alone reads all 7 events of every ticket), so this process runs
+only what is measured: the consumer runtime, the handler, the store client and the relay (or the
+passthrough). The clock starts at the harness's first send, with its producer connected and its
+watcher positioned (no start-up cost in any measured window); the burst is long enough (BURST
+tickets, several seconds) for fixed costs not to weigh on it. `cpu_ms_per_ticket` is the CPU time
+of this process (`time.process_time()`) during the burst per ticket: when cpu_ms_per_ticket x
+tickets/s comes near 1000 ms per second, the process is busy all the time (CPU-bound, one core
+under the GIL); far below, it waits on Kafka, PostgreSQL or the other processes sharing the
+cores."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -162,7 +167,6 @@ def _passed(headers: list[tuple[str, bytes]], key: bytes) -> int | None:
 
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
-    """The harness's producer; started before any clock, stopped after."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=2, acks="all", enable_idempotence=True
     )
@@ -187,6 +191,104 @@ async def _produce(
     await producer.flush()
 
 
+# -- the harness (child process): produce tickets, watch for results ---------------------------
+
+MATCHERS: dict[str, Matcher] = {"triaged": _triaged, "passed": _passed}
+
+
+async def _harness_step(producer: AIOKafkaProducer, bootstrap: str, step: dict[str, Any]) -> None:
+    """One command: produce `count` tickets to `source` (at `rate`/s or at once), and unless
+    `sink` is None wait until each one's result is on `sink`. Writes `@start <perf_counter>`
+    just before the first send, then `@result <json>`."""
+    tracker = Tracker(expected=step["count"])
+    watcher = None
+    if step["sink"] is not None:
+        ready = asyncio.Event()
+        match = MATCHERS[step["match"]]
+        watcher = asyncio.create_task(_watch(bootstrap, step["sink"], tracker, match, ready))
+        await asyncio.wait_for(ready.wait(), 30)
+    records = _records(step["first_id"], step["count"])
+    started = time.perf_counter()
+    print(f"@start {started!r}", flush=True)
+    await _produce(producer, step["source"], records, tracker, rate=step["rate"])
+    result: dict[str, Any] = {"count": len(records)}
+    if watcher is not None:
+        try:
+            await asyncio.wait_for(tracker.done.wait(), timeout=180)
+        finally:
+            tracker.done.set()
+            await watcher
+        latencies = sorted(tracker.latencies_ms())
+        result = {
+            "count": len(tracker.received),
+            "per_second": len(tracker.received) / (max(tracker.received.values()) - started),
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        }
+    print(f"@result {json.dumps(result)}", flush=True)
+
+
+async def _harness_main(bootstrap: str) -> None:
+    """Read one JSON command per line from stdin until it closes."""
+    producer = _producer(bootstrap)
+    await producer.start()
+    loop = asyncio.get_running_loop()
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            await _harness_step(producer, bootstrap, json.loads(line))
+    finally:
+        await producer.stop()
+
+
+class Harness:
+    """The harness process, seen from the measured one."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(cls, bootstrap: str) -> Harness:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.bench_triage",
+            "harness",
+            bootstrap,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def run(self, **step: Any) -> tuple[float, float, dict[str, Any]]:
+        """Send a command; returns (perf_counter of the first send, CPU seconds this process
+        spent from then until the result came, the result)."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(step).encode() + b"\n")
+        await self._process.stdin.drain()
+        started = float(await self._expect("@start "))
+        cpu = time.process_time()
+        result = json.loads(await self._expect("@result "))
+        return started, time.process_time() - cpu, result
+
+    async def _expect(self, prefix: str) -> str:
+        assert self._process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self._process.stdout.readline(), timeout=300)
+            if not line:
+                raise RuntimeError("the bench harness exited")
+            text = line.decode().rstrip("\n")
+            if text.startswith(prefix):
+                return text.removeprefix(prefix)
+
+    async def close(self) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        await self._process.wait()
+
+
+# -- the measured process ------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Phase:
     per_second: float
@@ -197,37 +299,24 @@ class Phase:
 
 
 async def _phase(
-    bootstrap: str,
-    producer: AIOKafkaProducer,
+    harness: Harness,
     *,
     source: str,
     sink: str,
-    match: Matcher,
+    match: str,
     first_id: int,
     count: int,
     rate: float | None,
 ) -> Phase:
-    tracker = Tracker(expected=count)
-    ready = asyncio.Event()
-    watcher = asyncio.create_task(_watch(bootstrap, sink, tracker, match, ready))
-    await asyncio.wait_for(ready.wait(), 30)
-    records = _records(first_id, count)
-    cpu, started = time.process_time(), time.perf_counter()
-    await _produce(producer, source, records, tracker, rate=rate)
-    try:
-        await asyncio.wait_for(tracker.done.wait(), timeout=180)
-        cpu = time.process_time() - cpu
-    finally:
-        tracker.done.set()
-        await watcher
-    elapsed = max(tracker.received.values()) - started
-    latencies = sorted(tracker.latencies_ms())
+    _, cpu, result = await harness.run(
+        source=source, sink=sink, match=match, first_id=first_id, count=count, rate=rate
+    )
     return Phase(
-        per_second=len(tracker.received) / elapsed,
-        p50_ms=statistics.median(latencies),
-        p99_ms=latencies[max(0, int(len(latencies) * 0.99) - 1)],
-        count=len(tracker.received),
-        cpu_ms_per_ticket=cpu * 1000 / len(tracker.received),
+        per_second=result["per_second"],
+        p50_ms=result["p50_ms"],
+        p99_ms=result["p99_ms"],
+        count=result["count"],
+        cpu_ms_per_ticket=cpu * 1000 / result["count"],
     )
 
 
@@ -315,37 +404,31 @@ async def _with_passthrough(
 
 
 def _phases(
-    bootstrap: str, source: str, sink: str, match: Matcher, first_id: int
+    harness: Harness, source: str, sink: str, match: str, first_id: int
 ) -> Callable[[], Awaitable[list[Phase]]]:
     async def measure() -> list[Phase]:
-        producer = _producer(bootstrap)
-        await producer.start()
-        try:
-            phases = [
-                await _phase(
-                    bootstrap,
-                    producer,
-                    source=source,
-                    sink=sink,
-                    match=match,
-                    first_id=first_id + offset,
-                    count=count,
-                    rate=rate,
-                )
-                for offset, count, rate in (
-                    (0, WARM_UP, None),
-                    (10_000, BURST, None),
-                    (1_000_000, PACED_RATE * PACED_SECONDS, PACED_RATE),
-                )
-            ]
-        finally:
-            await producer.stop()
+        phases = [
+            await _phase(
+                harness,
+                source=source,
+                sink=sink,
+                match=match,
+                first_id=first_id + offset,
+                count=count,
+                rate=rate,
+            )
+            for offset, count, rate in (
+                (0, WARM_UP, None),
+                (10_000, BURST, None),
+                (1_000_000, PACED_RATE * PACED_SECONDS, PACED_RATE),
+            )
+        ]
         return phases[1:]  # the warm-up is not reported
 
     return measure
 
 
-async def _runtime_ceiling(bootstrap: str, topic: str, first_id: int) -> float:
+async def _runtime_ceiling(harness: Harness, bootstrap: str, topic: str, first_id: int) -> float:
     """Tickets/s through the consumer runtime alone (`Subscriptions`, in-memory store, a handler
     that does nothing): the ceiling any service on this runtime can reach per consumer."""
     handled, warm, done = 0, asyncio.Event(), asyncio.Event()
@@ -362,21 +445,16 @@ async def _runtime_ceiling(bootstrap: str, topic: str, first_id: int) -> float:
     Subscriptions(
         f"ceiling-{topic}", store=InMemoryEventStore(), topics={"lts.intake.events": topic}
     ).on(TicketOpened, count).attach(broker)
-    producer = _producer(bootstrap)
-    await producer.start()
     await broker.start()
     try:
-        tracker = Tracker(expected=10**9)
-        await _produce(producer, topic, _records(first_id, WARM_UP), tracker, rate=None)
+        produce = {"source": topic, "sink": None, "match": None, "rate": None}
+        await harness.run(first_id=first_id, count=WARM_UP, **produce)
         await asyncio.wait_for(warm.wait(), timeout=60)
-        records = _records(first_id + WARM_UP, BURST)
-        started = time.perf_counter()
-        await _produce(producer, topic, records, tracker, rate=None)
+        started, _, _ = await harness.run(first_id=first_id + WARM_UP, count=BURST, **produce)
         await asyncio.wait_for(done.wait(), timeout=120)
         return BURST / (time.perf_counter() - started)
     finally:
         await broker.stop()
-        await producer.stop()
 
 
 async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
@@ -396,6 +474,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
     topics = [f"bench.{name}.{run}" for name in names]
     await ensure_topics(bootstrap, topics)
     base = random.randint(100_000_000, 1_000_000_000)
+    harness = await Harness.start(bootstrap)
     try:
         ours = await _with_triage(
             bootstrap,
@@ -403,13 +482,14 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             run,
             topics[0],
             topics[1],
-            _phases(bootstrap, topics[0], topics[1], _triaged, base),
+            _phases(harness, topics[0], topics[1], "triaged", base),
         )
         raw = await _with_passthrough(
-            bootstrap, topics[2], topics[3], _phases(bootstrap, topics[2], topics[3], _passed, base)
+            bootstrap, topics[2], topics[3], _phases(harness, topics[2], topics[3], "passed", base)
         )
-        ceiling = await _runtime_ceiling(bootstrap, topics[4], base + 50_000)
+        ceiling = await _runtime_ceiling(harness, bootstrap, topics[4], base + 50_000)
     finally:
+        await harness.close()
         await _delete_topics(bootstrap, topics)
     (burst, paced), (raw_burst, raw_paced) = ours, raw
     return [
@@ -445,10 +525,9 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
     ]
 
 
-if __name__ == "__main__":
-    import json
-    import os
-
+if __name__ == "__main__" and sys.argv[1:2] == ["harness"]:
+    asyncio.run(_harness_main(sys.argv[2]))
+elif __name__ == "__main__":
     results = asyncio.run(
         main(
             kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
