@@ -24,6 +24,7 @@ cores."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -53,6 +54,7 @@ from lts_events.store.postgres import PostgresEventStore
 from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
 from lts_triage.kafka import triage_subscriptions
+from lts_triage.main import freeze_startup_objects
 from sqlalchemy import text
 
 BURST = int(os.environ.get("BENCH_TRIAGE_BURST", "3000"))
@@ -377,11 +379,13 @@ async def _with_triage(
         store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02
     )
     stop = asyncio.Event()
+    freeze_startup_objects()  # as the service does once started (SPEC.on_start)
     await broker.start()
     relaying = asyncio.create_task(relay.run(stop))
     try:
         return await measure()
     finally:
+        gc.unfreeze()  # for whatever runs in this process next
         stop.set()
         await broker.stop()
         await relaying
@@ -396,9 +400,11 @@ async def _with_passthrough(
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(_passthrough(bootstrap, source, sink, stop, ready))
     await ready.wait()
+    freeze_startup_objects()  # measured the same way as ours
     try:
         return await measure()
     finally:
+        gc.unfreeze()
         stop.set()
         await task
 
