@@ -23,9 +23,9 @@ from lts_events.store.canonical import (
     canonical_dump,
     canonical_json,
     float_free_json,
-    floats_possible,
 )
 from lts_events.store.chaining import chain
+from lts_events.store.schema_floats import float_fields, floats_possible
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -261,7 +261,35 @@ def test_models_that_may_dump_a_float_are_recognised(model: type[BaseModel]) -> 
     assert floats_possible(model)
 
 
-@given(st.floats() | st.none(), st.integers(min_value=0, max_value=2**70), strings)
+class Scored(BaseModel):
+    leaf: Leaf | None = None
+    score: float | None = None
+    ratio: int | float = 0
+    label: str = ""
+
+
+def test_floats_only_under_top_level_keys_are_found_there() -> None:
+    assert float_fields(Scored) == frozenset({"score", "ratio"})
+    assert float_fields(WithFloatField) == frozenset({"score"})
+    assert float_fields(WithComputedFloat) == frozenset({"third"})
+    assert float_fields(Leaf) == frozenset()
+
+
+@pytest.mark.parametrize("model", [WithNestedFloat, WithAny, WithFieldSerializer, WithExtras])
+def test_floats_that_may_be_anywhere_have_no_keys(model: type[BaseModel]) -> None:
+    assert float_fields(model) is None
+
+
+@given(
+    st.floats(min_value=1e-4, max_value=1e16, exclude_max=True)
+    | st.floats(min_value=-1e16, max_value=-1e-4, exclude_min=True)
+    | st.sampled_from([0.0, -0.0, 1e-4, 0.1, 0.30000000000000004, 9999999999999998.0])
+)
+def test_orjson_writes_floats_of_the_positional_range_as_repr_does(value: float) -> None:
+    assert orjson.dumps(value).decode() == repr(value)
+
+
+@given(floats | st.none(), st.integers(min_value=0, max_value=2**70), strings)
 def test_a_models_canonical_dump_is_json_dumps_of_its_json_mode_dump(
     score: float | None, n: int, text: str
 ) -> None:
@@ -274,7 +302,13 @@ def test_a_models_canonical_dump_is_json_dumps_of_its_json_mode_dump(
         kind=1,
         counts={text: n},
     )
-    for model in (leaf, Tree(leaf=leaf, children=[Tree(leaf=leaf)]), WithFloatField(score=score)):
+    for model in (
+        leaf,
+        Tree(leaf=leaf, children=[Tree(leaf=leaf)]),
+        WithFloatField(score=score),
+        Scored(leaf=leaf, score=score, ratio=n, label=text),
+        Scored(score=None, ratio=score if score is not None else n),
+    ):
         dumped = model.model_dump(mode="json")
 
         assert canonical_dump(type(model), dumped) == reference(dumped)
@@ -291,7 +325,7 @@ class TreeGrown(Event):
     tree: Tree
 
 
-@given(st.floats(), strings)
+@given(floats, strings)
 def test_chained_events_carry_json_dumps_of_their_data_and_metadata(
     score: float, text: str
 ) -> None:

@@ -5,18 +5,20 @@ json.dumps). orjson writes it about ten times faster; it is used wherever its by
 - `canonical_json(value)`, any value: orjson, unless it refuses the value, its output may write a
   float differently or the value does not read back equal; then json.dumps.
 - `canonical_dump(model_class, dumped)`, a model's `model_dump(mode="json")`: when the model's
-  schema shows that no float can be in it (`floats_possible`), orjson alone (a JSON-mode dump
-  holds only dicts, lists, str, int, bool and None, which both write alike); json.dumps only if
-  orjson refuses (ints beyond 64 bits, lone surrogates)."""
+  schema shows where floats can be in it (`schema_floats.float_fields`: nowhere, or only as the
+  value of some top-level keys) and those floats are ones both write alike, orjson alone (the
+  rest of a JSON-mode dump is dicts, lists, str, int, bool and None, which both write alike);
+  json.dumps only if orjson refuses (ints beyond 64 bits, lone surrogates)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
+
+from lts_events.store.schema_floats import float_fields
 
 # Subclasses of str/int/dict/list, dataclasses and datetimes are not encoded by orjson but
 # handed to `default` (there is none, so it raises and json.dumps decides, as before).
@@ -50,9 +52,19 @@ def canonical_json(value: Any) -> str:
 
 def canonical_dump(model_class: type[BaseModel], dumped: Any) -> str:
     """`json_dumps(dumped)` for `dumped = instance.model_dump(mode="json")` of `model_class`."""
-    if floats_possible(model_class):
+    keys = float_fields(model_class)
+    if keys is None:
         return canonical_json(dumped)
+    if keys and not all(_written_alike(dumped.get(key)) for key in keys):
+        return json_dumps(dumped)
     return float_free_json(dumped)
+
+
+def _written_alike(value: Any) -> bool:
+    """Not a float, or a float that orjson and `repr` write alike: 0 or 1e-4 <= |x| < 1e16
+    (NaN and infinities are not), positional in both with the same shortest digits (a
+    property test and ~7 million sampled floats of that range agree)."""
+    return type(value) is not float or value == 0.0 or 1e-4 <= abs(value) < 1e16
 
 
 def float_free_json(value: Any) -> str:
@@ -87,107 +99,3 @@ def _float_form_may_differ(out: bytes) -> bool:
     # or a quote; `true`/`false` have a letter before the e.
     shape = out.translate(_EXPONENT_SHAPE, _DIGITS)
     return any(exponent in shape for exponent in _EXPONENT_SHAPES)
-
-
-# -- can a model's JSON-mode dump hold a float? ------------------------------------------------
-
-_NO_FLOAT_LEAVES = frozenset({"str", "int", "bool", "none", "datetime", "date", "time", "uuid"})
-_INNER = {  # schema types whose JSON form is made of their inner schemas' forms
-    "nullable": ("schema",),
-    "default": ("schema",),
-    "model": ("schema",),
-    "model-field": ("schema",),
-    "dataclass": ("schema",),
-    "dataclass-field": ("schema",),
-    "function-after": ("schema",),
-    "function-before": ("schema",),
-    "function-wrap": ("schema",),
-    "list": ("items_schema",),
-    "set": ("items_schema",),
-    "frozenset": ("items_schema",),
-    "dict": ("keys_schema", "values_schema"),
-    "lax-or-strict": ("lax_schema", "strict_schema"),
-    "computed-field": ("return_schema",),
-}
-_floats_possible: dict[type[BaseModel], bool] = {}
-
-
-def floats_possible(model_class: type[BaseModel]) -> bool:
-    """False only when the model's core schema shows that its `model_dump(mode="json")` can
-    hold no float: every part is a str, int, bool, None, date/time, UUID, str or int enum or
-    literal, or a list, tuple, set, dict, union or model of those, with no custom serializer,
-    no extra fields and no numeric date/time setting. Anything else counts as possible."""
-    found = _floats_possible.get(model_class)
-    if found is None:
-        schema = model_class.__pydantic_core_schema__
-        found = _floats_possible[model_class] = not _float_free(schema, _definitions(schema), set())
-    return found
-
-
-def _float_free(schema: Mapping[str, Any], definitions: dict[str, Any], seen: set[str]) -> bool:
-    if "serialization" in schema or not _config_float_free(schema.get("config") or {}):
-        return False
-    kind = schema.get("type")
-    if kind in _NO_FLOAT_LEAVES:
-        return True
-    if kind in ("enum", "literal"):  # written as the members' values / the expected values
-        values = [m.value for m in schema["members"]] if kind == "enum" else schema["expected"]
-        return all(type(value) in (str, int, bool, type(None)) for value in values)
-    if kind in _INNER:
-        inner = [schema.get(key) for key in _INNER[kind]]
-        return all(part is not None and _float_free(part, definitions, seen) for part in inner)
-    if kind == "definition-ref":
-        ref = schema["schema_ref"]
-        if ref in seen:
-            return True  # a cycle: decided by the rest of the schema
-        seen.add(ref)
-        return ref in definitions and _float_free(definitions[ref], definitions, seen)
-    return all(
-        isinstance(part, Mapping) and _float_free(part, definitions, seen)
-        for part in _composite_parts(schema)
-    )
-
-
-def _composite_parts(schema: Mapping[str, Any]) -> Iterator[Any]:
-    """The inner schemas of a composite schema; a None for any kind not known to be safe."""
-    kind = schema.get("type")
-    if kind == "definitions":
-        yield schema["schema"]
-    elif kind == "model-fields":
-        if schema.get("extras_schema") is not None:
-            yield schema["extras_schema"]
-        yield from schema["fields"].values()
-        yield from schema.get("computed_fields") or ()
-    elif kind == "dataclass-args":
-        yield from schema["fields"]
-        yield from schema.get("computed_fields") or ()
-    elif kind == "tuple":
-        yield from schema.get("items_schema", [None])
-    elif kind == "union":
-        yield from (c[0] if isinstance(c, tuple) else c for c in schema["choices"])
-    elif kind == "tagged-union":
-        yield from schema["choices"].values()
-    else:
-        yield None  # any, float, decimal, timedelta, bytes, plain functions, ...
-
-
-def _config_float_free(config: Mapping[str, Any]) -> bool:
-    """Extra fields can hold anything; `ser_json_temporal` may write dates as numbers."""
-    return config.get("extra_fields_behavior") != "allow" and config.get(
-        "ser_json_temporal", "iso8601"
-    ) in ("iso8601",)
-
-
-def _definitions(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Every `definitions` entry anywhere in the schema, by ref."""
-    found: dict[str, Any] = {}
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            if node.get("type") == "definitions":
-                found.update((d["ref"], d) for d in node["definitions"])
-            stack.extend(v for k, v in node.items() if k not in ("cls", "metadata", "default"))
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-    return found
