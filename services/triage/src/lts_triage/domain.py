@@ -282,7 +282,7 @@ def _receive(state: TicketState, ticket: TicketOpened, *, now: datetime, policy:
         Outcome(proposed, SERVICE, _proposal_reason(proposal)),
     ]
     if _auto_triages(policy.auto_triage, proposal):
-        state = fold([received, proposed], state)
+        state = _with(state, received=received, proposal=proposed)  # = fold([received, proposed])
         command = TriageTicket(
             SERVICE, proposal.severity, _auto_checklist(ticket, proposal, policy)
         )

@@ -125,7 +125,10 @@ class TriageHandlers:
     async def _append(
         self, ticket_id: int, decided: Decided, *, version: ExpectedVersion, origin: Origin
     ) -> None:
-        events = [NewEvent.of(o.event, self._metadata(o, origin)) for o in decided.outcomes]
+        traceparent = origin.traceparent or current_traceparent()  # once, not per event
+        events = [
+            NewEvent.of(o.event, self._metadata(o, origin, traceparent)) for o in decided.outcomes
+        ]
         await self.store.append(
             ticket_stream(ticket_id),
             events,
@@ -138,13 +141,13 @@ class TriageHandlers:
         )
 
     @staticmethod
-    def _metadata(outcome: Outcome, origin: Origin) -> Metadata:
+    def _metadata(outcome: Outcome, origin: Origin, traceparent: str | None) -> Metadata:
         extra = {"correlation_id": origin.correlation_id} if origin.correlation_id else {}
         return Metadata(
             actor=outcome.actor,
             reason=outcome.reason,
             causation_id=origin.causation_id,
-            traceparent=origin.traceparent or current_traceparent(),
+            traceparent=traceparent,
             **extra,
         )
 
