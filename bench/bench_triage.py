@@ -49,12 +49,12 @@ from lts_events.contracts.triage import TicketTriaged
 from lts_events.envelope import Envelope
 from lts_events.kafka import ensure_topics
 from lts_events.relay import Relay
+from lts_events.service import freeze_startup_objects
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.postgres import PostgresEventStore
 from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
 from lts_triage.kafka import triage_subscriptions
-from lts_triage.main import freeze_startup_objects
 from sqlalchemy import text
 
 BURST = int(os.environ.get("BENCH_TRIAGE_BURST", "3000"))
@@ -379,7 +379,7 @@ async def _with_triage(
         store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02
     )
     stop = asyncio.Event()
-    freeze_startup_objects()  # as the service does once started (SPEC.on_start)
+    freeze_startup_objects()  # as the service host does once started
     await broker.start()
     relaying = asyncio.create_task(relay.run(stop))
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter
@@ -42,27 +41,11 @@ def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]
     return handlers_for(context).on_timer
 
 
-def freeze_startup_objects() -> None:
-    """Put what start-up made (modules, classes, the app, pools: ~130,000 objects) out of the
-    cyclic garbage collector's reach. Every full collection walked all of it again: in the
-    triage bench, 7 full collections of ~100 ms during a 3,000-ticket burst, 13% of the
-    process's CPU; frozen, they cost ~12 ms each (CPU per ticket 2.0 -> 1.7 ms). Reference
-    counting still frees whatever stops being used."""
-    gc.collect()
-    gc.freeze()
-
-
-async def on_start(context: ServiceContext) -> None:
-    del context
-    freeze_startup_objects()
-
-
 SPEC = ServiceSpec(
     name="triage",
     routers=routers,
     subscriptions=subscriptions,
     timer_handler=timer_handler,
-    on_start=on_start,
     title="LTS Flow triage: severity, SLA, risk, backport decision, plan and approvals",
 )
 
