@@ -95,7 +95,7 @@ class ProjectorRegistry:
         for name, value in changes.items():
             _set(row, name, value)
         _set(row, "events", events)
-        _set(row, "updated_at", at if updated_at is None else max(updated_at, at))
+        _set(row, "updated_at", at if updated_at is None or at > updated_at else updated_at)
 
 
 LIFECYCLE = ProjectorRegistry()
@@ -147,47 +147,47 @@ def _opened(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> C
     first = row.opened_at is None or (
         (at := parse_time(data.get("opened_at"))) is not None and at < row.opened_at
     )
-    return dict(
-        opened_at=_first(row.opened_at, data.get("opened_at")),
-        title=data.get("title") if first or row.title is None else row.title,
-        source=data.get("source") if first or row.source is None else row.source,
-        kind=data.get("kind") if first or row.kind is None else row.kind,
-        severity=row.severity or data.get("severity_guess"),
-        labels=_labels(row.labels, data.get("labels")),
-    )
+    return {
+        "opened_at": _first(row.opened_at, data.get("opened_at")),
+        "title": data.get("title") if first or row.title is None else row.title,
+        "source": data.get("source") if first or row.source is None else row.source,
+        "kind": data.get("kind") if first or row.kind is None else row.kind,
+        "severity": row.severity or data.get("severity_guess"),
+        "labels": _labels(row.labels, data.get("labels")),
+    }
 
 
 @LIFECYCLE.on(intake.TicketLabelled.type)
 def _labelled(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(labels=_labels(row.labels, data.get("labels")))
+    return {"labels": _labels(row.labels, data.get("labels"))}
 
 
 @LIFECYCLE.on(intake.AdvisoryWithdrawn.type)
 def _withdrawn(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(state="withdrawn")
+    return {"state": "withdrawn"}
 
 
 @LIFECYCLE.on(triage.SeverityProposed.type)
 def _proposed(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(
-        severity=row.severity if row.triaged_at else data.get("severity", row.severity),
-        triage_deadline=row.triage_deadline or parse_time(data.get("triage_deadline")),
-    )
+    return {
+        "severity": row.severity if row.triaged_at else data.get("severity", row.severity),
+        "triage_deadline": row.triage_deadline or parse_time(data.get("triage_deadline")),
+    }
 
 
 @LIFECYCLE.on(triage.TicketTriaged.type)
 def _triaged(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
     first = row.triaged_at is None
-    return dict(
-        state=_advance(row.state, "triaged"),
-        severity=data.get("severity", row.severity),
-        opened_at=row.opened_at or parse_time(data.get("opened_at")),
-        triaged_at=_first(row.triaged_at, data.get("triaged_at")),
-        triaged_by=data.get("triaged_by") if first else row.triaged_by,
-        triaged_automatically=data.get("automatic") if first else row.triaged_automatically,
-        triage_deadline=parse_time(data.get("sla_deadline")) if first else row.triage_deadline,
-        plan_deadline=parse_time(data.get("plan_deadline")) or row.plan_deadline,
-    )
+    return {
+        "state": _advance(row.state, "triaged"),
+        "severity": data.get("severity", row.severity),
+        "opened_at": row.opened_at or parse_time(data.get("opened_at")),
+        "triaged_at": _first(row.triaged_at, data.get("triaged_at")),
+        "triaged_by": data.get("triaged_by") if first else row.triaged_by,
+        "triaged_automatically": data.get("automatic") if first else row.triaged_automatically,
+        "triage_deadline": parse_time(data.get("sla_deadline")) if first else row.triage_deadline,
+        "plan_deadline": parse_time(data.get("plan_deadline")) or row.plan_deadline,
+    }
 
 
 @LIFECYCLE.on(triage.BackportDecided.type)
@@ -195,7 +195,7 @@ def _decided(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> 
     decision = data.get("decision")
     closing = {"defer": "deferred", "reject": "rejected"}
     state = closing[decision] if decision in closing else _reopen(row.state)
-    return dict(decision=decision, targets=tuple(data.get("targets") or ()), state=state)
+    return {"decision": decision, "targets": tuple(data.get("targets") or ()), "state": state}
 
 
 def _reopen(state: str) -> str:
@@ -204,38 +204,38 @@ def _reopen(state: str) -> str:
 
 @LIFECYCLE.on(triage.OwnerAssigned.type)
 def _owner(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(owner=data.get("owner", row.owner))
+    return {"owner": data.get("owner", row.owner)}
 
 
 @LIFECYCLE.on(triage.BackportPlanned.type)
 def _planned(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(
-        state=_advance(_reopen(row.state), "planned"),
-        planned_at=_first(row.planned_at, data.get("planned_at")),
-        plan_deadline=parse_time(data.get("plan_deadline")) or row.plan_deadline,
-        targets=tuple(data.get("target_branches") or row.targets),
-        security_review=bool(data.get("security_review_required")),
-    )
+    return {
+        "state": _advance(_reopen(row.state), "planned"),
+        "planned_at": _first(row.planned_at, data.get("planned_at")),
+        "plan_deadline": parse_time(data.get("plan_deadline")) or row.plan_deadline,
+        "targets": tuple(data.get("target_branches") or row.targets),
+        "security_review": bool(data.get("security_review_required")),
+    }
 
 
 @LIFECYCLE.on(triage.ApprovalRecorded.type)
 def _approval(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(approvals=row.approvals + 1)
+    return {"approvals": row.approvals + 1}
 
 
 @LIFECYCLE.on(triage.PlanApproved.type)
 def _approved(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(
-        state=_advance(row.state, "approved"),
-        approved_at=_first(row.approved_at, data.get("approved_at")),
-    )
+    return {
+        "state": _advance(row.state, "approved"),
+        "approved_at": _first(row.approved_at, data.get("approved_at")),
+    }
 
 
 @LIFECYCLE.on(triage.TriageSlaBreached.type)
 def _triage_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(triage_breached_at=_first(row.triage_breached_at, data.get("detected_at")))
+    return {"triage_breached_at": _first(row.triage_breached_at, data.get("detected_at"))}
 
 
 @LIFECYCLE.on(triage.PlanSlaBreached.type)
 def _plan_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return dict(plan_breached_at=_first(row.plan_breached_at, data.get("detected_at")))
+    return {"plan_breached_at": _first(row.plan_breached_at, data.get("detected_at"))}
