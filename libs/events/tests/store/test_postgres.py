@@ -350,6 +350,29 @@ async def test_verify_accepts_floats_that_jsonb_prints_as_integers(
     assert read_back == measured
 
 
+class ReadingsTaken(Event):
+    type: ClassVar[str] = "lts.test.postgres.readings_taken"
+    raw: dict[str, Any]
+
+
+async def test_verify_accepts_big_floats_next_to_big_integers_and_negative_zero(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+    raw = {"bytes": 3.2e20, "id": 12345678901234567890, "zero": -0.0, "small": [1e-7, 0.5]}
+    result = await postgres_store.append(
+        stream, [NewEvent.of(ReadingsTaken(raw=raw), META)], expected_version=NO_STREAM
+    )
+
+    report = await postgres_store.verify()
+    [stored] = (await postgres_store.read_stream(stream)).events
+
+    assert report.ok, report.first_break
+    assert stored.data == result.recorded[0].data
+    assert stored.data["raw"]["id"] == 12345678901234567890
+    assert stored.data["raw"]["bytes"] == 3.2e20
+
+
 # --- upcasting ----------------------------------------------------------------------------------
 
 

@@ -84,10 +84,9 @@ class ChainWalker:
             return f"version gap: expected version {self._version + 1}"
         if self._hash(event, event.data, event.metadata) == event.hash:
             return None
-        # jsonb keeps numbers as decimals: a float of 1e16 or more was hashed as `1e+16` but
-        # comes back as the integer 10000000000000000. Read such integers as floats again.
-        # (An event holding both such floats and integers that large cannot be told apart
-        # from a tampered one: jsonb has lost which was which.)
+        # jsonb keeps numbers as decimals: a float of 1e16 or more comes back as the integer
+        # it is. Appends now hash that integer (`chaining.as_jsonb_reads_back`); events
+        # appended before hashed the float's `1e+16`: read such integers as floats again.
         data, metadata = _big_ints_as_floats(event.data), _big_ints_as_floats(event.metadata)
         if self._hash(event, data, metadata) == event.hash:
             return None
