@@ -4,8 +4,10 @@
   (`ProjectionEngine.rebuild`: gap-free scan, decode, the lifecycle and timeline folds, COPY
   into new tables, the swap). Dataset: 12,000 tickets audited as opened -> triaged ->
   planned (-> approved for a third), with their envelope rows. Baseline: a raw asyncpg keyset scan
-  of the same rows in the same batches. Target: >= 20,000 events/s. `ours_cpu_us_per_event`:
-  this process's CPU per event during the rebuild (the server's work is not in it).
+  of the same rows in the same batches. Target: >= 20,000 events/s. Three rebuilds alternate
+  with three baseline scans; the medians count (every round is listed: this machine is shared,
+  and one round can land on someone else's burst). `ours_cpu_us_per_event`: this process's CPU
+  per event during a rebuild (median; the server's work is not in it).
 - `metrics_query_p99`: milliseconds for the time-to-triage query (count, p50/p90/p95 by
   `percentile_cont`, max, SLA compliance) over 100,000 tickets, p99 over 200 runs with varied
   filters (none, a month, a severity, a source, a label). The projection rows are inserted
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,6 +38,7 @@ from sqlalchemy import text
 
 TICKETS = 12_000
 BATCH = 5000
+REBUILD_ROUNDS = 3
 QUERY_TICKETS = 100_000
 QUERY_RUNS = 200
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -97,6 +101,12 @@ async def _populate(store: PostgresEventStore) -> int:
             records=envelope_rows,
             columns=ENVELOPE_COLUMNS,
         )
+    # Settle the freshly written tables (hint bits, visibility, statistics) as an audit log that
+    # has been in use is: otherwise the first scan pays for it and autovacuum wakes up mid-run.
+    async with store.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"VACUUM ANALYZE {store.schema}.events"))
+        await conn.execute(text(f"VACUUM ANALYZE {store.schema}.audit_envelopes"))
     return len(events)
 
 
@@ -157,11 +167,14 @@ ENVELOPE_COLUMNS = [
 async def _rebuild(store: PostgresEventStore, database_url: str) -> dict[str, object]:
     await _populate(store)
     engine = ProjectionEngine(store, store.engine, schema=store.schema)
-    started, cpu = time.perf_counter(), time.process_time()
-    replayed = await engine.rebuild(batch=BATCH)
-    ours = replayed / (time.perf_counter() - started)
-    cpu_us = (time.process_time() - cpu) / max(replayed, 1) * 1e6
-    baseline = await _raw_scan(database_url, store.schema)
+    rates, cpu_us, baselines = [], [], []
+    for _ in range(REBUILD_ROUNDS):  # alternating, so that load from elsewhere falls on both
+        started, cpu = time.perf_counter(), time.process_time()
+        replayed = await engine.rebuild(batch=BATCH)
+        rates.append(replayed / (time.perf_counter() - started))
+        cpu_us.append((time.process_time() - cpu) / max(replayed, 1) * 1e6)
+        baselines.append(await _raw_scan(database_url, store.schema))
+    ours, baseline = statistics.median(rates), statistics.median(baselines)
     return {
         "bench": "metrics_rebuild",
         "ours": round(ours),
@@ -169,7 +182,9 @@ async def _rebuild(store: PostgresEventStore, database_url: str) -> dict[str, ob
         "ratio": round(ours / baseline, 3),
         "unit": "events/s",
         "events": replayed,
-        "ours_cpu_us_per_event": round(cpu_us, 1),
+        "ours_rounds": [round(r) for r in rates],
+        "baseline_rounds": [round(r) for r in baselines],
+        "ours_cpu_us_per_event": round(statistics.median(cpu_us), 1),
         "target": ">= 20000 events/s",
     }
 

@@ -60,11 +60,11 @@ def current_shape(type_: str, schema_version: int, data: Mapping[str, Any]) -> M
 
 
 def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
+    if isinstance(value, str):  # first: times in event data are ISO 8601 text
         try:
             return datetime.fromisoformat(value)
         except ValueError:
             return None
+    if isinstance(value, datetime):
+        return value
     return None
