@@ -82,6 +82,7 @@ class PostgresEventStore:
         self._queue: list[_Pending] = []
         self._flushers: set[asyncio.Task[None]] = set()
         self._max_flushers = max(1, pool_size // 2)
+        self._read_ahead: dict[tuple[Checkpoint, int], asyncio.Task[list[Any]]] = {}
 
     @classmethod
     async def connect(
@@ -132,6 +133,10 @@ class PostgresEventStore:
         return self._schema
 
     async def close(self) -> None:
+        ahead, self._read_ahead = list(self._read_ahead.values()), {}
+        for task in ahead:
+            task.cancel()
+        await asyncio.gather(*ahead, return_exceptions=True)
         await self._pool.close()
         await self._engine.dispose()
 
@@ -287,11 +292,45 @@ class PostgresEventStore:
         return histories
 
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
+        rows = await self._read_ahead_rows(after, limit)
+        if rows is None:
+            rows = await self._read_all_rows(after, limit)
+        if len(rows) == limit:  # a full batch: its reader usually asks for the next one
+            self._start_read_ahead(Checkpoint(rows[-1][1], rows[-1][0]), limit)
+            await asyncio.sleep(0)  # the read-ahead sends its query before this batch is decoded
+        return recorded_from_read_all_rows(rows)
+
+    async def _read_all_rows(self, after: Checkpoint, limit: int) -> list[Any]:
         async with self._connection() as db:
-            rows = await db.fetch(
+            rows: list[Any] = await db.fetch(
                 self._sql.read_all, str(after.transaction_id), after.position, limit
             )
-        return recorded_from_read_all_rows(rows)
+        return rows
+
+    def _start_read_ahead(self, after: Checkpoint, limit: int) -> None:
+        """Read the batch after a full one while its reader works on that one (the server's
+        time and the round trip overlap the decoding). Only a full read-ahead batch is ever
+        returned, and a full one is what reading afresh would return: rows that became readable
+        since belong to transactions the barrier held back, which sort after all of them."""
+        key = (after, limit)
+        if key in self._read_ahead:
+            return
+        if len(self._read_ahead) >= _READ_AHEAD_KEPT:  # readers that stopped: drop the oldest
+            self._read_ahead.pop(next(iter(self._read_ahead))).cancel()
+        task = asyncio.ensure_future(self._read_all_rows(after, limit))
+        task.add_done_callback(_unclaimed)
+        self._read_ahead[key] = task
+
+    async def _read_ahead_rows(self, after: Checkpoint, limit: int) -> list[Any] | None:
+        """The rows read ahead for exactly this call, if they make a full batch."""
+        task = self._read_ahead.pop((after, limit), None)
+        if task is None or task.cancelled():
+            return None
+        try:
+            rows = await task
+        except Exception:
+            return None  # read again: an error is then the caller's
+        return rows if len(rows) == limit else None  # short: newer events may be readable now
 
     async def is_processed(self, message: ProcessedMessage) -> bool:
         async with self._connection() as db:
@@ -365,6 +404,16 @@ class _Pending:
             self.done.set_exception(error)
         else:
             self.done.cancel()
+
+
+_READ_AHEAD_KEPT = 4  # batches read ahead and not asked for yet, at most
+
+
+def _unclaimed(task: asyncio.Task[Any]) -> None:
+    """A batch read ahead that nobody asks for may fail (schema dropped, store closing)
+    without anyone hearing of it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _many_payload(group: Sequence[_Pending]) -> str:
