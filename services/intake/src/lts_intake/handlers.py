@@ -195,11 +195,10 @@ class Intake:
             waves[level].append(plan)
         moved: set[int] = set()
         for wave in waves:
-            results = await asyncio.gather(
-                *(self._append_planned(p) for p in wave if p.ticket_id not in moved),
-                return_exceptions=True,
-            )
             left = [p for p in wave if p.ticket_id not in moved]
+            results = await asyncio.gather(
+                *(self._append_planned(p) for p in left), return_exceptions=True
+            )
             for plan, result in zip(left, results, strict=True):
                 if isinstance(result, ConcurrencyError):
                     moved.add(plan.ticket_id)
