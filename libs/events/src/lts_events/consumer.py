@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -123,6 +123,8 @@ RawHandler = Callable[[RawMessage], Awaitable[None]]
 # Gets a batch's messages in (partition, offset) order; returns, for each, None (done) or the
 # PermanentError that sends it to the DLQ. Raising fails the whole batch (retried, then split).
 RawBatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Sequence["PermanentError | None"]]]
+# The same for decoded events: the batch's events of the registered types, in that order.
+EventBatchHandler = Callable[[Sequence[Inbound[Any]]], Awaitable[Sequence["PermanentError | None"]]]
 
 
 # -- outcomes ------------------------------------------------------------------------------------
@@ -207,12 +209,19 @@ class _Route:
     events: dict[str, Callable[[Inbound[Any]], Awaitable[None]]] = field(default_factory=dict)
     raw: RawHandler | None = None
     batch: RawBatchHandler | None = None
+    event_batch: EventBatchHandler | None = None
+    batch_types: frozenset[str] = frozenset()
     unchecked: set[str] = field(default_factory=set)  # event types handled without is_processed
     raw_unchecked: bool = False
 
     @property
     def taken(self) -> bool:
-        return bool(self.events) or self.raw is not None or self.batch is not None
+        return (
+            bool(self.events)
+            or self.raw is not None
+            or self.batch is not None
+            or self.event_batch is not None
+        )
 
 
 class Subscriptions:
@@ -262,8 +271,8 @@ class Subscriptions:
         into a no-op, and the runtime skips its own is_processed query (one round trip per
         message). Leave it False for handlers with other effects before or besides the append."""
         route = self._route(topic_for_type(event_class.type))
-        if route.raw is not None or route.batch is not None:
-            raise ValueError(f"topic {route.topic!r} already has a raw handler")
+        if route.raw is not None or route.batch is not None or route.event_batch is not None:
+            raise ValueError(f"topic {route.topic!r} already has a raw or batch handler")
         route.events[event_class.type] = handler
         if append_dedups:
             route.unchecked.add(event_class.type)
@@ -292,6 +301,25 @@ class Subscriptions:
         if route.taken:
             raise ValueError(f"topic {route.topic!r} already has handlers")
         route.batch = handler
+        return self
+
+    def on_batch(
+        self, event_classes: Sequence[type[Event]], handler: EventBatchHandler
+    ) -> Subscriptions:
+        """Hand the events of `event_classes` (all on one topic) of each Kafka batch to
+        `handler` at once, decoded, in (partition, offset) order, so that it can do its I/O for
+        many events in a few round trips. Messages that do not decode go to the DLQ as with
+        `on`; events of other types are skipped. The handler's contract is `on_raw_batch`'s:
+        redeliveries are no-ops through its appends' processed messages, one verdict per
+        event, and a batch that raises is retried, then handled event by event."""
+        topics = {topic_for_type(c.type) for c in event_classes}
+        if len(topics) != 1:
+            raise ValueError(f"a batch handler takes events of one topic, not {sorted(topics)}")
+        route = self._route(topics.pop())
+        if route.taken:
+            raise ValueError(f"topic {route.topic!r} already has handlers")
+        route.event_batch = handler
+        route.batch_types = frozenset(c.type for c in event_classes)
         return self
 
     # -- processing (no FastStream here) ----------------------------------------------------
@@ -337,24 +365,30 @@ class Subscriptions:
         if route.raw is not None:
             check = not route.raw_unchecked
             return await self._with_retries(lambda: self._call_raw_once(route.raw, message, check))
+        inbound = self._decoded(message, route.events.keys())
+        if not isinstance(inbound, Inbound):
+            return inbound
+        handler = route.events[inbound.envelope.type]
+        check = inbound.envelope.type not in route.unchecked
+        return await self._with_retries(lambda: self._call_once(handler, inbound, check))
+
+    def _decoded(self, message: RawMessage, handled: Collection[str]) -> Inbound[Any] | Outcome:
+        """The message as an event of a `handled` type, or what to do with it instead."""
         try:
             envelope = Envelope.from_kafka(message.value, message.headers)
         except Exception as error:
             return DeadLetter.of(UNDECODABLE, error)
         if not REGISTRY.knows(envelope.type):
             return DeadLetter.of(UNKNOWN_TYPE, UnknownEventType(envelope.type))
-        handler = route.events.get(envelope.type)
-        if handler is None:
+        if envelope.type not in handled:
             return Skipped(f"no handler for {envelope.type}")
         try:
             event = envelope.event
         except Exception as error:
             return DeadLetter.of(INVALID, error)
-        inbound = Inbound(
+        return Inbound(
             envelope, event, self.consumer, message.topic, message.partition, message.offset
         )
-        check = envelope.type not in route.unchecked
-        return await self._with_retries(lambda: self._call_once(handler, inbound, check))
 
     async def _call_once(
         self,
@@ -408,33 +442,60 @@ class Subscriptions:
                 attempt += 1
 
     async def _handle_as_batch(
-        self, handler: RawBatchHandler, messages: Sequence[RawMessage]
+        self,
+        handler: Callable[[Sequence[T]], Awaitable[Sequence[PermanentError | None]]],
+        items: Sequence[T],
+        message_of: Callable[[T], RawMessage],
     ) -> list[tuple[RawMessage, DeadLetter]]:
-        """Run a batch handler; the messages it (or, failing, the retries) could not process,
-        with why. A batch that keeps failing is split into single messages to find the culprit."""
+        """Run a batch handler on `items` (messages or decoded events); the messages it (or,
+        failing, the retries) could not process, with why. A batch that keeps failing is split
+        into single items to find the culprit."""
         try:
-            verdicts = await self._retrying(lambda: handler(messages))
-            if len(verdicts) != len(messages):
-                raise TypeError(f"{len(verdicts)} verdicts for {len(messages)} messages")
+            verdicts = await self._retrying(lambda: handler(items))
+            if len(verdicts) != len(items):
+                raise TypeError(f"{len(verdicts)} verdicts for {len(items)} messages")
         except Exception as error:
-            if len(messages) > 1:
+            if len(items) > 1:
                 log.warning(
                     "batch failed; handling its messages one by one",
                     exc_info=True,
-                    extra={"consumer": self.consumer, "messages": len(messages)},
+                    extra={"consumer": self.consumer, "messages": len(items)},
                 )
                 failures: list[tuple[RawMessage, DeadLetter]] = []
-                for message in messages:
-                    failures += await self._handle_as_batch(handler, [message])
+                for item in items:
+                    failures += await self._handle_as_batch(handler, [item], message_of)
                 return failures
+            message = message_of(items[0])
             if isinstance(error, PermanentError):
-                return [(messages[0], DeadLetter(PERMANENT, type(error).__name__, error.reason))]
-            return [(messages[0], DeadLetter.of(EXHAUSTED, error))]
+                return [(message, DeadLetter(PERMANENT, type(error).__name__, error.reason))]
+            return [(message, DeadLetter.of(EXHAUSTED, error))]
         return [
-            (message, DeadLetter(PERMANENT, type(verdict).__name__, verdict.reason))
-            for message, verdict in zip(messages, verdicts, strict=True)
+            (message_of(item), DeadLetter(PERMANENT, type(verdict).__name__, verdict.reason))
+            for item, verdict in zip(items, verdicts, strict=True)
             if verdict is not None
         ]
+
+    async def _handle_event_batch(
+        self, route: _Route, messages: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Decode a batch (refusing what does not decode as `on` would), then run the route's
+        event batch handler on the events it takes."""
+        assert route.event_batch is not None
+        dead: list[tuple[RawMessage, DeadLetter]] = []
+        inbounds: list[Inbound[Any]] = []
+        sources: dict[int, RawMessage] = {}
+        for message in messages:
+            decoded = self._decoded(message, route.batch_types)
+            if isinstance(decoded, Inbound):
+                inbounds.append(decoded)
+                sources[id(decoded)] = message
+            elif isinstance(decoded, DeadLetter):
+                dead.append((message, decoded))
+        if inbounds:
+            dead += await self._handle_as_batch(
+                route.event_batch, inbounds, lambda inbound: sources[id(inbound)]
+            )
+        return dead
 
     # -- FastStream glue --------------------------------------------------------------------
 
@@ -494,10 +555,10 @@ class Subscriptions:
         """Handle a batch (one topic): by the topic's batch handler at once, else messages of
         one (partition, key) lane in order and lanes concurrently. Returns the dead letters."""
         route = self._routes.get(messages[0].topic) if messages else None
-        if route is not None and route.batch is not None:
+        if route is not None and (route.batch is not None or route.event_batch is not None):
             ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
             if not spans_exported():
-                return await self._handle_as_batch(route.batch, ordered)
+                return await self._whole_batch(route, ordered)
             with tracer.start_as_current_span(
                 f"{route.topic} process",
                 kind=SpanKind.CONSUMER,
@@ -508,7 +569,7 @@ class Subscriptions:
                     "messaging.batch.message_count": len(ordered),
                 },
             ) as span:
-                dead = await self._handle_as_batch(route.batch, ordered)
+                dead = await self._whole_batch(route, ordered)
                 if dead:
                     span.set_status(Status(StatusCode.ERROR, f"{len(dead)} dead-lettered"))
                 return dead
@@ -526,6 +587,13 @@ class Subscriptions:
             for lane in ordered_lanes(messages):
                 group.create_task(run(lane))
         return failures
+
+    async def _whole_batch(
+        self, route: _Route, ordered: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        if route.batch is not None:
+            return await self._handle_as_batch(route.batch, ordered, _itself)
+        return await self._handle_event_batch(route, ordered)
 
     async def _dead_letter(self, broker: KafkaBroker, raw: RawMessage, failure: DeadLetter) -> None:
         headers = dlq_headers(raw, failure, consumer=self.consumer, failed_at=datetime.now(UTC))
@@ -546,6 +614,10 @@ class Subscriptions:
             key=raw.key,
             headers={k: v.decode("utf-8", errors="replace") for k, v in headers},
         )
+
+
+def _itself(message: RawMessage) -> RawMessage:
+    return message
 
 
 async def _undecoded(message: Any) -> Any:

@@ -3,6 +3,7 @@ fired timer, and the timers the new events call for). Nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,6 +96,16 @@ class Origin:
     traceparent: str | None = None
 
 
+def _origin(inbound: Inbound[Event], traceparent: str | None) -> Origin:
+    envelope = inbound.envelope
+    return Origin(
+        processed=inbound.processed,
+        correlation_id=envelope.correlationid or envelope.id,
+        causation_id=envelope.id,
+        traceparent=traceparent,
+    )
+
+
 class TriageHandlers:
     def __init__(
         self, store: EventStore, *, policy: Policy, clock: Clock, consumer: str = CONSUMER
@@ -154,31 +165,69 @@ class TriageHandlers:
     # -- inputs ---------------------------------------------------------------------------
 
     async def on_ticket_opened(self, inbound: Inbound[TicketOpened]) -> None:
-        envelope = inbound.envelope
-        origin = Origin(
-            processed=inbound.processed,
-            correlation_id=envelope.correlationid or envelope.id,
-            causation_id=envelope.id,
-            traceparent=current_traceparent() or envelope.traceparent,
-        )
-        command = ReceiveTicket(inbound.event)
-        ticket_id = inbound.event.ticket_id
-        decided = decide(TicketState(), command, now=self.clock(), policy=self.policy)
-        try:  # a ticket is new to triage: append without reading its (empty) stream first
-            await self._append(ticket_id, decided, version=NO_STREAM, origin=origin)
-        except ConcurrencyError:
-            await self.execute(ticket_id, command, origin)
+        origin = _origin(inbound, current_traceparent() or inbound.envelope.traceparent)
+        await self._open(inbound.event, origin)
 
     async def on_ticket_labelled(self, inbound: Inbound[TicketLabelled]) -> None:
-        envelope = inbound.envelope
-        origin = Origin(
-            processed=inbound.processed,
-            correlation_id=envelope.correlationid or envelope.id,
-            causation_id=envelope.id,
-            traceparent=current_traceparent() or envelope.traceparent,
-        )
-        command = RelabelTicket(tuple(inbound.event.labels), inbound.event.reason)
-        await self.execute(inbound.event.ticket_id, command, origin)
+        origin = _origin(inbound, current_traceparent() or inbound.envelope.traceparent)
+        await self._relabel(inbound.event, origin)
+
+    async def _open(self, ticket: TicketOpened, origin: Origin) -> None:
+        command = ReceiveTicket(ticket)
+        decided = decide(TicketState(), command, now=self.clock(), policy=self.policy)
+        try:  # a ticket is new to triage: append without reading its (empty) stream first
+            await self._append(ticket.ticket_id, decided, version=NO_STREAM, origin=origin)
+        except ConcurrencyError:
+            await self.execute(ticket.ticket_id, command, origin)
+
+    async def _relabel(self, labelled: TicketLabelled, origin: Origin) -> None:
+        command = RelabelTicket(tuple(labelled.labels), labelled.reason)
+        await self.execute(labelled.ticket_id, command, origin)
+
+    async def on_intake_batch(self, inbounds: Sequence[Inbound[Event]]) -> list[None]:
+        """The intake events of one Kafka batch, in order. A ticket's first event in the batch,
+        when it is its `TicketOpened`, is decided on the empty stream and all of them are
+        appended at once (the store's group commit: a few statements for the whole batch);
+        every other event follows, one by one in order, after those appends. Each ticket's
+        events are thus handled in their order, and a redelivered batch changes nothing (the
+        appends carry their processed messages)."""
+        opened: list[tuple[int, ReceiveTicket, Origin]] = []
+        rest: list[Inbound[Event]] = []
+        seen: set[int] = set()
+        for inbound in inbounds:
+            event = inbound.event
+            ticket_id = getattr(event, "ticket_id", None)
+            if isinstance(event, TicketOpened) and event.ticket_id not in seen:
+                # the message's own trace: the batch's span (if any) is no ticket's parent
+                origin = _origin(inbound, inbound.envelope.traceparent or current_traceparent())
+                opened.append((event.ticket_id, ReceiveTicket(event), origin))
+            else:
+                rest.append(inbound)
+            if isinstance(ticket_id, int):
+                seen.add(ticket_id)
+        await self._receive_all(opened)
+        for inbound in rest:
+            origin = _origin(inbound, inbound.envelope.traceparent or current_traceparent())
+            match inbound.event:
+                case TicketOpened() as ticket:
+                    await self._open(ticket, origin)
+                case TicketLabelled() as labelled:
+                    await self._relabel(labelled, origin)
+        return [None] * len(inbounds)
+
+    async def _receive_all(self, opened: Sequence[tuple[int, ReceiveTicket, Origin]]) -> None:
+        """Append the new tickets together; a ticket whose stream exists already (another
+        writer, or a redelivery before its message was recorded) is decided on its stream."""
+        appends = []
+        for ticket_id, command, origin in opened:
+            decided = decide(TicketState(), command, now=self.clock(), policy=self.policy)
+            appends.append(self._append(ticket_id, decided, version=NO_STREAM, origin=origin))
+        results = await asyncio.gather(*appends, return_exceptions=True)
+        for (ticket_id, command, origin), result in zip(opened, results, strict=True):
+            if isinstance(result, ConcurrencyError):
+                await self.execute(ticket_id, command, origin)
+            elif isinstance(result, BaseException):
+                raise result
 
     async def on_timer(self, timer: Timer) -> None:
         if timer.kind not in TIMER_KINDS:  # not ours to answer: mark it fired, nothing else

@@ -19,7 +19,7 @@ def triage_subscriptions(
     intake_topic: str = INTAKE_TOPIC,
 ) -> Subscriptions:
     subscriptions = Subscriptions(consumer, store=store, topics={INTAKE_TOPIC: intake_topic})
-    # both handlers only append, with the processed message: the append itself dedups
-    subscriptions.on(TicketOpened, handlers.on_ticket_opened, append_dedups=True)
-    subscriptions.on(TicketLabelled, handlers.on_ticket_labelled, append_dedups=True)
+    # a batch at a time: new tickets are appended together; every append carries its
+    # processed message, so the append itself makes a redelivery a no-op
+    subscriptions.on_batch((TicketOpened, TicketLabelled), handlers.on_intake_batch)
     return subscriptions

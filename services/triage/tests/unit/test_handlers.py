@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from lts_events.actors import Role
 from lts_events.clock import FrozenClock
+from lts_events.consumer import Inbound
 from lts_events.contracts.common import Severity, TicketSource, ticket_stream
-from lts_events.contracts.intake import TicketKind, TicketOpened
+from lts_events.contracts.intake import TicketKind, TicketLabelled, TicketOpened
+from lts_events.envelope import Envelope
+from lts_events.event import Event
 from lts_events.store.memory import InMemoryEventStore
-from lts_events.store.port import ProcessedMessage
+from lts_events.store.port import Checkpoint, ProcessedMessage, StreamHistory
 from lts_triage.domain import FireTimer, ReceiveTicket
 from lts_triage.handlers import Origin, TriageHandlers
 from lts_triage.policy import LtsLine, Policy
@@ -81,3 +84,62 @@ async def test_events_carry_actor_and_reason_in_their_metadata() -> None:
     assert all(e.metadata.reason for e in history.events)
     assert history.events[0].metadata.correlation_id == "corr-1"
     assert history.events[-1].data["severity"] == Severity.HIGH.value
+
+
+def inbound(event: Event, message_id: str, offset: int) -> Inbound[Event]:
+    envelope = Envelope(
+        id=message_id,
+        source="lts-flow/intake",
+        type=event.type,
+        subject=ticket_stream(getattr(event, "ticket_id", 0)),
+        data=event.to_data(),
+        correlationid=f"corr-{message_id}",
+    )
+    return Inbound(envelope, event, "triage", "lts.intake.events", 0, offset)
+
+
+def intake_messages() -> list[Inbound[Event]]:
+    labelled = TicketLabelled(ticket_id=5, labels=["regression"], reason="labelled by a human")
+    return [
+        inbound(ticket(5), "m1", 1),  # not triaged automatically: a label proposes again
+        inbound(labelled, "m2", 2),
+        inbound(ticket(6), "m3", 3),
+        inbound(ticket(5), "m1", 4),  # a redelivery
+        inbound(ticket(7, cvss_vectors=[CVSS]), "m5", 5),
+    ]
+
+
+async def test_a_batch_of_intake_events_stores_what_handling_them_one_by_one_stores() -> None:
+    one_by_one, alone_store, _ = shell()
+    for message in intake_messages():
+        match message.event:
+            case TicketOpened():
+                await one_by_one.on_ticket_opened(message)  # type: ignore[arg-type]
+            case TicketLabelled():
+                await one_by_one.on_ticket_labelled(message)  # type: ignore[arg-type]
+    batched, batch_store, _ = shell()
+
+    verdicts = await batched.on_intake_batch(intake_messages())
+
+    def stored(history: StreamHistory) -> list[tuple[object, ...]]:
+        return [
+            (e.type, e.data, e.metadata.reason, e.metadata.causation_id) for e in history.events
+        ]
+
+    assert verdicts == [None] * 5
+    for ticket_id in (5, 6, 7):
+        alone = await alone_store.read_stream(ticket_stream(ticket_id))
+        together = await batch_store.read_stream(ticket_stream(ticket_id))
+        assert stored(together) == stored(alone)
+    relabelled = await batch_store.read_stream(ticket_stream(5))
+    assert relabelled.events[-1].metadata.causation_id == "m2"  # after ticket 5's own append
+
+
+async def test_a_redelivered_batch_appends_nothing() -> None:
+    handlers, store, _ = shell()
+    await handlers.on_intake_batch(intake_messages())
+    before = [e.event_id for e in await store.read_all(after=Checkpoint.start())]
+
+    await handlers.on_intake_batch(intake_messages())
+
+    assert [e.event_id for e in await store.read_all(after=Checkpoint.start())] == before
