@@ -1,7 +1,11 @@
 """The relay: the store is the outbox. It tails one service's store in commit order and publishes
 every event to the service's topic, advancing its checkpoint only after Kafka acknowledged the
 whole batch. Killed at any point it resumes from the checkpoint: nothing is lost, and the events
-published after the last checkpoint are published again (consumers absorb duplicates)."""
+published after the last checkpoint are published again (consumers absorb duplicates).
+
+It reads the store's rows undecoded (`read_all_rows`) and builds each record from their JSON
+text (`kafka_records`): the same records as from the decoded events (`kafka_record`), for about
+a third of the CPU."""
 
 from __future__ import annotations
 
@@ -9,25 +13,29 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import from_json, to_json, to_jsonable_python
 
-from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
-from lts_events.store.port import Checkpoint, EventStore
+from lts_events.actors import Actor
+from lts_events.envelope import JSON, SPEC_VERSION, Metadata, RecordedEvent
+from lts_events.store.port import Checkpoint, EventStore, StoredRow
 from lts_events.telemetry import context_from, spans_exported
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lts_events.relay")
 
-Headers = list[tuple[str, bytes]]
+Header = tuple[str, bytes]
+Headers = list[Header]
 Record = tuple[bytes, bytes, Headers]
 _CONTENT_TYPE = ("content-type", JSON.encode())
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
@@ -37,9 +45,9 @@ def kafka_record(event: RecordedEvent, *, source: str, traceparent: str | None =
     """(key, value, headers) of a stored event: CloudEvents binary mode, key = stream id.
 
     The same headers, in the same order, as `event.to_envelope(source=...).to_kafka()` and the
-    same JSON data (a unit test holds the two together), built without the intermediate model
-    because the relay does this per event. `traceparent` replaces the stored one (the relay's
-    producer span)."""
+    same JSON data (a unit test holds the two together), built without the intermediate model.
+    The relay builds these records from stored rows (`kafka_records`, held equal to this by
+    tests). `traceparent` replaces the stored one (the relay's producer span)."""
     meta = event.metadata
     headers: Headers = [
         _SPEC_VERSION,
@@ -66,6 +74,127 @@ def kafka_record(event: RecordedEvent, *, source: str, traceparent: str | None =
         add(("ce_tracestate", meta.tracestate.encode()))
     add(_CONTENT_TYPE)
     return event.stream_id.encode(), to_json(event.data), headers
+
+
+# -- the same records from stored rows (`EventStore.read_all_rows`), without decoding events ----
+
+# The traceparent of a row's record, given its stored traceparent and tracestate (the relay's
+# producer span).
+ProducerSpan = Callable[[StoredRow, str, str | None], str | None]
+_ORJSON_ERRORS = (orjson.JSONDecodeError, orjson.JSONEncodeError)
+_METADATA_KEYS = Metadata.model_fields.keys()
+_ACTOR_KEYS = Actor.model_fields.keys()
+
+
+def kafka_value(data: str) -> bytes:
+    """The value of a stored event whose data is the JSON text `data`: `to_json(from_json(data))`,
+    what `kafka_record` sends for the decoded event (compact JSON of the parsed data), byte for
+    byte (property tests hold them equal). orjson makes the same bytes faster, except where it
+    refuses the text (nesting deeper than 254, numbers beyond a double's range) or reads an
+    integer beyond 64 bits as a float, which it then writes with an exponent (`e+`, as every
+    float from 1e16 up): those take the reference way. (Data nested 202 to 254 levels deep, which
+    the reference refuses, is sent as orjson writes it instead of stopping the relay.)"""
+    try:
+        value = orjson.dumps(orjson.loads(data))
+    except _ORJSON_ERRORS:
+        return to_json(from_json(data))
+    if b"e+" in value:
+        return to_json(from_json(data))
+    return value
+
+
+def stored_metadata(text: str) -> dict[str, Any]:
+    """`Metadata.model_dump(mode="json")` from its JSON text, what the store holds, without the
+    model; a text of other keys (written before a field was added) is read through `Metadata`,
+    which fills in defaults or refuses it."""
+    meta = orjson.loads(text)
+    if (
+        type(meta) is dict
+        and meta.keys() == _METADATA_KEYS
+        and type(actor := meta["actor"]) is dict
+        and actor.keys() == _ACTOR_KEYS
+    ):
+        return meta
+    dump: dict[str, Any] = Metadata.model_validate_json(text).model_dump(mode="json")
+    return dump
+
+
+def kafka_records(
+    rows: Sequence[StoredRow], *, source: str, producer_span: ProducerSpan | None = None
+) -> list[Record]:
+    """The relay's records of stored rows: for each, `kafka_record` of the event (the same key,
+    value and headers, in the same order) followed, when it carries a trace context, by a plain
+    `traceparent` header. `producer_span` (when spans are exported) gives the traceparent that
+    replaces a stored one. Metadata and record time are decoded once per run of rows sharing
+    them (events appended together share both)."""
+    records: list[Record] = []
+    add, value_of, headers_of = records.append, kafka_value, _headers
+    source_header = ("ce_source", source.encode())
+    metadata_text: str | None = None
+    at_text: str | None = None
+    meta: dict[str, Any] = {}
+    time_header = ("ce_time", b"")
+    for row in rows:
+        if row.metadata != metadata_text:
+            meta, metadata_text = stored_metadata(row.metadata), row.metadata
+        if row.recorded_at != at_text:
+            time_header, at_text = ("ce_time", _ce_time(row.recorded_at)), row.recorded_at
+        key = row.stream_id.encode()
+        headers = headers_of(row, key, meta, source_header, time_header, producer_span)
+        add((key, value_of(row.data), headers))
+    return records
+
+
+def _headers(
+    row: StoredRow,
+    key: bytes,
+    meta: dict[str, Any],
+    source_header: Header,
+    time_header: Header,
+    producer_span: ProducerSpan | None,
+) -> Headers:
+    """`kafka_record`'s headers, in its order, then the plain `traceparent` for W3C-aware
+    consumers when there is a trace context."""
+    headers = [
+        _SPEC_VERSION,
+        ("ce_id", row.event_id.encode()),
+        source_header,
+        ("ce_type", row.type.encode()),
+        ("ce_subject", key),
+        time_header,
+        ("ce_correlationid", meta["correlation_id"].encode()),
+    ]
+    add = headers.append
+    if (causation := meta["causation_id"]) is not None:
+        add(("ce_causationid", causation.encode()))
+    add(("ce_streamversion", str(row.stream_version).encode()))
+    add(("ce_schemaversion", str(row.schema_version).encode()))
+    actor = meta["actor"]
+    add(("ce_actorid", actor["id"].encode()))
+    add(("ce_actorrole", actor["role"].encode()))
+    if (reason := meta["reason"]) is not None:
+        add(("ce_reason", reason.encode()))
+    traceparent, tracestate = meta["traceparent"], meta["tracestate"]
+    if traceparent is None:
+        if tracestate is not None:
+            add(("ce_tracestate", tracestate.encode()))
+        add(_CONTENT_TYPE)
+        return headers
+    if producer_span is not None:
+        traceparent = producer_span(row, traceparent, tracestate) or traceparent
+    encoded = traceparent.encode()
+    add(("ce_traceparent", encoded))
+    if tracestate is not None:
+        add(("ce_tracestate", tracestate.encode()))
+    add(_CONTENT_TYPE)
+    add(("traceparent", encoded))
+    return headers
+
+
+def _ce_time(recorded_at: str) -> bytes:
+    """The record time as `kafka_record` writes it (pydantic's JSON form of the datetime)."""
+    at: str = to_jsonable_python(datetime.fromisoformat(recorded_at))
+    return at.encode()
 
 
 async def send_records(
@@ -190,7 +319,7 @@ class Relay:
         in_flight: tuple[asyncio.Future[Any], Checkpoint, int] | None = None
         try:
             while True:
-                batch = await self._store.read_all(after=checkpoint, limit=self._batch_size)
+                batch = await self._store.read_all_rows(after=checkpoint, limit=self._batch_size)
                 if not batch:
                     break
                 delivered = await self._send(batch)
@@ -214,12 +343,12 @@ class Relay:
         self.published += n
         return n
 
-    async def _send(self, batch: Sequence[RecordedEvent]) -> asyncio.Future[Any]:
+    async def _send(self, batch: Sequence[StoredRow]) -> asyncio.Future[Any]:
         """Hand a batch to the producer, in order, before anything else is sent; the returned
         future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
-        tracing = spans_exported()
+        producer_span = self._producer_span if spans_exported() else None
         collecting = gc.isenabled()
         # A record is a dozen tracked objects (headers list and tuples) and no cycle: left on,
         # the cyclic collector ran every few dozen records and carried each batch through its
@@ -227,34 +356,26 @@ class Relay:
         # time in the bench). Nothing else runs meanwhile (no await).
         gc.disable()
         try:
-            records = [self._record(event, tracing=tracing) for event in batch]
+            records = kafka_records(batch, source=self.source, producer_span=producer_span)
         finally:
             if collecting:
                 gc.enable()
         return await send_records(producer, self.topic, records)
 
-    def _record(self, event: RecordedEvent, *, tracing: bool) -> Record:
-        parent = event.metadata.traceparent
-        if parent is None or not tracing:
-            record = kafka_record(event, source=self.source)
-            if parent is not None:
-                record[2].append(("traceparent", parent.encode()))
-            return record
+    def _producer_span(self, row: StoredRow, parent: str, tracestate: str | None) -> str | None:
+        """Record a producer span continuing the stored trace context; its traceparent."""
         span = tracer.start_span(
             f"{self.topic} publish",
-            context=_parent(parent, event.metadata.tracestate),
+            context=_parent(parent, tracestate),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": self.topic,
-                "messaging.message.id": str(event.event_id),
+                "messaging.message.id": row.event_id,
             },
         )
-        traceparent = _traceparent_of(span) or parent
         span.end()
-        key, value, headers = kafka_record(event, source=self.source, traceparent=traceparent)
-        headers.append(("traceparent", traceparent.encode()))
-        return key, value, headers
+        return _traceparent_of(span)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, polling every `poll_interval` (or sooner on `wake`).

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from pydantic_core import to_json
+
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS, event_hash
 from lts_events.store.port import (
@@ -17,6 +19,7 @@ from lts_events.store.port import (
     ConcurrencyError,
     ExpectedVersion,
     ProcessedMessage,
+    StoredRow,
     StreamHistory,
     Timer,
 )
@@ -106,6 +109,9 @@ class InMemoryEventStore:
         newer = (e for e in self._events if (e.transaction_id, e.position) > after)
         return tuple(newer)[:limit]
 
+    async def read_all_rows(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[StoredRow]:
+        return tuple(_stored_row(e) for e in await self.read_all(after=after, limit=limit))
+
     async def is_processed(self, message: ProcessedMessage) -> bool:
         return message in self._processed
 
@@ -123,6 +129,21 @@ class InMemoryEventStore:
             t for t in self._timers.values() if t.due_at <= now and t.timer_id not in self._fired
         ]
         return sorted(due, key=lambda t: t.due_at)[:limit]
+
+
+def _stored_row(event: RecordedEvent) -> StoredRow:
+    return StoredRow(
+        position=event.position,
+        transaction_id=event.transaction_id,
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        event_id=str(event.event_id),
+        type=event.type,
+        schema_version=event.schema_version,
+        data=to_json(event.data).decode(),
+        metadata=event.metadata.model_dump_json(),
+        recorded_at=event.recorded_at.isoformat(),
+    )
 
 
 def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) -> None:

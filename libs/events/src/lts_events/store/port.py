@@ -38,6 +38,22 @@ class Checkpoint(NamedTuple):
         return Checkpoint(0, 0)
 
 
+class StoredRow(NamedTuple):
+    """An event as stored, with its data and metadata still JSON text: for readers that pass
+    events on without looking into them (the relay), which need no `RecordedEvent`."""
+
+    position: int
+    transaction_id: int
+    stream_id: str
+    stream_version: int
+    event_id: str  # the UUID's canonical text
+    type: str
+    schema_version: int
+    data: str  # JSON of the data object (spacing is the store's own)
+    metadata: str  # JSON of `Metadata.model_dump(mode="json")`
+    recorded_at: str  # ISO 8601 with its UTC offset, as `datetime.fromisoformat` reads it
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessedMessage:
     """The input a handler answered (a Kafka message id, a timer id): recorded with its events."""
@@ -114,6 +130,11 @@ class EventStore(Protocol):
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         """Events committed after `after`, in (transaction id, position) order, never skipping an
         event whose transaction commits late (the transaction-id barrier)."""
+        ...
+
+    async def read_all_rows(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[StoredRow]:
+        """`read_all`'s events (the same ones, in the same order, behind the same barrier) as
+        `StoredRow`s: nothing decoded, for readers that only pass events on."""
         ...
 
     async def is_processed(self, message: ProcessedMessage) -> bool: ...

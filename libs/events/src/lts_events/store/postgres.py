@@ -32,6 +32,7 @@ from lts_events.store.port import (
     ConcurrencyError,
     ExpectedVersion,
     ProcessedMessage,
+    StoredRow,
     StreamHistory,
     Timer,
 )
@@ -82,7 +83,9 @@ class PostgresEventStore:
         self._queue: list[_Pending] = []
         self._flushers: set[asyncio.Task[None]] = set()
         self._max_flushers = max(1, pool_size // 2)
-        self._read_ahead: dict[tuple[Checkpoint, int], asyncio.Task[list[Any]]] = {}
+        # Batches read ahead, by (statement, after, limit): `read_all` and `read_all_rows`
+        # select different columns.
+        self._read_ahead: dict[tuple[str, Checkpoint, int], asyncio.Task[list[Any]]] = {}
 
     @classmethod
     async def connect(
@@ -292,38 +295,49 @@ class PostgresEventStore:
         return histories
 
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
-        rows = await self._read_ahead_rows(after, limit)
-        if rows is None:
-            rows = await self._read_all_rows(after, limit)
-        if len(rows) == limit:  # a full batch: its reader usually asks for the next one
-            self._start_read_ahead(Checkpoint(rows[-1][1], rows[-1][0]), limit)
-            await asyncio.sleep(0)  # the read-ahead sends its query before this batch is decoded
-        return recorded_from_read_all_rows(rows)
+        return recorded_from_read_all_rows(await self._read_all(self._sql.read_all, after, limit))
 
-    async def _read_all_rows(self, after: Checkpoint, limit: int) -> list[Any]:
+    async def read_all_rows(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[StoredRow]:
+        rows = await self._read_all(self._sql.read_all_rows, after, limit)
+        return list(map(StoredRow._make, rows))
+
+    async def _read_all(self, statement: str, after: Checkpoint, limit: int) -> list[Any]:
+        """The rows of a `read_all` statement (`sql._READ_ALL`: position and transaction id
+        first) after `after`, read ahead when the batch before was full."""
+        rows = await self._read_ahead_rows(statement, after, limit)
+        if rows is None:
+            rows = await self._fetch_all(statement, after, limit)
+        if len(rows) == limit:  # a full batch: its reader usually asks for the next one
+            self._start_read_ahead(statement, Checkpoint(rows[-1][1], rows[-1][0]), limit)
+            await asyncio.sleep(0)  # the read-ahead sends its query before this batch is decoded
+        return rows
+
+    async def _fetch_all(self, statement: str, after: Checkpoint, limit: int) -> list[Any]:
         async with self._connection() as db:
             rows: list[Any] = await db.fetch(
-                self._sql.read_all, str(after.transaction_id), after.position, limit
+                statement, str(after.transaction_id), after.position, limit
             )
         return rows
 
-    def _start_read_ahead(self, after: Checkpoint, limit: int) -> None:
+    def _start_read_ahead(self, statement: str, after: Checkpoint, limit: int) -> None:
         """Read the batch after a full one while its reader works on that one (the server's
         time and the round trip overlap the decoding). Only a full read-ahead batch is ever
         returned, and a full one is what reading afresh would return: rows that became readable
         since belong to transactions the barrier held back, which sort after all of them."""
-        key = (after, limit)
+        key = (statement, after, limit)
         if key in self._read_ahead:
             return
         if len(self._read_ahead) >= _READ_AHEAD_KEPT:  # readers that stopped: drop the oldest
             self._read_ahead.pop(next(iter(self._read_ahead))).cancel()
-        task = asyncio.ensure_future(self._read_all_rows(after, limit))
+        task = asyncio.ensure_future(self._fetch_all(statement, after, limit))
         task.add_done_callback(_unclaimed)
         self._read_ahead[key] = task
 
-    async def _read_ahead_rows(self, after: Checkpoint, limit: int) -> list[Any] | None:
+    async def _read_ahead_rows(
+        self, statement: str, after: Checkpoint, limit: int
+    ) -> list[Any] | None:
         """The rows read ahead for exactly this call, if they make a full batch."""
-        task = self._read_ahead.pop((after, limit), None)
+        task = self._read_ahead.pop((statement, after, limit), None)
         if task is None or task.cancelled():
             return None
         try:

@@ -25,6 +25,14 @@ READ_ALL_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_versio
     e.hash"""
 
 
+# The columns of `read_all_rows` (port.StoredRow), for readers that decode nothing (the relay):
+# `read_all`'s without the hash, and the event id as the text they would make of it anyway.
+STORED_ROW_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_version,
+    e.event_id::text AS event_id, e.type, e.schema_version, e.data::text AS data,
+    e.metadata::text AS metadata,
+    to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00') AS recorded_at"""
+
+
 @dataclass(frozen=True, slots=True)
 class AppendShape:
     """Which optional parts an append has; their parameters follow, in this order, the stream,
@@ -48,6 +56,7 @@ class Statements:
     read_stream: str
     read_streams: str
     read_all: str
+    read_all_rows: str
     is_processed: str
     processed_among: str
     load_checkpoint: str
@@ -67,6 +76,7 @@ def statements(schema: str) -> Statements:
         read_streams=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=READ_ALL_COLUMNS),
+        read_all_rows=_READ_ALL.format(s=s, columns=STORED_ROW_COLUMNS),
         is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
         "WHERE consumer = $1 AND message_id = $2)",
         processed_among=f"SELECT p.consumer, p.message_id FROM {s}.processed_messages AS p "
