@@ -3,9 +3,9 @@ every event to the service's topic, advancing its checkpoint only after Kafka ac
 whole batch. Killed at any point it resumes from the checkpoint: nothing is lost, and the events
 published after the last checkpoint are published again (consumers absorb duplicates).
 
-It reads the store's rows undecoded (`read_all_rows`) and builds each record from their JSON
-text (`kafka_records`): the same records as from the decoded events (`kafka_record`), for about
-a third of the CPU."""
+It reads the store's rows undecoded (`read_all_rows`: data as JSON text, metadata as its
+fields) and builds each record from them (`kafka_records`): the same records as from the
+decoded events (`kafka_record`), for about half the CPU."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 from pydantic_core import from_json, to_json, to_jsonable_python
 
-from lts_events.actors import Actor
-from lts_events.envelope import JSON, SPEC_VERSION, Metadata, RecordedEvent
+from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
 from lts_events.telemetry import context_from, spans_exported
 
@@ -78,12 +78,9 @@ def kafka_record(event: RecordedEvent, *, source: str, traceparent: str | None =
 
 # -- the same records from stored rows (`EventStore.read_all_rows`), without decoding events ----
 
-# The traceparent of a row's record, given its stored traceparent and tracestate (the relay's
-# producer span).
-ProducerSpan = Callable[[StoredRow, str, str | None], str | None]
+# The traceparent of a row's record, given its stored trace context (the relay's producer span).
+ProducerSpan = Callable[[StoredRow], str | None]
 _ORJSON_ERRORS = (orjson.JSONDecodeError, orjson.JSONEncodeError)
-_METADATA_KEYS = Metadata.model_fields.keys()
-_ACTOR_KEYS = Actor.model_fields.keys()
 
 
 def kafka_value(data: str) -> bytes:
@@ -103,44 +100,24 @@ def kafka_value(data: str) -> bytes:
     return value
 
 
-def stored_metadata(text: str) -> dict[str, Any]:
-    """`Metadata.model_dump(mode="json")` from its JSON text, what the store holds, without the
-    model; a text of other keys (written before a field was added) is read through `Metadata`,
-    which fills in defaults or refuses it."""
-    meta = orjson.loads(text)
-    if (
-        type(meta) is dict
-        and meta.keys() == _METADATA_KEYS
-        and type(actor := meta["actor"]) is dict
-        and actor.keys() == _ACTOR_KEYS
-    ):
-        return meta
-    dump: dict[str, Any] = Metadata.model_validate_json(text).model_dump(mode="json")
-    return dump
-
-
 def kafka_records(
     rows: Sequence[StoredRow], *, source: str, producer_span: ProducerSpan | None = None
 ) -> list[Record]:
     """The relay's records of stored rows: for each, `kafka_record` of the event (the same key,
     value and headers, in the same order) followed, when it carries a trace context, by a plain
     `traceparent` header. `producer_span` (when spans are exported) gives the traceparent that
-    replaces a stored one. Metadata and record time are decoded once per run of rows sharing
-    them (events appended together share both)."""
+    replaces a stored one. The record time is formatted once per run of rows sharing it (events
+    appended together do)."""
     records: list[Record] = []
     add, value_of, headers_of = records.append, kafka_value, _headers
     source_header = ("ce_source", source.encode())
-    metadata_text: str | None = None
     at_text: str | None = None
-    meta: dict[str, Any] = {}
     time_header = ("ce_time", b"")
     for row in rows:
-        if row.metadata != metadata_text:
-            meta, metadata_text = stored_metadata(row.metadata), row.metadata
         if row.recorded_at != at_text:
             time_header, at_text = ("ce_time", _ce_time(row.recorded_at)), row.recorded_at
         key = row.stream_id.encode()
-        headers = headers_of(row, key, meta, source_header, time_header, producer_span)
+        headers = headers_of(row, key, source_header, time_header, producer_span)
         add((key, value_of(row.data), headers))
     return records
 
@@ -148,13 +125,12 @@ def kafka_records(
 def _headers(
     row: StoredRow,
     key: bytes,
-    meta: dict[str, Any],
     source_header: Header,
     time_header: Header,
     producer_span: ProducerSpan | None,
 ) -> Headers:
-    """`kafka_record`'s headers, in its order, then the plain `traceparent` for W3C-aware
-    consumers when there is a trace context."""
+    """`kafka_record`'s headers, in its order, then the plain `traceparent` when there is a
+    trace context."""
     headers = [
         _SPEC_VERSION,
         ("ce_id", row.event_id.encode()),
@@ -162,33 +138,40 @@ def _headers(
         ("ce_type", row.type.encode()),
         ("ce_subject", key),
         time_header,
-        ("ce_correlationid", meta["correlation_id"].encode()),
+        ("ce_correlationid", row.correlation_id.encode()),
     ]
     add = headers.append
-    if (causation := meta["causation_id"]) is not None:
-        add(("ce_causationid", causation.encode()))
-    add(("ce_streamversion", str(row.stream_version).encode()))
-    add(("ce_schemaversion", str(row.schema_version).encode()))
-    actor = meta["actor"]
-    add(("ce_actorid", actor["id"].encode()))
-    add(("ce_actorrole", actor["role"].encode()))
-    if (reason := meta["reason"]) is not None:
-        add(("ce_reason", reason.encode()))
-    traceparent, tracestate = meta["traceparent"], meta["tracestate"]
+    if row.causation_id is not None:
+        add(("ce_causationid", row.causation_id.encode()))
+    add(("ce_streamversion", b"%d" % row.stream_version))
+    add(("ce_schemaversion", b"%d" % row.schema_version))
+    add(("ce_actorid", row.actor_id.encode()))
+    add(("ce_actorrole", row.actor_role.encode()))
+    if row.reason is not None:
+        add(("ce_reason", row.reason.encode()))
+    _add_trace_context(add, row, producer_span)
+    return headers
+
+
+def _add_trace_context(
+    add: Callable[[Header], None], row: StoredRow, producer_span: ProducerSpan | None
+) -> None:
+    """ce_traceparent?, ce_tracestate?, content-type, then traceparent? (the same context, for
+    consumers that know W3C trace context but not CloudEvents)."""
+    traceparent = row.traceparent
     if traceparent is None:
-        if tracestate is not None:
-            add(("ce_tracestate", tracestate.encode()))
+        if row.tracestate is not None:
+            add(("ce_tracestate", row.tracestate.encode()))
         add(_CONTENT_TYPE)
-        return headers
+        return
     if producer_span is not None:
-        traceparent = producer_span(row, traceparent, tracestate) or traceparent
+        traceparent = producer_span(row) or traceparent
     encoded = traceparent.encode()
     add(("ce_traceparent", encoded))
-    if tracestate is not None:
-        add(("ce_tracestate", tracestate.encode()))
+    if row.tracestate is not None:
+        add(("ce_tracestate", row.tracestate.encode()))
     add(_CONTENT_TYPE)
     add(("traceparent", encoded))
-    return headers
 
 
 def _ce_time(recorded_at: str) -> bytes:
@@ -201,12 +184,20 @@ async def send_records(
     producer: AIOKafkaProducer, topic: str, records: Sequence[Record]
 ) -> asyncio.Future[Any]:
     """Hand records to the producer as record batches, one run per partition in the records'
-    order; the returned future completes when Kafka acknowledged all of them.
+    order; the returned future completes when Kafka acknowledged all of them."""
+    await producer.client._wait_on_metadata(topic)
+    return await send_batches(producer, topic, record_batches(producer, topic, records))
+
+
+def record_batches(
+    producer: AIOKafkaProducer, topic: str, records: Iterable[Record]
+) -> list[tuple[int, BatchBuilder]]:
+    """Records as (partition, filled batch) in the order to send them: each partition's
+    records in their order. The topic's metadata must be known (`_wait_on_metadata`).
 
     The partition of a record is the one `producer.send` would choose (the producer's own
     partitioner over the same metadata: a stream's events stay on one partition); building the
     batches here saves `send`'s per-record bookkeeping, which is most of the relay's cost."""
-    await producer.client._wait_on_metadata(topic)
     metadata = producer.client.cluster
     partitions = list(metadata.partitions_for_topic(topic))
     available = list(metadata.available_partitions_for_topic(topic))
@@ -220,17 +211,26 @@ async def send_records(
         if partition is None:
             partition = chosen[key] = choose(key, partitions, available)
         runs.setdefault(partition, []).append(record)
-    futures = []
+    batches: list[tuple[int, BatchBuilder]] = []
     for partition, run in runs.items():
         builder = producer.create_batch()
         for key, value, headers in run:
             if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
+                batches.append((partition, builder))
                 builder = producer.create_batch()
                 if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
                     raise ValueError(f"a record of {len(value)} bytes fits no batch")
         if builder.record_count():
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            batches.append((partition, builder))
+    return batches
+
+
+async def send_batches(
+    producer: AIOKafkaProducer, topic: str, batches: Sequence[tuple[int, BatchBuilder]]
+) -> asyncio.Future[Any]:
+    """Hand filled batches to the producer in order; the returned future completes when Kafka
+    acknowledged all of them."""
+    futures = [await producer.send_batch(batch, topic, partition=p) for p, batch in batches]
     return asyncio.gather(*futures)
 
 
@@ -348,25 +348,31 @@ class Relay:
         future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
+        await producer.client._wait_on_metadata(self.topic)
         producer_span = self._producer_span if spans_exported() else None
         collecting = gc.isenabled()
         # A record is a dozen tracked objects (headers list and tuples) and no cycle: left on,
         # the cyclic collector ran every few dozen records and carried each batch through its
         # generations into the oldest, whose passes walk the whole heap (a fifth of the relay's
-        # time in the bench). Nothing else runs meanwhile (no await).
+        # time in the bench). Off while the records are made and written into the producer's
+        # batches, after which they are freed unseen by it. Nothing else runs meanwhile (no
+        # await).
         gc.disable()
         try:
             records = kafka_records(batch, source=self.source, producer_span=producer_span)
+            batches = record_batches(producer, self.topic, records)
+            records.clear()  # freed now, while the collector is off
         finally:
             if collecting:
                 gc.enable()
-        return await send_records(producer, self.topic, records)
+        return await send_batches(producer, self.topic, batches)
 
-    def _producer_span(self, row: StoredRow, parent: str, tracestate: str | None) -> str | None:
-        """Record a producer span continuing the stored trace context; its traceparent."""
+    def _producer_span(self, row: StoredRow) -> str | None:
+        """Record a producer span continuing the row's stored trace context; its traceparent."""
+        assert row.traceparent is not None
         span = tracer.start_span(
             f"{self.topic} publish",
-            context=_parent(parent, tracestate),
+            context=_parent(row.traceparent, row.tracestate),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "kafka",

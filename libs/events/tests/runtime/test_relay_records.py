@@ -6,19 +6,20 @@ same headers in the same order. Checked against the in-memory and the PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import pytest
 from lts_events.actors import Actor, Role, automation
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
-from lts_events.relay import Record, kafka_record, kafka_records, stored_metadata
+from lts_events.kafka import ensure_topics
+from lts_events.relay import Record, Relay, kafka_record, kafka_records
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import ANY, Checkpoint, EventStore, StoredRow
 from lts_events.store.postgres import PostgresEventStore
-from pydantic import ValidationError
 
 SOURCE = "lts-flow/rtrecords"
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -120,10 +121,10 @@ async def test_a_producer_span_replaces_only_a_stored_trace_context(
 ) -> None:
     await any_store.append("finding-1", findings(5), expected_version=ANY)
     rows, events = await stored(any_store, 5)
-    asked: list[tuple[str, str, str | None]] = []
+    asked: list[tuple[str, str | None, str | None]] = []
 
-    def producer_span(row: StoredRow, parent: str, tracestate: str | None) -> str:
-        asked.append((row.event_id, parent, tracestate))
+    def producer_span(row: StoredRow) -> str:
+        asked.append((row.event_id, row.traceparent, row.tracestate))
         return SPAN
 
     records = kafka_records(rows, source=SOURCE, producer_span=producer_span)
@@ -140,23 +141,26 @@ async def test_a_producer_span_without_a_valid_context_forwards_the_stored_one()
     await store.append("finding-1", findings(3), expected_version=ANY)
     rows, events = await stored(store, 3)
 
-    records = kafka_records(rows, source=SOURCE, producer_span=lambda row, parent, state: None)
+    records = kafka_records(rows, source=SOURCE, producer_span=lambda row: None)
 
     assert records == [relay_record(event) for event in events]
 
 
-def test_stored_metadata_is_the_models_json_dump() -> None:
-    metadata = METADATA[1]
+@pytest.mark.parametrize("collecting", [True, False])
+async def test_publishing_leaves_the_garbage_collector_as_it_found_it(
+    collecting: bool, kafka: str, unique: Callable[[str], str]
+) -> None:
+    store = InMemoryEventStore()
+    await store.append("finding-1", findings(3), expected_version=ANY)
+    topic = unique("rt-records")
+    await ensure_topics(kafka, [topic])
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        async with Relay(store, bootstrap_servers=kafka, topic=topic, source=SOURCE) as relay:
+            published = await relay.publish_pending()
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
 
-    assert stored_metadata(metadata.model_dump_json()) == metadata.model_dump(mode="json")
-
-
-def test_metadata_stored_with_fewer_fields_is_read_through_the_model() -> None:
-    older = '{"actor": {"id": "erin", "role": "qa"}, "correlation_id": "c-1", "reason": "r"}'
-
-    assert stored_metadata(older) == Metadata.model_validate_json(older).model_dump(mode="json")
-
-
-def test_metadata_the_model_refuses_is_refused() -> None:
-    with pytest.raises(ValidationError):
-        stored_metadata('{"actor": {"id": "erin"}, "correlation_id": "c-1"}')
+    assert published == 3

@@ -73,8 +73,15 @@ def assert_row_is_the_event(row: StoredRow, event: RecordedEvent) -> None:
     assert (row.type, row.schema_version) == (event.type, event.schema_version)
     assert row.event_id == str(event.event_id)
     assert from_json(row.data) == event.data
-    assert Metadata.model_validate_json(row.metadata) == event.metadata
     assert datetime.fromisoformat(row.recorded_at) == event.recorded_at
+    meta = event.metadata
+    assert (row.actor_id, row.actor_role) == (meta.actor.id, meta.actor.role.value)
+    assert (row.reason, row.correlation_id, row.causation_id) == (
+        meta.reason,
+        meta.correlation_id,
+        meta.causation_id,
+    )
+    assert (row.traceparent, row.tracestate) == (meta.traceparent, meta.tracestate)
 
 
 async def test_read_all_rows_are_the_events_read_all_returns(

@@ -132,6 +132,7 @@ class InMemoryEventStore:
 
 
 def _stored_row(event: RecordedEvent) -> StoredRow:
+    meta = event.metadata
     return StoredRow(
         position=event.position,
         transaction_id=event.transaction_id,
@@ -141,8 +142,14 @@ def _stored_row(event: RecordedEvent) -> StoredRow:
         type=event.type,
         schema_version=event.schema_version,
         data=to_json(event.data).decode(),
-        metadata=event.metadata.model_dump_json(),
         recorded_at=event.recorded_at.isoformat(),
+        actor_id=meta.actor.id,
+        actor_role=meta.actor.role.value,
+        reason=meta.reason,
+        correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
+        traceparent=meta.traceparent,
+        tracestate=meta.tracestate,
     )
 
 

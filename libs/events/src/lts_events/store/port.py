@@ -39,8 +39,9 @@ class Checkpoint(NamedTuple):
 
 
 class StoredRow(NamedTuple):
-    """An event as stored, with its data and metadata still JSON text: for readers that pass
-    events on without looking into them (the relay), which need no `RecordedEvent`."""
+    """An event as stored, undecoded, for readers that pass events on without looking into
+    them (the relay): its data as JSON text and its metadata as the fields it was stored with
+    (what `Metadata.model_dump(mode="json")` holds), without `RecordedEvent` or `Metadata`."""
 
     position: int
     transaction_id: int
@@ -50,8 +51,14 @@ class StoredRow(NamedTuple):
     type: str
     schema_version: int
     data: str  # JSON of the data object (spacing is the store's own)
-    metadata: str  # JSON of `Metadata.model_dump(mode="json")`
     recorded_at: str  # ISO 8601 with its UTC offset, as `datetime.fromisoformat` reads it
+    actor_id: str
+    actor_role: str  # a `Role` value
+    reason: str | None
+    correlation_id: str
+    causation_id: str | None
+    traceparent: str | None
+    tracestate: str | None
 
 
 @dataclass(frozen=True, slots=True)

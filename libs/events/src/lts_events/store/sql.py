@@ -26,11 +26,16 @@ READ_ALL_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_versio
 
 
 # The columns of `read_all_rows` (port.StoredRow), for readers that decode nothing (the relay):
-# `read_all`'s without the hash, and the event id as the text they would make of it anyway.
+# the event id as the text they would make of it anyway, no hash, and the metadata's fields
+# instead of its JSON. Measured per row: extracting them here costs the client no more than
+# receiving the metadata text, and spares it parsing that text (a third of the relay's work).
 STORED_ROW_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_version,
     e.event_id::text AS event_id, e.type, e.schema_version, e.data::text AS data,
-    e.metadata::text AS metadata,
-    to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00') AS recorded_at"""
+    to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00') AS recorded_at,
+    e.metadata->'actor'->>'id' AS actor_id, e.metadata->'actor'->>'role' AS actor_role,
+    e.metadata->>'reason' AS reason, e.metadata->>'correlation_id' AS correlation_id,
+    e.metadata->>'causation_id' AS causation_id, e.metadata->>'traceparent' AS traceparent,
+    e.metadata->>'tracestate' AS tracestate"""
 
 
 @dataclass(frozen=True, slots=True)
