@@ -629,3 +629,19 @@ async def test_a_racing_commit_failing_a_group_statement_leaves_the_others_appen
         "racing"
     ]
     assert (await postgres_store.verify()).ok
+
+
+async def test_an_appends_recorded_events_are_the_stored_ones_as_a_sequence(
+    postgres_store: PostgresEventStore,
+) -> None:
+    stream = a_stream()
+    new = [NewEvent.of(ReadingsTaken(raw={"n": n}), META) for n in range(3)]
+
+    result = await postgres_store.append(stream, new, expected_version=NO_STREAM)
+
+    stored = list((await postgres_store.read_stream(stream)).events)
+    assert len(result.recorded) == 3
+    assert result.recorded == stored
+    assert list(result.recorded[1:]) == stored[1:]
+    assert [e.event_id for e in result.recorded] == [n.event_id for n in new]
+    assert result.recorded != stored[:2]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
 import asyncpg
@@ -158,8 +158,9 @@ class PostgresEventStore:
         schedule: Sequence[Timer] = (),
         fired_timer: str | None = None,
     ) -> AppendResult:
-        shape, extra = _optional_parts(processed, schedule, fired_timer)
-        statement = self._sql.append[shape]
+        statement = self._sql.append[
+            AppendShape(processed is not None, bool(schedule), fired_timer is not None)
+        ]
         consumer, message_id = (
             (processed.consumer, processed.message_id) if processed else (None, None)
         )
@@ -171,7 +172,7 @@ class PostgresEventStore:
             # many small appends; plain writers (HTTP, tools) are faster on their own statements.
             version, previous = guess
             chained = chain(stream_id, events, head_version=version, head_hash=previous)
-            pending = _Pending(stream_id, version, chained, processed, schedule, statement, extra)
+            pending = _Pending(stream_id, version, chained, processed, schedule, statement)
             rows = await self._grouped(pending)
             if rows is not None:
                 if chained:
@@ -189,6 +190,7 @@ class PostgresEventStore:
                 else:
                     (version, previous), guess = guess, None  # a wrong guess is re-read
                 chained = chain(stream_id, events, head_version=version, head_hash=previous)
+                extra = _optional_parts(processed, schedule, fired_timer)
                 rows = await _insert(db, statement, stream_id, version, chained, extra)
                 if rows is not None:
                     if chained:
@@ -263,7 +265,7 @@ class PostgresEventStore:
                     pending.stream_id,
                     pending.version,
                     pending.chained,
-                    pending.extra,
+                    _optional_parts(pending.processed, pending.schedule, None),
                 )
             except Exception as error:
                 pending.fail(error)
@@ -403,7 +405,6 @@ class _Pending:
     processed: ProcessedMessage | None
     schedule: Sequence[Timer]
     statement: str  # the single-append statement, for writing it on its own
-    extra: Sequence[Any]
     done: asyncio.Future[Sequence[Any] | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -470,7 +471,9 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 def _optional_parts(
     processed: ProcessedMessage | None, schedule: Sequence[Timer], fired_timer: str | None
-) -> tuple[AppendShape, list[Any]]:
+) -> list[Any]:
+    """The parameters of the append statement's optional parts (see `sql.AppendShape`); made
+    only for a statement of its own (the group commit takes its parts from `_many_payload`)."""
     extra: list[Any] = []
     if processed is not None:
         extra += [processed.consumer, processed.message_id]
@@ -478,7 +481,7 @@ def _optional_parts(
         extra += timer_columns(schedule)
     if fired_timer is not None:
         extra.append(fired_timer)
-    return AppendShape(processed is not None, bool(schedule), fired_timer is not None), extra
+    return extra
 
 
 async def _insert(
@@ -513,8 +516,15 @@ def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) ->
 def _appended(
     stream_id: str, version: int, chained: Sequence[ChainedEvent], rows: Sequence[Any]
 ) -> AppendResult:
+    recorded = _RecordedOnDemand(partial(_recorded, stream_id, chained, rows), len(chained))
+    return AppendResult(stream_id, version + len(chained), recorded)
+
+
+def _recorded(
+    stream_id: str, chained: Sequence[ChainedEvent], rows: Sequence[Any]
+) -> list[RecordedEvent]:
     stored = {row["stream_version"]: row for row in rows if row["stream_version"] is not None}
-    recorded = [
+    return [
         recorded_from_chained(
             stream_id,
             event,
@@ -524,7 +534,45 @@ def _appended(
         )
         for event in chained
     ]
-    return AppendResult(stream_id, version + len(chained), recorded)
+
+
+class _RecordedOnDemand(Sequence[RecordedEvent]):
+    """An append's events as RecordedEvents, made when first asked for: a consumer's appends
+    (most of a busy service's) never look at them, and making them cost ~3% of its CPU."""
+
+    __slots__ = ("_count", "_events", "_make")
+
+    def __init__(self, make: Callable[[], list[RecordedEvent]], count: int) -> None:
+        self._make: Callable[[], list[RecordedEvent]] | None = make
+        self._events: list[RecordedEvent] = []
+        self._count = count
+
+    def _made(self) -> list[RecordedEvent]:
+        if self._make is not None:
+            self._events, self._make = self._make(), None
+        return self._events
+
+    @overload
+    def __getitem__(self, index: int) -> RecordedEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RecordedEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> RecordedEvent | Sequence[RecordedEvent]:
+        return self._made()[index]
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return self._made() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are unhashable
+
+    def __repr__(self) -> str:
+        return repr(self._made())
 
 
 def _stored(row: Any) -> StoredEvent:
