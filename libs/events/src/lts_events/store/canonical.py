@@ -8,16 +8,21 @@ json.dumps). orjson writes it about ten times faster; it is used wherever its by
   schema shows where floats can be in it (`schema_floats.float_fields`: nowhere, or only as the
   value of some top-level keys) and those floats are ones both write alike, orjson alone (the
   rest of a JSON-mode dump is dicts, lists, str, int, bool and None, which both write alike);
-  json.dumps only if orjson refuses (ints beyond 64 bits, lone surrogates)."""
+  json.dumps only if orjson refuses (ints beyond 64 bits, lone surrogates).
+- `canonical_metadata(metadata)` / `MetadataWriter`, the `Metadata` of every event: written
+  field by field (its keys are fixed), each string through the encoder json.dumps itself uses."""
 
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from lts_events.actors import Actor
+from lts_events.envelope import Metadata
 from lts_events.store.schema_floats import float_fields
 
 # Subclasses of str/int/dict/list, dataclasses and datetimes are not encoded by orjson but
@@ -73,6 +78,81 @@ def float_free_json(value: Any) -> str:
         return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError:
         return json_dumps(value)
+
+
+# The string encoder json.dumps uses with ensure_ascii=False (its C encoder calls this very
+# function), so a string is written as json.dumps writes it, lone surrogates included.
+_quote: Any = encode_basestring
+
+
+def canonical_metadata(metadata: Metadata) -> str:
+    """`canonical_dump(Metadata, metadata.model_dump(mode="json"))`, written directly (see
+    `MetadataWriter`)."""
+    return MetadataWriter().text(metadata)
+
+
+class MetadataWriter:
+    """Writes `canonical_dump(Metadata, metadata.model_dump(mode="json"))` directly: a Metadata
+    is a fixed set of keys holding strings or None and an Actor {id, role}, so its canonical
+    JSON is a template with the strings quoted as json.dumps quotes them (a property test holds
+    the two equal). One writer serves the events of one append, which share their actor, their
+    causation and correlation, and their trace context: it quotes each of those parts once.
+    Anything else (a subclass, a value that is not a string, as a model built without
+    validation could hold) takes the general path."""
+
+    __slots__ = ("_actors", "_causes", "_traces")
+
+    def __init__(self) -> None:
+        self._actors: dict[int, str] = {}  # by id(): the actors outlive the writer
+        self._causes: dict[tuple[str | None, str], str] = {}
+        self._traces: dict[tuple[str | None, str | None], str] = {}
+
+    def text(self, metadata: Metadata) -> str:
+        if type(metadata) is Metadata:
+            try:
+                return self._text(metadata.__dict__)
+            except (TypeError, KeyError):  # the encoder takes only strings
+                pass
+        return canonical_dump(type(metadata), metadata.model_dump(mode="json"))
+
+    def _text(self, values: dict[str, Any]) -> str:
+        # The keys in sorted order: actor, causation_id, correlation_id, reason, traceparent,
+        # tracestate.
+        actor = self._actors.get(id(values["actor"])) or self._actor(values["actor"])
+        cause = (values["causation_id"], values["correlation_id"])
+        causes = self._causes.get(cause) or self._cause(cause)
+        trace = (values["traceparent"], values["tracestate"])
+        traces = self._traces.get(trace) or self._trace(trace)
+        reason = values["reason"]
+        return f"{actor}{causes}{'null' if reason is None else _quote(reason)}{traces}"
+
+    def _actor(self, actor: Any) -> str:
+        if type(actor) is not Actor:
+            raise TypeError("not an Actor")
+        values = actor.__dict__
+        # A role is a StrEnum: written as the string it is.
+        text = f'{{"actor":{{"id":{_quote(values["id"])},"role":{_quote(values["role"])}}}'
+        self._actors[id(actor)] = text
+        return text
+
+    def _cause(self, cause: tuple[str | None, str]) -> str:
+        causation, correlation = cause
+        text = (
+            f',"causation_id":{_json_text(causation)},"correlation_id":{_quote(correlation)},'
+            f'"reason":'
+        )
+        self._causes[cause] = text
+        return text
+
+    def _trace(self, trace: tuple[str | None, str | None]) -> str:
+        parent, state = trace
+        text = f',"traceparent":{_json_text(parent)},"tracestate":{_json_text(state)}}}'
+        self._traces[trace] = text
+        return text
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 # -- floats in orjson's output ---------------------------------------------------------------

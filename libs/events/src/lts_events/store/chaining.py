@@ -1,24 +1,35 @@
 """Chaining new events onto a stream: versions, hashes, and the rows to insert them.
 
-`chain_hash` computes exactly `lts_events.hashing.event_hash` (a property test holds them equal)
-but takes the data and metadata already in canonical JSON. Events appended together share one
-metadata object, so its canonical form is computed once per append, and the canonical data is
-also what goes into the jsonb column: one serialisation per event instead of three. The
-canonical JSON comes from `canonical` (orjson where its bytes are json.dumps's)."""
+Each hash is exactly `lts_events.hashing.event_hash` (property tests hold them equal) over
+canonical JSON made once and also sent as the jsonb values: one serialisation per event
+instead of three. Per event class, what does not change is found once (its type and schema
+version as JSON, its pydantic serializer, where its dump may hold floats); per append, the
+stream and the metadata parts the events share (`canonical.MetadataWriter`); per event, the
+data dump, its canonical JSON (`canonical`: orjson where its bytes are json.dumps's), the id,
+the hash. `chain_hash` assembles the same content from arguments, for callers with their own."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
+
+from pydantic import BaseModel
 
 from lts_events.envelope import NewEvent
 from lts_events.event import Event
-from lts_events.store.canonical import canonical_dump, canonical_json
+from lts_events.store.canonical import (
+    MetadataWriter,
+    canonical_dump,
+    canonical_json,
+    float_free_json,
+)
+from lts_events.store.schema_floats import float_fields
 
 __all__ = ["ChainedEvent", "canonical_json", "chain", "chain_hash", "event_rows"]
 
@@ -45,9 +56,9 @@ def chain_hash(
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class ChainedEvent:
-    """A new event with its version, hash and canonical JSON, ready to insert."""
+class ChainedEvent(NamedTuple):
+    """A new event with its version, hash and canonical JSON, ready to insert. A named tuple:
+    one is made per appended event, in a third of a frozen dataclass's time."""
 
     new: NewEvent
     event_id: str
@@ -61,44 +72,113 @@ class ChainedEvent:
 def chain(
     stream_id: str, events: Sequence[NewEvent], *, head_version: int, head_hash: str
 ) -> list[ChainedEvent]:
+    """The events with versions after `head_version` and hashes chained from `head_hash`.
+    Each hash covers `chain_hash`'s content, assembled here from parts made once per append
+    (the stream, the metadata parts the events share) or once per event class (type, schema
+    version); a property test holds the hashes equal to `event_hash`'s."""
     chained: list[ChainedEvent] = []
-    previous = head_hash
-    metadata_texts: dict[int, str] = {}
-    for offset, new in enumerate(events, start=1):
-        data = new.event.to_data()
-        data_json = _data_json(new.event, data)
-        if "e+" in data_json or "-0.0" in data_json:  # maybe floats jsonb would rewrite
-            data = as_jsonb_reads_back(data)
-            data_json = canonical_json(data)
-        metadata_json = metadata_texts.get(id(new.metadata))
+    stream_json = _quote(stream_id)
+    previous_json = _quote(head_hash)
+    metadata_texts: dict[int, str] = {}  # events appended together may share one Metadata
+    metadata_writer = MetadataWriter()  # or, each their own, parts of it
+    version = head_version
+    for new in events:
+        version += 1
+        event = new.event
+        plan = _plans.get(type(event)) or _plan(type(event))
+        data, data_json = _canonical_data(event, plan)
+        metadata = new.metadata
+        metadata_json = metadata_texts.get(id(metadata))
         if metadata_json is None:
-            metadata = new.metadata
-            metadata_json = canonical_dump(type(metadata), metadata.model_dump(mode="json"))
+            metadata_json = metadata_writer.text(metadata)
             metadata_texts[id(metadata)] = metadata_json
-        version = head_version + offset
-        event_id = str(new.event_id)
-        previous = chain_hash(
-            previous_hash=previous,
-            event_id=event_id,
-            stream_id=stream_id,
-            stream_version=version,
-            type_=new.event.type,
-            schema_version=new.event.schema_version,
-            data_json=data_json,
-            metadata_json=metadata_json,
+        event_id, id_json = _id_texts(new.event_id)
+        content = (
+            f'{{"data":{data_json},"id":{id_json},"metadata":{metadata_json},'
+            f'"previous":{previous_json},"schema_version":{plan.schema_version_json},'
+            f'"stream":{stream_json},"type":{plan.type_json},"version":{version!r}}}'
         )
+        digest = _sha256(content.encode()).hexdigest()
+        previous_json = f'"{digest}"'  # hex digits: nothing to escape
         chained.append(
-            ChainedEvent(new, event_id, version, data, data_json, metadata_json, previous)
+            _new_chained((new, event_id, version, data, data_json, metadata_json, digest))
         )
     return chained
 
 
-def _data_json(event: Event, data: Any) -> str:
-    """The canonical JSON of `event.to_data()`, which is the event's JSON-mode dump unless a
-    subclass made its own."""
-    if type(event).to_data is Event.to_data:
-        return canonical_dump(type(event), data)
-    return canonical_json(data)
+_sha256 = hashlib.sha256
+_new_chained: Callable[[tuple[Any, ...]], ChainedEvent] = partial(tuple.__new__, ChainedEvent)
+
+
+def _id_texts(event_id: UUID | str) -> tuple[str, str]:
+    """`str(event_id)` and its JSON; for a UUID, made as `UUID.__str__` makes it, without
+    its method call, and quoted without escaping (hex digits and dashes)."""
+    if type(event_id) is not UUID:
+        text = str(event_id)
+        return text, _quote(text)
+    digits = event_id.int.to_bytes(16).hex()
+    text = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    return text, f'"{text}"'
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What chaining an event class needs, found once: its type and schema version as JSON;
+    its pydantic serializer when `to_data()` is its plain JSON-mode dump (called directly, it
+    skips `model_dump`'s Python frame; None when a subclass changed `to_data` or `model_dump`);
+    the top-level keys where floats may be (`float_fields`: empty, none at all; None,
+    anywhere)."""
+
+    type_json: str
+    schema_version_json: str
+    serializer: Any
+    float_keys: frozenset[str] | None
+
+
+_plans: dict[type[Event], _Plan] = {}
+
+
+def _plan(event_class: type[Event]) -> _Plan:
+    plain = event_class.to_data is Event.to_data and event_class.model_dump is BaseModel.model_dump
+    plan = _Plan(
+        type_json=_quote(event_class.type),
+        schema_version_json=repr(int(event_class.schema_version)),
+        serializer=event_class.__pydantic_serializer__ if plain else None,
+        float_keys=float_fields(event_class),
+    )
+    _plans[event_class] = plan
+    return plan
+
+
+def _canonical_data(event: Event, plan: _Plan) -> tuple[dict[str, Any], str]:
+    """`event.to_data()` and its canonical JSON, as jsonb will give them back."""
+    if plan.serializer is None:  # a to_data of its own: anything
+        return _as_read_back(event.to_data())
+    data = plan.serializer.to_python(event, mode="json")
+    keys = plan.float_keys
+    if keys is None:
+        return _as_read_back(data)
+    if not keys:  # no float anywhere: nothing jsonb would rewrite
+        return data, float_free_json(data)
+    data_json = canonical_dump(type(event), data)
+    if any(_rewritten(data.get(key)) for key in keys):
+        data = as_jsonb_reads_back(data)
+        data_json = canonical_json(data)
+    return data, data_json
+
+
+def _as_read_back(data: Any) -> tuple[dict[str, Any], str]:
+    data_json = canonical_json(data)
+    if "e+" in data_json or "-0.0" in data_json:  # maybe floats jsonb would rewrite
+        data = as_jsonb_reads_back(data)
+        data_json = canonical_json(data)
+    return data, data_json
+
+
+def _rewritten(value: Any) -> bool:
+    """Whether `as_jsonb_reads_back` may change this value of a top-level key (0.0 and
+    infinities come back unchanged: rewriting them merely costs a little)."""
+    return isinstance(value, float) and (value == 0.0 or abs(value) >= 1e16)
 
 
 def as_jsonb_reads_back(value: Any) -> Any:

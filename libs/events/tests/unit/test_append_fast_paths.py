@@ -1,0 +1,383 @@
+"""The shortcuts an append takes before any SQL is sent give exactly what the general path gives:
+the metadata's canonical JSON written field by field, Metadata built without validation, event
+ids made without `UUID.__init__`, and a chain whose hashes are `event_hash`'s (what `lts store
+verify` recomputes from the stored data and metadata)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from lts_events.actors import Actor, Role
+from lts_events.envelope import Metadata, NewEvent, random_uuid
+from lts_events.event import Event, JsonDict
+from lts_events.hashing import GENESIS, event_hash
+from lts_events.store.canonical import MetadataWriter, canonical_dump, canonical_metadata
+from lts_events.store.chaining import as_jsonb_reads_back, chain
+from pydantic import BaseModel, ConfigDict
+
+
+def reference(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# Every code point (lone surrogates, control characters, quotes, backslashes included). Pydantic
+# refuses lone surrogates, so metadata holding them is built without validation, as a model
+# from `model_construct` or `Metadata.trusted` could hold them.
+texts = st.text(st.characters(codec=None, categories=None), max_size=12) | st.sampled_from(
+    ['"', "\\", "\x00\x1f\x7f", "\u2028\u2029", "é\U0001f600", "\ud800", "a\udfffb"]
+)
+# Strings UTF-8 can encode (no lone surrogates): what validation accepts.
+valid_texts = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ['"', "\\", "\x00\x1f\x7f", "\u2028\u2029", "é\U0001f600"]
+)
+optional_valid_texts = st.none() | valid_texts
+actors = st.builds(Actor, id=valid_texts.filter(bool), role=st.sampled_from(Role))
+
+
+@st.composite
+def metadatas(draw: st.DrawFn, strings: st.SearchStrategy[str] = valid_texts) -> Metadata:
+    """Validated Metadata, or with `texts` Metadata built without validation."""
+    optional = st.none() | strings
+    actor = {"id": draw(strings.filter(bool)), "role": draw(st.sampled_from(Role))}
+    values: dict[str, Any] = {
+        "reason": draw(optional),
+        "correlation_id": draw(strings),
+        "causation_id": draw(optional),
+        "traceparent": draw(optional),
+        "tracestate": draw(optional),
+    }
+    if strings is texts:
+        return Metadata.model_construct(actor=Actor.model_construct(**actor), **values)
+    return Metadata(actor=Actor(**actor), **values)
+
+
+def general_path(metadata: BaseModel) -> str:
+    return canonical_dump(type(metadata), metadata.model_dump(mode="json"))
+
+
+# -- the metadata's canonical JSON ----------------------------------------------------------------
+
+
+@given(metadatas(texts) | metadatas())
+@example(Metadata(actor=Actor(id="a", role=Role.QA), correlation_id="c"))
+@example(
+    Metadata.model_construct(
+        actor=Actor.model_construct(id='"\\\ud800', role=Role.SRE),
+        reason="\x00\n\t\u2028é\U0001f600",
+        correlation_id="\udfff",
+        causation_id="",
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        tracestate="k=v,\x7f",
+    )
+)
+def test_the_metadata_written_field_by_field_is_its_canonical_dump(metadata: Metadata) -> None:
+    expected = general_path(metadata)
+
+    assert canonical_metadata(metadata) == expected
+    assert canonical_metadata(metadata) == reference(metadata.model_dump(mode="json"))
+
+
+@given(st.lists(metadatas(texts) | metadatas(), min_size=1, max_size=5), texts)
+def test_metadata_sharing_parts_with_others_in_one_append_is_still_its_own(
+    many: list[Metadata], shared: str
+) -> None:
+    writer = MetadataWriter()
+    sharing = [
+        m.model_copy(
+            update={"actor": many[0].actor, "correlation_id": shared, "traceparent": shared}
+        )
+        for m in many
+    ]
+
+    written = [writer.text(m) for m in many + sharing + many]
+
+    assert written == [general_path(m) for m in many + sharing + many]
+
+
+def test_metadata_holding_what_validation_would_refuse_takes_the_general_path() -> None:
+    unchecked = Metadata.model_construct(
+        actor=Actor(id="a", role=Role.QA),
+        reason=7,  # type: ignore[arg-type]
+        correlation_id="c",
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns that 7 is not a str
+        expected = general_path(unchecked)
+        text = canonical_metadata(unchecked)
+
+    assert text == expected
+    assert '"reason":7' in text
+
+
+class AuditedMetadata(Metadata):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket: int = 0
+
+
+def test_a_subclass_of_metadata_is_written_with_its_own_fields() -> None:
+    metadata = AuditedMetadata(actor=Actor(id="a", role=Role.QA), ticket=3)
+
+    assert canonical_metadata(metadata) == general_path(metadata)
+    assert '"ticket":3' in canonical_metadata(metadata)
+
+
+# -- Metadata without validation ------------------------------------------------------------------
+
+
+@given(
+    actors,
+    optional_valid_texts,
+    valid_texts,
+    optional_valid_texts,
+    optional_valid_texts,
+    optional_valid_texts,
+)
+def test_trusted_metadata_equals_the_validated_one(
+    actor: Actor,
+    reason: str | None,
+    correlation_id: str,
+    causation_id: str | None,
+    traceparent: str | None,
+    tracestate: str | None,
+) -> None:
+    values: dict[str, Any] = {
+        "actor": actor,
+        "reason": reason,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "traceparent": traceparent,
+        "tracestate": tracestate,
+    }
+
+    trusted = Metadata.trusted(**values)
+
+    validated = Metadata(**values)
+    assert trusted == validated
+    assert trusted.model_dump(mode="json") == validated.model_dump(mode="json")
+    assert canonical_metadata(trusted) == canonical_metadata(validated)
+    assert trusted.model_fields_set == set(Metadata.model_fields)
+
+
+def test_trusted_metadata_has_every_field_set_as_metadata_read_back_from_the_store() -> None:
+    trusted = Metadata.trusted(actor=Actor(id="a", role=Role.QA), reason="r")
+
+    read_back = Metadata.model_validate_json(trusted.model_dump_json())
+
+    assert read_back == trusted
+    assert read_back.model_fields_set == trusted.model_fields_set
+
+
+def test_trusted_metadata_without_a_correlation_starts_a_new_one() -> None:
+    first = Metadata.trusted(actor=Actor(id="a", role=Role.QA))
+    second = Metadata.trusted(actor=Actor(id="a", role=Role.QA))
+
+    assert first.correlation_id != second.correlation_id
+    assert uuid.UUID(first.correlation_id).version == 4
+
+
+def test_copying_trusted_metadata_leaves_the_others_alone() -> None:
+    first = Metadata.trusted(actor=Actor(id="a", role=Role.QA))
+    second = Metadata.trusted(actor=Actor(id="b", role=Role.QA))
+
+    changed = first.model_copy(update={"reason": "changed"})
+
+    assert changed.reason == "changed"
+    assert first.reason is None
+    assert second.model_fields_set == set(Metadata.model_fields)
+
+
+# -- event ids ------------------------------------------------------------------------------------
+
+
+def test_a_random_event_id_is_a_version_4_uuid_like_uuid4s() -> None:
+    ids = [random_uuid() for _ in range(2000)]
+
+    assert len(set(ids)) == len(ids)
+    for event_id in ids[:50]:
+        assert event_id.version == 4
+        assert event_id.variant == uuid.RFC_4122
+        assert event_id.is_safe == uuid.SafeUUID.unknown
+        same = uuid.UUID(str(event_id))
+        assert same == event_id
+        assert hash(same) == hash(event_id)
+        assert pickle.loads(pickle.dumps(event_id)) == event_id
+
+
+def test_random_event_ids_use_all_their_random_bits() -> None:
+    ids = [random_uuid().int for _ in range(256)]
+
+    fixed_ones = ~0 & ((1 << 128) - 1)
+    fixed_zeros = 0
+    for value in ids:
+        fixed_ones &= value
+        fixed_zeros |= value
+
+    version_and_variant = (0xF000 << 64) | (0xC000 << 48)
+    assert fixed_ones == (4 << 76) | (0x8000 << 48)  # only the version and variant bits
+    assert fixed_zeros | version_and_variant == (1 << 128) - 1
+
+
+def test_threads_drawing_event_ids_at_once_never_share_one() -> None:
+    def draw() -> list[uuid.UUID]:
+        return [random_uuid() for _ in range(3000)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = [event_id for ids in pool.map(lambda _: draw(), range(4)) for event_id in ids]
+
+    assert len(set(drawn)) == len(drawn) == 12000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_does_not_reuse_the_ids_its_parent_read_ahead() -> None:
+    random_uuid()  # the parent now holds ids read ahead
+    read, write = os.pipe()
+
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, random_uuid().bytes)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    childs = uuid.UUID(bytes=os.read(read, 16))
+    os.close(read)
+
+    assert childs != random_uuid()
+
+
+def test_a_new_event_of_an_event_equals_one_made_by_its_constructor() -> None:
+    metadata = Metadata(actor=Actor(id="a", role=Role.QA))
+    event_id = uuid.uuid4()
+    event = LevelSet(level=1)
+
+    made = NewEvent.of(event, metadata, event_id=event_id)
+
+    assert made == NewEvent(event=event, metadata=metadata, event_id=event_id)
+    assert NewEvent.of(event, metadata).event_id != NewEvent.of(event, metadata).event_id
+    assert NewEvent(event=event, metadata=metadata).event_id.version == 4
+
+
+# -- chaining -------------------------------------------------------------------------------------
+
+
+class LevelSet(Event):
+    """Floats only under a top-level key."""
+
+    type: ClassVar[str] = "lts.test.unit.level_set"
+    level: float
+    note: str = ""
+
+
+class TagsSet(Event):
+    """No float anywhere."""
+
+    type: ClassVar[str] = "lts.test.unit.tags_set"
+    schema_version: ClassVar[int] = 3
+    tags: tuple[str, ...]
+
+
+class ShapeDrawn(Event):
+    """Floats anywhere."""
+
+    type: ClassVar[str] = 'lts.test.unit."shape"_drawn\u2028'
+    points: list[dict[str, float]]
+
+
+class Scaled(Event):
+    """A to_data of its own."""
+
+    type: ClassVar[str] = "lts.test.unit.scaled"
+    factor: float
+
+    def to_data(self) -> JsonDict:
+        return {"factor": self.factor * 2, "by": "to_data"}
+
+
+floats = st.floats(allow_nan=False) | st.sampled_from(
+    [-0.0, 1e16, -1e17, 1e-5, 123456789012345680000.0]
+)
+
+
+@st.composite
+def new_events(draw: st.DrawFn) -> list[NewEvent]:
+    shared = draw(metadatas())
+    events = []
+    for _ in range(draw(st.integers(min_value=0, max_value=5))):
+        event: Event = draw(
+            st.one_of(
+                st.builds(LevelSet, level=floats, note=valid_texts),
+                st.builds(TagsSet, tags=st.tuples(valid_texts, valid_texts)),
+                st.builds(
+                    ShapeDrawn, points=st.lists(st.dictionaries(valid_texts, floats), max_size=2)
+                ),
+                st.builds(Scaled, factor=floats),
+            )
+        )
+        metadata = draw(st.just(shared) | metadatas())
+        event_id = draw(st.uuids() | st.builds(random_uuid))
+        events.append(NewEvent.of(event, metadata, event_id=event_id))
+    return events
+
+
+@given(
+    new_events(),
+    valid_texts,
+    st.integers(min_value=0, max_value=2**40),
+    st.just(GENESIS) | valid_texts,
+)
+@example([], "s", 0, GENESIS)
+def test_chained_hashes_are_the_event_hashes_verify_recomputes(
+    events: list[NewEvent], stream_id: str, head_version: int, head_hash: str
+) -> None:
+    chained = chain(stream_id, events, head_version=head_version, head_hash=head_hash)
+
+    assert len(chained) == len(events)
+    previous = head_hash
+    for offset, (new, c) in enumerate(zip(events, chained, strict=True), start=1):
+        data = as_jsonb_reads_back(new.event.to_data())
+        metadata = new.metadata.model_dump(mode="json")
+        assert c.stream_version == head_version + offset
+        assert c.event_id == str(new.event_id)
+        assert reference(c.data) == reference(data)
+        assert c.data_json == reference(data)
+        assert c.metadata_json == reference(metadata)
+        assert c.hash == event_hash(
+            previous_hash=previous,
+            event_id=new.event_id,
+            stream_id=stream_id,
+            stream_version=head_version + offset,
+            type_=new.event.type,
+            schema_version=new.event.schema_version,
+            data=data,
+            metadata=metadata,
+        )
+        previous = c.hash
+
+
+def test_a_lone_surrogate_fails_the_append_as_it_fails_event_hash() -> None:
+    metadata = Metadata(actor=Actor(id="a", role=Role.QA), reason="\ud800")
+    new = NewEvent.of(TagsSet(tags=("t",)), metadata)
+
+    with pytest.raises(UnicodeEncodeError):
+        event_hash(
+            previous_hash=GENESIS,
+            event_id=new.event_id,
+            stream_id="s",
+            stream_version=1,
+            type_=TagsSet.type,
+            schema_version=TagsSet.schema_version,
+            data=new.event.to_data(),
+            metadata=metadata.model_dump(mode="json"),
+        )
+    with pytest.raises(UnicodeEncodeError):
+        chain("s", [new], head_version=0, head_hash=GENESIS)
