@@ -153,13 +153,13 @@ class TriageHandlers:
 
     @staticmethod
     def _metadata(outcome: Outcome, origin: Origin, traceparent: str | None) -> Metadata:
-        extra = {"correlation_id": origin.correlation_id} if origin.correlation_id else {}
-        return Metadata(
+        # the values are already valid (a validated Actor, str or None): not validated again
+        return Metadata.trusted(
             actor=outcome.actor,
             reason=outcome.reason,
+            correlation_id=origin.correlation_id or None,
             causation_id=origin.causation_id,
             traceparent=traceparent,
-            **extra,
         )
 
     # -- inputs ---------------------------------------------------------------------------
