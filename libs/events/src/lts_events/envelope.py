@@ -4,17 +4,17 @@ envelope used on Kafka (binary content mode: attributes as `ce_*` headers, data 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
-from uuid import UUID, SafeUUID, uuid4
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_events.actors import Actor, Role
 from lts_events.event import REGISTRY, Event, JsonDict
+from lts_events.ids import uuid4
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"
@@ -97,52 +97,6 @@ _set_fields_set = _slot_setter(Metadata, "__pydantic_fields_set__")
 _set_extra = _slot_setter(Metadata, "__pydantic_extra__")
 _set_private = _slot_setter(Metadata, "__pydantic_private__")
 
-_set_uuid_int = _slot_setter(UUID, "int")
-_set_uuid_is_safe = _slot_setter(UUID, "is_safe")
-_IDS_PER_READ = 128
-_VERSION_AND_VARIANT_BITS = ~((0xF000 << 64) | (0xC000 << 48))
-_VERSION_4_RFC_4122 = (4 << 76) | (0x8000 << 48)
-_UNKNOWN_SAFETY = SafeUUID.unknown  # what uuid4() sets; an enum member looked up once
-_random_ids: Iterator[int] = iter(())
-
-
-def random_uuid() -> UUID:
-    """`uuid.uuid4()`: 16 bytes of os.urandom as a version 4, RFC 4122 variant UUID. The bytes
-    are read for 128 ids at a time (one system call instead of one per id) and the UUID made
-    without the argument checks of `UUID.__init__`: together they cost more than the rest of
-    making an event to append. Each value comes from one `next()` on a list iterator, which is
-    atomic, so threads never share one; a forked child forgets the ids its parent read ahead.
-    Tests check the ids are valid, distinct version 4 UUIDs."""
-    global _random_ids  # the read-ahead ids, replaced when used up
-    try:
-        bits = next(_random_ids)
-    except StopIteration:
-        _random_ids = _read_random_ids()
-        bits = next(_random_ids)
-    value = _new(UUID)
-    _set_uuid_int(value, bits)
-    _set_uuid_is_safe(value, _UNKNOWN_SAFETY)
-    return value
-
-
-def _read_random_ids() -> Iterator[int]:
-    raw = os.urandom(16 * _IDS_PER_READ)
-    return iter(
-        [
-            (int.from_bytes(raw[at : at + 16]) & _VERSION_AND_VARIANT_BITS) | _VERSION_4_RFC_4122
-            for at in range(0, len(raw), 16)
-        ]
-    )
-
-
-def _forget_random_ids() -> None:
-    global _random_ids
-    _random_ids = iter(())
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_forget_random_ids)
-
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -150,7 +104,7 @@ class NewEvent:
 
     event: Event
     metadata: Metadata
-    event_id: UUID = field(default_factory=random_uuid)
+    event_id: UUID = field(default_factory=uuid4)
 
     @staticmethod
     def of(event: Event, metadata: Metadata, *, event_id: UUID | None = None) -> NewEvent:
@@ -159,7 +113,7 @@ class NewEvent:
         new = _new(NewEvent)
         _set_event(new, event)
         _set_metadata(new, metadata)
-        _set_event_id(new, random_uuid() if event_id is None else event_id)
+        _set_event_id(new, uuid4() if event_id is None else event_id)
         return new
 
 

@@ -6,18 +6,16 @@ verify` recomputes from the stored data and metadata)."""
 from __future__ import annotations
 
 import json
-import os
-import pickle
 import uuid
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from lts_events import ids
 from lts_events.actors import Actor, Role
-from lts_events.envelope import Metadata, NewEvent, random_uuid
+from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event, JsonDict
 from lts_events.hashing import GENESIS, event_hash
 from lts_events.store.canonical import MetadataWriter, canonical_dump, canonical_metadata
@@ -197,64 +195,6 @@ def test_copying_trusted_metadata_leaves_the_others_alone() -> None:
     assert second.model_fields_set == set(Metadata.model_fields)
 
 
-# -- event ids ------------------------------------------------------------------------------------
-
-
-def test_a_random_event_id_is_a_version_4_uuid_like_uuid4s() -> None:
-    ids = [random_uuid() for _ in range(2000)]
-
-    assert len(set(ids)) == len(ids)
-    for event_id in ids[:50]:
-        assert event_id.version == 4
-        assert event_id.variant == uuid.RFC_4122
-        assert event_id.is_safe == uuid.SafeUUID.unknown
-        same = uuid.UUID(str(event_id))
-        assert same == event_id
-        assert hash(same) == hash(event_id)
-        assert pickle.loads(pickle.dumps(event_id)) == event_id
-
-
-def test_random_event_ids_use_all_their_random_bits() -> None:
-    ids = [random_uuid().int for _ in range(256)]
-
-    fixed_ones = ~0 & ((1 << 128) - 1)
-    fixed_zeros = 0
-    for value in ids:
-        fixed_ones &= value
-        fixed_zeros |= value
-
-    version_and_variant = (0xF000 << 64) | (0xC000 << 48)
-    assert fixed_ones == (4 << 76) | (0x8000 << 48)  # only the version and variant bits
-    assert fixed_zeros | version_and_variant == (1 << 128) - 1
-
-
-def test_threads_drawing_event_ids_at_once_never_share_one() -> None:
-    def draw() -> list[uuid.UUID]:
-        return [random_uuid() for _ in range(3000)]
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        drawn = [event_id for ids in pool.map(lambda _: draw(), range(4)) for event_id in ids]
-
-    assert len(set(drawn)) == len(drawn) == 12000
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-def test_a_forked_child_does_not_reuse_the_ids_its_parent_read_ahead() -> None:
-    random_uuid()  # the parent now holds ids read ahead
-    read, write = os.pipe()
-
-    child = os.fork()
-    if child == 0:  # pragma: no cover (the child)
-        os.write(write, random_uuid().bytes)
-        os._exit(0)
-    os.close(write)
-    os.waitpid(child, 0)
-    childs = uuid.UUID(bytes=os.read(read, 16))
-    os.close(read)
-
-    assert childs != random_uuid()
-
-
 def test_a_new_event_of_an_event_equals_one_made_by_its_constructor() -> None:
     metadata = Metadata(actor=Actor(id="a", role=Role.QA))
     event_id = uuid.uuid4()
@@ -324,7 +264,7 @@ def new_events(draw: st.DrawFn) -> list[NewEvent]:
             )
         )
         metadata = draw(st.just(shared) | metadatas())
-        event_id = draw(st.uuids() | st.builds(random_uuid))
+        event_id = draw(st.uuids() | st.builds(ids.uuid4))
         events.append(NewEvent.of(event, metadata, event_id=event_id))
     return events
 
