@@ -247,15 +247,11 @@ class PostgresEventStore:
     async def _write_group(self, db: Any, group: Sequence[_Pending]) -> None:
         if len(group) > 1:
             try:
-                rows = await db.fetch(self._sql.append_many, _many_payload(group))
+                row = await db.fetchrow(self._sql.append_many, _many_payload(group))
             except (asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass  # e.g. a racing writer took a version: one by one below, each on its own
             else:
-                by_index: list[list[Any]] = [[] for _ in group]
-                for row in rows:
-                    by_index[row["i"]].append(row)
-                for pending, own in zip(group, by_index, strict=True):
-                    pending.resolve(own if own[0]["ok"] else None)
+                _resolve_group(group, row)
                 return
         for pending in group:
             try:
@@ -433,6 +429,40 @@ def _unclaimed(task: asyncio.Task[Any]) -> None:
     without anyone hearing of it."""
     if not task.cancelled():
         task.exception()
+
+
+def _resolve_group(group: Sequence[_Pending], row: Any) -> None:
+    """Hand each append of a group its rows (see `_written_rows`), or None when it was not
+    written, from `append_many`'s one row (sql._APPEND_MANY)."""
+    written = set(row["written"] or ())
+    positions: Sequence[int] = row["positions"] or ()
+    if sum(len(p.chained) for i, p in enumerate(group) if i in written) != len(positions):
+        raise RuntimeError("append_many returned other positions than its appends' events")
+    transaction_id, recorded_at = row["transaction_id"], row["recorded_at"]
+    taken = 0
+    for index, pending in enumerate(group):
+        if index not in written:
+            pending.resolve(None)
+            continue
+        own = positions[taken : taken + len(pending.chained)]
+        taken += len(own)
+        pending.resolve(_written_rows(pending.version, own, transaction_id, recorded_at))
+
+
+def _written_rows(
+    version: int, positions: Sequence[int], transaction_id: int, recorded_at: datetime
+) -> list[dict[str, Any]]:
+    """The rows `_recorded` reads of an append's events (the versions after `version`, in
+    order), as an append of its own gets them."""
+    return [
+        {
+            "stream_version": version + offset,
+            "position": position,
+            "transaction_id": transaction_id,
+            "recorded_at": recorded_at,
+        }
+        for offset, position in enumerate(positions, start=1)
+    ]
 
 
 def _many_payload(group: Sequence[_Pending]) -> str:
