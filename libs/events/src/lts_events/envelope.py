@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lts_events.actors import Actor, Role
 from lts_events.event import REGISTRY, Event, JsonDict
-from lts_events.ids import uuid4
+from lts_events.ids import uuid4, uuid7
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"
@@ -104,16 +104,16 @@ class NewEvent:
 
     event: Event
     metadata: Metadata
-    event_id: UUID = field(default_factory=uuid4)
+    event_id: UUID = field(default_factory=uuid7)  # time-ordered: see lts_events.ids
 
     @staticmethod
     def of(event: Event, metadata: Metadata, *, event_id: UUID | None = None) -> NewEvent:
-        """`NewEvent(event, metadata, event_id or a new random id)`, set slot by slot: the
+        """`NewEvent(event, metadata, event_id or a new time-ordered id)`, set slot by slot: the
         frozen dataclass's `__init__` goes through `object.__setattr__`, twice as slow."""
         new = _new(NewEvent)
         _set_event(new, event)
         _set_metadata(new, metadata)
-        _set_event_id(new, uuid4() if event_id is None else event_id)
+        _set_event_id(new, uuid7() if event_id is None else event_id)
         return new
 
 

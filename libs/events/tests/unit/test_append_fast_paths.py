@@ -204,7 +204,9 @@ def test_a_new_event_of_an_event_equals_one_made_by_its_constructor() -> None:
 
     assert made == NewEvent(event=event, metadata=metadata, event_id=event_id)
     assert NewEvent.of(event, metadata).event_id != NewEvent.of(event, metadata).event_id
-    assert NewEvent(event=event, metadata=metadata).event_id.version == 4
+    assert NewEvent(event=event, metadata=metadata).event_id.version == 7
+    made_in_turn = [NewEvent.of(event, metadata).event_id for _ in range(300)]
+    assert made_in_turn == sorted(made_in_turn)  # time-ordered: the id index grows at its end
 
 
 # -- chaining -------------------------------------------------------------------------------------
