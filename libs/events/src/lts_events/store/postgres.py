@@ -217,10 +217,12 @@ class PostgresEventStore:
             streams: set[str] = set()
             messages: set[ProcessedMessage] = set()
             size = 0
-            for pending in self._queue:
+            for index, pending in enumerate(self._queue):
+                if len(group) >= _GROUP_LIMIT or size >= _GROUP_EVENTS:
+                    later += self._queue[index:]  # full: not scanned (a batch queues hundreds)
+                    break
                 if (
-                    len(group) >= _GROUP_LIMIT
-                    or (group and size + len(pending.chained) > _GROUP_EVENTS)
+                    (group and size + len(pending.chained) > _GROUP_EVENTS)
                     or pending.stream_id in streams
                     or (pending.processed is not None and pending.processed in messages)
                 ):
