@@ -103,20 +103,29 @@ BEGIN
 END $$"""
 
 
+class ConnectionsClosed(RuntimeError):
+    """Intake's connections were asked for after the store's engine was disposed."""
+
+
 class Connections:
     """A few dedicated asyncpg connections for intake's hot path (claim, view update): handing
     one out is a queue get, where the SQLAlchemy pool's checkout costs a millisecond or more.
-    They are terminated when the store's engine is disposed."""
+    They are terminated when the store's engine is disposed, and none is opened after that."""
 
     def __init__(self, engine: AsyncEngine, *, size: int = 4) -> None:
         self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._size = size
         self._idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
         self._open: list[asyncpg.Connection] = []
+        self.closed = False
         sa_event.listen(engine.sync_engine, "engine_disposed", lambda _engine: self.terminate())
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        if self.closed:
+            raise ConnectionsClosed(
+                "intake's connections are closed: the store's engine was disposed"
+            )
         if self._idle.empty() and len(self._open) < self._size:
             connection = await asyncpg.connect(self._dsn)
             self._open.append(connection)
@@ -132,6 +141,7 @@ class Connections:
             self._idle.put_nowait(connection)
 
     def terminate(self) -> None:
+        self.closed = True
         for connection in self._open:
             connection.terminate()
         self._open.clear()
@@ -336,12 +346,20 @@ class IntakeRepository:
         return task
 
     async def run_projection(self, store: EventStore, *, interval: float = 1.0) -> None:
-        while True:
+        """Catch up every `interval` until the engine is disposed. The closed connections,
+        not only the task's cancellation, end the loop: a cancellation that lands while a
+        query is in flight on a connection being terminated can come out as the driver's
+        connection error instead, and the loop then ran on, opening new connections (seen in
+        `make bench`: the projection of a stopped service failing twice a second on its
+        dropped schema for the rest of the run)."""
+        while not self._connections.closed:
             try:
                 while await self.catch_up(store):
                     pass
             except asyncio.CancelledError:
                 raise
+            except ConnectionsClosed:
+                return
             except Exception:
                 log.warning("ticket projection failed; retrying", exc_info=True)
             await asyncio.sleep(interval)
