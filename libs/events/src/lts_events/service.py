@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,12 @@ class ServiceContext:
     authenticator: Authenticator
     settings: RuntimeSettings
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    background: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+
+    def run_in_background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run `work` (a service's own loop: a projection, an export) while the service runs:
+        it is cancelled and awaited when the service stops, before the store closes."""
+        self.background.append(asyncio.create_task(work, name=f"{self.name}:{name}"))
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,8 @@ class _Runtime:
     publishes: bool = True
     readiness: Callable[[], Awaitable[list[str]]] | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # stop when `stop` is set
+    background: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at stop
 
 
 def _build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegistry) -> KafkaBroker:
@@ -142,6 +149,7 @@ async def _start(
         authenticator=Authenticator(load_tokens()),
         settings=settings,
         registry=registry,
+        background=runtime.background,
     )
     topic = events_topic(spec.name)
     subscriptions = spec.subscriptions(context) if spec.subscriptions else None
@@ -215,11 +223,15 @@ def _instrument_sqlalchemy(store: PostgresEventStore) -> None:
 
 
 async def _stop(runtime: _Runtime) -> None:
-    """Stop consuming first (handlers finish and commit), then let the relay and the timer loop
-    finish their round, then close the store."""
+    """Stop consuming first (handlers finish and commit), cancel the service's background
+    loops, then let the relay and the timer loop finish their round, then close the store."""
     if runtime.broker is not None:
         with contextlib.suppress(Exception):
             await runtime.broker.stop()
+    for task in runtime.background:
+        task.cancel()
+    if runtime.background:  # bounded: a loop that swallows its cancellation must not hang stop
+        await asyncio.wait(runtime.background, timeout=10)
     runtime.stop.set()
     if runtime.tasks:
         _, pending = await asyncio.wait(runtime.tasks, timeout=10)

@@ -265,3 +265,45 @@ async def test_a_batch_handler_runs_in_one_consumer_span_marked_when_it_dead_let
     assert span.attributes["messaging.batch.message_count"] == 3
     assert span.status.status_code is StatusCode.ERROR
     assert [m.message_id for m, _ in dead] == ["m-1"]
+
+
+async def test_a_services_background_loop_runs_until_the_service_stops_then_is_cancelled(
+    kafka: str, database_url: str, unique: Callable[[str], str]
+) -> None:
+    name = unique("rtloop").replace("-", "_")
+    settings = RuntimeSettings.for_service(
+        name, kafka_bootstrap_servers=kafka, database_url=database_url
+    )
+    rounds: list[int] = []
+    ended: list[str] = []
+    running = asyncio.Event()
+
+    async def loop(ctx: ServiceContext) -> None:
+        try:
+            while True:
+                async with ctx.store.engine.connect() as connection:  # the store is open
+                    rounds.append((await connection.execute(text("SELECT 1"))).scalar_one())
+                if len(rounds) >= 3:
+                    running.set()
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    async def on_start(ctx: ServiceContext) -> None:
+        ctx.run_in_background(loop(ctx), name="loop")
+
+    app = build_app(ServiceSpec(name=name, on_start=on_start, publishes=False), settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        await asyncio.wait_for(running.wait(), timeout=30)
+    stopped_at = len(rounds)
+    await asyncio.sleep(0.1)
+
+    assert ended == ["cancelled"]  # by the host's stop, not by a failing query on a closed store
+    assert len(rounds) == stopped_at  # and nothing ran after
+    (loop_task,) = app.state.runtime.background
+    assert loop_task.cancelled()
+    engine = create_async_engine(asyncpg_url(database_url))
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    await engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -18,7 +17,6 @@ from lts_intake.kafka import INBOUND_ALERTS, alert_batch_handler
 from lts_intake.releases import RecentReleases
 from lts_intake.repository import IntakeRepository
 
-_TASKS: set[asyncio.Task[None]] = set()
 _PARTS: dict[int, tuple[Intake, IntakeRepository, RecentReleases]] = {}
 
 
@@ -77,9 +75,11 @@ async def on_start(context: ServiceContext) -> None:
     await releases.create_tables()
     while await repository.catch_up(context.store):
         pass
-    task = repository.start_projection(context.store)
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    # catches up after a crash between an append and its view update, or when the barrier held
+    # events back at start
+    context.run_in_background(
+        repository.run_projection(context.store, interval=0.5), name="ticket-views"
+    )
 
 
 SPEC = ServiceSpec(

@@ -336,22 +336,13 @@ class IntakeRepository:
             )
         return len(events)
 
-    def start_projection(self, store: EventStore, *, interval: float = 0.5) -> asyncio.Task[None]:
-        """Keep catching up in the background (after a crash between an append and its view
-        update, or when the barrier held events back at start); stops when the engine closes."""
-        task = asyncio.create_task(
-            self.run_projection(store, interval=interval), name="intake-views"
-        )
-        sa_event.listen(self._engine.sync_engine, "engine_disposed", lambda _engine: task.cancel())
-        return task
-
     async def run_projection(self, store: EventStore, *, interval: float = 1.0) -> None:
-        """Catch up every `interval` until the engine is disposed. The closed connections,
-        not only the task's cancellation, end the loop: a cancellation that lands while a
-        query is in flight on a connection being terminated can come out as the driver's
-        connection error instead, and the loop then ran on, opening new connections (seen in
-        `make bench`: the projection of a stopped service failing twice a second on its
-        dropped schema for the rest of the run)."""
+        """Catch up every `interval` until cancelled (the service host does at stop) or the
+        store's engine is disposed. The closed connections end the loop too: a cancellation
+        that lands on a query in flight on a connection being terminated comes out as the
+        driver's connection error, and the loop then ran on, opening new connections (seen in
+        `make bench`: a stopped service's projection failing twice a second on its dropped
+        schema for the rest of the run)."""
         while not self._connections.closed:
             try:
                 while await self.catch_up(store):

@@ -1,5 +1,6 @@
-"""The background ticket projection ends with the store's engine, however its cancellation
-arrives, and opens no connection after that."""
+"""The background ticket projection ends when the service stops (the host cancels it, then
+closes the store), even when the cancellation comes out as a connection error, and opens no
+connection after that."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 class StoreCutOffMidRead:
-    """A store whose read is in flight when the engine goes, and whose cancellation comes out
-    as a connection error, as asyncpg's does for a query on a connection being terminated."""
+    """A store whose read is in flight when the service stops, and whose cancellation comes
+    out as a connection error, as asyncpg's does for a query on a connection being
+    terminated."""
 
     def __init__(self) -> None:
         self.reads = 0
@@ -34,7 +36,7 @@ class StoreCutOffMidRead:
         return []
 
 
-async def test_the_projection_stops_when_the_engine_is_disposed_mid_read(
+async def test_the_projection_stops_with_the_service_even_when_cut_off_mid_read(
     database_url: str,
 ) -> None:
     schema = f"intake_projection_{uuid.uuid4().hex[:8]}"
@@ -45,9 +47,12 @@ async def test_the_projection_stops_when_the_engine_is_disposed_mid_read(
         repository = IntakeRepository(engine, schema=schema)
         await repository.create_tables()
         store = StoreCutOffMidRead()
-        task = repository.start_projection(cast("EventStore", store), interval=0.01)
+        task = asyncio.create_task(
+            repository.run_projection(cast("EventStore", store), interval=0.01)
+        )
         await asyncio.wait_for(store.reading.wait(), timeout=10)
 
+        task.cancel()  # what the host does at stop, then it closes the store
         await engine.dispose()
 
         await asyncio.wait({task}, timeout=5)

@@ -21,7 +21,6 @@ from lts_metrics.queries import MetricsQueries
 from lts_metrics.schema import ensure_schema
 
 log = logging.getLogger(__name__)
-_background: set[asyncio.Task[None]] = set()
 
 
 def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
@@ -49,34 +48,31 @@ async def on_start(ctx: ServiceContext) -> None:
     projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
     export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
     ctx.registry.register(export)
-    _spawn(
+    ctx.run_in_background(
         _forever(
             "projections",
             lambda: projections.step(limit=settings.projection_batch),
             idle=settings.projection_idle_seconds,
-        )
+        ),
+        name="projections",
     )
-    _spawn(
+    ctx.run_in_background(
         _forever(
             "prometheus export",
             export.refresh,
             idle=settings.prometheus_refresh_seconds,
             always_wait=True,
-        )
+        ),
+        name="prometheus-export",
     )
-
-
-def _spawn(coroutine: Awaitable[None]) -> None:
-    task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 async def _forever(
     name: str, work: Callable[[], Awaitable[object]], *, idle: float, always_wait: bool = False
 ) -> None:
-    """Run `work` until cancelled (at shutdown); a failure is logged and retried after a pause;
-    without work to do (0 or None returned), or with `always_wait`, pause `idle` seconds."""
+    """Run `work` until cancelled (when the service stops); a failure is logged and retried
+    after a pause; without work to do (0 or None returned), or with `always_wait`, pause `idle`
+    seconds."""
     while True:
         try:
             done = await work()
