@@ -26,7 +26,6 @@ cores."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import random
@@ -51,7 +50,7 @@ from lts_events.contracts.triage import TicketTriaged
 from lts_events.envelope import Envelope
 from lts_events.kafka import ensure_topics
 from lts_events.relay import Relay
-from lts_events.service import freeze_startup_objects
+from lts_events.service import restore_gc, settle_gc
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.postgres import PostgresEventStore
 from lts_triage.config import Settings
@@ -382,13 +381,13 @@ async def _with_triage(
         store, bootstrap_servers=bootstrap, topic=sink, source="lts-flow/triage", poll_interval=0.02
     )
     stop = asyncio.Event()
-    freeze_startup_objects()  # as the service host does once started
+    settle_gc()  # as the service host does once started
     await broker.start()
     relaying = asyncio.create_task(relay.run(stop))
     try:
         return await measure()
     finally:
-        gc.unfreeze()  # for whatever runs in this process next
+        restore_gc()  # for whatever runs in this process next
         stop.set()
         await broker.stop()
         await relaying
@@ -403,11 +402,11 @@ async def _with_passthrough(
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(_passthrough(bootstrap, source, sink, stop, ready))
     await ready.wait()
-    freeze_startup_objects()  # measured the same way as ours
+    settle_gc()  # measured the same way as ours
     try:
         return await measure()
     finally:
-        gc.unfreeze()
+        restore_gc()
         stop.set()
         await task
 
