@@ -45,16 +45,7 @@ _read_ahead: Iterator[int] = iter(())
 
 def uuid4() -> UUID:
     """A random UUID of version 4, RFC 4122 variant: what `uuid.uuid4()` makes."""
-    global _read_ahead  # replaced when used up
-    try:
-        bits = next(_read_ahead)
-    except StopIteration:
-        _read_ahead = _read_ids()
-        bits = next(_read_ahead)
-    value = _new(UUID)
-    _set_int(value, bits)
-    _set_is_safe(value, _UNKNOWN_SAFETY)
-    return value
+    return _uuid(_random_bits())
 
 
 def uuid7() -> UUID:
@@ -65,18 +56,28 @@ def uuid7() -> UUID:
     time field moves on from the last id's instead. Unique across processes (and a forked
     child) by the random bits. The common case takes no lock: `next()` on the millisecond's
     `itertools.count` is atomic, so threads never share a counter value either."""
-    global _read_ahead  # replaced when used up
-    try:
-        random = next(_read_ahead)
-    except StopIteration:
-        _read_ahead = _read_ids()
-        random = next(_read_ahead)
+    random = _random_bits()
     prefixes, last, ends_at = _millisecond
     prefix = next(prefixes)
     if prefix > last or _clock() >= ends_at:
         prefix = _next_millisecond(random)
+    return _uuid(prefix | (random & _RAND_B_BITS))
+
+
+def _random_bits() -> int:
+    """The next version-4 id's 128 bits from the OS randomness read ahead."""
+    global _read_ahead  # replaced when used up
+    try:
+        return next(_read_ahead)
+    except StopIteration:
+        _read_ahead = _read_ids()
+        return next(_read_ahead)
+
+
+def _uuid(bits: int) -> UUID:
+    """`UUID(int=bits)` with `uuid.uuid4()`'s safety marker, without the argument checks."""
     value = _new(UUID)
-    _set_int(value, prefix | (random & _RAND_B_BITS))
+    _set_int(value, bits)
     _set_is_safe(value, _UNKNOWN_SAFETY)
     return value
 

@@ -88,22 +88,39 @@ def spans() -> InMemorySpanExporter:
     return exporter
 
 
+NamedSettings = Callable[[str], tuple[str, RuntimeSettings]]
+
+
 @pytest.fixture
-async def service(
-    kafka: str, database_url: str, unique: Callable[[str], str]
-) -> AsyncIterator[tuple[str, FastAPI]]:
-    name = unique("rthost").replace("-", "_")
-    settings = RuntimeSettings.for_service(
-        name, kafka_bootstrap_servers=kafka, database_url=database_url
-    )
-    spec = ServiceSpec(name=name, routers=routers, subscriptions=echo, title="runtime host test")
-    app = build_app(spec, settings)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
-        yield name, app
+def named_settings(kafka: str, database_url: str, unique: Callable[[str], str]) -> NamedSettings:
+    """A new service name with that prefix, and its settings on the test infrastructure."""
+
+    def make(prefix: str) -> tuple[str, RuntimeSettings]:
+        name = unique(prefix).replace("-", "_")
+        return name, RuntimeSettings.for_service(
+            name, kafka_bootstrap_servers=kafka, database_url=database_url
+        )
+
+    return make
+
+
+async def drop_schema(database_url: str, name: str) -> None:
     engine = create_async_engine(asyncpg_url(database_url))
     async with engine.begin() as connection:
         await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     await engine.dispose()
+
+
+@pytest.fixture
+async def service(
+    named_settings: NamedSettings, database_url: str
+) -> AsyncIterator[tuple[str, FastAPI]]:
+    name, settings = named_settings("rthost")
+    spec = ServiceSpec(name=name, routers=routers, subscriptions=echo, title="runtime host test")
+    app = build_app(spec, settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        yield name, app
+    await drop_schema(database_url, name)
 
 
 def client(app: FastAPI) -> httpx.AsyncClient:
@@ -221,12 +238,9 @@ async def _read(kafka: str, topic: str, count: int) -> list[Any]:
 
 
 async def test_a_service_that_does_not_publish_is_ready_without_a_relay_and_says_why_not(
-    kafka: str, database_url: str, unique: Callable[[str], str]
+    named_settings: NamedSettings,
 ) -> None:
-    name = unique("rtquiet").replace("-", "_")
-    settings = RuntimeSettings.for_service(
-        name, kafka_bootstrap_servers=kafka, database_url=database_url
-    )
+    name, settings = named_settings("rtquiet")
     waiting = ["projections behind"]
 
     def readiness(ctx: ServiceContext) -> Callable[[], Awaitable[list[str]]]:
@@ -269,12 +283,9 @@ async def test_a_batch_handler_runs_in_one_consumer_span_marked_when_it_dead_let
 
 
 async def test_a_services_background_loop_runs_until_the_service_stops_then_is_cancelled(
-    kafka: str, database_url: str, unique: Callable[[str], str]
+    named_settings: NamedSettings, database_url: str
 ) -> None:
-    name = unique("rtloop").replace("-", "_")
-    settings = RuntimeSettings.for_service(
-        name, kafka_bootstrap_servers=kafka, database_url=database_url
-    )
+    name, settings = named_settings("rtloop")
     rounds: list[int] = []
     ended: list[str] = []
     running = asyncio.Event()
@@ -304,7 +315,4 @@ async def test_a_services_background_loop_runs_until_the_service_stops_then_is_c
     assert len(rounds) == stopped_at  # and nothing ran after
     (loop_task,) = app.state.runtime.background
     assert loop_task.cancelled()
-    engine = create_async_engine(asyncpg_url(database_url))
-    async with engine.begin() as connection:
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    await engine.dispose()
+    await drop_schema(database_url, name)
