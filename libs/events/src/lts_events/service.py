@@ -245,10 +245,7 @@ async def _stop(runtime: _Runtime) -> None:
     if runtime.broker is not None:
         with contextlib.suppress(Exception):
             await runtime.broker.stop()
-    for task in runtime.background:
-        task.cancel()
-    if runtime.background:  # bounded: a loop that swallows its cancellation must not hang stop
-        await asyncio.wait(runtime.background, timeout=10)
+    await _cancel_background(runtime.background)
     runtime.stop.set()
     if runtime.tasks:
         _, pending = await asyncio.wait(runtime.tasks, timeout=10)
@@ -259,6 +256,19 @@ async def _stop(runtime: _Runtime) -> None:
         await runtime.store.close()
     restore_gc()
     log.info("service stopped")
+
+
+async def _cancel_background(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Cancel the service's own loops and wait for them, 10 s at most (a loop that swallows
+    its cancellation must not hang the stop); a loop that had failed is logged."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, _ = await asyncio.wait(tasks, timeout=10)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background loop %s failed", task.get_name(), exc_info=error)
 
 
 def _register_runtime_metrics(registry: CollectorRegistry, name: str, relay: Relay) -> None:
