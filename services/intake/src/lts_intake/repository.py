@@ -149,7 +149,6 @@ class Connections:
 
 class IntakeRepository:
     def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
-        self._engine = engine
         self._schema = schema
         self._connections = Connections(engine)
 
