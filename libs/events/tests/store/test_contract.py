@@ -257,6 +257,44 @@ async def test_a_message_that_decided_nothing_is_still_marked_processed(
     assert (await store.append(stream, [], expected_version=ANY, processed=message)).duplicate
 
 
+async def test_an_empty_append_with_a_stale_version_raises_and_leaves_the_message_unprocessed(
+    store: EventStore,
+) -> None:
+    stream = a_stream()
+    await store.append(stream, notes("a", "b"), expected_version=NO_STREAM)
+    message = ProcessedMessage("triage", f"msg-{uuid.uuid4()}")
+
+    with pytest.raises(ConcurrencyError) as raised:
+        await store.append(stream, [], expected_version=1, processed=message)
+
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    assert not await store.is_processed(message)
+    assert (await store.read_stream(stream)).version == 2
+
+
+@pytest.mark.parametrize("with_message", [True, False])
+async def test_an_empty_append_firing_a_timer_with_a_stale_version_leaves_the_timer_due(
+    store: EventStore, with_message: bool
+) -> None:
+    stream = a_stream()
+    timer = a_timer(stream, due_at=T0)
+    await store.append(stream, notes("a"), expected_version=NO_STREAM, schedule=[timer])
+    await store.append(stream, notes("b"), expected_version=1)
+    message = ProcessedMessage("reminders", timer.timer_id)
+
+    with pytest.raises(ConcurrencyError):
+        await store.append(
+            stream,
+            [],
+            expected_version=1,
+            processed=message if with_message else None,
+            fired_timer=timer.timer_id,
+        )
+
+    assert list(await store.due_timers(now=T0)) == [timer]
+    assert not await store.is_processed(message)
+
+
 # --- reading everything -------------------------------------------------------------------------
 
 

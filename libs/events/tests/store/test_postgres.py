@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import asyncpg
@@ -16,8 +17,16 @@ from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import REGISTRY, Event, JsonDict
 from lts_events.hashing import GENESIS, event_hash
 from lts_events.store.migrate import InvalidSchemaName
-from lts_events.store.port import ANY, NO_STREAM, Checkpoint, ConcurrencyError, ProcessedMessage
+from lts_events.store.port import (
+    ANY,
+    NO_STREAM,
+    Checkpoint,
+    ConcurrencyError,
+    ProcessedMessage,
+    Timer,
+)
 from lts_events.store.postgres import PostgresEventStore, asyncpg_url
+from lts_events.store.sql import statements
 from sqlalchemy import text
 
 
@@ -45,6 +54,7 @@ StoreFactory = Callable[[], Awaitable[PostgresEventStore]]
 ReadSettled = Callable[..., Awaitable[Sequence[RecordedEvent]]]
 
 META = Metadata(actor=Actor(id="bob", role=Role.RELEASE_MANAGER))
+DUE = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def noted(*texts: str) -> list[NewEvent]:
@@ -218,27 +228,71 @@ async def test_a_reader_past_earlier_events_still_gets_the_late_commit(
     assert [e.stream_id for e in released] == ["slow", "fast"]
 
 
-async def test_the_barrier_query_can_use_the_transaction_position_index(
-    postgres_store: PostgresEventStore,
+async def an_older_transaction_committing_later(store: PostgresEventStore, raw: Any) -> None:
+    """Two committed transactions whose order by transaction id is not their order by position:
+    `older` takes its transaction id first, `newer` appends and commits, then `older` appends
+    (a larger position) and commits."""
+    older = raw.transaction()
+    await older.start()
+    await raw.execute("SELECT pg_current_xact_id()")  # the transaction id is taken now
+    await store.append("newer", noted("newer"), expected_version=NO_STREAM)
+    await insert_raw(
+        raw,
+        store.schema,
+        stream_id="older",
+        version=1,
+        type_=PatchNoted.type,
+        schema_version=1,
+        data={"text": "older"},
+    )
+    await older.commit()
+
+
+async def page_by_one(read: Callable[..., Awaitable[Sequence[Any]]]) -> list[Any]:
+    """Every row `read` (`read_all` or `read_all_rows`) gives, one per call, each call resuming
+    after the last row seen, as the relay and the projections page."""
+    seen: list[Any] = []
+    checkpoint = Checkpoint.start()
+    while batch := await read(after=checkpoint, limit=1):
+        seen.extend(batch)
+        checkpoint = Checkpoint(batch[-1].transaction_id, batch[-1].position)
+    return seen
+
+
+@pytest.mark.parametrize("reader", ["read_all", "read_all_rows"])
+async def test_paging_one_by_one_follows_transaction_order_where_positions_disagree(
+    postgres_store: PostgresEventStore, raw: Any, read_settled: ReadSettled, reader: str
 ) -> None:
+    await an_older_transaction_committing_later(postgres_store, raw)
+    settled = await read_settled(postgres_store, after=Checkpoint.start(), expected=2)
+
+    paged = await page_by_one(getattr(postgres_store, reader))
+
+    assert [e.stream_id for e in settled] == ["older", "newer"]
+    assert settled[0].transaction_id < settled[1].transaction_id
+    assert settled[0].position > settled[1].position  # the order the pages must not follow
+    assert [row.stream_id for row in paged] == ["older", "newer"]
+
+
+@pytest.mark.parametrize("reader", ["read_all", "read_all_rows"])
+async def test_the_barrier_read_walks_the_transaction_position_index_in_order(
+    postgres_store: PostgresEventStore, raw: Any, reader: str
+) -> None:
+    """The store's own statement, planned as sent: both conditions on the index, and the rows
+    come in the index's order (no sort), so a page costs its limit, not the table."""
     await postgres_store.append(a_stream(), noted("a", "b"), expected_version=NO_STREAM)
-    schema = postgres_store.schema
+    statement = getattr(statements(postgres_store.schema), reader)
 
-    async with postgres_store.engine.begin() as connection:
-        await connection.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = (
-            await connection.execute(
-                text(
-                    f'EXPLAIN SELECT position FROM "{schema}".events '
-                    "WHERE (transaction_id, position) > ('5'::xid8, 3::bigint) "
-                    "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
-                    "ORDER BY transaction_id, position LIMIT 1000"
-                )
-            )
-        ).scalars()
-        plan_text = "\n".join(plan)
+    async with raw.transaction():
+        for planner_setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            await raw.execute(f"SET LOCAL {planner_setting} = off")
+        plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {statement}", "5", 3, 1000))
 
-    assert "events_transaction_position_idx" in plan_text
+    [condition] = [line for line in plan.splitlines() if "Index Cond:" in line]
+    assert "Index Scan using events_transaction_position_idx" in plan, plan
+    assert 'ROW(transaction_id, "position") > ROW(' in condition, plan
+    assert "transaction_id < (InitPlan" in condition, plan
+    assert "Sort" not in plan, plan
 
 
 # --- append-only --------------------------------------------------------------------------------
@@ -489,16 +543,47 @@ async def test_a_writer_whose_remembered_head_is_stale_still_chains_correctly(
     assert (await postgres_store.verify()).ok
 
 
+@pytest.mark.parametrize(
+    ("with_message", "with_timer"),
+    [(True, False), (True, True), (False, True)],
+    ids=["processed-message", "fired-timer-and-message", "fired-timer"],
+)
+async def test_an_empty_append_from_a_stale_remembered_head_raises_and_marks_nothing(
+    postgres_store: PostgresEventStore, database_url: str, with_message: bool, with_timer: bool
+) -> None:
+    """The consumer's and timer loop's path: the head this process remembers (version 1) is the
+    expected one, so the append statement is sent without reading the head first (through the
+    group commit when only a message is recorded); another process has moved the stream."""
+    stream = a_stream()
+    timer = Timer(f"t-{stream}", "triage", stream, DUE, "sla", {})
+    await postgres_store.append(stream, noted("a"), expected_version=NO_STREAM, schedule=[timer])
+    other = await PostgresEventStore.connect(database_url, schema=postgres_store.schema)
+    try:
+        await other.append(stream, noted("b"), expected_version=1)
+    finally:
+        await other.close()
+    message = ProcessedMessage("triage", f"msg-{uuid.uuid4()}")
+
+    with pytest.raises(ConcurrencyError) as raised:
+        await postgres_store.append(
+            stream,
+            [],
+            expected_version=1,
+            processed=message if with_message else None,
+            fired_timer=timer.timer_id if with_timer else None,
+        )
+
+    assert raised.value.actual == 2
+    assert not await postgres_store.is_processed(message)
+    assert list(await postgres_store.due_timers(now=DUE)) == [timer]
+
+
 # --- appends of concurrent tasks written together (group commit) -------------------------------
 
 
 async def test_concurrent_appends_to_many_streams_are_written_together_each_on_its_own_terms(
     postgres_store: PostgresEventStore,
 ) -> None:
-    from datetime import UTC, datetime
-
-    from lts_events.store.port import Timer
-
     streams = [a_stream() for _ in range(12)]
     done_message = ProcessedMessage("triage", f"msg-{uuid.uuid4()}")
     await postgres_store.append(streams[0], noted("first"), expected_version=NO_STREAM)
@@ -594,8 +679,27 @@ async def test_a_version_taken_by_another_process_fails_only_that_append_of_a_gr
     assert (await postgres_store.verify()).ok
 
 
+async def waiting_on_a_lock(database_url: str, schema: str) -> None:
+    """Returns once a statement on `schema`'s events waits on a lock (pg_stat_activity, read
+    from a connection of its own: the view is a snapshot per transaction)."""
+    watcher = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                waiting = await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0",
+                    f'"{schema}".events',
+                )
+                if waiting:
+                    return
+                await asyncio.sleep(0.01)
+    finally:
+        await watcher.close()
+
+
 async def test_a_racing_commit_failing_a_group_statement_leaves_the_others_appended(
-    postgres_store: PostgresEventStore, raw: Any
+    postgres_store: PostgresEventStore, raw: Any, database_url: str
 ) -> None:
     streams = [a_stream() for _ in range(6)]
     racing = raw.transaction()
@@ -618,7 +722,7 @@ async def test_a_racing_commit_failing_a_group_statement_leaves_the_others_appen
         ),
         return_exceptions=True,
     )
-    await asyncio.sleep(0.3)  # the group's statement now waits on the racing row's version
+    await waiting_on_a_lock(database_url, postgres_store.schema)  # the racing row's version
 
     await racing.commit()
     outcomes = await group

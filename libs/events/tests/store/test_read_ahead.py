@@ -49,7 +49,7 @@ async def test_a_read_ahead_that_came_back_short_is_read_again(
 ) -> None:
     await postgres_store.append(stream, pages("a", "b", "c"), expected_version=ANY)
     first = await read_settled(postgres_store, after=Checkpoint.start(), expected=2, limit=2)
-    await asyncio.sleep(0.2)  # the read-ahead has found only "c" by now
+    await asyncio.wait(postgres_store._read_ahead.values())  # it has found only "c"
     await postgres_store.append(stream, pages("d"), expected_version=ANY)
     await read_settled(postgres_store, after=after(first), expected=2, limit=3)  # readable now
 
