@@ -1,28 +1,29 @@
 """The async shell: claim the ticket a command leads to, load it, decide, append (with the
-processed message id), update the read model. Nothing else."""
+processed message id) in the claim's transaction, update the read model. Nothing else."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import asyncpg
 from lts_events.actors import Actor
 from lts_events.clock import Clock
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.intake import GitMetadata, ReleaseRef
-from lts_events.envelope import Metadata, NewEvent
+from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
 from lts_events.store.port import (
     NO_STREAM,
     ConcurrencyError,
-    EventStore,
     ProcessedMessage,
+    StreamAppend,
     StreamHistory,
 )
+from lts_events.store.postgres import PostgresEventStore
 
 from lts_intake.claims import Claim, ClaimRequest
 from lts_intake.domain import Context, TicketState, decide, evolve, fold
@@ -63,6 +64,14 @@ class Outcome:
         }
 
 
+class _Undo(Exception):
+    """Ends a transaction without its writes (a duplicate delivery claims nothing)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("undo")
+        self.outcome = outcome
+
+
 @dataclass(frozen=True, slots=True)
 class Work:
     """One command of a consumer batch, with what its events carry and the message it answers."""
@@ -82,7 +91,7 @@ class _Planned:
 
 @dataclass
 class Intake:
-    store: EventStore
+    store: PostgresEventStore
     repository: IntakeRepository
     clock: Clock
     policy: IntakePolicy = field(default_factory=IntakePolicy)
@@ -118,38 +127,86 @@ class Intake:
         processed: ProcessedMessage | None,
         update_view: bool,
     ) -> Outcome:
-        claim = await self.repository.claim(command.keys, reserve=isinstance(command, OpenTicket))
+        """Claim, decide and append in one transaction: a failed append leaves no claim."""
+        try:
+            async with self.repository.transaction() as db:
+                outcome, recorded = await self._decide_within(db, command, metadata, processed)
+                if outcome.duplicate_delivery:
+                    raise _Undo(outcome)
+        except _Undo as undo:
+            return undo.outcome
+        if update_view and recorded:
+            await self.repository.apply(recorded)
+        return outcome
+
+    async def _decide_within(
+        self,
+        db: asyncpg.Connection,
+        command: Command,
+        metadata: Metadata,
+        processed: ProcessedMessage | None,
+    ) -> tuple[Outcome, Sequence[RecordedEvent]]:
+        claim = await self.repository.claim(
+            command.keys, reserve=isinstance(command, OpenTicket), within=db
+        )
         if claim.ticket_id is None:
-            return Outcome(command, None)
+            return Outcome(command, None), ()
         stream = ticket_stream(claim.ticket_id)
         history = StreamHistory(stream, ()) if claim.new else await self.store.read_stream(stream)
         state = fold(e.event for e in history.events)
         context = await self._context(claim.ticket_id, command, opening=state is None)
         events = decide(state, command, context)
         if not events:
-            return Outcome(command, claim.ticket_id)
-        result = await self.store.append(
-            stream,
-            [NewEvent.of(e, metadata) for e in events],
-            expected_version=history.version if history.exists else NO_STREAM,
-            processed=processed,
+            return Outcome(command, claim.ticket_id), ()
+        new = [NewEvent.of(e, metadata) for e in events]
+        (result,) = await self.store.append_within(
+            db, [StreamAppend(stream, new, history.version or NO_STREAM, processed)]
         )
         if result.duplicate:
-            return Outcome(command, claim.ticket_id, duplicate_delivery=True)
-        if update_view:
-            await self.repository.apply(result.recorded)
-        return Outcome(command, claim.ticket_id, events)
+            return Outcome(command, claim.ticket_id, duplicate_delivery=True), ()
+        return Outcome(command, claim.ticket_id, events), result.recorded
 
     async def execute_batch(self, batch: Sequence[Work]) -> None:
-        """`execute` for a consumer batch, in its order, with the I/O of all of it shared: one
-        transaction claims every ticket, one query reads the tickets already known, and the
-        appends go out together (the store's group commit). A ticket's later commands see its
-        earlier ones' events. Commands answering an already-processed message are skipped, so
-        a redelivered batch decides on the stored history only."""
+        """`execute` for a consumer batch, in its order, with the I/O of all of it shared and
+        one transaction for all of it: every ticket claimed, the tickets already known read
+        in one query, the appends written together (`append_within`). A ticket's later
+        commands see its earlier ones' events. Commands answering an already-processed message
+        are skipped, so a redelivered batch decides on the stored history only. When a ticket
+        moved meanwhile (another writer), nothing of the batch is written and each command is
+        executed on its own."""
         done = await self.store.processed_among([work.processed for work in batch])
         todo = [work for work in batch if work.processed not in done]
+        if not todo:
+            return
+        try:
+            async with self.repository.transaction() as db:
+                planned = await self._plan_batch(db, todo)
+                await self.store.append_within(
+                    db,
+                    [
+                        StreamAppend(
+                            ticket_stream(p.ticket_id),
+                            [NewEvent.of(e, p.work.metadata) for e in p.events],
+                            p.expected_version or NO_STREAM,
+                            p.work.processed,
+                        )
+                        for p in planned
+                    ],
+                )
+        except ConcurrencyError:
+            log.info("a ticket moved while deciding a batch; deciding one by one", exc_info=True)
+            for work in todo:
+                await self.execute(
+                    work.command,
+                    metadata=work.metadata,
+                    processed=work.processed,
+                    update_view=False,
+                )
+
+    async def _plan_batch(self, db: asyncpg.Connection, todo: Sequence[Work]) -> list[_Planned]:
         claims = await self.repository.claim_many(
-            [ClaimRequest(w.command.keys, isinstance(w.command, OpenTicket)) for w in todo]
+            [ClaimRequest(w.command.keys, isinstance(w.command, OpenTicket)) for w in todo],
+            within=db,
         )
         tickets = await self._tickets(claims)
         commands_left = Counter(c.ticket_id for c in claims if c.ticket_id is not None)
@@ -167,10 +224,11 @@ class Intake:
                     for event in events:
                         state = evolve(state, event)
                 tickets[claim.ticket_id] = (state, version + len(events))
-        await self._append_in_order(planned)
+        return planned
 
     async def _tickets(self, claims: Sequence[Claim]) -> dict[int, tuple[TicketState | None, int]]:
-        """The state and version of each claimed ticket; new ones are empty without a read."""
+        """The state and version of each claimed ticket; new ones are empty without a read (the
+        read is of committed events: the claims' locks keep other claimers of these keys out)."""
         known = {c.ticket_id for c in claims if c.ticket_id is not None and not c.new}
         histories = await self.store.read_streams([ticket_stream(t) for t in sorted(known)])
         tickets: dict[int, tuple[TicketState | None, int]] = {
@@ -180,48 +238,6 @@ class Intake:
             history = histories[ticket_stream(ticket_id)]
             tickets[ticket_id] = (fold(e.event for e in history.events), history.version)
         return tickets
-
-    async def _append_in_order(self, planned: Sequence[_Planned]) -> None:
-        """Append each ticket's commands in order: the first command of every ticket at once,
-        then the second ones, and so on. A ticket some other writer moved meanwhile has its
-        remaining commands executed one by one (reading the stream again)."""
-        waves: list[list[_Planned]] = []
-        depth: dict[int, int] = {}
-        for plan in planned:
-            level = depth.get(plan.ticket_id, 0)
-            depth[plan.ticket_id] = level + 1
-            if level == len(waves):
-                waves.append([])
-            waves[level].append(plan)
-        moved: set[int] = set()
-        for wave in waves:
-            left = [p for p in wave if p.ticket_id not in moved]
-            results = await asyncio.gather(
-                *(self._append_planned(p) for p in left), return_exceptions=True
-            )
-            for plan, result in zip(left, results, strict=True):
-                if isinstance(result, ConcurrencyError):
-                    moved.add(plan.ticket_id)
-                elif isinstance(result, BaseException):
-                    raise result
-            for plan in wave:
-                if plan.ticket_id in moved:
-                    work = plan.work
-                    await self.execute(
-                        work.command,
-                        metadata=work.metadata,
-                        processed=work.processed,
-                        update_view=False,
-                    )
-
-    async def _append_planned(self, plan: _Planned) -> None:
-        version = plan.expected_version
-        await self.store.append(
-            ticket_stream(plan.ticket_id),
-            [NewEvent.of(e, plan.work.metadata) for e in plan.events],
-            expected_version=version if version else NO_STREAM,
-            processed=plan.work.processed,
-        )
 
     async def _context(self, ticket_id: int, command: Command, *, opening: bool) -> Context:
         wants_enrichment = opening and isinstance(command, OpenTicket)

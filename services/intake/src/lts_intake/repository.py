@@ -2,8 +2,10 @@
 
 - `ticket_counter` + `ticket_keys`: the sequential human ticket ids and the dedup keys (alert
   fingerprint, advisory id and aliases, issue URL) that lead to a ticket. Claiming keys and
-  taking the next id happen in one transaction under advisory locks on the keys, so concurrent
-  requests for the same alert or advisory get the same ticket and ids have no gaps.
+  taking the next id happen under advisory locks on the keys, in the transaction that appends
+  the ticket's events (`transaction`, then the store's `append_within`), so concurrent requests
+  for the same alert or advisory get the same ticket, ids have no gaps, and no key ever leads
+  to a ticket without events.
 - `tickets`: the read model for the query API, folded from the store (see `views.py`), written
   with a version guard so the request path and the catch-up projection can both apply events.
 """
@@ -168,10 +170,30 @@ class IntakeRepository:
 
     # --- ids and dedup keys ------------------------------------------------------------------
 
-    async def claim(self, keys: Sequence[str], *, reserve: bool) -> Claim:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction, for claims and the appends they lead to: the keys'
+        locks and the counter row are held until it ends, so concurrent claims of the same
+        keys (or of new ids) wait for the events, and an append that fails takes its claims
+        with it."""
+        async with self._db() as db, db.transaction():
+            yield db
+
+    @asynccontextmanager
+    async def _within(self, db: asyncpg.Connection | None) -> AsyncIterator[Any]:
+        if db is not None:
+            yield db
+        else:
+            async with self.transaction() as own:
+                yield own
+
+    async def claim(
+        self, keys: Sequence[str], *, reserve: bool, within: asyncpg.Connection | None = None
+    ) -> Claim:
         """The ticket any of `keys` leads to (the first key's wins), linking the other keys to
-        it; with none known and `reserve`, the next ticket id, linked to all `keys`."""
-        async with self._db() as db:
+        it; with none known and `reserve`, the next ticket id, linked to all `keys`. Written in
+        the transaction of `within` (see `transaction`), else in one of its own."""
+        async with self._within(within) as db:
             row = await db.fetchrow(
                 f'SELECT ticket_id, is_new FROM "{self._schema}".claim_ticket($1::text[], $2)',
                 list(dict.fromkeys(keys)),
@@ -181,12 +203,14 @@ class IntakeRepository:
             return Claim(None)
         return Claim(int(row["ticket_id"]), bool(row["is_new"]))
 
-    async def claim_many(self, requests: Sequence[ClaimRequest]) -> list[Claim]:
+    async def claim_many(
+        self, requests: Sequence[ClaimRequest], *, within: asyncpg.Connection | None = None
+    ) -> list[Claim]:
         """`claim` for each request in turn, in one transaction (a consumer's batch): a later
         request sees the keys an earlier one linked."""
         s = self._schema
         keys = sorted({key for request in requests for key in request.keys})
-        async with self._db() as db, db.transaction():
+        async with self._within(within) as db:
             rows = await db.fetch(f'SELECT key, ticket_id FROM "{s}".lock_ticket_keys($1)', keys)
             counter = next(int(r["ticket_id"]) for r in rows if r["key"] is None)
             known = {r["key"]: int(r["ticket_id"]) for r in rows if r["key"] is not None}

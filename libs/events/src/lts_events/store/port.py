@@ -96,6 +96,16 @@ class StreamHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One append of several written together (`PostgresEventStore.append_within`)."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: ExpectedVersion
+    processed: ProcessedMessage | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """What an append did. `duplicate` means the processed message was already recorded, so
     nothing was written (redelivery)."""

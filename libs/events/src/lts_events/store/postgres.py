@@ -34,6 +34,7 @@ from lts_events.store.port import (
     ExpectedVersion,
     ProcessedMessage,
     StoredRow,
+    StreamAppend,
     StreamHistory,
     Timer,
 )
@@ -197,6 +198,68 @@ class PostgresEventStore:
                         self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
                     return _appended(stream_id, version, chained, rows)
         raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
+
+    async def append_within(
+        self, db: asyncpg.Connection, appends: Sequence[StreamAppend]
+    ) -> list[AppendResult]:
+        """Write `appends` on `db`, in the caller's open transaction, so that they commit or
+        roll back with whatever else the caller writes there (intake: the ticket ids and dedup
+        keys it claimed for them). Several appends to one stream chain in the given order.
+        An append whose processed message is already recorded writes nothing and comes back
+        `duplicate`. A stream not at its expected version raises `ConcurrencyError`: the
+        caller's transaction must then roll back (the statement that found it may have failed).
+        Heads are learnt from reads only, never from these uncommitted writes."""
+        heads: dict[str, tuple[int, str]] = {}
+        waves: list[list[_Pending]] = []
+        depth: dict[str, int] = {}
+        for append in appends:
+            stream = append.stream_id
+            if stream not in heads:
+                heads[stream] = await self._head_within(db, stream, append.expected_version)
+            version, previous = heads[stream]
+            chained = chain(stream, append.events, head_version=version, head_hash=previous)
+            if chained:
+                heads[stream] = (version + len(chained), chained[-1].hash)
+            level = depth[stream] = depth.get(stream, -1) + 1
+            if level == len(waves):
+                waves.append([])
+            waves[level].append(_Pending(stream, version, chained, append.processed, (), ""))
+        for wave in waves:  # a stream's later appends chain from its earlier ones' events
+            for group in _groups(wave):
+                try:
+                    row = await db.fetchrow(self._sql.append_many, _many_payload(group))
+                except asyncpg.UniqueViolationError as error:
+                    if error.constraint_name != "events_stream_version_key":
+                        raise
+                    raise _taken(group, str(error.detail or "")) from error
+                _resolve_group(group, row)
+        return [await self._written(db, p) for wave in waves for p in wave]
+
+    async def _head_within(
+        self, db: asyncpg.Connection, stream_id: str, expected: ExpectedVersion
+    ) -> tuple[int, str]:
+        guess = self._heads.guess(stream_id, expected)
+        if guess is not None:
+            return guess
+        head = await db.fetchrow(self._sql.head, stream_id, None, None)
+        version, previous = head["stream_version"] or 0, head["hash"] or GENESIS
+        _check_version(stream_id, expected, actual=version)
+        return version, previous
+
+    async def _written(self, db: asyncpg.Connection, pending: _Pending) -> AppendResult:
+        rows = pending.done.result()
+        if rows is not None:
+            return _appended(pending.stream_id, pending.version, pending.chained, rows)
+        consumer, message = (
+            (pending.processed.consumer, pending.processed.message_id)
+            if pending.processed
+            else (None, None)
+        )
+        head = await db.fetchrow(self._sql.head, pending.stream_id, consumer, message)
+        actual = head["stream_version"] or 0
+        if head["processed"]:
+            return AppendResult(pending.stream_id, actual, duplicate=True)
+        raise ConcurrencyError(pending.stream_id, expected=pending.version, actual=actual)
 
     async def _grouped(self, pending: _Pending) -> Sequence[Any] | None:
         """The rows of `pending`'s append, written together with whichever appends other tasks
@@ -431,6 +494,40 @@ def _unclaimed(task: asyncio.Task[Any]) -> None:
     without anyone hearing of it."""
     if not task.cancelled():
         task.exception()
+
+
+def _taken(group: Sequence[_Pending], detail: str) -> ConcurrencyError:
+    """The `ConcurrencyError` of the group's append whose version a racing writer took (the
+    unique violation's detail names its stream)."""
+    for pending in group:
+        if f"({pending.stream_id}, " in detail:
+            return ConcurrencyError(
+                pending.stream_id, expected=pending.version, actual=pending.version + 1
+            )
+    return ConcurrencyError(group[0].stream_id, expected=group[0].version, actual=-1)
+
+
+def _groups(wave: Sequence[_Pending]) -> list[list[_Pending]]:
+    """Appends to distinct streams cut into `append_many` groups (sizes as the group commit's;
+    a processed message once per group)."""
+    groups: list[list[_Pending]] = []
+    size = 0
+    messages: set[ProcessedMessage] = set()
+    for pending in wave:
+        if (
+            not groups
+            or len(groups[-1]) >= _GROUP_LIMIT
+            or (groups[-1] and size + len(pending.chained) > _GROUP_EVENTS)
+            or pending.processed in messages
+        ):
+            groups.append([])
+            size = 0
+            messages = set()
+        groups[-1].append(pending)
+        size += len(pending.chained)
+        if pending.processed is not None:
+            messages.add(pending.processed)
+    return groups
 
 
 def _resolve_group(group: Sequence[_Pending], row: Any) -> None:
