@@ -101,20 +101,36 @@ async def test_a_timer_that_became_due_while_stopped_fires_after_the_restart(
     assert await reminders_sent(restarted) == ["remind-later"]
 
 
-async def test_the_running_loop_fires_a_due_timer_until_stopped(
+class CountedClock(FrozenClock):
+    """A frozen clock that counts its reads: the timer loop reads it once per tick, so n reads
+    mean n - 1 ticks are over."""
+
+    def __init__(self, now: datetime) -> None:
+        super().__init__(now)
+        self.reads = 0
+        self._read = asyncio.Event()
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        self._read.set()
+        return super().__call__()
+
+    async def read_at_least(self, times: int) -> None:
+        while self.reads < times:
+            self._read.clear()
+            await self._read.wait()
+
+
+async def test_the_running_loop_fires_a_due_timer_once_until_stopped(
     store: PostgresEventStore,
 ) -> None:
     await schedule(store, "remind-run", T0)
     stop = asyncio.Event()
-    loop = TimerLoop(store, handler=sender(store), clock=FrozenClock(T0), interval=0.05)
+    clock = CountedClock(T0)
+    loop = TimerLoop(store, handler=sender(store), clock=clock, interval=0.01)
 
     task = asyncio.create_task(loop.run(stop))
-    async with asyncio.timeout(10):
-        while True:
-            if loop.fired:
-                break
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(clock.read_at_least(4), timeout=10)  # three ticks over
     stop.set()
     await task
 
