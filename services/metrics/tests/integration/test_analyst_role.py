@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+from lts_events.actors import automation
+from lts_events.contracts import intake, triage
+from lts_events.contracts.common import Severity, TicketSource
+from lts_events.envelope import Envelope
+from lts_metrics.audit import facts_of
+from lts_metrics.samples import ENGINEER, TicketStory
 from lts_metrics.schema import VIEWS
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -12,20 +21,133 @@ from .conftest import Metrics
 pytestmark = pytest.mark.integration
 
 
-async def as_analyst(metrics: Metrics, sql: str) -> None:
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+# One ticket through every milestone within its SLAs, one triaged late and never planned, one
+# never triaged.
+APPROVED = TicketStory(
+    ticket_id=1,
+    opened_at=T0,
+    severity=Severity.HIGH,
+    labels=("security",),
+    triaged_after=2 * HOUR,
+    planned_after=12 * HOUR,
+    approved_after=40 * HOUR,
+)
+LATE = TicketStory(
+    ticket_id=2,
+    opened_at=T0 + HOUR,
+    severity=Severity.MEDIUM,
+    source=TicketSource.OSV,
+    triaged_after=30 * HOUR,
+)
+WAITING = TicketStory(ticket_id=3, opened_at=T0 + 2 * HOUR)
+STORIES = (APPROVED, LATE, WAITING)
+ENVELOPES = [envelope for story in STORIES for envelope in story.envelopes()]
+TESS = (ENGINEER.id, ENGINEER.role.value)
+INTAKE = (automation("intake").id, automation("intake").role.value)
+TRIAGE = (automation("triage").id, automation("triage").role.value)
+
+
+def topic_of(envelope: Envelope) -> str:
+    return "lts.intake.events" if envelope.source.endswith("intake") else "lts.triage.events"
+
+
+# What each documented view shows of the stories: the query (its own columns, in a fixed
+# order) and the rows, worked out from the stories above.
+EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
+    "v_ticket_lifecycle": (
+        "SELECT ticket_id, state, severity, source, labels, time_to_triage_s, time_to_plan_s, "
+        "time_to_approval_s, triage_within_sla, plan_within_sla FROM {v} ORDER BY ticket_id",
+        [
+            (1, "approved", "high", "report", ["security"], 7200.0, 36000.0, 100800.0, True, True),
+            (2, "triaged", "medium", "osv", [], 108000.0, None, None, False, None),
+            (3, "opened", None, "report", [], None, None, None, None, None),
+        ],
+    ),
+    "v_time_to_triage": (
+        "SELECT ticket_id, seconds, within_sla FROM {v} ORDER BY ticket_id",
+        [(1, 7200.0, True), (2, 108000.0, False)],
+    ),
+    "v_time_to_plan": ("SELECT ticket_id, seconds FROM {v}", [(1, 36000.0)]),
+    "v_time_to_approval": (
+        "SELECT ticket_id, seconds, within_sla FROM {v}",
+        [(1, 100800.0, True)],
+    ),
+    "v_sla_compliance": (
+        "SELECT ticket_id, sla, outcome FROM {v} ORDER BY ticket_id, sla DESC",
+        [
+            (1, "triage", "met"),
+            (1, "plan", "met"),
+            (2, "triage", "missed"),
+            (2, "plan", "open_overdue"),  # its plan deadline passed long ago, nothing approved
+            (3, "triage", "pending"),  # no deadline before triage sets one
+        ],
+    ),
+    "v_backlog": (
+        "SELECT ticket_id, state, age_s > 0 FROM {v} ORDER BY ticket_id",
+        [(2, "triaged", True), (3, "opened", True)],
+    ),
+    "v_ticket_timeline": (
+        "SELECT ticket_id, event_type, source_service, actor_id, actor_role, reason FROM {v} "
+        "ORDER BY ticket_id, occurred_at, sequence",
+        [
+            (1, intake.TicketOpened.type, "intake", *INTAKE, "opened"),
+            (1, triage.TicketTriaged.type, "triage", *TESS, "severity high"),
+            (1, triage.BackportPlanned.type, "triage", *TESS, "backport planned"),
+            (1, triage.PlanApproved.type, "triage", *TRIAGE, "approval matrix satisfied"),
+            (2, intake.TicketOpened.type, "intake", *INTAKE, "opened"),
+            (2, triage.TicketTriaged.type, "triage", *TESS, "severity medium"),
+            (3, intake.TicketOpened.type, "intake", *INTAKE, "opened"),
+        ],
+    ),
+    "v_audit_log": (
+        "SELECT event_id::text, service, subject, type, actor_id, actor_role, reason FROM {v} "
+        "ORDER BY position",
+        [
+            (
+                e.id,
+                e.source.removeprefix("lts-flow/"),
+                e.subject,
+                e.type,
+                e.actorid,
+                str(e.actorrole),
+                e.reason,
+            )
+            for e in ENVELOPES
+        ],
+    ),
+    "v_audit_envelopes": (
+        "SELECT ce_id, ce_source, subject, topic FROM {v} ORDER BY ce_id",
+        sorted((e.id, e.source, e.subject, topic_of(e)) for e in ENVELOPES),
+    ),
+}
+
+
+async def as_analyst(metrics: Metrics, sql: str) -> list[tuple[Any, ...]]:
     async with metrics.store.engine.connect() as conn:
         await conn.execute(text(f"SET ROLE {metrics.analyst_role}"))
         try:
-            await conn.execute(text(sql))
+            return [tuple(row) for row in await conn.execute(text(sql))]
         finally:
             await conn.rollback()
 
 
 async def test_analyst_reads_every_documented_view(metrics: Metrics) -> None:
+    for envelope in ENVELOPES:
+        await metrics.audit.record(envelope, facts_of(envelope, topic=topic_of(envelope)))
+    await metrics.settle()
     schema = metrics.store.schema
 
-    for view in VIEWS:
-        await as_analyst(metrics, f"SELECT * FROM {schema}.{view} LIMIT 1")
+    read = {
+        view: await as_analyst(metrics, query.format(v=f"{schema}.{view}"))
+        for view, (query, _) in EXPECTED.items()
+    }
+
+    assert set(EXPECTED) == set(VIEWS)  # a new view needs its expected rows here
+    for view, (_, rows) in EXPECTED.items():
+        assert read[view] == rows, view
 
 
 @pytest.mark.parametrize(
