@@ -11,6 +11,11 @@ from typing import Any
 
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.intake import TicketKind
+from lts_events.severity import (
+    severity_from_vectors,
+    severity_from_word,
+    severity_of_cvss_score,
+)
 
 from lts_intake import enrich, labels
 from lts_intake.formats import (
@@ -109,7 +114,7 @@ def from_report(
         opened_at=now,
         raw=report.model_dump(mode="json"),
     )
-    draft = _labelled(draft, policy=policy)
+    draft = _labelled(draft)
     own_key = (
         f"report:{idempotency_key}"
         if idempotency_key
@@ -157,7 +162,7 @@ def _from_alert(
         description=annotations.get("description", summary),
         source=source,
         kind=TicketKind.ALERT,
-        severity_guess=labels.severity_from_word(severity_label),
+        severity_guess=severity_from_word(severity_label),
         environment={k: v for k, v in alert.labels.items() if k not in {"alertname", "severity"}},
         affected_versions=versions,
         affected_lts_lines=enrich.lines_for_versions(versions, policy.lts_lines),
@@ -168,7 +173,7 @@ def _from_alert(
         external_ref=alert.generatorURL or None,
         raw=raw,
     )
-    draft = _labelled(draft, policy=policy)
+    draft = _labelled(draft)
     return OpenTicket(draft=draft, keys=(alert_key(fingerprint),), alert_starts_at=alert.startsAt)
 
 
@@ -200,7 +205,7 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
         description=record.details or record.summary or "",
         source=TicketSource.OSV,
         kind=TicketKind.SECURITY,
-        severity_guess=labels.severity_from_vectors(vectors) or _osv_severity_word(record),
+        severity_guess=severity_from_vectors(vectors) or _osv_severity_word(record),
         cve_ids=[i.upper() for i in advisory_ids if i.upper().startswith("CVE-")],
         advisory_ids=advisory_ids,
         affected_versions=[
@@ -214,7 +219,7 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
         external_ref=record.id,
         raw=raw,
     )
-    draft = _labelled(draft, policy=policy)
+    draft = _labelled(draft)
     return OpenTicket(
         draft=draft, keys=tuple(advisory_key(i) for i in advisory_ids), ranges=tuple(ranges)
     )
@@ -274,7 +279,7 @@ def _osv_vectors(record: OsvRecord) -> list[str]:
 
 def _osv_severity_word(record: OsvRecord) -> Severity | None:
     word = (record.database_specific or {}).get("severity")
-    return labels.severity_from_word(word) if isinstance(word, str) else None
+    return severity_from_word(word) if isinstance(word, str) else None
 
 
 # --- GitHub ----------------------------------------------------------------------------------
@@ -328,9 +333,9 @@ def from_github_advisory(
         description=advisory.description,
         source=TicketSource.GITHUB,
         kind=TicketKind.SECURITY,
-        severity_guess=(labels.severity_from_vectors([vector]) if vector else None)
-        or labels.severity_from_word(advisory.severity)
-        or labels.severity_from_score(advisory.cvss.score if advisory.cvss else None),
+        severity_guess=(severity_from_vectors([vector]) if vector else None)
+        or severity_from_word(advisory.severity)
+        or _rating(advisory.cvss.score if advisory.cvss else None),
         cve_ids=[i.upper() for i in ids if i.upper().startswith("CVE-")],
         advisory_ids=ids,
         affected_versions=[
@@ -345,7 +350,7 @@ def from_github_advisory(
         external_ref=advisory.ghsa_id,
         raw=raw,
     )
-    draft = _labelled(draft, policy=policy)
+    draft = _labelled(draft)
     return OpenTicket(draft=draft, keys=tuple(advisory_key(i) for i in ids), ranges=tuple(ranges))
 
 
@@ -466,7 +471,7 @@ def _from_issue_text(
         kind=TicketKind.SECURITY if cve_ids and kind is TicketKind.BUG else kind,
         reporter=reporter,
         contact=contact,
-        severity_guess=labels.severity_from_word(
+        severity_guess=severity_from_word(
             sections.get("severity", "").split()[0] if sections.get("severity") else None
         ),
         cve_ids=cve_ids,
@@ -489,7 +494,7 @@ def _from_issue_text(
         external_ref=external_ref,
         raw=raw,
     )
-    return _labelled(draft, policy=policy)
+    return _labelled(draft)
 
 
 def _embedded_traceback(body: str) -> str | None:
@@ -502,9 +507,13 @@ def _embedded_traceback(body: str) -> str | None:
 # --- shared ----------------------------------------------------------------------------------
 
 
-def _labelled(draft: TicketDraft, *, policy: IntakePolicy) -> TicketDraft:
-    summary = enrich.parse_traceback(draft.traceback, project_modules=policy.project_modules)
-    automatic = labels.automatic_labels(draft, has_traceback=summary is not None)
+def _rating(score: float | None) -> Severity | None:
+    """A bare CVSS base score's rating; 0.0 is CVSS's "none": no guess."""
+    return severity_of_cvss_score(score) if score else None
+
+
+def _labelled(draft: TicketDraft) -> TicketDraft:
+    automatic = labels.automatic_labels(draft)
     return draft.model_copy(update={"labels": unique([*draft.labels, *automatic])})
 
 

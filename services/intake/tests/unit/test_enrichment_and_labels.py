@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lts_events.contracts.common import Severity, TicketSource
+from lts_events.contracts.common import TicketSource
 from lts_events.contracts.intake import ReleaseRef, TicketKind
 from lts_events.envelope import Envelope
 from lts_intake import enrich, labels
@@ -166,29 +166,6 @@ def test_a_plain_question_gets_no_automatic_label() -> None:
 
 def test_a_cve_id_makes_a_ticket_security_and_cve() -> None:
     assert labels.automatic_labels(_draft(cve_ids=["CVE-2024-1"])) == ["security", "cve"]
-
-
-@pytest.mark.parametrize(
-    ("vector", "severity"),
-    [
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Severity.CRITICAL),
-        ("CVSS:3.1/AV:N/AC:H/PR:L/UI:R/S:U/C:L/I:N/A:N", Severity.LOW),
-        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", Severity.CRITICAL),
-        ("AV:N/AC:L/Au:N/C:P/I:P/A:P", Severity.HIGH),
-        ("not a vector", None),
-    ],
-)
-def test_the_severity_guess_follows_the_cvss_base_score(
-    vector: str, severity: Severity | None
-) -> None:
-    assert labels.severity_from_vectors([vector]) == severity
-
-
-def test_alert_and_advisory_severity_words_map_onto_the_severity_scale() -> None:
-    assert labels.severity_from_word("Warning") is Severity.MEDIUM
-    assert labels.severity_from_word("MODERATE") is Severity.MEDIUM
-    assert labels.severity_from_word("page") is Severity.HIGH
-    assert labels.severity_from_word("whatever") is None
 
 
 def test_cve_ids_are_found_in_free_text_once_each() -> None:

@@ -312,6 +312,7 @@ def _proposed(
     return SeverityProposed(
         ticket_id=received.ticket_id,
         severity=proposal.severity,
+        rule=proposal.rule,
         evidence=proposal.evidence,
         labels=labels,
         cvss_base_score=proposal.cvss_base_score,
@@ -341,7 +342,7 @@ def _relabel(
 
 def _proposal_reason(proposal: Proposal) -> str:
     decisive = ", ".join(f"{e.source}={e.value}" for e in proposal.evidence[:3])
-    return f"proposed {proposal.severity.value} from {decisive}"
+    return f"proposed {proposal.severity.value} by the {proposal.rule.value} rule from {decisive}"
 
 
 def _auto_triages(mode: AutoTriage, proposal: Proposal) -> bool:

@@ -20,6 +20,7 @@ from lts_events.contracts.triage import (
     RiskPart,
     RolloutStrategy,
 )
+from lts_events.severity import at_least
 
 from lts_triage.calendar import BusinessCalendar
 
@@ -52,7 +53,9 @@ class Sla:
         return start + timedelta(hours=self.hours)
 
 
+# A blocker is above critical on the runbook's scale: it gets the strictest SLA, critical's.
 TRIAGE_SLA: dict[Severity, Sla] = {
+    Severity.BLOCKER: Sla(hours=4),
     Severity.CRITICAL: Sla(hours=4),
     Severity.HIGH: Sla(hours=24),
     Severity.MEDIUM: Sla(business_days=3),
@@ -100,10 +103,16 @@ def _lines_in(version: str) -> frozenset[str]:
 
 # ---------------------------------------------------------------- risk score --------------
 
-SEVERITY_POINTS = {Severity.CRITICAL: 35, Severity.HIGH: 25, Severity.MEDIUM: 12, Severity.LOW: 5}
+SEVERITY_POINTS = {
+    Severity.BLOCKER: 35,
+    Severity.CRITICAL: 35,
+    Severity.HIGH: 25,
+    Severity.MEDIUM: 12,
+    Severity.LOW: 5,
+}
 EFFORT_POINTS = {Effort.SMALL: 0, Effort.MEDIUM: 4, Effort.LARGE: 8}
 RISK_FORMULA = (
-    "score = severity(critical 35, high 25, medium 12, low 5) "
+    "score = severity(blocker/critical 35, high 25, medium 12, low 5) "
     "+ exploitability(public exploit 20, security issue without public exploit 8, else 0) "
     "+ workaround(none 10, available 0) + affected_versions(4 per version, at most 12) "
     "+ api_change(15) + effort(S 0, M 4, L 8); exposure = the first four, change_risk = the "
@@ -255,7 +264,7 @@ def required_approvers(
     roles: list[Role] = list(EMERGENCY_APPROVERS if emergency else NORMAL_APPROVERS)
     if security:
         roles.append(Role.SECURITY_REVIEWER)
-    if severity is Severity.CRITICAL and regression and not emergency:
+    if at_least(severity, Severity.CRITICAL) and regression and not emergency:
         roles.extend(CRITICAL_REGRESSION_APPROVERS)
     return tuple(dict.fromkeys(roles))
 
@@ -382,7 +391,7 @@ class Policy:
             tests.extend(SECURITY_TESTS)
         if checklist.api_change:
             tests.append("upgrade_downgrade")
-        if severity is Severity.CRITICAL:
+        if at_least(severity, Severity.CRITICAL):
             tests.append("performance_smoke")
         return tuple(tests)
 

@@ -1,66 +1,46 @@
-"""The severity rubric and the automatic proposal from a ticket's labels, CVSS vectors, alert
-severity, the reporter's guess and its kind.
+"""The automatic severity proposal from a ticket's labels, CVSS vectors, alert severity, the
+reporter's explicit severity and its kind. The vocabulary (scale, the rubric's words, alert
+words, CVSS) is `lts_events.severity`, shared with intake; this module holds the precedence.
 
-Rubric (lts-process.md, "Decision matrices & SLAs"):
-- critical: service down, data loss, remote code execution;
-- high: major functionality broken, exploitable security issue;
-- medium: minor bug; low: enhancement, cosmetic.
-
-Proposal rule: the highest severity among the *machine evidence* (labels of the rubric, CVSS
-base scores, alert severity) wins; without machine evidence the reporter's guess is taken, then
-the ticket kind (security -> high, feature -> low, otherwise medium). Every item considered is
-recorded as evidence.
+Precedence (`SeverityRule`, recorded on `SeverityProposed`):
+1. strong evidence: the rubric's words (labels naming service down, data loss, remote code
+   execution -> critical), machine evidence (CVSS base score, the alert's severity) and the
+   reporter's explicit severity. The highest of them wins; a tie goes to the first rule.
+2. keyword labels (crash, performance, security, ...), only without strong evidence: they are
+   hints, never above what the reporter or the rubric said.
+3. the ticket's kind: security -> high, feature -> low, otherwise medium.
+Every item considered is recorded as evidence.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cvss import CVSS3, CVSS4  # type: ignore[import-untyped]
-from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
 from lts_events.contracts.common import Severity
-from lts_events.contracts.triage import SeverityEvidence
-
-RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
-
-LABEL_SEVERITY: dict[str, Severity] = {
-    "service-down": Severity.CRITICAL,
-    "outage": Severity.CRITICAL,
-    "data-loss": Severity.CRITICAL,
-    "rce": Severity.CRITICAL,
-    "remote-code-execution": Severity.CRITICAL,
-    "crash": Severity.HIGH,
-    "regression": Severity.HIGH,
-    "exploit": Severity.HIGH,
-    "public-exploit": Severity.HIGH,
-    "security": Severity.HIGH,
-    "cve": Severity.HIGH,
-    "major": Severity.HIGH,
-    "performance": Severity.MEDIUM,
-    "minor": Severity.LOW,
-    "enhancement": Severity.LOW,
-    "cosmetic": Severity.LOW,
-    "docs": Severity.LOW,
-}
-
-ALERT_SEVERITY: dict[str, Severity] = {
-    **dict.fromkeys(
-        ("critical", "page", "emergency", "fatal", "disaster", "p0", "p1"), Severity.CRITICAL
-    ),
-    **dict.fromkeys(("error", "high", "major", "p2"), Severity.HIGH),
-    **dict.fromkeys(("warning", "warn", "medium", "average", "p3"), Severity.MEDIUM),
-    **dict.fromkeys(("info", "low", "minor", "none", "p4", "p5"), Severity.LOW),
-}
+from lts_events.contracts.triage import SeverityEvidence, SeverityRule
+from lts_events.severity import (
+    KEYWORD_LABEL_SEVERITY,
+    RUBRIC_LABEL_SEVERITY,
+    CvssReading,
+    highest,
+    read_cvss,
+    severity_from_word,
+)
 
 KIND_SEVERITY: dict[str, Severity] = {"security": Severity.HIGH, "feature": Severity.LOW}
-SECURITY_LABELS = frozenset({"security", "cve", "rce", "remote-code-execution", "exploit"})
+SECURITY_LABELS = frozenset(
+    {"security", "cve", "rce", "remote-code-execution", "exploit", "public-exploit"}
+)
 EXPLOIT_LABELS = frozenset({"exploit", "public-exploit", "exploited", "in-the-wild"})
-# CVSS "Exploit Maturity": v3.x E:P/F/H (proof of concept, functional, high) and v4.0 E:P/A
-# (proof of concept, attacked) mean an exploit is public.
-PUBLIC_EXPLOIT_MATURITY = {"3": frozenset({"P", "F", "H"}), "4": frozenset({"P", "A"})}
+# Which rule an evidence source belongs to, in the order ties are broken.
+_STRONG_RULES = {
+    "rubric": SeverityRule.RUBRIC,
+    "cvss": SeverityRule.EVIDENCE,
+    "alert": SeverityRule.EVIDENCE,
+    "guess": SeverityRule.REPORTER,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +56,9 @@ class TicketFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class CvssReading:
-    vector: str
-    base_score: float
-    severity: Severity
-    public_exploit: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Proposal:
     severity: Severity
+    rule: SeverityRule
     evidence: tuple[SeverityEvidence, ...]
     cvss_base_score: float | None
     security: bool
@@ -95,53 +68,6 @@ class Proposal:
     def machine_evidence(self) -> bool:
         """True when a CVSS vector or an alert severity backed the proposal."""
         return any(item.source in ("cvss", "alert") for item in self.evidence)
-
-
-def highest(severities: Iterable[Severity]) -> Severity | None:
-    ordered = sorted(severities, key=RANK.__getitem__)
-    return ordered[-1] if ordered else None
-
-
-def severity_of_cvss_score(score: float) -> Severity:
-    """CVSS qualitative rating: 9.0-10 critical, 7.0-8.9 high, 4.0-6.9 medium, below low."""
-    if score >= 9.0:
-        return Severity.CRITICAL
-    if score >= 7.0:
-        return Severity.HIGH
-    if score >= 4.0:
-        return Severity.MEDIUM
-    return Severity.LOW
-
-
-@lru_cache(maxsize=4096)
-def read_cvss(vector: str) -> CvssReading | None:
-    """Base score of a CVSS v3.x or v4.0 vector (None when it does not parse)."""
-    major = _cvss_major(vector)
-    try:
-        if major == "4":
-            parsed = CVSS4(vector)
-        elif major == "3":
-            parsed = CVSS3(vector)
-        else:
-            return None
-    except (CVSSError, ValueError, KeyError):
-        return None
-    score = float(parsed.base_score)
-    maturity = str(parsed.metrics.get("E", "X"))
-    return CvssReading(
-        vector=vector,
-        base_score=score,
-        severity=severity_of_cvss_score(score),
-        public_exploit=maturity in PUBLIC_EXPLOIT_MATURITY[major],
-    )
-
-
-_CVSS_PREFIX = re.compile(r"CVSS:(\d)\.\d+/")
-
-
-def _cvss_major(vector: str) -> str | None:
-    found = _CVSS_PREFIX.match(vector.strip())
-    return found.group(1) if found else None
 
 
 def propose(facts: TicketFacts) -> Proposal:
@@ -167,40 +93,56 @@ def _propose(
 ) -> Proposal:
     """The proposal from exactly what it depends on. Tickets repeat the same labels, vectors
     and alert levels, so a proposal is computed once per combination; `Proposal` is frozen."""
-    readings = [r for r in (read_cvss(v) for v in vectors) if r is not None]
-    machine = [
-        *_label_evidence(labels),
-        *_cvss_evidence(readings),
+    readings = [r for r in map(read_cvss, vectors) if r is not None]
+    strong = [
+        *_label_evidence(labels, RUBRIC_LABEL_SEVERITY, "rubric"),
+        *map(_cvss_item, readings),
         *_alert_evidence(alert_severity),
+        *_guess_evidence(guess),
     ]
-    fallback = _fallback_items(kind, guess)
-    decisive = machine or fallback[:1]
-    severity = highest(item.severity for item in decisive) or Severity.MEDIUM
+    keywords = _label_evidence(labels, KEYWORD_LABEL_SEVERITY, "label")
+    kind_item = _kind_item(kind)
+    severity, rule = _winner(strong, keywords, kind_item)
     return Proposal(
         severity=severity,
-        evidence=(*machine, *fallback),
+        rule=rule,
+        evidence=(*strong, *keywords, kind_item),
         cvss_base_score=max((r.base_score for r in readings), default=None),
         security=_is_security(kind, labels, vectors, has_cve=has_cve),
         public_exploit=any(r.public_exploit for r in readings) or bool(EXPLOIT_LABELS & {*labels}),
     )
 
 
-# The evidence items below come from small vocabularies (rubric labels, parsed vectors, alert
-# levels, guesses, kinds), so each distinct item is built and validated once and then shared:
+def _winner(
+    strong: Sequence[SeverityEvidence],
+    keywords: Sequence[SeverityEvidence],
+    kind_item: SeverityEvidence,
+) -> tuple[Severity, SeverityRule]:
+    if strong:
+        top = highest(item.severity for item in strong)
+        first = next(item for item in strong if item.severity is top)
+        return first.severity, _STRONG_RULES[first.source]
+    if keywords:
+        top = highest(item.severity for item in keywords)
+        assert top is not None
+        return top, SeverityRule.KEYWORDS
+    return kind_item.severity, SeverityRule.KIND
+
+
+# The evidence items below come from small vocabularies (labels, parsed vectors, alert levels,
+# guesses, kinds), so each distinct item is built and validated once and then shared:
 # `SeverityEvidence` is a frozen model.
 
 
-def _label_evidence(labels: Sequence[str]) -> list[SeverityEvidence]:
-    return [_label_item(label) for label in labels if label in LABEL_SEVERITY]
+def _label_evidence(
+    labels: Sequence[str], table: dict[str, Severity], source: str
+) -> list[SeverityEvidence]:
+    return [_label_item(label, table[label], source) for label in labels if label in table]
 
 
-@lru_cache(maxsize=len(LABEL_SEVERITY))
-def _label_item(label: str) -> SeverityEvidence:
-    return SeverityEvidence(source="label", value=label, severity=LABEL_SEVERITY[label])
-
-
-def _cvss_evidence(readings: Sequence[CvssReading]) -> list[SeverityEvidence]:
-    return [_cvss_item(r) for r in readings]
+@lru_cache(maxsize=256)
+def _label_item(label: str, severity: Severity, source: str) -> SeverityEvidence:
+    return SeverityEvidence.model_validate({"source": source, "value": label, "severity": severity})
 
 
 @lru_cache(maxsize=4096)
@@ -215,24 +157,30 @@ def _cvss_item(r: CvssReading) -> SeverityEvidence:
 
 def _alert_evidence(alert_severity: str | None) -> list[SeverityEvidence]:
     raw = (alert_severity or "").strip().lower()
-    if raw not in ALERT_SEVERITY:
-        return []
-    return [_alert_item(raw)]
+    severity = severity_from_word(raw)
+    return [] if severity is None else [_alert_item(raw, severity)]
 
 
-@lru_cache(maxsize=len(ALERT_SEVERITY))
-def _alert_item(raw: str) -> SeverityEvidence:
-    return SeverityEvidence(source="alert", value=raw, severity=ALERT_SEVERITY[raw])
+@lru_cache(maxsize=256)
+def _alert_item(raw: str, severity: Severity) -> SeverityEvidence:
+    return SeverityEvidence(source="alert", value=raw, severity=severity)
 
 
-@lru_cache(maxsize=256, typed=True)
-def _fallback_items(kind: str, guess: Severity | None) -> tuple[SeverityEvidence, ...]:
-    items: list[SeverityEvidence] = []
-    if guess is not None:
-        items.append(SeverityEvidence(source="guess", value=guess.value, severity=guess))
-    kind_severity = KIND_SEVERITY.get(kind, Severity.MEDIUM)
-    items.append(SeverityEvidence(source="kind", value=kind, severity=kind_severity))
-    return tuple(items)
+def _guess_evidence(guess: Severity | None) -> list[SeverityEvidence]:
+    return [] if guess is None else [_guess_item(guess)]
+
+
+@lru_cache(maxsize=16)
+def _guess_item(guess: Severity) -> SeverityEvidence:
+    return SeverityEvidence(
+        source="guess", value=guess.value, severity=guess, detail="the reporter's severity"
+    )
+
+
+@lru_cache(maxsize=64)
+def _kind_item(kind: str) -> SeverityEvidence:
+    severity = KIND_SEVERITY.get(kind, Severity.MEDIUM)
+    return SeverityEvidence(source="kind", value=kind, severity=severity)
 
 
 def _is_security(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from lts_events.contracts.common import Severity
-from lts_triage.severity import TicketFacts, propose, read_cvss
+from lts_events.severity import read_cvss
+from lts_triage.severity import TicketFacts, propose
 
 RCE_V31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 MEDIUM_V31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"  # 5.4
@@ -29,13 +30,44 @@ HIGH_V40_ATTACKED = "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:L/VA:N/SC:N/SI:N/
         (TicketFacts(kind="bug"), Severity.MEDIUM),
         (
             TicketFacts(kind="bug", labels=("performance",), severity_guess=Severity.CRITICAL),
-            Severity.MEDIUM,
+            Severity.CRITICAL,
         ),
+        (TicketFacts(kind="bug", labels=("crash",), severity_guess=Severity.LOW), Severity.LOW),
+        (TicketFacts(kind="security", labels=("security",)), Severity.HIGH),
+        (
+            TicketFacts(kind="security", labels=("security", "remote-code-execution")),
+            Severity.CRITICAL,
+        ),
+        (TicketFacts(kind="alert", alert_severity="page"), Severity.CRITICAL),
+        (TicketFacts(kind="bug", severity_guess=Severity.BLOCKER), Severity.BLOCKER),
+        (TicketFacts(kind="security", cvss_vectors=("AV:N/AC:L/Au:N/C:P/I:P/A:P",)), Severity.HIGH),
         (TicketFacts(kind="bug", labels=("crash", "data-loss")), Severity.CRITICAL),
     ],
 )
 def test_proposal_follows_the_rubric(facts: TicketFacts, severity: Severity) -> None:
     assert propose(facts).severity is severity
+
+
+@pytest.mark.parametrize(
+    ("facts", "rule"),
+    [
+        (TicketFacts(kind="bug", labels=("service-down", "performance")), "rubric"),
+        (TicketFacts(kind="alert", labels=("performance",), alert_severity="warning"), "evidence"),
+        (TicketFacts(kind="bug", labels=("crash",), severity_guess=Severity.LOW), "reporter"),
+        (TicketFacts(kind="bug", labels=("crash",)), "keywords"),
+        (TicketFacts(kind="feature"), "kind"),
+    ],
+)
+def test_the_proposal_names_the_rule_that_won(facts: TicketFacts, rule: str) -> None:
+    assert propose(facts).rule == rule
+
+
+def test_keyword_labels_never_outrank_the_reporter() -> None:
+    facts = TicketFacts(kind="bug", labels=("performance",), severity_guess=Severity.CRITICAL)
+
+    proposal = propose(facts)
+
+    assert (proposal.severity, proposal.rule) == (Severity.CRITICAL, "reporter")
 
 
 def test_every_considered_fact_is_recorded_as_evidence() -> None:
@@ -46,9 +78,9 @@ def test_every_considered_fact_is_recorded_as_evidence() -> None:
     proposal = propose(facts)
 
     assert [(e.source, e.value) for e in proposal.evidence] == [
-        ("label", "cve"),
         ("cvss", RCE_V31),
         ("guess", "low"),
+        ("label", "cve"),
         ("kind", "security"),
     ]
     assert proposal.cvss_base_score == 9.8
@@ -62,6 +94,7 @@ def test_every_considered_fact_is_recorded_as_evidence() -> None:
         (RCE_V31 + "/E:F", 9.8, Severity.CRITICAL, True),
         ("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", 5.5, Severity.MEDIUM, False),
         (HIGH_V40_ATTACKED, 7.1, Severity.HIGH, True),
+        ("AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5, Severity.HIGH, False),
         ("CVSS:2.0/whatever", None, None, None),
         ("not a vector", None, None, None),
     ],

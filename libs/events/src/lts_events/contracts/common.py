@@ -6,6 +6,10 @@ from enum import StrEnum
 
 
 class Severity(StrEnum):
+    """The runbook's scale, highest first. Its meaning (rubric, words, CVSS, ranks) lives in
+    `lts_events.severity`."""
+
+    BLOCKER = "blocker"
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"

@@ -28,14 +28,18 @@ class TicketKind(StrEnum):
 
 
 class Label(StrEnum):
-    """The labels intake applies automatically. Trackers may bring others (kept as strings)."""
+    """The labels intake applies automatically. Trackers may bring others (kept as strings).
+    What each means for severity is in `lts_events.severity`: the rubric's critical cases
+    (service down, data loss, remote code execution) are strong evidence, the others hints."""
 
+    SERVICE_DOWN = "service-down"
+    DATA_LOSS = "data-loss"
+    REMOTE_CODE_EXECUTION = "remote-code-execution"
     SECURITY = "security"
     CVE = "cve"
     REGRESSION = "regression"
     CRASH = "crash"
     PERFORMANCE = "performance"
-    DATA_LOSS = "data-loss"
 
 
 class _Part(BaseModel):

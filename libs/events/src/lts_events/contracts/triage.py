@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
-from lts_events.event import Event
+from lts_events.event import REGISTRY, Event, JsonDict
 
 TicketId = int
 
@@ -57,6 +57,22 @@ class RolloutStrategy(StrEnum):
     STAGED_CANARY = "staged_canary"
 
 
+class SeverityRule(StrEnum):
+    """Which rule decided an automatic severity proposal (`lts_events.severity` has the words).
+
+    Strong evidence first: the highest of the rubric's words (service down, data loss, remote
+    code execution -> critical), machine evidence (CVSS base score, the alert's severity) and
+    the reporter's explicit severity wins, and a tie goes to the first of these three. Only
+    without any of them do keyword labels decide, then the ticket's kind."""
+
+    RUBRIC = "rubric"
+    EVIDENCE = "evidence"
+    REPORTER = "reporter"
+    KEYWORDS = "keywords"
+    KIND = "kind"
+    UNRECORDED = "unrecorded"  # proposals stored before the rule was recorded (schema 1)
+
+
 class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -64,7 +80,7 @@ class _Value(BaseModel):
 class SeverityEvidence(_Value):
     """One fact behind an automatic severity proposal."""
 
-    source: Literal["label", "cvss", "alert", "guess", "kind", "default"]
+    source: Literal["rubric", "label", "cvss", "alert", "guess", "kind", "default"]
     value: str
     severity: Severity
     detail: str = ""
@@ -108,14 +124,18 @@ class TicketReceived(Event):
 
 class SeverityProposed(Event):
     """The automatic severity proposal from labels, CVSS vectors, alert severity and the
-    reporter's guess, with the evidence; starts the triage SLA clock (counted from the ticket's
-    `opened_at`). Proposed again, with the labels considered, when intake labels an untriaged
-    ticket."""
+    reporter's guess, with the evidence and the rule that decided (`SeverityRule`); starts the
+    triage SLA clock (counted from the ticket's `opened_at`). Proposed again, with the labels
+    considered, when intake labels an untriaged ticket.
+
+    Schema 2 added `rule`; schema 1 proposals read as `unrecorded`."""
 
     type: ClassVar[str] = "lts.triage.severity_proposed"
+    schema_version: ClassVar[int] = 2
 
     ticket_id: TicketId
     severity: Severity
+    rule: SeverityRule
     evidence: tuple[SeverityEvidence, ...]
     labels: tuple[str, ...] = ()
     cvss_base_score: float | None = None
@@ -123,6 +143,11 @@ class SeverityProposed(Event):
     public_exploit: bool
     triage_deadline: datetime
     proposed_at: datetime
+
+
+@REGISTRY.upcaster(SeverityProposed.type, from_version=1)
+def _proposal_rule_unrecorded(data: JsonDict) -> JsonDict:
+    return {**data, "rule": SeverityRule.UNRECORDED.value}
 
 
 class TicketTriaged(Event):
