@@ -167,3 +167,11 @@ def test_a_socket_that_fails_the_ping_or_no_socket_is_not_docker(
 
     assert not failing
     assert not absent
+
+
+def test_no_kafka_cluster_id_starts_with_a_dash() -> None:
+    # The storage tool would read such an id as an option and refuse to format (1 id in 64).
+    ids = [local_kafka._cluster_id() for _ in range(2000)]
+
+    assert not [found for found in ids if found.startswith("-")]
+    assert len(set(ids)) == len(ids)

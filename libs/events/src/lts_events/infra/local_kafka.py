@@ -76,7 +76,12 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random id as Kafka makes them; never one starting with '-' (1 in 64 would), which the
+    storage tool's argument parser takes for an option."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not found.startswith("-"):
+            return found
 
 
 def _write_config(home: Path, *, broker_port: int, controller_port: int) -> Path:
