@@ -12,9 +12,9 @@ export UV_COMPILE_BYTECODE := 1
 RUN := $(UV) run --no-sync
 KAFKA_JAR := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/kafka-4.1.1/libs/kafka_2.13-4.1.1.jar
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-TYPED := libs/events/src $(wildcard services/*/src) bench
+TYPED := libs/events/src $(wildcard services/*/src) bench chaos harness
 
-.PHONY: dev test bench lint fmt typecheck infra-up infra-down schemas tools sync sync-frozen
+.PHONY: dev test bench chaos lint fmt typecheck infra-up infra-down schemas tools sync sync-frozen
 
 dev: tools sync  ## run every service in the foreground (Ctrl-C stops)
 	$(RUN) lts dev
@@ -31,6 +31,14 @@ test: tools sync-frozen  ## everything CI checks, against real Kafka and Postgre
 bench: tools sync-frozen  ## one JSON line per measurement
 	settings="$$($(RUN) lts infra up)"; eval "$$settings"; \
 	$(RUN) python -m bench
+
+# The chaos suite on its own Kafka and PostgreSQL (never the shared ones): N distinct alerts, each
+# delivered twice, at RATE deliveries/s, per scenario (SCENARIO=kill-postgres for one of them).
+N ?= 1000
+RATE ?= 200
+SCENARIO ?=
+chaos: tools sync-frozen  ## SIGKILL and restart every process under load; exact counts after
+	$(RUN) python -m chaos --n $(N) --rate $(RATE) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 lint: sync
 	$(RUN) ruff check .

@@ -1,4 +1,4 @@
-"""Test harness only: isolates one end-to-end run on the shared Kafka cluster.
+"""Test harness only: isolates one run (end to end, chaos) on a shared Kafka cluster.
 
 Installed in each service subprocess before the service is built, it prefixes every topic the
 service publishes to or subscribes to, and every consumer group, with a per-run namespace, so a

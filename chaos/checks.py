@@ -1,0 +1,182 @@
+"""The exact counts after quiescence, and what they must be.
+
+- every input (alert fingerprint) has exactly one ticket (`TicketOpened`), and no ticket id
+  was given twice;
+- every ticket has exactly one of each triage decision event (the triage store);
+- every event stored by intake and triage was audited once by metrics (same event id), and the
+  audit log holds nothing that no store holds (phantoms);
+- the DLQ holds nothing from this run (every input was healthy);
+- `lts store verify` passes for every schema."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.triage import (
+    BackportDecided,
+    BackportPlanned,
+    OwnerAssigned,
+    RiskScored,
+    SeverityProposed,
+    TicketReceived,
+    TicketTriaged,
+)
+
+from chaos.observe import RELAYED, STORES
+
+DECISIONS = tuple(
+    cls.type
+    for cls in (
+        TicketReceived,
+        SeverityProposed,
+        TicketTriaged,
+        RiskScored,
+        BackportDecided,
+        OwnerAssigned,
+        BackportPlanned,
+    )
+)
+"""What triage decides for each of the load's tickets (a critical alert on an LTS version)."""
+
+
+@dataclass
+class Counts:
+    inputs: int
+    one_ticket: int = 0
+    no_ticket: int = 0
+    several_tickets: int = 0
+    reused_ticket_ids: int = 0
+    tickets: int = 0
+    """Distinct ticket ids opened by intake (each must be triaged once)."""
+    orphan_claims: int = 0
+    """Ticket ids claimed by intake for which no event was stored (a claim without its events)."""
+    triaged_once: int = 0
+    triage_missing: int = 0
+    triage_doubled: int = 0
+    stored: int = 0
+    audited_once: int = 0
+    not_audited: int = 0
+    phantoms: int = 0
+    dead_letters: int = 0
+    verify_failed: list[str] = field(default_factory=list)
+    quiescent: bool = True
+    unplanned_restarts: int = 0
+
+
+def failures(counts: Counts) -> list[str]:
+    """Every way the counts differ from a run that lost and duplicated nothing."""
+    found = []
+    if counts.one_ticket != counts.inputs:
+        found.append(
+            f"{counts.inputs - counts.one_ticket} inputs without exactly one ticket "
+            f"({counts.no_ticket} none, {counts.several_tickets} several)"
+        )
+    if counts.reused_ticket_ids:
+        found.append(f"{counts.reused_ticket_ids} ticket ids opened more than once")
+    if counts.orphan_claims:
+        found.append(f"{counts.orphan_claims} claimed ticket ids without events")
+    if counts.triaged_once != counts.tickets or counts.triage_doubled:
+        found.append(
+            f"triage: {counts.triage_missing} tickets missing a decision, "
+            f"{counts.triage_doubled} with a decision twice"
+        )
+    if counts.not_audited or counts.phantoms or counts.audited_once != counts.stored:
+        found.append(f"audit: {counts.not_audited} not audited, {counts.phantoms} phantoms")
+    if counts.dead_letters:
+        found.append(f"{counts.dead_letters} healthy messages in the DLQ")
+    if counts.verify_failed:
+        found.append(f"lts store verify failed for {', '.join(counts.verify_failed)}")
+    if not counts.quiescent:
+        found.append("not quiescent before the timeout")
+    return found
+
+
+def tally_tickets(
+    counts: Counts, fingerprints: Iterable[str], opened: list[tuple[str, int]]
+) -> None:
+    """`opened`: (alert fingerprint, ticket id) of every `TicketOpened`."""
+    per_input = Counter(fingerprint for fingerprint, _ in opened)
+    for fingerprint in fingerprints:
+        n = per_input.get(fingerprint, 0)
+        counts.one_ticket += n == 1
+        counts.no_ticket += n == 0
+        counts.several_tickets += n > 1
+    per_id = Counter(ticket_id for _, ticket_id in opened)
+    counts.tickets = len(per_id)
+    counts.reused_ticket_ids = sum(1 for n in per_id.values() if n > 1)
+
+
+def tally_triage(counts: Counts, ticket_ids: Iterable[int], decided: list[tuple[str, str]]) -> None:
+    """`decided`: (stream, type) of every triage decision event."""
+    per_stream = Counter(decided)
+    for ticket_id in set(ticket_ids):
+        seen = [per_stream.get((ticket_stream(ticket_id), kind), 0) for kind in DECISIONS]
+        counts.triaged_once += all(n == 1 for n in seen)
+        counts.triage_missing += any(n == 0 for n in seen)
+        counts.triage_doubled += any(n > 1 for n in seen)
+
+
+def tally_audit(counts: Counts, stored: set[str], audited: list[str]) -> None:
+    copies = Counter(audited)
+    counts.stored = len(stored)
+    counts.audited_once = sum(1 for event_id in stored if copies.get(event_id) == 1)
+    counts.not_audited = sum(1 for event_id in stored if event_id not in copies)
+    counts.phantoms = sum(1 for event_id in copies if event_id not in stored)
+
+
+async def count_stores(database_url: str, counts: Counts, fingerprints: list[str]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        opened = await conn.fetch(
+            "SELECT data->>'alert_fingerprint' AS fingerprint, (data->>'ticket_id')::bigint AS id "
+            "FROM intake.events WHERE type = $1",
+            TicketOpened.type,
+        )
+        tally_tickets(counts, fingerprints, [(r["fingerprint"], r["id"]) for r in opened])
+        claimed = await conn.fetch("SELECT DISTINCT ticket_id FROM intake.ticket_keys")
+        streams = {r[0] for r in await conn.fetch("SELECT DISTINCT stream_id FROM intake.events")}
+        counts.orphan_claims = sum(1 for r in claimed if ticket_stream(r[0]) not in streams)
+        decided = await conn.fetch(
+            "SELECT stream_id, type FROM triage.events WHERE type = ANY($1::text[])",
+            list(DECISIONS),
+        )
+        tally_triage(counts, [r["id"] for r in opened], [(r[0], r[1]) for r in decided])
+        stored = {
+            r[0]
+            for s in RELAYED
+            for r in await conn.fetch(f"SELECT event_id::text FROM {s}.events")
+        }
+        audited = await conn.fetch(
+            "SELECT event_id::text FROM metrics.events WHERE split_part(stream_id, ':', 1) = "
+            "ANY($1::text[])",
+            list(RELAYED),
+        )
+        tally_audit(counts, stored, [r[0] for r in audited])
+    finally:
+        await conn.close()
+
+
+def verify_stores(database_url: str) -> list[str]:
+    """The schemas for which `lts store verify` fails."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    failed = []
+    for schema in STORES:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "lts"), "store", "verify", "--schema", schema],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            failed.append(schema)
+    return failed

@@ -1,0 +1,51 @@
+"""The scenarios: which process is SIGKILLed at which point of the load, and for how long it
+stays down before it is started again. Data only; `faults.py` carries them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Target = Literal["intake", "triage", "metrics", "kafka", "postgres"]
+TARGETS: tuple[Target, ...] = ("intake", "triage", "metrics", "kafka", "postgres")
+
+
+@dataclass(frozen=True)
+class Fault:
+    target: Target
+    at: float
+    """When: the fraction of the load's deliveries Kafka has acknowledged (0.4 = 40%)."""
+    down_for: float = 3.0
+    """Seconds between the SIGKILL and the restart (the outage chosen for the scenario)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    faults: tuple[Fault, ...]
+
+
+def _alone(target: Target, down_for: float) -> Scenario:
+    return Scenario(f"kill-{target}", (Fault(target, at=0.4, down_for=down_for),))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("baseline", ()),
+        _alone("intake", 2.0),
+        _alone("triage", 2.0),
+        _alone("metrics", 2.0),
+        _alone("kafka", 5.0),
+        _alone("postgres", 5.0),
+        Scenario(
+            "everything",
+            tuple(
+                Fault(target, at=at, down_for=3.0)
+                for target, at in zip(TARGETS, (0.1, 0.25, 0.4, 0.55, 0.7), strict=True)
+            ),
+        ),
+    )
+}
+SMALL = ("everything",)
+"""The scenarios of the small run in `make test`: every kind of fault in one load."""
