@@ -156,8 +156,10 @@ class Intake:
         state = fold(e.event for e in history.events)
         context = await self._context(claim.ticket_id, command, opening=state is None)
         events = decide(state, command, context)
-        if not events:
+        if not events and processed is None:
             return Outcome(command, claim.ticket_id), ()
+        # a delivery that changes nothing is recorded too: its redelivery is then answered as
+        # one (`duplicate_delivery`) by the append, like the redelivery of one that did
         new = [NewEvent.of(e, metadata) for e in events]
         (result,) = await self.store.append_within(
             db, [StreamAppend(stream, new, history.version or NO_STREAM, processed)]

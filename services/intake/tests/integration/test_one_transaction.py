@@ -109,22 +109,25 @@ async def processed_ids(intake: Intake) -> set[str]:
     return {row["message_id"] for row in rows}
 
 
-def alert(fingerprint: str) -> dict[str, object]:
+def alert(
+    fingerprint: str, *, starts: str = "2026-12-03T11:00:00Z", status: str = "firing"
+) -> dict[str, object]:
     return {
-        "status": "firing",
+        "status": status,
         "labels": {"alertname": "DiskFull", "severity": "warning"},
-        "startsAt": "2026-12-03T11:00:00Z",
+        "startsAt": starts,
+        "endsAt": "2026-12-03T11:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "fingerprint": fingerprint,
     }
 
 
-def alert_message(fingerprint: str, offset: int) -> RawMessage:
+def alert_message(fingerprint: str, offset: int, **changes: str) -> RawMessage:
     event = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "source": "//monitoring.example.org",
         "type": "org.prometheus.alert.firing",
-        "data": alert(fingerprint),
+        "data": alert(fingerprint, **changes),
     }
     headers = [("content-type", b"application/cloudevents+json")]
     return RawMessage.of(
@@ -157,6 +160,21 @@ async def test_an_alert_batch_whose_append_fails_leaves_no_claim_and_opens_once_
     assert sorted(ids[0] for ids in opened.values()) == [1, 2, 3]  # none lost, none reused
     assert await keys_without_events(intake) == []
     assert {m.message_id for m in batch} <= await processed_ids(intake)
+
+
+async def test_every_alert_of_a_batch_that_changes_a_ticket_leaves_its_processed_row(
+    intake: Intake,
+) -> None:
+    batch = [
+        alert_message("fp-a", 0),  # opens
+        alert_message("fp-a", 1, starts="2026-12-03T11:05:00Z"),  # fires again
+        alert_message("fp-b", 2),  # opens
+        alert_message("fp-a", 3, status="resolved"),  # resolves
+    ]
+
+    await alert_batch_handler(intake)(batch)
+
+    assert await processed_ids(intake) == {message.message_id for message in batch}
 
 
 async def test_a_single_request_whose_append_fails_leaves_no_claim_and_opens_once_when_retried(

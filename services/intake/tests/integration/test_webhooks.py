@@ -172,7 +172,7 @@ async def test_a_signed_github_issue_opens_a_ticket_once_even_when_redelivered(
     second = await service.client.post("/webhooks/github", content=body, headers=headers)
 
     assert first.json()["results"][0]["outcome"] == "opened"
-    assert second.json()["results"][0]["outcome"] in {"unchanged", "duplicate_delivery"}
+    assert second.json()["results"][0]["outcome"] == "duplicate_delivery"
     assert [e.type for e in await service.recorded()] == [TicketOpened.type]
     seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 1)
     assert seen[0].data["external_ref"] == "https://github.com/Codertocat/Hello-World/issues/1"
@@ -265,6 +265,30 @@ async def test_a_gitlab_issue_hook_with_its_token_opens_a_ticket(
     seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 1)
     assert seen[0].data["source"] == "gitlab"
     assert seen[0].data["reporter"] == "adambirds"
+
+
+async def test_a_gitlab_hook_retried_with_its_idempotency_key_is_answered_as_a_duplicate(
+    service: Running,
+) -> None:
+    payload = fixture_json("gitlab_issue_hook_opened.json")
+    headers = {  # GitLab keeps the Idempotency-Key of a delivery across its retries
+        "X-Gitlab-Token": GITLAB_TOKEN,
+        "X-Gitlab-Event": "Issue Hook",
+        "Idempotency-Key": "908a6d9e-45fd-46c8-97e6-c4f350f219dd",
+    }
+    first = await service.client.post("/webhooks/gitlab", json=payload, headers=headers)
+
+    retried = await service.client.post("/webhooks/gitlab", json=payload, headers=headers)
+    another = await service.client.post(
+        "/webhooks/gitlab",
+        json=payload,
+        headers={**headers, "Idempotency-Key": "1f0c2b4e-5d6a-4b7c-8d9e-0a1b2c3d4e5f"},
+    )
+
+    assert first.json()["results"][0]["outcome"] == "opened"
+    assert retried.json()["results"][0]["outcome"] == "duplicate_delivery"
+    assert another.json()["results"][0]["outcome"] == "unchanged"  # the same issue, sent again
+    assert [e.type for e in await service.recorded()] == [TicketOpened.type]
 
 
 async def test_a_report_takes_reporter_and_contact_from_the_caller(
