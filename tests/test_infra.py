@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from lts_events.cli import app
 from lts_events.infra import (
+    Found,
     Infrastructure,
+    NotRunning,
     containers,
     ensure_infrastructure,
+    find_running,
     infrastructure_status,
     local_kafka,
     paths,
@@ -34,6 +37,26 @@ def test_addresses_in_the_environment_are_used_and_nothing_is_started() -> None:
     assert found.env() == GIVEN
     assert found.sources == {"kafka": "env", "postgres": "env"}
     assert found.started == ()
+
+
+def test_a_reading_tool_takes_the_address_the_environment_gives() -> None:
+    assert find_running("kafka", environ=GIVEN) == Found(
+        "kafka.example:9092", "KAFKA_BOOTSTRAP_SERVERS"
+    )
+    assert find_running("postgres", environ=GIVEN) == Found("postgresql://db/x", "DATABASE_URL")
+
+
+def test_a_reading_tool_starts_nothing_and_names_where_it_looked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LTS_HOME", str(tmp_path))
+
+    with pytest.raises(NotRunning) as missing:
+        find_running("kafka", environ={})
+
+    assert "KAFKA_BOOTSTRAP_SERVERS is unset" in str(missing.value)
+    assert str(tmp_path / "run") in str(missing.value)
+    assert not (tmp_path / "run" / "kafka.json").exists()
 
 
 def test_infra_up_prints_the_settings_as_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """`lts`: the command line of LTS Flow. Infrastructure, the local stack, event schemas, store
-verification, plus every sub-command that a package registers in the `lts.commands` entry-point
-group (`<name> = "lts_<service>.cli:app"`)."""
+verification, the dead-letter topic (`lts dlq`), plus every sub-command that a package registers
+in the `lts.commands` entry-point group (`<name> = "lts_<service>.cli:app"`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from lts_events import schemas
+from lts_events.dlq.cli import app as dlq_app
 from lts_events.infra import (
     Infrastructure,
     ensure_infrastructure,
@@ -38,6 +39,7 @@ app.add_typer(infra_app, name="infra")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(store_app, name="store")
 app.add_typer(stack_app, name="stack")
+app.add_typer(dlq_app, name="dlq")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of env lines.")]
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -258,7 +260,7 @@ def _mount_plugins(target: typer.Typer, reserved: Sequence[str]) -> None:
 
 
 def main() -> None:
-    _mount_plugins(app, reserved=("infra", "schemas", "store", "stack", "dev"))
+    _mount_plugins(app, reserved=("infra", "schemas", "store", "stack", "dev", "dlq"))
     app()
 
 

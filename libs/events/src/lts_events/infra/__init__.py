@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lts_events.infra import containers, local_kafka, local_postgres, state
+from lts_events.infra import containers, local_kafka, local_postgres, paths, state
 
 Source = Literal["env", "docker", "local"]
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
@@ -109,6 +109,43 @@ def ensure_infrastructure(
     )
 
 
+class NotRunning(RuntimeError):
+    """Neither the environment nor `lts infra up` points at a running component."""
+
+
+@dataclass(frozen=True)
+class Found:
+    address: str
+    origin: str
+    """Where the address came from, for messages: the variable, or what `lts infra up` started."""
+
+
+_ENV_OF = {"kafka": KAFKA_ENV, "postgres": DATABASE_ENV}
+
+
+def find_running(
+    component: Literal["kafka", "postgres"], *, environ: Mapping[str, str] | None = None
+) -> Found:
+    """Where a tool that reads the running stack (`lts dlq`) finds Kafka or PostgreSQL, starting
+    nothing: the environment first, then what `lts infra up` started (local process or
+    container), as `ensure_infrastructure` would reuse it. Raises `NotRunning`, naming each."""
+    env = os.environ if environ is None else environ
+    variable = _ENV_OF[component]
+    if env.get(variable):
+        return Found(env[variable], variable)
+    local = local_kafka if component == "kafka" else local_postgres
+    running = local.running()
+    if running:
+        return Found(running, f"the local {component} of `lts infra up`")
+    running = containers.running(component)
+    if running:
+        return Found(running, f"the {component} container of `lts infra up`")
+    raise NotRunning(
+        f"no {component}: {variable} is unset and no local process or container of "
+        f"`lts infra up` runs (state in {paths.run_dir()})"
+    )
+
+
 def infrastructure_status() -> dict[str, str | None]:
     """The address of each component that `ensure_infrastructure` started and that still runs."""
     return {
@@ -132,8 +169,11 @@ def stop_infrastructure() -> list[str]:
 
 
 __all__ = [
+    "Found",
     "Infrastructure",
+    "NotRunning",
     "ensure_infrastructure",
+    "find_running",
     "infrastructure_status",
     "stop_infrastructure",
 ]
