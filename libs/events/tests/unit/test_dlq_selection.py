@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lts_events.cli import app
 from lts_events.consumer import EXHAUSTED, PERMANENT, DeadLetter, RawMessage, dlq_headers
 from lts_events.dlq.messages import (
     DeadLetterRecord,
@@ -17,6 +18,7 @@ from lts_events.dlq.messages import (
     select,
 )
 from lts_events.dlq.table import as_json, render_table
+from typer.testing import CliRunner
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ORIGINAL = (("ce_id", b"evt-1"), ("ce_type", b"lts.intake.ticket_opened"), ("x-trace", b"t"))
@@ -202,3 +204,12 @@ def test_the_json_of_a_message_holds_its_original_message_and_replays() -> None:
     }
     assert document["replays"] == [{"at": T0.isoformat(), "by": "alice", "forced": True}]
     assert (document["dlq_partition"], document["dlq_offset"]) == (0, 1)
+
+
+def test_a_replay_naming_no_message_and_no_filter_asks_for_all_before_touching_anything() -> None:
+    result = CliRunner().invoke(
+        app, ["dlq", "replay"], env={"KAFKA_BOOTSTRAP_SERVERS": "", "DATABASE_URL": ""}
+    )
+
+    assert result.exit_code == 1
+    assert "or pass --all" in result.stderr

@@ -138,17 +138,8 @@ class Selection:
     @property
     def narrows(self) -> bool:
         """False when it selects every message (a replay then needs `--all`)."""
-        return (
-            bool(
-                self.refs
-                or self.topics
-                or self.reasons
-                or self.consumers
-                or self.since
-                or self.until
-            )
-            or self.pending_only
-        )
+        criteria = (self.refs, self.topics, self.reasons, self.consumers, self.since, self.until)
+        return self.pending_only or any(criteria)
 
     def matches(self, record: DeadLetterRecord, replays: Sequence[Replay] = ()) -> bool:
         return (

@@ -26,6 +26,7 @@ from lts_events.store.postgres import PostgresEventStore
 
 OPS_SCHEMA = "ops"
 CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 120.0  # reading the whole DLQ; a broker gone meanwhile must not hang the command
 # A server that answers but will not let us in: starting up, wrong user, no such database.
 _REFUSED_BY_POSTGRES = (
     asyncpg.CannotConnectNowError,
@@ -72,9 +73,15 @@ async def read_dead_letters(kafka: Found, topic: str) -> list[DeadLetterRecord]:
         ends: Mapping[TopicPartition, int] = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[DeadLetterRecord] = []
-        while [p for p in partitions if await consumer.position(p) < ends[p]]:
-            for part, batch in (await consumer.getmany(*partitions, timeout_ms=500)).items():
-                records += [_record(r) for r in batch if r.offset < ends[part]]
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                    fetched = await consumer.getmany(*partitions, timeout_ms=500)
+                    for part, batch in fetched.items():
+                        records += [_record(r) for r in batch if r.offset < ends[part]]
+        except TimeoutError as error:
+            detail = f"stopped answering while {topic} was read ({len(records)} records)"
+            raise Unreachable(_unreachable("Kafka", kafka.address, kafka, detail)) from error
         return records
     finally:
         await consumer.stop()
