@@ -80,6 +80,19 @@ def test_the_infra_fixture_gives_a_kafka_and_a_postgresql_that_answer(
     assert os.environ["DATABASE_URL"] == infra.database_url
 
 
+async def _durability(database_url: str) -> dict[str, str]:
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        return {
+            name: await connection.fetchval(f"SHOW {name}")
+            for name in ("fsync", "synchronous_commit", "full_page_writes")
+        }
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty LTS_HOME sharing only the cached Kafka jars; whatever starts there is stopped."""
@@ -98,9 +111,11 @@ def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.mark.timeout(240)
 def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     started = ensure_infrastructure()
+    durability = run_async(lambda: _durability(started.database_url))
     again = ensure_infrastructure()
     stopped = stop_infrastructure()
 
+    assert durability == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
     assert started.sources == {"kafka": "local", "postgres": "local"}
     assert started.started == ("kafka", "postgres")
     assert again.env() == started.env()

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from faststream.kafka import KafkaBroker, Topic
@@ -22,6 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from lts_events.actors import Actor
 from lts_events.envelope import Envelope, Metadata
 from lts_events.event import REGISTRY, Event, UnknownEventType
+from lts_events.faults import Outage, is_transient
 from lts_events.kafka import DEFAULT_PARTITIONS, DLQ_TOPIC, header, topic_for_type
 from lts_events.store.port import EventStore, ProcessedMessage
 from lts_events.telemetry import (
@@ -254,6 +256,9 @@ class Subscriptions:
         self._max_batch = max_batch
         self._batch_timeout_ms = batch_timeout_ms
         self._concurrency = concurrency
+        self._subscriber: object | None = None
+        # Shared by the consumer's concurrent lanes: one outage, logged once.
+        self.outage = Outage(f"infrastructure of consumer {consumer}", log)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -421,25 +426,37 @@ class Subscriptions:
         return Skipped("already processed") if result is False else Handled()
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call`'s result, calling again after transient errors as the retry policy says;
-        a PermanentError, or the last error once the policy is spent, propagates."""
+        """`call`'s result. An infrastructure error (`faults.is_transient`) is waited out
+        without limit, with capped backoff and jitter: the batch is not finished meanwhile, so
+        nothing more of it is fetched or committed, and readiness says why. Any other error is
+        retried as the retry policy says; a PermanentError, or the last error once the policy is
+        spent, propagates."""
         delays = self._delays
         attempt = 0
         while True:
             try:
-                return await call()
+                result = await call()
             except PermanentError:
                 raise
-            except Exception:
+            except Exception as error:
+                if is_transient(error):
+                    await asyncio.sleep(self.outage.failed(error))
+                    continue
                 if attempt >= len(delays) or attempt + 1 >= self._retry.attempts:
                     raise
                 log.warning(
                     "handler failed; retrying",
-                    exc_info=True,
-                    extra={"consumer": self.consumer, "attempt": attempt + 1},
+                    extra={
+                        "consumer": self.consumer,
+                        "attempt": attempt + 1,
+                        "error": f"{type(error).__name__}: {error}"[:500],
+                    },
                 )
                 await asyncio.sleep(delays[attempt])
                 attempt += 1
+            else:
+                self.outage.recovered()
+                return result
 
     async def _handle_as_batch(
         self,
@@ -500,23 +517,42 @@ class Subscriptions:
     # -- FastStream glue --------------------------------------------------------------------
 
     def attach(self, broker: KafkaBroker) -> None:
-        """Register one batch subscriber per topic: group id = consumer name, earliest offset,
-        offsets committed once per batch after every message of it was handled or dead-lettered.
-        A per-message commit capped a consumer at ~100 messages/s here; since a redelivered
-        message is a no-op, committing a batch at once loses nothing and duplicates nothing."""
-        for topic in self._routes:
-            subscriber = broker.subscriber(
-                Topic(topic, num_partitions=self._partitions),
-                group_id=self.consumer,
-                ack_policy=AckPolicy.MANUAL,
-                auto_offset_reset="earliest",
-                batch=True,
-                max_records=self._max_batch,
-                batch_timeout_ms=self._batch_timeout_ms,
-                title=f"{self.consumer}:{topic}",
-                decoder=_undecoded,
-            )
-            subscriber(self._subscriber_function(broker))
+        """Register one batch subscriber for all the topics: one Kafka consumer per service
+        joins the group once at start (a consumer per topic joined one after the other, each
+        join a rebalance of ~3 s). Group id = consumer name, earliest offset, offsets committed
+        once per batch after every message of it was handled or dead-lettered. A per-message
+        commit capped a consumer at ~100 messages/s here; since a redelivered message is a
+        no-op, committing a batch at once loses nothing and duplicates nothing."""
+        if not self._routes:
+            return
+        subscriber = broker.subscriber(
+            *(Topic(topic, num_partitions=self._partitions) for topic in self._routes),
+            group_id=self.consumer,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            batch=True,
+            max_records=self._max_batch,
+            batch_timeout_ms=self._batch_timeout_ms,
+            title=self.consumer,
+            decoder=_undecoded,
+        )
+        subscriber(self._subscriber_function(broker))
+        self._subscriber = subscriber
+
+    async def lag(self) -> dict[str, int]:
+        """Messages not yet committed, per `topic:partition` assigned to this member (empty
+        before the consumer has joined or fetched)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+        lags: dict[str, int] = {}
+        for partition in sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition)):
+            end = consumer.highwater(partition)
+            if end is None:
+                continue
+            committed = await consumer.committed(partition)
+            lags[f"{partition.topic}:{partition.partition}"] = max(0, end - (committed or 0))
+        return lags
 
     def _subscriber_function(self, broker: KafkaBroker) -> Callable[..., Awaitable[None]]:
         async def consume(message: KafkaMessage) -> None:
@@ -535,8 +571,9 @@ class Subscriptions:
             ]
             try:
                 await self.handle_batch(broker, raws)
-            except Exception:
-                log.exception("batch left uncommitted; it will be redelivered")
+            except Exception as error:
+                if not is_transient(error):
+                    log.exception("batch left uncommitted; it will be redelivered")
                 await asyncio.sleep(1.0)
                 await message.nack()
                 return
@@ -547,12 +584,39 @@ class Subscriptions:
     async def handle_batch(self, broker: KafkaBroker, messages: Sequence[RawMessage]) -> None:
         """Handle a batch and send what can never be processed to the dead-letter topic."""
         for raw, failure in await self.process_batch(messages):
-            await self._dead_letter(broker, raw, failure)
+            await self._waiting_out_outages(partial(self._dead_letter, broker, raw, failure))
+
+    async def _waiting_out_outages(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`'s result, waiting out infrastructure errors (as `_retrying` does); any other
+        error propagates at once."""
+        while True:
+            try:
+                result = await call()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                await asyncio.sleep(self.outage.failed(error))
+            else:
+                self.outage.recovered()
+                return result
 
     async def process_batch(
         self, messages: Sequence[RawMessage]
     ) -> list[tuple[RawMessage, DeadLetter]]:
-        """Handle a batch (one topic): by the topic's batch handler at once, else messages of
+        """Handle a batch: each topic's messages as `process_topic_batch` says, topics
+        concurrently. Returns the dead letters."""
+        by_topic: dict[str, list[RawMessage]] = {}
+        for message in messages:
+            by_topic.setdefault(message.topic, []).append(message)
+        if len(by_topic) <= 1:
+            return await self.process_topic_batch(messages)
+        results = await asyncio.gather(*(self.process_topic_batch(m) for m in by_topic.values()))
+        return [failure for result in results for failure in result]
+
+    async def process_topic_batch(
+        self, messages: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Handle a batch of one topic: by the topic's batch handler at once, else messages of
         one (partition, key) lane in order and lanes concurrently. Returns the dead letters."""
         route = self._routes.get(messages[0].topic) if messages else None
         if route is not None and (route.batch is not None or route.event_batch is not None):

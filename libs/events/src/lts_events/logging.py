@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -27,6 +29,39 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Rate-limits the warnings and errors of libraries (not ours: `lts*` loggers are let
+    through): the first record of each (logger, level, message template) passes, repeats within
+    `window` seconds are counted, not written; the next one after the window passes with
+    `suppressed_repeats`. A broker outage made aiokafka write ~500 ERROR lines a second."""
+
+    def __init__(self, window: float = 30.0, *, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._window = window
+        self._clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or record.name.startswith("lts"):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._window:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.suppressed_repeats = last[1]
+        self._seen[key] = (now, 0)
+        if len(self._seen) > 10_000:  # templates with values baked in: forget the oldest
+            self._seen.pop(next(iter(self._seen)))
+        return True
+
+
+# Libraries whose INFO lines (group joins, connection chatter) drown the services' own.
+QUIET_LIBRARIES = ("aiokafka", "kafka", "faststream", "asyncio", "httpx")
+
+
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(
         "{levelname}{name}{message}{service}{trace_id}{span_id}",
@@ -41,13 +76,18 @@ def setup_logging(service: str, *, level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(json_formatter())
     handler.addFilter(TraceContextFilter(service))
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_lts_json", False):
             root.removeHandler(existing)
     handler._lts_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level or os.environ.get("LTS_LOG_LEVEL", "INFO"))
+    chosen = level or os.environ.get("LTS_LOG_LEVEL", "INFO")
+    root.setLevel(chosen)
+    if logging.getLevelName(chosen.upper()) != logging.DEBUG:
+        for name in QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []

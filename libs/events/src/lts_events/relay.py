@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind
 from pydantic_core import from_json, to_json, to_jsonable_python
 
 from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
+from lts_events.faults import Outage, is_transient
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
 from lts_events.telemetry import context_from, spans_exported
 
@@ -272,6 +273,7 @@ class Relay:
         self.caught_up = False
         self.published = 0
         self.last_error: str | None = None
+        self.outage = Outage(f"relay to {topic}: Kafka or the database", log)
 
     async def __aenter__(self) -> Relay:
         await self.start()
@@ -385,7 +387,8 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, polling every `poll_interval` (or sooner on `wake`).
-        Failures (Kafka or database down) are logged and retried with a growing pause."""
+        Failures are retried with a growing pause; an outage of Kafka or the database (see
+        `faults`) is logged once when it starts and once when it ends, other errors each time."""
         failures = 0
         try:
             while not stop.is_set():
@@ -393,13 +396,20 @@ class Relay:
                 try:
                     await self.publish_pending()
                     failures, self.last_error = 0, None
+                    self.outage.recovered()
                 except Exception as error:
                     failures += 1
                     self.caught_up = False
                     self.last_error = f"{type(error).__name__}: {error}"
-                    log.exception("relay failed; retrying", extra={"topic": self.topic})
+                    if is_transient(error):
+                        pause = self.outage.failed(error)
+                    else:
+                        log.exception("relay failed; retrying", extra={"topic": self.topic})
+                        pause = min(self._poll_interval * 2**failures, 5.0)
                     await self._reset_producer()
-                await self._pause(stop, min(self._poll_interval * 2**failures, 5.0))
+                    await self._pause(stop, pause)
+                    continue
+                await self._pause(stop, self._poll_interval)
         finally:
             await self.close()
 

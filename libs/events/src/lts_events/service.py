@@ -28,6 +28,7 @@ from sqlalchemy import text
 from lts_events.auth import Authenticator, load_tokens
 from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
+from lts_events.faults import describe
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.logging import setup_logging
 from lts_events.relay import Relay
@@ -70,8 +71,11 @@ class ServiceSpec:
     # False for a service whose store only copies others' events (metrics' audit log):
     # relaying it would publish every event of the system a second time.
     publishes: bool = True
-    # Extra reasons the service is not ready yet (e.g. projections behind); empty = ready.
+    # Extra reasons the service cannot serve (a dependency of its own down); empty = ready.
     readiness: Callable[[ServiceContext], Callable[[], Awaitable[list[str]]]] | None = None
+    # Progress facts for /readyz/details (e.g. projections behind the log): shown, never a
+    # reason to be unready, since under sustained load a healthy service is always a bit behind.
+    progress: Callable[[ServiceContext], Callable[[], Awaitable[dict[str, Any]]]] | None = None
 
 
 @dataclass
@@ -84,6 +88,8 @@ class _Runtime:
     subscriptions: Subscriptions | None = None
     publishes: bool = True
     readiness: Callable[[], Awaitable[list[str]]] | None = None
+    progress: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    timers: TimerLoop | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # stop when `stop` is set
     background: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at stop
@@ -165,6 +171,8 @@ async def _start(
         await spec.on_start(context)
     if spec.readiness is not None:
         runtime.readiness = spec.readiness(context)
+    if spec.progress is not None:
+        runtime.progress = spec.progress(context)
     await broker.start()
     if spec.publishes:
         _start_relay(runtime, spec.name, settings, registry, topic=topic)
@@ -175,6 +183,7 @@ async def _start(
             clock=system_clock,
             interval=settings.timer_interval,
         )
+        runtime.timers = loop
         runtime.tasks.append(asyncio.create_task(loop.run(runtime.stop), name="timers"))
     settle_gc()
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
@@ -319,8 +328,34 @@ def _add_probes(
             return JSONResponse({"ready": False, "reasons": reasons}, status_code=503)
         return JSONResponse({"ready": True})
 
+    @app.get("/readyz/details", include_in_schema=False)
+    async def readyz_details() -> JSONResponse:
+        reasons = await _not_ready(runtime)
+        body = {"ready": not reasons, "reasons": reasons, **await _progress(runtime)}
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
+    lag = Gauge(
+        "lts_consumer_lag",
+        "Messages of a consumed partition not yet committed by this service's consumer",
+        ["service", "topic", "partition"],
+        registry=registry,
+    )
+    waiting = Gauge(
+        "lts_outage",
+        "1 while one of the service's loops (consumer, relay, timers) waits out an outage",
+        ["service"],
+        registry=registry,
+    )
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        waiting.labels(service=spec.name).set(int(any(_outages(runtime))))
+        if runtime.subscriptions is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    for where, behind in (await runtime.subscriptions.lag()).items():
+                        topic, _, partition = where.rpartition(":")
+                        lag.labels(service=spec.name, topic=topic, partition=partition).set(behind)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/asyncapi", include_in_schema=False)
@@ -333,6 +368,8 @@ def _add_probes(
 
 
 async def _not_ready(runtime: _Runtime) -> list[str]:
+    """Why the service cannot serve now: a dependency down, or a loop waiting out an outage.
+    Lag is not a reason (see `_progress`)."""
     reasons: list[str] = []
     if runtime.store is None:
         reasons.append("store not connected")
@@ -342,20 +379,53 @@ async def _not_ready(runtime: _Runtime) -> list[str]:
                 async with runtime.store.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except Exception as error:
-            reasons.append(f"store unreachable: {type(error).__name__}")
+            reasons.append(f"database unreachable: {describe(error)}")
     if runtime.broker is None or not await _broker_answers(runtime.broker):
-        reasons.append("kafka broker not connected")
-    relay = runtime.relay
-    if relay is None:
-        if runtime.publishes:
-            reasons.append("relay not started")
-    elif relay.last_error is not None:
-        reasons.append(f"relay failing: {relay.last_error}")
-    elif not relay.caught_up:
-        reasons.append("relay has not caught up with the store")
+        reasons.append("kafka broker unreachable")
+    if runtime.publishes and runtime.relay is None:
+        reasons.append("relay not started")
+    reasons.extend(status for status in _outages(runtime) if status is not None)
     if runtime.readiness is not None:
-        reasons.extend(await runtime.readiness())
+        try:
+            async with asyncio.timeout(2):
+                reasons.extend(await runtime.readiness())
+        except Exception as error:
+            reasons.append(f"readiness check failed: {describe(error)}")
     return reasons
+
+
+def _outages(runtime: _Runtime) -> list[str | None]:
+    statuses: list[str | None] = []
+    if runtime.subscriptions is not None:
+        statuses.append(runtime.subscriptions.outage.status())
+    if runtime.relay is not None:
+        statuses.append(runtime.relay.outage.status())
+    if runtime.timers is not None:
+        statuses.append(runtime.timers.outage.status())
+    return statuses
+
+
+async def _progress(runtime: _Runtime) -> dict[str, Any]:
+    """How far behind the service is: the relay, the consumer's partitions, and what the
+    service adds (its projections)."""
+    facts: dict[str, Any] = {}
+    relay = runtime.relay
+    if relay is not None:
+        facts["relay"] = {
+            "topic": relay.topic,
+            "caught_up": relay.caught_up,
+            "published": relay.published,
+            "last_error": relay.last_error,
+        }
+    try:
+        async with asyncio.timeout(2):
+            if runtime.subscriptions is not None:
+                facts["consumer_lag"] = await runtime.subscriptions.lag()
+            if runtime.progress is not None:
+                facts.update(await runtime.progress())
+    except Exception as error:
+        facts["progress_error"] = describe(error)
+    return facts
 
 
 async def _broker_answers(broker: KafkaBroker) -> bool:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from lts_events.clock import Clock
+from lts_events.faults import Outage, is_transient
 from lts_events.store.port import EventStore, Timer
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class TimerLoop:
         self._batch_size = batch_size
         self.fired = 0
         self.failures = 0
+        self.outage = Outage("timer loop: the database", log)
 
     async def tick(self) -> int:
         """Fire every timer due now; returns how many fired. One failure does not stop the rest."""
@@ -43,8 +45,10 @@ class TimerLoop:
         for timer in due:
             try:
                 await self._handler(timer)
-            except Exception:
+            except Exception as error:
                 self.failures += 1
+                if is_transient(error):
+                    raise  # the database is away: no use trying the other timers now
                 log.exception(
                     "timer handler failed; retrying next tick",
                     extra={"timer_id": timer.timer_id, "kind": timer.kind},
@@ -55,10 +59,17 @@ class TimerLoop:
         return fired
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Tick every `interval` until `stop`; while the database is away, wait it out with
+        backoff (logged once when it goes, once when it is back)."""
         while not stop.is_set():
+            pause = self._interval
             try:
                 await self.tick()
-            except Exception:
-                log.exception("timer loop could not read due timers; retrying")
+                self.outage.recovered()
+            except Exception as error:
+                if is_transient(error):
+                    pause = max(pause, self.outage.failed(error))
+                else:
+                    log.exception("timer loop could not read due timers; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+                await asyncio.wait_for(stop.wait(), timeout=pause)

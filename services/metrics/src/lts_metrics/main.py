@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
+from lts_events.faults import Outage, is_transient
 from lts_events.service import ServiceContext, ServiceSpec, serve
 
 from lts_metrics import api
@@ -73,28 +75,31 @@ async def _forever(
     """Run `work` until cancelled (when the service stops); a failure is logged and retried
     after a pause; without work to do (0 or None returned), or with `always_wait`, pause `idle`
     seconds."""
+    outage = Outage(f"metrics {name}: the database", log)
     while True:
         try:
             done = await work()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s failed; retrying", name)
-            await asyncio.sleep(max(idle, 1.0))
+        except Exception as error:
+            if is_transient(error):
+                await asyncio.sleep(max(idle, outage.failed(error)))
+            else:
+                log.exception("%s failed; retrying", name)
+                await asyncio.sleep(max(idle, 1.0))
             continue
+        outage.recovered()
         if always_wait or not done:
             await asyncio.sleep(idle)
 
 
-def readiness(ctx: ServiceContext) -> Callable[[], Awaitable[list[str]]]:
+def progress(ctx: ServiceContext) -> Callable[[], Awaitable[dict[str, Any]]]:
     queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
 
-    async def reasons() -> list[str]:
-        return (
-            ["projections have not caught up with the audit log"] if await queries.behind() else []
-        )
+    async def facts() -> dict[str, Any]:
+        return {"projections_behind_audit_log": await queries.behind()}
 
-    return reasons
+    return facts
 
 
 SPEC = ServiceSpec(
@@ -103,7 +108,7 @@ SPEC = ServiceSpec(
     routers=routers,
     subscriptions=subscriptions,
     on_start=on_start,
-    readiness=readiness,
+    progress=progress,
     publishes=False,  # the audit log copies others' events: relaying would duplicate them
 )
 

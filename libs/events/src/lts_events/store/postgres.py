@@ -112,6 +112,9 @@ class PostgresEventStore:
             asyncpg_url(database_url),
             pool_size=pool_size,
             max_overflow=pool_size,
+            # A pooled connection that died with a database restart is replaced on checkout
+            # instead of failing the first request after every outage (one round trip each).
+            pool_pre_ping=True,
             connect_args={"server_settings": settings},
         )
         try:

@@ -1,0 +1,138 @@
+"""A database outage longer than the retry policy's budget, on the real broker and the real
+server (through a proxy the test cuts): messages wait for the database instead of going to the
+dead-letter topic, and each is applied once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ClassVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
+from lts_events.actors import automation
+from lts_events.consumer import Inbound, RetryPolicy, Subscriptions
+from lts_events.envelope import Envelope, NewEvent
+from lts_events.event import Event
+from lts_events.kafka import ensure_topics
+from lts_events.store.port import ANY
+from lts_events.store.postgres import PostgresEventStore
+from sqlalchemy.engine import make_url
+
+from .tcp_proxy import TcpProxy
+from .test_relay_and_consumer import _send, eventually
+
+pytestmark = pytest.mark.integration
+
+RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+class OutageProbe(Event):
+    type: ClassVar[str] = "lts.rtout.probe"
+    n: int
+
+
+class OutageCopy(Event):
+    type: ClassVar[str] = "lts.rtout.copy"
+    n: int
+
+
+@pytest.fixture
+async def proxied_store(
+    database_url: str, unique: Callable[[str], str]
+) -> AsyncIterator[tuple[PostgresEventStore, TcpProxy]]:
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.up()
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    store = await PostgresEventStore.connect(through, schema=unique("rt_outage"))
+    yield store, proxy
+    if not proxy.listening:
+        await proxy.up()
+    async with store.engine.begin() as connection:
+        await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')
+    await store.close()
+    await proxy.down()
+
+
+def _probe(n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return Envelope(
+        id=f"probe-{n}", source="lts-flow/test", type=OutageProbe.type, data={"n": n}
+    ).to_kafka()
+
+
+async def _end_offset(kafka: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def test_messages_wait_out_a_database_outage_longer_than_the_retry_budget(
+    proxied_store: tuple[PostgresEventStore, TcpProxy], kafka: str, unique: Callable[[str], str]
+) -> None:
+    store, proxy = proxied_store
+    topic, dlq = unique("rt-out"), unique("rt-out-dlq")
+    await ensure_topics(kafka, [topic, dlq])
+    calls: list[int] = []
+
+    async def copy(inbound: Inbound[OutageProbe]) -> None:
+        calls.append(inbound.event.n)
+        await store.append(
+            "copies",
+            [NewEvent.of(OutageCopy(n=inbound.event.n), inbound.follow_up(actor=automation("t")))],
+            expected_version=ANY,
+            processed=inbound.processed,
+        )
+
+    subscriptions = Subscriptions(
+        unique("rt-out-group"),
+        store=store,
+        dlq_topic=dlq,
+        retry=RETRY,
+        topics={"lts.rtout.events": topic},
+    ).on(OutageProbe, copy)
+    broker = KafkaBroker(kafka)
+    subscriptions.attach(broker)
+    copied: Callable[[int], Callable[[], Awaitable[bool]]] = lambda count: (  # noqa: E731
+        lambda: _copies(store, count)
+    )
+    async with broker:
+        await broker.start()
+        await _send(kafka, topic, [_probe(n) for n in range(5)])
+        await eventually(copied(5))
+
+        await proxy.down()
+        await _send(kafka, topic, [_probe(n) for n in range(5, 15)])
+
+        async def waited_beyond_the_budget() -> bool:
+            return subscriptions.outage.failures > 2 * RETRY.attempts
+
+        await eventually(waited_beyond_the_budget)
+        status = subscriptions.outage.status()
+        await proxy.up()
+        await eventually(copied(15))
+
+    assert status is not None
+    assert "ConnectionRefusedError" in status
+    assert subscriptions.outage.status() is None
+    assert sorted({e.data["n"] for e in (await store.read_stream("copies")).events}) == list(
+        range(15)
+    )
+    assert len((await store.read_stream("copies")).events) == 15
+    assert await _end_offset(kafka, dlq) == 0
+
+
+async def _copies(store: PostgresEventStore, count: int) -> bool:
+    try:
+        return (await store.read_stream("copies")).version >= count
+    except Exception:
+        return False  # read while the database is cut off
