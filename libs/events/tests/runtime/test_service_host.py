@@ -134,11 +134,14 @@ async def test_a_started_service_is_alive_ready_and_exposes_metrics_and_asyncapi
     async with client(app) as http:
         alive = await http.get("/healthz")
         ready = await _ready(http)
+        details = await _relay_caught_up(http)
         metrics = await http.get("/metrics")
         asyncapi = await http.get("/asyncapi")
 
     assert alive.status_code == 200
     assert ready.json() == {"ready": True}
+    assert details["ready"] is True
+    assert details["relay"]["topic"] == f"lts.{name}.events"
     assert gc.get_freeze_count() > 10_000  # start-up objects are out of the cyclic GC's walks
     assert gc.get_threshold()[0] >= 100_000  # and young collections are rare
     assert f'lts_relay_caught_up{{service="{name}",topic="lts.{name}.events"}} 1.0' in metrics.text
@@ -221,6 +224,17 @@ async def _ready(http: httpx.AsyncClient) -> httpx.Response:
             if response.status_code == 200:
                 return response
             await asyncio.sleep(0.2)
+
+
+async def _relay_caught_up(http: httpx.AsyncClient) -> dict[str, Any]:
+    """/readyz/details once the relay has published everything (lag is shown there, not a
+    reason to be unready)."""
+    async with asyncio.timeout(30):
+        while True:
+            details: dict[str, Any] = (await http.get("/readyz/details")).json()
+            if details.get("relay", {}).get("caught_up"):
+                return details
+            await asyncio.sleep(0.1)
 
 
 async def _read(kafka: str, topic: str, count: int) -> list[Any]:
