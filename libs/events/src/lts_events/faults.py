@@ -72,6 +72,23 @@ def describe(error: BaseException) -> str:
     return f"{label}: {text}" if text else label
 
 
+def may_be_transient() -> tuple[type[Exception], ...]:
+    """The exception classes under which a transient error can surface (for handlers keyed by
+    class, such as an HTTP app's); `is_transient` still decides for each instance."""
+    import asyncpg.exceptions
+    import sqlalchemy.exc
+    from aiokafka import errors as kafka_errors
+
+    return (
+        OSError,  # ConnectionError, TimeoutError, socket.gaierror
+        asyncpg.exceptions.PostgresError,
+        asyncpg.exceptions.InterfaceError,
+        sqlalchemy.exc.DBAPIError,
+        sqlalchemy.exc.TimeoutError,
+        kafka_errors.KafkaError,
+    )
+
+
 def _chain(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     pending: list[BaseException] = [error]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
+from lts_events.faults import describe, is_transient
 from lts_events.telemetry import trace_ids
 
 
@@ -31,9 +32,10 @@ class TraceContextFilter(logging.Filter):
 
 class RepeatFilter(logging.Filter):
     """Rate-limits the warnings and errors of libraries (not ours: `lts*` loggers are let
-    through): the first record of each (logger, level, message template) passes, repeats within
-    `window` seconds are counted, not written; the next one after the window passes with
-    `suppressed_repeats`. A broker outage made aiokafka write ~500 ERROR lines a second."""
+    through), and drops the traceback of a transient error (`faults`). The first record of
+    each (logger, level, message template) passes, repeats within `window` seconds are counted,
+    not written; the next one after the window passes with `suppressed_repeats`. A broker
+    outage made aiokafka write ~500 ERROR lines a second."""
 
     def __init__(self, window: float = 30.0, *, clock: Callable[[], float] = time.monotonic):
         super().__init__()
@@ -44,6 +46,11 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.name.startswith("lts"):
             return True
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_transient(error):
+            # An expected outage (asyncpg's pool, aiokafka's reconnects): one line, no traceback.
+            record.error = describe(error)
+            record.exc_info, record.exc_text = None, None
         key = (record.name, record.levelno, str(record.msg))
         now = self._clock()
         last = self._seen.get(key)

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from lts_events.auth import Authenticator, load_tokens
 from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
-from lts_events.faults import describe
+from lts_events.faults import describe, is_transient, may_be_transient
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.logging import setup_logging
 from lts_events.relay import Relay
@@ -130,7 +130,33 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     app.state.registry = registry
     _add_trace_middleware(app, spec.name)
     _add_probes(app, spec, runtime, registry)
+    for candidate in may_be_transient():
+        app.add_exception_handler(candidate, _unavailable)
     return app
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    """A request that failed because the database or the broker is away is answered 503 with
+    Retry-After (webhook senders and clients retry it), not 500 with a traceback. Registered
+    for the exception classes that can be transient; any other error of those classes is
+    raised on, to the usual 500."""
+    if not is_transient(error):
+        raise error
+    log.warning(
+        "request refused while a dependency is unavailable",
+        extra={"path": request.url.path, "error": describe(error)},
+    )
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"a dependency is unavailable: {describe(error)}; retry later",
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+        media_type="application/problem+json",
+    )
 
 
 async def _start(

@@ -4,23 +4,29 @@ dead-letter topic, and each is applied once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from asgi_lifespan import LifespanManager
 from faststream.kafka import KafkaBroker
 from lts_events.actors import automation
 from lts_events.consumer import Inbound, RetryPolicy, Subscriptions
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
+from lts_events.service import ServiceSpec, build_app
+from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy.engine import make_url
 
 from .tcp_proxy import TcpProxy
 from .test_relay_and_consumer import _send, eventually
+from .test_service_host import drop_schema, routers
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +142,51 @@ async def _copies(store: PostgresEventStore, count: int) -> bool:
         return (await store.read_stream("copies")).version >= count
     except Exception:
         return False  # read while the database is cut off
+
+
+async def test_a_service_whose_database_is_cut_answers_503_with_reasons_then_recovers(
+    database_url: str, kafka: str, unique: Callable[[str], str]
+) -> None:
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.up()
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    name = unique("rtcut").replace("-", "_")
+    settings = RuntimeSettings.for_service(
+        name, kafka_bootstrap_servers=kafka, database_url=through
+    )
+    app = build_app(ServiceSpec(name=name, routers=routers), settings)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), http:
+            before = await http.post("/pings/p1")
+            await proxy.down()
+            unready = await http.get("/readyz")
+            refused = await http.post("/pings/p2")
+            await proxy.up()
+            after = await _eventually_ok(lambda: http.post("/pings/p3"))
+            ready = await _eventually_ok(lambda: http.get("/readyz"))
+    finally:
+        if not proxy.listening:
+            await proxy.up()
+        await drop_schema(database_url, name)
+        await proxy.down()
+
+    assert before.status_code == 201
+    assert unready.status_code == 503
+    assert any("database unreachable" in reason for reason in unready.json()["reasons"])
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "ConnectionRefusedError" in refused.json()["detail"]
+    assert after.status_code == 201
+    assert ready.json() == {"ready": True}
+
+
+async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    async with asyncio.timeout(30):
+        while True:
+            response = await call()
+            if response.status_code < 500:
+                return response
+            await asyncio.sleep(0.2)

@@ -39,3 +39,24 @@ def test_distinct_messages_info_lines_and_our_own_loggers_always_pass() -> None:
     assert flood.filter(_record("lts_events.consumer", "message sent to the DLQ %s"))
     assert flood.filter(_record("lts_events.consumer", "message sent to the DLQ %s"))
     assert not flood.filter(_record("aiokafka.conn", "Unable connect to %s"))
+
+
+def test_a_library_s_traceback_of_an_outage_is_reduced_to_one_line() -> None:
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    except ConnectionRefusedError:
+        import sys
+
+        outage = _record("asyncpg.pool", "Failed to restore the pool connection floor")
+        outage.exc_info = sys.exc_info()
+        bug = _record("asyncpg.pool", "something else broke")
+        bug.exc_info = (ValueError, ValueError("a bug"), None)
+
+    assert RepeatFilter().filter(outage)
+    assert RepeatFilter().filter(bug)
+    assert outage.exc_info is None
+    assert (
+        outage.error
+        == "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 5432)"
+    )  # type: ignore[attr-defined]
+    assert bug.exc_info is not None

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from lts_events.envelope import RecordedEvent
+from lts_events.faults import Outage, is_transient
 from lts_events.store.port import Checkpoint, EventStore
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -366,17 +367,23 @@ class IntakeRepository:
         driver's connection error, and the loop then ran on, opening new connections (seen in
         `make bench`: a stopped service's projection failing twice a second on its dropped
         schema for the rest of the run)."""
+        outage = Outage("intake ticket projection: the database", log)
         while not self._connections.closed:
+            pause = interval
             try:
                 while await self.catch_up(store):
                     pass
+                outage.recovered()
             except asyncio.CancelledError:
                 raise
             except ConnectionsClosed:
                 return
-            except Exception:
-                log.warning("ticket projection failed; retrying", exc_info=True)
-            await asyncio.sleep(interval)
+            except Exception as error:
+                if is_transient(error):
+                    pause = max(interval, outage.failed(error))
+                else:
+                    log.warning("ticket projection failed; retrying", exc_info=True)
+            await asyncio.sleep(pause)
 
 
 def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
