@@ -4,7 +4,6 @@ in the `lts.commands` entry-point group (`<name> = "lts_<service>.cli:app"`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from lts_events.infra import (
     stack,
     stop_infrastructure,
 )
+from lts_events.reach import run_against, running
 
 app = typer.Typer(help="LTS Flow: run the LTS patch process.", no_args_is_help=True)
 infra_app = typer.Typer(
@@ -116,7 +116,7 @@ def store_verify(
     """Recompute every stream's hash chain; exit 1 when an event does not match its hash."""
     from lts_events.store.postgres import PostgresEventStore
 
-    url = os.environ.get("DATABASE_URL") or ensure_infrastructure().database_url
+    url = running("postgres")
 
     async def verify() -> Any:
         store = await PostgresEventStore.connect(url, schema=schema, migrate=False)
@@ -125,7 +125,7 @@ def store_verify(
         finally:
             await store.close()
 
-    report = asyncio.run(verify())
+    report = run_against(verify, component="PostgreSQL", address=url)
     typer.echo(
         f"schema {schema}: {report.checked} events in {report.streams} streams, "
         f"{report.breaks} broken"

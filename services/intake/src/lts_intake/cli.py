@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import yaml
 from lts_events.actors import automation
 from lts_events.clock import system_clock
 from lts_events.envelope import Metadata
-from lts_events.settings import RuntimeSettings
+from lts_events.reach import run_against, running
 from lts_events.store.port import ProcessedMessage
 from lts_events.store.postgres import PostgresEventStore
 from pydantic import ValidationError
@@ -114,6 +113,10 @@ def import_osv(
     schema: Annotated[str, typer.Option(help="The intake service's schema")] = "intake",
 ) -> None:
     """Import OSV records (JSON or PyPI advisory-db YAML) as tickets; re-imports change nothing."""
-    url = database_url or RuntimeSettings.for_service("intake").database_url
-    counts = asyncio.run(import_osv_path(path, database_url=url, schema=schema))
+    url = database_url or running("postgres")
+    counts = run_against(
+        lambda: import_osv_path(path, database_url=url, schema=schema),
+        component="PostgreSQL",
+        address=url,
+    )
     typer.echo(json.dumps(dict(sorted(counts.items()))))

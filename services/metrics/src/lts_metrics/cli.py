@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
-from lts_events.settings import RuntimeSettings
+from lts_events.reach import run_against, running
 from lts_events.store.postgres import PostgresEventStore
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,13 +31,14 @@ Batch = Annotated[int, typer.Option(min=1, help="Events per read from the store"
 def rebuild(schema: Schema = "metrics", batch: Batch = 5000) -> None:
     """Replay the whole metrics store into fresh projections and swap them in (readers see the
     old figures until the short swap commits; the running service keeps projecting meanwhile)."""
-    total = asyncio.run(_rebuild(schema, batch))
+    url = running("postgres")
+    total = run_against(lambda: _rebuild(url, schema, batch), component="PostgreSQL", address=url)
     Console().print(f"[green]rebuilt the projections from {total} events[/green]")
 
 
-async def _rebuild(schema: str, batch: int) -> int:
-    settings, metrics = RuntimeSettings.for_service("metrics"), MetricsSettings()
-    store = await PostgresEventStore.connect(settings.database_url, schema=schema)
+async def _rebuild(database_url: str, schema: str, batch: int) -> int:
+    metrics = MetricsSettings()
+    store = await PostgresEventStore.connect(database_url, schema=schema)
     try:
         async with store.engine.begin() as conn:
             await ensure_schema(
