@@ -37,17 +37,20 @@ from lts_intake.formats import (
     GithubIssuesEvent,
     GithubSecurityAdvisoryEvent,
     GitlabIssueHook,
+    GrafanaNotification,
     GrafanaWebhook,
     OsvRecord,
     ReportIn,
     nul_path,
 )
 from lts_intake.handlers import Intake, Outcome
-from lts_intake.model import Command, OpenTicket
+from lts_intake.model import Command, Ignore, OpenTicket
 from lts_intake.repository import IntakeRepository
 from lts_intake.views import TicketView
 
 FEED_ROLES = frozenset({Role.AUTOMATION, Role.SECURITY_REVIEWER})
+GITLAB_ISSUE_EVENTS = ("Issue Hook", "Confidential Issue Hook")
+GITLAB_ISSUE_KINDS = frozenset({"issue", "work_item"})
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -57,6 +60,11 @@ class Result(BaseModel):
     ticket_id: int | None
     outcome: Literal["opened", "updated", "unchanged", "ignored", "duplicate_delivery"]
     events: list[str] = Field(default_factory=list)
+    reason: str | None = Field(
+        default=None,
+        description="Why an understood input changed nothing (e.g. an event type "
+        "intake does not act on)",
+    )
 
 
 class Accepted(BaseModel):
@@ -83,9 +91,18 @@ def _result(outcome: Outcome) -> Result:
         kind = "opened"
     else:
         kind = "updated"
+    reason = outcome.command.reason if isinstance(outcome.command, Ignore) else None
     return Result(
-        ticket_id=outcome.ticket_id, outcome=kind, events=[e.type for e in outcome.events]
+        ticket_id=outcome.ticket_id,
+        outcome=kind,
+        events=[e.type for e in outcome.events],
+        reason=reason,
     )
+
+
+def _ignored(reason: str) -> Accepted:
+    """An input understood but not acted on: a 2xx saying why, so the sender does not retry."""
+    return Accepted(results=[Result(ticket_id=None, outcome="ignored", reason=reason)])
 
 
 class LimitedRoute(APIRoute):
@@ -250,7 +267,8 @@ def build_router(
         dependencies=[Depends(alert_token)],
     )
     async def alertmanager(body: AlertmanagerWebhook) -> Accepted:
-        """Prometheus Alertmanager webhook (payload version 4): each grouped alert on its own."""
+        """Prometheus Alertmanager webhook (version 4, or older and imitating senders): each
+        grouped alert on its own."""
         reject_nul(body.model_dump(mode="json"))
         context = body.model_dump(mode="json", exclude={"alerts"})
         commands = standardize.from_alerts(
@@ -259,13 +277,11 @@ def build_router(
             now=intake.clock(),
             policy=policy,
             context=context,
+            group_status=body.status,
         )
-        actor = Actor(id=f"alertmanager:{body.receiver}"[:200], role=Role.AUTOMATION)
-        return Accepted(
-            results=await run(
-                commands, actor=actor, reason=f"alertmanager {body.status}", delivery=None
-            )
-        )
+        actor = Actor(id=f"alertmanager:{body.receiver or 'webhook'}"[:200], role=Role.AUTOMATION)
+        reason = f"alertmanager {body.status or 'notification'}"
+        return Accepted(results=await run(commands, actor=actor, reason=reason, delivery=None))
 
     @router.post(
         "/webhooks/grafana",
@@ -273,8 +289,11 @@ def build_router(
         tags=["alerts"],
         dependencies=[Depends(alert_token)],
     )
-    async def grafana(body: GrafanaWebhook) -> Accepted:
-        """Grafana unified alerting webhook contact point."""
+    async def grafana(body: GrafanaNotification) -> Accepted:
+        """Grafana unified alerting webhook contact point (a legacy alerting notification is
+        answered "ignored", saying why)."""
+        if not isinstance(body, GrafanaWebhook):
+            return _ignored(body.ignored_because())
         reject_nul(body.model_dump(mode="json"))
         context = body.model_dump(mode="json", exclude={"alerts", "message"})
         commands = standardize.from_alerts(
@@ -283,6 +302,7 @@ def build_router(
             now=intake.clock(),
             policy=policy,
             context=context,
+            group_status=body.status,
         )
         actor = Actor(id=f"grafana:{body.receiver or 'webhook'}"[:200], role=Role.AUTOMATION)
         return Accepted(
@@ -382,7 +402,10 @@ def build_router(
                     GithubSecurityAdvisoryEvent.model_validate(payload), now=now, policy=policy
                 )
             else:
-                return Accepted(results=[Result(ticket_id=None, outcome="ignored")])
+                return _ignored(
+                    f"GitHub {x_github_event!r} events open or change no ticket "
+                    "(intake acts on: issues, security_advisory)"
+                )
         except ValidationError as error:
             raise _invalid(error) from None
         sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
@@ -408,9 +431,16 @@ def build_router(
         x_gitlab_event_uuid: Annotated[str | None, Header(max_length=200)] = None,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Accepted:
-        """GitLab Issue Hook (and Confidential Issue Hook), verified with X-Gitlab-Token."""
-        if x_gitlab_event not in {None, "Issue Hook", "Confidential Issue Hook"}:
-            return Accepted(results=[Result(ticket_id=None, outcome="ignored")])
+        """GitLab Issue Hook (and Confidential Issue Hook): classic issues and work items
+        (incidents, tasks), verified with X-Gitlab-Token."""
+        if x_gitlab_event not in {None, *GITLAB_ISSUE_EVENTS}:
+            return _ignored(
+                f"GitLab {x_gitlab_event!r} events open or change no ticket "
+                f"(intake acts on: {', '.join(GITLAB_ISSUE_EVENTS)})"
+            )
+        kind = payload.get("object_kind")
+        if isinstance(kind, str) and kind not in GITLAB_ISSUE_KINDS:
+            return _ignored(f"GitLab {kind!r} objects open or change no ticket")
         reject_nul(payload)
         reject_nul([idempotency_key, x_gitlab_event_uuid], prefix=("header",))
         try:

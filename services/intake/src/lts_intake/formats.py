@@ -3,13 +3,16 @@ validates against them and answers field-level 422s; they also document the Open
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from lts_events.contracts.common import Severity
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, HttpUrl, Tag
 
 _Open = ConfigDict(extra="allow", frozen=True)
+
+CveId = Annotated[str, Field(pattern=r"^\s*[Cc][Vv][Ee]-\d{4}-\d{4,}\s*$", max_length=40)]
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -32,8 +35,11 @@ class ReportIn(BaseModel):
     test_case: str | None = Field(default=None, max_length=100_000)
     affected_versions: list[str] = Field(default_factory=list, max_length=100)
     severity: Severity | None = Field(default=None, description="The reporter's guess")
-    cve_ids: list[str] = Field(
-        default_factory=list, max_length=50, description="e.g. CVE-2024-45230"
+    cve_ids: list[CveId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The CVE this report is about, e.g. CVE-2024-45230: it links the report to "
+        "that CVE's ticket (a CVE merely mentioned in the text does not)",
     )
     ci_links: list[HttpUrl] = Field(default_factory=list, max_length=50)
     links: list[HttpUrl] = Field(default_factory=list, max_length=50)
@@ -42,31 +48,41 @@ class ReportIn(BaseModel):
 
 # --- alerts ----------------------------------------------------------------------------------
 
+AlertStatus = Literal["firing", "resolved"]
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
 
 class AlertIn(BaseModel):
-    """One alert of an Alertmanager (v4) or Grafana unified alerting notification."""
+    """One alert of an Alertmanager or Grafana notification. Older Alertmanager releases and
+    third-party senders leave out `status`, `endsAt` and `fingerprint`: `standardize` derives
+    them as Alertmanager does. Timestamps are RFC 3339 with 0 to 9 fractional digits (Go writes
+    nanoseconds with trailing zeros trimmed); they are kept to the microsecond."""
 
     model_config = _Open
 
-    status: Literal["firing", "resolved"]
+    status: AlertStatus | None = None
     labels: dict[str, str]
     annotations: dict[str, str] | None = None
     startsAt: datetime
-    endsAt: datetime | None = None
+    endsAt: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = None
     generatorURL: str | None = None
-    fingerprint: str | None = None
+    fingerprint: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
 
 
 class AlertmanagerWebhook(BaseModel):
-    """Prometheus Alertmanager webhook payload, version 4."""
+    """Prometheus Alertmanager webhook payload (version 4, and what older releases and tools that
+    imitate it send: without `groupKey`, `groupLabels`, `commonLabels`, or a group `status`)."""
 
     model_config = _Open
 
-    version: Literal["4"]
-    groupKey: str
+    version: str | int | None = None
+    groupKey: str | int | None = None
     truncatedAlerts: int = 0
-    status: Literal["firing", "resolved"]
-    receiver: str
+    status: AlertStatus | None = None
+    receiver: str | None = None
     groupLabels: dict[str, str] | None = None
     commonLabels: dict[str, str] | None = None
     commonAnnotations: dict[str, str] | None = None
@@ -80,13 +96,61 @@ class GrafanaWebhook(BaseModel):
     model_config = _Open
 
     receiver: str | None = None
-    status: Literal["firing", "resolved"]
+    status: AlertStatus
     orgId: int | None = None
     alerts: list[AlertIn] = Field(min_length=1)
     groupKey: str | None = None
     externalURL: str | None = None
     version: str | None = None
     title: str | None = None
+
+
+class GrafanaLegacyAlert(BaseModel):
+    """A notification of Grafana's legacy dashboard alerting (removed in Grafana 11): one rule's
+    state, without labels or a fingerprint. Understood, but it opens no ticket."""
+
+    model_config = _Open
+
+    ruleId: int
+    ruleName: str | None = None
+    state: str
+    title: str | None = None
+    ruleUrl: str | None = None
+    evalMatches: list[dict[str, Any]] | None = None
+
+    def ignored_because(self) -> str:
+        return (
+            f"Grafana legacy alerting notification (rule {self.ruleId}, state {self.state!r}): "
+            "it has no labels to identify the alert by; use a unified alerting contact point"
+        )
+
+
+def _grafana_kind(value: Any) -> str:
+    legacy = isinstance(value, dict) and "alerts" not in value and "ruleId" in value
+    return "legacy" if legacy else "unified"
+
+
+GrafanaNotification = Annotated[
+    Annotated[GrafanaWebhook, Tag("unified")] | Annotated[GrafanaLegacyAlert, Tag("legacy")],
+    Discriminator(_grafana_kind),
+]
+
+
+_FNV64_OFFSET = 14695981039346656037
+_FNV64_PRIME = 1099511628211
+_LABEL_SEPARATOR = 0xFF
+
+
+def label_set_fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of an alert's label set, for senders that send none
+    (prometheus/common `model.LabelSet.Fingerprint`): FNV-1a 64 over the label names in byte
+    order, each name and each value followed by the byte 0xff, as 16 hex digits."""
+    digest = _FNV64_OFFSET
+    for name in sorted(labels):  # code point order is UTF-8 byte order
+        for part in (name, labels[name]):
+            for byte in (*part.encode(), _LABEL_SEPARATOR):
+                digest = ((digest ^ byte) * _FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{digest:016x}"
 
 
 # --- OSV -------------------------------------------------------------------------------------
@@ -263,12 +327,20 @@ class GithubSecurityAdvisoryEvent(BaseModel):
     security_advisory: GithubAdvisory
 
 
+def _redacted_is_none(value: Any) -> Any:
+    return None if value == "[REDACTED]" else value
+
+
 class GitlabUser(BaseModel):
     model_config = _Open
 
     username: str
     name: str | None = None
-    email: str | None = None
+    email: Annotated[
+        str | None,
+        BeforeValidator(_redacted_is_none),
+        Field(description="GitLab sends [REDACTED] for users without a public email: none"),
+    ] = None
 
 
 class GitlabIssueAttributes(BaseModel):
@@ -281,6 +353,10 @@ class GitlabIssueAttributes(BaseModel):
     state: str | None = None
     action: str | None = None
     confidential: bool = False
+    type: str | None = Field(
+        default=None, description="The work item type: Issue, Incident, Task, Epic, ..."
+    )
+    severity: str | None = Field(default=None, description="critical, high, medium, low, unknown")
 
 
 class GitlabLabel(BaseModel):
@@ -297,11 +373,14 @@ class GitlabProject(BaseModel):
 
 
 class GitlabIssueHook(BaseModel):
+    """GitLab's Issue Hook: a classic issue (`object_kind: issue`) or any other work item
+    (`object_kind: work_item`: incidents, tasks, epics, ...; group work items have no project)."""
+
     model_config = _Open
 
-    object_kind: Literal["issue"]
+    object_kind: Literal["issue", "work_item"]
     user: GitlabUser
-    project: GitlabProject
+    project: GitlabProject | None = None
     object_attributes: GitlabIssueAttributes
     labels: list[GitlabLabel] = Field(default_factory=list)
 

@@ -20,12 +20,14 @@ from lts_events.severity import (
 from lts_intake import enrich, labels
 from lts_intake.formats import (
     AlertIn,
+    AlertStatus,
     GithubIssuesEvent,
     GithubSecurityAdvisoryEvent,
     GitlabIssueHook,
     OsvAffected,
     OsvRecord,
     ReportIn,
+    label_set_fingerprint,
 )
 from lts_intake.model import (
     AddLabels,
@@ -76,7 +78,7 @@ def from_report(
     policy: IntakePolicy,
     idempotency_key: str | None = None,
 ) -> OpenTicket:
-    cve_ids = unique([c.upper() for c in report.cve_ids] + labels.cve_ids_in(report.title))
+    cve_ids = unique([c.strip().upper() for c in report.cve_ids])
     environment = (
         report.environment
         if isinstance(report.environment, dict)
@@ -110,7 +112,10 @@ def from_report(
         or enrich.python_version_from(report.traceback),
         package_versions=packages,
         ci_links=[str(u) for u in report.ci_links],
-        links=[str(u) for u in report.links],
+        links=unique(
+            [str(u) for u in report.links]
+            + cve_references(report.title, report.description, declared=cve_ids)
+        ),
         opened_at=now,
         raw=report.model_dump(mode="json"),
     )
@@ -133,23 +138,46 @@ def from_alerts(
     now: datetime,
     policy: IntakePolicy,
     context: dict[str, Any] | None = None,
+    group_status: AlertStatus | None = None,
 ) -> list[Command]:
     """Each alert of a grouped notification on its own: firing opens (or re-fires), resolved
     resolves. `context` (group labels, receiver, ...) is kept in each ticket's raw payload."""
-    return [_from_alert(a, source=source, now=now, policy=policy, context=context) for a in alerts]
+    return [
+        _from_alert(
+            a,
+            alert_status(a, group_status=group_status, now=now),
+            source=source,
+            now=now,
+            policy=policy,
+            context=context,
+        )
+        for a in alerts
+    ]
+
+
+def alert_status(alert: AlertIn, *, group_status: AlertStatus | None, now: datetime) -> AlertStatus:
+    """The alert's own status; else Alertmanager's rule: resolved once its `endsAt` has passed.
+    A resolved group holds only resolved alerts; a firing one may hold both."""
+    if alert.status is not None:
+        return alert.status
+    if group_status == "resolved":
+        return "resolved"
+    ends_at = alert.endsAt
+    return "resolved" if ends_at is not None and ends_at.year > 1 and ends_at <= now else "firing"
 
 
 def _from_alert(
     alert: AlertIn,
+    status: AlertStatus,
     *,
     source: TicketSource,
     now: datetime,
     policy: IntakePolicy,
     context: dict[str, Any] | None,
 ) -> Command:
-    fingerprint = alert.fingerprint or labels_fingerprint(alert.labels)
+    fingerprint = alert.fingerprint or label_set_fingerprint(alert.labels)
     raw = {"alert": alert.model_dump(mode="json"), **({"notification": context} if context else {})}
-    if alert.status == "resolved":
+    if status == "resolved":
         ends_at = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else now
         return ResolveAlert(fingerprint, source, ends_at, starts_at=alert.startsAt, raw=raw)
     annotations = alert.annotations or {}
@@ -181,12 +209,6 @@ def _alert_versions(alert_labels: dict[str, str]) -> list[str]:
     return unique(
         [alert_labels[k] for k in ("version", "app_version", "release") if k in alert_labels]
     )
-
-
-def labels_fingerprint(alert_labels: dict[str, str]) -> str:
-    """A stable fingerprint from an alert's label set, for producers that send none."""
-    canonical = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(alert_labels.items()))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 # --- OSV -------------------------------------------------------------------------------------
@@ -357,15 +379,25 @@ def from_github_advisory(
 # --- GitLab ----------------------------------------------------------------------------------
 
 
+# Work item types that report something to fix; epics, objectives, key results, test cases and
+# requirements plan work instead.
+GITLAB_REPORT_TYPES = frozenset({"issue", "incident", "task"})
+
+
 def from_gitlab_issue(hook: GitlabIssueHook, *, now: datetime, policy: IntakePolicy) -> Command:
+    """A classic issue or a work item (GitLab sends both as an Issue Hook)."""
     issue = hook.object_attributes
     key = f"gitlab:{issue.url}"
+    item_type = (issue.type or "Issue").strip()
+    if item_type.lower() not in GITLAB_REPORT_TYPES:
+        return Ignore(f"a GitLab {item_type} work item plans work, it reports nothing to fix")
     if issue.action not in {"open", "reopen"}:
         return Ignore(f"issue action {issue.action!r} does not open a ticket", keys=(key,))
     draft = _from_issue_text(
         title=issue.title,
         body=issue.description or "",
         tracker_labels=[label.title for label in hook.labels]
+        + ([item_type.lower()] if item_type.lower() != "issue" else [])
         + (["confidential"] if issue.confidential else []),
         source=TicketSource.GITLAB,
         reporter=hook.user.username,
@@ -374,6 +406,7 @@ def from_gitlab_issue(hook: GitlabIssueHook, *, now: datetime, policy: IntakePol
         now=now,
         policy=policy,
         raw=hook.model_dump(mode="json", exclude_none=True),
+        tracker_severity=issue.severity,
     )
     return OpenTicket(draft=draft, keys=(key, *(advisory_key(c) for c in draft.cve_ids)))
 
@@ -448,6 +481,7 @@ def _from_issue_text(
     now: datetime,
     policy: IntakePolicy,
     raw: dict[str, Any],
+    tracker_severity: str | None = None,
 ) -> TicketDraft:
     sections = parse_template(body)
     traceback = sections.get("traceback") or _embedded_traceback(body)
@@ -463,7 +497,7 @@ def _from_issue_text(
         if lowered & {"feature", "enhancement", "feature request"}
         else TicketKind.BUG
     )
-    cve_ids = labels.cve_ids_in(title, body)
+    cve_ids = labels.cve_ids_in(sections.get("cve"))
     draft = TicketDraft(
         title=title.strip() or "(untitled)",
         description=sections.get("description", body),
@@ -473,7 +507,8 @@ def _from_issue_text(
         contact=contact,
         severity_guess=severity_from_word(
             sections.get("severity", "").split()[0] if sections.get("severity") else None
-        ),
+        )
+        or severity_from_word(tracker_severity),
         cve_ids=cve_ids,
         advisory_ids=list(cve_ids),
         affected_versions=versions,
@@ -489,7 +524,7 @@ def _from_issue_text(
         or enrich.python_version_from(sections.get("environment"), traceback),
         package_versions=enrich.parse_package_versions(sections.get("package_versions")),
         ci_links=_URL.findall(sections.get("ci_links", "")),
-        links=[external_ref],
+        links=[external_ref, *cve_references(title, body, declared=cve_ids)],
         opened_at=now,
         external_ref=external_ref,
         raw=raw,
@@ -505,6 +540,16 @@ def _embedded_traceback(body: str) -> str | None:
 
 
 # --- shared ----------------------------------------------------------------------------------
+
+_CVE_RECORD = "https://www.cve.org/CVERecord?id="
+
+
+def cve_references(*texts: str | None, declared: Sequence[str]) -> list[str]:
+    """The CVEs a text mentions without being about them ("1.4.3 regressed after the
+    CVE-2024-45230 fix"), as links to their records. A mention is a reference, never an identity:
+    only a declared CVE (a report's `cve_ids`, an issue template's CVE section) joins the ticket's
+    `cve_ids` and dedup keys and so links it to that CVE's ticket."""
+    return [f"{_CVE_RECORD}{c}" for c in labels.cve_ids_in(*texts) if c not in declared]
 
 
 def _rating(score: float | None) -> Severity | None:

@@ -85,6 +85,7 @@ async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
         "ticket_id": ticket_id,
         "outcome": "updated",
         "events": [AlertResolved.type],
+        "reason": None,
     }
     assert again.json()["results"][0]["events"] == ["lts.intake.alert_occurrence_recorded"]
     seen = await consume_until(kafka, service.events_topic, lambda s: len(s) >= 3)
@@ -132,6 +133,7 @@ async def test_an_osv_yaml_record_and_an_aliased_json_record_make_one_ticket(
         "ticket_id": opened["ticket_id"],
         "outcome": "updated",
         "events": [DuplicateLinked.type],
+        "reason": None,
     }
     seen = await consume_until(
         kafka, service.events_topic, lambda s: DuplicateLinked.type in types(s)
@@ -241,7 +243,9 @@ async def test_a_withdrawn_advisory_never_seen_before_opens_nothing(service: Run
         headers=github_headers(body, event="security_advisory", delivery="w-1"),
     )
 
-    assert response.json()["results"] == [{"ticket_id": None, "outcome": "ignored", "events": []}]
+    assert response.json()["results"] == [
+        {"ticket_id": None, "outcome": "ignored", "events": [], "reason": None}
+    ]
     assert await service.recorded() == []
 
 
@@ -336,20 +340,50 @@ async def test_a_report_retried_with_the_same_idempotency_key_is_stored_once(
     assert [e.type for e in await service.recorded()] == [TicketOpened.type]
 
 
-async def test_a_report_naming_a_known_cve_is_linked_to_the_advisory_ticket(
+async def test_a_report_declaring_a_known_cve_is_linked_to_the_advisory_ticket(
     service: Running,
 ) -> None:
     feed = {**bearer("dev-automation"), "Content-Type": "application/yaml"}
     advisory = await service.client.post(
         "/feeds/osv", content=fixture_bytes("PYSEC-2021-66.yaml"), headers=feed
     )
-    report = {"title": "ReDoS in urlize (CVE-2020-28493)", "description": "Seen in production."}
+    report = {
+        "title": "ReDoS in urlize",
+        "description": "Seen in production.",
+        "cve_ids": ["CVE-2020-28493"],
+    }
 
     response = await service.client.post("/reports", json=report, headers=bearer("dev-requester"))
 
     assert response.status_code == 200
     assert response.json()["ticket_id"] == advisory.json()["results"][0]["ticket_id"]
     assert response.json()["events"] == [DuplicateLinked.type]
+
+
+async def test_a_report_mentioning_a_cve_opens_its_own_ticket_not_a_duplicate(
+    service: Running,
+) -> None:
+    feed = {**bearer("dev-automation"), "Content-Type": "application/yaml"}
+    advisory = await service.client.post(
+        "/feeds/osv", content=fixture_bytes("PYSEC-0000-CVE-2024-45230.yaml"), headers=feed
+    )
+    report = {
+        "title": "1.4.3 regressed after the CVE-2024-45230 fix",
+        "description": "urlize() drops trailing punctuation since the upgrade.",
+    }
+
+    response = await service.client.post("/reports", json=report, headers=bearer("dev-requester"))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["outcome"] == "opened"
+    assert response.json()["ticket_id"] != advisory.json()["results"][0]["ticket_id"]
+    [opened] = [
+        r.event
+        for r in await service.recorded()
+        if isinstance(r.event, TicketOpened) and r.event.ticket_id == response.json()["ticket_id"]
+    ]
+    assert opened.cve_ids == []
+    assert "https://www.cve.org/CVERecord?id=CVE-2024-45230" in opened.links
 
 
 async def test_a_report_without_a_title_gets_a_field_level_422(service: Running) -> None:

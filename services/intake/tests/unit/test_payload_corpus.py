@@ -1,0 +1,320 @@
+"""The real payloads of `tests/fixtures` (see its README for where each comes from), in the shapes
+older and third-party senders use: what intake makes of each."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lts_events.contracts.common import Severity, TicketSource
+from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
+from lts_intake.domain import Context, decide, fold
+from lts_intake.formats import (
+    AlertIn,
+    AlertmanagerWebhook,
+    GithubIssuesEvent,
+    GitlabIssueHook,
+    GrafanaLegacyAlert,
+    GrafanaNotification,
+    GrafanaWebhook,
+    ReportIn,
+    label_set_fingerprint,
+)
+from lts_intake.model import Ignore, OpenTicket, ResolveAlert
+from lts_intake.standardize import (
+    IntakePolicy,
+    from_alerts,
+    from_github_issue,
+    from_gitlab_issue,
+    from_report,
+)
+from pydantic import TypeAdapter, ValidationError
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+POLICY = IntakePolicy()
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def alertmanager(payload: dict[str, Any], *, now: datetime = NOW) -> list[Any]:
+    webhook = AlertmanagerWebhook.model_validate(payload)
+    return from_alerts(
+        webhook.alerts,
+        source=TicketSource.ALERTMANAGER,
+        now=now,
+        policy=POLICY,
+        group_status=webhook.status,
+    )
+
+
+def without_fingerprints(payload: dict[str, Any]) -> dict[str, Any]:
+    alerts = [{k: v for k, v in a.items() if k != "fingerprint"} for a in payload["alerts"]]
+    return {**payload, "alerts": alerts}
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "signature"),
+    [
+        ({}, 14695981039346656037),
+        ({"name": "garland, briggs", "fear": "love is not enough"}, 5799056148416392346),
+        ({"first-label": "first-label-value"}, 5146282821936882169),
+        (
+            {"first-label": "first-label-value", "second-label": "second-label-value"},
+            3195800080984914717,
+        ),
+    ],
+)
+def test_the_fingerprint_of_a_label_set_is_prometheus_common_s(
+    labels: dict[str, str], signature: int
+) -> None:
+    # The expected values are those of prometheus/common model/signature_test.go.
+    assert label_set_fingerprint(labels) == f"{signature:016x}"
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "fingerprint"),
+    [
+        ("alertmanager_exec_notifier.json", 0, "4ea129fd903f0e45"),
+        ("alertmanager_firing.json", 0, "a1bc48475b20e73d"),
+        ("alertmanager_resolved_kubernetes.json", 0, "fbab788ec4c1018b"),
+    ],
+)
+def test_an_alert_without_a_fingerprint_gets_the_one_alertmanager_computed(
+    name: str, index: int, fingerprint: str
+) -> None:
+    payload = fixture(name)
+    assert payload["alerts"][index]["fingerprint"] == fingerprint
+
+    command = alertmanager(without_fingerprints(payload))[index]
+
+    assert command.keys == (f"alert:{fingerprint}",)
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def test_alerts_without_a_status_or_an_end_are_firing_tickets() -> None:
+    payload = fixture("alertmanager_version_0.json")
+
+    commands = alertmanager(payload)
+
+    assert len(commands) == len(payload["alerts"]) == 11
+    assert all(isinstance(c, OpenTicket) for c in commands)
+    first = commands[0]
+    assert first.draft.alert_severity == "Critical"
+    assert first.draft.alert_fingerprint == label_set_fingerprint(payload["alerts"][0]["labels"])
+    assert first.alert_starts_at == datetime(
+        2017, 1, 26, 8, 31, 54, 865000, tzinfo=UTC
+    ) + timedelta(hours=5)
+
+
+def test_an_alert_without_a_status_is_firing_until_its_end_has_passed() -> None:
+    payload = fixture("alertmanager_without_alert_status.json")
+    ending = {**payload, "alerts": [{**payload["alerts"][0], "endsAt": "2026-11-22T02:00:00Z"}]}
+
+    [zero_end] = alertmanager(payload)
+    [before_end] = alertmanager(ending, now=NOW)
+    [after_end] = alertmanager(ending, now=NOW + timedelta(hours=2))
+
+    assert isinstance(zero_end, OpenTicket)
+    assert isinstance(before_end, OpenTicket)
+    assert isinstance(after_end, ResolveAlert)
+    assert after_end.ends_at == datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+def test_an_alert_without_a_status_in_a_resolved_group_is_resolved() -> None:
+    payload = fixture("alertmanager_resolved_kubernetes.json")
+    alert = {k: v for k, v in payload["alerts"][0].items() if k not in {"status", "endsAt"}}
+
+    [command] = alertmanager({**payload, "alerts": [alert]})
+
+    assert isinstance(command, ResolveAlert)
+    assert command.fingerprint == "fbab788ec4c1018b"
+
+
+def test_a_notification_without_group_key_group_or_common_labels_is_accepted() -> None:
+    payload = fixture("alertmanager_without_alert_status.json")
+    for field in ("groupKey", "groupLabels", "commonLabels", "status", "receiver", "version"):
+        payload.pop(field)
+
+    [command] = alertmanager(payload)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.title == "high_memory_load: Server High Memory usage"
+
+
+def test_each_alert_of_a_mixed_grafana_group_keeps_its_own_status() -> None:
+    webhook = GrafanaWebhook.model_validate(fixture("grafana_mixed.json"))
+
+    commands = from_alerts(
+        webhook.alerts,
+        source=TicketSource.GRAFANA,
+        now=NOW,
+        policy=POLICY,
+        group_status=webhook.status,
+    )
+
+    assert [type(c) for c in commands] == [ResolveAlert, ResolveAlert, OpenTicket]
+
+
+def test_an_alert_still_needs_its_labels_and_start() -> None:
+    alert = fixture("alertmanager_firing.json")["alerts"][0]
+
+    for field in ("labels", "startsAt"):
+        with pytest.raises(ValidationError) as raised:
+            AlertIn.model_validate({k: v for k, v in alert.items() if k != field})
+        assert raised.value.errors()[0]["loc"] == (field,)
+
+
+# --- timestamps ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("digits", range(10))
+def test_a_start_with_any_number_of_fractional_digits_is_one_occurrence(digits: int) -> None:
+    fraction = "." + "123456789"[:digits] if digits else ""
+    payload = fixture("alertmanager_exec_notifier.json")
+    payload["alerts"][0]["startsAt"] = f"2026-11-22T00:30:00{fraction}Z"
+    [opened] = alertmanager(payload)
+    history = decide(None, opened, Context(ticket_id=1, now=NOW))
+    refired = json.loads(json.dumps(payload))
+    refired["alerts"][0]["startsAt"] = f"2026-11-22T00:45:00{fraction}Z"
+
+    repeated = decide(fold(history), alertmanager(payload)[0], Context(ticket_id=2, now=NOW))
+    again = decide(fold(history), alertmanager(refired)[0], Context(ticket_id=2, now=NOW))
+
+    micros = int(("123456789"[:digits] + "000000")[:6]) if digits else 0
+    assert opened.alert_starts_at == datetime(2026, 11, 22, 0, 30, 0, micros, tzinfo=UTC)
+    assert [type(e) for e in history][:1] == [TicketOpened]
+    assert repeated == []
+    assert [type(e) for e in again] == [AlertOccurrenceRecorded]
+
+
+# --- Grafana legacy alerting -----------------------------------------------------------------
+
+
+def test_a_grafana_legacy_alert_is_understood_and_says_why_it_is_ignored() -> None:
+    notification = TypeAdapter(GrafanaNotification).validate_python(
+        fixture("grafana_legacy_alert.json")
+    )
+
+    assert isinstance(notification, GrafanaLegacyAlert)
+    assert "legacy alerting" in notification.ignored_because()
+
+
+def test_a_unified_grafana_notification_is_not_taken_for_a_legacy_one() -> None:
+    notification = TypeAdapter(GrafanaNotification).validate_python(fixture("grafana_mixed.json"))
+
+    assert isinstance(notification, GrafanaWebhook)
+
+
+# --- GitLab work items -----------------------------------------------------------------------
+
+
+def test_a_gitlab_incident_work_item_opens_a_ticket_labelled_incident() -> None:
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_work_item_incident_opened.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, OpenTicket)
+    assert command.keys == ("gitlab:https://gitlab.com/sathwikshetty33-group/mVc/-/issues/2",)
+    assert "incident" in command.draft.labels
+    assert command.draft.reporter == "sathwikshetty33"
+    assert command.draft.contact is None  # GitLab sent "[REDACTED]"
+    assert command.draft.source is TicketSource.GITLAB
+
+
+def test_a_gitlab_task_work_item_opens_a_ticket() -> None:
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_work_item_task_opened.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.title == "Sample Task."
+    assert "task" in command.draft.labels
+
+
+def test_a_gitlab_epic_is_ignored_saying_why() -> None:
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_work_item_epic_opened.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, Ignore)
+    assert "Epic" in command.reason
+
+
+def test_the_documented_gitlab_issue_takes_its_severity() -> None:
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_docs_work_item_issue.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.severity_guess is Severity.HIGH
+    assert command.draft.contact == "admin@example.com"
+
+
+# --- a CVE mentioned is a reference, not an identity -----------------------------------------
+
+
+def test_a_report_mentioning_a_cve_is_not_keyed_by_it() -> None:
+    report = ReportIn(
+        title="1.4.3 regressed after the CVE-2024-45230 fix",
+        description="urlize() drops trailing punctuation since the upgrade.",
+    )
+
+    command = from_report(report, reporter="ana", contact=None, now=NOW, policy=POLICY)
+
+    assert not [k for k in command.keys if k.startswith("advisory:")]
+    assert command.draft.cve_ids == []
+    assert "https://www.cve.org/CVERecord?id=CVE-2024-45230" in command.draft.links
+
+
+def test_a_report_declaring_its_cve_is_keyed_by_it() -> None:
+    report = ReportIn(
+        title="DoS in urlize", description="Large inputs hang.", cve_ids=["cve-2024-45230"]
+    )
+
+    command = from_report(report, reporter="ana", contact=None, now=NOW, policy=POLICY)
+
+    assert "advisory:CVE-2024-45230" in command.keys
+    assert command.draft.cve_ids == ["CVE-2024-45230"]
+
+
+def test_a_report_refuses_a_cve_id_that_is_not_one() -> None:
+    with pytest.raises(ValidationError) as raised:
+        ReportIn(title="DoS in urlize", description="x", cve_ids=["GHSA-1234"])
+
+    assert raised.value.errors()[0]["loc"] == ("cve_ids", 0)
+
+
+def test_a_github_issue_mentioning_a_cve_is_not_keyed_by_it_unless_its_cve_section_names_it() -> (
+    None
+):
+    event = fixture("github_issues_opened.json")
+    mention = "1.4.3 regressed after the CVE-2024-45230 fix."
+    declared = "### CVE ID\n\nCVE-2024-45230\n\n### Description\n\nDoS in urlize."
+
+    mentioned = from_github_issue(
+        GithubIssuesEvent.model_validate({**event, "issue": {**event["issue"], "body": mention}}),
+        now=NOW,
+        policy=POLICY,
+    )
+    named = from_github_issue(
+        GithubIssuesEvent.model_validate({**event, "issue": {**event["issue"], "body": declared}}),
+        now=NOW,
+        policy=POLICY,
+    )
+
+    assert isinstance(mentioned, OpenTicket)
+    assert isinstance(named, OpenTicket)
+    assert "advisory:CVE-2024-45230" not in mentioned.keys
+    assert "https://www.cve.org/CVERecord?id=CVE-2024-45230" in mentioned.draft.links
+    assert "advisory:CVE-2024-45230" in named.keys
