@@ -64,3 +64,7 @@ def test_a_blocker_report_is_proposed_blocker_with_the_critical_deadline() -> No
 
     assert proposed.severity is Severity.BLOCKER
     assert proposed.triage_deadline == T0 + timedelta(hours=4)
+
+
+def test_intake_and_triage_share_one_support_matrix() -> None:
+    assert IntakePolicy().lines == Policy().lines

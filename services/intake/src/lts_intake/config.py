@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lts_events.support import (
+    SUPPORT_MATRIX_ENV,
+    LtsLineSetting,
+    default_line_settings,
+    lines_of,
+)
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lts_intake.standardize import IntakePolicy
+from lts_intake.standardize import DEFAULT_PRODUCT_PACKAGES, IntakePolicy
 
 DEV_SECRET_PREFIX = "dev-"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LTS_INTAKE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="LTS_INTAKE_", frozen=True, populate_by_name=True)
 
-    environment: str = Field(  # type: ignore[pydantic-alias]
+    environment: str = Field(
         default="local",
         validation_alias=AliasChoices("LTS_INTAKE_ENVIRONMENT", "LTS_ENVIRONMENT"),
     )
-    lts_lines: list[str] = Field(
-        default=["release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5"],
-        description="Supported LTS branches; `release-lts/vX.Y` covers versions X.Y.*",
+    lts_lines: list[LtsLineSetting] = Field(
+        default_factory=default_line_settings,
+        validation_alias=AliasChoices(SUPPORT_MATRIX_ENV, "lts_lines"),
+        description="The support matrix shared with triage (`LTS_SUPPORT_MATRIX`)",
     )
     product_packages: list[str] = Field(
-        default=[],
-        description="Package names (PyPI) of the product; empty: every affected package counts",
+        default=list(DEFAULT_PRODUCT_PACKAGES),
+        description="PyPI names of the product: advisories about other packages are ignored; "
+        "empty: every affected package counts",
     )
     project_modules: list[str] = Field(
         default=[], description="Top-level module names of the product, for traceback summaries"
@@ -43,7 +51,7 @@ class Settings(BaseSettings):
 
     def policy(self) -> IntakePolicy:
         return IntakePolicy(
-            lts_lines=tuple(self.lts_lines),
+            lines=lines_of(self.lts_lines),
             product_packages=tuple(self.product_packages),
             project_modules=tuple(self.project_modules),
         )

@@ -1,18 +1,13 @@
-"""Pure enrichment parsers: tracebacks, environment and package lists, version ranges onto LTS
-lines, possible regressions. No I/O here."""
+"""Pure enrichment parsers: tracebacks, environment and package lists, possible regressions. No
+I/O here. (Versions onto LTS lines: `lts_events.support`, the matrix shared with triage.)"""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from lts_events.contracts.intake import ReleaseRef, StackFrame, TracebackSummary
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from lts_intake.model import AffectedRange
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+))?$')
 _EXCEPTION = re.compile(
@@ -27,8 +22,6 @@ _PIN = re.compile(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|===|\s+)\s*v?([0-9][\w.+!-]*)\s*$"
 )
 _KEY_VALUE = re.compile(r"^\s*[-*]?\s*([A-Za-z][\w .()/-]{0,60}?)\s*[:=]\s*(.+?)\s*$")
-_LTS_LINE = re.compile(r"v?(\d+)\.(\d+)$")
-_SPEC_PART = re.compile(r"^(>=|<=|<|>|=)?\s*(.*)$")
 
 
 # --- tracebacks ------------------------------------------------------------------------------
@@ -170,99 +163,6 @@ def python_version_from(*texts: str | None) -> str | None:
         if match:
             return match[1]
     return None
-
-
-# --- versions onto LTS lines -----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def line_series(line: str) -> Version | None:
-    """`release-lts/v1.4` -> Version('1.4')."""
-    match = _LTS_LINE.search(line)
-    return Version(f"{match[1]}.{match[2]}") if match else None
-
-
-def _next_series(series: Version) -> Version:
-    return Version(f"{series.major}.{series.minor + 1}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _version(text: str | None) -> Version | None:
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-def range_hits_line(affected: AffectedRange, series: Version) -> bool:
-    """Does any X.Y.* version fall inside the OSV interval?"""
-    start = _version(affected.introduced) or Version("0")
-    if start >= _next_series(series):
-        return False
-    fixed, last = _version(affected.fixed), _version(affected.last_affected)
-    if fixed is not None:
-        return fixed > series
-    if last is not None:
-        return last >= series
-    return True
-
-
-def lines_for_ranges(ranges: Iterable[AffectedRange], lines: Sequence[str]) -> list[str]:
-    ranges = list(ranges)
-    hit: list[str] = []
-    for line in lines:
-        series = line_series(line)
-        if series is not None and any(range_hits_line(r, series) for r in ranges):
-            hit.append(line)
-    return hit
-
-
-def lines_for_versions(versions: Iterable[str], lines: Sequence[str]) -> list[str]:
-    """Reported versions ('1.4.2', '1.3.x', 'v1.4', '>=1.3,<1.4.5') onto supported lines."""
-    hit: set[str] = set()
-    for text in versions:
-        for line in lines:
-            series = line_series(line)
-            if series is not None and _version_text_hits(text.strip(), series):
-                hit.add(line)
-    return [line for line in lines if line in hit]
-
-
-@functools.lru_cache(maxsize=4096)
-def _version_text_hits(text: str, series: Version) -> bool:
-    if text[:1] in "<>=!~":
-        try:
-            spec = SpecifierSet(text)
-        except InvalidSpecifier:
-            return False
-        probes = [Version(f"{series.major}.{series.minor}.{p}") for p in range(0, 100)]
-        return any(spec.contains(p, prereleases=False) for p in probes)
-    cleaned = text.lstrip("vV").removesuffix(".x").removesuffix(".*")
-    version = _version(cleaned)
-    return version is not None and (version.major, version.minor) == (series.major, series.minor)
-
-
-def ranges_from_specifier(text: str) -> list[AffectedRange]:
-    """GitHub's `>= 2.0.0, < 2.0.2` / `<= 2.1.0` / `= 1.2` range syntax as OSV intervals."""
-    introduced: str | None = None
-    fixed: str | None = None
-    last: str | None = None
-    for part in (p.strip() for p in text.split(",")):
-        match = _SPEC_PART.match(part)
-        if match is None:
-            continue
-        op, value = match[1], match[2].strip()
-        if op == ">=" or op == ">":
-            introduced = value
-        elif op == "<":
-            fixed = value
-        elif op == "<=":
-            last = value
-        elif value:
-            introduced, last = value, value
-    return [AffectedRange(introduced=introduced, fixed=fixed, last_affected=last)]
 
 
 # --- regressions -----------------------------------------------------------------------------

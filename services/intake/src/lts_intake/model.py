@@ -32,7 +32,6 @@ class OpenTicket:
 
     draft: TicketDraft
     keys: tuple[str, ...]
-    ranges: tuple[AffectedRange, ...] = ()
     alert_starts_at: datetime | None = None
 
     @property

@@ -16,6 +16,7 @@ from lts_events.severity import (
     severity_from_word,
     severity_of_cvss_score,
 )
+from lts_events.support import DEFAULT_LINES, LtsLine, affected_lines
 
 from lts_intake import enrich, labels
 from lts_intake.formats import (
@@ -47,10 +48,15 @@ _VERSIONED_RANGES = {"ECOSYSTEM", "SEMVER"}
 _PYPI = {"pypi", "pip"}
 
 
+# The product's own PyPI package (the demo's `ltsapp`); deployments set
+# LTS_INTAKE_PRODUCT_PACKAGES. An advisory about any other package is not ours to backport.
+DEFAULT_PRODUCT_PACKAGES = ("ltsapp",)
+
+
 @dataclass(frozen=True, slots=True)
 class IntakePolicy:
-    lts_lines: tuple[str, ...] = ("release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5")
-    product_packages: tuple[str, ...] = ()
+    lines: tuple[LtsLine, ...] = DEFAULT_LINES  # the one support matrix (lts_events.support)
+    product_packages: tuple[str, ...] = DEFAULT_PRODUCT_PACKAGES
     project_modules: tuple[str, ...] = field(default=())
 
     def concerns(self, ecosystem: str | None, name: str | None) -> bool:
@@ -60,6 +66,15 @@ class IntakePolicy:
         return (ecosystem or "").lower() in _PYPI and _normalize(name) in {
             _normalize(p) for p in self.product_packages
         }
+
+    def lts_branches(self, versions: Sequence[str], *, now: datetime) -> list[str]:
+        """The supported LTS branches the versions or ranges touch, newest first."""
+        return [line.branch for line in affected_lines(versions, self.lines, now.date())]
+
+    def not_ours(self, packages: Sequence[str]) -> Ignore:
+        names = ", ".join(sorted(set(packages))) or "no package"
+        ours = ", ".join(self.product_packages)
+        return Ignore(f"the advisory concerns {names}, not the product's packages ({ours})")
 
 
 def _normalize(name: str | None) -> str:
@@ -99,8 +114,8 @@ def from_report(
         severity_guess=report.severity,
         cve_ids=cve_ids,
         advisory_ids=list(cve_ids),
-        affected_versions=unique(report.affected_versions),
-        affected_lts_lines=enrich.lines_for_versions(report.affected_versions, policy.lts_lines),
+        affected_versions=unique([v.strip() for v in report.affected_versions]),
+        affected_lts_lines=policy.lts_branches(report.affected_versions, now=now),
         reproduction_steps=report.reproduction_steps,
         logs=report.logs,
         test_case=report.test_case,
@@ -193,7 +208,7 @@ def _from_alert(
         severity_guess=severity_from_word(severity_label),
         environment={k: v for k, v in alert.labels.items() if k not in {"alertname", "severity"}},
         affected_versions=versions,
-        affected_lts_lines=enrich.lines_for_versions(versions, policy.lts_lines),
+        affected_lts_lines=policy.lts_branches(versions, now=now),
         links=unique([u for u in (alert.generatorURL, annotations.get("runbook_url")) if u]),
         alert_fingerprint=fingerprint,
         alert_severity=severity_label,
@@ -207,7 +222,11 @@ def _from_alert(
 
 def _alert_versions(alert_labels: dict[str, str]) -> list[str]:
     return unique(
-        [alert_labels[k] for k in ("version", "app_version", "release") if k in alert_labels]
+        [
+            alert_labels[k].strip()
+            for k in ("version", "app_version", "release")
+            if k in alert_labels
+        ]
     )
 
 
@@ -220,7 +239,10 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
     if record.withdrawn is not None:
         return WithdrawAdvisory(record.id, tuple(aliases), record.withdrawn, raw=raw)
     advisory_ids = unique([record.id, *aliases])
-    ranges = [r for a in record.affected if _concerns(a, policy) for r in _osv_ranges(a)]
+    ours = [a for a in record.affected if _concerns(a, policy)]
+    if record.affected and not ours:
+        return policy.not_ours([a.package.name for a in record.affected if a.package])
+    specs = [v for a in ours for v in _osv_specs(a)]
     vectors = _osv_vectors(record)
     draft = TicketDraft(
         title=_first_line(record.summary) or _first_sentence(record.details) or record.id,
@@ -230,10 +252,8 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
         severity_guess=severity_from_vectors(vectors) or _osv_severity_word(record),
         cve_ids=[i.upper() for i in advisory_ids if i.upper().startswith("CVE-")],
         advisory_ids=advisory_ids,
-        affected_versions=[
-            v for a in record.affected if _concerns(a, policy) for v in _osv_specs(a)
-        ],
-        affected_lts_lines=enrich.lines_for_ranges(ranges, policy.lts_lines),
+        affected_versions=specs,
+        affected_lts_lines=policy.lts_branches(specs, now=now),
         package_versions={},
         links=unique([r.url for r in record.references]),
         cvss_vectors=vectors,
@@ -242,9 +262,7 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
         raw=raw,
     )
     draft = _labelled(draft)
-    return OpenTicket(
-        draft=draft, keys=tuple(advisory_key(i) for i in advisory_ids), ranges=tuple(ranges)
-    )
+    return OpenTicket(draft=draft, keys=tuple(advisory_key(i) for i in advisory_ids))
 
 
 def _concerns(affected: OsvAffected, policy: IntakePolicy) -> bool:
@@ -346,8 +364,12 @@ def from_github_advisory(
     concerned = [
         v for v in advisory.vulnerabilities if policy.concerns(v.package.ecosystem, v.package.name)
     ]
-    ranges = [
-        r for v in concerned for r in enrich.ranges_from_specifier(v.vulnerable_version_range or "")
+    if advisory.vulnerabilities and not concerned:
+        return policy.not_ours([v.package.name or "" for v in advisory.vulnerabilities])
+    specs = [
+        f"{v.package.name} {v.vulnerable_version_range}"
+        for v in concerned
+        if v.vulnerable_version_range
     ]
     vector = advisory.cvss.vector_string if advisory.cvss and advisory.cvss.vector_string else None
     draft = TicketDraft(
@@ -360,12 +382,8 @@ def from_github_advisory(
         or _rating(advisory.cvss.score if advisory.cvss else None),
         cve_ids=[i.upper() for i in ids if i.upper().startswith("CVE-")],
         advisory_ids=ids,
-        affected_versions=[
-            f"{v.package.name} {v.vulnerable_version_range}"
-            for v in concerned
-            if v.vulnerable_version_range
-        ],
-        affected_lts_lines=enrich.lines_for_ranges(ranges, policy.lts_lines),
+        affected_versions=specs,
+        affected_lts_lines=policy.lts_branches(specs, now=now),
         links=unique([str(r.get("url")) for r in advisory.references if r.get("url")]),
         cvss_vectors=[vector] if vector else [],
         opened_at=now,
@@ -373,7 +391,7 @@ def from_github_advisory(
         raw=raw,
     )
     draft = _labelled(draft)
-    return OpenTicket(draft=draft, keys=tuple(advisory_key(i) for i in ids), ranges=tuple(ranges))
+    return OpenTicket(draft=draft, keys=tuple(advisory_key(i) for i in ids))
 
 
 # --- GitLab ----------------------------------------------------------------------------------
@@ -512,7 +530,7 @@ def _from_issue_text(
         cve_ids=cve_ids,
         advisory_ids=list(cve_ids),
         affected_versions=versions,
-        affected_lts_lines=enrich.lines_for_versions(versions, policy.lts_lines),
+        affected_lts_lines=policy.lts_branches(versions, now=now),
         labels=tracker_labels,
         reproduction_steps=sections.get("reproduction_steps"),
         logs=sections.get("logs"),

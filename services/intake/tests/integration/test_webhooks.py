@@ -138,11 +138,7 @@ async def test_an_osv_yaml_record_and_an_aliased_json_record_make_one_ticket(
     seen = await consume_until(
         kafka, service.events_topic, lambda s: DuplicateLinked.type in types(s)
     )
-    assert seen[0].data["affected_lts_lines"] == [
-        "release-lts/v1.3",
-        "release-lts/v1.4",
-        "release-lts/v1.5",
-    ]
+    assert seen[0].data["affected_lts_lines"] == ["release-lts/v1.4", "release-lts/v1.3"]
     assert seen[-1].data["alias_matched"] in {
         "CVE-2020-28493",
         "PYSEC-2021-66",

@@ -10,13 +10,11 @@ from lts_intake import enrich, labels
 from lts_intake.config import Settings
 from lts_intake.formats import nul_path
 from lts_intake.gitinfo import LOG_FORMAT, parse_log, tag_candidates, tracked_paths_for
-from lts_intake.model import AffectedRange, TicketDraft
+from lts_intake.model import TicketDraft
 from lts_intake.releases import release_from
 from lts_intake.standardize import parse_template
-from packaging.version import Version
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
-LINES = ("release-lts/v1.3", "release-lts/v1.4", "release-lts/v1.5")
 
 CHAINED = """Traceback (most recent call last):
   File "/usr/lib/python3.12/site-packages/requests/models.py", line 971, in json
@@ -86,43 +84,6 @@ def test_environment_lines_become_a_mapping() -> None:
 def test_the_python_version_is_found_in_text_or_in_a_path() -> None:
     assert enrich.python_version_from("running on CPython 3.12.1") == "3.12.1"
     assert enrich.python_version_from('File "/usr/lib/python3.10/x.py"') == "3.10"
-
-
-@pytest.mark.parametrize(
-    ("versions", "lines"),
-    [
-        (["1.4.2"], ["release-lts/v1.4"]),
-        (["v1.3", "1.5.x"], ["release-lts/v1.3", "release-lts/v1.5"]),
-        ([">=1.3.5,<1.4.2"], ["release-lts/v1.3", "release-lts/v1.4"]),
-        (["2.0.1", "nonsense"], []),
-    ],
-)
-def test_reported_versions_map_onto_supported_lts_lines(
-    versions: list[str], lines: list[str]
-) -> None:
-    assert enrich.lines_for_versions(versions, LINES) == lines
-
-
-@pytest.mark.parametrize(
-    ("interval", "lines"),
-    [
-        (AffectedRange("0", "1.4.0"), ["release-lts/v1.3"]),
-        (AffectedRange("1.4.0", "1.4.7"), ["release-lts/v1.4"]),
-        (AffectedRange("1.3.2", None, "1.5.0"), list(LINES)),
-        (AffectedRange("1.6.0"), []),
-        (AffectedRange(None), list(LINES)),
-    ],
-)
-def test_osv_intervals_map_onto_the_lines_they_touch(
-    interval: AffectedRange, lines: list[str]
-) -> None:
-    assert enrich.lines_for_ranges([interval], LINES) == lines
-
-
-def test_github_version_ranges_become_osv_intervals() -> None:
-    assert enrich.ranges_from_specifier(">= 2.0.0, < 2.0.2") == [AffectedRange("2.0.0", "2.0.2")]
-    assert enrich.ranges_from_specifier("<= 2.1.0") == [AffectedRange(None, None, "2.1.0")]
-    assert enrich.line_series("release-lts/v1.4") == Version("1.4")
 
 
 def test_only_releases_shortly_before_the_alert_are_possible_regressions() -> None:

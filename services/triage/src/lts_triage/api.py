@@ -114,7 +114,9 @@ def status_of(state: TicketState) -> str:
         return "awaiting_approval"
     if state.decision is not None:
         return state.decision.decision.value
-    return "triaged" if state.triage is not None else "awaiting_triage"
+    if state.triage is not None:
+        return "triaged"
+    return "needs_versions" if state.versions_requested else "awaiting_triage"
 
 
 def view_of(state: TicketState) -> TriageView:

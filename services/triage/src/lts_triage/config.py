@@ -5,38 +5,36 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from lts_events.contracts.triage import Effort
-from pydantic import BaseModel, ConfigDict, Field
+from lts_events.support import (
+    SUPPORT_MATRIX_ENV,
+    LtsLineSetting,
+    default_line_settings,
+    lines_of,
+)
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lts_triage.calendar import BusinessCalendar
-from lts_triage.policy import AutoTriage, LtsLine, Policy
-
-
-class LtsLineSetting(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: str = Field(pattern=r"^\d+\.\d+$")
-    end_of_support: date
-
-
-DEFAULT_LINES = [
-    LtsLineSetting(version="1.2", end_of_support=date(2026, 6, 30)),
-    LtsLineSetting(version="1.3", end_of_support=date(2027, 6, 30)),
-    LtsLineSetting(version="1.4", end_of_support=date(2028, 12, 31)),
-]
+from lts_triage.policy import AutoTriage, Policy
 
 
 class Settings(BaseSettings):
-    """Lists and the LTS lines are JSON in the environment, e.g.
-    `LTS_TRIAGE_LTS_LINES='[{"version": "1.4", "end_of_support": "2028-12-31"}]'`."""
+    """Lists are JSON in the environment. The support matrix is the one intake reads too:
+    `LTS_SUPPORT_MATRIX='[{"version": "1.4", "end_of_support": "2028-12-31"}]'`
+    (`LTS_TRIAGE_LTS_LINES`, its former name, still works)."""
 
-    model_config = SettingsConfigDict(env_prefix="LTS_TRIAGE_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LTS_TRIAGE_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     intake_topic: str = "lts.intake.events"
     timezone: str = "UTC"
     weekend: list[int] = Field(default_factory=lambda: [5, 6])
     holidays: list[date] = Field(default_factory=list)
-    lts_lines: list[LtsLineSetting] = Field(default_factory=lambda: list(DEFAULT_LINES))
+    lts_lines: list[LtsLineSetting] = Field(
+        default_factory=default_line_settings,
+        validation_alias=AliasChoices(SUPPORT_MATRIX_ENV, "LTS_TRIAGE_LTS_LINES", "lts_lines"),
+    )
     maintainers: list[str] = Field(
         default_factory=lambda: ["alice", "dev-maintainer", "dev-code_reviewer"]
     )
@@ -52,7 +50,7 @@ class Settings(BaseSettings):
                 weekend=frozenset(self.weekend),
                 holidays=frozenset(self.holidays),
             ),
-            lines=tuple(LtsLine(line.version, line.end_of_support) for line in self.lts_lines),
+            lines=lines_of(self.lts_lines),
             maintainers=frozenset(self.maintainers),
             owner_rotation=tuple(self.owner_rotation),
             auto_triage=self.auto_triage,

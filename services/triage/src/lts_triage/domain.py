@@ -13,6 +13,7 @@ from lts_events.actors import Actor, Role, automation
 from lts_events.contracts.common import Severity
 from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import (
+    AffectedVersionsRequested,
     ApprovalEntry,
     ApprovalRecorded,
     ApprovalRefused,
@@ -33,17 +34,16 @@ from lts_events.contracts.triage import (
     TriageSlaBreached,
 )
 from lts_events.event import Event
+from lts_events.support import LtsLine
 
 from lts_triage.policy import (
     RISK_FORMULA,
     AutoTriage,
     Checklist,
-    LtsLine,
     Policy,
     Risk,
     missing_approvals,
     required_approvers,
-    risk_score,
 )
 from lts_triage.severity import Proposal, TicketFacts, propose
 
@@ -70,6 +70,7 @@ class TicketState:
     approved: PlanApproved | None = None
     emergency: EmergencyFastTrackRequested | None = None
     emergency_approved: bool = False
+    versions_requested: bool = False
     triage_breached: bool = False
     plan_breached: bool = False
     reminded_revisions: frozenset[int] = frozenset()
@@ -146,6 +147,8 @@ def _evolve_approval(state: TicketState, event: Event) -> TicketState:
             return _with(state, emergency=event)
         case EmergencyFastTrackApproved():
             return _with(state, emergency_approved=True)
+        case AffectedVersionsRequested():
+            return _with(state, versions_requested=True)
         case TriageSlaBreached():
             return _with(state, triage_breached=True)
         case PlanSlaBreached():
@@ -282,12 +285,30 @@ def _receive(state: TicketState, ticket: TicketOpened, *, now: datetime, policy:
         Outcome(proposed, SERVICE, _proposal_reason(proposal)),
     ]
     if _auto_triages(policy.auto_triage, proposal):
+        checklist = _auto_checklist(ticket, proposal, policy)
+        if not policy.names_versions(checklist.affected_versions):
+            outcomes.append(_versions_requested(proposed, now=now))
+            return Decided(tuple(outcomes))
         state = _with(state, received=received, proposal=proposed)  # = fold([received, proposed])
-        command = TriageTicket(
-            SERVICE, proposal.severity, _auto_checklist(ticket, proposal, policy)
-        )
+        command = TriageTicket(SERVICE, proposal.severity, checklist)
         outcomes += _triage(state, command, now=now, policy=policy, automatic=True)
     return Decided(tuple(outcomes))
+
+
+def _versions_requested(proposed: SeverityProposed, *, now: datetime) -> Outcome:
+    """No version, no targets: a person names them within the triage SLA (no silent defer)."""
+    reason = (
+        "no affected version is known: a triage engineer must name the affected versions "
+        f"before {proposed.triage_deadline.isoformat()}"
+    )
+    requested = AffectedVersionsRequested(
+        ticket_id=proposed.ticket_id,
+        severity=proposed.severity,
+        triage_deadline=proposed.triage_deadline,
+        reason=reason,
+        requested_at=now,
+    )
+    return Outcome(requested, SERVICE, reason)
 
 
 def _facts(received: TicketReceived, labels: tuple[str, ...]) -> TicketFacts:
@@ -421,7 +442,8 @@ def _assess(
     """Risk score, decision, owner and plan for the current triage."""
     assert state.triage is not None
     triage, checklist = state.triage, _checklist_of(state.triage)
-    risk = risk_score(triage.severity, checklist)
+    today = now.astimezone(policy.calendar.zone).date()
+    risk = policy.risk(triage.severity, checklist, today=today)
     scored = RiskScored(
         ticket_id=triage.ticket_id,
         score=risk.score,
@@ -434,10 +456,7 @@ def _assess(
         scored_at=now,
     )
     verdict = policy.eligibility(
-        checklist,
-        risk,
-        today=now.astimezone(policy.calendar.zone).date(),
-        emergency=state.emergency is not None,
+        checklist, risk, today=today, emergency=state.emergency is not None
     )
     decided = BackportDecided(
         ticket_id=triage.ticket_id,

@@ -3,7 +3,6 @@ support matrix, risk score, backport eligibility, the plan and the approval matr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +20,13 @@ from lts_events.contracts.triage import (
     RolloutStrategy,
 )
 from lts_events.severity import at_least
+from lts_events.support import (
+    DEFAULT_LINES,
+    LtsLine,
+    affected_lines,
+    names_a_version,
+    supported_lines,
+)
 
 from lts_triage.calendar import BusinessCalendar
 
@@ -64,43 +70,6 @@ TRIAGE_SLA: dict[Severity, Sla] = {
 PLAN_SLA = Sla(business_days=3)
 
 
-# ---------------------------------------------------------------- support matrix ----------
-
-
-@dataclass(frozen=True, slots=True)
-class LtsLine:
-    version: str  # "1.4"
-    end_of_support: date
-
-    @property
-    def branch(self) -> str:
-        return f"release-lts/v{self.version}"
-
-    def patch_branch(self, ticket_id: int) -> str:
-        return f"lts/v{self.version}/issue-{ticket_id}"
-
-    def supported_on(self, day: date) -> bool:
-        return day <= self.end_of_support
-
-    @property
-    def sort_key(self) -> tuple[int, ...]:
-        return tuple(int(part) for part in self.version.split("."))
-
-
-_LINE = re.compile(r"(\d+)\.(\d+)")
-
-
-def lines_mentioned(versions: Iterable[str]) -> frozenset[str]:
-    """The X.Y lines named in versions, ranges or branch names ('1.4.2', '>=1.3,<1.3.9',
-    'release-lts/v1.4'). A range names the lines of its bounds, not the lines in between."""
-    return frozenset().union(*map(_lines_in, versions))
-
-
-@lru_cache(maxsize=4096)
-def _lines_in(version: str) -> frozenset[str]:
-    return frozenset(f"{m.group(1)}.{m.group(2)}" for m in _LINE.finditer(version))
-
-
 # ---------------------------------------------------------------- risk score --------------
 
 SEVERITY_POINTS = {
@@ -114,7 +83,8 @@ EFFORT_POINTS = {Effort.SMALL: 0, Effort.MEDIUM: 4, Effort.LARGE: 8}
 RISK_FORMULA = (
     "score = severity(blocker/critical 35, high 25, medium 12, low 5) "
     "+ exploitability(public exploit 20, security issue without public exploit 8, else 0) "
-    "+ workaround(none 10, available 0) + affected_versions(4 per version, at most 12) "
+    "+ workaround(none 10, available 0) + affected_lines(4 per supported LTS line affected, "
+    "at most 12) "
     "+ api_change(15) + effort(S 0, M 4, L 8); exposure = the first four, change_risk = the "
     "last two; level: >= 60 high, >= 35 medium, else low; change risk: >= 15 high, >= 8 "
     "medium, else low"
@@ -146,15 +116,17 @@ class Risk:
     parts: tuple[RiskPart, ...]
 
 
-def risk_score(severity: Severity, checklist: Checklist) -> Risk:
+def risk_score(severity: Severity, checklist: Checklist, *, affected_lines: int) -> Risk:
     """The documented formula (`RISK_FORMULA`): 0-100, exposure (risk of not fixing) plus change
-    risk (risk of the fix). Eligibility's "low-risk" means a low *change* risk."""
+    risk (risk of the fix). Eligibility's "low-risk" means a low *change* risk. Affected
+    versions count by the supported LTS line they fall on (`Policy.risk`), so '1.4.2' and
+    'release-lts/v1.4' are one."""
     return _risk(
         severity,
         public_exploit=checklist.public_exploit,
         security=checklist.security,
         workaround=checklist.workaround,
-        versions=len(set(checklist.affected_versions)),
+        lines=affected_lines,
         api_change=checklist.api_change,
         effort=checklist.effort,
     )
@@ -167,7 +139,7 @@ def _risk(
     public_exploit: bool,
     security: bool,
     workaround: bool,
-    versions: int,
+    lines: int,
     api_change: bool,
     effort: Effort,
 ) -> Risk:
@@ -186,12 +158,7 @@ def _risk(
             points=0 if workaround else 10,
             max_points=10,
         ),
-        RiskPart(
-            name="affected_versions",
-            value=str(versions),
-            points=min(4 * versions, 12),
-            max_points=12,
-        ),
+        RiskPart(name="affected_lines", value=str(lines), points=min(4 * lines, 12), max_points=12),
     )
     change = (
         RiskPart(
@@ -224,13 +191,6 @@ def _level(points: int, *, high: int, medium: int) -> RiskLevel:
     if points >= high:
         return RiskLevel.HIGH
     return RiskLevel.MEDIUM if points >= medium else RiskLevel.LOW
-
-
-@lru_cache(maxsize=256)
-def _supported_lines(lines: tuple[LtsLine, ...], today: date) -> tuple[LtsLine, ...]:
-    """Newest first; the table changes once a day at most, so it is sorted once per day."""
-    supported = (line for line in lines if line.supported_on(today))
-    return tuple(sorted(supported, key=lambda line: line.sort_key, reverse=True))
 
 
 # ---------------------------------------------------------------- eligibility -------------
@@ -280,7 +240,7 @@ def missing_approvals(required: Sequence[Role], approved: Iterable[Role]) -> tup
 @dataclass(frozen=True, slots=True)
 class Policy:
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
-    lines: tuple[LtsLine, ...] = ()
+    lines: tuple[LtsLine, ...] = DEFAULT_LINES
     maintainers: frozenset[str] = frozenset()
     owner_rotation: tuple[str, ...] = ()
     auto_triage: AutoTriage = AutoTriage.EVIDENCE
@@ -299,13 +259,22 @@ class Policy:
     def reminder_at(self, *, deadline: datetime, planned_at: datetime) -> datetime:
         return max(deadline - self.reminder_before, planned_at)
 
-    # -- support matrix
+    # -- support matrix (lts_events.support: the one shared with intake)
     def supported_lines(self, today: date) -> tuple[LtsLine, ...]:
-        return _supported_lines(tuple(self.lines), today)
+        return supported_lines(tuple(self.lines), today)
 
     def affected_lines(self, versions: Iterable[str], today: date) -> tuple[LtsLine, ...]:
-        named = lines_mentioned(versions)
-        return tuple(line for line in self.supported_lines(today) if line.version in named)
+        return affected_lines(versions, self.lines, today)
+
+    @staticmethod
+    def names_versions(versions: Iterable[str]) -> bool:
+        """Is any affected version known at all (blank and unreadable text is not)?"""
+        return any(map(names_a_version, versions))
+
+    # -- risk
+    def risk(self, severity: Severity, checklist: Checklist, *, today: date) -> Risk:
+        lines = self.affected_lines(checklist.affected_versions, today)
+        return risk_score(severity, checklist, affected_lines=len(lines))
 
     # -- eligibility
     def eligibility(
@@ -314,7 +283,7 @@ class Policy:
         """Backport / defer / reject, with the rule that decided and the reason."""
         if checklist.reproduced is False and not checklist.security:
             return Verdict(Decision.REJECT, "not_reproduced", "the defect could not be reproduced")
-        targets = self._targets(checklist, today)
+        targets = self.affected_lines(checklist.affected_versions, today)
         if not targets:
             return self._no_target(checklist)
         if checklist.api_change and not emergency:
@@ -325,15 +294,13 @@ class Policy:
             )
         return self._by_kind(checklist, risk, targets, emergency=emergency)
 
-    def _targets(self, checklist: Checklist, today: date) -> tuple[LtsLine, ...]:
-        if checklist.security:
-            return self.supported_lines(today)
-        return self.affected_lines(checklist.affected_versions, today)
-
     def _no_target(self, checklist: Checklist) -> Verdict:
-        if lines_mentioned(checklist.affected_versions):
+        if self.names_versions(checklist.affected_versions):
+            named = ", ".join(v.strip() for v in checklist.affected_versions if v.strip())
             return Verdict(
-                Decision.REJECT, "unsupported_lines", "no affected LTS line is still supported"
+                Decision.REJECT,
+                "unsupported_lines",
+                f"no supported LTS line is affected ({named})",
             )
         return Verdict(
             Decision.DEFER,
@@ -353,7 +320,7 @@ class Policy:
             return Verdict(
                 Decision.BACKPORT,
                 "security",
-                "security fixes are considered for every supported LTS line",
+                "security fixes are considered for every supported LTS line they affect",
                 targets,
             )
         if checklist.change_kind is ChangeKind.FEATURE:

@@ -9,14 +9,12 @@ import pytest
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
 from lts_events.contracts.triage import ChangeKind, Decision, Effort, RiskLevel, RolloutStrategy
+from lts_events.support import LtsLine
 from lts_triage.calendar import BusinessCalendar
 from lts_triage.policy import (
     Checklist,
-    LtsLine,
     Policy,
-    lines_mentioned,
     required_approvers,
-    risk_score,
 )
 
 TODAY = date(2026, 11, 18)
@@ -140,20 +138,6 @@ def test_support_matrix_lists_only_lines_still_supported_newest_first() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("versions", "lines"),
-    [
-        (["1.4.2"], {"1.4"}),
-        (["v1.3.0", "1.4.1-lts"], {"1.3", "1.4"}),
-        ([">=1.3,<1.3.9"], {"1.3"}),
-        (["release-lts/v1.4"], {"1.4"}),
-        (["unknown"], set()),
-    ],
-)
-def test_versions_name_their_lts_lines(versions: list[str], lines: set[str]) -> None:
-    assert lines_mentioned(versions) == lines
-
-
 def test_patch_branches_follow_the_naming_convention() -> None:
     assert LINES[2].patch_branch(123) == "lts/v1.4/issue-123"
 
@@ -187,7 +171,7 @@ def test_patch_branches_follow_the_naming_convention() -> None:
                 "api_change": True,
                 "effort": Effort.LARGE,
             },
-            100,
+            96,  # 1.3 and 1.4: two supported lines (1.2 has ended)
             RiskLevel.HIGH,
             RiskLevel.HIGH,
         ),
@@ -201,7 +185,7 @@ def test_risk_score_follows_the_documented_formula(
     level: RiskLevel,
     change_level: RiskLevel,
 ) -> None:
-    risk = risk_score(severity, checklist(**overrides))
+    risk = POLICY.risk(severity, checklist(**overrides), today=TODAY)
 
     assert (risk.score, risk.level, risk.change_risk_level) == (score, level, change_level)
     assert risk.score == sum(part.points for part in risk.parts)
@@ -209,7 +193,7 @@ def test_risk_score_follows_the_documented_formula(
         "severity",
         "exploitability",
         "workaround",
-        "affected_versions",
+        "affected_lines",
         "api_change",
         "effort",
     }
@@ -226,7 +210,7 @@ def test_risk_score_follows_the_documented_formula(
             False,
             Decision.BACKPORT,
             "security",
-            ["release-lts/v1.4", "release-lts/v1.3"],
+            ["release-lts/v1.4"],
         ),
         (
             {},
@@ -286,7 +270,7 @@ def test_backport_eligibility(
     targets: list[str],
 ) -> None:
     answers = checklist(**overrides)
-    risk = risk_score(Severity.HIGH, answers)
+    risk = POLICY.risk(Severity.HIGH, answers, today=TODAY)
 
     verdict = POLICY.eligibility(answers, risk, today=TODAY, emergency=emergency)
 
@@ -386,7 +370,7 @@ def test_sign_off_rules(
 def test_rollout_strategy(
     severity: Severity, overrides: dict[str, object], emergency: bool, strategy: RolloutStrategy
 ) -> None:
-    risk = risk_score(severity, checklist(**overrides))
+    risk = POLICY.risk(severity, checklist(**overrides), today=TODAY)
 
     assert POLICY.rollout(risk, severity, emergency=emergency) is strategy
 

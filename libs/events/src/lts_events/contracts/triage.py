@@ -11,7 +11,9 @@ Lifecycle of one ticket, in order:
 A triage engineer's confirmation or correction is another `TicketTriaged` (`automatic=False`),
 followed by a new risk score, decision and, if still backported, a new plan revision; approvals
 count only for the plan revision they were given for. Timers add `TriageSlaBreached`,
-`PlanSlaBreached` and `ApprovalReminderDue`.
+`PlanSlaBreached` and `ApprovalReminderDue`. When automation would triage but no affected
+version is known, `AffectedVersionsRequested` follows the proposal instead, and the ticket waits
+for a triage engineer under its triage SLA.
 """
 
 from __future__ import annotations
@@ -298,6 +300,21 @@ class EmergencyFastTrackApproved(Event):
     approved_at: datetime
     post_facto_audit_required: Literal[True] = True
     postmortem_required: Literal[True] = True
+
+
+class AffectedVersionsRequested(Event):
+    """Automation would have triaged the ticket but it names no affected version (e.g. an alert
+    without a version label): no version, no backport targets, so a person must name them
+    (`POST /tickets/{id}/triage`). The ticket stays in the triage backlog and its triage SLA
+    timer runs to `triage_deadline`; nothing is deferred on its own."""
+
+    type: ClassVar[str] = "lts.triage.affected_versions_requested"
+
+    ticket_id: TicketId
+    severity: Severity
+    triage_deadline: datetime
+    reason: str
+    requested_at: datetime
 
 
 class TriageSlaBreached(Event):
