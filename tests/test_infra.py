@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,17 +96,22 @@ async def _durability(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty LTS_HOME sharing only the cached Kafka jars; whatever starts there is stopped."""
+def fresh_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty LTS_HOME sharing only the cached Kafka jars; whatever starts there is stopped.
+    Not under pytest's basetemp: as root the server runs as `lts_pg`, which needs to traverse
+    the home's parents, and every pytest session that starts resets /tmp/pytest-of-<user> to
+    0700 (a second test run on the machine locked the server out of its data mid-test)."""
+    home = Path(tempfile.mkdtemp(prefix="lts-test-home-"))
     shared_jars = local_kafka.fetch_jars().parent
-    monkeypatch.setenv("LTS_HOME", str(tmp_path))
+    monkeypatch.setenv("LTS_HOME", str(home))
     monkeypatch.setenv("LTS_INFRA", "local")
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    (tmp_path / shared_jars.name).symlink_to(shared_jars)
+    (home / shared_jars.name).symlink_to(shared_jars)
     assert paths.kafka_libs_dir().exists()
-    yield tmp_path
+    yield home
     stop_infrastructure()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.integration
