@@ -247,6 +247,12 @@ def _traceparent_of(span: trace.Span) -> str | None:
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
+def checkpoint_name(topic: str, *, name: str = "relay") -> str:
+    """The store checkpoint of the relay publishing to `topic`: the events at or before it
+    were acknowledged by Kafka."""
+    return f"{name}:{topic}"
+
+
 class Relay:
     def __init__(
         self,
@@ -264,7 +270,7 @@ class Relay:
         self._bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.source = source
-        self.checkpoint_name = f"{name}:{topic}"
+        self.checkpoint_name = checkpoint_name(topic, name=name)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._linger_ms = linger_ms

@@ -23,6 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
+from lts_events.kafka import events_topic
 from lts_events.store import ANY, AppendResult, EventStore, ProcessedMessage
 from pydantic import ConfigDict
 
@@ -64,7 +65,7 @@ class EnvelopeFacts:
 
     @property
     def stream_id(self) -> str:
-        return f"{self.service}:{self.subject or self.ce_id}"
+        return audit_stream(self.service, self.subject or self.ce_id)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,20 @@ class EnvelopeFacts:
             "kafka_partition": self.partition,
             "kafka_offset": self.offset,
         }
+
+
+SEPARATOR = ":"
+"""Between the producing service and its stream id in an audit stream id."""
+
+
+def audit_stream(service: str, subject: str) -> str:
+    """The audit log's stream of a producer's stream (its CloudEvents subject)."""
+    return f"{service}{SEPARATOR}{subject}"
+
+
+def topic_of(service: str, *, namespace: str = "") -> str:
+    """The topic a service publishes on (the inverse of `service_of`)."""
+    return f"{namespace}{events_topic(service)}"
 
 
 def service_of(topic: str) -> str:

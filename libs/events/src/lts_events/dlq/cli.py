@@ -24,7 +24,7 @@ from lts_events.dlq.messages import (
     select,
 )
 from lts_events.dlq.table import as_json, render_table
-from lts_events.infra import Found, NotRunning, find_running
+from lts_events.infra import Found, NotRunning, find_running_stack
 from lts_events.kafka import DLQ_TOPIC
 
 if TYPE_CHECKING:
@@ -94,16 +94,10 @@ def _locate() -> tuple[Found, Found]:
     """Kafka and PostgreSQL as `lts infra up` would find them, or exit naming what was tried.
     aiokafka's own log lines are silenced: a failure is reported once, in one line."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    found: list[Found] = []
-    missing: list[str] = []
-    for component in ("kafka", "postgres"):
-        try:
-            found.append(find_running(component))
-        except NotRunning as error:
-            missing.append(str(error))
-    if missing:
-        raise _fail("; ".join(missing) + " (run `lts infra up`, or set the variables)")
-    return found[0], found[1]
+    try:
+        return find_running_stack()
+    except NotRunning as error:
+        raise _fail(str(error)) from None
 
 
 @app.command("list")

@@ -146,6 +146,22 @@ def find_running(
     )
 
 
+def find_running_stack(*, environ: Mapping[str, str] | None = None) -> tuple[Found, Found]:
+    """Kafka and PostgreSQL as `find_running` finds them; `NotRunning` names every component
+    missing and where it was looked for, in one line."""
+    found: dict[str, Found] = {}
+    missing: list[str] = []
+    components: tuple[Literal["kafka", "postgres"], ...] = ("kafka", "postgres")
+    for component in components:
+        try:
+            found[component] = find_running(component, environ=environ)
+        except NotRunning as error:
+            missing.append(str(error))
+    if missing:
+        raise NotRunning("; ".join(missing) + " (run `lts infra up`, or set the variables)")
+    return found["kafka"], found["postgres"]
+
+
 def infrastructure_status() -> dict[str, str | None]:
     """The address of each component that `ensure_infrastructure` started and that still runs."""
     return {
@@ -174,6 +190,7 @@ __all__ = [
     "NotRunning",
     "ensure_infrastructure",
     "find_running",
+    "find_running_stack",
     "infrastructure_status",
     "stop_infrastructure",
 ]
