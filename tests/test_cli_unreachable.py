@@ -16,6 +16,7 @@ COMMANDS = (
     ["store", "verify", "--schema", "intake"],
     ["metrics", "rebuild"],
     ["intake", "import-osv", __file__],
+    ["audit", "reconcile"],
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 import typer
 
 from lts_events.faults import describe, is_transient
-from lts_events.infra import NotRunning, find_running
+from lts_events.infra import Found, NotRunning, find_running, find_running_stack
 
 T = TypeVar("T")
 
@@ -28,6 +28,20 @@ def running(component: Literal["kafka", "postgres"]) -> str:
         raise typer.Exit(UNREACHABLE) from None
 
 
+def running_stack() -> tuple[Found, Found]:
+    """Kafka and PostgreSQL, or exit 2 naming each one missing and where it was looked for."""
+    try:
+        return find_running_stack()
+    except NotRunning as error:
+        typer.secho(str(error), err=True, fg="red")
+        raise typer.Exit(UNREACHABLE) from None
+
+
+def cannot_reach(component: str, address: str, error: BaseException) -> str:
+    """The one line saying that `component` at `address` did not answer, and how."""
+    return f"cannot reach {component} at {_without_password(address)}: {describe(error)}"
+
+
 def run_against(work: Callable[[], Coroutine[Any, Any, T]], *, component: str, address: str) -> T:
     """`asyncio.run(work())`; when `address` does not answer, exit 2 in one line naming it."""
     logging.getLogger("asyncpg").setLevel(logging.CRITICAL)
@@ -37,11 +51,7 @@ def run_against(work: Callable[[], Coroutine[Any, Any, T]], *, component: str, a
     except Exception as error:
         if not is_transient(error):
             raise
-        typer.secho(
-            f"cannot reach {component} at {_without_password(address)}: {describe(error)}",
-            err=True,
-            fg="red",
-        )
+        typer.secho(cannot_reach(component, address, error), err=True, fg="red")
         raise typer.Exit(UNREACHABLE) from None
 
 

@@ -11,7 +11,8 @@ from typing import Annotated
 import asyncpg
 import typer
 from lts_events.dlq.replay import OPS_SCHEMA
-from lts_events.infra import Found, NotRunning, find_running_stack
+from lts_events.infra import Found
+from lts_events.reach import UNREACHABLE, running_stack
 from lts_events.store import inspect
 
 from lts_metrics.audit import CONSUMER, service_of
@@ -70,16 +71,17 @@ def reconcile(
     Exit 1 when an event is missing (stored, relayed, consumed, not audited) or phantom
     (audited, in no store); events still in flight after --settle are reported, not failed."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    try:
-        kafka, postgres = find_running_stack()
-    except NotRunning as error:
-        raise _fail(str(error)) from None
+    logging.getLogger("asyncpg").setLevel(logging.CRITICAL)
+    refused = [s for s in service or () if s in NOT_PUBLISHED or s == audit_schema]
+    if refused:
+        raise typer.BadParameter(
+            f"not a published store: {', '.join(refused)}", param_hint="--service"
+        )
+    kafka, postgres = running_stack()
     audit = AuditLogAt(audit_schema, f"{namespace}{group}", namespace)
     try:
         reports = asyncio.run(_run(kafka, postgres, audit, service, settle))
     except Unreachable as error:
-        raise _fail(str(error)) from None
-    except ValueError as error:
         raise _fail(str(error)) from None
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in reports], indent=2))
@@ -91,7 +93,7 @@ def reconcile(
 
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, err=True, fg="red")
-    return typer.Exit(2)
+    return typer.Exit(UNREACHABLE)
 
 
 async def _run(
@@ -118,9 +120,6 @@ async def _services(
     conn: asyncpg.Connection, audit: AuditLogAt, given: Sequence[str] | None
 ) -> list[str]:
     if given:
-        refused = [s for s in given if s in NOT_PUBLISHED or s == audit.schema]
-        if refused:
-            raise ValueError(f"not a published store: {', '.join(refused)}")
         return list(dict.fromkeys(given))
     configured = [service_of(topic) for topic in MetricsSettings().topics]
     named = await audited_services(conn, audit)

@@ -21,6 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from lts_events.infra import Found
+from lts_events.reach import cannot_reach
 from lts_events.relay import checkpoint_name
 from lts_events.store import inspect
 
@@ -33,12 +34,11 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 class Unreachable(RuntimeError):
-    """Kafka or PostgreSQL did not answer; the message says which, where and how it was found."""
+    """Kafka or PostgreSQL did not answer; the message says which and where."""
 
 
 def unreachable(what: str, found: Found, error: BaseException) -> Unreachable:
-    detail = str(error) or type(error).__name__
-    return Unreachable(f"{what} at {found.address} ({found.origin}) does not answer: {detail}")
+    return Unreachable(cannot_reach(what, found.address, error))
 
 
 @dataclass(frozen=True)

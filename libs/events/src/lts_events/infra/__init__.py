@@ -151,7 +151,7 @@ def find_running_stack(*, environ: Mapping[str, str] | None = None) -> tuple[Fou
     missing and where it was looked for, in one line."""
     found: dict[str, Found] = {}
     missing: list[str] = []
-    components: tuple[Literal["kafka", "postgres"], ...] = ("kafka", "postgres")
+    components: tuple[Literal["kafka", "postgres"], ...] = ("postgres", "kafka")
     for component in components:
         try:
             found[component] = find_running(component, environ=environ)
