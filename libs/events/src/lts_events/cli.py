@@ -135,6 +135,27 @@ def store_verify(
         raise typer.Exit(1)
 
 
+@store_app.command("export")
+def store_export(
+    schema: Annotated[str, typer.Option(help="The service's PostgreSQL schema, e.g. intake.")],
+) -> None:
+    """Print every event as one JSON line with its hash and hash version, for verifiers outside
+    Python (docs/hash-chain.md)."""
+    from lts_events.store.postgres import PostgresEventStore
+
+    url = running("postgres")
+
+    async def export() -> None:
+        store = await PostgresEventStore.connect(url, schema=schema, migrate=False)
+        try:
+            async for line in store.export():
+                sys.stdout.write(line + "\n")
+        finally:
+            await store.close()
+
+    run_against(export, component="PostgreSQL", address=url)
+
+
 def _print_endpoints(info: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(info, indent=2))

@@ -15,8 +15,8 @@ import pytest
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import REGISTRY, Event, JsonDict
-from lts_events.hashing import GENESIS, event_hash
-from lts_events.store.migrate import InvalidSchemaName
+from lts_events.hashing import GENESIS, JCS_HASH, LEGACY_HASH, event_hash
+from lts_events.store.migrate import InvalidSchemaName, migrate, newest_revision
 from lts_events.store.port import (
     ANY,
     NO_STREAM,
@@ -84,10 +84,12 @@ async def insert_raw(
     data: JsonDict,
     previous: str = GENESIS,
 ) -> uuid.UUID:
-    """Insert one event the way an old release of the store would have, hash included."""
+    """Insert one event the way a release of the store from before hash versions would have:
+    hashed over the legacy form, the hash version column not named."""
     event_id = uuid.uuid4()
     metadata = META.model_dump(mode="json")
     digest = event_hash(
+        hash_version=LEGACY_HASH,
         previous_hash=previous,
         event_id=event_id,
         stream_id=stream_id,
@@ -383,6 +385,96 @@ async def test_verify_names_the_event_after_a_deleted_one(
     assert "gap" in report.first_break.reason
 
 
+async def test_verify_names_the_next_event_when_a_rewritten_event_gets_a_hash_of_its_own(
+    postgres_store: PostgresEventStore, raw: Any
+) -> None:
+    stream = a_stream()
+    await postgres_store.append(stream, noted("a", "b", "c"), expected_version=NO_STREAM)
+    first, target, after = (await postgres_store.read_stream(stream)).events
+    forged = {"text": "rewritten"}
+    forged_hash = event_hash(
+        previous_hash=first.hash,
+        event_id=target.event_id,
+        stream_id=stream,
+        stream_version=target.stream_version,
+        type_=target.type,
+        schema_version=target.schema_version,
+        data=forged,
+        metadata=target.metadata.model_dump(mode="json"),
+    )
+    schema = postgres_store.schema
+
+    async with raw.transaction():  # as a superuser could: the append-only trigger off, then on
+        await raw.execute(
+            f'ALTER TABLE "{schema}".events DISABLE TRIGGER events_reject_update_delete'
+        )
+        await raw.execute(
+            f'UPDATE "{schema}".events SET data = $1::jsonb, hash = $2 WHERE position = $3',
+            json.dumps(forged),
+            forged_hash,
+            target.position,
+        )
+        await raw.execute(
+            f'ALTER TABLE "{schema}".events ENABLE TRIGGER events_reject_update_delete'
+        )
+    report = await postgres_store.verify()
+
+    assert report.breaks == 1  # the rewritten event itself matches its new hash
+    assert report.first_break is not None
+    assert report.first_break.event_id == after.event_id
+    assert report.first_break.stream_version == 3
+    assert "previous event's hash" in report.first_break.reason
+
+
+async def test_a_store_from_before_hash_versions_still_verifies_and_new_events_are_jcs(
+    postgres_stores: StoreFactory, raw: Any, database_url: str
+) -> None:
+    store = await postgres_stores()
+    schema = store.schema
+    await raw.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await migrate(store.engine, schema=schema, revision="0001")  # the store as it was
+    stream = a_stream()
+    # Floats the two forms write differently: `3.0` and `1e+20` against `3` and `1e20`'s digits.
+    old = {"patch": "CVE-2026-1", "size": 3.0, "bytes": 1e20}
+    previous = GENESIS
+    for version in (1, 2):
+        await insert_raw(
+            raw,
+            schema,
+            stream_id=stream,
+            version=version,
+            type_=PatchSized.type,
+            schema_version=1,
+            data=old,
+            previous=previous,
+        )
+        previous = await raw.fetchval(
+            f'SELECT hash FROM "{schema}".events WHERE stream_id = $1 AND stream_version = $2',
+            stream,
+            version,
+        )
+
+    upgraded = await PostgresEventStore.connect(database_url, schema=schema)
+    try:
+        await upgraded.append(
+            stream,
+            [NewEvent.of(ScoreMeasured(score=3.0, tiny=1e-7, count=1), META)],
+            expected_version=2,
+        )
+        report = await upgraded.verify()
+        versions = await raw.fetch(
+            f'SELECT hash_version FROM "{schema}".events WHERE stream_id = $1 '
+            "ORDER BY stream_version",
+            stream,
+        )
+    finally:
+        await upgraded.close()
+
+    assert report.ok, report.first_break
+    assert report.checked == 3
+    assert [row["hash_version"] for row in versions] == [LEGACY_HASH, LEGACY_HASH, JCS_HASH]
+
+
 class ScoreMeasured(Event):
     type: ClassVar[str] = "lts.test.postgres.score_measured"
     score: float
@@ -472,7 +564,7 @@ async def test_processes_migrating_one_schema_at_once_all_succeed(
             version = await connection.scalar(
                 text(f'SELECT version_num FROM "{schema}".alembic_version')
             )
-        assert version == "0001"
+        assert version == newest_revision()
     finally:
         async with stores[0].engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Envelope, Metadata, NewEvent, RecordedEvent
 from lts_events.event import REGISTRY, Event, EventRegistry, JsonDict, UnknownEventType
-from lts_events.hashing import GENESIS, event_hash
+from lts_events.hashing import GENESIS, LEGACY_HASH, event_hash
 from lts_events.store.chaining import canonical_json, chain_hash
 from lts_events.store.heads import StreamHeads
 from lts_events.store.port import ANY, NO_STREAM
@@ -325,6 +325,16 @@ def test_changing_anything_the_hash_covers_changes_the_hash(change: dict[str, ob
     assert a_hash(**change) != a_hash()
 
 
+def test_hash_version_2_hashes_numbers_as_doubles_and_version_1_as_python_writes_them() -> None:
+    as_float, as_int = {"score": 3.0}, {"score": 3}
+
+    assert a_hash(data=as_float) == a_hash(data=as_int)  # both `3` in RFC 8785
+    assert a_hash(data=as_float, hash_version=LEGACY_HASH) != a_hash(
+        data=as_int, hash_version=LEGACY_HASH
+    )  # `3.0` against `3`
+    assert a_hash(data=as_int, hash_version=LEGACY_HASH) == a_hash(data=as_int)  # same text
+
+
 # --- store helpers that need no database --------------------------------------------------------
 
 
@@ -386,8 +396,13 @@ def test_the_least_recently_touched_head_is_forgotten_first() -> None:
     assert heads.guess("c", ANY) == (1, "hc")
 
 
+# I-JSON: what RFC 8785 can hold (the legacy form's fallback is tested with the chain).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=12,
 )

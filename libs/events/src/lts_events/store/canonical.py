@@ -1,20 +1,31 @@
-"""Canonical JSON, the form the hash chain covers: `json.dumps(value, sort_keys=True,
-separators=(",", ":"), ensure_ascii=False)`, byte for byte (`lts store verify` recomputes it with
-json.dumps). orjson writes it about ten times faster; it is used wherever its bytes are the same:
+"""Canonical JSON, the form the hash chain covers: RFC 8785 (JCS), byte for byte what the
+reference `lts_events.jcs.jcs` (the `rfc8785` library) writes. orjson writes it about ten times
+faster; it is used wherever its bytes are provably the same, and the library everywhere else.
 
-- `canonical_json(value)`, any value: orjson, unless it refuses the value, its output may write a
-  float differently or the value does not read back equal; then json.dumps.
+orjson and JCS write strings alike (the same escapes: `"`, `\\`, \\b \\f \\n \\r \\t, other
+controls as \\u00xx, everything else as UTF-8), literals and integers alike, and leave no spaces.
+They differ in three places, each detected in orjson's output (`_may_differ_from_jcs`):
+- key order: JCS sorts keys by UTF-16 code units, orjson by code points; the two orders differ
+  only between a character beyond U+FFFF and one of U+E000-U+FFFF, so output holding no
+  character beyond U+FFFF (no UTF-8 lead byte F0-F4) is ordered alike;
+- floats: JCS writes a double as ECMAScript does (3.0 as `3`, 1e-6 as `0.000001`, 1e16 as
+  `10000000000000000`); orjson writes `repr`'s shortest digits, positionally for
+  1e-4 <= |x| < 1e16, where the two agree unless the float is integral (`3.0`);
+- integers beyond ±(2**53 - 1), which JCS writes as doubles or refuses (`jcs.NotIJson`).
+
+- `canonical_json(value)`, any value: orjson, unless it refuses the value, its output may differ
+  (above) or does not read back equal; then the library.
 - `canonical_dump(model_class, dumped)`, a model's `model_dump(mode="json")`: when the model's
   schema shows where floats can be in it (`schema_floats.float_fields`: nowhere, or only as the
-  value of some top-level keys) and those floats are ones both write alike, orjson alone (the
-  rest of a JSON-mode dump is dicts, lists, str, int, bool and None, which both write alike);
-  json.dumps only if orjson refuses (ints beyond 64 bits, lone surrogates).
+  value of some top-level keys) and those floats are ones both write alike, orjson (the rest of a
+  JSON-mode dump is dicts, lists, str, int, bool and None), checked for the key order and the
+  integers; the library otherwise.
 - `canonical_metadata(metadata)` / `MetadataWriter`, the `Metadata` of every event: written
-  field by field (its keys are fixed), each string through the encoder json.dumps itself uses."""
+  field by field (its keys are fixed and ASCII), each string through the encoder json.dumps uses,
+  whose escapes are JCS's."""
 
 from __future__ import annotations
 
-import json
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -23,10 +34,11 @@ from pydantic import BaseModel
 
 from lts_events.actors import Actor
 from lts_events.envelope import Metadata
+from lts_events.jcs import jcs
 from lts_events.store.schema_floats import float_fields
 
 # Subclasses of str/int/dict/list, dataclasses and datetimes are not encoded by orjson but
-# handed to `default` (there is none, so it raises and json.dumps decides, as before).
+# handed to `default` (there is none, so it raises and the library decides).
 _ORJSON_OPTIONS = (
     orjson.OPT_SORT_KEYS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -35,49 +47,47 @@ _ORJSON_OPTIONS = (
 )
 
 
-def json_dumps(value: Any) -> str:
-    """The reference: what `lts_events.hashing.event_hash` hashes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def canonical_json(value: Any) -> str:
-    """`json_dumps(value)`, made by orjson unless the bytes could differ: orjson refuses the
-    value (ints beyond 64 bits, non-str keys, lone surrogates, subclasses, nesting deeper than
-    255, objects that are not JSON), a float may be written differently (see
-    `_float_form_may_differ`), or the value does not read back equal from the output (NaN and
-    infinities, which orjson writes as null; UUIDs and enums, which json.dumps refuses)."""
+    """`jcs(value)`, made by orjson unless the bytes could differ: orjson refuses the value (ints
+    beyond 64 bits, non-str keys, lone surrogates, subclasses, nesting deeper than 255, objects
+    that are not JSON), its output may differ (`_may_differ_from_jcs`), or the value does not
+    read back equal from the output (NaN and infinities, which orjson writes as null; UUIDs and
+    enums, which the library refuses)."""
     try:
         out = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
-        return json_dumps(value)
-    if _float_form_may_differ(out) or orjson.loads(out) != value:
-        return json_dumps(value)
+        return jcs(value)
+    if _may_differ_from_jcs(out) or orjson.loads(out) != value:
+        return jcs(value)
     return out.decode()
 
 
 def canonical_dump(model_class: type[BaseModel], dumped: Any) -> str:
-    """`json_dumps(dumped)` for `dumped = instance.model_dump(mode="json")` of `model_class`."""
+    """`jcs(dumped)` for `dumped = instance.model_dump(mode="json")` of `model_class`."""
     keys = float_fields(model_class)
     if keys is None:
         return canonical_json(dumped)
     if keys and not all(_written_alike(dumped.get(key)) for key in keys):
-        return json_dumps(dumped)
+        return jcs(dumped)
     return float_free_json(dumped)
 
 
 def _written_alike(value: Any) -> bool:
-    """Not a float, or a float that orjson and `repr` write alike: 0 or 1e-4 <= |x| < 1e16
-    (NaN and infinities are not), positional in both with the same shortest digits (a
-    property test and ~7 million sampled floats of that range agree)."""
-    return type(value) is not float or value == 0.0 or 1e-4 <= abs(value) < 1e16
+    """Not a float, or a float that orjson and JCS write alike: not integral and
+    1e-4 <= |x| < 1e16 (NaN and infinities are not), positional in both with `repr`'s shortest
+    digits (a property test holds them equal)."""
+    return type(value) is not float or (1e-4 <= abs(value) < 1e16 and not value.is_integer())
 
 
 def float_free_json(value: Any) -> str:
-    """`json_dumps(value)` for JSON without floats (dicts, lists, str, int, bool, None)."""
+    """`jcs(value)` for JSON without floats (dicts, lists, str, int, bool, None)."""
     try:
-        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+        out = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
-        return json_dumps(value)
+        return jcs(value)
+    if _order_or_integers_may_differ(out):
+        return jcs(value)
+    return out.decode()
 
 
 # The string encoder json.dumps uses with ensure_ascii=False (its C encoder calls this very
@@ -155,23 +165,34 @@ def _json_text(value: str | None) -> str:
     return "null" if value is None else _quote(value)
 
 
-# -- floats in orjson's output ---------------------------------------------------------------
+# -- where orjson's output may differ from JCS ----------------------------------------------
 
 _AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_INTEGER_PART = b"0" * 17 + b"."  # 1e16 or more, written positionally
+_SIXTEEN_DIGITS = b"0" * 16  # 2**53 has 16 digits: such an integer (or float) may differ
 _EXPONENT_SHAPE = bytes.maketrans(b".[:]},+E", b"::::::-e")  # a number's start or end -> ":"
 _DIGITS = b"0123456789"
 _EXPONENT_SHAPES = (b":e:", b":e-:", b"-e:", b"-e-:")
+_INTEGRAL_FLOATS = (b".0,", b".0]", b".0}")
+_BEYOND_BMP = bytes(range(0xF0, 0xF5))  # UTF-8 lead bytes of characters beyond U+FFFF
 
 
-def _float_form_may_differ(out: bytes) -> bool:
-    """Whether orjson's output may hold a float that json.dumps (`float.__repr__`) writes
-    otherwise. Both write the shortest digits that read back as the same float, positionally
-    for 1e-4 <= |x| < 1e16, where they agree; outside it repr uses an exponent (1e-05, 1e+16)
-    and orjson may not, or another one (0.00001, 1e-5). So any number with an exponent,
-    written 0.0000... or with 17 digits before its point counts (the same shapes inside a
-    string merely cost a json.dumps), and so does a bare number (not an object or array)."""
-    if out[:1] not in b"{[" or b"0.0000" in out or _LONG_INTEGER_PART in out.translate(_AS_ZERO):
+def _order_or_integers_may_differ(out: bytes) -> bool:
+    """Whether orjson's output may hold a character beyond U+FFFF (the key order may differ) or
+    a run of 16 digits (an integer JCS writes as a double, or refuses). Inside strings the same
+    shapes merely cost a call of the library."""
+    if not out.isascii() and any(lead in out for lead in _BEYOND_BMP):
+        return True
+    return _SIXTEEN_DIGITS in out.translate(_AS_ZERO)
+
+
+def _may_differ_from_jcs(out: bytes) -> bool:
+    """Whether orjson's output may differ from JCS: `_order_or_integers_may_differ`, a bare
+    number (not an object or array), or a float that may be written otherwise: integral
+    (`3.0`), with an exponent, or written 0.0000... (outside 1e-4 <= |x| < 1e16, where orjson
+    writes `repr`'s form and JCS ECMAScript's)."""
+    if out[:1] not in b"{[" or b"0.0000" in out or _order_or_integers_may_differ(out):
+        return True
+    if any(integral in out for integral in _INTEGRAL_FLOATS):
         return True
     # Without its digits, a number with an exponent is an `e` right after where the number
     # starts (`:` `,` `[`), its minus sign or its `.`, then its sign or not, then where it

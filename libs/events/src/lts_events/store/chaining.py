@@ -1,12 +1,13 @@
 """Chaining new events onto a stream: versions, hashes, and the rows to insert them.
 
-Each hash is exactly `lts_events.hashing.event_hash` (property tests hold them equal) over
-canonical JSON made once and also sent as the jsonb values: one serialisation per event
-instead of three. Per event class, what does not change is found once (its type and schema
-version as JSON, its pydantic serializer, where its dump may hold floats); per append, the
-stream and the metadata parts the events share (`canonical.MetadataWriter`); per event, the
-data dump, its canonical JSON (`canonical`: orjson where its bytes are json.dumps's), the id,
-the hash. `chain_hash` assembles the same content from arguments, for callers with their own."""
+Each hash is exactly `lts_events.hashing.appended_hash` (property tests hold them equal) over
+canonical JSON (RFC 8785, hash version 2; version 1 for an event whose data JCS cannot hold)
+made once and also sent as the jsonb values: one serialisation per event instead of three.
+Per event class, what does not change is found once (its type and schema version as JSON, its
+pydantic serializer, where its dump may hold floats); per append, the stream and the metadata
+parts the events share (`canonical.MetadataWriter`); per event, the data dump, its canonical
+JSON (`canonical`: orjson where its bytes are JCS's), the id, the hash. `chain_hash` assembles
+the same content from arguments, for callers with their own."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from pydantic import BaseModel
 
 from lts_events.envelope import NewEvent
 from lts_events.event import Event
+from lts_events.hashing import JCS_HASH, LEGACY_HASH, canonical_text
+from lts_events.jcs import NotIJson
 from lts_events.store.canonical import (
     MetadataWriter,
     canonical_dump,
@@ -57,7 +60,8 @@ def chain_hash(
 
 
 class ChainedEvent(NamedTuple):
-    """A new event with its version, hash and canonical JSON, ready to insert. A named tuple:
+    """A new event with its version, hash (of `hash_version`) and canonical JSON, ready to
+    insert. A named tuple:
     one is made per appended event, in a third of a frozen dataclass's time."""
 
     new: NewEvent
@@ -67,6 +71,7 @@ class ChainedEvent(NamedTuple):
     data_json: str
     metadata_json: str
     hash: str
+    hash_version: int
 
 
 def chain(
@@ -86,12 +91,14 @@ def chain(
         version += 1
         event = new.event
         plan = _plans.get(type(event)) or _plan(type(event))
-        data, data_json = _canonical_data(event, plan)
+        data, data_json, hash_version = _canonical_data(event, plan)
         metadata = new.metadata
         metadata_json = metadata_texts.get(id(metadata))
         if metadata_json is None:
             metadata_json = metadata_writer.text(metadata)
             metadata_texts[id(metadata)] = metadata_json
+        if hash_version != JCS_HASH:  # the whole content in the legacy form
+            metadata_json = canonical_text(metadata.model_dump(mode="json"), hash_version)
         event_id, id_json = _id_texts(new.event_id)
         content = (
             f'{{"data":{data_json},"id":{id_json},"metadata":{metadata_json},'
@@ -101,7 +108,9 @@ def chain(
         digest = _sha256(content.encode()).hexdigest()
         previous_json = f'"{digest}"'  # hex digits: nothing to escape
         chained.append(
-            _new_chained((new, event_id, version, data, data_json, metadata_json, digest))
+            _new_chained(
+                (new, event_id, version, data, data_json, metadata_json, digest, hash_version)
+            )
         )
     return chained
 
@@ -150,42 +159,31 @@ def _plan(event_class: type[Event]) -> _Plan:
     return plan
 
 
-def _canonical_data(event: Event, plan: _Plan) -> tuple[dict[str, Any], str]:
-    """`event.to_data()` and its canonical JSON, as jsonb will give them back."""
-    if plan.serializer is None:  # a to_data of its own: anything
-        return _as_read_back(event.to_data())
-    data = plan.serializer.to_python(event, mode="json")
-    keys = plan.float_keys
-    if keys is None:
-        return _as_read_back(data)
-    if not keys:  # no float anywhere: nothing jsonb would rewrite
-        return data, float_free_json(data)
-    data_json = canonical_dump(type(event), data)
-    if any(_rewritten(data.get(key)) for key in keys):
-        data = as_jsonb_reads_back(data)
-        data_json = canonical_json(data)
-    return data, data_json
-
-
-def _as_read_back(data: Any) -> tuple[dict[str, Any], str]:
-    data_json = canonical_json(data)
-    if "e+" in data_json or "-0.0" in data_json:  # maybe floats jsonb would rewrite
-        data = as_jsonb_reads_back(data)
-        data_json = canonical_json(data)
-    return data, data_json
-
-
-def _rewritten(value: Any) -> bool:
-    """Whether `as_jsonb_reads_back` may change this value of a top-level key (0.0 and
-    infinities come back unchanged: rewriting them merely costs a little)."""
-    return isinstance(value, float) and (value == 0.0 or abs(value) >= 1e16)
+def _canonical_data(event: Event, plan: _Plan) -> tuple[dict[str, Any], str, int]:
+    """`event.to_data()`, its canonical JSON and the hash version of that JSON: JCS, or the
+    legacy form when JCS cannot hold a number of it (`jcs.NotIJson`)."""
+    try:
+        if plan.serializer is None:  # a to_data of its own: anything
+            data = event.to_data()
+            return data, canonical_json(data), JCS_HASH
+        data = plan.serializer.to_python(event, mode="json")
+        keys = plan.float_keys
+        if keys is None:
+            return data, canonical_json(data), JCS_HASH
+        if not keys:  # no float anywhere
+            return data, float_free_json(data), JCS_HASH
+        return data, canonical_dump(type(event), data), JCS_HASH
+    except NotIJson:
+        data = as_jsonb_reads_back(event.to_data())
+        return data, canonical_text(data, LEGACY_HASH), LEGACY_HASH
 
 
 def as_jsonb_reads_back(value: Any) -> Any:
     """`value` with the floats that come back from a jsonb column as other JSON turned into
     what comes back: floats of 1e16 and above print as `1e+16` but are stored as the integer
     they are, and -0.0 is stored as 0.0. Hashing what will be read back keeps `verify` true
-    for such events (the hash is recomputed from the stored data)."""
+    for such events (the hash is recomputed from the stored data). Only the legacy form needs
+    it: JCS writes those floats as jsonb gives them back."""
     if isinstance(value, float):
         if value == 0.0:
             return 0.0
@@ -201,13 +199,15 @@ def as_jsonb_reads_back(value: Any) -> Any:
 
 def event_rows(chained: Sequence[ChainedEvent]) -> str:
     """The events as one JSON array of rows [version, id, type, schema version, data, metadata,
-    hash], made by joining the canonical JSON already computed: one parameter, parsed once by
-    the server, instead of seven arrays the driver would encode element by element."""
+    hash, hash version], made by joining the canonical JSON already computed: one parameter,
+    parsed once by the server, instead of eight arrays the driver would encode element by
+    element."""
     return "[" + ",".join(_row(c) for c in chained) + "]"
 
 
 def _row(c: ChainedEvent) -> str:
     return (
         f'[{c.stream_version},"{c.event_id}",{_quote(c.new.event.type)},'
-        f'{int(c.new.event.schema_version)},{c.data_json},{c.metadata_json},"{c.hash}"]'
+        f'{int(c.new.event.schema_version)},{c.data_json},{c.metadata_json},"{c.hash}",'
+        f"{c.hash_version}]"
     )

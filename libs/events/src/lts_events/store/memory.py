@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pydantic_core import to_json
 
 from lts_events.envelope import NewEvent, RecordedEvent
-from lts_events.hashing import GENESIS, event_hash
+from lts_events.hashing import GENESIS, appended_hash
 from lts_events.store.port import (
     ANY,
     NO_STREAM,
@@ -71,7 +71,7 @@ class InMemoryEventStore:
             version = len(stream) + offset + 1
             data = new.event.to_data()
             metadata = new.metadata.model_dump(mode="json")
-            digest = event_hash(
+            _, digest = appended_hash(
                 previous_hash=previous,
                 event_id=new.event_id,
                 stream_id=stream_id,

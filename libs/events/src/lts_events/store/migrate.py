@@ -10,6 +10,7 @@ import re
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,8 +30,8 @@ def checked_schema(schema: str) -> str:
     return schema
 
 
-async def migrate(engine: AsyncEngine, *, schema: str) -> None:
-    """Bring `schema` to the newest revision, creating it if needed."""
+async def migrate(engine: AsyncEngine, *, schema: str, revision: str = "head") -> None:
+    """Bring `schema` to `revision` (the newest unless told), creating it if needed."""
     checked_schema(schema)
     async with engine.connect() as connection:
         await connection.execute(
@@ -38,13 +39,25 @@ async def migrate(engine: AsyncEngine, *, schema: str) -> None:
             {"key": f"lts_events.migrate:{schema}"},
         )
         await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        await connection.run_sync(_upgrade, schema)
+        await connection.run_sync(_upgrade, schema, revision)
         await connection.commit()
 
 
-def _upgrade(connection: Connection, schema: str) -> None:
+def newest_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("the event store has no migrations")
+    return head
+
+
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
+    return config
+
+
+def _upgrade(connection: Connection, schema: str, revision: str) -> None:
+    config = _config()
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)

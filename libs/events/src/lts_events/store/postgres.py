@@ -6,8 +6,7 @@ single-event append costs a fraction of an engine checkout."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -458,6 +457,17 @@ class PostgresEventStore:
                 walker.feed(_stored(row))
         return walker.report()
 
+    async def export(self) -> AsyncIterator[str]:
+        """Every event as one line of JSON, in stream and version order (one snapshot), with
+        what its hash covers, its hash and hash version, the data and metadata as stored: for
+        verifiers outside Python (docs/hash-chain.md)."""
+        async with (
+            self._connection() as db,
+            db.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            async for row in db.cursor(self._sql.export, prefetch=2000):
+                yield row["line"]
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -715,7 +725,8 @@ def _stored(row: Any) -> StoredEvent:
         event_id=UUID(bytes=row["event_id"].bytes),
         type=row["type"],
         schema_version=row["schema_version"],
-        data=json.loads(row["data"]),
-        metadata=json.loads(row["metadata"]),
+        data=row["data"],
+        metadata=row["metadata"],
         hash=row["hash"],
+        hash_version=row["hash_version"],
     )

@@ -68,6 +68,7 @@ class Statements:
     save_checkpoint: str
     due_timers: str
     walk: str
+    export: str
 
 
 def statements(schema: str) -> Statements:
@@ -95,9 +96,23 @@ def statements(schema: str) -> Statements:
         f"FROM {s}.timers "
         "WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, timer_id LIMIT $2",
         walk=f"SELECT position, stream_id, stream_version, event_id, type, schema_version, "
-        f"data::text AS data, metadata::text AS metadata, hash FROM {s}.events "
+        f"data::text AS data, metadata::text AS metadata, hash, hash_version FROM {s}.events "
         "ORDER BY stream_id, stream_version",
+        export=_EXPORT.format(s=s),
     )
+
+
+# Every event as one line of JSON, in the order `walk` checks them (see store/export.py). The
+# data and metadata are the stored jsonb values as they are: nothing in Python re-writes them.
+_EXPORT = """
+SELECT json_build_object(
+    'position', position, 'stream_id', stream_id, 'stream_version', stream_version,
+    'event_id', event_id, 'type', type, 'schema_version', schema_version,
+    'data', data, 'metadata', metadata, 'hash', hash, 'hash_version', hash_version
+)::text AS line
+FROM {s}.events
+ORDER BY stream_id, stream_version
+"""
 
 
 # The stream's head and whether the message was already processed, in one round trip.
@@ -142,8 +157,9 @@ def _append(s: str, shape: AppendShape) -> str:
         parts.append("go AS (SELECT 1 FROM allowed)")
     parts.append(
         f"appended AS (INSERT INTO {s}.events (stream_id, stream_version, event_id, type, "
-        "schema_version, data, metadata, hash) "
-        f"SELECT {stream}, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6 "
+        "schema_version, data, metadata, hash, hash_version) "
+        f"SELECT {stream}, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6, "
+        "(r->>7)::smallint "
         f"FROM go, jsonb_array_elements({rows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n "
         "RETURNING stream_version, position, transaction_id, recorded_at)"
     )
@@ -211,8 +227,9 @@ go AS (
 ),
 appended AS (
     INSERT INTO {s}.events (stream_id, stream_version, event_id, type, schema_version, data,
-                            metadata, hash)
-    SELECT go.stream, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6
+                            metadata, hash, hash_version)
+    SELECT go.stream, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6,
+           (r->>7)::smallint
     FROM go, jsonb_array_elements(go.rows) WITH ORDINALITY AS x(r, n) ORDER BY go.i, n
     RETURNING position, transaction_id
 ),

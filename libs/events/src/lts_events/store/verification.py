@@ -1,16 +1,20 @@
-"""Tamper evidence: re-walk each stream's hash chain and name the first event that breaks it."""
+"""Tamper evidence: re-walk each stream's hash chain and name the first event that breaks it.
+Each event is checked in the canonical form of its own `hash_version` (docs/hash-chain.md)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from lts_events.hashing import GENESIS, event_hash
+from lts_events.hashing import GENESIS, JCS_HASH, LEGACY_HASH, event_hash
+from lts_events.jcs import loads_as_doubles
 
 
 class StoredEvent(NamedTuple):
-    """The columns of one stored event that its hash covers, plus where it sits."""
+    """The columns of one stored event that its hash covers, plus where it sits; the data and
+    metadata as the JSON text the database gives back."""
 
     position: int
     stream_id: str
@@ -18,9 +22,10 @@ class StoredEvent(NamedTuple):
     event_id: UUID
     type: str
     schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
+    data: str
+    metadata: str
     hash: str
+    hash_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +87,34 @@ class ChainWalker:
     def _problem(self, event: StoredEvent) -> str | None:
         if event.stream_version != self._version + 1:
             return f"version gap: expected version {self._version + 1}"
-        if self._hash(event, event.data, event.metadata) == event.hash:
+        if event.hash_version == JCS_HASH:
+            return self._jcs_problem(event)
+        if event.hash_version == LEGACY_HASH:
+            return self._legacy_problem(event)
+        return f"unknown hash version {event.hash_version}"
+
+    def _jcs_problem(self, event: StoredEvent) -> str | None:
+        try:
+            data, metadata = loads_as_doubles(event.data), loads_as_doubles(event.metadata)
+            if self._hash(event, data, metadata) == event.hash:
+                return None
+        except ValueError as error:  # a number JCS cannot hold, or no JSON at all
+            return f"content not canonicalizable as RFC 8785 ({error})"
+        return _MISMATCH
+
+    def _legacy_problem(self, event: StoredEvent) -> str | None:
+        data, metadata = json.loads(event.data), json.loads(event.metadata)
+        if self._hash(event, data, metadata) == event.hash:
             return None
         # jsonb keeps numbers as decimals: a float of 1e16 or more comes back as the integer
         # it is. Appends now hash that integer (`chaining.as_jsonb_reads_back`); events
         # appended before hashed the float's `1e+16`: read such integers as floats again.
-        data, metadata = _big_ints_as_floats(event.data), _big_ints_as_floats(event.metadata)
+        data, metadata = _big_ints_as_floats(data), _big_ints_as_floats(metadata)
         if self._hash(event, data, metadata) == event.hash:
             return None
-        return "hash does not match the event's content and the previous event's hash"
+        return _MISMATCH
 
-    def _hash(self, event: StoredEvent, data: dict[str, Any], metadata: dict[str, Any]) -> str:
+    def _hash(self, event: StoredEvent, data: Any, metadata: Any) -> str:
         return event_hash(
             previous_hash=self._previous,
             event_id=event.event_id,
@@ -102,12 +124,14 @@ class ChainWalker:
             schema_version=event.schema_version,
             data=data,
             metadata=metadata,
+            hash_version=event.hash_version,
         )
 
     def report(self) -> VerifyReport:
         return VerifyReport(self._checked, self._streams, self._breaks, self._first)
 
 
+_MISMATCH = "hash does not match the event's content and the previous event's hash"
 _FLOAT_EXPONENT_FROM = 10**16  # from here on `repr(float)` uses an exponent
 
 
