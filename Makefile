@@ -63,18 +63,25 @@ infra-up: sync
 infra-down:
 	$(RUN) lts infra down
 
+# The hash chain's verifier outside Python (tests/hash_chain: Node.js and its one package).
+NPM_CI := npm ci --prefix tests/hash_chain --no-audit --no-fund --silent
+
 sync:
 	$(UV) sync --all-packages
+	$(NPM_CI)
 
 sync-frozen:
 	if [ -f uv.lock ]; then $(UV) sync --all-packages --frozen; else $(UV) sync --all-packages; fi
+	$(NPM_CI)
 
-# A fresh machine: uv, Java 17 (Kafka runs on the JVM) and, until the Kafka jars are cached, Maven.
+# A fresh machine: uv, Java 17 (Kafka runs on the JVM), until the Kafka jars are cached Maven, and
+# Node.js with npm (the hash chain's verifier outside Python).
 tools:
 	command -v $(UV) >/dev/null || python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --break-system-packages uv
 	missing=""; \
 	command -v java >/dev/null || missing="openjdk-17-jre-headless"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if ! command -v mvn >/dev/null && [ ! -f "$(KAFKA_JAR)" ]; then missing="$$missing maven"; fi; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -qq && \
