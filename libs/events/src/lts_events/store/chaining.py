@@ -61,8 +61,8 @@ def chain_hash(
 
 class ChainedEvent(NamedTuple):
     """A new event with its version, hash (of `hash_version`) and canonical JSON, ready to
-    insert. A named tuple:
-    one is made per appended event, in a third of a frozen dataclass's time."""
+    insert. A named tuple: one is made per appended event, in a third of a frozen dataclass's
+    time."""
 
     new: NewEvent
     event_id: str
