@@ -25,6 +25,8 @@ COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 LTS_SERVICE=${SERVICE} PORT=${PORT}
 USER lts
 EXPOSE ${PORT}
+# Liveness (/healthz), not readiness: a container whose database is briefly away is still
+# healthy, and restarting it would not help.
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 \
-    CMD ["sh", "-c", "python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT}/readyz', timeout=2)\""]
+    CMD ["sh", "-c", "python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT}/healthz', timeout=2)\""]
 CMD ["sh", "-c", "exec python -m lts_${LTS_SERVICE}"]

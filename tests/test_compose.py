@@ -1,0 +1,73 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is checked as text: valid against
+the Compose Specification, and consistent with what the local path runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lts_events.infra.containers import KAFKA_IMAGE, POSTGRES_IMAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "infra" / "service.Dockerfile"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_runs_the_images_the_docker_path_of_lts_infra_up_runs() -> None:
+    services = _compose()["services"]
+
+    assert services["kafka"]["image"] == KAFKA_IMAGE
+    assert services["postgres"]["image"] == POSTGRES_IMAGE
+
+
+def test_kafka_writes_its_data_where_its_volume_is_mounted() -> None:
+    kafka = _compose()["services"]["kafka"]
+    [volume] = kafka["volumes"]
+
+    assert volume.split(":")[1] == kafka["environment"]["KAFKA_LOG_DIRS"]
+
+
+def test_postgres_is_ready_only_when_it_answers_over_tcp() -> None:
+    check = " ".join(_compose()["services"]["postgres"]["healthcheck"]["test"])
+
+    assert "pg_isready -h 127.0.0.1" in check
+
+
+def test_the_analyst_role_can_log_in() -> None:
+    metrics = _compose()["services"]["metrics"]
+
+    assert metrics["environment"]["LTS_METRICS_ANALYST_PASSWORD"]
+
+
+def test_the_image_health_check_probes_liveness_not_readiness() -> None:
+    [check] = [line for line in DOCKERFILE.read_text().splitlines() if "urlopen" in line]
+
+    assert "/healthz" in check
+    assert "/readyz" not in check
+
+
+def test_every_service_package_has_a_compose_service() -> None:
+    packages = {path.name for path in (ROOT / "services").iterdir() if (path / "src").is_dir()}
+
+    assert packages <= set(_compose()["services"])
