@@ -91,10 +91,22 @@ def supported_lines(lines: tuple[LtsLine, ...], day: date) -> tuple[LtsLine, ...
 def lines_touched(versions: Iterable[str], lines: Sequence[LtsLine]) -> tuple[LtsLine, ...]:
     """The lines (of `lines`, whatever their support) that any of the versions touches,
     newest first."""
-    specifiers = [s for s in map(_specifier, versions) if s is not None]
-    return newest_first(
-        line for line in lines if any(_touches(s, _series(line.version)) for s in specifiers)
-    )
+    return _lines_touched(tuple(versions), tuple(lines))
+
+
+# Tickets repeat the same versions and the matrix rarely changes: each answer is computed once,
+# keyed by strings and lines (cheap to hash; a SpecifierSet's hash is not).
+@lru_cache(maxsize=4096)
+def _lines_touched(versions: tuple[str, ...], lines: tuple[LtsLine, ...]) -> tuple[LtsLine, ...]:
+    return newest_first({line for text in versions for line in _touched_by(text, lines)})
+
+
+@lru_cache(maxsize=4096)
+def _touched_by(text: str, lines: tuple[LtsLine, ...]) -> tuple[LtsLine, ...]:
+    specifier = _specifier(text)
+    if specifier is None:
+        return ()
+    return tuple(line for line in lines if _touches(specifier, _series(line.version)))
 
 
 def affected_lines(
@@ -159,7 +171,6 @@ def _series(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-@lru_cache(maxsize=4096)
 def _touches(specifier: SpecifierSet, series: tuple[int, int]) -> bool:
     """Does a final release X.Y.* satisfy the specifier? The satisfying releases form intervals
     whose lowest members are the line's first release, a bound, or just above a bound, so those
