@@ -20,7 +20,9 @@ from fastapi import (
     Response,
     status,
 )
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from lts_events.actors import Actor, Role
 from lts_events.auth import Authenticator, Principal
@@ -129,9 +131,26 @@ class LimitedRoute(APIRoute):
                             status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes"
                         )
                 request._body = bytes(body)
-            return await handler(request)
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                return _unprocessable(error)
 
         return limited
+
+
+class _AsciiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def _unprocessable(error: RequestValidationError) -> Response:
+    """FastAPI's 422 body, written with ASCII escapes: an error echoes the input, and a lone
+    surrogate (valid JSON, "\\ud800") cannot be encoded as UTF-8, which made the 422 a 500."""
+    return _AsciiJSONResponse(
+        {"detail": jsonable_encoder(error.errors())},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
 
 
 def _secret_matches(given: str | None, secret: SecretStr) -> bool:
@@ -158,7 +177,8 @@ def _invalid(
 
 
 def reject_nul(value: Any, *, prefix: tuple[str | int, ...] = ("body",)) -> None:
-    """422 for a NUL character anywhere in the input (PostgreSQL cannot store it)."""
+    """422 for a NUL character or a lone surrogate anywhere in the input (PostgreSQL cannot
+    store either)."""
     found = nul_path(value)
     if found is not None:
         raise RequestValidationError(
@@ -166,7 +186,8 @@ def reject_nul(value: Any, *, prefix: tuple[str | int, ...] = ("body",)) -> None
                 {
                     "type": "string_nul",
                     "loc": (*prefix, *found),
-                    "msg": "NUL characters (\\u0000) are not accepted",
+                    "msg": "NUL characters (\\u0000) and lone surrogates (\\ud800-\\udfff) "
+                    "are not accepted",
                     "input": None,
                 }
             ]

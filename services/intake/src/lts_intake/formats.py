@@ -3,6 +3,7 @@ validates against them and answers field-level 422s; they also document the Open
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -385,16 +386,22 @@ class GitlabIssueHook(BaseModel):
     labels: list[GitlabLabel] = Field(default_factory=list)
 
 
+# NUL, and UTF-16 surrogates standing alone: valid JSON escapes ("\\u0000", "\\ud800") that
+# PostgreSQL text and jsonb cannot store (a lone surrogate is no UTF-8 at all).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where a NUL character (\\u0000) hides in a JSON value: PostgreSQL text and jsonb cannot
-    store it, so such input is refused with the field's location."""
+    """Where a NUL character (\\u0000) or a lone surrogate (\\ud800-\\udfff) hides in a JSON
+    value: PostgreSQL cannot store either, so such input is refused with the field's location."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _UNSTORABLE.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in str(key):
-                return (*path, str(key).replace("\x00", "\\u0000"))
-            found = nul_path(item, (*path, str(key)))
+            name = str(key)
+            if _UNSTORABLE.search(name):
+                return (*path, _UNSTORABLE.sub(lambda found: f"\\u{ord(found[0]):04x}", name))
+            found = nul_path(item, (*path, name))
             if found is not None:
                 return found
     if isinstance(value, list):

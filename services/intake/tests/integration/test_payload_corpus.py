@@ -159,3 +159,42 @@ async def test_an_input_understood_but_not_actionable_is_ignored_saying_why(
     assert result["outcome"] == "ignored"
     assert why in result["reason"]
     assert await service.recorded() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "loc"),
+    [
+        (
+            "/reports",
+            '{"title": "bad \\ud800 title", "description": "x"}',
+            bearer("dev-requester"),
+            ["body", "title"],
+        ),
+        (
+            "/webhooks/alertmanager",
+            fixture_bytes("alertmanager_firing.json").decode().replace("andromeda", "andr\\ud800"),
+            bearer(ALERT_TOKEN),
+            ["body", "alerts", 0, "labels", "host"],
+        ),
+        (
+            "/webhooks/gitlab",
+            fixture_bytes("gitlab_work_item_incident_opened.json")
+            .decode()
+            .replace('"event_type": "work_item"', '"event_type": "work\\udc00item"', 1),
+            {"X-Gitlab-Token": GITLAB_TOKEN},
+            ["body", "event_type"],  # a field intake does not read, kept in the raw payload
+        ),
+    ],
+)
+async def test_a_lone_surrogate_is_refused_with_a_422_naming_where_not_a_500(
+    service: Running, path: str, body: str, headers: dict[str, str], loc: list[str | int]
+) -> None:
+    # "\ud800" is valid JSON but no UTF-8: PostgreSQL cannot store it, and an error message
+    # that echoes it back could not be encoded either.
+    response = await service.client.post(
+        path, content=body.encode(), headers={**headers, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert loc in [e["loc"] for e in response.json()["detail"]]
+    assert await service.recorded() == []
