@@ -151,7 +151,11 @@ class Driver:
         for role in view["missing_approvals"]:
             r = await self.http.post(
                 f"{self.url['triage']}/tickets/{ticket_id}/approvals",
-                json={"role": role, "comment": "signed off in the end-to-end test"},
+                json={
+                    "role": role,
+                    "comment": "signed off in the end-to-end test",
+                    "revision": view["plan"]["revision"],
+                },
                 headers=auth(role),
             )
             assert r.status_code in (200, 201), r.text

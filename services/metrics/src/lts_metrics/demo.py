@@ -135,7 +135,8 @@ class Workflow:
             response = await self.http.post(
                 f"{self.triage}/tickets/{ticket_id}/approvals",
                 json={"role": role, "comment": f"{role} signs off (demo)"},
-                headers=_token(role),
+                # the plan revision approved, as the plan's ETag (GET /tickets/{id}/plan)
+                headers={**_token(role), "If-Match": f'"{plan["revision"]}"'},
             )
             _check(response, f"approval by {role}")
             console.print(f"   approval recorded: [bold]{role}[/bold]")

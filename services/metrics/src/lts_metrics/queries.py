@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lts_metrics.schema import identifier
+from lts_metrics.schema import identifier, sla_outcome
 
 BACKLOG_BUCKETS = (
     ("under_1d", 0, 86_400),
@@ -149,8 +149,9 @@ class MetricsQueries:
 
     async def sla_compliance(self, filters: Filters, *, at: datetime) -> list[SlaStats]:
         where, params = filters.where()
-        triage = _outcome("triaged_at", "triage_deadline", "triage_breached_at")
-        plan = _outcome("approved_at", "plan_deadline", "plan_breached_at")
+        at_sql = "CAST(:at AS timestamptz)"
+        triage = sla_outcome("triaged_at", "triage_deadline", "triage_breached_at", at_sql)
+        plan = sla_outcome("approved_at", "plan_deadline", "plan_breached_at", at_sql)
         sql = f"""
             SELECT sla, count(*) FILTER (WHERE outcome = 'met'),
                    count(*) FILTER (WHERE outcome = 'missed'),
@@ -254,14 +255,6 @@ class MetricsQueries:
                 )
                 for r in rows
             ]
-
-
-def _outcome(met_at: str, deadline: str, breached_at: str) -> str:
-    return f"""CASE WHEN {met_at} IS NOT NULL AND {deadline} IS NULL THEN 'met'
-                    WHEN {met_at} <= {deadline} THEN 'met'
-                    WHEN {met_at} IS NOT NULL OR {breached_at} IS NOT NULL THEN 'missed'
-                    WHEN {deadline} < CAST(:at AS timestamptz) THEN 'open_overdue'
-                    ELSE 'pending' END"""
 
 
 def _sla(name: str, row: Any) -> SlaStats:

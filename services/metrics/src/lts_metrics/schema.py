@@ -13,6 +13,22 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+CLOSED_STATES = ("deferred", "rejected", "withdrawn")
+"""States in which a ticket owes no more triage or plan: an SLA not met by then is not overdue."""
+
+
+def sla_outcome(met_at: str, deadline: str, breached_at: str, at: str) -> str:
+    """The SQL of one SLA's outcome for a `ticket_lifecycle` row at `at` (one home for the
+    view and the query): met, missed, closed, open_overdue or pending."""
+    closed = ", ".join(f"'{state}'" for state in CLOSED_STATES)
+    return f"""CASE WHEN {met_at} IS NOT NULL AND {deadline} IS NULL THEN 'met'
+                    WHEN {met_at} <= {deadline} THEN 'met'
+                    WHEN {met_at} IS NOT NULL OR {breached_at} IS NOT NULL THEN 'missed'
+                    WHEN state IN ({closed}) THEN 'closed'
+                    WHEN {deadline} < {at} THEN 'open_overdue'
+                    ELSE 'pending' END"""
+
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 PROJECTION_TABLES = ("ticket_lifecycle", "ticket_timeline")
@@ -168,26 +184,19 @@ VIEWS: dict[str, tuple[str, str]] = {
     ),
     "v_sla_compliance": (
         "Per ticket and SLA (triage, plan): the deadline, when it was met, and the outcome: "
-        "met, missed (late or breached), pending (not due yet) or open_overdue (due, not met).",
-        """SELECT ticket_id, severity, source, labels, opened_at, 'triage'::text AS sla,
+        "met, missed (late or breached), pending (not due yet), open_overdue (due, not met) or "
+        "closed (deferred, rejected or withdrawn before it was met: nothing is owed).",
+        f"""SELECT ticket_id, severity, source, labels, opened_at, 'triage'::text AS sla,
                   triage_deadline AS deadline, triaged_at AS met_at,
                   triage_breached_at AS breached_at,
-                  CASE WHEN triaged_at IS NOT NULL AND triage_deadline IS NULL THEN 'met'
-                       WHEN triaged_at <= triage_deadline THEN 'met'
-                       WHEN triaged_at IS NOT NULL OR triage_breached_at IS NOT NULL
-                            THEN 'missed'
-                       WHEN triage_deadline < now() THEN 'open_overdue'
-                       ELSE 'pending' END AS outcome
-           FROM {s}.ticket_lifecycle
+                  {sla_outcome("triaged_at", "triage_deadline", "triage_breached_at", "now()")}
+                  AS outcome
+           FROM {{s}}.ticket_lifecycle
            UNION ALL
            SELECT ticket_id, severity, source, labels, opened_at, 'plan'::text AS sla,
                   plan_deadline, approved_at, plan_breached_at,
-                  CASE WHEN approved_at <= plan_deadline THEN 'met'
-                       WHEN approved_at IS NOT NULL OR plan_breached_at IS NOT NULL
-                            THEN 'missed'
-                       WHEN plan_deadline < now() THEN 'open_overdue'
-                       ELSE 'pending' END
-           FROM {s}.ticket_lifecycle WHERE plan_deadline IS NOT NULL""",
+                  {sla_outcome("approved_at", "plan_deadline", "plan_breached_at", "now()")}
+           FROM {{s}}.ticket_lifecycle WHERE plan_deadline IS NOT NULL""",
     ),
     "v_backlog": (
         "Open tickets (waiting for triage, a plan or its approval) with their age in seconds.",

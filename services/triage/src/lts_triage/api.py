@@ -5,37 +5,40 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from lts_events.actors import Role
-from lts_events.auth import Authenticator, Principal, require_role
+from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.common import Severity
 from lts_events.contracts.triage import (
     ApprovalEntry,
     ChangeKind,
     Decision,
     Effort,
+    FollowUp,
     RiskLevel,
     RolloutStrategy,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_triage.domain import (
+    CloseFollowUp,
     Decided,
     RequestEmergency,
     SignOff,
     TicketState,
     TriageTicket,
+    caller,
 )
 from lts_triage.handlers import TriageHandlers
-from lts_triage.policy import Checklist
+from lts_triage.policy import EMERGENCY_REQUESTERS, TRIAGE_ROLES, Checklist
 
-EMERGENCY_ROLES = (
-    Role.TRIAGE_ENGINEER,
-    Role.ENGINEERING_LEAD,
-    Role.RELEASE_MANAGER,
-    Role.MAINTAINER,
-)
-_STATUS = {"forbidden": 403, "conflict": 409, "not_found": 404}
+_STATUS = {
+    "forbidden": 403,
+    "conflict": 409,
+    "not_found": 404,
+    "precondition_failed": 412,
+    "precondition_required": 428,
+}
 
 
 class _Body(BaseModel):
@@ -60,8 +63,22 @@ class TriageRequest(_Body):
 
 
 class ApprovalRequest(_Body):
+    """`revision`: the plan revision approved; or send the plan's ETag as `If-Match`."""
+
     role: Role
     comment: str = Field(default="", max_length=2000)
+    revision: int | None = Field(default=None, ge=1)
+
+
+class FollowUpClose(_Body):
+    summary: str = Field(min_length=3, max_length=4000)
+    link: str | None = Field(default=None, max_length=2000)
+
+
+class FollowUpView(_Body):
+    follow_up: FollowUp
+    due_at: datetime
+    status: str  # open, overdue, closed
 
 
 class EmergencyRequest(_Body):
@@ -105,9 +122,16 @@ class TriageView(_Body):
     missing_approvals: list[Role]
     emergency: bool
     approved_at: datetime | None
+    revisit_at: datetime | None
+    closed_reason: str | None
+    follow_ups: list[FollowUpView]
 
 
 def status_of(state: TicketState) -> str:
+    if state.closed is not None:
+        return "closed"
+    if state.decision is not None and state.revisited == state.decision.decided_at:
+        return "revisit_due"
     if state.approved is not None:
         return "approved"
     if state.plan is not None:
@@ -146,7 +170,33 @@ def view_of(state: TicketState) -> TriageView:
         missing_approvals=list(state.missing),
         emergency=state.emergency is not None,
         approved_at=state.approved.approved_at if state.approved else None,
+        revisit_at=decision.revisit_at if decision else None,
+        closed_reason=state.closed.reason if state.closed else None,
+        follow_ups=[
+            _follow_up_view(state, opened.follow_up, opened.due_at) for opened in state.follow_ups
+        ],
     )
+
+
+def _follow_up_view(state: TicketState, follow_up: FollowUp, due_at: datetime) -> FollowUpView:
+    if follow_up in state.follow_ups_closed:
+        status_ = "closed"
+    else:
+        status_ = "overdue" if follow_up in state.follow_ups_overdue else "open"
+    return FollowUpView(follow_up=follow_up, due_at=due_at, status=status_)
+
+
+def plan_etag(revision: int) -> str:
+    """The plan's ETag: its revision, which a sign-off names (`If-Match`)."""
+    return f'"{revision}"'
+
+
+def revision_of(if_match: str | None) -> int | None:
+    """The revision an `If-Match` names (one strong or weak ETag of ours), None otherwise."""
+    if not if_match:
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    return int(tag) if tag.isdigit() else None
 
 
 def _plan_view(state: TicketState) -> PlanView | None:
@@ -171,12 +221,6 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
     router = APIRouter(prefix="/tickets", tags=["triage"])
     Authenticated = Annotated[Principal, Depends(authenticator)]
 
-    def triage_engineer(principal: Authenticated) -> Principal:
-        return require_role(Role.TRIAGE_ENGINEER)(principal)
-
-    def emergency_requester(principal: Authenticated) -> Principal:
-        return require_role(*EMERGENCY_ROLES)(principal)
-
     async def current(ticket_id: int) -> TriageView:
         state, _ = await handlers.load(ticket_id)
         if state.received is None:
@@ -187,31 +231,46 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
     async def get_triage(ticket_id: int, principal: Authenticated) -> TriageView:
         return await current(ticket_id)
 
+    @router.get("/{ticket_id}/plan")
+    async def get_plan(ticket_id: int, principal: Authenticated, response: Response) -> PlanView:
+        """The current plan revision; its ETag is what a sign-off names (`If-Match`)."""
+        plan = _plan_view((await handlers.load(ticket_id))[0])
+        if plan is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "this ticket has no backport plan")
+        response.headers["ETag"] = plan_etag(plan.revision)
+        return plan
+
     @router.post("/{ticket_id}/triage")
     async def post_triage(
-        ticket_id: int,
-        body: TriageRequest,
-        principal: Annotated[Principal, Depends(triage_engineer)],
+        ticket_id: int, body: TriageRequest, principal: Authenticated
     ) -> TriageView:
         command = TriageTicket(
-            actor=principal.acting_as(Role.TRIAGE_ENGINEER),
+            actor=caller(principal.actor_id, principal.roles, TRIAGE_ROLES),
             severity=body.severity,
             checklist=_checklist(body),
             owner=body.owner,
             comment=body.comment,
+            held_roles=principal.roles,
         )
         _raise_refusal(await handlers.execute(ticket_id, command))
         return await current(ticket_id)
 
     @router.post("/{ticket_id}/approvals")
     async def post_approval(
-        ticket_id: int, body: ApprovalRequest, principal: Authenticated, response: Response
+        ticket_id: int,
+        body: ApprovalRequest,
+        principal: Authenticated,
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
     ) -> TriageView:
+        """Sign the plan revision named by `If-Match` (the plan's ETag) or `revision`: a stale
+        one is 412, none 428 (both recorded as refusals)."""
         command = SignOff(
             actor_id=principal.actor_id,
             actor_roles=principal.roles,
             role=body.role,
             comment=body.comment,
+            revision=body.revision if body.revision is not None else revision_of(if_match),
         )
         decided = await handlers.execute(ticket_id, command)
         _raise_refusal(decided)
@@ -220,13 +279,35 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
 
     @router.post("/{ticket_id}/emergency", status_code=status.HTTP_202_ACCEPTED)
     async def post_emergency(
-        ticket_id: int,
-        body: EmergencyRequest,
-        principal: Annotated[Principal, Depends(emergency_requester)],
+        ticket_id: int, body: EmergencyRequest, principal: Authenticated
     ) -> TriageView:
-        role = next(r for r in EMERGENCY_ROLES if principal.has(r))
-        command = RequestEmergency(actor=principal.acting_as(role), reason=body.reason)
+        command = RequestEmergency(
+            actor=caller(principal.actor_id, principal.roles, EMERGENCY_REQUESTERS),
+            reason=body.reason,
+            held_roles=principal.roles,
+        )
         _raise_refusal(await handlers.execute(ticket_id, command))
+        return await current(ticket_id)
+
+    @router.post("/{ticket_id}/follow-ups/{follow_up}")
+    async def close_follow_up(
+        ticket_id: int,
+        follow_up: FollowUp,
+        body: FollowUpClose,
+        principal: Authenticated,
+        response: Response,
+    ) -> TriageView:
+        """Close the fast-track's post-facto audit or postmortem: 201 closed, 200 already."""
+        command = CloseFollowUp(
+            actor_id=principal.actor_id,
+            actor_roles=principal.roles,
+            follow_up=follow_up,
+            summary=body.summary,
+            link=body.link,
+        )
+        decided = await handlers.execute(ticket_id, command)
+        _raise_refusal(decided)
+        response.status_code = status.HTTP_201_CREATED if decided.outcomes else status.HTTP_200_OK
         return await current(ticket_id)
 
     return router

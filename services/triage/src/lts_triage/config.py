@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from lts_events.actors import Role
 from lts_events.contracts.triage import Effort
 from lts_events.support import (
     SUPPORT_MATRIX_ENV,
@@ -15,7 +16,15 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lts_triage.calendar import BusinessCalendar
-from lts_triage.policy import AutoTriage, Policy
+from lts_triage.policy import (
+    ESCALATE_AFTER,
+    ESCALATION_CHAIN,
+    MAINTAINER_SIGN_OFF_ROLES,
+    REVISIT_AFTER,
+    AutoTriage,
+    Policy,
+    Sla,
+)
 
 
 class Settings(BaseSettings):
@@ -36,8 +45,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices(SUPPORT_MATRIX_ENV, "LTS_TRIAGE_LTS_LINES", "lts_lines"),
     )
     maintainers: list[str] = Field(
-        default_factory=lambda: ["alice", "dev-maintainer", "dev-code_reviewer"]
+        default_factory=lambda: [
+            "alice",
+            "dev-maintainer",
+            "dev-code_reviewer",
+            "dev-release_manager",
+        ]
     )
+    # the sign-off roles only listed maintainers may sign, and the four-eyes rule
+    maintainer_sign_off_roles: list[Role] = Field(
+        default_factory=lambda: sorted(MAINTAINER_SIGN_OFF_ROLES)
+    )
+    one_role_per_signer: bool = True
+    revisit_after_business_days: int = Field(default=REVISIT_AFTER.business_days, ge=1)
+    escalate_after_hours: float = Field(default=ESCALATE_AFTER.total_seconds() / 3600, gt=0)
+    escalation_chain: list[Role] = Field(default_factory=lambda: list(ESCALATION_CHAIN))
     owner_rotation: list[str] = Field(default_factory=lambda: ["alice", "bob", "carol"])
     auto_triage: AutoTriage = AutoTriage.EVIDENCE
     default_effort: Effort = Effort.MEDIUM
@@ -56,4 +78,9 @@ class Settings(BaseSettings):
             auto_triage=self.auto_triage,
             default_effort=self.default_effort,
             reminder_before=timedelta(hours=self.reminder_before_hours),
+            maintainer_sign_off_roles=frozenset(self.maintainer_sign_off_roles),
+            one_role_per_signer=self.one_role_per_signer,
+            revisit_after=Sla(business_days=self.revisit_after_business_days),
+            escalate_after=timedelta(hours=self.escalate_after_hours),
+            escalation_chain=tuple(self.escalation_chain),
         )

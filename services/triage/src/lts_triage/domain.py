@@ -3,8 +3,8 @@ events). Pure: time comes in as `now`, the policy as an argument."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Literal
@@ -16,19 +16,30 @@ from lts_events.contracts.triage import (
     AffectedVersionsRequested,
     ApprovalEntry,
     ApprovalRecorded,
-    ApprovalRefused,
     ApprovalReminderDue,
     BackportDecided,
     BackportPlanned,
+    BreachEscalated,
+    BreachKind,
+    BreachNotificationRequested,
     ChangeKind,
     Decision,
     EmergencyFastTrackApproved,
     EmergencyFastTrackRequested,
+    FollowUp,
+    FollowUpClosed,
+    FollowUpOpened,
+    FollowUpOverdue,
     OwnerAssigned,
     PlanApproved,
     PlanSlaBreached,
+    RefusalKind,
+    RequestRefused,
+    RevisitDue,
     RiskScored,
+    SecurityReviewAdded,
     SeverityProposed,
+    TicketClosed,
     TicketReceived,
     TicketTriaged,
     TriageSlaBreached,
@@ -37,7 +48,11 @@ from lts_events.event import Event
 from lts_events.support import LtsLine
 
 from lts_triage.policy import (
+    BREACH_NOTICE_ROLES,
+    EMERGENCY_REQUESTERS,
+    FOLLOW_UP_CLOSERS,
     RISK_FORMULA,
+    TRIAGE_ROLES,
     AutoTriage,
     Checklist,
     Policy,
@@ -45,7 +60,7 @@ from lts_triage.policy import (
     missing_approvals,
     required_approvers,
 )
-from lts_triage.severity import Proposal, TicketFacts, propose
+from lts_triage.severity import SECURITY_LABELS, Proposal, TicketFacts, propose
 
 SERVICE = automation("triage")
 API_CHANGE_LABELS = frozenset({"api-change", "breaking-change", "api-break"})
@@ -74,6 +89,13 @@ class TicketState:
     triage_breached: bool = False
     plan_breached: bool = False
     reminded_revisions: frozenset[int] = frozenset()
+    closed: TicketClosed | None = None
+    security_added: bool = False
+    escalated: frozenset[tuple[BreachKind, int]] = frozenset()
+    revisited: datetime | None = None  # `decided_at` of the deferral whose revisit came
+    follow_ups: tuple[FollowUpOpened, ...] = ()
+    follow_ups_closed: frozenset[FollowUp] = frozenset()
+    follow_ups_overdue: frozenset[FollowUp] = frozenset()
 
     @property
     def ticket_id(self) -> int | None:
@@ -133,7 +155,7 @@ def evolve(state: TicketState, event: Event) -> TicketState:
 
 def _evolve_approval(state: TicketState, event: Event) -> TicketState:
     match event:
-        case ApprovalRecorded():
+        case ApprovalRecorded() if state.plan is None or event.revision == state.plan.revision:
             entry = ApprovalEntry(
                 approver=event.approver,
                 role=event.role,
@@ -155,6 +177,26 @@ def _evolve_approval(state: TicketState, event: Event) -> TicketState:
             return _with(state, plan_breached=True)
         case ApprovalReminderDue():
             return _with(state, reminded_revisions=state.reminded_revisions | {event.revision})
+        case _:
+            return _evolve_follow_up(state, event)
+
+
+def _evolve_follow_up(state: TicketState, event: Event) -> TicketState:
+    match event:
+        case TicketClosed():
+            return _with(state, closed=event)
+        case SecurityReviewAdded():
+            return _with(state, security_added=True)
+        case BreachEscalated():
+            return _with(state, escalated=state.escalated | {(event.breach, event.level)})
+        case RevisitDue():
+            return _with(state, revisited=event.deferred_at)
+        case FollowUpOpened():
+            return _with(state, follow_ups=(*state.follow_ups, event))
+        case FollowUpClosed():
+            return _with(state, follow_ups_closed=state.follow_ups_closed | {event.follow_up})
+        case FollowUpOverdue():
+            return _with(state, follow_ups_overdue=state.follow_ups_overdue | {event.follow_up})
         case _:
             return state
 
@@ -182,38 +224,78 @@ class RelabelTicket:
 
 @dataclass(frozen=True, slots=True)
 class TriageTicket:
+    """`held_roles`: the roles the caller's token holds (None: only `actor.role`); the domain
+    checks them, so a refusal is recorded."""
+
     actor: Actor
     severity: Severity
     checklist: Checklist
     owner: str | None = None
     comment: str | None = None
+    held_roles: frozenset[Role] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RequestEmergency:
     actor: Actor
     reason: str
+    held_roles: frozenset[Role] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SignOff:
+    """`revision`: the plan revision the signer approves (the plan's ETag); None is refused."""
+
     actor_id: str
     actor_roles: frozenset[Role]
     role: Role
     comment: str = ""
+    revision: int | None = None
 
 
-TimerKind = Literal["triage_sla", "plan_sla", "approval_reminder"]
+@dataclass(frozen=True, slots=True)
+class WithdrawAdvisory:
+    advisory_id: str
+    reason: str = "the advisory was withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFollowUp:
+    actor_id: str
+    actor_roles: frozenset[Role]
+    follow_up: FollowUp
+    summary: str
+    link: str | None = None
+
+
+TimerKind = Literal[
+    "triage_sla", "plan_sla", "approval_reminder", "breach_escalation", "revisit", "follow_up_due"
+]
 
 
 @dataclass(frozen=True, slots=True)
 class FireTimer:
+    """A due timer; the optional fields name what it was scheduled for (see `timers_for`)."""
+
     kind: TimerKind
     due_at: datetime
     revision: int | None = None
+    breach: BreachKind | None = None
+    level: int = 0
+    decided_at: datetime | None = None
+    follow_up: FollowUp | None = None
 
 
-Command = ReceiveTicket | RelabelTicket | TriageTicket | RequestEmergency | SignOff | FireTimer
+Command = (
+    ReceiveTicket
+    | RelabelTicket
+    | TriageTicket
+    | RequestEmergency
+    | SignOff
+    | WithdrawAdvisory
+    | CloseFollowUp
+    | FireTimer
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +309,9 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    kind: Literal["forbidden", "conflict", "not_found"]
+    kind: Literal[
+        "forbidden", "conflict", "not_found", "precondition_failed", "precondition_required"
+    ]
     reason: str
 
 
@@ -256,8 +340,12 @@ def decide(state: TicketState, command: Command, *, now: datetime, policy: Polic
             return _request_emergency(state, command, now=now, policy=policy)
         case SignOff():
             return _sign_off(state, command, now=now, policy=policy)
+        case WithdrawAdvisory():
+            return _withdraw(state, command, now=now)
+        case CloseFollowUp():
+            return _close_follow_up(state, command, now=now, policy=policy)
         case FireTimer():
-            return _fire(state, command, now=now)
+            return _fire(state, command, now=now, policy=policy)
 
 
 def _receive(state: TicketState, ticket: TicketOpened, *, now: datetime, policy: Policy) -> Decided:
@@ -348,10 +436,12 @@ def _relabel(
     state: TicketState, command: RelabelTicket, *, now: datetime, policy: Policy
 ) -> Decided:
     """New labels on a ticket not triaged yet: propose again (the labels may change the
-    severity and so the triage deadline). After triage, labels change nothing here."""
+    severity and so the triage deadline). After triage, see `_relabel_triaged`."""
     received, current = state.received, state.proposal
-    if received is None or current is None or state.triage is not None:
+    if received is None or current is None:
         return Decided()
+    if state.triage is not None:
+        return _relabel_triaged(state, command, now=now, policy=policy)
     labels = tuple(dict.fromkeys((*current.labels, *command.labels)))
     if labels == current.labels:
         return Decided()
@@ -392,8 +482,10 @@ def _triage_by_engineer(
 ) -> Decided:
     if state.received is None:
         return Decided(refusal=Refusal("not_found", "triage has not received this ticket"))
-    if state.approved is not None:
-        return Decided(refusal=Refusal("conflict", "the plan is already approved"))
+    ask = _Ask(state.received.ticket_id, command.actor, command.held_roles, "triage", now=now)
+    refused = _refused_request(state, ask, TRIAGE_ROLES, policy)
+    if refused is not None:
+        return refused
     return Decided(tuple(_triage(state, command, now=now, policy=policy, automatic=False)))
 
 
@@ -466,6 +558,9 @@ def _assess(
         targets=tuple(line.branch for line in verdict.targets),
         decided_by=actor.id,
         decided_at=now,
+        revisit_at=(
+            policy.revisit_at(deferred_at=now) if verdict.decision is Decision.DEFER else None
+        ),
     )
     outcomes = [
         Outcome(scored, actor, f"risk {risk.score} ({risk.level.value})"),
@@ -525,6 +620,8 @@ def _plan(
     assert state.triage is not None
     assert state.plan_deadline is not None
     triage, emergency = state.triage, state.emergency is not None
+    security = triage.security or state.security_added
+    checklist = replace(checklist, security=security)
     return BackportPlanned(
         ticket_id=triage.ticket_id,
         revision=state.plan_revisions + 1,
@@ -533,13 +630,13 @@ def _plan(
         tests_required=policy.tests_required(checklist, triage.severity),
         rollout_strategy=policy.rollout(risk, triage.severity, emergency=emergency),
         required_approvers=required_approvers(
-            security=triage.security,
+            security=security,
             severity=triage.severity,
             regression=triage.regression,
             emergency=emergency,
         ),
         effort=triage.effort,
-        security_review_required=triage.security,
+        security_review_required=security,
         milestone=policy.milestone(state.plan_deadline),
         emergency=emergency,
         plan_deadline=state.plan_deadline,
@@ -548,13 +645,124 @@ def _plan(
     )
 
 
+def _relabel_triaged(
+    state: TicketState, command: RelabelTicket, *, now: datetime, policy: Policy
+) -> Decided:
+    """A security label added after triage, while the plan waits for its sign-offs: the plan
+    is revised to require the security reviewer (and the security tests). Other labels, or a
+    plan already approved, change nothing here."""
+    plan, triage = state.plan, state.triage
+    security = tuple(label for label in command.labels if label.lower() in SECURITY_LABELS)
+    if not security or plan is None or triage is None or plan.security_review_required:
+        return Decided()
+    if state.approved is not None or state.closed is not None:
+        return Decided()
+    why = f"{command.reason}: {', '.join(security)} after triage needs a security sign-off"
+    added = SecurityReviewAdded(ticket_id=plan.ticket_id, labels=security, reason=why, added_at=now)
+    state = evolve(state, added)
+    required = required_approvers(
+        security=True,
+        severity=triage.severity,
+        regression=triage.regression,
+        emergency=plan.emergency,
+    )
+    revised = plan.model_copy(
+        update={
+            "revision": plan.revision + 1,
+            "required_approvers": required,
+            "security_review_required": True,
+            "tests_required": policy.tests_required(
+                replace(_checklist_of(triage), security=True), triage.severity
+            ),
+            "planned_by": SERVICE.id,
+            "planned_at": now,
+        }
+    )
+    return Decided(
+        (
+            Outcome(added, SERVICE, why),
+            Outcome(revised, SERVICE, f"backport plan revision {revised.revision}: {why}"),
+        )
+    )
+
+
+# ---------------------------------------------------------------- refusals ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """Who asks for what on which ticket, for the refusal record."""
+
+    ticket_id: int
+    actor: Actor
+    held: frozenset[Role] | None
+    action: Literal["triage", "emergency", "sign_off", "close_follow_up"]
+    now: datetime
+    role: Role | None = None
+    revision: int | None = None
+
+    @property
+    def held_roles(self) -> frozenset[Role]:
+        return self.held if self.held is not None else frozenset({self.actor.role})
+
+
+def caller(actor_id: str, held: Iterable[Role], preferred: Sequence[Role]) -> Actor:
+    """The actor a caller acts as: the first preferred role they hold, else one they hold."""
+    roles = set(held)
+    role = next((r for r in preferred if r in roles), None) or min(roles, default=Role.REQUESTER)
+    return Actor(id=actor_id, role=role)
+
+
+def _refuse(ask: _Ask, kind: RefusalKind, reason: str) -> Decided:
+    """A refusal, recorded (`RequestRefused`: who, what, why) and answered."""
+    refused = RequestRefused(
+        ticket_id=ask.ticket_id,
+        actor=ask.actor.id,
+        held_roles=tuple(sorted(ask.held_roles)),
+        action=ask.action,
+        role=ask.role,
+        revision=ask.revision,
+        refusal=kind,
+        reason=reason,
+        refused_at=ask.now,
+    )
+    held = ask.held_roles
+    role = ask.role if ask.role in held else ask.actor.role if ask.actor.role in held else None
+    actor = caller(ask.actor.id, held, (role,) if role else ())
+    return Decided((Outcome(refused, actor, reason),), Refusal(kind.value, reason))
+
+
+def _refused_request(
+    state: TicketState, ask: _Ask, allowed: Sequence[Role], policy: Policy
+) -> Decided | None:
+    """The refusals shared by triage and the emergency request: role, closed, approved."""
+    verb = "triage" if ask.action == "triage" else "request the emergency fast-track"
+    forbidden = policy.request_refusal(
+        verb, actor_id=ask.actor.id, held=ask.held_roles, allowed=allowed
+    )
+    if forbidden is not None:
+        return _refuse(ask, RefusalKind.FORBIDDEN, forbidden)
+    if state.closed is not None:
+        return _refuse(ask, RefusalKind.CONFLICT, f"the ticket is closed: {state.closed.reason}")
+    if state.approved is not None:
+        return _refuse(ask, RefusalKind.CONFLICT, "the plan is already approved")
+    return None
+
+
+# ---------------------------------------------------------------- emergency, sign-off -----
+
+
 def _request_emergency(
     state: TicketState, command: RequestEmergency, *, now: datetime, policy: Policy
 ) -> Decided:
+    if state.received is None:
+        return Decided(refusal=Refusal("not_found", "triage has not received this ticket"))
+    ask = _Ask(state.received.ticket_id, command.actor, command.held_roles, "emergency", now=now)
+    refused = _refused_request(state, ask, EMERGENCY_REQUESTERS, policy)
+    if refused is not None:
+        return refused
     if state.triage is None:
-        return Decided(refusal=Refusal("conflict", "the ticket is not triaged yet"))
-    if state.approved is not None:
-        return Decided(refusal=Refusal("conflict", "the plan is already approved"))
+        return _refuse(ask, RefusalKind.CONFLICT, "the ticket is not triaged yet")
     if state.emergency is not None:
         return Decided()
     requested = EmergencyFastTrackRequested(
@@ -572,17 +780,23 @@ def _request_emergency(
 def _sign_off(state: TicketState, command: SignOff, *, now: datetime, policy: Policy) -> Decided:
     """Refusals first (recorded for the audit, even on an approved plan); then a sign-off of a
     role already signed, or on an approved plan, changes nothing."""
-    plan = state.plan
-    if plan is None:
-        return Decided(refusal=Refusal("conflict", "there is no backport plan to approve"))
-    refusal = policy.sign_off_refusal(
+    if state.received is None:
+        return Decided(refusal=Refusal("not_found", "triage has not received this ticket"))
+    actor = caller(command.actor_id, command.actor_roles, (command.role,))
+    ask = _Ask(
+        state.received.ticket_id,
+        actor,
+        command.actor_roles,
+        "sign_off",
+        now=now,
         role=command.role,
-        actor_id=command.actor_id,
-        actor_roles=command.actor_roles,
-        required=plan.required_approvers,
+        revision=command.revision,
     )
-    if refusal is not None:
-        return _refuse(plan, command, refusal, now=now)
+    refused = _sign_off_refused(state, command, ask, policy)
+    if refused is not None:
+        return refused
+    plan = state.plan
+    assert plan is not None
     if state.approved is not None or command.role in {a.role for a in state.approvals}:
         return Decided()  # a duplicate sign-off changes nothing
     recorded = ApprovalRecorded(
@@ -593,28 +807,46 @@ def _sign_off(state: TicketState, command: SignOff, *, now: datetime, policy: Po
         comment=command.comment,
         approved_at=now,
     )
-    actor = Actor(id=command.actor_id, role=command.role)
     outcomes = [Outcome(recorded, actor, command.comment or f"{command.role.value} sign-off")]
     state = evolve(state, recorded)
     if not state.missing:
-        outcomes += _approve(state, now=now)
+        outcomes += _approve(state, now=now, policy=policy)
     return Decided(tuple(outcomes))
 
 
-def _refuse(plan: BackportPlanned, command: SignOff, refusal: str, *, now: datetime) -> Decided:
-    refused = ApprovalRefused(
-        ticket_id=plan.ticket_id,
-        actor=command.actor_id,
+def _sign_off_refused(
+    state: TicketState, command: SignOff, ask: _Ask, policy: Policy
+) -> Decided | None:
+    plan = state.plan
+    if state.closed is not None:
+        return _refuse(ask, RefusalKind.CONFLICT, f"the ticket is closed: {state.closed.reason}")
+    if plan is None:
+        return _refuse(ask, RefusalKind.CONFLICT, "there is no backport plan to approve")
+    forbidden = policy.sign_off_refusal(
         role=command.role,
-        reason=refusal,
-        refused_at=now,
+        actor_id=command.actor_id,
+        actor_roles=command.actor_roles,
+        required=plan.required_approvers,
+        signed_by_actor=[a.role for a in state.approvals if a.approver == command.actor_id],
     )
-    held = sorted(command.actor_roles) or [Role.REQUESTER]
-    actor = Actor(id=command.actor_id, role=command.role if command.role in held else held[0])
-    return Decided((Outcome(refused, actor, refusal),), Refusal("forbidden", refusal))
+    if forbidden is not None:
+        return _refuse(ask, RefusalKind.FORBIDDEN, forbidden)
+    if command.revision is None:
+        return _refuse(
+            ask,
+            RefusalKind.PRECONDITION_REQUIRED,
+            f'name the plan revision you approve (If-Match: "{plan.revision}")',
+        )
+    if command.revision != plan.revision:
+        return _refuse(
+            ask,
+            RefusalKind.PRECONDITION_FAILED,
+            f"revision {command.revision} is not the current plan (revision {plan.revision})",
+        )
+    return None
 
 
-def _approve(state: TicketState, *, now: datetime) -> list[Outcome]:
+def _approve(state: TicketState, *, now: datetime, policy: Policy) -> list[Outcome]:
     plan = state.plan
     assert plan is not None
     assert state.plan_deadline is not None
@@ -633,6 +865,7 @@ def _approve(state: TicketState, *, now: datetime) -> list[Outcome]:
                 "emergency approvers signed: post-facto audit and postmortem required",
             )
         )
+        outcomes += _open_follow_ups(plan, now=now, policy=policy)
     approved = PlanApproved(
         ticket_id=plan.ticket_id,
         revision=plan.revision,
@@ -646,64 +879,279 @@ def _approve(state: TicketState, *, now: datetime) -> list[Outcome]:
     return outcomes
 
 
-def _fire(state: TicketState, command: FireTimer, *, now: datetime) -> Decided:
-    ticket_id = state.ticket_id
-    if ticket_id is None:
+# ---------------------------------------------------------------- closing, follow-ups -----
+
+
+def _withdraw(state: TicketState, command: WithdrawAdvisory, *, now: datetime) -> Decided:
+    """A withdrawn advisory closes the ticket: plans, sign-offs and breaches stop."""
+    if state.received is None or state.closed is not None:
         return Decided()
-    event: Event | None = None
-    if command.kind == "triage_sla":
-        event = _triage_breach(state, command, now=now)
-    elif command.kind == "plan_sla":
-        event = _plan_breach(state, now=now)
-    elif command.kind == "approval_reminder":
-        event = _reminder(state, command, now=now)
-    if event is None:
-        return Decided()
-    return Decided(
-        (Outcome(event, SERVICE, f"{command.kind} timer due at {command.due_at.isoformat()}"),)
+    reason = f"{command.reason}: {command.advisory_id}"
+    closed = TicketClosed(
+        ticket_id=state.received.ticket_id,
+        cause="advisory_withdrawn",
+        reason=reason,
+        advisory_id=command.advisory_id,
+        closed_at=now,
     )
+    return Decided((Outcome(closed, SERVICE, reason),))
 
 
-def _triage_breach(state: TicketState, command: FireTimer, *, now: datetime) -> Event | None:
+def _open_follow_ups(plan: BackportPlanned, *, now: datetime, policy: Policy) -> list[Outcome]:
+    """The fast-track's debts (runbook: post-facto audit, mandatory postmortem), as work items."""
+    return [
+        Outcome(
+            FollowUpOpened(
+                ticket_id=plan.ticket_id,
+                follow_up=item,
+                revision=plan.revision,
+                closer_roles=FOLLOW_UP_CLOSERS[item],
+                due_at=policy.follow_up_due(item, opened_at=now),
+                opened_at=now,
+            ),
+            SERVICE,
+            f"emergency fast-track approved: {item.value} required",
+        )
+        for item in FollowUp
+    ]
+
+
+def _close_follow_up(
+    state: TicketState, command: CloseFollowUp, *, now: datetime, policy: Policy
+) -> Decided:
+    if state.received is None:
+        return Decided(refusal=Refusal("not_found", "triage has not received this ticket"))
+    actor = caller(command.actor_id, command.actor_roles, FOLLOW_UP_CLOSERS[command.follow_up])
+    ask = _Ask(state.received.ticket_id, actor, command.actor_roles, "close_follow_up", now=now)
+    opened = next((f for f in state.follow_ups if f.follow_up is command.follow_up), None)
+    if opened is None:
+        reason = f"no {command.follow_up.value} is open on this ticket"
+        return _refuse(ask, RefusalKind.CONFLICT, reason)
+    approvers = state.approved.approvals if state.approved else ()
+    forbidden = policy.follow_up_refusal(
+        command.follow_up,
+        actor_id=command.actor_id,
+        held=command.actor_roles,
+        closer_roles=opened.closer_roles,
+        approvers={a.approver for a in approvers},
+    )
+    if forbidden is not None:
+        return _refuse(ask, RefusalKind.FORBIDDEN, forbidden)
+    if command.follow_up in state.follow_ups_closed:
+        return Decided()
+    closed = FollowUpClosed(
+        ticket_id=opened.ticket_id,
+        follow_up=command.follow_up,
+        closed_by=command.actor_id,
+        summary=command.summary,
+        link=command.link,
+        within_deadline=now <= opened.due_at,
+        closed_at=now,
+    )
+    return Decided((Outcome(closed, actor, command.summary),))
+
+
+# ---------------------------------------------------------------- timers ------------------
+
+
+def _fire(state: TicketState, command: FireTimer, *, now: datetime, policy: Policy) -> Decided:
+    if state.ticket_id is None:
+        return Decided()
+    events: list[Event] = []
+    match command.kind:
+        case "triage_sla":
+            events = _triage_breach(state, command, now=now, policy=policy)
+        case "plan_sla":
+            events = _plan_breach(state, now=now, policy=policy)
+        case "approval_reminder":
+            events = _reminder(state, command, now=now)
+        case "breach_escalation":
+            events = _escalation(state, command, now=now, policy=policy)
+        case "revisit":
+            events = _revisit(state, command, now=now)
+        case "follow_up_due":
+            events = _follow_up_overdue(state, command, now=now)
+    why = f"{command.kind} timer due at {command.due_at.isoformat()}"
+    return Decided(tuple(Outcome(event, SERVICE, why) for event in events))
+
+
+def _triage_breach(
+    state: TicketState, command: FireTimer, *, now: datetime, policy: Policy
+) -> list[Event]:
     proposal = state.proposal
     if proposal is None or state.triage is not None or state.triage_breached:
-        return None
-    if command.due_at < proposal.triage_deadline:
-        return None  # a timer of an earlier proposal; the current deadline has its own
-    return TriageSlaBreached(
+        return []
+    if state.closed is not None or command.due_at < proposal.triage_deadline:
+        return []  # closed, or a timer of an earlier proposal (the current one has its own)
+    rotation = policy.owner_for(proposal.ticket_id)
+    notice = _notice(
+        proposal.ticket_id,
+        "triage_sla",
+        0,
+        BREACH_NOTICE_ROLES["triage_sla"],
+        severity=proposal.severity,
+        deadline=proposal.triage_deadline,
+        recipients=(rotation,) if rotation else (),
+        now=now,
+        policy=policy,
+    )
+    breach = TriageSlaBreached(
         ticket_id=proposal.ticket_id,
         severity=proposal.severity,
         deadline=proposal.triage_deadline,
         detected_at=now,
     )
+    return [breach, notice]
 
 
-def _plan_breach(state: TicketState, *, now: datetime) -> Event | None:
-    decision, deadline = state.decision, state.plan_deadline
-    if decision is None or deadline is None or state.plan_breached:
-        return None
-    if decision.decision is not Decision.BACKPORT or state.approved is not None:
-        return None
-    revision = state.plan.revision if state.plan else None
-    return PlanSlaBreached(
-        ticket_id=decision.ticket_id,
-        revision=revision,
+def _plan_breach(state: TicketState, *, now: datetime, policy: Policy) -> list[Event]:
+    """Any plan not approved by the plan deadline breaches, whichever revision's timer fires:
+    each plan revision schedules its own timer (a re-plan after the deadline breaches too)."""
+    plan, deadline = state.plan, state.plan_deadline
+    if plan is None or deadline is None or state.plan_breached or state.closed is not None:
+        return []
+    if state.approved is not None:
+        return []
+    breach = PlanSlaBreached(
+        ticket_id=plan.ticket_id,
+        revision=plan.revision,
         deadline=deadline,
         missing_approvals=state.missing,
         detected_at=now,
     )
+    notice = _notice(
+        plan.ticket_id,
+        "plan_sla",
+        0,
+        state.missing,
+        severity=state.triage.severity if state.triage else None,
+        deadline=deadline,
+        recipients=(state.owner,) if state.owner else (),
+        missing=state.missing,
+        now=now,
+        policy=policy,
+    )
+    return [breach, notice]
 
 
-def _reminder(state: TicketState, command: FireTimer, *, now: datetime) -> Event | None:
+def _notice(
+    ticket_id: int,
+    breach: BreachKind,
+    level: int,
+    roles: Sequence[Role],
+    *,
+    severity: Severity | None,
+    deadline: datetime,
+    now: datetime,
+    policy: Policy,
+    recipients: tuple[str, ...] = (),
+    missing: tuple[Role, ...] = (),
+) -> BreachNotificationRequested:
+    what = "triage" if breach == "triage_sla" else "plan approval"
+    message = f"ticket {ticket_id}: {what} was due {deadline.isoformat()}" + (
+        f" (escalation {level})" if level else ""
+    )
+    return BreachNotificationRequested(
+        ticket_id=ticket_id,
+        breach=breach,
+        level=level,
+        roles=tuple(roles),
+        recipients=recipients,
+        channel_hint=policy.notice_channel(severity),
+        severity=severity,
+        deadline=deadline,
+        missing_approvals=missing,
+        message=message,
+        requested_at=now,
+    )
+
+
+def _escalation(
+    state: TicketState, command: FireTimer, *, now: datetime, policy: Policy
+) -> list[Event]:
+    """A breach still unanswered (ticket untriaged / plan unapproved) goes to the next role."""
+    breach, level = command.breach, command.level
+    roles = policy.escalation_roles(level)
+    if breach is None or roles is None or state.closed is not None:
+        return []
+    if (breach, level) in state.escalated:
+        return []
+    deadline: datetime | None
+    if breach == "triage_sla":
+        proposal = state.proposal
+        answered = state.triage is not None
+        deadline, severity = (
+            (proposal.triage_deadline, proposal.severity) if proposal else (None, None)
+        )
+    else:
+        answered, deadline = state.plan is None or state.approved is not None, state.plan_deadline
+        severity = state.triage.severity if state.triage else None
+    if answered or deadline is None or state.ticket_id is None:
+        return []
+    escalated = BreachEscalated(
+        ticket_id=state.ticket_id,
+        breach=breach,
+        level=level,
+        to_roles=roles,
+        deadline=deadline,
+        escalated_at=now,
+    )
+    missing = state.missing if breach == "plan_sla" else ()
+    notice = _notice(
+        state.ticket_id,
+        breach,
+        level,
+        roles,
+        severity=severity,
+        deadline=deadline,
+        missing=missing,
+        now=now,
+        policy=policy,
+    )
+    return [escalated, notice]
+
+
+def _reminder(state: TicketState, command: FireTimer, *, now: datetime) -> list[Event]:
     plan = state.plan
     if plan is None or state.approved is not None or plan.revision != command.revision:
-        return None
-    if plan.revision in state.reminded_revisions or not state.missing:
-        return None
-    return ApprovalReminderDue(
+        return []
+    if plan.revision in state.reminded_revisions or not state.missing or state.closed:
+        return []
+    reminder = ApprovalReminderDue(
         ticket_id=plan.ticket_id,
         revision=plan.revision,
         deadline=plan.plan_deadline,
         missing_approvals=state.missing,
         reminded_at=now,
     )
+    return [reminder]
+
+
+def _revisit(state: TicketState, command: FireTimer, *, now: datetime) -> list[Event]:
+    """Only the deferral that scheduled it, still standing and not revisited yet."""
+    decision = state.decision
+    if decision is None or decision.decision is not Decision.DEFER or state.closed is not None:
+        return []
+    if decision.decided_at != command.decided_at or state.revisited == decision.decided_at:
+        return []
+    due = RevisitDue(
+        ticket_id=decision.ticket_id,
+        deferred_at=decision.decided_at,
+        revisit_at=decision.revisit_at or command.due_at,
+        reason=decision.reason,
+        due_at=now,
+    )
+    return [due]
+
+
+def _follow_up_overdue(state: TicketState, command: FireTimer, *, now: datetime) -> list[Event]:
+    item = command.follow_up
+    opened = next((f for f in state.follow_ups if f.follow_up is item), None)
+    if item is None or opened is None:
+        return []
+    if item in state.follow_ups_closed or item in state.follow_ups_overdue:
+        return []
+    overdue = FollowUpOverdue(
+        ticket_id=opened.ticket_id, follow_up=item, due_at=opened.due_at, detected_at=now
+    )
+    return [overdue]

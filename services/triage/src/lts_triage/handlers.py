@@ -6,12 +6,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.intake import TicketLabelled, TicketOpened
-from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
+from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled, TicketOpened
+from lts_events.contracts.triage import (
+    BackportDecided,
+    BackportPlanned,
+    BreachNotificationRequested,
+    FollowUp,
+    FollowUpOpened,
+    SeverityProposed,
+)
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.store.port import (
@@ -34,53 +42,71 @@ from lts_triage.domain import (
     RelabelTicket,
     TicketState,
     TimerKind,
+    WithdrawAdvisory,
     decide,
     fold,
 )
 from lts_triage.policy import Policy
 
 CONSUMER = "triage"
-TIMER_KINDS: tuple[TimerKind, ...] = ("triage_sla", "plan_sla", "approval_reminder")
+TIMER_KINDS: tuple[TimerKind, ...] = (
+    "triage_sla",
+    "plan_sla",
+    "approval_reminder",
+    "breach_escalation",
+    "revisit",
+    "follow_up_due",
+)
 _ATTEMPTS = 5
 
 
 def timers_for(
     ticket_id: int, events: Sequence[Event], *, policy: Policy, consumer: str = CONSUMER
 ) -> list[Timer]:
-    """The durable timers new events call for: the triage SLA of a proposal, the plan SLA of the
-    first triage, and a reminder before the plan deadline for each plan revision."""
+    """The durable timers new events call for. A timer's id names what it was scheduled for
+    (the store keeps the first timer of an id and drops a second), so every id is per
+    decision: the triage SLA per proposed deadline, the plan SLA and the reminder per plan
+    revision, an escalation per breach and level, a revisit per deferral, a follow-up's due
+    date per follow-up."""
     stream = ticket_stream(ticket_id)
+
+    def timer(prefix: str, key: object, due: datetime, kind: TimerKind, **data: object) -> Timer:
+        return Timer(f"{prefix}:{ticket_id}:{key}", consumer, stream, due, kind, data)
+
     timers: list[Timer] = []
     for event in events:
         match event:
             case SeverityProposed():
                 deadline = event.triage_deadline
-                timers.append(
-                    Timer(
-                        f"triage-sla:{ticket_id}:{deadline.isoformat()}",
-                        consumer,
-                        stream,
-                        deadline,
-                        "triage_sla",
-                    )
-                )
-            case TicketTriaged():
-                timers.append(
-                    Timer(
-                        f"plan-sla:{ticket_id}", consumer, stream, event.plan_deadline, "plan_sla"
-                    )
-                )
+                timers.append(timer("triage-sla", deadline.isoformat(), deadline, "triage_sla"))
             case BackportPlanned():
+                rev = event.revision
                 due = policy.reminder_at(deadline=event.plan_deadline, planned_at=event.planned_at)
+                timers += [
+                    timer("plan-sla", f"r{rev}", event.plan_deadline, "plan_sla", revision=rev),
+                    timer("approval-reminder", rev, due, "approval_reminder", revision=rev),
+                ]
+            case BreachNotificationRequested() if policy.escalation_roles(event.level + 1):
+                due = policy.escalation_due(notified_at=event.requested_at)
+                level, breach = event.level + 1, event.breach
+                key = f"{breach}:{level}"
                 timers.append(
-                    Timer(
-                        f"approval-reminder:{ticket_id}:{event.revision}",
-                        consumer,
-                        stream,
+                    timer(
+                        "breach-escalation",
+                        key,
                         due,
-                        "approval_reminder",
-                        {"revision": event.revision},
+                        "breach_escalation",
+                        breach=breach,
+                        level=level,
                     )
+                )
+            case BackportDecided(revisit_at=datetime() as revisit_at):
+                at = event.decided_at.isoformat()
+                timers.append(timer("revisit", at, revisit_at, "revisit", decided_at=at))
+            case FollowUpOpened():
+                item = event.follow_up.value
+                timers.append(
+                    timer("follow-up", item, event.due_at, "follow_up_due", follow_up=item)
                 )
     return timers
 
@@ -180,6 +206,10 @@ class TriageHandlers:
         except ConcurrencyError:
             await self.execute(ticket.ticket_id, command, origin)
 
+    async def _withdraw(self, withdrawn: AdvisoryWithdrawn, origin: Origin) -> None:
+        command = WithdrawAdvisory(withdrawn.advisory_id)
+        await self.execute(withdrawn.ticket_id, command, origin)
+
     async def _relabel(self, labelled: TicketLabelled, origin: Origin) -> None:
         command = RelabelTicket(tuple(labelled.labels), labelled.reason)
         await self.execute(labelled.ticket_id, command, origin)
@@ -213,6 +243,8 @@ class TriageHandlers:
                     await self._open(ticket, origin)
                 case TicketLabelled() as labelled:
                     await self._relabel(labelled, origin)
+                case AdvisoryWithdrawn() as withdrawn:
+                    await self._withdraw(withdrawn, origin)
         return [None] * len(inbounds)
 
     async def _receive_all(self, opened: Sequence[tuple[int, ReceiveTicket, Origin]]) -> None:
@@ -236,10 +268,21 @@ class TriageHandlers:
             )
             return
         ticket_id = int(timer.stream_id.removeprefix("ticket-"))
-        revision = timer.payload.get("revision")
-        command = FireTimer(
-            timer.kind,
-            timer.due_at,
-            int(revision) if revision is not None else None,
-        )
-        await self.execute(ticket_id, command, Origin(fired_timer=timer.timer_id))
+        await self.execute(ticket_id, fired(timer), Origin(fired_timer=timer.timer_id))
+
+
+def fired(timer: Timer) -> FireTimer:
+    """The command of a due timer, from its kind and payload (see `timers_for`)."""
+    payload = timer.payload
+    revision, breach, decided_at, follow_up = (
+        payload.get(key) for key in ("revision", "breach", "decided_at", "follow_up")
+    )
+    return FireTimer(
+        timer.kind,  # type: ignore[arg-type]  # checked against TIMER_KINDS by the caller
+        timer.due_at,
+        revision=int(revision) if revision is not None else None,
+        breach="plan_sla" if breach == "plan_sla" else "triage_sla" if breach else None,
+        level=int(payload.get("level", 0)),
+        decided_at=datetime.fromisoformat(decided_at) if decided_at else None,
+        follow_up=FollowUp(follow_up) if follow_up else None,
+    )

@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Literal
 
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
 from lts_events.contracts.triage import (
+    BreachKind,
     ChangeKind,
     Decision,
     Effort,
+    FollowUp,
     RiskLevel,
     RiskPart,
     RolloutStrategy,
@@ -68,6 +71,13 @@ TRIAGE_SLA: dict[Severity, Sla] = {
     Severity.LOW: Sla(business_days=3),
 }
 PLAN_SLA = Sla(business_days=3)
+REVISIT_AFTER = Sla(business_days=20)  # a deferred ticket is looked at again (~a month)
+ESCALATE_AFTER = timedelta(hours=4)  # a breach nobody answered goes to the next role
+ESCALATION_CHAIN = (Role.ENGINEERING_LEAD,)
+FOLLOW_UP_SLA = {
+    FollowUp.POST_FACTO_AUDIT: Sla(business_days=5),
+    FollowUp.POSTMORTEM: Sla(business_days=10),
+}
 
 
 # ---------------------------------------------------------------- risk score --------------
@@ -209,7 +219,18 @@ class Verdict:
 NORMAL_APPROVERS = (Role.CODE_REVIEWER, Role.QA, Role.RELEASE_MANAGER)
 EMERGENCY_APPROVERS = (Role.ENGINEERING_LEAD, Role.RELEASE_MANAGER)
 CRITICAL_REGRESSION_APPROVERS = (Role.PRODUCT_OWNER, Role.ENGINEERING_LEAD)
-MAINTAINER_ROLES = frozenset({Role.MAINTAINER, Role.CODE_REVIEWER})
+# "Only approved maintainers can sign off": the sign-offs that approve what goes into an LTS
+# branch (the code review, the release) must come from a listed maintainer (`maintainers`).
+# QA, security, product and leadership sign as their function.
+MAINTAINER_SIGN_OFF_ROLES = frozenset({Role.MAINTAINER, Role.CODE_REVIEWER, Role.RELEASE_MANAGER})
+# Who may ask for what on a ticket (checked in the domain, so a refusal is recorded).
+TRIAGE_ROLES = (Role.TRIAGE_ENGINEER,)
+EMERGENCY_REQUESTERS = (
+    Role.TRIAGE_ENGINEER,
+    Role.ENGINEERING_LEAD,
+    Role.RELEASE_MANAGER,
+    Role.MAINTAINER,
+)
 BASE_TESTS = ("unit", "integration", "backport_regression")
 SECURITY_TESTS = ("security_regression", "sast", "dependency_scan")
 
@@ -248,6 +269,12 @@ class Policy:
     reminder_before: timedelta = timedelta(hours=24)
     triage_sla: dict[Severity, Sla] = field(default_factory=lambda: dict(TRIAGE_SLA))
     plan_sla: Sla = PLAN_SLA
+    maintainer_sign_off_roles: frozenset[Role] = MAINTAINER_SIGN_OFF_ROLES
+    one_role_per_signer: bool = True
+    revisit_after: Sla = REVISIT_AFTER
+    escalate_after: timedelta = ESCALATE_AFTER
+    escalation_chain: tuple[Role, ...] = ESCALATION_CHAIN
+    follow_up_sla: dict[FollowUp, Sla] = field(default_factory=lambda: dict(FOLLOW_UP_SLA))
 
     # -- SLA
     def triage_deadline(self, severity: Severity, *, opened_at: datetime) -> datetime:
@@ -376,16 +403,90 @@ class Policy:
         year, week, _ = plan_deadline.astimezone(self.calendar.zone).isocalendar()
         return f"lts-patch-{year}-W{week:02d}"
 
+    # -- who may ask
+    def request_refusal(
+        self, action: str, *, actor_id: str, held: Iterable[Role], allowed: Sequence[Role]
+    ) -> str | None:
+        """Why `actor_id` may not `action` (None when one of the `allowed` roles is held)."""
+        if set(held) & set(allowed):
+            return None
+        wanted = ", ".join(r.value for r in allowed)
+        return f"{actor_id} may not {action}: it requires one of the roles {wanted}"
+
     # -- sign-off
     def sign_off_refusal(
-        self, *, role: Role, actor_id: str, actor_roles: Iterable[Role], required: Sequence[Role]
+        self,
+        *,
+        role: Role,
+        actor_id: str,
+        actor_roles: Iterable[Role],
+        required: Sequence[Role],
+        signed_by_actor: Iterable[Role] = (),
     ) -> str | None:
-        """Why a sign-off must be refused (None when it may be recorded)."""
+        """Why a sign-off must be refused (None when it may be recorded). `signed_by_actor`:
+        the roles this actor already signed on the same plan revision (four eyes: one person
+        holds one required role of a plan unless `one_role_per_signer` is off)."""
         if role not in set(actor_roles):
             return f"{actor_id} does not hold the role {role.value}"
-        if role in MAINTAINER_ROLES and actor_id not in self.maintainers:
+        if role in self.maintainer_sign_off_roles and actor_id not in self.maintainers:
             return f"only configured maintainers may sign off as {role.value}"
         if role not in required:
             wanted = ", ".join(r.value for r in required)
             return f"the plan does not require a {role.value} sign-off (required: {wanted})"
+        other = [r.value for r in signed_by_actor if r is not role]
+        if other and self.one_role_per_signer:
+            return (
+                f"{actor_id} already signed this plan as {', '.join(other)}: one person holds "
+                "one required role of a plan (four eyes)"
+            )
         return None
+
+    # -- breaches: who is told, how, and who next
+    def notice_channel(self, severity: Severity | None) -> Literal["page", "chat", "email"]:
+        if severity is not None and at_least(severity, Severity.CRITICAL):
+            return "page"
+        return "chat" if severity is Severity.HIGH else "email"
+
+    def escalation_roles(self, level: int) -> tuple[Role, ...] | None:
+        """The role(s) told at escalation `level` (1..), None past the end of the chain."""
+        if 1 <= level <= len(self.escalation_chain):
+            return (self.escalation_chain[level - 1],)
+        return None
+
+    def escalation_due(self, *, notified_at: datetime) -> datetime:
+        return notified_at + self.escalate_after
+
+    # -- deferral and follow-ups
+    def revisit_at(self, *, deferred_at: datetime) -> datetime:
+        return self.revisit_after.deadline(deferred_at, self.calendar)
+
+    def follow_up_due(self, follow_up: FollowUp, *, opened_at: datetime) -> datetime:
+        return self.follow_up_sla[follow_up].deadline(opened_at, self.calendar)
+
+    def follow_up_refusal(
+        self,
+        follow_up: FollowUp,
+        *,
+        actor_id: str,
+        held: Iterable[Role],
+        closer_roles: Sequence[Role],
+        approvers: Iterable[str],
+    ) -> str | None:
+        """Who may close a follow-up: one holding a closer role; an audit is not closed by one
+        who approved the fast-track it audits."""
+        refusal = self.request_refusal(
+            f"close the {follow_up.value}", actor_id=actor_id, held=held, allowed=closer_roles
+        )
+        if refusal is None and follow_up is FollowUp.POST_FACTO_AUDIT and actor_id in approvers:
+            return f"{actor_id} approved the fast-track and may not audit it"
+        return refusal
+
+
+FOLLOW_UP_CLOSERS: dict[FollowUp, tuple[Role, ...]] = {
+    FollowUp.POST_FACTO_AUDIT: (Role.ENGINEERING_LEAD, Role.SECURITY_REVIEWER),
+    FollowUp.POSTMORTEM: (Role.ENGINEERING_LEAD, Role.SRE, Role.MAINTAINER, Role.RELEASE_MANAGER),
+}
+BREACH_NOTICE_ROLES: dict[BreachKind, tuple[Role, ...]] = {
+    "triage_sla": (Role.TRIAGE_ENGINEER,),
+    "plan_sla": (),  # the missing approvers' roles, and the owner by name
+}

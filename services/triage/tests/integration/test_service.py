@@ -13,10 +13,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.triage import (
-    ApprovalRefused,
     BackportPlanned,
     EmergencyFastTrackApproved,
     PlanApproved,
+    RequestRefused,
     SeverityProposed,
     TicketReceived,
     TicketTriaged,
@@ -121,23 +121,29 @@ async def test_engineer_triage_and_http_approvals_lead_to_plan_approved(
     triaged = await client.post(
         f"/tickets/{ticket_id}/triage", json=checklist, headers=bearer("dev-triage_engineer")
     )
+    not_a_triager = await client.post(
+        f"/tickets/{ticket_id}/triage", json=checklist, headers=bearer("dev-qa")
+    )
     refused = await client.post(
         f"/tickets/{ticket_id}/approvals",
-        json={"role": "qa", "comment": "lgtm"},
+        json={"role": "qa", "comment": "lgtm", "revision": 1},
         headers=bearer("dev-maintainer"),
     )
+    plan = await client.get(f"/tickets/{ticket_id}/plan", headers=bearer("dev-qa"))
     statuses = []
-    for token, role in [
-        ("dev-maintainer-alice", "code_reviewer"),
-        ("dev-qa", "qa"),
-        ("dev-qa", "qa"),
-        ("dev-release_manager", "release_manager"),
-        ("dev-security_reviewer", "security_reviewer"),
+    for token, role, named in [
+        ("dev-maintainer-alice", "code_reviewer", {"If-Match": plan.headers["ETag"]}),
+        ("dev-qa", "qa", {}),  # no revision named: 428
+        ("dev-qa", "qa", {"If-Match": '"7"'}),  # a revision that is not the plan's: 412
+        ("dev-qa", "qa", {"If-Match": '"1"'}),
+        ("dev-qa", "qa", {"If-Match": '"1"'}),
+        ("dev-release_manager", "release_manager", {"If-Match": '"1"'}),
+        ("dev-security_reviewer", "security_reviewer", {"If-Match": 'W/"1"'}),
     ]:
         answer = await client.post(
             f"/tickets/{ticket_id}/approvals",
             json={"role": role, "comment": "ok"},
-            headers=bearer(token),
+            headers={**bearer(token), **named},
         )
         statuses.append(answer.status_code)
     view = (await client.get(f"/tickets/{ticket_id}/triage", headers=bearer("dev-qa"))).json()
@@ -151,13 +157,20 @@ async def test_engineer_triage_and_http_approvals_lead_to_plan_approved(
     assert triaged.status_code == 200, triaged.text
     assert triaged.json()["plan"]["target_branches"] == ["release-lts/v1.4", "release-lts/v1.3"]
     assert triaged.json()["plan"]["security_review_required"] is True
+    assert not_a_triager.status_code == 403
     assert refused.status_code == 403
     assert "does not hold the role qa" in refused.json()["detail"]
-    assert statuses == [201, 201, 200, 201, 201]
+    assert (plan.status_code, plan.headers["ETag"]) == (200, '"1"')
+    assert statuses == [201, 428, 412, 201, 200, 201, 201]
     assert view["status"] == "approved"
     assert view["missing_approvals"] == []
-    refusal = _only(seen, ApprovalRefused.type)
-    assert refusal.actorid == "dev-maintainer"
+    refusals = [e.event for e in seen if e.type == RequestRefused.type]
+    assert [(r.actor, r.action, r.refusal.value) for r in refusals] == [  # type: ignore[attr-defined]
+        ("dev-qa", "triage", "forbidden"),
+        ("dev-maintainer", "sign_off", "forbidden"),
+        ("dev-qa", "sign_off", "precondition_required"),
+        ("dev-qa", "sign_off", "precondition_failed"),
+    ]
     approved = _only(seen, PlanApproved.type).event
     assert isinstance(approved, PlanApproved)
     assert {a.role.value for a in approved.approvals} == {
@@ -217,9 +230,16 @@ async def test_an_emergency_fast_track_over_http_is_approved_for_post_facto_audi
         ("dev-release_manager", "release_manager"),
     ]:
         signed = await client.post(
-            f"/tickets/{ticket_id}/approvals", json={"role": role}, headers=bearer(token)
+            f"/tickets/{ticket_id}/approvals",
+            json={"role": role, "revision": 1},
+            headers=bearer(token),
         )
         assert signed.status_code == 201, signed.text
+    postmortem = await client.post(
+        f"/tickets/{ticket_id}/follow-ups/postmortem",
+        json={"summary": "root cause: a missing index", "link": "https://wiki.example/pm/1"},
+        headers=bearer("dev-sre"),
+    )
     seen = await consume_until(
         kafka,
         service.triage_topic,
@@ -235,3 +255,6 @@ async def test_an_emergency_fast_track_over_http_is_approved_for_post_facto_audi
     assert isinstance(fast_track, EmergencyFastTrackApproved)
     assert fast_track.post_facto_audit_required
     assert fast_track.postmortem_required
+    assert postmortem.status_code == 201, postmortem.text
+    follow_ups = {f["follow_up"]: f["status"] for f in postmortem.json()["follow_ups"]}
+    assert follow_ups == {"post_facto_audit": "open", "postmortem": "closed"}

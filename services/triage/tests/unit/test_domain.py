@@ -9,17 +9,20 @@ from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import (
     ApprovalRecorded,
-    ApprovalRefused,
     ApprovalReminderDue,
     BackportDecided,
     BackportPlanned,
+    BreachNotificationRequested,
     Decision,
     Effort,
     EmergencyFastTrackApproved,
     EmergencyFastTrackRequested,
+    FollowUpOpened,
     OwnerAssigned,
     PlanApproved,
     PlanSlaBreached,
+    RefusalKind,
+    RequestRefused,
     RiskScored,
     SeverityProposed,
     TicketReceived,
@@ -49,7 +52,7 @@ POLICY = Policy(
         LtsLine("1.3", date(2027, 6, 30)),
         LtsLine("1.4", date(2028, 12, 31)),
     ),
-    maintainers=frozenset({"alice"}),
+    maintainers=frozenset({"alice", "dev-release_manager"}),
     owner_rotation=("alice", "bob", "carol"),
 )
 ENGINEER = Actor(id="tess", role=Role.TRIAGE_ENGINEER)
@@ -97,12 +100,15 @@ def of_type(events: list[Event], cls: type[Event]) -> list[Event]:
     return [event for event in events if isinstance(event, cls)]
 
 
-def sign(role: Role, actor: str | None = None, roles: set[Role] | None = None) -> SignOff:
+def sign(
+    role: Role, actor: str | None = None, roles: set[Role] | None = None, revision: int = 1
+) -> SignOff:
     return SignOff(
         actor_id=actor or f"dev-{role.value}",
         actor_roles=frozenset(roles or {role}),
         role=role,
         comment="looks good",
+        revision=revision,
     )
 
 
@@ -283,6 +289,8 @@ def test_emergency_plan_needs_engineering_lead_and_release_manager_then_audit() 
     assert [type(e) for e in results[-1].events] == [
         ApprovalRecorded,
         EmergencyFastTrackApproved,
+        FollowUpOpened,
+        FollowUpOpened,
         PlanApproved,
     ]
     assert state.approved is not None
@@ -310,7 +318,9 @@ def test_a_sign_off_before_any_plan_is_a_conflict() -> None:
 
     assert decided.refusal is not None
     assert decided.refusal.kind == "conflict"
-    assert decided.events == []
+    refused = decided.events[0]
+    assert isinstance(refused, RequestRefused)
+    assert (refused.action, refused.refusal) == ("sign_off", RefusalKind.CONFLICT)
 
 
 def test_a_sign_off_without_the_role_is_refused_and_recorded() -> None:
@@ -321,8 +331,12 @@ def test_a_sign_off_without_the_role_is_refused_and_recorded() -> None:
     assert decided.refusal is not None
     assert decided.refusal.kind == "forbidden"
     refused = decided.events[0]
-    assert isinstance(refused, ApprovalRefused)
-    assert (refused.actor, refused.role) == ("mallory", Role.QA)
+    assert isinstance(refused, RequestRefused)
+    assert (refused.actor, refused.role, refused.held_roles) == (
+        "mallory",
+        Role.QA,
+        (Role.MAINTAINER,),
+    )
     assert "does not hold the role qa" in refused.reason
 
 
@@ -371,7 +385,7 @@ def test_triage_sla_breach_fires_only_for_an_untriaged_ticket() -> None:
     breached = decide(waiting, FireTimer("triage_sla", due), now=due, policy=POLICY)
     quiet = decide(done, FireTimer("triage_sla", due), now=due, policy=POLICY)
 
-    assert [type(e) for e in breached.events] == [TriageSlaBreached]
+    assert [type(e) for e in breached.events] == [TriageSlaBreached, BreachNotificationRequested]
     assert quiet.events == []
 
 
@@ -474,5 +488,5 @@ def test_a_sign_off_without_the_role_is_refused_even_after_approval() -> None:
 
     assert state.approved is not None
     assert late.refusal is not None
-    assert [type(e) for e in late.events] == [ApprovalRefused]
+    assert [type(e) for e in late.events] == [RequestRefused]
     assert again == Decided()

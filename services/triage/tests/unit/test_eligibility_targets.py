@@ -117,7 +117,10 @@ def test_a_critical_alert_without_a_version_breaches_its_sla_when_nobody_triages
 
     fired = decide(state, FireTimer("triage_sla", due), now=due, policy=POLICY)
 
-    assert [e.type for e in fired.events] == ["lts.triage.triage_sla_breached"]
+    assert [e.type for e in fired.events] == [
+        "lts.triage.triage_sla_breached",
+        "lts.triage.breach_notification_requested",  # somebody is told (issue 12, item 12)
+    ]
 
 
 def test_a_critical_alert_with_a_version_is_still_triaged_automatically() -> None:

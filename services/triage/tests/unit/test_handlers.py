@@ -80,10 +80,10 @@ async def test_events_carry_actor_and_reason_in_their_metadata() -> None:
     await handlers.execute(5, FireTimer("triage_sla", clock()))
 
     history = await store.read_stream(ticket_stream(5))
-    assert [e.metadata.actor.role for e in history.events] == [Role.AUTOMATION] * 3
+    assert [e.metadata.actor.role for e in history.events] == [Role.AUTOMATION] * 4
     assert all(e.metadata.reason for e in history.events)
     assert history.events[0].metadata.correlation_id == "corr-1"
-    assert history.events[-1].data["severity"] == Severity.HIGH.value
+    assert history.events[2].data["severity"] == Severity.HIGH.value
 
 
 def inbound(event: Event, message_id: str, offset: int) -> Inbound[Event]:

@@ -12,7 +12,13 @@ from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import ChangeKind, Effort
 from lts_triage.calendar import BusinessCalendar
 from lts_triage.domain import ReceiveTicket, SignOff, TicketState, TriageTicket, decide, fold
-from lts_triage.policy import MAINTAINER_ROLES, TRIAGE_SLA, Checklist, LtsLine, Policy
+from lts_triage.policy import (
+    MAINTAINER_SIGN_OFF_ROLES,
+    TRIAGE_SLA,
+    Checklist,
+    LtsLine,
+    Policy,
+)
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe"]
 instants = st.datetimes(
@@ -52,7 +58,9 @@ def test_business_day_triage_slas_end_on_business_days(
 
 POLICY = Policy(
     lines=(LtsLine("1.3", date(2099, 1, 1)), LtsLine("1.4", date(2099, 1, 1))),
-    maintainers=frozenset({"alice"}),
+    maintainers=frozenset(
+        {"alice", *(f"maint-{role.value}" for role in MAINTAINER_SIGN_OFF_ROLES)}
+    ),
 )
 checklists = st.builds(
     Checklist,
@@ -72,6 +80,7 @@ sign_offs = st.lists(
         actor_id=st.sampled_from(["alice", "bob", "carol"]),
         actor_roles=st.frozensets(st.sampled_from(list(Role)), min_size=1, max_size=3),
         role=st.sampled_from(list(Role)),
+        revision=st.sampled_from([None, 1, 2]),
     ),
     max_size=25,
 )
@@ -106,8 +115,10 @@ def test_a_plan_is_never_approved_with_a_missing_required_role(
         for approval in state.approved.approvals:
             attempt_roles = [a for a in attempts if a.actor_id == approval.approver]
             assert any(approval.role in a.actor_roles for a in attempt_roles)
-            if approval.role is Role.CODE_REVIEWER:
-                assert approval.approver == "alice"
+            if approval.role in MAINTAINER_SIGN_OFF_ROLES:
+                assert approval.approver in POLICY.maintainers
+        approvers = [a.approver for a in state.approved.approvals]
+        assert len(approvers) == len(set(approvers))  # four eyes: one role per person
 
 
 @settings(max_examples=200)
@@ -127,9 +138,12 @@ def test_a_plan_is_approved_exactly_when_every_required_role_has_signed(
     order = data.draw(st.permutations(sorted(required)))
     valid = [
         SignOff(
-            actor_id="alice" if role in MAINTAINER_ROLES else f"user-{role.value}",
+            actor_id=f"maint-{role.value}"
+            if role in MAINTAINER_SIGN_OFF_ROLES
+            else f"user-{role.value}",
             actor_roles=frozenset({role}),
             role=role,
+            revision=1,
         )
         for role in order
     ]

@@ -11,9 +11,13 @@ Lifecycle of one ticket, in order:
 A triage engineer's confirmation or correction is another `TicketTriaged` (`automatic=False`),
 followed by a new risk score, decision and, if still backported, a new plan revision; approvals
 count only for the plan revision they were given for. Timers add `TriageSlaBreached`,
-`PlanSlaBreached` and `ApprovalReminderDue`. When automation would triage but no affected
-version is known, `AffectedVersionsRequested` follows the proposal instead, and the ticket waits
-for a triage engineer under its triage SLA.
+`PlanSlaBreached` and `ApprovalReminderDue`; a breach asks for a notification
+(`BreachNotificationRequested`) and, unanswered, escalates (`BreachEscalated`). A deferral is
+revisited (`RevisitDue`); a withdrawn advisory closes the ticket (`TicketClosed`); an emergency
+fast-track opens its follow-ups (`FollowUpOpened` -> `FollowUpClosed` / `FollowUpOverdue`).
+Every refused request is recorded (`RequestRefused`). When automation would triage but no
+affected version is known, `AffectedVersionsRequested` follows the proposal instead, and the
+ticket waits for a triage engineer under its triage SLA.
 """
 
 from __future__ import annotations
@@ -200,7 +204,13 @@ class RiskScored(Event):
 
 
 class BackportDecided(Event):
+    """Backport, defer or reject. A deferral names the day it is looked at again
+    (`revisit_at`, a durable timer: `RevisitDue`).
+
+    Schema 2 added `revisit_at`; schema-1 decisions read with none."""
+
     type: ClassVar[str] = "lts.triage.backport_decided"
+    schema_version: ClassVar[int] = 2
 
     ticket_id: TicketId
     decision: Decision
@@ -209,6 +219,12 @@ class BackportDecided(Event):
     targets: tuple[str, ...] = ()
     decided_by: str
     decided_at: datetime
+    revisit_at: datetime | None
+
+
+@REGISTRY.upcaster(BackportDecided.type, from_version=1)
+def _decision_without_revisit(data: JsonDict) -> JsonDict:
+    return {**data, "revisit_at": None}
 
 
 class OwnerAssigned(Event):
@@ -254,7 +270,8 @@ class ApprovalRecorded(Event):
 
 
 class ApprovalRefused(Event):
-    """A sign-off that was refused, recorded for the audit."""
+    """A sign-off that was refused, recorded for the audit. No longer emitted: every refusal is
+    now a `RequestRefused`; stored ones stay readable."""
 
     type: ClassVar[str] = "lts.triage.approval_refused"
 
@@ -344,3 +361,148 @@ class ApprovalReminderDue(Event):
     deadline: datetime
     missing_approvals: tuple[Role, ...]
     reminded_at: datetime
+
+
+# ---------------------------------------------------------------- refusals, breaches, follow-up
+
+
+class RefusalKind(StrEnum):
+    """Why a request was refused; the HTTP status the API answers with is in brackets."""
+
+    FORBIDDEN = "forbidden"  # 403: the caller may not do this
+    CONFLICT = "conflict"  # 409: not in this state of the ticket
+    PRECONDITION_FAILED = "precondition_failed"  # 412: a stale plan revision
+    PRECONDITION_REQUIRED = "precondition_required"  # 428: no plan revision named
+
+
+class RequestRefused(Event):
+    """A request on a ticket that was refused, recorded for the audit: who (`actor` and the
+    roles their token held), what (`action`, and the role asked for) and why."""
+
+    type: ClassVar[str] = "lts.triage.request_refused"
+
+    ticket_id: TicketId
+    actor: str
+    held_roles: tuple[Role, ...]
+    action: Literal["triage", "emergency", "sign_off", "close_follow_up"]
+    role: Role | None = None
+    revision: int | None = None
+    refusal: RefusalKind
+    reason: str
+    refused_at: datetime
+
+
+BreachKind = Literal["triage_sla", "plan_sla"]
+
+
+class BreachNotificationRequested(Event):
+    """Someone must be told of a breach: the comms service delivers it (to the `recipients`
+    by name and to whoever holds the `roles`) on the channel hinted. `level` 0 is the breach
+    itself, 1.. its escalations."""
+
+    type: ClassVar[str] = "lts.triage.breach_notification_requested"
+
+    ticket_id: TicketId
+    breach: BreachKind
+    level: int = Field(ge=0)
+    roles: tuple[Role, ...]
+    recipients: tuple[str, ...] = ()
+    channel_hint: Literal["page", "chat", "email"]
+    severity: Severity | None = None
+    deadline: datetime
+    missing_approvals: tuple[Role, ...] = ()
+    message: str
+    requested_at: datetime
+
+
+class BreachEscalated(Event):
+    """A breach nobody answered (the ticket is still untriaged, the plan still unapproved)
+    `escalate_after` it was notified: handed to the next role of the policy's chain."""
+
+    type: ClassVar[str] = "lts.triage.breach_escalated"
+
+    ticket_id: TicketId
+    breach: BreachKind
+    level: int = Field(ge=1)
+    to_roles: tuple[Role, ...]
+    deadline: datetime
+    escalated_at: datetime
+
+
+class RevisitDue(Event):
+    """A deferred ticket's revisit date came: it is back in front of a triage engineer."""
+
+    type: ClassVar[str] = "lts.triage.revisit_due"
+
+    ticket_id: TicketId
+    deferred_at: datetime
+    revisit_at: datetime
+    reason: str
+    due_at: datetime
+
+
+class TicketClosed(Event):
+    """Triage stops working on the ticket (its advisory was withdrawn): no more plans,
+    sign-offs or breaches. Follow-ups of an emergency already fast-tracked stay open."""
+
+    type: ClassVar[str] = "lts.triage.ticket_closed"
+
+    ticket_id: TicketId
+    cause: Literal["advisory_withdrawn"]
+    reason: str
+    advisory_id: str | None = None
+    closed_at: datetime
+
+
+class SecurityReviewAdded(Event):
+    """A security label came after triage, while the plan was waiting for sign-offs: the
+    plan is revised (the next `BackportPlanned`) to require the security reviewer."""
+
+    type: ClassVar[str] = "lts.triage.security_review_added"
+
+    ticket_id: TicketId
+    labels: tuple[str, ...]
+    reason: str
+    added_at: datetime
+
+
+class FollowUp(StrEnum):
+    """What the emergency fast-track owes afterwards (runbook: post-facto audit, postmortem)."""
+
+    POST_FACTO_AUDIT = "post_facto_audit"
+    POSTMORTEM = "postmortem"
+
+
+class FollowUpOpened(Event):
+    """A work item the emergency fast-track opened: due at `due_at`, closed by one holding
+    one of `closer_roles` (`FollowUpClosed`), else `FollowUpOverdue`."""
+
+    type: ClassVar[str] = "lts.triage.follow_up_opened"
+
+    ticket_id: TicketId
+    follow_up: FollowUp
+    revision: int
+    closer_roles: tuple[Role, ...]
+    due_at: datetime
+    opened_at: datetime
+
+
+class FollowUpClosed(Event):
+    type: ClassVar[str] = "lts.triage.follow_up_closed"
+
+    ticket_id: TicketId
+    follow_up: FollowUp
+    closed_by: str
+    summary: str
+    link: str | None = None
+    within_deadline: bool
+    closed_at: datetime
+
+
+class FollowUpOverdue(Event):
+    type: ClassVar[str] = "lts.triage.follow_up_overdue"
+
+    ticket_id: TicketId
+    follow_up: FollowUp
+    due_at: datetime
+    detected_at: datetime
