@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
+from lts_events.access_log import redact_access_log
 from lts_events.faults import describe, is_transient
 from lts_events.telemetry import trace_ids
 
@@ -99,3 +100,4 @@ def setup_logging(service: str, *, level: str | None = None) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []
         uvicorn_logger.propagate = True
+    redact_access_log()
