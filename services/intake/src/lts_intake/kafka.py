@@ -56,6 +56,7 @@ def alert_commands(message: RawMessage, intake: Intake) -> list[Work]:
     """The commands one alert event asks for, each answering its own processed-message id (an
     Alertmanager notification carries several alerts), or `PermanentError`."""
     envelope, alerts = decode_alert_event(message)
+    group_status = envelope.data.get("status") if "alerts" in envelope.data else None
     commands: list[Command] = standardize.from_alerts(
         alerts,
         source=TicketSource.CLOUDEVENT,
@@ -64,6 +65,7 @@ def alert_commands(message: RawMessage, intake: Intake) -> list[Work]:
         context={
             "cloudevent": envelope.model_dump(mode="json", exclude={"data"}, exclude_none=True)
         },
+        group_status=group_status if group_status in ("firing", "resolved") else None,
     )
     metadata = Metadata(
         actor=Actor(id=envelope.source[:200], role=Role.AUTOMATION),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
+from lts_events.contracts.intake import AlertOccurrenceRecorded, AlertResolved, TicketOpened
 from lts_events.kafka import DLQ_TOPIC
 
 from .conftest import Running, consume_until, eventually, fixture_json, types
@@ -207,3 +207,34 @@ async def test_a_burst_with_refires_and_a_bad_event_keeps_order_ids_and_the_dlq(
         assert counted.get(opened[fingerprint], []) == list(range(2, 2 + index % 3))
     [dead] = await dead_letters_of(kafka, service.inbound_topic, 1)
     assert (dead["ce_id"], dead["dlq_reason"]) == ("bad-1", "permanent_error")
+
+
+async def test_a_notification_event_resolves_its_alerts_that_carry_no_status(
+    service: Running, kafka: str
+) -> None:
+    # An early Alertmanager's shape: no per-alert status, endsAt or fingerprint; only the group
+    # says the alert is resolved.
+    alert = fixture_json("alertmanager_version_0.json")["alerts"][0]
+    firing = {"status": "firing", "alerts": [alert]}
+    resolved = {"status": "resolved", "alerts": [alert]}
+    for data in (firing, resolved):
+        event = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "//monitoring.example.org/old-am",
+            "type": "org.prometheus.alert.notification",
+            "data": data,
+        }
+        await send(
+            kafka,
+            service.inbound_topic,
+            json.dumps(event).encode(),
+            [("content-type", b"application/cloudevents+json")],
+            b"old-am",
+        )
+
+    seen = await consume_until(
+        kafka, service.events_topic, lambda s: AlertResolved.type in types(s)
+    )
+
+    assert types(seen) == [TicketOpened.type, AlertResolved.type]
