@@ -112,8 +112,14 @@ def schemas_check(
 @store_app.command("verify")
 def store_verify(
     schema: Annotated[str, typer.Option(help="The service's PostgreSQL schema, e.g. intake.")],
+    witness: Annotated[
+        str, typer.Option(help="A store holding copies of its anchors (audit log); '' for none.")
+    ] = "metrics",
 ) -> None:
-    """Recompute every stream's hash chain; exit 1 when an event does not match its hash."""
+    """Recompute every stream's hash chain and check the latest chain anchors (the store's own
+    and a witness's copy); exit 1 when an event does not match its hash or the store lost
+    events an anchor pinned."""
+    from lts_events.store.anchoring import verify_anchors
     from lts_events.store.postgres import PostgresEventStore
 
     url = running("postgres")
@@ -130,8 +136,16 @@ def store_verify(
         f"schema {schema}: {report.checked} events in {report.streams} streams, "
         f"{report.breaks} broken"
     )
+    anchors = run_against(
+        lambda: verify_anchors(url, schema, witness=witness or None),
+        component="PostgreSQL",
+        address=url,
+    )
+    for line in anchors.lines():
+        typer.secho(line, fg=None if anchors.ok else "red")
     if not report.ok:
         typer.secho(f"first break: {report.first_break}", err=True, fg="red")
+    if not (report.ok and anchors.ok):
         raise typer.Exit(1)
 
 

@@ -33,6 +33,7 @@ from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.logging import setup_logging
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
+from lts_events.store.anchoring import ChainAnchors, signing_key
 from lts_events.store.port import Timer
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.telemetry import context_from, setup_telemetry
@@ -90,6 +91,7 @@ class _Runtime:
     readiness: Callable[[], Awaitable[list[str]]] | None = None
     progress: Callable[[], Awaitable[dict[str, Any]]] | None = None
     timers: TimerLoop | None = None
+    anchors: ChainAnchors | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # stop when `stop` is set
     background: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at stop
@@ -202,6 +204,7 @@ async def _start(
     await broker.start()
     if spec.publishes:
         _start_relay(runtime, spec.name, settings, registry, topic=topic)
+    _start_anchors(runtime, spec.name, settings)
     if spec.timer_handler is not None:
         loop = TimerLoop(
             store,
@@ -261,6 +264,26 @@ def _start_relay(
     runtime.relay = relay
     _register_runtime_metrics(registry, name, relay)
     runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
+
+
+def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings) -> None:
+    """Anchor the store's chain heads periodically (store/anchoring.py), unless disabled."""
+    assert runtime.store is not None
+    if settings.anchor_interval <= 0:
+        return
+    configured = settings.anchor_key.get_secret_value() if settings.anchor_key else None
+    key = signing_key(configured)
+    if key is None:
+        raise RuntimeError("LTS_ANCHOR_KEY must be set outside the local environment")
+    anchors = ChainAnchors(
+        runtime.store,
+        service=name,
+        key=key,
+        every_seconds=settings.anchor_interval,
+        every_events=settings.anchor_events,
+    )
+    runtime.anchors = anchors
+    runtime.tasks.append(asyncio.create_task(anchors.run(runtime.stop), name="chain-anchors"))
 
 
 def _instrument_sqlalchemy(store: PostgresEventStore) -> None:
@@ -428,6 +451,8 @@ def _outages(runtime: _Runtime) -> list[str | None]:
         statuses.append(runtime.relay.outage.status())
     if runtime.timers is not None:
         statuses.append(runtime.timers.outage.status())
+    if runtime.anchors is not None:
+        statuses.append(runtime.anchors.outage.status())
     return statuses
 
 

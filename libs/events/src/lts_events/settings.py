@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
@@ -27,6 +27,12 @@ class RuntimeSettings(BaseSettings):
     relay_poll_interval: float = 0.05
     relay_batch_size: int = 500
     timer_interval: float = 1.0
+    # Chain anchors (store/anchoring.py): one every `anchor_interval` seconds when events were
+    # appended since the last, or as soon as `anchor_events` were; 0 seconds: none.
+    anchor_interval: float = 300.0
+    anchor_events: int = 10_000
+    anchor_key: SecretStr | None = Field(default=None, validation_alias="LTS_ANCHOR_KEY")
+    """Shared by every service and `lts store verify`; local default: `$LTS_HOME/anchor.key`."""
 
     @classmethod
     def for_service(cls, name: str, **overrides: Any) -> RuntimeSettings:

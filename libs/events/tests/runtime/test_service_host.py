@@ -15,11 +15,13 @@ from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
 from lts_events.actors import automation
 from lts_events.consumer import Inbound, PermanentError, RawMessage, Subscriptions
+from lts_events.contracts.anchors import ChainAnchored
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import header
 from lts_events.service import ServiceContext, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
+from lts_events.store.anchors import ANCHOR_STREAM, key_id
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import ANY
 from lts_events.store.postgres import asyncpg_url
@@ -28,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -329,3 +332,40 @@ async def test_a_services_background_loop_runs_until_the_service_stops_then_is_c
     assert ended == ["cancelled"]  # by the host's stop, not by a failing query on a closed store
     assert loop_task.cancelled()
     await drop_schema(database_url, name)
+
+
+async def test_the_host_anchors_its_store_and_the_relay_publishes_the_anchor(
+    named_settings: NamedSettings, database_url: str, kafka: str
+) -> None:
+    name, settings = named_settings("rtanchor")
+    anchoring = settings.model_copy(
+        update={"anchor_interval": 0.2, "anchor_key": SecretStr("host-test-key")}
+    )
+    app = build_app(ServiceSpec(name=name, routers=routers), anchoring)
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+            async with client(app) as http:
+                await http.post("/pings/p1")
+            records = await _read_until(kafka, f"lts.{name}.events", ChainAnchored.type)
+    finally:
+        await drop_schema(database_url, name)
+
+    anchored = ChainAnchored.model_validate_json(records[-1].value)
+    assert records[-1].key == ANCHOR_STREAM.encode()
+    assert (anchored.store, anchored.streams, anchored.events) == (name, 1, 1)
+    assert anchored.key_id == key_id(b"host-test-key")
+
+
+async def _read_until(kafka: str, topic: str, ce_type: str) -> list[Any]:
+    """The records of `topic` up to the first of type `ce_type`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(45):
+            while not records or header(records[-1].headers, "ce_type") != ce_type:
+                for batch in (await consumer.getmany(timeout_ms=500, max_records=1)).values():
+                    records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
