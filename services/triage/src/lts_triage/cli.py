@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import typer
 from lts_events.contracts.common import Severity
+from lts_events.contracts.triage import FollowUp
 
 from lts_triage.config import Settings
 from lts_triage.policy import RISK_FORMULA, required_approvers
@@ -41,6 +42,16 @@ def policy() -> None:
             ),
         },
         "maintainers": sorted(rules.maintainers),
+        "maintainer_sign_off_roles": sorted(rules.maintainer_sign_off_roles),
+        "one_role_per_signer": rules.one_role_per_signer,
+        "breach_escalation": {
+            "after_hours": rules.escalate_after.total_seconds() / 3600,
+            "chain": list(rules.escalation_chain),
+        },
+        "revisit_deferred_from_now": rules.revisit_at(deferred_at=now).isoformat(),
+        "follow_ups_due_from_now": {
+            item.value: rules.follow_up_due(item, opened_at=now).isoformat() for item in FollowUp
+        },
         "owner_rotation": list(rules.owner_rotation),
         "risk_formula": RISK_FORMULA,
     }

@@ -438,7 +438,7 @@ def _relabel(
     """New labels on a ticket not triaged yet: propose again (the labels may change the
     severity and so the triage deadline). After triage, see `_relabel_triaged`."""
     received, current = state.received, state.proposal
-    if received is None or current is None:
+    if received is None or current is None or state.closed is not None:
         return Decided()
     if state.triage is not None:
         return _relabel_triaged(state, command, now=now, policy=policy)

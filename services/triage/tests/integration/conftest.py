@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from lts_events.actors import Role
 from lts_events.contracts.common import TicketSource, ticket_stream
-from lts_events.contracts.intake import TicketKind, TicketOpened
+from lts_events.contracts.intake import AdvisoryWithdrawn, TicketKind, TicketOpened
 from lts_events.envelope import Envelope
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text
@@ -75,18 +75,21 @@ def ticket_opened(ticket_id: int, opened_at: datetime, **overrides: object) -> T
     return TicketOpened(**values)  # type: ignore[arg-type]
 
 
-async def publish(kafka: str, topic: str, event: TicketOpened) -> str:
+async def publish(
+    kafka: str, topic: str, event: TicketOpened | AdvisoryWithdrawn, *, version: int = 1
+) -> str:
     """Publish like the intake relay does: CloudEvents binary mode, key = stream id."""
+    at = event.opened_at if isinstance(event, TicketOpened) else event.withdrawn_at
     envelope = Envelope(
         id=str(uuid.uuid4()),
         source="lts-flow/intake",
         type=event.type,
         subject=ticket_stream(event.ticket_id),
-        time=event.opened_at,
+        time=at,
         data=event.to_data(),
         actorid="lts-intake",
         actorrole=Role.AUTOMATION,
-        streamversion=1,
+        streamversion=version,
     )
     value, headers = envelope.to_kafka()
     producer = AIOKafkaProducer(bootstrap_servers=kafka)

@@ -1,5 +1,6 @@
 """SLA timers against real PostgreSQL and Kafka, with a settable clock: a deadline that passes
-while the service is down still produces the breach event after the restart, exactly once."""
+while the service is down still produces the breach event after the restart, exactly once, and
+an unanswered breach escalates."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import (
     ApprovalReminderDue,
     BackportPlanned,
+    BreachEscalated,
+    BreachNotificationRequested,
     PlanSlaBreached,
     SeverityProposed,
     TriageSlaBreached,
@@ -106,22 +109,27 @@ async def test_sla_deadlines_passing_across_a_restart_produce_breaches_once(
     async with service_life(**settings) as life:  # type: ignore[arg-type]
         fired = await life.timers.tick()
         fired_again = await life.timers.tick()
+        clock.advance(Settings().policy().escalate_after)  # nobody answered the breaches
+        escalated = await life.timers.tick()
         await life.relay.publish_pending()
 
     breach = await consume_until(
         kafka,
         f"lts.{schema}.events",
         ticket_stream(waiting),
-        lambda seen: TriageSlaBreached.type in types(seen),
+        lambda seen: BreachEscalated.type in types(seen),
     )
     late = await consume_until(
         kafka,
         f"lts.{schema}.events",
         ticket_stream(planned),
-        lambda seen: PlanSlaBreached.type in types(seen),
+        lambda seen: BreachEscalated.type in types(seen),
     )
 
-    assert (fired, fired_again) == (4, 0)  # 2 triage SLAs, 1 plan SLA, 1 reminder
+    assert (fired, fired_again, escalated) == (4, 0, 2)  # 2 triage SLAs, 1 plan SLA, 1 reminder
+    for stream in (breach, late):  # each breach was told, then escalated to the next role
+        assert types(stream).count(BreachNotificationRequested.type) == 2
+        assert types(stream).count(BreachEscalated.type) == 1
     assert types(breach).count(TriageSlaBreached.type) == 1
     breached = next(e for e in breach if e.type == TriageSlaBreached.type).event
     assert isinstance(breached, TriageSlaBreached)

@@ -12,12 +12,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.intake import AdvisoryWithdrawn
 from lts_events.contracts.triage import (
     BackportPlanned,
     EmergencyFastTrackApproved,
     PlanApproved,
     RequestRefused,
     SeverityProposed,
+    TicketClosed,
     TicketReceived,
     TicketTriaged,
 )
@@ -258,3 +260,33 @@ async def test_an_emergency_fast_track_over_http_is_approved_for_post_facto_audi
     assert postmortem.status_code == 201, postmortem.text
     follow_ups = {f["follow_up"]: f["status"] for f in postmortem.json()["follow_ups"]}
     assert follow_ups == {"post_facto_audit": "open", "postmortem": "closed"}
+
+
+async def test_a_withdrawn_advisory_closes_the_ticket_and_its_plan_takes_no_sign_off(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    now = datetime.now(UTC)
+    await publish(
+        kafka, service.intake_topic, ticket_opened(ticket_id, now, cvss_vectors=[CVSS_CRITICAL])
+    )
+    await consume_until(
+        kafka, service.triage_topic, ticket_stream(ticket_id), has(BackportPlanned.type)
+    )
+
+    withdrawn = AdvisoryWithdrawn(ticket_id=ticket_id, advisory_id="GHSA-xxxx", withdrawn_at=now)
+    await publish(kafka, service.intake_topic, withdrawn, version=2)
+    seen = await consume_until(
+        kafka, service.triage_topic, ticket_stream(ticket_id), has(TicketClosed.type)
+    )
+    signed = await service.client.post(
+        f"/tickets/{ticket_id}/approvals",
+        json={"role": "qa", "revision": 1},
+        headers=bearer("dev-qa"),
+    )
+    view = await service.client.get(f"/tickets/{ticket_id}/triage", headers=bearer("dev-qa"))
+
+    closed = _only(seen, TicketClosed.type).event
+    assert isinstance(closed, TicketClosed)
+    assert closed.advisory_id == "GHSA-xxxx"
+    assert signed.status_code == 409
+    assert view.json()["status"] == "closed"

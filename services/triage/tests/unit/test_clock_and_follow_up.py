@@ -41,6 +41,7 @@ from lts_triage.domain import (
     SignOff,
     TicketState,
     TriageTicket,
+    WithdrawAdvisory,
 )
 from lts_triage.handlers import TriageHandlers
 from lts_triage.policy import Checklist, LtsLine, Policy
@@ -357,3 +358,32 @@ def test_a_decision_stored_before_revisit_dates_reads_without_one() -> None:
 
     assert isinstance(decided, BackportDecided)
     assert decided.revisit_at is None
+
+
+async def test_only_the_latest_deferral_comes_back() -> None:
+    ticket = Ticket()
+    await ticket.do(ReceiveTicket(bug()))
+    await ticket.do(DEFER)
+    ticket.clock.set(T0 + timedelta(days=2))
+    await ticket.do(TriageTicket(ENGINEER, Severity.MEDIUM, checklist(api_change=True)))
+    first, latest = (d.revisit_at for d in await ticket.events(BackportDecided))  # type: ignore[attr-defined]
+
+    await ticket.at(first)
+    too_early = await ticket.events(RevisitDue)
+    await ticket.at(latest)
+
+    assert too_early == []
+    [due] = await ticket.events(RevisitDue)
+    assert isinstance(due, RevisitDue)
+    assert due.deferred_at == T0 + timedelta(days=2)
+
+
+async def test_labels_on_a_closed_ticket_change_nothing() -> None:
+    ticket = Ticket()
+    await ticket.do(ReceiveTicket(bug()))
+    await ticket.do(WithdrawAdvisory("GHSA-1234"))
+    before = len(await ticket.events())
+
+    await ticket.do(RelabelTicket(("data-loss",)))
+
+    assert len(await ticket.events()) == before
