@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from lts_events.envelope import NewEvent
-from lts_events.hashing import GENESIS, event_hash
+from lts_events.hashing import GENESIS, appended_hash
 from lts_events.store.postgres import PostgresEventStore
 from lts_metrics.audit import audit_copy, facts_of
 from lts_metrics.percentiles import percentile_cont
@@ -115,7 +115,7 @@ def _chained(stream_id: str, new: list[NewEvent]) -> list[tuple[object, ...]]:
     previous = GENESIS
     for version, item in enumerate(new, start=1):
         data, metadata = item.event.to_data(), item.metadata.model_dump(mode="json")
-        previous = event_hash(
+        hash_version, previous = appended_hash(
             previous_hash=previous,
             event_id=item.event_id,
             stream_id=stream_id,
@@ -135,6 +135,7 @@ def _chained(stream_id: str, new: list[NewEvent]) -> list[tuple[object, ...]]:
                 json.dumps(data),
                 json.dumps(metadata),
                 previous,
+                hash_version,
             )
         )
     return rows
@@ -149,6 +150,7 @@ EVENT_COLUMNS = [
     "data",
     "metadata",
     "hash",
+    "hash_version",
 ]
 ENVELOPE_COLUMNS = [
     "event_id",
