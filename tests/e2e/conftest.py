@@ -15,7 +15,13 @@ import pytest
 from harness.database import create_database, drop_database
 from harness.stack import Stack, build_stack
 
-__all__ = ["Stack"]
+__all__ = ["ANCHORING", "Stack"]
+
+# Chain anchors within a second of new events (not every 5 minutes), with a known key.
+ANCHORING = {
+    "LTS_ANCHOR_KEY": "e2e-anchor-key",
+    **{f"LTS_{name.upper()}_ANCHOR_INTERVAL": "1" for name in ("intake", "triage", "metrics")},
+}
 
 
 def _env_or_infra(request: pytest.FixtureRequest, env: str, attribute: str) -> str:
@@ -40,6 +46,7 @@ def stack(
         database=database,
         logs=tmp_path_factory.mktemp("stack"),
         namespace=f"e2e-{run_id}.",
+        extra_env=ANCHORING,
     )
     try:
         stack.start()

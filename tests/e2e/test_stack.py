@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -18,10 +21,11 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from lts_events.contracts.anchors import ChainAnchored
 from lts_metrics.demo import Workflow
 from lts_metrics.percentiles import percentile_cont
 
-from .conftest import Stack
+from .conftest import ANCHORING, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -282,3 +286,57 @@ async def test_the_demo_drives_the_example_workflow_to_an_approved_plan(stack: S
     assert view["plan"]["security_review_required"] is True
     signed = {i["actor_role"] for i in timeline if i["event_type"].endswith("approval_recorded")}
     assert {"code_reviewer", "qa", "release_manager", "security_reviewer"} <= signed
+
+
+async def test_every_stored_event_is_audited_and_every_store_holds_its_anchors(
+    stack: Stack,
+) -> None:
+    async def copies_of_anchors() -> set[str] | None:
+        conn = await asyncpg.connect(stack.database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT DISTINCT data->>'store' FROM metrics.events WHERE type = $1",
+                ChainAnchored.type,
+            )
+        finally:
+            await conn.close()
+        found = {r[0] for r in rows}
+        return found if found >= {"intake", "triage"} else None
+
+    await until("the audit log to hold intake's and triage's anchors", copies_of_anchors, stack)
+
+    reconciled = await asyncio.to_thread(
+        lts, stack, "audit", "reconcile", "--namespace", stack.namespace or "", "--json"
+    )
+    verified = {
+        schema: await asyncio.to_thread(lts, stack, "store", "verify", "--schema", schema)
+        for schema in ("intake", "triage", "metrics")
+    }
+
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+    reports = {r["service"]: r for r in json.loads(reconciled.stdout)}
+    assert set(reports) == {"intake", "triage"}
+    for report in reports.values():
+        assert report["stored"] == report["matched"] > 0
+        assert (report["missing"], report["phantoms"]) == ([], [])
+    for schema, done in verified.items():
+        assert done.returncode == 0, f"{schema}: {done.stdout}{done.stderr}"
+        assert ": holds" in done.stdout
+
+
+def lts(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `lts` command as an operator runs it against this stack."""
+    env = {
+        **os.environ,
+        **ANCHORING,
+        "DATABASE_URL": stack.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lts"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
