@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from lts_events.access_log import redact_access_log
 from lts_events.faults import describe, is_transient
+from lts_events.settings import CommonSettings
 from lts_events.telemetry import trace_ids
 
 
@@ -91,7 +91,7 @@ def setup_logging(service: str, *, level: str | None = None) -> None:
             root.removeHandler(existing)
     handler._lts_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    chosen = level or os.environ.get("LTS_LOG_LEVEL", "INFO")
+    chosen = level or CommonSettings().log_level
     root.setLevel(chosen)
     if logging.getLevelName(chosen.upper()) != logging.DEBUG:
         for name in QUIET_LIBRARIES:

@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
 
-from lts_events.auth import Authenticator, load_tokens
+from lts_events.auth import Authenticator
 from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
 from lts_events.faults import describe, is_transient, may_be_transient
@@ -180,7 +180,7 @@ async def _start(
         store=store,
         broker=broker,
         clock=system_clock,
-        authenticator=Authenticator(load_tokens()),
+        authenticator=Authenticator.from_settings(),
         settings=settings,
         registry=registry,
         background=runtime.background,

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lts_events.actors import Role
 
 DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
 
@@ -42,3 +44,71 @@ class RuntimeSettings(BaseSettings):
         if "http_port" not in settings.model_fields_set:
             settings = settings.model_copy(update={"http_port": DEFAULT_PORTS.get(name, 8000)})
         return settings
+
+
+class CommonSettings(BaseSettings):
+    """What every process of LTS Flow reads, services and the `lts` command alike."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LTS_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+    environment: str = "local"
+    """`local` allows the development credentials (dev tokens, dev webhook secrets); any other
+    value refuses them and requires real ones."""
+    log_level: str = "INFO"
+    """Level of the JSON logs on stderr; below DEBUG, chatty libraries (aiokafka...) log WARNING."""
+
+
+class TokenEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=200)
+    roles: list[Role]
+
+
+class OidcIssuer(BaseModel):
+    """One identity provider whose signed JWTs are accepted as bearer tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(min_length=1, description="the exact `iss` of its tokens")
+    audience: str = Field(min_length=1, description="the `aud` its tokens must name (us)")
+    jwks_url: str = Field(pattern=r"^https?://", description="where its signing keys are published")
+    algorithms: list[Literal["RS256", "ES256"]] = Field(default=["RS256", "ES256"], min_length=1)
+    roles_claim: str = Field(
+        default="roles",
+        description="claim holding the roles or groups; a dotted path reaches into objects "
+        "(`realm_access.roles` for Keycloak)",
+    )
+    role_map: dict[str, list[Role]] = Field(
+        default={},
+        description="claim value -> our roles; empty: a value that is one of our role names "
+        "is that role",
+    )
+    actor_claim: str = Field(default="sub", description="claim naming the actor")
+    leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed on exp/nbf")
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    jwks_refresh_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="least time between two JWKS fetches caused by an unknown `kid`",
+    )
+
+
+class AuthSettings(BaseSettings):
+    """Who may call the HTTP APIs. Static tokens and OIDC issuers can be used together."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LTS_AUTH_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+    tokens: dict[str, TokenEntry] = {}
+    """Static bearer tokens, JSON `{"sha256:<hex of the token>": {"actor": "ci", "roles":
+    ["release_manager"]}}`; a key that is not `sha256:<hex>` is a plaintext token (for
+    development), hashed when loaded. Unset in the `local` environment: the dev tokens
+    `dev-<role>` work."""
+    oidc_issuers: list[OidcIssuer] = []
+    """OIDC issuers whose JWTs are bearer tokens, JSON `[{"issuer": ..., "audience": ...,
+    "jwks_url": ..., "roles_claim": "roles", "role_map": {}, "actor_claim": "sub"}]`
+    (every key: README, Authentication)."""

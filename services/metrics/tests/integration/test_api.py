@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from lts_events.auth import Authenticator, load_tokens
+from lts_events.auth import Authenticator
 from lts_metrics.api import router
 from lts_metrics.audit import facts_of
 from lts_metrics.samples import TicketStory
@@ -30,7 +30,7 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
             await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
     await metrics.settle()
     app = FastAPI()
-    app.include_router(router(metrics.queries, Authenticator(load_tokens({}))))
+    app.include_router(router(metrics.queries, Authenticator.from_settings()))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as http:
         yield http

@@ -22,6 +22,7 @@ from typing import IO, Any
 from lts_events.infra import Infrastructure, state
 from lts_events.infra.net import free_port, port_free
 from lts_events.infra.paths import run_dir
+from lts_events.settings import AuthSettings, CommonSettings
 
 SERVICE_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
 COMPONENT = "stack"
@@ -67,7 +68,7 @@ def service_env(name: str, port: int, infra: Infrastructure) -> dict[str, str]:
         **infra.env(),
         f"LTS_{upper}_HTTP_HOST": "127.0.0.1",
         f"LTS_{upper}_HTTP_PORT": str(port),
-        "LTS_ENVIRONMENT": os.environ.get("LTS_ENVIRONMENT", "local"),
+        "LTS_ENVIRONMENT": CommonSettings().environment,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -169,15 +170,18 @@ def stop_services() -> list[str]:
 
 def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict[str, Any]:
     """What a person needs to use the stack: URLs, dev tokens per role, webhook secrets."""
-    from lts_events.auth import load_tokens
+    from lts_events.auth import dev_tokens_in_force
+    from lts_events.auth_tokens import dev_tokens
 
     listed = {s.name: _service_endpoints(s) for s in services}
+    # Only the dev tokens can be shown: configured ones are known by their digests.
+    shown = dev_tokens() if dev_tokens_in_force(AuthSettings(), CommonSettings()) else {}
     return {
         "infrastructure": infra.env(),
         "services": listed,
         "tokens": {
             token: {"actor": p.actor_id, "roles": sorted(r.value for r in p.roles)}
-            for token, p in load_tokens().items()
+            for token, p in shown.items()
         },
         "webhook_secrets": {
             name: os.environ.get(env, default)
