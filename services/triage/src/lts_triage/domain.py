@@ -34,6 +34,7 @@ from lts_events.contracts.triage import (
     PlanApproved,
     PlanSlaBreached,
     RefusalKind,
+    RefusedAction,
     RequestRefused,
     RevisitDue,
     RiskScored,
@@ -659,7 +660,6 @@ def _relabel_triaged(
         return Decided()
     why = f"{command.reason}: {', '.join(security)} after triage needs a security sign-off"
     added = SecurityReviewAdded(ticket_id=plan.ticket_id, labels=security, reason=why, added_at=now)
-    state = evolve(state, added)
     required = required_approvers(
         security=True,
         severity=triage.severity,
@@ -696,7 +696,7 @@ class _Ask:
     ticket_id: int
     actor: Actor
     held: frozenset[Role] | None
-    action: Literal["triage", "emergency", "sign_off", "close_follow_up"]
+    action: RefusedAction
     now: datetime
     role: Role | None = None
     revision: int | None = None

@@ -375,6 +375,9 @@ class RefusalKind(StrEnum):
     PRECONDITION_REQUIRED = "precondition_required"  # 428: no plan revision named
 
 
+RefusedAction = Literal["triage", "emergency", "sign_off", "close_follow_up"]
+
+
 class RequestRefused(Event):
     """A request on a ticket that was refused, recorded for the audit: who (`actor` and the
     roles their token held), what (`action`, and the role asked for) and why."""
@@ -384,7 +387,7 @@ class RequestRefused(Event):
     ticket_id: TicketId
     actor: str
     held_roles: tuple[Role, ...]
-    action: Literal["triage", "emergency", "sign_off", "close_follow_up"]
+    action: RefusedAction
     role: Role | None = None
     revision: int | None = None
     refusal: RefusalKind
