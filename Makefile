@@ -74,14 +74,16 @@ sync-frozen:
 	if [ -f uv.lock ]; then $(UV) sync --all-packages --frozen; else $(UV) sync --all-packages; fi
 	$(NPM_CI)
 
-# A fresh machine: uv, Java 17 (Kafka runs on the JVM), until the Kafka jars are cached Maven, and
-# Node.js with npm (the hash chain's verifier outside Python).
+# A fresh machine: uv, Java 17 (Kafka runs on the JVM), until the Kafka jars are cached Maven,
+# Node.js with npm (the hash chain's verifier outside Python), and Debian's Chromium (Playwright
+# drives it to check /docs offline: tests/e2e/test_docs_offline.py; never `playwright install`).
 tools:
 	command -v $(UV) >/dev/null || python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --break-system-packages uv
 	missing=""; \
 	command -v java >/dev/null || missing="openjdk-17-jre-headless"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if ! command -v mvn >/dev/null && [ ! -f "$(KAFKA_JAR)" ]; then missing="$$missing maven"; fi; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -qq && \

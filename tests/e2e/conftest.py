@@ -32,7 +32,9 @@ def _env_or_infra(request: pytest.FixtureRequest, env: str, attribute: str) -> s
     return found
 
 
-@pytest.fixture(scope="module")
+# One stack for every end-to-end module: starting it takes seconds of both cores, and the
+# modules beside test_stack.py (the /docs browser check) only read from it.
+@pytest.fixture(scope="session")
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -127,7 +128,9 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
         finally:
             await _stop(runtime)
 
-    app = FastAPI(title=spec.title or f"LTS Flow {spec.name}", lifespan=lifespan)
+    # /docs and /redoc with Swagger UI's and ReDoc's assets served by the service itself (the
+    # fastapi-offline package bundles them), not from a CDN: they work on an air-gapped machine.
+    app = FastAPIOffline(title=spec.title or f"LTS Flow {spec.name}", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.registry = registry
     _add_trace_middleware(app, spec.name)
