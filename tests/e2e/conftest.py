@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import pytest
 
 from harness.database import create_database, drop_database
 from harness.stack import Stack, build_stack
 
-__all__ = ["ANCHORING", "Stack"]
+__all__ = ["ANCHORING", "Stack", "running_stack"]
 
 # Chain anchors within a second of new events (not every 5 minutes), with a known key.
 ANCHORING = {
@@ -32,12 +33,13 @@ def _env_or_infra(request: pytest.FixtureRequest, env: str, attribute: str) -> s
     return found
 
 
-# One stack for every end-to-end module: starting it takes seconds of both cores, and the
-# modules beside test_stack.py (the /docs browser check) only read from it.
-@pytest.fixture(scope="session")
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def running_stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: Mapping[str, str] = ANCHORING,
 ) -> Iterator[Stack]:
+    """A stack on a database and Kafka namespace of its own, started, for the block."""
     server_url = _env_or_infra(request, "DATABASE_URL", "database_url")
     kafka = _env_or_infra(request, "KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
     run_id = uuid.uuid4().hex[:10]
@@ -48,7 +50,7 @@ def stack(
         database=database,
         logs=tmp_path_factory.mktemp("stack"),
         namespace=f"e2e-{run_id}.",
-        extra_env=ANCHORING,
+        extra_env=extra_env,
     )
     try:
         stack.start()
@@ -56,3 +58,14 @@ def stack(
     finally:
         stack.stop()
         drop_database(server_url, database)
+
+
+# One stack for every end-to-end module: starting it takes seconds of both cores, and the
+# modules beside test_stack.py (the /docs browser check) only read from it. (test_tracing.py
+# starts its own, exporting telemetry, so that the others run as a service does by default.)
+@pytest.fixture(scope="session")
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with running_stack(request, tmp_path_factory) as stack:
+        yield stack

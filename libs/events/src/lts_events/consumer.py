@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -27,10 +27,12 @@ from lts_events.faults import Outage, is_transient
 from lts_events.kafka import DEFAULT_PARTITIONS, DLQ_TOPIC, header, topic_for_type
 from lts_events.store.port import EventStore, ProcessedMessage
 from lts_events.telemetry import (
+    batch_parent,
     context_from,
     current_traceparent,
     spans_exported,
     traceparent_from_headers,
+    with_traceparent,
 )
 
 log = logging.getLogger(__name__)
@@ -623,9 +625,12 @@ class Subscriptions:
             ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
             if not spans_exported():
                 return await self._whole_batch(route, ordered)
+            parent, links = batch_parent(message.headers for message in ordered)
             with tracer.start_as_current_span(
                 f"{route.topic} process",
+                context=parent,
                 kind=SpanKind.CONSUMER,
+                links=links,
                 attributes={
                     "messaging.system": "kafka",
                     "messaging.consumer.group.name": self.consumer,
@@ -633,6 +638,13 @@ class Subscriptions:
                     "messaging.batch.message_count": len(ordered),
                 },
             ) as span:
+                if parent is not None and (traceparent := current_traceparent()):
+                    # in the messages' trace: what they cause continues this span, as a
+                    # message's follow-ups continue its own span in `handle`
+                    ordered = [
+                        replace(m, headers=with_traceparent(m.headers, traceparent))
+                        for m in ordered
+                    ]
                 dead = await self._whole_batch(route, ordered)
                 if dead:
                     span.set_status(Status(StatusCode.ERROR, f"{len(dead)} dead-lettered"))

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +21,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from lts_events.auth import Authenticator
@@ -37,7 +37,7 @@ from lts_events.settings import RuntimeSettings
 from lts_events.store.anchoring import ChainAnchors, signing_key
 from lts_events.store.port import Timer
 from lts_events.store.postgres import PostgresEventStore
-from lts_events.telemetry import context_from, setup_telemetry
+from lts_events.telemetry import instrument_http, instrument_sql, setup_telemetry
 from lts_events.timers import TimerLoop
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     app = FastAPIOffline(title=spec.title or f"LTS Flow {spec.name}", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.registry = registry
-    _add_trace_middleware(app, spec.name)
+    instrument_http(app)
     _add_probes(app, spec, runtime, registry)
     for candidate in may_be_transient():
         app.add_exception_handler(candidate, _unavailable)
@@ -177,7 +177,7 @@ async def _start(
     assert broker is not None
     store = await PostgresEventStore.connect(settings.database_url, schema=spec.name)
     runtime.store = store
-    _instrument_sqlalchemy(store)
+    instrument_sql()
     context = ServiceContext(
         name=spec.name,
         store=store,
@@ -289,17 +289,6 @@ def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings) -> N
     runtime.tasks.append(asyncio.create_task(anchors.run(runtime.stop), name="chain-anchors"))
 
 
-def _instrument_sqlalchemy(store: PostgresEventStore) -> None:
-    """SQL spans when `opentelemetry-instrumentation-sqlalchemy` is installed (optional)."""
-    try:
-        from opentelemetry.instrumentation.sqlalchemy import (  # type: ignore[import-not-found,unused-ignore]
-            SQLAlchemyInstrumentor,
-        )
-    except ImportError:
-        return
-    SQLAlchemyInstrumentor().instrument(engine=store.engine.sync_engine)
-
-
 async def _stop(runtime: _Runtime) -> None:
     """Stop consuming first (handlers finish and commit), cancel the service's background
     loops, then let the relay and the timer loop finish their round, then close the store."""
@@ -332,14 +321,25 @@ async def _cancel_background(tasks: Sequence[asyncio.Task[None]]) -> None:
             log.error("background loop %s failed", task.get_name(), exc_info=error)
 
 
+class _RelayPublished(Collector):
+    """`lts_relay_published_events_total`: a counter read from the relay at each scrape (the
+    relay knows nothing of Prometheus)."""
+
+    def __init__(self, name: str, relay: Relay) -> None:
+        self._name, self._relay = name, relay
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        published = CounterMetricFamily(
+            "lts_relay_published_events",
+            "Events the relay published to Kafka since start",
+            labels=["service", "topic"],
+        )
+        published.add_metric([self._name, self._relay.topic], self._relay.published)
+        yield published
+
+
 def _register_runtime_metrics(registry: CollectorRegistry, name: str, relay: Relay) -> None:
-    published = Gauge(
-        "lts_relay_published_events",
-        "Events the relay published to Kafka since start",
-        ["service", "topic"],
-        registry=registry,
-    )
-    published.labels(service=name, topic=relay.topic).set_function(lambda: relay.published)
+    registry.register(_RelayPublished(name, relay))
     caught_up = Gauge(
         "lts_relay_caught_up",
         "1 when the relay has published everything committed to the store",
@@ -347,23 +347,6 @@ def _register_runtime_metrics(registry: CollectorRegistry, name: str, relay: Rel
         registry=registry,
     )
     caught_up.labels(service=name, topic=relay.topic).set_function(lambda: int(relay.caught_up))
-
-
-def _add_trace_middleware(app: FastAPI, name: str) -> None:
-    """A server span per request, continuing an incoming `traceparent`, so events appended while
-    answering carry the request's trace."""
-    tracer = trace.get_tracer(f"lts.{name}.http")
-
-    @app.middleware("http")
-    async def trace_requests(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        if request.url.path in {"/healthz", "/readyz", "/metrics"}:
-            return await call_next(request)
-        parent = context_from(request.headers.get("traceparent"), request.headers.get("tracestate"))
-        route = f"{request.method} {request.url.path}"
-        with tracer.start_as_current_span(route, context=parent, kind=SpanKind.SERVER) as span:
-            response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
 
 
 def _add_probes(

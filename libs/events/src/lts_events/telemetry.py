@@ -7,14 +7,27 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from opentelemetry import trace
+from fastapi import FastAPI
+from opentelemetry import metrics, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +35,112 @@ PROPAGATOR = TraceContextTextMapPropagator()
 _configured: TracerProvider | None = None
 _exporting = False
 
+# Probes and scrapes are not traced (a span per kubelet probe is noise); the metrics
+# service's own `/metrics/...` API is. Matched against the URL without its query.
+_UNTRACED_PATHS = r"/(healthz|readyz|readyz/details|metrics)$"
+_OTLP_PROTOCOL = "http/protobuf"  # the only OTLP exporter installed
+
+
+def exporters_for(signal: str, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The exporters the `OTEL_*` environment asks for one signal (`traces`, `metrics`), as
+    the SDK names them (`otlp`, `console`). `OTEL_<SIGNAL>_EXPORTER` lists them (`none` for
+    none); left unset it means `otlp` once an OTLP endpoint is set, and nothing otherwise, so
+    a process nobody configured exports nothing and pays for no span it would not send."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    listed = env.get(f"OTEL_{signal.upper()}_EXPORTER")
+    if listed is None:
+        endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+        return ("otlp",) if any(env.get(name) for name in endpoints) else ()
+    names = [name.strip().lower() for name in listed.split(",") if name.strip()]
+    return () if "none" in names else tuple(dict.fromkeys(names))
+
+
+def service_resource(default_name: str) -> Resource:
+    """The SDK's resource (`telemetry.sdk.*`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`)
+    named `default_name` unless the environment names the service."""
+    named = Resource.create({SERVICE_NAME: default_name})
+    return named.merge(OTELResourceDetector().detect())  # the environment's names win
+
 
 def setup_telemetry(service_name: str) -> TracerProvider:
-    """Install an SDK tracer provider once per process. Spans are exported over OTLP only when
-    `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the exporter package is installed; otherwise they
-    are created (so trace ids propagate and appear in logs) but not exported."""
+    """Install the SDK's tracer provider (and meter provider, when metrics are exported) once
+    per process, exporting as the `OTEL_*` environment says (`exporters_for`). Spans are
+    created either way (so trace ids propagate and appear in logs), but only exported ones
+    cost more than that (`spans_exported`)."""
     global _configured
     if _configured is not None:
         return _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        _add_otlp_exporter(provider)
+    env = os.environ
+    # The stable HTTP semantic conventions (`http.route`, `http.server.request.duration`)
+    # unless the operator chose; the instrumentations still default to the old ones.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    resource = service_resource(service_name)
+    # OTEL_TRACES_SAMPLER's sampler (the SDK's own reading of it), minus orphan statements
+    provider = TracerProvider(
+        resource=resource, sampler=NoOrphanStatements(sampling._get_from_env_or_default())
+    )
+    for name in exporters_for("traces", env):
+        if (span_exporter := _span_exporter(name)) is not None:
+            add_span_processor(BatchSpanProcessor(span_exporter), provider=provider)
+    readers = [
+        PeriodicExportingMetricReader(metric_exporter)
+        for name in exporters_for("metrics", env)
+        if (metric_exporter := _metric_exporter(name)) is not None
+    ]
+    if readers:
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     trace.set_tracer_provider(provider)
     _configured = provider
     return provider
 
 
-def add_span_processor(processor: SpanProcessor, *, service_name: str = "lts-flow") -> None:
+class NoOrphanStatements(Sampler):
+    """Drops the span of a SQL statement that belongs to no trace (a relay's poll, a probe's
+    `SELECT 1`, a projection's read): thousands a minute, each a trace of one span that
+    nobody asked for. Statements run for a request or a message are in its trace; every
+    other span is left to `delegate`."""
+
+    def __init__(self, delegate: Sampler) -> None:
+        self._delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT and _is_statement(attributes) and not _in_trace(parent_context):
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"NoOrphanStatements{{{self._delegate.get_description()}}}"
+
+
+def _is_statement(attributes: Attributes) -> bool:
+    return attributes is not None and ("db.system" in attributes or "db.system.name" in attributes)
+
+
+def _in_trace(parent_context: Context | None) -> bool:
+    return trace.get_current_span(parent_context).get_span_context().is_valid
+
+
+def add_span_processor(
+    processor: SpanProcessor,
+    *,
+    service_name: str = "lts-flow",
+    provider: TracerProvider | None = None,
+) -> None:
     """Send finished spans to `processor` (an exporter), setting up the provider if needed."""
     global _exporting
-    provider = _configured or setup_telemetry(service_name)
+    provider = provider or _configured or setup_telemetry(service_name)
     provider.add_span_processor(processor)
     _exporting = True
 
@@ -55,17 +154,60 @@ def spans_exported() -> bool:
     return provider is not _configured or _exporting
 
 
-def _add_otlp_exporter(provider: TracerProvider) -> None:
-    global _exporting
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
-            OTLPSpanExporter,
-        )
-    except ImportError:
-        log.warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but no OTLP exporter is installed")
+def instrument_http(app: FastAPI) -> None:
+    """A server span per request named by its route (`GET /tickets/{ticket_id}`), continuing
+    an incoming `traceparent`, so events appended while answering carry the request's trace;
+    and the HTTP server metrics (exported with the other metrics, if any)."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls=_UNTRACED_PATHS,
+        exclude_spans=["receive", "send"],  # a span per ASGI message: noise
+        tracer_provider=_configured,
+    )
+
+
+def instrument_sql() -> None:
+    """A span per SQL statement, for the SQLAlchemy engine and the raw pool alike (both run on
+    asyncpg); only while spans are exported, since the wrapper costs every statement."""
+    if not spans_exported():
         return
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    _exporting = True
+    # statements without their parameters: no ticket data in spans
+    instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=_configured)
+
+
+# The OTLP exporters are imported when chosen: they load protobuf and requests.
+def _span_exporter(name: str) -> SpanExporter | None:
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        _warn_unless_http_protocol("traces")
+        return OTLPSpanExporter()
+    if name == "console":
+        return ConsoleSpanExporter()
+    log.warning("OTEL_TRACES_EXPORTER=%s is not supported here (otlp, console, none)", name)
+    return None
+
+
+def _metric_exporter(name: str) -> MetricExporter | None:
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        _warn_unless_http_protocol("metrics")
+        return OTLPMetricExporter()
+    if name == "console":
+        return ConsoleMetricExporter()
+    log.warning("OTEL_METRICS_EXPORTER=%s is not supported here (otlp, console, none)", name)
+    return None
+
+
+def _warn_unless_http_protocol(signal: str) -> None:
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = os.environ.get(name)
+        if protocol and protocol != _OTLP_PROTOCOL:
+            log.warning("%s=%s: only %s is installed, used instead", name, protocol, _OTLP_PROTOCOL)
+            return
 
 
 def shutdown_telemetry() -> None:
@@ -109,6 +251,33 @@ def traceparent_from_headers(headers: Iterable[tuple[str, bytes]]) -> tuple[str 
             state = found.get(state_key)
             return _text(found[parent_key]), _text(state) if state is not None else None
     return None, None
+
+
+def batch_parent(
+    batch_headers: Iterable[Iterable[tuple[str, bytes]]],
+) -> tuple[Context | None, list[Link]]:
+    """Where a batch's consumer span goes, by OpenTelemetry's messaging conventions: into the
+    one trace all its messages carry (a quiet system's batch of one, say), else under the
+    current context with a link to each message's trace. `(None, links)` in the second case."""
+    contexts = [context_from(*traceparent_from_headers(headers)) for headers in batch_headers]
+    spans = [trace.get_current_span(context).get_span_context() for context in contexts]
+    one_trace = len({span.trace_id for span in spans}) == 1
+    if one_trace and all(span.is_valid for span in spans):
+        return contexts[0], []
+    return None, [Link(span) for span in spans if span.is_valid]
+
+
+def with_traceparent(
+    headers: Iterable[tuple[str, bytes]], traceparent: str
+) -> tuple[tuple[str, bytes], ...]:
+    """`headers` with the trace context they carry replaced by `traceparent`."""
+    value = traceparent.encode()
+    return tuple(
+        (key, value) if key.lower() in _TRACEPARENT_HEADERS else (key, raw) for key, raw in headers
+    )
+
+
+_TRACEPARENT_HEADERS = ("traceparent", "ce_traceparent")
 
 
 def _text(raw: bytes) -> str:

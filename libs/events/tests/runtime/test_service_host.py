@@ -1,5 +1,5 @@
 """The service host against real Kafka and PostgreSQL: lifespan, probes, metrics, AsyncAPI, and a
-request's trace travelling HTTP -> store -> relay -> Kafka."""
+request's trace travelling HTTP -> store -> relay -> Kafka -> a batch consumer's follow-ups."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from fastapi import APIRouter, FastAPI
 from lts_events.actors import automation
 from lts_events.consumer import Inbound, PermanentError, RawMessage, Subscriptions
 from lts_events.contracts.anchors import ChainAnchored
-from lts_events.envelope import Metadata, NewEvent
+from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.kafka import header
+from lts_events.kafka import header, topic_for_type
 from lts_events.service import ServiceContext, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchors import ANCHOR_STREAM, key_id
@@ -29,7 +29,7 @@ from lts_events.telemetry import add_span_processor, current_traceparent
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -169,10 +169,15 @@ async def test_an_event_appended_by_a_request_reaches_kafka_in_the_requests_trac
     stored_trace, stored_span = _ids(stored.metadata.traceparent)
     published_trace, published_span = _ids(header(record.headers, "traceparent"))
     assert stored_trace == published_trace == INCOMING_TRACE
-    [producer_span] = [s for s in spans.get_finished_spans() if _span_id(s) == published_span]
+    finished = spans.get_finished_spans()
+    [request_span] = [s for s in finished if _span_id(s) == stored_span]
+    assert request_span.name == "POST /pings/{ping_id}"  # the route, not the ping's id
+    assert request_span.kind is SpanKind.SERVER
+    statements = [s for s in finished if _parent_id(s) == stored_span and s.kind is SpanKind.CLIENT]
+    assert statements  # the append's SQL, in the request's trace
+    [producer_span] = [s for s in finished if _span_id(s) == published_span]
     assert producer_span.name == f"lts.{name}.events publish"
-    assert producer_span.parent is not None
-    assert format(producer_span.parent.span_id, "016x") == stored_span
+    assert _parent_id(producer_span) == stored_span
     assert header(record.headers, "ce_traceparent") == header(record.headers, "traceparent")
 
 
@@ -185,6 +190,22 @@ def _ids(traceparent: str | None) -> tuple[str, str]:
 def _span_id(span: ReadableSpan) -> str:
     context = span.get_span_context()
     return format(context.span_id, "016x") if context else ""
+
+
+def _parent_id(span: ReadableSpan) -> str:
+    return format(span.parent.span_id, "016x") if span.parent else ""
+
+
+async def test_published_events_are_counted(service: tuple[str, FastAPI]) -> None:
+    name, app = service
+    async with client(app) as http:
+        await http.post("/pings/p3")
+        await _published(http, 2)  # the ping and its echo; nothing else is published
+        metrics = (await http.get("/metrics")).text
+
+    assert "# TYPE lts_relay_published_events_total counter" in metrics
+    labels = f'service="{name}",topic="lts.{name}.events"'
+    assert f"lts_relay_published_events_total{{{labels}}} 2.0" in metrics
 
 
 async def test_the_services_subscriptions_consume_what_its_relay_published(
@@ -237,6 +258,15 @@ async def _relay_caught_up(http: httpx.AsyncClient) -> dict[str, Any]:
             details: dict[str, Any] = (await http.get("/readyz/details")).json()
             if details.get("relay", {}).get("caught_up"):
                 return details
+            await asyncio.sleep(0.1)
+
+
+async def _published(http: httpx.AsyncClient, count: int) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            details = (await http.get("/readyz/details")).json()
+            if details.get("relay", {}).get("published", 0) >= count:
+                return
             await asyncio.sleep(0.1)
 
 
@@ -297,6 +327,50 @@ async def test_a_batch_handler_runs_in_one_consumer_span_marked_when_it_dead_let
     assert span.attributes["messaging.batch.message_count"] == 3
     assert span.status.status_code is StatusCode.ERROR
     assert [m.message_id for m, _ in dead] == ["m-1"]
+
+
+async def test_a_batch_of_one_trace_is_processed_in_it_and_what_it_causes_continues_its_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    topic = topic_for_type(PingRecorded.type)
+    sent = f"00-{INCOMING_TRACE}-00f067aa0ba902b7-01"
+    received: list[str | None] = []
+
+    async def follow(inbounds: Sequence[Inbound[Event]]) -> list[PermanentError | None]:
+        received.extend(inbound.envelope.traceparent for inbound in inbounds)
+        return [None] * len(inbounds)
+
+    messages = [_ping_message(topic, f"b{n}", offset=n, traceparent=sent) for n in range(2)]
+    subs = Subscriptions("spanned", store=InMemoryEventStore()).on_batch([PingRecorded], follow)
+
+    await subs.process_batch(messages)
+
+    [span] = [s for s in spans.get_finished_spans() if _span_id(s) == _ids(received[0])[1]]
+    assert span.name == f"{topic} process"
+    assert span.kind is SpanKind.CONSUMER
+    assert _ids(received[0])[0] == INCOMING_TRACE  # in the messages' trace
+    assert _parent_id(span) == "00f067aa0ba902b7"  # the span whose traceparent they carried
+    assert received[1] == received[0]
+
+
+def _ping_message(topic: str, ping_id: str, *, offset: int, traceparent: str) -> RawMessage:
+    event = PingRecorded(ping_id=ping_id)
+    envelope = Envelope(
+        id=f"ping-{offset}",
+        source="test",
+        type=event.type,
+        data=event.model_dump(mode="json"),
+        traceparent=traceparent,  # the ce_traceparent header, which the relay also sends as
+    )
+    value, headers = envelope.to_kafka()
+    return RawMessage.of(
+        value=value,
+        headers=[*headers, ("traceparent", traceparent.encode())],  # <- this one
+        key=b"ping",
+        topic=topic,
+        partition=0,
+        offset=offset,
+    )
 
 
 async def test_a_services_background_loop_runs_until_the_service_stops_then_is_cancelled(
