@@ -37,7 +37,7 @@ def _report(name: str, outcome: Outcome) -> None:
     for failure in failures(outcome.counts):
         print(f"{name}: {failure}", file=sys.stderr)
     for letter in outcome.dead_letters[:5]:
-        print(f"{name}: DLQ {letter}", file=sys.stderr)
+        print(f"{name}: DLQ {letter.reason} {letter.source_topic}: {letter.error}", file=sys.stderr)
     if failures(outcome.counts):
         print(f"{name}: service logs in {outcome.logs}", file=sys.stderr)
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from lts_events.kafka import DLQ_TOPIC, events_topic, header
+from lts_events.dlq.messages import DeadLetterRecord
+from lts_events.dlq.replay import read_dead_letters
+from lts_events.infra import Found
+from lts_events.kafka import DLQ_TOPIC, events_topic
 from lts_intake.kafka import INBOUND_ALERTS
 
 STORES = ("intake", "triage", "metrics")
@@ -96,35 +99,11 @@ async def snapshot(database_url: str, bootstrap_servers: str, namespace: str) ->
     return Snapshot(events, behind, lag)
 
 
-async def dead_letters(bootstrap_servers: str, namespace: str) -> list[dict[str, str | None]]:
-    """The DLQ messages that came from this run's topics: reason, error, source topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await admin.start()
-    await reader.start()
-    try:
-        partitions = await _partitions(admin, [DLQ_TOPIC])
-        if not partitions:
-            return []
-        reader.assign(partitions)
-        ends = await reader.end_offsets(partitions)
-        await reader.seek_to_beginning(*partitions)
-        found: list[dict[str, str | None]] = []
-        while [tp for tp, end in ends.items() if await reader.position(tp) < end]:
-            batch = await reader.getmany(timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    headers = list(record.headers)
-                    source = header(headers, "dlq_source_topic") or ""
-                    if source.startswith(namespace):
-                        found.append(
-                            {
-                                "topic": source,
-                                "reason": header(headers, "dlq_reason"),
-                                "error": header(headers, "dlq_error"),
-                            }
-                        )
-        return found
-    finally:
-        await reader.stop()
-        await admin.close()
+async def dead_letters(bootstrap_servers: str, namespace: str) -> list[DeadLetterRecord]:
+    """The DLQ messages that came from this run's topics (the DLQ topic is not namespaced)."""
+    kafka = Found(bootstrap_servers, origin="the chaos run's own broker")
+    return [
+        record
+        for record in await read_dead_letters(kafka, DLQ_TOPIC)
+        if (record.source_topic or "").startswith(namespace)
+    ]

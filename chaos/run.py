@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lts_events.dlq.messages import DeadLetterRecord
 from lts_intake.kafka import INBOUND_ALERTS
 
 from chaos.checks import Counts, count_stores, verify_stores
@@ -37,7 +38,7 @@ class Load:
 class Outcome:
     counts: Counts
     logs: Path
-    dead_letters: list[dict[str, str | None]]
+    dead_letters: list[DeadLetterRecord]
 
 
 async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Load) -> Outcome:
