@@ -6,7 +6,7 @@
 - every event stored by intake and triage was audited once by metrics (same event id), and the
   audit log holds nothing that no store holds (phantoms);
 - the DLQ holds nothing from this run (every input was healthy);
-- `lts store verify` passes for every schema."""
+- `lts store verify` passes for every schema, and `lts audit reconcile` for the audit log."""
 
 from __future__ import annotations
 
@@ -68,6 +68,8 @@ class Counts:
     phantoms: int = 0
     dead_letters: int = 0
     verify_failed: list[str] = field(default_factory=list)
+    reconciled: bool = True
+    """`lts audit reconcile` passed."""
     quiescent: bool = True
     unplanned_restarts: int = 0
 
@@ -95,6 +97,8 @@ def failures(counts: Counts) -> list[str]:
         found.append(f"{counts.dead_letters} healthy messages in the DLQ")
     if counts.verify_failed:
         found.append(f"lts store verify failed for {', '.join(counts.verify_failed)}")
+    if not counts.reconciled:
+        found.append("lts audit reconcile failed")
     if not counts.quiescent:
         found.append("not quiescent before the timeout")
     return found
@@ -165,18 +169,24 @@ async def count_stores(database_url: str, counts: Counts, fingerprints: list[str
         await conn.close()
 
 
+def _lts(*arguments: str, env: dict[str, str]) -> bool:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lts"), *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
 def verify_stores(database_url: str) -> list[str]:
     """The schemas for which `lts store verify` fails."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    failed = []
-    for schema in STORES:
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "lts"), "store", "verify", "--schema", schema],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            failed.append(schema)
-    return failed
+    return [s for s in STORES if not _lts("store", "verify", "--schema", s, env=env)]
+
+
+def reconciled(database_url: str, bootstrap_servers: str, namespace: str) -> bool:
+    """Whether `lts audit reconcile` passes (nothing missing from the audit log, no phantom)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}
+    return _lts("audit", "reconcile", "--namespace", namespace, "--settle", "0", env=env)

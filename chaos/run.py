@@ -13,7 +13,7 @@ from pathlib import Path
 from lts_events.dlq.messages import DeadLetterRecord
 from lts_intake.kafka import INBOUND_ALERTS
 
-from chaos.checks import Counts, count_stores, verify_stores
+from chaos.checks import Counts, count_stores, reconciled, verify_stores
 from chaos.faults import World, inject, supervise
 from chaos.infra import ChaosInfrastructure
 from chaos.load import Progress, deliveries, fingerprint, send
@@ -69,6 +69,9 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         letters = await dead_letters(infra.kafka_bootstrap_servers, namespace)
         counts.dead_letters = len(letters)
         counts.verify_failed = await asyncio.to_thread(verify_stores, url)
+        counts.reconciled = await asyncio.to_thread(
+            reconciled, url, infra.kafka_bootstrap_servers, namespace
+        )
         return Outcome(counts, logs, letters)
     finally:
         await asyncio.to_thread(stack.stop)

@@ -31,12 +31,20 @@ def _cell(counts: Counts, attribute: str) -> str:
 
 
 def render(results: Sequence[tuple[str, Counts]]) -> str:
-    header = ["scenario", *(title for title, _ in COLUMNS), "verify", "quiescent", "verdict"]
+    header = [
+        "scenario",
+        *(title for title, _ in COLUMNS),
+        "verify",
+        "reconcile",
+        "quiescent",
+        "verdict",
+    ]
     rows = [
         [
             name,
             *(_cell(counts, attribute) for _, attribute in COLUMNS),
             "fail: " + ",".join(counts.verify_failed) if counts.verify_failed else "ok",
+            "ok" if counts.reconciled else "FAIL",
             "yes" if counts.quiescent else "NO",
             "FAIL" if failures(counts) else "pass",
         ]

@@ -87,11 +87,12 @@ def test_events_not_audited_and_audited_events_no_store_holds_are_counted() -> N
     assert failures(counts) == ["audit: 1 not audited, 1 phantoms"]
 
 
-def test_dead_letters_failed_verification_and_no_quiescence_each_fail_the_run() -> None:
+def test_dead_letters_failed_verify_or_reconcile_and_no_quiescence_each_fail_the_run() -> None:
     for broken in (
         Counts(**{**a_clean_run().__dict__, "dead_letters": 1}),
         Counts(**{**a_clean_run().__dict__, "verify_failed": ["triage"]}),
         Counts(**{**a_clean_run().__dict__, "quiescent": False}),
+        Counts(**{**a_clean_run().__dict__, "reconciled": False}),
         Counts(**{**a_clean_run().__dict__, "orphan_claims": 2}),
     ):
         assert len(failures(broken)) == 1
