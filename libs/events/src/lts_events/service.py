@@ -175,6 +175,7 @@ async def _start(
     setup_telemetry(f"lts-{spec.name}")
     broker = runtime.broker
     assert broker is not None
+    anchor_key = _anchor_key(settings)  # refused before anything starts
     store = await PostgresEventStore.connect(settings.database_url, schema=spec.name)
     runtime.store = store
     instrument_sql()
@@ -207,7 +208,8 @@ async def _start(
     await broker.start()
     if spec.publishes:
         _start_relay(runtime, spec.name, settings, registry, topic=topic)
-    _start_anchors(runtime, spec.name, settings)
+    if anchor_key is not None:
+        _start_anchors(runtime, spec.name, settings, anchor_key)
     if spec.timer_handler is not None:
         loop = TimerLoop(
             store,
@@ -269,15 +271,21 @@ def _start_relay(
     runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
 
 
-def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings) -> None:
-    """Anchor the store's chain heads periodically (store/anchoring.py), unless disabled."""
-    assert runtime.store is not None
+def _anchor_key(settings: RuntimeSettings) -> bytes | None:
+    """The chain-anchor key, None when anchoring is off (`anchor_interval` 0); refused
+    outside the local environment when none is configured."""
     if settings.anchor_interval <= 0:
-        return
+        return None
     configured = settings.anchor_key.get_secret_value() if settings.anchor_key else None
     key = signing_key(configured)
     if key is None:
         raise RuntimeError("LTS_ANCHOR_KEY must be set outside the local environment")
+    return key
+
+
+def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings, key: bytes) -> None:
+    """Anchor the store's chain heads periodically (store/anchoring.py)."""
+    assert runtime.store is not None
     anchors = ChainAnchors(
         runtime.store,
         service=name,

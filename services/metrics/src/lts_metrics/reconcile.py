@@ -84,7 +84,7 @@ class ServiceReport:
             "in_flight": [_stored_json(e) for e in self.in_flight],
             "missing": [_stored_json(e) for e in self.missing],
             "phantoms": [_audited_json(e) for e in self.phantoms],
-            "differing_streams": [vars_of(s) for s in self.differing],
+            "differing_streams": [_counts_json(s) for s in self.differing],
             "note": self.note,
         }
 
@@ -145,7 +145,7 @@ def _differing(
     ]
 
 
-def vars_of(counts: StreamCounts) -> dict[str, Any]:
+def _counts_json(counts: StreamCounts) -> dict[str, Any]:
     return {
         "stream": counts.stream_id,
         "stored": counts.stored,
