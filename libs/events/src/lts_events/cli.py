@@ -27,6 +27,7 @@ from lts_events.infra import (
     stop_infrastructure,
 )
 from lts_events.reach import run_against, running
+from lts_events.settings_cli import settings_app
 
 app = typer.Typer(help="LTS Flow: run the LTS patch process.", no_args_is_help=True)
 infra_app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(store_app, name="store")
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(settings_app, name="settings")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of env lines.")]
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -295,7 +297,7 @@ def _mount_plugins(target: typer.Typer, reserved: Sequence[str]) -> None:
 
 
 def main() -> None:
-    _mount_plugins(app, reserved=("infra", "schemas", "store", "stack", "dev", "dlq"))
+    _mount_plugins(app, reserved=("infra", "schemas", "store", "stack", "dev", "dlq", "settings"))
     app()
 
 

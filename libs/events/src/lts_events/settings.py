@@ -14,25 +14,38 @@ DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004,
 
 
 class RuntimeSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, use_attribute_docstrings=True, populate_by_name=True
+    )
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias="KAFKA_BOOTSTRAP_SERVERS",
     )
+    """Kafka brokers, `host:port[,host:port...]`."""
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         validation_alias="DATABASE_URL",
     )
-    http_host: str = "0.0.0.0"  # a container listens on all interfaces
+    """PostgreSQL, `postgresql://user[:password]@host:port/db`; each service keeps its store in a
+    schema named after it."""
+    http_host: str = "0.0.0.0"
+    """Interface the HTTP API listens on (all of them in a container)."""
     http_port: int = 8000
+    """Port of the HTTP API; default the service's own port (intake 8001, triage 8002, metrics
+    8005)."""
     relay_poll_interval: float = 0.05
+    """Seconds the relay waits before looking again when the store has nothing new."""
     relay_batch_size: int = 500
+    """Most events the relay publishes in one round."""
     timer_interval: float = 1.0
+    """Seconds between two looks for due durable timers."""
     # Chain anchors (store/anchoring.py): one every `anchor_interval` seconds when events were
     # appended since the last, or as soon as `anchor_events` were; 0 seconds: none.
     anchor_interval: float = 300.0
+    """Seconds between two chain anchors when events were appended since the last; 0: none."""
     anchor_events: int = 10_000
+    """Appended events after which a chain anchor is written at once."""
     anchor_key: SecretStr | None = Field(default=None, validation_alias="LTS_ANCHOR_KEY")
     """Shared by every service and `lts store verify`; local default: `$LTS_HOME/anchor.key`."""
 

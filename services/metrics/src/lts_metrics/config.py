@@ -8,14 +8,20 @@ KNOWN_TOPICS = ("lts.intake.events", "lts.triage.events", "lts.release.events", 
 
 
 class MetricsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LTS_METRICS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LTS_METRICS_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     topics: tuple[str, ...] = KNOWN_TOPICS
     """Every `lts.<service>.events` topic to audit. Not a pattern subscription: the service's own
     `lts.metrics.events` (its store, relayed) must not be read back."""
     analyst_role: str = "lts_analyst"
+    """PostgreSQL role that may read the analysts' `v_*` views and nothing else."""
     analyst_password: str | None = None
     """Unset: the analyst role is NOLOGIN (granted to people's own roles); set: it can log in."""
     projection_batch: int = 1000
+    """Most audit-log events applied to the projections in one transaction."""
     projection_idle_seconds: float = 0.2
+    """Seconds the projections wait before looking again when the audit log has nothing new."""
     prometheus_refresh_seconds: float = 5.0
+    """Seconds between two refreshes of the process figures exported on `/metrics`."""

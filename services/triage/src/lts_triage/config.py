@@ -33,17 +33,27 @@ class Settings(BaseSettings):
     (`LTS_TRIAGE_LTS_LINES`, its former name, still works)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LTS_TRIAGE_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix="LTS_TRIAGE_",
+        frozen=True,
+        use_attribute_docstrings=True,
+        extra="ignore",
+        populate_by_name=True,
     )
 
     intake_topic: str = "lts.intake.events"
+    """Topic of intake's events, which triage consumes."""
     timezone: str = "UTC"
+    """IANA time zone of the business calendar (SLA deadlines, revisits)."""
     weekend: list[int] = Field(default_factory=lambda: [5, 6])
+    """Days of the week without business hours, JSON, Monday = 0."""
     holidays: list[date] = Field(default_factory=list)
+    """Dates without business hours, JSON `["2026-12-25"]`."""
     lts_lines: list[LtsLineSetting] = Field(
         default_factory=default_line_settings,
         validation_alias=AliasChoices(SUPPORT_MATRIX_ENV, "LTS_TRIAGE_LTS_LINES", "lts_lines"),
     )
+    """The support matrix shared with intake, JSON `[{"version": "1.4", "end_of_support":
+    "2028-12-31"}]`."""
     maintainers: list[str] = Field(
         default_factory=lambda: [
             "alice",
@@ -52,18 +62,30 @@ class Settings(BaseSettings):
             "dev-release_manager",
         ]
     )
+    """Actors who may give the maintainer sign-offs, JSON."""
     # the sign-off roles only listed maintainers may sign, and the four-eyes rule
     maintainer_sign_off_roles: list[Role] = Field(
         default_factory=lambda: sorted(MAINTAINER_SIGN_OFF_ROLES)
     )
+    """Sign-off roles only listed maintainers may give."""
     one_role_per_signer: bool = True
+    """The four-eyes rule: one person signs a plan in one role only."""
     revisit_after_business_days: int = Field(default=REVISIT_AFTER.business_days, ge=1)
+    """A deferred ticket is revisited after this many business days."""
     escalate_after_hours: float = Field(default=ESCALATE_AFTER.total_seconds() / 3600, gt=0)
+    """A breach still unanswered this many hours later escalates to the next role of the
+    chain."""
     escalation_chain: list[Role] = Field(default_factory=lambda: list(ESCALATION_CHAIN))
+    """Roles an SLA breach is escalated to, in order."""
     owner_rotation: list[str] = Field(default_factory=lambda: ["alice", "bob", "carol"])
+    """Actors a triaged ticket's owner is picked from in turn, JSON."""
     auto_triage: AutoTriage = AutoTriage.EVIDENCE
+    """How triage decides on its own: `evidence` (when a CVSS vector or an alert
+    severity backs the proposal), `always` or `never`."""
     default_effort: Effort = Effort.MEDIUM
+    """Effort (`S`, `M`, `L`) assumed for a plan when none is given."""
     reminder_before_hours: float = Field(default=24.0, ge=0)
+    """Hours before an SLA deadline the owner is reminded."""
 
     def policy(self) -> Policy:
         return Policy(
