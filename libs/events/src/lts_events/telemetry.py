@@ -1,7 +1,10 @@
 """OpenTelemetry setup and the W3C trace-context helpers the store, relay and consumer share.
 
-The trace context is stored in event metadata at append time (`current_traceparent`), continued by
-the relay as a producer span and by the consumer as a consumer span (`context_from`)."""
+Export (OTLP/HTTP, console or none) follows the standard `OTEL_*` variables (`setup_telemetry`);
+HTTP requests and SQL statements are instrumented by the OpenTelemetry instrumentations
+(`instrument_http`, `instrument_sql`). The trace context is stored in event metadata at append
+time (`current_traceparent`), continued by the relay as a producer span and by the consumer as a
+consumer span (`context_from`, `batch_parent`)."""
 
 from __future__ import annotations
 
@@ -71,7 +74,6 @@ def setup_telemetry(service_name: str) -> TracerProvider:
     global _configured
     if _configured is not None:
         return _configured
-    env = os.environ
     # The stable HTTP semantic conventions (`http.route`, `http.server.request.duration`)
     # unless the operator chose; the instrumentations still default to the old ones.
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
@@ -80,19 +82,24 @@ def setup_telemetry(service_name: str) -> TracerProvider:
     provider = TracerProvider(
         resource=resource, sampler=NoOrphanStatements(sampling._get_from_env_or_default())
     )
-    for name in exporters_for("traces", env):
+    for name in exporters_for("traces", os.environ):
         if (span_exporter := _span_exporter(name)) is not None:
             add_span_processor(BatchSpanProcessor(span_exporter), provider=provider)
-    readers = [
-        PeriodicExportingMetricReader(metric_exporter)
-        for name in exporters_for("metrics", env)
-        if (metric_exporter := _metric_exporter(name)) is not None
-    ]
-    if readers:
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    _export_metrics(resource)
     trace.set_tracer_provider(provider)
     _configured = provider
     return provider
+
+
+def _export_metrics(resource: Resource) -> None:
+    """A meter provider only when metrics are exported: otherwise the API's no-op one."""
+    readers = [
+        PeriodicExportingMetricReader(exporter)
+        for name in exporters_for("metrics", os.environ)
+        if (exporter := _metric_exporter(name)) is not None
+    ]
+    if readers:
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 class NoOrphanStatements(Sampler):
@@ -208,11 +215,6 @@ def _warn_unless_http_protocol(signal: str) -> None:
         if protocol and protocol != _OTLP_PROTOCOL:
             log.warning("%s=%s: only %s is installed, used instead", name, protocol, _OTLP_PROTOCOL)
             return
-
-
-def shutdown_telemetry() -> None:
-    if _configured is not None:
-        _configured.force_flush(timeout_millis=2000)
 
 
 def current_traceparent() -> str | None:

@@ -3,6 +3,10 @@ consumer span goes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from lts_events.telemetry import (
     NoOrphanStatements,
@@ -62,6 +66,41 @@ def test_the_disabled_sdk_exports_nothing() -> None:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
 
     assert exporters_for("traces", env) == ()
+
+
+SETUP = (
+    "from lts_events.telemetry import setup_telemetry, spans_exported;"
+    "from opentelemetry import metrics;"
+    "setup_telemetry('lts-probe');"
+    "print(spans_exported(), type(metrics.get_meter_provider()).__name__)"
+)
+
+
+def _set_up_with(**env: str) -> str:
+    """What a fresh process set up with `env` exports: spans? which meter provider?"""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", SETUP], env={**clean, **env}, capture_output=True, check=True
+    )
+    return done.stdout.decode().strip()
+
+
+@pytest.mark.parametrize(
+    ("env", "exported"),
+    [
+        ({}, "False _ProxyMeterProvider"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}, "True MeterProvider"),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_TRACES_EXPORTER": "none"},
+            "False MeterProvider",
+        ),
+    ],
+    ids=["nothing", "endpoint", "traces-none"],
+)
+def test_a_process_exports_what_its_environment_asks_for(
+    env: dict[str, str], exported: str
+) -> None:
+    assert _set_up_with(**env) == exported
 
 
 def test_the_service_is_named_by_the_environment_when_it_names_it(
