@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -71,6 +72,18 @@ class CommonSettings(BaseSettings):
     value refuses them and requires real ones."""
     log_level: str = "INFO"
     """Level of the JSON logs on stderr; below DEBUG, chatty libraries (aiokafka...) log WARNING."""
+
+
+def common_settings(environ: Mapping[str, str] | None = None) -> CommonSettings:
+    """`CommonSettings` from the process's environment, or from `environ` alone when given (a
+    test's, a child process's): the variable names and defaults still come from the model."""
+    if environ is None:
+        return CommonSettings()
+    prefix = CommonSettings.model_config.get("env_prefix", "")
+    fields = CommonSettings.model_fields.items()
+    # Every field given explicitly, so that nothing is taken from the process environment.
+    given = {name: environ.get(f"{prefix}{name}".upper(), field.default) for name, field in fields}
+    return CommonSettings.model_validate(given)
 
 
 class TokenEntry(BaseModel):

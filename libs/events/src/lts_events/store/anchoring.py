@@ -25,6 +25,7 @@ from lts_events.contracts.anchors import ChainAnchored
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.faults import Outage, is_transient
 from lts_events.infra.paths import lts_home
+from lts_events.settings import common_settings
 from lts_events.store import inspect
 from lts_events.store.anchors import ANCHOR_STREAM, anchor, mismatch, point_of, signature_problem
 from lts_events.store.port import ANY, Checkpoint
@@ -47,7 +48,7 @@ def signing_key(
     configured = configured or env.get(KEY_ENV)
     if configured:
         return configured.encode()
-    if env.get("LTS_ENVIRONMENT", "local") != "local":
+    if common_settings(environ).environment != "local":
         return None
     path = lts_home() / LOCAL_KEY_FILE
     if not path.exists():
