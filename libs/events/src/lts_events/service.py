@@ -31,6 +31,7 @@ from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
 from lts_events.faults import describe, is_transient, may_be_transient
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
+from lts_events.leadership import Leadership
 from lts_events.logging import setup_logging
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
@@ -41,6 +42,9 @@ from lts_events.telemetry import instrument_http, instrument_sql, setup_telemetr
 from lts_events.timers import TimerLoop
 
 log = logging.getLogger(__name__)
+
+
+LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,18 @@ class ServiceContext:
     settings: RuntimeSettings
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     background: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    leader_work: list[tuple[str, LoopFactory]] = field(default_factory=list, repr=False)
 
     def run_in_background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
-        """Run `work` (a service's own loop: a projection, an export) while the service runs:
-        it is cancelled and awaited when the service stops, before the store closes."""
+        """Run `work` (a service's own loop: an export every replica keeps) while the service
+        runs: it is cancelled and awaited when the service stops, before the store closes."""
         self.background.append(asyncio.create_task(work, name=f"{self.name}:{name}"))
+
+    def run_when_leading(self, make: LoopFactory, *, name: str) -> None:
+        """Run the loop `make()` returns (a projection: work that must not run in two replicas
+        at once) while this replica leads the service (`leadership`); it is cancelled when the
+        leadership is lost or the service stops, and made anew at the next term."""
+        self.leader_work.append((name, make))
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ class _Runtime:
     progress: Callable[[], Awaitable[dict[str, Any]]] | None = None
     timers: TimerLoop | None = None
     anchors: ChainAnchors | None = None
+    leadership: Leadership | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # stop when `stop` is set
     background: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at stop
@@ -207,18 +219,18 @@ async def _start(
         runtime.progress = spec.progress(context)
     await broker.start()
     if spec.publishes:
-        _start_relay(runtime, spec.name, settings, registry, topic=topic)
+        runtime.relay = _relay(store, spec.name, settings, topic=topic)
+        _register_runtime_metrics(registry, spec.name, runtime.relay)
     if anchor_key is not None:
         _start_anchors(runtime, spec.name, settings, anchor_key)
     if spec.timer_handler is not None:
-        loop = TimerLoop(
+        runtime.timers = TimerLoop(
             store,
             handler=spec.timer_handler(context),
             clock=system_clock,
             interval=settings.timer_interval,
         )
-        runtime.timers = loop
-        runtime.tasks.append(asyncio.create_task(loop.run(runtime.stop), name="timers"))
+    _start_leadership(runtime, context, settings, registry)
     settle_gc()
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
 
@@ -249,26 +261,58 @@ def restore_gc() -> None:
     gc.set_threshold(*_CPYTHON_THRESHOLDS)
 
 
-def _start_relay(
-    runtime: _Runtime,
-    name: str,
-    settings: RuntimeSettings,
-    registry: CollectorRegistry,
-    *,
-    topic: str,
-) -> None:
-    assert runtime.store is not None
-    relay = Relay(
-        runtime.store,
+def _relay(store: PostgresEventStore, name: str, settings: RuntimeSettings, *, topic: str) -> Relay:
+    return Relay(
+        store,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic=topic,
         source=f"lts-flow/{name}",
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
     )
-    runtime.relay = relay
-    _register_runtime_metrics(registry, name, relay)
-    runtime.tasks.append(asyncio.create_task(relay.run(runtime.stop), name="relay"))
+
+
+def _start_leadership(
+    runtime: _Runtime,
+    context: ServiceContext,
+    settings: RuntimeSettings,
+    registry: CollectorRegistry,
+) -> None:
+    """The relay, the timer loop, the chain anchors and the service's projections run in one
+    replica at a time: the one holding the service's advisory lock (`leadership`)."""
+    single_active = {"relay": runtime.relay, "timers": runtime.timers, "anchors": runtime.anchors}
+    if not any(single_active.values()) and not context.leader_work:
+        return
+    leadership = Leadership(
+        settings.database_url,
+        context.name,
+        check_interval=settings.leader_check_interval,
+        retry_interval=settings.leader_retry_interval,
+    )
+    runtime.leadership = leadership
+    Gauge(
+        "lts_leader",
+        "1 while this replica holds the service's leadership (runs its relay, timers and "
+        "projections)",
+        ["service"],
+        registry=registry,
+    ).labels(service=context.name).set_function(lambda: int(leadership.leading))
+
+    async def lead(until: asyncio.Event) -> None:
+        loops = [
+            asyncio.create_task(loop.run(until), name=name)
+            for name, loop in single_active.items()
+            if loop is not None
+        ]
+        cancellable = [
+            asyncio.create_task(make(), name=f"{context.name}:{name}")
+            for name, make in context.leader_work
+        ]
+        await until.wait()
+        await _cancel_background(cancellable)
+        await asyncio.gather(*loops, return_exceptions=True)
+
+    runtime.tasks.append(asyncio.create_task(leadership.run(runtime.stop, lead), name="leadership"))
 
 
 def _anchor_key(settings: RuntimeSettings) -> bytes | None:
@@ -284,7 +328,8 @@ def _anchor_key(settings: RuntimeSettings) -> bytes | None:
 
 
 def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings, key: bytes) -> None:
-    """Anchor the store's chain heads periodically (store/anchoring.py)."""
+    """Anchor the store's chain heads periodically (store/anchoring.py): set up here, run by
+    the replica that leads (`_start_leadership`)."""
     assert runtime.store is not None
     anchors = ChainAnchors(
         runtime.store,
@@ -293,8 +338,7 @@ def _start_anchors(runtime: _Runtime, name: str, settings: RuntimeSettings, key:
         every_seconds=settings.anchor_interval,
         every_events=settings.anchor_events,
     )
-    runtime.anchors = anchors
-    runtime.tasks.append(asyncio.create_task(anchors.run(runtime.stop), name="chain-anchors"))
+    runtime.anchors = anchors  # run by the leader (`_start_leadership`)
 
 
 async def _stop(runtime: _Runtime) -> None:
@@ -447,6 +491,8 @@ def _outages(runtime: _Runtime) -> list[str | None]:
         statuses.append(runtime.timers.outage.status())
     if runtime.anchors is not None:
         statuses.append(runtime.anchors.outage.status())
+    if runtime.leadership is not None:
+        statuses.append(runtime.leadership.outage.status())
     return statuses
 
 
@@ -454,6 +500,11 @@ async def _progress(runtime: _Runtime) -> dict[str, Any]:
     """How far behind the service is: the relay, the consumer's partitions, and what the
     service adds (its projections)."""
     facts: dict[str, Any] = {}
+    if runtime.leadership is not None:
+        facts["leader"] = {
+            "leading": runtime.leadership.leading,
+            "terms": runtime.leadership.terms,
+        }
     relay = runtime.relay
     if relay is not None:
         facts["relay"] = {

@@ -11,6 +11,7 @@ from typing import ClassVar
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from faststream.kafka import KafkaBroker
 from lts_events.actors import automation
@@ -68,15 +69,19 @@ def _probe(n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 
 async def _end_offset(kafka: str, topic: str) -> int:
+    """How many records `topic` holds (the sum of its partitions' end offsets). The admin client
+    names the partitions: a consumer without a subscription knows no topic's partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    assert partitions, f"{topic} has no partitions"
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
         return sum((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()
@@ -184,9 +189,13 @@ async def test_a_service_whose_database_is_cut_answers_503_with_reasons_then_rec
 
 
 async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    async with asyncio.timeout(30):
-        while True:
-            response = await call()
-            if response.status_code < 500:
-                return response
-            await asyncio.sleep(0.2)
+    last: httpx.Response | None = None
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                last = await call()
+                if last.status_code < 500:
+                    return last
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"still failing: {last and last.text}") from None

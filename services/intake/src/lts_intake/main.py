@@ -77,8 +77,8 @@ async def on_start(context: ServiceContext) -> None:
         pass
     # catches up after a crash between an append and its view update, or when the barrier held
     # events back at start
-    context.run_in_background(
-        repository.run_projection(context.store, interval=0.5), name="ticket-views"
+    context.run_when_leading(
+        lambda: repository.run_projection(context.store, interval=0.5), name="ticket-views"
     )
 
 

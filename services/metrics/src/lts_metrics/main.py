@@ -50,8 +50,8 @@ async def on_start(ctx: ServiceContext) -> None:
     projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
     export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
     ctx.registry.register(export)
-    ctx.run_in_background(
-        _forever(
+    ctx.run_when_leading(
+        lambda: _forever(
             "projections",
             lambda: projections.step(limit=settings.projection_batch),
             idle=settings.projection_idle_seconds,

@@ -1,0 +1,124 @@
+"""Single-active work among a service's replicas: the relay, the timer loop and the projections
+run in the one replica that holds the service's PostgreSQL advisory lock.
+
+The lock is a session lock on a dedicated connection, so it is released by PostgreSQL itself
+when the holder dies (process killed, connection cut): another replica, retrying every
+`retry_interval`, takes over within seconds. The holder checks its connection every
+`check_interval` and stops its work as soon as the check fails, since by then the lock may have
+gone to another replica. The window in which two replicas may both work (at most a check
+interval plus the check's timeout) is harmless for what runs here: the relay's records and the
+timers' effects are idempotent for their consumers and the store (processed-message records,
+optimistic concurrency), only possibly repeated."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import asyncpg
+
+from lts_events.faults import Outage, describe, is_transient
+
+log = logging.getLogger(__name__)
+
+LeadWork = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""The work of a leader: runs until the event it is given is set (leadership lost or the
+service stopping), then returns."""
+
+
+def lock_key(name: str) -> int:
+    """The advisory lock's 64-bit key for `name` (PostgreSQL takes a signed bigint)."""
+    digest = hashlib.blake2b(f"lts-flow:leader:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Leadership:
+    def __init__(
+        self,
+        database_url: str,
+        name: str,
+        *,
+        check_interval: float = 1.0,
+        retry_interval: float = 2.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self._database_url = database_url
+        self.name = name
+        self._key = lock_key(name)
+        self._check_interval = check_interval
+        self._retry_interval = retry_interval
+        self._stop_timeout = stop_timeout
+        self.leading = False
+        self.terms = 0  # how many times this replica became leader
+        self.backend_pid: int | None = None  # the lock connection's server process, when leading
+        self.outage = Outage(f"leadership {name}: the database", log)
+
+    async def run(self, stop: asyncio.Event, work: LeadWork) -> None:
+        """Until `stop`: take the lock when free, run `work` while it is held, give it up."""
+        while not stop.is_set():
+            pause = self._retry_interval
+            try:
+                await self._term(stop, work)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                pause = max(pause, self.outage.failed(error))
+            await _wait(stop, pause)
+
+    async def _term(self, stop: asyncio.Event, work: LeadWork) -> None:
+        """One attempt: connect, try the lock; if taken, lead until stop or the lock is lost."""
+        connection = await asyncpg.connect(self._database_url)
+        self.outage.recovered()
+        try:
+            if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
+                return
+            self.backend_pid = connection.get_server_pid()
+            await self._lead(stop, work, connection)
+        finally:
+            self.backend_pid = None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=2)  # releases the lock
+
+    async def _lead(
+        self, stop: asyncio.Event, work: LeadWork, connection: asyncpg.Connection
+    ) -> None:
+        self.leading, self.terms = True, self.terms + 1
+        log.info("leading: running the single-active work", extra={"leadership": self.name})
+        until = asyncio.Event()
+        task = asyncio.create_task(work(until), name=f"leader:{self.name}")
+        lost: str | None = None
+        try:
+            while not stop.is_set() and not task.done():
+                await _wait(stop, self._check_interval)
+                if stop.is_set():
+                    break
+                try:
+                    await asyncio.wait_for(
+                        connection.fetchval("SELECT 1"), timeout=self._check_interval * 2
+                    )
+                except Exception as error:
+                    lost = describe(error)
+                    break
+        finally:
+            until.set()
+            done, _ = await asyncio.wait({task}, timeout=self._stop_timeout)
+            if not done:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            self.leading = False
+        if lost is not None:
+            log.warning(
+                "leadership lost; work stopped", extra={"leadership": self.name, "error": lost}
+            )
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        if failure is not None:
+            log.error("leader's work failed", exc_info=failure, extra={"leadership": self.name})
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
