@@ -49,10 +49,10 @@ class RuntimeSettings(BaseSettings):
     """Appended events after which a chain anchor is written at once."""
     anchor_key: SecretStr | None = Field(default=None, validation_alias="LTS_ANCHOR_KEY")
     """Shared by every service and `lts store verify`; local default: `$LTS_HOME/anchor.key`."""
-    # Single-active work (relay, timers, projections) among replicas: how often the leader
-    # checks that it still holds the lock, how often the others try to take it.
     leader_check_interval: float = 1.0
+    """Seconds between the leader's checks that it still holds the service's lock (replicas)."""
     leader_retry_interval: float = 2.0
+    """Seconds between the other replicas' tries to take the lock (relay, timers, projections)."""
 
     @classmethod
     def for_service(cls, name: str, **overrides: Any) -> RuntimeSettings:
