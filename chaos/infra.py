@@ -2,8 +2,9 @@
 the local infrastructure's code (`lts_events.infra.local_kafka` / `local_postgres`) under a
 temporary `LTS_HOME`, so they can be SIGKILLed and restarted without touching anyone else's tests.
 
-PostgreSQL runs durable whatever the local server's defaults are: fsync, synchronous commit and
-full-page writes are set with ALTER SYSTEM (kept across restarts) and checked."""
+PostgreSQL runs durable (`local_postgres.DURABLE`: fsync, synchronous commit, full-page writes):
+the unsafe fast mode is never inherited from the caller's environment, and every start is
+checked."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from lts_events.infra import local_kafka, local_postgres, state
 from lts_events.infra.net import port_free, wait_until
 from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir
 
-DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 RESTART_TIMEOUT = 120.0
 
 
 class ChaosInfraError(RuntimeError):
-    """The chaos run's own broker or server could not be started, restarted or made durable."""
+    """The chaos run's own broker or server could not be started or restarted, or is not durable."""
 
 
 def _use_private_home(home: Path) -> None:
@@ -33,24 +33,16 @@ def _use_private_home(home: Path) -> None:
     Kafka jars instead of fetching them again."""
     jars = local_kafka.fetch_jars().parent  # in the current LTS_HOME, fetched once
     os.environ["LTS_HOME"] = str(home)
+    os.environ.pop(local_postgres.UNSAFE_FAST_VARIABLE, None)
     (home / f"kafka-{KAFKA_VERSION}").symlink_to(jars, target_is_directory=True)
-    assert kafka_libs_dir().exists()
+    if not kafka_libs_dir().exists():
+        raise ChaosInfraError(f"the Kafka jars are not where {home} points to")
 
 
 async def _durability(url: str) -> dict[str, str]:
     conn = await asyncpg.connect(url)
     try:
-        return {name: str(await conn.fetchval(f"SHOW {name}")) for name in DURABLE}
-    finally:
-        await conn.close()
-
-
-async def _make_durable(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for name, value in DURABLE.items():
-            await conn.execute(f"ALTER SYSTEM SET {name} = {value}")
-        await conn.execute("SELECT pg_reload_conf()")
+        return {name: str(await conn.fetchval(f"SHOW {name}")) for name in local_postgres.DURABLE}
     finally:
         await conn.close()
 
@@ -95,23 +87,20 @@ class ChaosInfrastructure:
         home = Path(tempfile.mkdtemp(prefix="lts-chaos-"))
         _use_private_home(home)
         infra = cls(home)
-        infra.kafka_bootstrap_servers = local_kafka.start(timeout=RESTART_TIMEOUT)
-        infra.server_url = local_postgres.start(timeout=RESTART_TIMEOUT)
-        asyncio.run(_make_durable(infra.server_url))
-        infra.check_durable()
+        try:
+            infra.kafka_bootstrap_servers = local_kafka.start(timeout=RESTART_TIMEOUT)
+            infra.server_url = local_postgres.start(timeout=RESTART_TIMEOUT)
+            infra.check_durable()
+        except BaseException:
+            infra.stop()  # what did start must not outlive a failed start
+            raise
         return infra
 
     def check_durable(self) -> None:
-        """Raise unless every durability setting reads `on` (a reload applies them shortly)."""
-
-        def durable() -> bool:
-            return asyncio.run(_durability(self.server_url)) == DURABLE
-
-        try:
-            wait_until(durable, timeout=30.0, what="durable PostgreSQL settings")
-        except TimeoutError:
-            found = asyncio.run(_durability(self.server_url))
-            raise ChaosInfraError(f"PostgreSQL is not durable: {found}") from None
+        """Raise unless the server runs with every durability setting on."""
+        found = asyncio.run(_durability(self.server_url))
+        if found != local_postgres.DURABLE:
+            raise ChaosInfraError(f"PostgreSQL is not durable: {found}")
 
     def kill_kafka(self) -> None:
         pid = int((state.load(local_kafka.COMPONENT) or {}).get("pid", -1))

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +112,7 @@ class Stack:
             service.start()
         self.wait_ready(self.services, timeout=timeout)
 
-    def wait_ready(self, names: Mapping[str, object], *, timeout: float = READY_TIMEOUT) -> None:
+    def wait_ready(self, names: Iterable[str], *, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         waiting = set(names)
         while waiting and time.monotonic() < deadline:
