@@ -5,6 +5,7 @@ dead-letter topic, and each is applied once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
@@ -186,6 +187,61 @@ async def test_a_service_whose_database_is_cut_answers_503_with_reasons_then_rec
     assert "ConnectionRefusedError" in refused.json()["detail"]
     assert after.status_code == 201
     assert ready.json() == {"ready": True}
+
+
+async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    last: httpx.Response | None = None
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                last = await call()
+                if last.status_code < 500:
+                    return last
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"still failing: {last and last.text}") from None
+
+
+async def test_a_service_started_while_its_database_is_down_waits_for_it_then_serves(
+    database_url: str, kafka: str, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)  # not listening yet: refused
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    name = unique("rtlate").replace("-", "_")
+    settings = RuntimeSettings.for_service(
+        name, kafka_bootstrap_servers=kafka, database_url=through
+    )
+    app = build_app(ServiceSpec(name=name, routers=routers), settings)
+    manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=30)
+
+    async def waiting_for_the_database() -> bool:
+        return any("start-up: the database" in r.getMessage() for r in caplog.records)
+
+    caplog.set_level(logging.WARNING, logger="lts_events.service")
+    starting = asyncio.create_task(manager.__aenter__())
+    try:
+        await eventually(waiting_for_the_database)
+        waited = not starting.done()
+        await proxy.up()
+        await starting
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
+            ready = await _eventually_ok(lambda: http.get("/readyz"))
+            created = await http.post("/pings/late")
+    finally:
+        if starting.done() and starting.exception() is None:
+            await manager.__aexit__(None, None, None)
+        else:
+            starting.cancel()
+        if not proxy.listening:
+            await proxy.up()
+        await drop_schema(database_url, name)
+        await proxy.down()
+
+    assert waited
+    assert ready.json() == {"ready": True}
+    assert created.status_code == 201
 
 
 async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
