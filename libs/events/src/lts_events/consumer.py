@@ -21,6 +21,7 @@ from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lts_events.actors import Actor
+from lts_events.dlq import messages as dlq
 from lts_events.envelope import Envelope, Metadata
 from lts_events.event import REGISTRY, Event, UnknownEventType
 from lts_events.faults import Outage, is_transient
@@ -169,16 +170,16 @@ def dlq_headers(
 ) -> list[tuple[str, bytes]]:
     """The original headers followed by the DLQ facts (any old `dlq_*` headers replaced)."""
     facts = {
-        "dlq_reason": failure.reason,
-        "dlq_error_type": failure.error_type,
-        "dlq_error": failure.detail,
-        "dlq_source_topic": message.topic,
-        "dlq_source_partition": str(message.partition),
-        "dlq_source_offset": str(message.offset),
-        "dlq_consumer": consumer,
-        "dlq_failed_at": failed_at.isoformat(),
+        dlq.REASON: failure.reason,
+        dlq.ERROR_TYPE: failure.error_type,
+        dlq.ERROR: failure.detail,
+        dlq.SOURCE_TOPIC: message.topic,
+        dlq.SOURCE_PARTITION: str(message.partition),
+        dlq.SOURCE_OFFSET: str(message.offset),
+        dlq.CONSUMER: consumer,
+        dlq.FAILED_AT: failed_at.isoformat(),
     }
-    kept = [(k, v) for k, v in message.headers if not k.startswith("dlq_")]
+    kept = [(k, v) for k, v in message.headers if not k.startswith(dlq.DLQ_PREFIX)]
     return kept + [(k, v.encode()) for k, v in facts.items()]
 
 

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from lts_events.kafka import header
 
-# The facts the consumer runtime adds to a dead-lettered message (`consumer.dlq_headers`; a unit
-# test holds these names to what it writes).
+# The facts the consumer runtime adds to a dead-lettered message (`consumer.dlq_headers` writes
+# them by these names: their one home).
 DLQ_PREFIX = "dlq_"
 REASON = "dlq_reason"
 ERROR_TYPE = "dlq_error_type"
