@@ -587,21 +587,7 @@ class Subscriptions:
     async def handle_batch(self, broker: KafkaBroker, messages: Sequence[RawMessage]) -> None:
         """Handle a batch and send what can never be processed to the dead-letter topic."""
         for raw, failure in await self.process_batch(messages):
-            await self._waiting_out_outages(partial(self._dead_letter, broker, raw, failure))
-
-    async def _waiting_out_outages(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call`'s result, waiting out infrastructure errors (as `_retrying` does); any other
-        error propagates at once."""
-        while True:
-            try:
-                result = await call()
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                await asyncio.sleep(self.outage.failed(error))
-            else:
-                self.outage.recovered()
-                return result
+            await self.outage.wait_out(partial(self._dead_letter, broker, raw, failure))
 
     async def process_batch(
         self, messages: Sequence[RawMessage]

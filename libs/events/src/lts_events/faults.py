@@ -11,13 +11,17 @@ starts and one when it ends (never a traceback for it), and a reason readiness c
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import random
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html) that say "try again":
 # whole classes, then single codes.
@@ -191,6 +195,20 @@ class Outage:
             },
         )
         self.started, self.reason, self.failures = None, None, 0
+
+    async def wait_out(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`'s result, calling again after each transient error (waiting as `failed`
+        says); any other error propagates at once."""
+        while True:
+            try:
+                result = await call()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                await asyncio.sleep(self.failed(error))
+            else:
+                self.recovered()
+                return result
 
     def status(self) -> str | None:
         """Why the loop is waiting, for readiness; None when it is not."""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -42,7 +42,6 @@ from lts_events.telemetry import instrument_http, instrument_sql, setup_telemetr
 from lts_events.timers import TimerLoop
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 LoopFactory = Callable[[], Coroutine[Any, Any, None]]
@@ -189,8 +188,9 @@ async def _start(
     broker = runtime.broker
     assert broker is not None
     anchor_key = _anchor_key(settings)  # refused before anything starts
-    store = await _when_reachable(
-        "the database", lambda: PostgresEventStore.connect(settings.database_url, schema=spec.name)
+    # A service started while the database or the broker is down waits for it (logged once).
+    store = await Outage("start-up: the database", log).wait_out(
+        lambda: PostgresEventStore.connect(settings.database_url, schema=spec.name)
     )
     runtime.store = store
     instrument_sql()
@@ -209,8 +209,7 @@ async def _start(
     runtime.subscriptions = subscriptions
     consumed = subscriptions.topics if subscriptions else ()
     produced = [topic] if spec.publishes else []
-    await _when_reachable(
-        "the Kafka broker",
+    await Outage("start-up: the Kafka broker", log).wait_out(
         lambda: ensure_topics(settings.kafka_bootstrap_servers, [*produced, DLQ_TOPIC, *consumed]),
     )
     if subscriptions is not None:
@@ -239,22 +238,6 @@ async def _start(
     _start_leadership(runtime, context, settings, registry)
     settle_gc()
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
-
-
-async def _when_reachable(what: str, connect: Callable[[], Awaitable[T]]) -> T:
-    """`connect()`, waiting out an outage of `what` (a service started while the database or
-    the broker is down waits for it, logged once, instead of exiting)."""
-    outage = Outage(f"start-up: {what}", log)
-    while True:
-        try:
-            result = await connect()
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            await asyncio.sleep(outage.failed(error))
-        else:
-            outage.recovered()
-            return result
 
 
 # A young collection every 100,000 new container objects (net of those freed) instead of

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import socket
 
+from sqlalchemy.engine import make_url
+
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -17,6 +19,14 @@ class TcpProxy:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port: int = probe.getsockname()[1]
+
+    @classmethod
+    def in_front_of(cls, database_url: str) -> tuple[TcpProxy, str]:
+        """A proxy (not listening yet) to the server of `database_url`, and the URL through it."""
+        url = make_url(database_url)
+        proxy = cls(url.host or "127.0.0.1", url.port or 5432)
+        through = url.set(host="127.0.0.1", port=proxy.port)
+        return proxy, through.render_as_string(hide_password=False)
 
     @property
     def listening(self) -> bool:

@@ -24,7 +24,6 @@ from lts_events.service import ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
-from sqlalchemy.engine import make_url
 
 from .tcp_proxy import TcpProxy
 from .test_relay_and_consumer import _send, eventually
@@ -49,10 +48,8 @@ class OutageCopy(Event):
 async def proxied_store(
     database_url: str, unique: Callable[[str], str]
 ) -> AsyncIterator[tuple[PostgresEventStore, TcpProxy]]:
-    url = make_url(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy, through = TcpProxy.in_front_of(database_url)
     await proxy.up()
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     store = await PostgresEventStore.connect(through, schema=unique("rt_outage"))
     yield store, proxy
     if not proxy.listening:
@@ -153,10 +150,8 @@ async def _copies(store: PostgresEventStore, count: int) -> bool:
 async def test_a_service_whose_database_is_cut_answers_503_with_reasons_then_recovers(
     database_url: str, kafka: str, unique: Callable[[str], str]
 ) -> None:
-    url = make_url(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy, through = TcpProxy.in_front_of(database_url)
     await proxy.up()
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     name = unique("rtcut").replace("-", "_")
     settings = RuntimeSettings.for_service(
         name, kafka_bootstrap_servers=kafka, database_url=through
@@ -205,9 +200,7 @@ async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx
 async def test_a_service_started_while_its_database_is_down_waits_for_it_then_serves(
     database_url: str, kafka: str, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = make_url(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)  # not listening yet: refused
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, through = TcpProxy.in_front_of(database_url)  # not listening yet: refused
     name = unique("rtlate").replace("-", "_")
     settings = RuntimeSettings.for_service(
         name, kafka_bootstrap_servers=kafka, database_url=through
@@ -242,16 +235,3 @@ async def test_a_service_started_while_its_database_is_down_waits_for_it_then_se
     assert waited
     assert ready.json() == {"ready": True}
     assert created.status_code == 201
-
-
-async def _eventually_ok(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    last: httpx.Response | None = None
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                last = await call()
-                if last.status_code < 500:
-                    return last
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"still failing: {last and last.text}") from None
