@@ -2,7 +2,9 @@
 
 from lts_events.contracts import (  # noqa: F401  (registration side effect)
     anchors,
+    comms,
     intake,
     ops,
+    release,
     triage,
 )

@@ -1,0 +1,3 @@
+from lts_comms.main import main
+
+main()

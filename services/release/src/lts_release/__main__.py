@@ -1,0 +1,3 @@
+from lts_release.main import main
+
+main()
