@@ -1,3 +1,0 @@
-"""Events of the release service (topic `lts.release.events`). Owned by the release service."""
-
-from __future__ import annotations
