@@ -7,4 +7,5 @@ artifacts, sealing, publication), `rollout` (canary phases, analysis, rollback).
 
 from lts_events.contracts.release import (  # noqa: F401  (registration side effect)
     ci,
+    rollout,
 )
