@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,3 +18,19 @@ class Settings(BaseSettings):
 
     release_topic: str = "lts.release.events"
     """Topic of the release service's events (candidates, publications, rollouts, rollbacks)."""
+    triage_topic: str = "lts.triage.events"
+    """Topic of triage's events (severity, security flag, plan)."""
+    intake_topic: str = "lts.intake.events"
+    """Topic of intake's events (titles, CVE ids, the reporter to notify)."""
+    template_dir: Path | None = None
+    """Directory whose templates (same file names as the seed templates) replace the seeds."""
+    package: str = "lts-flow"
+    """The Python package the releases publish, for `pip install` lines and OSV records."""
+    changelog_url: str = "https://example.org/changelog"
+    """Base URL of the full changelog; a release's anchor is appended (`#v1.4.3`)."""
+    advisory_url: str = "https://example.org/security/advisories"
+    """Base URL of published advisories; the advisory id is appended."""
+    security_contact: str = "security@example.org"
+    """Where users report and ask about vulnerabilities (advisories' contact)."""
+    osv_prefix: str = "x_LTS"
+    """Prefix of this project's OSV ids; the OSV schema allows `x_` for a local database."""

@@ -1,4 +1,7 @@
 """Events of the comms service (topic `lts.comms.events`). Owned by the comms service.
 
-One module per part; importing this package registers them all: `documents` (drafts,
-revisions, reviews, embargo) and `delivery` (the outbox: attempts, successes, failures)."""
+One module per part; importing this package registers them all: `facts` (comms' own copy of
+the facts it drafts from), `documents` (drafts, revisions, reviews, embargo, release to an
+audience) and `delivery` (the outbox: attempts, successes, failures)."""
+
+from lts_events.contracts.comms import documents, facts  # noqa: F401  (registration side effect)

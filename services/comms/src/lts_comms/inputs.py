@@ -1,0 +1,62 @@
+"""What comms takes from other services' events: each input as the facts it brings (pure).
+
+Intake brings a ticket's title, CVE ids, reporter and contact; triage its severity, security
+flag and plan; the release service its releases (version, line, tickets, publication,
+rollback). Anything else is not comms' business and maps to None."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lts_events.contracts.comms.facts import ReleaseFactsNoted, TicketFactsNoted
+from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
+from lts_events.event import Event
+
+Facts = TicketFactsNoted | ReleaseFactsNoted
+
+
+def facts_of(event: Event, *, now: datetime) -> Facts | None:
+    match event:
+        case TicketOpened():
+            return TicketFactsNoted(
+                ticket_id=event.ticket_id,
+                source_type=event.type,
+                title=event.title,
+                description=event.description,
+                kind=event.kind.value,
+                cve_ids=tuple(event.cve_ids),
+                reporter=event.reporter,
+                contact=event.contact,
+                affected_versions=tuple(event.affected_versions),
+                affected_lts_lines=tuple(event.affected_lts_lines),
+                noted_at=now,
+            )
+        case SeverityProposed():
+            return TicketFactsNoted(
+                ticket_id=event.ticket_id,
+                source_type=event.type,
+                severity=event.severity,
+                security=event.security,
+                noted_at=now,
+            )
+        case TicketTriaged():
+            return TicketFactsNoted(
+                ticket_id=event.ticket_id,
+                source_type=event.type,
+                severity=event.severity,
+                security=event.security,
+                change_kind=event.change_kind.value,
+                workaround=event.workaround,
+                api_change=event.api_change,
+                affected_versions=event.affected_versions,
+                noted_at=now,
+            )
+        case BackportPlanned():
+            return TicketFactsNoted(
+                ticket_id=event.ticket_id,
+                source_type=event.type,
+                target_branches=event.target_branches,
+                noted_at=now,
+            )
+    return None
