@@ -71,3 +71,12 @@ def test_every_service_package_has_a_compose_service() -> None:
     packages = {path.name for path in (ROOT / "services").iterdir() if (path / "src").is_dir()}
 
     assert packages <= set(_compose()["services"])
+
+
+def test_the_comms_service_sends_its_mail_to_the_mail_catcher() -> None:
+    services = _compose()["services"]
+    comms = services["comms"]["environment"]
+    catcher_port = int(services["mailpit"]["ports"][0].split(":")[1])
+
+    assert comms["LTS_COMMS_SMTP_HOST"] == "mailpit"
+    assert int(comms["LTS_COMMS_SMTP_PORT"]) == catcher_port

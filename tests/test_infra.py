@@ -23,6 +23,7 @@ from lts_events.infra import (
     find_running,
     infrastructure_status,
     local_kafka,
+    local_smtp,
     paths,
     stop_infrastructure,
 )
@@ -30,14 +31,19 @@ from lts_events.infra.net import answers
 from lts_events.infra.probes import kafka_ready, postgres_ready, run_async
 from typer.testing import CliRunner
 
-GIVEN = {"KAFKA_BOOTSTRAP_SERVERS": "kafka.example:9092", "DATABASE_URL": "postgresql://db/x"}
+GIVEN = {
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka.example:9092",
+    "DATABASE_URL": "postgresql://db/x",
+    "LTS_COMMS_SMTP_HOST": "mail.example",
+    "LTS_COMMS_SMTP_PORT": "2525",
+}
 
 
 def test_addresses_in_the_environment_are_used_and_nothing_is_started() -> None:
     found = ensure_infrastructure(environ=GIVEN)
 
     assert found.env() == GIVEN
-    assert found.sources == {"kafka": "env", "postgres": "env"}
+    assert found.sources == {"kafka": "env", "postgres": "env", "smtp": "env"}
     assert found.started == ()
 
 
@@ -107,6 +113,8 @@ def fresh_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LTS_INFRA", "local")
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("LTS_COMMS_SMTP_HOST", raising=False)
+    monkeypatch.delenv("LTS_COMMS_SMTP_PORT", raising=False)
     (home / shared_jars.name).symlink_to(shared_jars)
     assert paths.kafka_libs_dir().exists()
     yield home
@@ -123,12 +131,12 @@ def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     stopped = stop_infrastructure()
 
     assert durability == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-    assert started.sources == {"kafka": "local", "postgres": "local"}
-    assert started.started == ("kafka", "postgres")
+    assert started.sources == {"kafka": "local", "postgres": "local", "smtp": "local"}
+    assert started.started == ("kafka", "postgres", "smtp")
     assert again.env() == started.env()
     assert again.started == ()
-    assert stopped == ["kafka", "postgres"]
-    assert infrastructure_status() == {"kafka": None, "postgres": None}
+    assert stopped == ["kafka", "postgres", "smtp"]
+    assert infrastructure_status() == {"kafka": None, "postgres": None, "smtp": None}
     kafka_port = int(started.kafka_bootstrap_servers.rsplit(":", 1)[1])
     assert not answers("127.0.0.1", kafka_port)
 
@@ -144,6 +152,41 @@ def test_a_stopped_broker_restarts_on_its_old_port_with_its_topics(fresh_home: P
 
     assert restarted.kafka_bootstrap_servers == first.kafka_bootstrap_servers
     assert "lts.test.kept" in list_topics(restarted.kafka_bootstrap_servers)
+
+
+@pytest.fixture
+def smtp_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """An LTS_HOME of its own for the SMTP server alone; the server is stopped after."""
+    monkeypatch.setenv("LTS_HOME", str(tmp_path))
+    yield tmp_path
+    local_smtp.stop()
+
+
+@pytest.mark.timeout(60)
+def test_the_local_smtp_server_keeps_every_message_in_the_maildir_until_down(
+    smtp_home: Path,
+) -> None:
+    import mailbox
+    from email.message import EmailMessage
+
+    import aiosmtplib
+
+    host, port = local_smtp.start()
+    reused = local_smtp.running()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "lts@example.org", "ops@example.org", "hi"
+    message["Message-ID"] = "<infra-test.1@lts.example.org>"
+    message.set_content("kept")
+    run_async(lambda: aiosmtplib.send(message, hostname=host, port=port))
+    stored = [dict(m.items()) for m in mailbox.Maildir(paths.maildir(), create=False)]
+    stopped = local_smtp.stop()
+
+    assert paths.maildir() == smtp_home / "mail"
+    assert reused == (host, port)
+    assert [m["Message-ID"] for m in stored] == ["<infra-test.1@lts.example.org>"]
+    assert stopped
+    assert local_smtp.running() is None
+    assert not answers(host, port)
 
 
 def create_topic(bootstrap: str, name: str) -> None:

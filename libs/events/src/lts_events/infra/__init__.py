@@ -8,6 +8,10 @@ For each of the two, in order:
    `$LTS_HOME/run`, default `~/.cache/lts-flow/run`), a later call reuses them and
    `stop_infrastructure()` (`lts infra down`) stops them.
 
+A real SMTP server for the comms service's mail (aiosmtpd, storing every message in the maildir
+`$LTS_HOME/mail`) comes from `LTS_COMMS_SMTP_HOST`/`LTS_COMMS_SMTP_PORT` when both are set, else
+is a local process in either mode (it is pure Python): `local_smtp`.
+
 `LTS_INFRA=local` or `LTS_INFRA=docker` skips the automatic choice between 2 and 3."""
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lts_events.infra import containers, local_kafka, local_postgres, paths, state
+from lts_events.infra import containers, local_kafka, local_postgres, local_smtp, paths, state
 
 Source = Literal["env", "docker", "local"]
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "DATABASE_URL"
+SMTP_HOST_ENV = "LTS_COMMS_SMTP_HOST"
+SMTP_PORT_ENV = "LTS_COMMS_SMTP_PORT"
 
 
 @dataclass(frozen=True)
@@ -32,9 +38,14 @@ class Infrastructure:
     sources: Mapping[str, Source] = field(default_factory=dict)
     started: tuple[str, ...] = ()
     """The components this call started (the others were given or already running)."""
+    smtp: tuple[str, int] | None = None
+    """(host, port) of the SMTP server the comms service sends mail to; None when not asked for."""
 
     def env(self) -> dict[str, str]:
-        return {KAFKA_ENV: self.kafka_bootstrap_servers, DATABASE_ENV: self.database_url}
+        found = {KAFKA_ENV: self.kafka_bootstrap_servers, DATABASE_ENV: self.database_url}
+        if self.smtp is not None:
+            found |= {SMTP_HOST_ENV: self.smtp[0], SMTP_PORT_ENV: str(self.smtp[1])}
+        return found
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def ensure_infrastructure(
     (local processes always keep running so the next caller can reuse them)."""
     env = os.environ if environ is None else environ
     mode = _mode(env) if not (env.get(KAFKA_ENV) and env.get(DATABASE_ENV)) else "local"
-    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         kafka_future = pool.submit(
             _resolve,
             "kafka",
@@ -100,13 +111,28 @@ def ensure_infrastructure(
             local=(local_postgres.running, local_postgres.start),
             docker=containers.start_postgres,
         )
+        smtp_future = pool.submit(_resolve_smtp, env)
         kafka, postgres = kafka_future.result(), postgres_future.result()
+        smtp, smtp_source, smtp_started = smtp_future.result()
+    resolved = (("kafka", kafka.started), ("postgres", postgres.started), ("smtp", smtp_started))
     return Infrastructure(
         kafka_bootstrap_servers=kafka.address,
         database_url=postgres.address,
-        sources={"kafka": kafka.source, "postgres": postgres.source},
-        started=tuple(name for name, r in (("kafka", kafka), ("postgres", postgres)) if r.started),
+        sources={"kafka": kafka.source, "postgres": postgres.source, "smtp": smtp_source},
+        started=tuple(name for name, started in resolved if started),
+        smtp=smtp,
     )
+
+
+def _resolve_smtp(env: Mapping[str, str]) -> tuple[tuple[str, int], Source, bool]:
+    """The SMTP server: the environment's, else the running local one, else a new local one."""
+    host, port = env.get(SMTP_HOST_ENV), env.get(SMTP_PORT_ENV)
+    if host and port:
+        return (host, int(port)), "env", False
+    running = local_smtp.running()
+    if running:
+        return running, "local", False
+    return local_smtp.start(), "local", True
 
 
 class NotRunning(RuntimeError):
@@ -164,9 +190,11 @@ def find_running_stack(*, environ: Mapping[str, str] | None = None) -> tuple[Fou
 
 def infrastructure_status() -> dict[str, str | None]:
     """The address of each component that `ensure_infrastructure` started and that still runs."""
+    smtp = local_smtp.running()
     return {
         "kafka": local_kafka.running() or containers.running("kafka"),
         "postgres": local_postgres.running() or containers.running("postgres"),
+        "smtp": f"{smtp[0]}:{smtp[1]}" if smtp else None,
     }
 
 
@@ -178,6 +206,8 @@ def stop_infrastructure() -> list[str]:
             stopped.append("kafka")
         if local_postgres.stop():
             stopped.append("postgres")
+        if local_smtp.stop():
+            stopped.append("smtp")
         for component in ("kafka", "postgres"):
             if containers.stop(component):
                 stopped.append(f"{component} (container)")

@@ -21,3 +21,8 @@ def kafka_libs_dir() -> Path:
 
 def run_dir() -> Path:
     return lts_home() / "run"
+
+
+def maildir() -> Path:
+    """Where the local SMTP server stores every message it accepts (a maildir)."""
+    return lts_home() / "mail"
