@@ -4,4 +4,8 @@ One module per part; importing this package registers them all: `facts` (comms' 
 the facts it drafts from), `documents` (drafts, revisions, reviews, embargo, release to an
 audience) and `delivery` (the outbox: attempts, successes, failures)."""
 
-from lts_events.contracts.comms import documents, facts  # noqa: F401  (registration side effect)
+from lts_events.contracts.comms import (  # noqa: F401  (registration side effect)
+    delivery,
+    documents,
+    facts,
+)
