@@ -16,8 +16,9 @@ TYPED := libs/events/src $(wildcard services/*/src) bench chaos harness
 
 .PHONY: dev test bench chaos lint fmt typecheck infra-up infra-down schemas tools sync sync-frozen
 
-dev: tools sync  ## run every service in the foreground (Ctrl-C stops)
-	$(RUN) lts dev
+REPLICAS ?= 1
+dev: tools sync  ## run every service in the foreground (Ctrl-C stops); REPLICAS=N processes each
+	$(RUN) lts dev --replicas $(REPLICAS)
 
 test: tools sync-frozen  ## everything CI checks, against real Kafka and PostgreSQL
 	settings="$$($(RUN) lts infra up)"; eval "$$settings"; \

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,3 +51,78 @@ def test_the_stack_comes_up_ready_and_goes_down(infra: Infrastructure, tmp_path:
 
     assert down.returncode == 0, down.stderr
     assert not any(pid_alive(urls["pid"]) for urls in services.values())
+
+
+def _leading(client: httpx.Client, url: str) -> bool | None:
+    """Whether this replica leads its service (None: not answering)."""
+    try:
+        details = client.get(f"{url}/readyz/details").json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return bool(details.get("leader", {}).get("leading"))
+
+
+def _wait(what: str, condition: Callable[[], bool], *, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.25)
+
+
+@pytest.mark.timeout(400)
+def test_replicas_share_a_service_and_a_killed_leader_is_replaced(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    """Two processes per service: both ready, one leads (relay, timers, projections); SIGKILL
+    the triage leader and the other takes over, and a report sent to the second intake replica
+    still reaches triage (consumer group, relay failover)."""
+    env = {**os.environ, **infra.env(), "LTS_HOME": str(tmp_path)}
+    expected = available_services()
+
+    up = lts("stack", "up", "--replicas", "2", "--json", env=env)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        services = json.loads(up.stdout)["services"]
+        assert sorted(services) == sorted([*expected, *(f"{name}-2" for name in expected)])
+        with httpx.Client(timeout=5) as client:
+            urls = {label: entry["url"] for label, entry in services.items()}
+            for name in ("intake", "triage"):
+                pair = (urls[name], urls[f"{name}-2"])
+                _wait(
+                    f"one {name} replica leads",
+                    lambda pair=pair: sum(bool(_leading(client, u)) for u in pair) == 1,
+                )
+            leader, follower = (
+                ("triage", "triage-2")
+                if _leading(client, urls["triage"])
+                else ("triage-2", "triage")
+            )
+            os.kill(services[leader]["pid"], signal.SIGKILL)
+            _wait(f"{follower} leads", lambda: _leading(client, urls[follower]) is True)
+
+            report = {
+                "title": "Replica test: login fails after upgrade",
+                "description": "Every login answers 500 after the upgrade.",
+                "affected_versions": ["1.4.2"],
+                "severity": "high",
+            }
+            sent = client.post(
+                f"{urls['intake-2']}/reports",
+                json=report,
+                headers={"Authorization": "Bearer dev-requester"},
+            )
+            assert sent.status_code == 201, sent.text
+            ticket = sent.json()["ticket_id"]
+
+            def triage_has_it() -> bool:
+                answer = client.get(
+                    f"{urls[follower]}/tickets/{ticket}/triage",
+                    headers={"Authorization": "Bearer dev-analyst"},
+                )
+                return answer.status_code == 200
+
+            _wait(f"{follower} received ticket {ticket}", triage_has_it, timeout=120)
+    finally:
+        down = lts("stack", "down", "--keep-infra", env=env)
+    assert down.returncode == 0, down.stderr

@@ -186,13 +186,23 @@ def _print_endpoints(info: dict[str, Any], as_json: bool) -> None:
     typer.echo("webhook secrets: " + ", ".join(f"{name}={value}" for name, value in secrets))
 
 
+ReplicasOption = Annotated[
+    int,
+    typer.Option(
+        "--replicas",
+        min=1,
+        help="Processes per service: they share its consumer group and database; one leads.",
+    ),
+]
+
+
 @stack_app.command("up")
-def stack_up(as_json: JsonFlag = False) -> None:
+def stack_up(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     """Start the infrastructure and every installed service in the background."""
     infra = ensure_infrastructure(keep=True)
-    already = {s.name for s in stack.running()}
-    missing = [name for name in stack.available_services() if name not in already]
-    started = stack.spawn(missing, infra, background=True)
+    already = {(s.name, s.replica) for s in stack.running()}
+    wanted = stack.wanted(stack.available_services(), replicas)
+    started = stack.spawn([w for w in wanted if w not in already], infra, background=True)
     stack.record([*stack.running(), *(service for service, _ in started)])
     try:
         stack.wait_ready(started)
@@ -244,13 +254,15 @@ def _has_command(name: str) -> bool:
 
 
 @app.command("dev")
-def dev(as_json: JsonFlag = False) -> None:
+def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     """Run the whole stack in the foreground with prefixed logs; Ctrl-C stops everything."""
     infra = ensure_infrastructure(keep=True)
-    children = stack.spawn(stack.available_services(), infra, background=False)
+    children = stack.spawn(
+        stack.wanted(stack.available_services(), replicas), infra, background=False
+    )
     pumps = [
         threading.Thread(
-            target=_pump, args=(s.name, COLORS[i % len(COLORS)], p.stdout), daemon=True
+            target=_pump, args=(s.label, COLORS[i % len(COLORS)], p.stdout), daemon=True
         )
         for i, (s, p) in enumerate(children)
         if p.stdout is not None
@@ -263,7 +275,7 @@ def dev(as_json: JsonFlag = False) -> None:
         stack.wait_ready(children)
         _print_endpoints(stack.endpoints([s for s, _ in children], infra), as_json)
         if _has_command("demo"):
-            urls = {f"LTS_{s.name.upper()}_URL": s.url for s, _ in children}
+            urls = {f"LTS_{s.name.upper()}_URL": s.url for s, _ in children if s.replica == 1}
             env = {**os.environ, **infra.env(), **urls}
             subprocess.run([sys.executable, "-m", "lts_events.cli", "demo"], env=env, check=False)
         while not stop.is_set() and all(p.poll() is None for _, p in children):
@@ -275,7 +287,7 @@ def dev(as_json: JsonFlag = False) -> None:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
         _err("stopping...")
-        stack.terminate({s.name: s.pid for s, _ in children})
+        stack.terminate([s for s, _ in children])
         if infra.started:
             stop_infrastructure()
 

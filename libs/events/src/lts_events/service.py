@@ -210,7 +210,11 @@ async def _start(
     consumed = subscriptions.topics if subscriptions else ()
     produced = [topic] if spec.publishes else []
     await Outage("start-up: the Kafka broker", log).wait_out(
-        lambda: ensure_topics(settings.kafka_bootstrap_servers, [*produced, DLQ_TOPIC, *consumed]),
+        lambda: ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [*produced, DLQ_TOPIC, *consumed],
+            partitions=settings.kafka_partitions,
+        ),
     )
     if subscriptions is not None:
         subscriptions.attach(broker)

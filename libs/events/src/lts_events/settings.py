@@ -24,6 +24,10 @@ class RuntimeSettings(BaseSettings):
         validation_alias="KAFKA_BOOTSTRAP_SERVERS",
     )
     """Kafka brokers, `host:port[,host:port...]`."""
+    kafka_partitions: int = Field(default=3, ge=1, validation_alias="LTS_KAFKA_PARTITIONS")
+    """Partitions of the topics a service creates when they do not exist yet: the most
+    consumers of one group (replicas of a service) that get work. Existing topics keep theirs
+    (raise with `kafka-topics.sh --alter --partitions N`)."""
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         validation_alias="DATABASE_URL",

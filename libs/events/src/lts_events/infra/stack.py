@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,10 +43,20 @@ class RunningService:
     pid: int
     port: int
     log: str | None
+    replica: int = 1  # 1..N: replicas share the consumer group and the database
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """`triage` for the first replica, `triage-2` for the second, ..."""
+        return replica_label(self.name, self.replica)
+
+
+def replica_label(name: str, replica: int) -> str:
+    return name if replica == 1 else f"{name}-{replica}"
 
 
 def available_services() -> list[str]:
@@ -73,22 +83,35 @@ def service_env(name: str, port: int, infra: Infrastructure) -> dict[str, str]:
     }
 
 
-def _port_for(name: str, taken: set[int]) -> int:
+def _port_for(name: str, replica: int, taken: set[int]) -> int:
+    """The service's own port for its first replica (when free); any free port for the others."""
     preferred = SERVICE_PORTS[name]
-    port = preferred if preferred not in taken and port_free(preferred) else free_port()
+    usable = replica == 1 and preferred not in taken and port_free(preferred)
+    port = preferred if usable else free_port()
     taken.add(port)
     return port
 
 
+def wanted(names: Sequence[str], replicas: int) -> list[tuple[str, int]]:
+    """(service, replica) pairs in pipeline order, replica 1 of every service first."""
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1, got {replicas}")
+    return [(name, replica) for replica in range(1, replicas + 1) for name in names]
+
+
 def spawn(
-    names: Sequence[str], infra: Infrastructure, *, background: bool
+    instances: Sequence[tuple[str, int]], infra: Infrastructure, *, background: bool
 ) -> list[tuple[RunningService, subprocess.Popen[bytes]]]:
-    """Start each service; in the background their output goes to `run/<name>.log`."""
+    """Start one process per (service, replica) of `wanted`; in the background their output goes
+    to `run/<label>.log`. Replicas of a service share its Kafka consumer group (partitions spread
+    across them) and its database; the relay, timers and projections run on one of them at a
+    time (lts_events.leadership)."""
     taken: set[int] = set()
     started = []
-    for name in names:
-        port = _port_for(name, taken)
-        log_path = run_dir() / f"{name}.log" if background else None
+    for name, replica in instances:
+        port = _port_for(name, replica, taken)
+        label = replica_label(name, replica)
+        log_path = run_dir() / f"{label}.log" if background else None
         output: IO[bytes] | int = log_path.open("ab") if log_path else subprocess.PIPE
         process = subprocess.Popen(
             [sys.executable, "-m", f"lts_{name}"],
@@ -99,7 +122,7 @@ def spawn(
             start_new_session=background,
         )
         log = str(log_path) if log_path else None
-        started.append((RunningService(name, process.pid, port, log), process))
+        started.append((RunningService(name, process.pid, port, log, replica), process))
     return started
 
 
@@ -110,9 +133,9 @@ def wait_ready(
     for service, process in services:
         while not _ready(service):
             if process.poll() is not None:
-                raise ServiceFailed(f"{service.name} exited with {process.returncode}")
+                raise ServiceFailed(f"{service.label} exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise ServiceFailed(f"{service.name} not ready on {service.url}")
+                raise ServiceFailed(f"{service.label} not ready on {service.url}")
             time.sleep(0.3)
 
 
@@ -148,9 +171,9 @@ def running() -> list[RunningService]:
     return [s for s in recorded() if state.pid_alive(s.pid, marker=f"lts_{s.name}")]
 
 
-def terminate(pids: Mapping[str, int], *, timeout: float = 15.0) -> list[str]:
+def terminate(services: Sequence[RunningService], *, timeout: float = 15.0) -> list[str]:
     """SIGTERM each live process, then SIGKILL what is still alive after `timeout` seconds."""
-    alive = {name: pid for name, pid in pids.items() if state.pid_alive(pid, marker=f"lts_{name}")}
+    alive = {s.label: s.pid for s in services if state.pid_alive(s.pid, marker=f"lts_{s.name}")}
     for pid in alive.values():
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -163,7 +186,7 @@ def terminate(pids: Mapping[str, int], *, timeout: float = 15.0) -> list[str]:
 
 
 def stop_services() -> list[str]:
-    stopped = terminate({s.name: s.pid for s in recorded()})
+    stopped = terminate(recorded())
     state.forget(COMPONENT)
     return stopped
 
@@ -173,7 +196,7 @@ def endpoints(services: Sequence[RunningService], infra: Infrastructure) -> dict
     from lts_events.auth import dev_tokens_in_force
     from lts_events.auth_tokens import dev_tokens
 
-    listed = {s.name: _service_endpoints(s) for s in services}
+    listed = {s.label: _service_endpoints(s) for s in services}
     # Only the dev tokens can be shown: configured ones are known by their digests.
     shown = dev_tokens() if dev_tokens_in_force(AuthSettings(), CommonSettings()) else {}
     return {
