@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from lts_events.infra.containers import KAFKA_IMAGE, POSTGRES_IMAGE
+from lts_events.infra.local_pypi import PYPI_IMAGE, USERNAME
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -80,3 +81,17 @@ def test_the_comms_service_sends_its_mail_to_the_mail_catcher() -> None:
 
     assert comms["LTS_COMMS_SMTP_HOST"] == "mailpit"
     assert int(comms["LTS_COMMS_SMTP_PORT"]) == catcher_port
+
+
+def test_the_release_service_uploads_to_the_compose_index_as_its_htpasswd_user() -> None:
+    from passlib.apache import HtpasswdFile
+
+    services = _compose()["services"]
+    release = services["release"]["environment"]
+    [mount] = [v for v in services["pypiserver"]["volumes"] if v.endswith(":/data/htpasswd:ro")]
+    passwords = HtpasswdFile(str(ROOT / mount.split(":")[0]))
+
+    assert services["pypiserver"]["image"] == PYPI_IMAGE
+    assert release["LTS_RELEASE_PYPI_URL"] == "http://pypiserver:8080/"
+    assert release["LTS_RELEASE_PYPI_USERNAME"] == USERNAME
+    assert passwords.check_password(USERNAME, release["LTS_RELEASE_PYPI_PASSWORD"])

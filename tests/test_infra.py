@@ -23,6 +23,7 @@ from lts_events.infra import (
     find_running,
     infrastructure_status,
     local_kafka,
+    local_pypi,
     local_smtp,
     paths,
     stop_infrastructure,
@@ -36,6 +37,9 @@ GIVEN = {
     "DATABASE_URL": "postgresql://db/x",
     "LTS_COMMS_SMTP_HOST": "mail.example",
     "LTS_COMMS_SMTP_PORT": "2525",
+    "LTS_RELEASE_PYPI_URL": "https://upload.pypi.example/legacy/",
+    "LTS_RELEASE_PYPI_USERNAME": "__token__",
+    "LTS_RELEASE_PYPI_PASSWORD": "pypi-secret",
 }
 
 
@@ -43,7 +47,7 @@ def test_addresses_in_the_environment_are_used_and_nothing_is_started() -> None:
     found = ensure_infrastructure(environ=GIVEN)
 
     assert found.env() == GIVEN
-    assert found.sources == {"kafka": "env", "postgres": "env", "smtp": "env"}
+    assert found.sources == {"kafka": "env", "postgres": "env", "smtp": "env", "pypi": "env"}
     assert found.started == ()
 
 
@@ -115,6 +119,7 @@ def fresh_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("LTS_COMMS_SMTP_HOST", raising=False)
     monkeypatch.delenv("LTS_COMMS_SMTP_PORT", raising=False)
+    monkeypatch.delenv("LTS_RELEASE_PYPI_URL", raising=False)
     (home / shared_jars.name).symlink_to(shared_jars)
     assert paths.kafka_libs_dir().exists()
     yield home
@@ -131,14 +136,21 @@ def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     stopped = stop_infrastructure()
 
     assert durability == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-    assert started.sources == {"kafka": "local", "postgres": "local", "smtp": "local"}
-    assert started.started == ("kafka", "postgres", "smtp")
+    assert started.sources == {
+        "kafka": "local",
+        "postgres": "local",
+        "smtp": "local",
+        "pypi": "local",
+    }
+    assert started.started == ("kafka", "postgres", "smtp", "pypi")
     assert again.env() == started.env()
     assert again.started == ()
-    assert stopped == ["kafka", "postgres", "smtp"]
-    assert infrastructure_status() == {"kafka": None, "postgres": None, "smtp": None}
+    assert stopped == ["kafka", "postgres", "smtp", "pypi"]
+    assert infrastructure_status() == {"kafka": None, "postgres": None, "smtp": None, "pypi": None}
     kafka_port = int(started.kafka_bootstrap_servers.rsplit(":", 1)[1])
     assert not answers("127.0.0.1", kafka_port)
+    assert started.package_index is not None
+    assert not local_pypi.healthy(started.package_index.url)
 
 
 @pytest.mark.integration
@@ -263,3 +275,50 @@ def test_no_kafka_cluster_id_starts_with_a_dash() -> None:
 
     assert not [found for found in ids if found.startswith("-")]
     assert len(set(ids)) == len(ids)
+
+
+@pytest.fixture
+def index_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty LTS_HOME for the local package index alone; the index is stopped after."""
+    home = Path(tempfile.mkdtemp(prefix="lts-test-pypi-"))
+    monkeypatch.setenv("LTS_HOME", str(home))
+    yield home
+    local_pypi.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _upload(url: str, auth: tuple[str, str] | None, filename: str, content: bytes) -> int:
+    import httpx
+
+    form = {":action": "file_upload", "protocol_version": "1"}
+    files = {"content": (filename, content, "application/octet-stream")}
+    return httpx.post(url, data=form, files=files, auth=auth, timeout=30).status_code
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_the_local_index_takes_uploads_only_from_its_user_and_keeps_them_across_restarts(
+    index_home: Path,
+) -> None:
+    import httpx
+
+    index = local_pypi.start()
+    assert index.username is not None
+    assert index.password is not None
+    credentials = (index.username, index.password)
+    anonymous = _upload(index.url, None, "lts_probe-1.0.tar.gz", b"probe")
+    wrong = _upload(index.url, (index.username, "wrong"), "lts_probe-1.0.tar.gz", b"probe")
+    accepted = _upload(index.url, credentials, "lts_probe-1.0.tar.gz", b"probe")
+    local_pypi.stop()
+
+    again = local_pypi.start()
+    listing = httpx.get(f"{again.url}simple/lts-probe/", timeout=10)
+    duplicate = _upload(again.url, credentials, "lts_probe-1.0.tar.gz", b"probe")
+
+    assert (anonymous, wrong, accepted) == (401, 403, 200)
+    assert again == index
+    assert "lts_probe-1.0.tar.gz#sha256=" in listing.text
+    assert duplicate == 409
+    assert (index_home / "run" / "pypi" / "packages" / "lts_probe-1.0.tar.gz").read_bytes() == (
+        b"probe"
+    )

@@ -1,4 +1,5 @@
-"""Where Kafka and PostgreSQL come from, decided in one place for the CLI, the tests and benches.
+"""Where Kafka, PostgreSQL and the package index come from, decided in one place for the CLI, the
+tests and benches.
 
 For each of the two, in order:
 1. the environment: `KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL`;
@@ -12,6 +13,10 @@ A real SMTP server for the comms service's mail (aiosmtpd, storing every message
 `$LTS_HOME/mail`) comes from `LTS_COMMS_SMTP_HOST`/`LTS_COMMS_SMTP_PORT` when both are set, else
 is a local process in either mode (it is pure Python): `local_smtp`.
 
+The package index the release service publishes to is `LTS_RELEASE_PYPI_URL` (with
+`LTS_RELEASE_PYPI_USERNAME` / `LTS_RELEASE_PYPI_PASSWORD`) when set, else a local `pypiserver`
+process in either mode (also pure Python), kept and stopped like the others: `local_pypi`.
+
 `LTS_INFRA=local` or `LTS_INFRA=docker` skips the automatic choice between 2 and 3."""
 
 from __future__ import annotations
@@ -22,13 +27,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lts_events.infra import containers, local_kafka, local_postgres, local_smtp, paths, state
+from lts_events.infra import (
+    containers,
+    local_kafka,
+    local_postgres,
+    local_pypi,
+    local_smtp,
+    paths,
+    state,
+)
+from lts_events.infra.local_pypi import PackageIndex
 
 Source = Literal["env", "docker", "local"]
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "DATABASE_URL"
 SMTP_HOST_ENV = "LTS_COMMS_SMTP_HOST"
 SMTP_PORT_ENV = "LTS_COMMS_SMTP_PORT"
+PYPI_URL_ENV = "LTS_RELEASE_PYPI_URL"
+PYPI_USERNAME_ENV = "LTS_RELEASE_PYPI_USERNAME"
+PYPI_PASSWORD_ENV = "LTS_RELEASE_PYPI_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -40,11 +57,20 @@ class Infrastructure:
     """The components this call started (the others were given or already running)."""
     smtp: tuple[str, int] | None = None
     """(host, port) of the SMTP server the comms service sends mail to; None when not asked for."""
+    package_index: PackageIndex | None = None
+    """Where the release service uploads packages (None: not resolved by this caller)."""
 
     def env(self) -> dict[str, str]:
         found = {KAFKA_ENV: self.kafka_bootstrap_servers, DATABASE_ENV: self.database_url}
         if self.smtp is not None:
             found |= {SMTP_HOST_ENV: self.smtp[0], SMTP_PORT_ENV: str(self.smtp[1])}
+        index = self.package_index
+        if index is not None:
+            found[PYPI_URL_ENV] = index.url
+            if index.username is not None:
+                found[PYPI_USERNAME_ENV] = index.username
+            if index.password is not None:
+                found[PYPI_PASSWORD_ENV] = index.password
         return found
 
 
@@ -85,14 +111,28 @@ def _resolve(
     return _Resolved(start(), "local", started=True)
 
 
+def _resolve_index(env: Mapping[str, str]) -> tuple[PackageIndex, Source, bool]:
+    """The given index, else the local pypiserver that runs, else a new one: (index, source,
+    started)."""
+    if env.get(PYPI_URL_ENV):
+        given = PackageIndex(
+            env[PYPI_URL_ENV], env.get(PYPI_USERNAME_ENV), env.get(PYPI_PASSWORD_ENV)
+        )
+        return given, "env", False
+    running = local_pypi.running()
+    if running is not None:
+        return running, "local", False
+    return local_pypi.start(), "local", True
+
+
 def ensure_infrastructure(
     *, keep: bool = True, environ: Mapping[str, str] | None = None
 ) -> Infrastructure:
-    """Find or start Kafka and PostgreSQL. `keep=False` lets containers die with this process
-    (local processes always keep running so the next caller can reuse them)."""
+    """Find or start Kafka, PostgreSQL and the package index. `keep=False` lets containers die
+    with this process (local processes always keep running so the next caller can reuse them)."""
     env = os.environ if environ is None else environ
     mode = _mode(env) if not (env.get(KAFKA_ENV) and env.get(DATABASE_ENV)) else "local"
-    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         kafka_future = pool.submit(
             _resolve,
             "kafka",
@@ -112,15 +152,28 @@ def ensure_infrastructure(
             docker=containers.start_postgres,
         )
         smtp_future = pool.submit(_resolve_smtp, env)
+        index_future = pool.submit(_resolve_index, env)
         kafka, postgres = kafka_future.result(), postgres_future.result()
         smtp, smtp_source, smtp_started = smtp_future.result()
-    resolved = (("kafka", kafka.started), ("postgres", postgres.started), ("smtp", smtp_started))
+        index, index_source, index_started = index_future.result()
+    resolved = (
+        ("kafka", kafka.started),
+        ("postgres", postgres.started),
+        ("smtp", smtp_started),
+        ("pypi", index_started),
+    )
     return Infrastructure(
         kafka_bootstrap_servers=kafka.address,
         database_url=postgres.address,
-        sources={"kafka": kafka.source, "postgres": postgres.source, "smtp": smtp_source},
+        sources={
+            "kafka": kafka.source,
+            "postgres": postgres.source,
+            "smtp": smtp_source,
+            "pypi": index_source,
+        },
         started=tuple(name for name, started in resolved if started),
         smtp=smtp,
+        package_index=index,
     )
 
 
@@ -195,6 +248,7 @@ def infrastructure_status() -> dict[str, str | None]:
         "kafka": local_kafka.running() or containers.running("kafka"),
         "postgres": local_postgres.running() or containers.running("postgres"),
         "smtp": f"{smtp[0]}:{smtp[1]}" if smtp else None,
+        "pypi": index.url if (index := local_pypi.running()) else None,
     }
 
 
@@ -208,6 +262,8 @@ def stop_infrastructure() -> list[str]:
             stopped.append("postgres")
         if local_smtp.stop():
             stopped.append("smtp")
+        if local_pypi.stop():
+            stopped.append("pypi")
         for component in ("kafka", "postgres"):
             if containers.stop(component):
                 stopped.append(f"{component} (container)")
@@ -218,6 +274,7 @@ __all__ = [
     "Found",
     "Infrastructure",
     "NotRunning",
+    "PackageIndex",
     "ensure_infrastructure",
     "find_running",
     "find_running_stack",
