@@ -1,11 +1,48 @@
-"""Composition root: the release service as a `ServiceSpec` for the shared host."""
+"""Composition root: the release service as a `ServiceSpec` for the shared host.
+
+The parts are built once per builder (`parts.build`); routers, subscriptions and the timer
+handler each take theirs from it. A part plugs in by adding its handlers to `ReleaseParts`,
+its subscriptions to `kafka.py`, its routers below and its timer kinds to `parts.timer_routes`."""
 
 from __future__ import annotations
 
-from lts_events.service import ServiceSpec, serve
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter
+from lts_events.consumer import Subscriptions
+from lts_events.kafka import events_topic
+from lts_events.service import ServiceContext, ServiceSpec, serve
+from lts_events.store.port import Timer
+
+from lts_release.kafka import release_subscriptions
+from lts_release.parts import build, timer_routes
+
+
+def routers(context: ServiceContext) -> Sequence[APIRouter]:
+    return ()
+
+
+def subscriptions(context: ServiceContext) -> Subscriptions:
+    """Consumer group = the service name; its own topic follows the name (isolated tests)."""
+    parts = build(context)
+    return release_subscriptions(
+        parts,
+        consumer=context.name,
+        store=context.store,
+        triage_topic=parts.settings.triage_topic,
+        release_topic=events_topic(context.name),
+    )
+
+
+def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]:
+    return timer_routes(context, build(context))
+
 
 SPEC = ServiceSpec(
     name="release",
+    routers=routers,
+    subscriptions=subscriptions,
+    timer_handler=timer_handler,
     title="LTS Flow release: gates, signed candidates, publication, canary and rollback",
 )
 

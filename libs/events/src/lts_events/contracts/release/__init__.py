@@ -6,6 +6,8 @@ recorded from webhooks, JUnit, SARIF and dependency scans), `candidates` (releas
 artifacts, sealing, publication), `rollout` (canary phases, analysis, rollback)."""
 
 from lts_events.contracts.release import (  # noqa: F401  (registration side effect)
+    backports,
+    candidates,
     ci,
     rollout,
 )

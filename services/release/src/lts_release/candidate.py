@@ -1,0 +1,68 @@
+"""The Candidate: the state of one release candidate, folded over its stream `candidate-{id}`.
+
+`CandidateOpened` (core) starts it; each later part of the release service adds its own events
+here, in its own section: a field (or a few) on `CandidateState` holding what the part needs, and
+one `case` in `evolve` per event. Keep the fold pure (no clock, no I/O) and tolerant: an event
+of a part comes only after `CandidateOpened`, and a redelivered event must leave the state as it
+was. `status_of` names where the candidate stands for the read model; extend it with the part's
+statuses, latest stage first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from lts_events.contracts.release.candidates import CandidateOpened, candidate_stream
+from lts_events.event import Event
+from lts_events.store.port import EventStore
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateState:
+    # -- core (relcore): the candidate as opened
+    opened: CandidateOpened | None = None
+
+    # -- staging (relstage): artifacts, seal
+
+    # -- publication (relpub): channels, ReleasePublished, yank
+
+    # -- rollout (relroll): rollout, rollback
+
+    @property
+    def exists(self) -> bool:
+        return self.opened is not None
+
+    @property
+    def candidate_id(self) -> str | None:
+        return self.opened.candidate_id if self.opened else None
+
+
+def evolve(state: CandidateState, event: Event) -> CandidateState:
+    match event:
+        case CandidateOpened() if state.opened is None:
+            return replace(state, opened=event)
+        # -- staging (relstage)
+        # -- publication (relpub)
+        # -- rollout (relroll)
+        case _:
+            return state
+
+
+def fold(events: Iterable[Event], state: CandidateState = CandidateState()) -> CandidateState:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def status_of(state: CandidateState) -> str:
+    """Where the candidate stands: the latest stage reached. Parts add theirs above `open`."""
+    if state.opened is None:
+        return "unknown"
+    return "open"
+
+
+async def load_candidate(store: EventStore, candidate_id: str) -> tuple[CandidateState, int]:
+    """The candidate's state and its stream's version (for the next append's expectation)."""
+    history = await store.read_stream(candidate_stream(candidate_id))
+    return fold(recorded.event for recorded in history.events), history.version

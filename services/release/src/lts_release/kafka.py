@@ -1,0 +1,39 @@
+"""The release service's one `Subscriptions` (consumer group = the service name): triage's
+events (`lts.triage.events`) and the service's own (`lts.release.events`: CI results,
+candidates, publications, rollouts come back to the parts that react to them). Decode and hand
+to the parts' handlers, nothing else; each part adds its lines here."""
+
+from __future__ import annotations
+
+from lts_events.consumer import Subscriptions
+from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.store.port import EventStore
+
+from lts_release.parts import ReleaseParts
+
+TRIAGE_TOPIC = "lts.triage.events"
+RELEASE_TOPIC = "lts.release.events"
+
+
+def release_subscriptions(
+    parts: ReleaseParts,
+    *,
+    consumer: str,
+    store: EventStore,
+    triage_topic: str = TRIAGE_TOPIC,
+    release_topic: str = RELEASE_TOPIC,
+) -> Subscriptions:
+    """`triage_topic` and `release_topic` rename the topics (isolated tests: the service's own
+    topic is `lts.<service name>.events`)."""
+    subscriptions = Subscriptions(
+        consumer,
+        store=store,
+        topics={TRIAGE_TOPIC: triage_topic, RELEASE_TOPIC: release_topic},
+    )
+    # -- core (relcore): backports from triage, gates from CI results, the line index
+    subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
+    # -- ci (relci)
+    # -- staging (relstage)
+    # -- publication (relpub)
+    # -- rollout (relroll)
+    return subscriptions

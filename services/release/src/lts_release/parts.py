@@ -1,0 +1,30 @@
+"""Bootstrap: the release service's parts built from the host's context, one function.
+
+Each part (core backports and candidates, CI, staging, publication, rollout) adds its handlers
+as a field here; `kafka.py` subscribes them, `main.py` mounts their routers, and `timer_routes`
+routes their timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lts_events.service import ServiceContext
+
+from lts_release.candidates.index import LineIndex
+from lts_release.config import Settings
+from lts_release.timers import TimerRoutes
+
+
+@dataclass(frozen=True)
+class ReleaseParts:
+    settings: Settings
+    line_index: LineIndex
+
+
+def build(context: ServiceContext) -> ReleaseParts:
+    settings = Settings()
+    return ReleaseParts(settings=settings, line_index=LineIndex(context.store))
+
+
+def timer_routes(context: ServiceContext, parts: ReleaseParts) -> TimerRoutes:
+    return TimerRoutes(context.store)

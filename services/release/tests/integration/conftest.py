@@ -1,0 +1,115 @@
+"""Real Kafka and PostgreSQL for the release integration tests: addresses from the environment
+or the root `infra` fixture; a unique service name (schema, own topic) and ids per test."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from lts_events.service import build_app
+from lts_events.settings import RuntimeSettings
+from lts_events.store.postgres import PostgresEventStore
+from lts_release.main import SPEC
+from sqlalchemy import text
+
+T = TypeVar("T")
+
+
+def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    infra = request.getfixturevalue("infra")
+    found: str = getattr(infra, attribute)
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "database_url", "DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> str:
+    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def ticket_id() -> int:
+    return random.randint(10_000_000, 2_000_000_000)
+
+
+@pytest.fixture
+async def drop_schemas(database_url: str) -> AsyncIterator[list[str]]:
+    names: list[str] = []
+    yield names
+    store = await PostgresEventStore.connect(database_url, schema="public", migrate=False)
+    try:
+        async with store.engine.begin() as connection:
+            for name in names:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        await store.close()
+
+
+@dataclasses.dataclass
+class Running:
+    """The release service as it runs (the real `SPEC`), under a unique name."""
+
+    name: str
+    client: httpx.AsyncClient
+    store: PostgresEventStore
+    triage_topic: str
+
+    @property
+    def release_topic(self) -> str:
+        return f"lts.{self.name}.events"
+
+
+@pytest.fixture
+async def release_service(
+    kafka: str,
+    database_url: str,
+    unique: str,
+    drop_schemas: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Running]:
+    name = f"release_{unique}"
+    triage_topic = f"lts.triage_{unique}.events"
+    monkeypatch.setenv("LTS_RELEASE_TRIAGE_TOPIC", triage_topic)
+    drop_schemas.append(name)
+    settings = RuntimeSettings(
+        kafka_bootstrap_servers=kafka, database_url=database_url, timer_interval=0.2
+    )
+    app = build_app(dataclasses.replace(SPEC, name=name), settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        store = await PostgresEventStore.connect(database_url, schema=name, migrate=False)
+        transport = httpx.ASGITransport(app=manager.app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://release") as client:
+                yield Running(name, client, store, triage_topic)
+        finally:
+            await store.close()
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 60.0) -> T:
+    """The first non-None answer of `probe`, asked again as soon as the last answer came."""
+    async with asyncio.timeout(within):
+        while True:
+            found = await probe()
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
