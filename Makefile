@@ -11,6 +11,10 @@ export UV_COMPILE_BYTECODE := 1
 # After an explicit sync, run without re-syncing (a plain `uv run` syncs the root project only).
 RUN := $(UV) run --no-sync
 KAFKA_JAR := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/kafka-4.1.1/libs/kafka_2.13-4.1.1.jar
+# Helm lints and renders the Kubernetes chart (infra/helm, tests/test_helm.py); built from the Go
+# module proxy, pinned, when not installed (no cluster is needed).
+HELM_VERSION := v4.3.2
+HELM := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/bin/helm
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 TYPED := libs/events/src $(wildcard services/*/src) bench chaos harness
 
@@ -86,7 +90,11 @@ tools:
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if ! command -v mvn >/dev/null && [ ! -f "$(KAFKA_JAR)" ]; then missing="$$missing maven"; fi; \
+	if ! command -v helm >/dev/null && [ ! -x "$(HELM)" ] && ! command -v go >/dev/null; then \
+		missing="$$missing golang-go"; fi; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	if ! command -v helm >/dev/null && [ ! -x "$(HELM)" ]; then \
+		GOBIN="$(dir $(HELM))" go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION); fi
