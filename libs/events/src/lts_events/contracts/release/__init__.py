@@ -10,4 +10,5 @@ from lts_events.contracts.release import (  # noqa: F401  (registration side eff
     candidates,
     ci,
     rollout,
+    staging,
 )
