@@ -7,6 +7,7 @@ from __future__ import annotations
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
+from lts_events.kafka import events_topic
 from lts_events.store.port import EventStore
 
 from lts_comms.config import Settings
@@ -15,6 +16,8 @@ from lts_comms.handlers import CommsHandlers
 RELEASE_TOPIC = "lts.release.events"
 TRIAGE_TOPIC = "lts.triage.events"
 INTAKE_TOPIC = "lts.intake.events"
+COMMS_TOPIC = "lts.comms.events"
+"""The service's own topic: the delivery outbox acts on `DocumentReleased` from it."""
 
 INPUTS = (TicketOpened, SeverityProposed, TicketTriaged, BackportPlanned)
 
@@ -29,6 +32,7 @@ def comms_subscriptions(
             RELEASE_TOPIC: settings.release_topic,
             TRIAGE_TOPIC: settings.triage_topic,
             INTAKE_TOPIC: settings.intake_topic,
+            COMMS_TOPIC: events_topic(consumer),  # what the relay publishes the store to
         },
     )
     for event_class in INPUTS:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from lts_events.consumer import Subscriptions
+from lts_events.contracts.comms.documents import DocumentReleased
 from lts_events.service import ServiceContext, ServiceSpec, serve
+from lts_events.store.port import Timer
 
 from lts_comms.config import Settings
+from lts_comms.delivery.outbox import TIMER_KIND
+from lts_comms.delivery.wiring import outbox_for
 from lts_comms.handlers import CommsHandlers
 from lts_comms.kafka import comms_subscriptions
 
@@ -16,14 +22,28 @@ def handlers_for(context: ServiceContext) -> CommsHandlers:
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
     """The service's one consumer group (= its name); the delivery side adds its routes here."""
-    return comms_subscriptions(
+    subscribed = comms_subscriptions(
         handlers_for(context), consumer=context.name, store=context.store, settings=Settings()
     )
+    # planning appends with the message marked processed: a redelivery plans nothing twice
+    subscribed.on(DocumentReleased, outbox_for(context).on_document_released, append_dedups=True)
+    return subscribed
+
+
+def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]:
+    """Timers by kind: a delivery's next try."""
+    by_kind = {TIMER_KIND: outbox_for(context).on_timer}
+
+    async def on_timer(timer: Timer) -> None:
+        await by_kind[timer.kind](timer)
+
+    return on_timer
 
 
 SPEC = ServiceSpec(
     name="comms",
     subscriptions=subscriptions,
+    timer_handler=timer_handler,
     title="LTS Flow comms: release notes, advisories under embargo, internal status, delivery",
 )
 
