@@ -1,0 +1,169 @@
+"""The comms service as it runs (the real `SPEC` in the shared host) on real Kafka and
+PostgreSQL, the real local SMTP server and a local HTTP receiver: a released revision, stored
+as the documents side stores it, goes through the relay, the service's own consumer and the
+durable timers to every channel; a channel answering 500 is retried, then given up, while the
+others deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import mailbox
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from lts_comms.main import SPEC
+from lts_events.actors import automation
+from lts_events.contracts.comms.delivery import (
+    DeliveryFailed,
+    DeliveryGaveUp,
+    DeliverySucceeded,
+    delivery_stream,
+)
+from lts_events.contracts.comms.documents import DocumentReleased, document_stream
+from lts_events.envelope import Metadata, NewEvent
+from lts_events.event import Event
+from lts_events.infra import Infrastructure, paths
+from lts_events.service import build_app
+from lts_events.settings import RuntimeSettings
+from lts_events.store.port import ANY
+from lts_events.store.postgres import PostgresEventStore
+from sqlalchemy import text
+
+from ..delivery_examples import released
+from .receiver import Receiver, running_receiver
+
+pytestmark = pytest.mark.integration
+
+
+@dataclasses.dataclass
+class Running:
+    client: httpx.AsyncClient
+    store: PostgresEventStore
+    receiver: Receiver
+    unique: str
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def service(
+    infra: Infrastructure, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Running]:
+    unique = uuid.uuid4().hex[:10]
+    name = f"comms_{unique}"
+    for topic in ("RELEASE", "TRIAGE", "INTAKE"):  # nothing of the shared topics is consumed
+        monkeypatch.setenv(f"LTS_COMMS_{topic}_TOPIC", f"lts.{topic.lower()}_{unique}.events")
+    monkeypatch.setenv(
+        "LTS_COMMS_MAIL_LISTS", json.dumps({"release_note": [f"u-{unique}@example.org"]})
+    )
+    monkeypatch.setenv(
+        "LTS_COMMS_CHAT_WEBHOOKS",
+        json.dumps(
+            [
+                {
+                    "name": "chat",
+                    "url": receiver.url("/slack"),
+                    "flavour": "slack",
+                    "audience": "external",
+                }
+            ]
+        ),
+    )
+    monkeypatch.setenv(
+        "LTS_COMMS_WEBHOOKS",
+        json.dumps(
+            [
+                {
+                    "name": "broken",
+                    "url": receiver.url("/broken"),
+                    "secret": "s",
+                    "audience": "external",
+                }
+            ]
+        ),
+    )
+    monkeypatch.setenv("LTS_COMMS_DELIVERY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("LTS_COMMS_DELIVERY_RETRY_BASE_SECONDS", "0.05")
+    receiver.statuses["/broken"] = 500
+    settings = RuntimeSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        database_url=infra.database_url,
+        timer_interval=0.1,
+    )
+    app = build_app(dataclasses.replace(SPEC, name=name), settings)
+    store = await PostgresEventStore.connect(infra.database_url, schema=name)
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://comms") as client:
+                yield Running(client, store, receiver, unique)
+    finally:
+        async with store.engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        await store.close()
+
+
+async def release(store: PostgresEventStore, document: DocumentReleased) -> None:
+    """Store the released revision as the documents side does; the relay publishes it."""
+    metadata = Metadata.trusted(actor=automation("comms"))
+    stream = document_stream(document.document_id)
+    await store.append(stream, [NewEvent.of(document, metadata)], expected_version=ANY)
+
+
+async def outcome_of(
+    store: PostgresEventStore, delivery: str, done: Callable[[list[Event]], bool]
+) -> list[Event]:
+    """The delivery's events once `done` holds for them (read until then, up to 60 s)."""
+    async with asyncio.timeout(60):
+        while True:
+            history = await store.read_stream(delivery_stream(delivery))
+            events = [recorded.event for recorded in history.events]
+            if done(events):
+                return events
+            await asyncio.sleep(0.1)
+
+
+def concluded(events: list[Event]) -> bool:
+    return bool(events) and isinstance(events[-1], DeliverySucceeded | DeliveryGaveUp)
+
+
+async def test_a_note_reaches_mail_and_chat_while_a_failing_webhook_is_retried_then_given_up(
+    service: Running,
+) -> None:
+    unique = service.unique
+    document = released(f"note-{unique}", title=f"lts-flow 1.4.3 released ({unique})")
+
+    await release(service.store, document)
+    mail = await outcome_of(
+        service.store, f"note-{unique}.r1.email.u-{unique}@example.org", concluded
+    )
+    chat = await outcome_of(service.store, f"note-{unique}.r1.slack.chat", concluded)
+    broken = await outcome_of(service.store, f"note-{unique}.r1.webhook.broken", concluded)
+
+    [stored] = [
+        m for m in mailbox.Maildir(paths.maildir(), create=False) if m["Subject"] == document.title
+    ]
+    assert stored["To"] == f"u-{unique}@example.org"
+    assert isinstance(mail[-1], DeliverySucceeded)
+    [posted] = service.receiver.at("/slack")
+    assert json.loads(posted.body)["text"] == document.title
+    assert isinstance(chat[-1], DeliverySucceeded)
+    assert len(service.receiver.at("/broken")) == 3
+    assert [type(e).__name__ for e in broken[1::2]] == [
+        "DeliveryFailed",
+        "DeliveryFailed",
+        "DeliveryGaveUp",
+    ]
+    gave_up = broken[-1]
+    assert isinstance(gave_up, DeliveryGaveUp)
+    assert gave_up.reason == "3 attempts, the last: HTTP 500: internal error"
+    assert all(isinstance(e, DeliveryFailed) for e in broken[1:4:2])
