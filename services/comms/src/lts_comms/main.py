@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.comms.documents import DocumentReleased
 from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
 from lts_comms.config import Settings
+from lts_comms.delivery.api import build_feeds_router
+from lts_comms.delivery.catalog import ReleasedCatalog
+from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.outbox import TIMER_KIND
 from lts_comms.delivery.wiring import outbox_for
 from lts_comms.handlers import CommsHandlers
@@ -30,6 +34,12 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
     return subscribed
 
 
+def routers(context: ServiceContext) -> Sequence[APIRouter]:
+    """The public feeds and OSV records of released documents."""
+    catalog = ReleasedCatalog(context.store)
+    return (build_feeds_router(catalog, base_url=DeliverySettings().public_url),)
+
+
 def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]:
     """Timers by kind: a delivery's next try."""
     by_kind = {TIMER_KIND: outbox_for(context).on_timer}
@@ -42,6 +52,7 @@ def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]
 
 SPEC = ServiceSpec(
     name="comms",
+    routers=routers,
     subscriptions=subscriptions,
     timer_handler=timer_handler,
     title="LTS Flow comms: release notes, advisories under embargo, internal status, delivery",

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import mailbox
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import feedparser
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -24,7 +27,12 @@ from lts_events.contracts.comms.delivery import (
     DeliverySucceeded,
     delivery_stream,
 )
-from lts_events.contracts.comms.documents import DocumentReleased, document_stream
+from lts_events.contracts.comms.documents import (
+    Audience,
+    DocumentKind,
+    DocumentReleased,
+    document_stream,
+)
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.infra import Infrastructure, paths
@@ -38,6 +46,20 @@ from ..delivery_examples import released
 from .receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
+
+OSV = {
+    "schema_version": "1.7.5",
+    "modified": "2026-12-01T12:00:00Z",
+    "summary": "Session fixation in login",
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "lts-flow"},
+            "ranges": [
+                {"type": "ECOSYSTEM", "events": [{"introduced": "1.4.0"}, {"fixed": "1.4.3"}]}
+            ],
+        }
+    ],
+}
 
 
 @dataclasses.dataclass
@@ -167,3 +189,31 @@ async def test_a_note_reaches_mail_and_chat_while_a_failing_webhook_is_retried_t
     assert isinstance(gave_up, DeliveryGaveUp)
     assert gave_up.reason == "3 attempts, the last: HTTP 500: internal error"
     assert all(isinstance(e, DeliveryFailed) for e in broken[1:4:2])
+
+
+async def test_released_documents_are_in_the_atom_feeds_and_the_osv_export(
+    service: Running,
+) -> None:
+    unique = service.unique
+    note = released(f"note-{unique}", title=f"lts-flow 1.4.3 released ({unique})")
+    osv_id = f"x_LTS-2026-{unique}"
+    advisory = released(f"advisory-{unique}", kind=DocumentKind.SECURITY_ADVISORY).model_copy(
+        update={"title": f"Session fixation ({unique})", "osv": {**OSV, "id": osv_id}}
+    )
+    internal = released(
+        f"status-{unique}", kind=DocumentKind.INTERNAL_STATUS, audience=Audience.INTERNAL
+    )
+
+    for document in (note, advisory, internal):
+        await release(service.store, document)
+    releases = feedparser.parse((await service.client.get("/feeds/releases.atom")).content)
+    advisories = feedparser.parse((await service.client.get("/feeds/advisories.atom")).content)
+    one = await service.client.get(f"/osv/{osv_id}.json")
+    everything = zipfile.ZipFile(io.BytesIO((await service.client.get("/osv/all.zip")).content))
+    missing = await service.client.get("/osv/x_LTS-0000-0.json")
+
+    assert [entry.title for entry in releases.entries] == [note.title]
+    assert [entry.title for entry in advisories.entries] == [advisory.title]
+    assert one.json() == {**OSV, "id": osv_id}
+    assert everything.namelist() == [f"{osv_id}.json"]
+    assert missing.status_code == 404
