@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lts_events.contracts.release.ci import FindingLevel
 from lts_events.infra.paths import lts_home
-from pydantic import SecretStr
+from lts_events.settings import CommonSettings
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lts_release.ci.gates import DEFAULT_GATE_RULES, GateRule
+from lts_release.ci.reports import ReportPolicy
+
+DEV_SECRET_PREFIX = "dev-"
 
 
 class Settings(BaseSettings):
@@ -44,3 +51,36 @@ class Settings(BaseSettings):
     @property
     def page_dir(self) -> Path:
         return self.pub_page_dir or lts_home() / "release-pages"
+
+    # -- ci (relci): CI results as CI systems send them
+    ci_gate_patterns: list[GateRule] = Field(default_factory=lambda: list(DEFAULT_GATE_RULES))
+    """CI job names -> gates, JSON `[{"gate": "unit", "patterns": ["*unit*", "re:^pytest"]}]`:
+    the first rule with a matching pattern wins (globs match the whole name, `re:` searches)."""
+    ci_sarif_fail_level: FindingLevel = FindingLevel.ERROR
+    """SARIF findings at or above this level (error, warning, note, none) fail the scan."""
+    ci_ignored_vulnerabilities: list[str] = []
+    """Vulnerability ids or aliases a dependency scan does not count (`pip-audit --ignore-vuln`)."""
+    ci_github_webhook_secret: SecretStr = SecretStr("dev-release-github-webhook-secret")
+    """HMAC secret of GitHub's CI webhook deliveries (`X-Hub-Signature-256`)."""
+    ci_gitlab_webhook_token: SecretStr = SecretStr("dev-release-gitlab-webhook-token")
+    """Token GitLab sends in `X-Gitlab-Token` with its Pipeline Hooks."""
+    ci_max_report_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """Largest webhook or report accepted; larger ones get 413 before they are parsed."""
+    ci_inbound_topic: str = "lts.inbound.ci"
+    """Topic of CI results as CloudEvents (renamed only for isolated tests)."""
+
+    def ci_report_policy(self) -> ReportPolicy:
+        return ReportPolicy(
+            sarif_fail_level=self.ci_sarif_fail_level,
+            ignored_vulnerabilities=frozenset(self.ci_ignored_vulnerabilities),
+        )
+
+    @model_validator(mode="after")
+    def _no_dev_ci_secrets_outside_local(self) -> Settings:
+        if CommonSettings().environment == "local":
+            return self
+        for name in ("ci_github_webhook_secret", "ci_gitlab_webhook_token"):
+            secret: SecretStr = getattr(self, name)
+            if secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
+                raise ValueError(f"LTS_RELEASE_{name.upper()} must be set outside local")
+        return self

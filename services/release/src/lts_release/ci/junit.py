@@ -1,0 +1,163 @@
+"""JUnit XML test reports, read with `junitparser`: the dialects of pytest (`--junitxml`,
+`<testsuites>` around one `<testsuite name="pytest">`), Maven Surefire (one `<testsuite>` per
+`TEST-*.xml`), jest-junit (`<testsuites>` with a suite per file) and their relatives (nested
+suites are flattened). A case counts as its worst outcome: error, then failure, then skipped;
+the counts come from the cases, not from the suites' attributes (which some tools leave out),
+except for a suite that lists no case at all."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestCase, TestSuite
+from lts_events.contracts.release.ci import (
+    CiStatus,
+    FailedTest,
+    SuiteCounts,
+    TestCounts,
+)
+
+from lts_release.ci.errors import BadInput
+from lts_release.ci.observation import MAX_NAME, text
+
+MAX_FAILED_PER_SUITE = 20  # the first failing cases of a suite kept as evidence
+MAX_SUITES = 200  # suites listed one by one; the totals always count every suite
+# A JUnit report needs no document type; refusing one keeps entity tricks out of the parser.
+_DOCTYPE = re.compile(rb"\A\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<!DOCTYPE", re.S | re.I)
+
+
+def parse(body: bytes) -> TestCounts:
+    """The report's counts per suite and in total; `BadInput` naming what is wrong."""
+    if not body.strip():
+        raise BadInput("body", "empty: a JUnit XML report is required")
+    if _DOCTYPE.match(body):
+        raise BadInput("body", "a document type declaration (<!DOCTYPE>) is not accepted")
+    try:
+        report = JUnitXml.fromstring(body)
+    except SyntaxError as error:  # lxml's XMLSyntaxError names the line and column
+        raise BadInput("body", f"not well-formed XML: {error}") from None
+    except JUnitXmlError as error:
+        reason = f"not a JUnit report ({error}): <testsuites> or <testsuite>"
+        raise BadInput("(root)", reason) from None
+    suites = [_counts(suite, where) for suite, where in _suites(report)]
+    return TestCounts(
+        tests=sum(s.tests for s in suites),
+        passed=sum(s.passed for s in suites),
+        failed=sum(s.failed for s in suites),
+        skipped=sum(s.skipped for s in suites),
+        errors=sum(s.errors for s in suites),
+        suites=tuple(suites[:MAX_SUITES]),
+    )
+
+
+def status_of(counts: TestCounts) -> CiStatus:
+    """Failed when any case failed or errored; passed when some passed; skipped when nothing
+    ran (an empty report passes no gate)."""
+    if counts.failed or counts.errors:
+        return CiStatus.FAILED
+    return CiStatus.PASSED if counts.passed else CiStatus.SKIPPED
+
+
+def _suites(report: JUnitXml) -> Iterator[tuple[TestSuite, str]]:
+    for index, suite in enumerate(report):
+        yield from _nested(suite, f"testsuite[{index}]")
+
+
+def _nested(suite: TestSuite, where: str) -> Iterator[tuple[TestSuite, str]]:
+    yield suite, where
+    for index, inner in enumerate(suite.testsuites()):  # type: ignore[no-untyped-call]
+        yield from _nested(inner, f"{where}.testsuite[{index}]")
+
+
+def _counts(suite: TestSuite, where: str) -> SuiteCounts:
+    # its own cases: iterating a suite yields its nested suites' cases too
+    cases = list(suite.iterchildren(TestCase))  # type: ignore[no-untyped-call]
+    name = text(suite.name, limit=MAX_NAME) or where
+    time = _number(suite, where)
+    if not cases:
+        return _declared(suite, name, time, where)
+    outcomes = [_outcome(case) for case in cases]
+    failed = [_failed(case, outcome) for case, outcome in zip(cases, outcomes, strict=True)]
+    return SuiteCounts(
+        name=name,
+        tests=len(cases),
+        passed=outcomes.count("passed"),
+        failed=outcomes.count("failure"),
+        skipped=outcomes.count("skipped"),
+        errors=outcomes.count("error"),
+        time_seconds=time,
+        failed_tests=tuple(f for f in failed if f is not None)[:MAX_FAILED_PER_SUITE],
+    )
+
+
+def _outcome(case: TestCase) -> str:
+    results = case.result
+    if any(isinstance(r, Error) for r in results):
+        return "error"
+    if any(isinstance(r, Failure) for r in results):
+        return "failure"
+    if any(isinstance(r, Skipped) for r in results):
+        return "skipped"
+    return "passed"
+
+
+def _failed(case: TestCase, outcome: str) -> FailedTest | None:
+    if outcome not in ("failure", "error"):
+        return None
+    kind = Error if outcome == "error" else Failure
+    message = next((r.message for r in case.result if isinstance(r, kind) and r.message), "")
+    return FailedTest(
+        classname=text(case.classname, limit=MAX_NAME),
+        name=text(case.name, limit=MAX_NAME) or "(unnamed)",
+        outcome=outcome,
+        message=text(message),
+    )
+
+
+def _declared(suite: TestSuite, name: str, time: float | None, where: str) -> SuiteCounts:
+    """A suite without cases (a summary-only report): its attributes are all there is."""
+    tests, failures, errors, skipped = (
+        _whole(suite, attribute, where) for attribute in ("tests", "failures", "errors", "skipped")
+    )
+    if failures + errors + skipped > tests:
+        raise BadInput(where, "counts do not add up (failures + errors + skipped > tests)")
+    return SuiteCounts(
+        name=name,
+        tests=tests,
+        passed=tests - failures - errors - skipped,
+        failed=failures,
+        skipped=skipped,
+        errors=errors,
+        time_seconds=time,
+    )
+
+
+def _attribute(suite: TestSuite, name: str) -> str | None:
+    """The suite's attribute as written. Not junitparser's properties: reading its `time`
+    recomputes the suite's statistics from its cases and overwrites the written counts."""
+    value: str | None = suite._elem.attrib.get(name)
+    return value
+
+
+def _whole(suite: TestSuite, name: str, where: str) -> int:
+    value = _attribute(suite, name)
+    if value is None:
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadInput(f"{where}.{name}", f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise BadInput(f"{where}.{name}", "a count cannot be negative")
+    return number
+
+
+def _number(suite: TestSuite, where: str) -> float | None:
+    value = _attribute(suite, "time")
+    if value is None:
+        return None
+    try:
+        return float(value.replace(",", ""))  # some tools write 1,234.5
+    except ValueError:
+        raise BadInput(f"{where}.time", f"{value!r} is not a number of seconds") from None
