@@ -39,8 +39,10 @@ _configured: TracerProvider | None = None
 _exporting = False
 
 # Probes and scrapes are not traced (a span per kubelet probe is noise); the metrics
-# service's own `/metrics/...` API is. Matched against the URL without its query.
-_UNTRACED_PATHS = r"/(healthz|readyz|readyz/details|metrics)$"
+# service's own `/metrics/...` API is. Telemetry pings are not either: a span would record the
+# deployment's address, and the metrics service keeps no personal data of a ping. Matched
+# against the URL without its query.
+_UNTRACED_PATHS = r"/(healthz|readyz|readyz/details|metrics|telemetry/ping)$"
 _OTLP_PROTOCOL = "http/protobuf"  # the only OTLP exporter installed
 
 

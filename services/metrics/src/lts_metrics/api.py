@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from lts_events.auth import Principal
 from lts_events.contracts.common import Severity
 
+from lts_metrics.adoption import TELEMETRY_PATH, AdoptionInbox, PingIn
+from lts_metrics.export import AsFormat, Format, respond
 from lts_metrics.queries import (
     Backlog,
     DurationStats,
@@ -20,6 +22,8 @@ from lts_metrics.queries import (
     SlaStats,
     TimelineItem,
 )
+from lts_metrics.queries_adoption import AdoptionQueries, AdoptionShare, FastTrackAudit
+from lts_metrics.scope import Scope
 
 Authenticate = Callable[..., Principal]
 
@@ -61,37 +65,89 @@ def moment(
     return at or datetime.now(UTC)
 
 
+def scope(
+    start: Annotated[
+        datetime | None, Query(alias="from", description="At or after (ISO 8601, with a zone)")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Before (ISO 8601)")] = None,
+    line: Annotated[str | None, Query(pattern=r"^\d+\.\d+$", description="LTS line X.Y")] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+) -> Scope:
+    """The filters of the metrics after triage; each metric's doc says which time it filters."""
+    period = filters(start=start, end=end)
+    return Scope(
+        start=period.start,
+        end=period.end,
+        line=line,
+        severity=severity.value if severity else None,
+    )
+
+
 Selected = Annotated[Filters, Depends(filters)]
+Scoped = Annotated[Scope, Depends(scope)]
 At = Annotated[datetime, Depends(moment)]
 
 
-def router(queries: MetricsQueries, authenticate: Authenticate) -> APIRouter:
+def router(
+    queries: MetricsQueries, authenticate: Authenticate, *, adoption_queries: AdoptionQueries
+) -> APIRouter:
     api = APIRouter(dependencies=[Depends(authenticate)], tags=["metrics"])
 
     @api.get("/metrics/time-to-triage", response_model=DurationStats)
-    async def time_to_triage(selected: Selected) -> DurationStats:
+    async def time_to_triage(selected: Selected, as_format: AsFormat = Format.JSON) -> Response:
         """First TicketOpened to first TicketTriaged, with triage SLA compliance."""
-        return await queries.duration("time-to-triage", selected)
+        stats = await queries.duration("time-to-triage", selected)
+        return respond(stats, as_format, name="time-to-triage")
 
     @api.get("/metrics/time-to-plan", response_model=DurationStats)
-    async def time_to_plan(selected: Selected) -> DurationStats:
+    async def time_to_plan(selected: Selected, as_format: AsFormat = Format.JSON) -> Response:
         """First TicketTriaged to first BackportPlanned."""
-        return await queries.duration("time-to-plan", selected)
+        stats = await queries.duration("time-to-plan", selected)
+        return respond(stats, as_format, name="time-to-plan")
 
     @api.get("/metrics/time-to-approval", response_model=DurationStats)
-    async def time_to_approval(selected: Selected) -> DurationStats:
+    async def time_to_approval(selected: Selected, as_format: AsFormat = Format.JSON) -> Response:
         """First BackportPlanned to first PlanApproved, with plan SLA compliance."""
-        return await queries.duration("time-to-approval", selected)
+        stats = await queries.duration("time-to-approval", selected)
+        return respond(stats, as_format, name="time-to-approval")
 
     @api.get("/metrics/sla-compliance", response_model=list[SlaStats])
-    async def sla_compliance(selected: Selected, at: At) -> list[SlaStats]:
+    async def sla_compliance(
+        selected: Selected, at: At, as_format: AsFormat = Format.JSON
+    ) -> Response:
         """Triage and plan SLAs: met, missed, overdue, pending, breaches, compliance %."""
-        return await queries.sla_compliance(selected, at=at)
+        stats = await queries.sla_compliance(selected, at=at)
+        return respond(stats, as_format, name="sla-compliance")
 
     @api.get("/metrics/backlog", response_model=Backlog)
-    async def backlog(selected: Selected, at: At) -> Backlog:
+    async def backlog(selected: Selected, at: At, as_format: AsFormat = Format.JSON) -> Response:
         """Open tickets by severity and age, and by state."""
-        return await queries.backlog(selected, at=at)
+        return respond(await queries.backlog(selected, at=at), as_format, name="backlog")
+
+    @api.get("/metrics/adoption", response_model=list[AdoptionShare])
+    async def adoption(
+        scoped: Scoped,
+        kind: Annotated[str | None, Query(pattern="^(download|ping)$")] = None,
+        as_format: AsFormat = Format.JSON,
+    ) -> Response:
+        """Per UTC day, kind (download, ping), package and line: the share of the newest patch
+        of the line. The period selects days; severity does not apply."""
+        rows = await adoption_queries.adoption(scoped, kind=kind)
+        return respond(rows, as_format, name="adoption")
+
+    @api.get("/metrics/fast-track-audits", response_model=list[FastTrackAudit])
+    async def fast_track_audits(
+        scoped: Scoped,
+        at: At,
+        follow_up_status: Annotated[
+            str | None, Query(alias="status", pattern="^(open|overdue|closed)$")
+        ] = None,
+        as_format: AsFormat = Format.JSON,
+    ) -> Response:
+        """Post-facto audits and postmortems owed by emergency fast-tracks: open until closed,
+        overdue ones flagged. The period selects by when the follow-up was opened."""
+        rows = await adoption_queries.fast_track_audits(scoped, at=at, status=follow_up_status)
+        return respond(rows, as_format, name="fast-track-audits")
 
     @api.get("/metrics/projections", response_model=ProjectionStatus)
     async def projections() -> ProjectionStatus:
@@ -105,5 +161,19 @@ def router(queries: MetricsQueries, authenticate: Authenticate) -> APIRouter:
         if not items:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no events for ticket {ticket_id}")
         return items
+
+    return api
+
+
+def telemetry_router(inbox: AdoptionInbox) -> APIRouter:
+    """Open to any running deployment (no token): it only counts a version."""
+    api = APIRouter(tags=["telemetry"])
+
+    @api.post(TELEMETRY_PATH, status_code=status.HTTP_202_ACCEPTED)
+    async def ping(body: PingIn) -> dict[str, str]:
+        """Count one running deployment of `package` `version` today. Only the package, the
+        version and the time are stored: no address, header or identifier."""
+        await inbox.ping(body, at=datetime.now(UTC))
+        return {"status": "counted"}
 
     return api

@@ -15,6 +15,9 @@ class MetricsSettings(BaseSettings):
     topics: tuple[str, ...] = KNOWN_TOPICS
     """Every `lts.<service>.events` topic to audit. Not a pattern subscription: the service's own
     `lts.metrics.events` (its store, relayed) must not be read back."""
+    adoption_topic: str = "lts.inbound.adoption"
+    """Topic of the package channel's download counts (CloudEvents: package, version, count,
+    time)."""
     analyst_role: str = "lts_analyst"
     """PostgreSQL role that may read the analysts' `v_*` views and nothing else."""
     analyst_password: str | None = None

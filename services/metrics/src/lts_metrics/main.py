@@ -14,12 +14,15 @@ from lts_events.faults import Outage, is_transient
 from lts_events.service import ServiceContext, ServiceSpec, serve
 
 from lts_metrics import api
+from lts_metrics.adoption import AdoptionInbox, forget_telemetry_clients
 from lts_metrics.audit import CONSUMER
 from lts_metrics.config import MetricsSettings
+from lts_metrics.dashboard import dashboard_router
 from lts_metrics.handlers import AuditLog
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.prometheus import PrometheusExport
 from lts_metrics.queries import MetricsQueries
+from lts_metrics.queries_adoption import AdoptionQueries
 from lts_metrics.schema import ensure_schema
 
 log = logging.getLogger(__name__)
@@ -27,14 +30,22 @@ log = logging.getLogger(__name__)
 
 def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
     queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
-    return [api.router(queries, ctx.authenticator)]
+    adoption = AdoptionQueries(ctx.store.engine, schema=ctx.store.schema)
+    forget_telemetry_clients()
+    return [
+        api.router(queries, ctx.authenticator, adoption_queries=adoption),
+        api.telemetry_router(AdoptionInbox(ctx.store)),
+        dashboard_router(queries, adoption, ctx.authenticator),
+    ]
 
 
 def subscriptions(ctx: ServiceContext) -> Subscriptions:
+    settings = MetricsSettings()
     audit_log = AuditLog(ctx.store)
     subs = Subscriptions(CONSUMER, store=ctx.store)
-    for topic in MetricsSettings().topics:
+    for topic in settings.topics:
         subs.on_raw(topic, audit_log.on_message)
+    subs.on_raw(settings.adoption_topic, AdoptionInbox(ctx.store).on_downloads)
     return subs
 
 

@@ -25,6 +25,7 @@ from pydantic_core import from_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lts_metrics import rows as event_rows
 from lts_metrics import timeline
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
@@ -130,6 +131,7 @@ class ProjectionEngine:
         self, scan: Any, writer: Any, batch: int, progress: Progress | None
     ) -> tuple[int, Checkpoint]:
         after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
+        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in event_rows.TABLES}
         # a short first batch: nothing overlaps its reading
         reading = asyncio.ensure_future(self._scan(scan, after, min(batch, _SLICE * 2)))
         copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -139,7 +141,7 @@ class ProjectionEngine:
             reading = asyncio.ensure_future(self._scan(scan, after, batch))
             entries: list[timeline.TimelineEntry] = []
             for start in range(0, len(rows), _SLICE):
-                entries += _fold(facts_from_rows(rows[start : start + _SLICE]), known)[1]
+                entries += _fold(facts_from_rows(rows[start : start + _SLICE]), known, tables)[1]
                 await asyncio.sleep(0)  # the driver takes in batch n+1, sends batch n-1
             await copying
             copying = asyncio.ensure_future(
@@ -157,6 +159,15 @@ class ProjectionEngine:
         # the timeline's key and indexes on the reading connection (free now), meanwhile the
         # lifecycle rows and theirs on the writing one
         indexing = asyncio.ensure_future(self._index(scan, "ticket_timeline"))
+        for table in event_rows.TABLES:
+            if tables[table.name]:
+                await writer.copy_records_to_table(
+                    f"{table.name}_rebuild",
+                    schema_name=self._s,
+                    columns=table.column_names,
+                    records=tables[table.name],
+                )
+            await self._index(writer, table.name)
         if records := [_lifecycle_record(r) for r in known.values()]:
             # columns where every row holds the table's default (NULL, an empty array) are left
             # to it: less to encode (an array costs the driver ~2 us, with its type checks)
@@ -244,9 +255,12 @@ class ProjectionEngine:
     async def _apply(self, conn: AsyncConnection, records: Sequence[RecordedEvent]) -> None:
         facts = to_facts(records, await self._envelopes(conn, records))
         rows = await self._load(conn, _ticket_ids(facts))
-        changed, entries = _fold(facts, rows)
+        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in event_rows.TABLES}
+        changed, entries = _fold(facts, rows, tables)
         await self._upsert(conn, changed.values())
         await self._insert_timeline(conn, entries)
+        for table in event_rows.TABLES:
+            await self._insert_rows(conn, table, tables[table.name])
         await self._save_checkpoint(conn, facts[-1].checkpoint)
 
     async def _envelopes(
@@ -305,6 +319,22 @@ class ProjectionEngine:
             {"rows": json.dumps([_entry_row(e) for e in entries], default=str)},
         )
 
+    async def _insert_rows(
+        self, conn: AsyncConnection, table: event_rows.RowTable, new: Sequence[event_rows.Row]
+    ) -> None:
+        if not new:
+            return
+        columns = ", ".join(table.column_names)
+        payload = [dict(zip(table.column_names, row, strict=True)) for row in new]
+        await conn.execute(
+            text(
+                f"INSERT INTO {self._s}.{table.name} ({columns}) SELECT {columns}"
+                f" FROM jsonb_populate_recordset(NULL::{self._s}.{table.name},"
+                f" CAST(:rows AS jsonb)) ON CONFLICT ({', '.join(table.key)}) DO NOTHING"
+            ),
+            {"rows": json.dumps(payload, default=str)},
+        )
+
 
 def to_facts(
     records: Sequence[RecordedEvent],
@@ -357,15 +387,22 @@ def _entry_row(entry: timeline.TimelineEntry) -> dict[str, Any]:
 
 
 def _fold(
-    facts: Sequence[AuditFact], rows: dict[int, TicketLifecycle]
+    facts: Sequence[AuditFact],
+    rows: dict[int, TicketLifecycle],
+    tables: dict[str, list[event_rows.Row]],
 ) -> tuple[dict[int, TicketLifecycle], list[timeline.TimelineEntry]]:
     """Fold facts into `rows` (the engine's working rows: updated in place); the rows changed
     and the new timeline entries. Each row goes through `LIFECYCLE.apply_in_place`, the same
-    handlers `project` applies."""
+    handlers `project` applies. The event-grain rows (`rows.ROWS`) are added to `tables`."""
     changed: dict[int, TicketLifecycle] = {}
     entries: list[timeline.TimelineEntry] = []
     apply, entry = LIFECYCLE.apply_in_place, timeline.entry
+    mappers = event_rows.ROWS.mappers
     for fact in facts:
+        mapper = mappers.get(fact.type)
+        if mapper is not None:
+            for table, new in mapper(fact):
+                tables[table].append(new)
         ticket_id = fact.ticket_id
         if ticket_id is None:
             continue

@@ -3,11 +3,13 @@ them on Kafka, for a ticket whose milestones happen at chosen times."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
 from lts_events.actors import Actor, Role, automation
+from lts_events.consumer import RawMessage
 from lts_events.contracts import intake, triage
 from lts_events.contracts.common import Severity, TicketSource, ticket_stream
 from lts_events.envelope import Envelope
@@ -138,3 +140,88 @@ class TicketStory:
         return envelope(
             event, service=service, ticket_id=self.ticket_id, at=at, actor=actor, reason=reason
         )
+
+
+@dataclass(frozen=True)
+class FastTrackStory:
+    """An emergency fast-track approved at `approved_at` and its follow-ups (post-facto audit,
+    postmortem), each due `due_after` later; closed after `closed_after` or found overdue at
+    `overdue_after` (None: neither)."""
+
+    ticket_id: int
+    approved_at: datetime
+    due_after: timedelta = timedelta(days=2)
+    audit_closed_after: timedelta | None = None
+    postmortem_closed_after: timedelta | None = None
+    overdue_after: timedelta | None = None
+
+    def envelopes(self) -> list[Envelope]:
+        lead = Actor(id="lee", role=Role.ENGINEERING_LEAD)
+        approved = triage.EmergencyFastTrackApproved(
+            ticket_id=self.ticket_id,
+            revision=1,
+            approved_by=("lee", "rita"),
+            approved_at=self.approved_at,
+        )
+        out = [self._wrap(approved, self.approved_at, lead)]
+        closes = {
+            triage.FollowUp.POST_FACTO_AUDIT: self.audit_closed_after,
+            triage.FollowUp.POSTMORTEM: self.postmortem_closed_after,
+        }
+        due = self.approved_at + self.due_after
+        for follow_up, closed_after in closes.items():
+            opened = triage.FollowUpOpened(
+                ticket_id=self.ticket_id,
+                follow_up=follow_up,
+                revision=1,
+                closer_roles=(Role.ENGINEERING_LEAD,),
+                due_at=due,
+                opened_at=self.approved_at,
+            )
+            out.append(self._wrap(opened, self.approved_at, automation("triage")))
+            if closed_after is not None:
+                at = self.approved_at + closed_after
+                closed = triage.FollowUpClosed(
+                    ticket_id=self.ticket_id,
+                    follow_up=follow_up,
+                    closed_by="lee",
+                    summary="done",
+                    within_deadline=at <= due,
+                    closed_at=at,
+                )
+                out.append(self._wrap(closed, at, lead))
+            elif self.overdue_after is not None:
+                at = self.approved_at + self.overdue_after
+                overdue = triage.FollowUpOverdue(
+                    ticket_id=self.ticket_id, follow_up=follow_up, due_at=due, detected_at=at
+                )
+                out.append(self._wrap(overdue, at, automation("triage")))
+        return out
+
+    def _wrap(self, event: Event, at: datetime, actor: Actor) -> Envelope:
+        return envelope(event, service="triage", ticket_id=self.ticket_id, at=at, actor=actor)
+
+
+def downloads_message(
+    package: str, version: str, count: int, *, at: datetime, offset: int
+) -> RawMessage:
+    """A structured-mode CloudEvent on `lts.inbound.adoption`, as the index server's log
+    shipper sends it: downloads of one version counted over a period ending at `at`. Its
+    message id is its offset (structured mode has no `ce_id` header): one offset per message."""
+    document = {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": "https://pypi.internal.example/simple",
+        "type": "org.pypi.downloads.counted",
+        "time": at.isoformat(),
+        "datacontenttype": "application/json",
+        "data": {"package": package, "version": version, "count": count, "time": at.isoformat()},
+    }
+    return RawMessage.of(
+        value=json.dumps(document).encode(),
+        headers=[("content-type", b"application/cloudevents+json; charset=utf-8")],
+        key=package.encode(),
+        topic="lts.inbound.adoption",
+        partition=0,
+        offset=offset,
+    )

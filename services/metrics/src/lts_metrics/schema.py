@@ -13,6 +13,8 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lts_metrics import rows
+
 CLOSED_STATES = ("deferred", "rejected", "withdrawn")
 """States in which a ticket owes no more triage or plan: an SLA not met by then is not overdue."""
 
@@ -31,8 +33,22 @@ def sla_outcome(met_at: str, deadline: str, breached_at: str, at: str) -> str:
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-PROJECTION_TABLES = ("ticket_lifecycle", "ticket_timeline")
+PROJECTION_TABLES = ("ticket_lifecycle", "ticket_timeline", *(t.name for t in rows.TABLES))
 """Tables the projections own: emptied and refilled by a rebuild."""
+
+
+def follow_up_status(closed_at: str, overdue_at: str, due_at: str, at: str) -> str:
+    """The SQL of a follow-up's status at `at` (one home for the view and the query): closed
+    once closed by then (late or not), else overdue when found overdue or due by then, else
+    open."""
+    return f"""CASE WHEN {closed_at} <= {at} THEN 'closed'
+                    WHEN {overdue_at} <= {at} OR {due_at} < {at} THEN 'overdue'
+                    ELSE 'open' END"""
+
+
+def follow_up_closed_late(closed_at: str, due_at: str, at: str) -> str:
+    """The SQL of whether a follow-up was closed, by `at`, after its due time."""
+    return f"coalesce({closed_at} <= {at} AND {closed_at} > {due_at}, false)"
 
 
 def identifier(name: str) -> str:
@@ -42,8 +58,9 @@ def identifier(name: str) -> str:
 
 
 def _tables(s: str) -> list[str]:
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {s}.audit_envelopes (
+    return (
+        [
+            f"""CREATE TABLE IF NOT EXISTS {s}.audit_envelopes (
             event_id uuid PRIMARY KEY,
             ce_id text NOT NULL,
             ce_source text NOT NULL,
@@ -55,12 +72,12 @@ def _tables(s: str) -> list[str]:
             kafka_partition integer,
             kafka_offset bigint,
             received_at timestamptz NOT NULL DEFAULT now())""",
-        f"""CREATE TABLE IF NOT EXISTS {s}.projection_checkpoints (
+            f"""CREATE TABLE IF NOT EXISTS {s}.projection_checkpoints (
             name text PRIMARY KEY,
             transaction_id bigint NOT NULL,
             position bigint NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now())""",
-        f"""CREATE TABLE IF NOT EXISTS {s}.ticket_lifecycle (
+            f"""CREATE TABLE IF NOT EXISTS {s}.ticket_lifecycle (
             ticket_id bigint PRIMARY KEY,
             state text NOT NULL,
             title text,
@@ -95,7 +112,7 @@ def _tables(s: str) -> list[str]:
                 GENERATED ALWAYS AS (triaged_at <= triage_deadline) STORED,
             plan_within_sla boolean
                 GENERATED ALWAYS AS (approved_at <= plan_deadline) STORED)""",
-        f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (
+            f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (
             event_id uuid PRIMARY KEY,
             ticket_id bigint NOT NULL,
             sequence bigint NOT NULL,
@@ -106,10 +123,13 @@ def _tables(s: str) -> list[str]:
             actor_role text NOT NULL,
             reason text,
             summary text NOT NULL)""",
-    ] + [
-        f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
-        for name, table, definition in INDEXES
-    ]
+        ]
+        + [table.ddl(s) for table in rows.TABLES]
+        + [
+            f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
+            for name, table, definition in INDEXES
+        ]
+    )
 
 
 INDEXES: tuple[tuple[str, str, str], ...] = (
@@ -143,12 +163,55 @@ INDEXES: tuple[tuple[str, str, str], ...] = (
         " WHERE time_to_triage_s IS NOT NULL",
     ),
     ("ticket_timeline_ticket", "ticket_timeline", "(ticket_id, occurred_at, sequence)"),
+    *(
+        (name, table.name, definition)
+        for table in rows.TABLES
+        for name, definition in table.indexes
+    ),
 )
 """The projection tables' secondary indexes (name, table, definition): `ensure_schema` creates
 them, a rebuild builds them on its new tables and gives them these names at the swap."""
-PRIMARY_KEYS = {"ticket_lifecycle": "ticket_id", "ticket_timeline": "event_id"}
+PRIMARY_KEYS = {
+    "ticket_lifecycle": "ticket_id",
+    "ticket_timeline": "event_id",
+    **{table.name: ", ".join(table.key) for table in rows.TABLES},
+}
 """The projection tables' keys (constraint `<table>_pkey`)."""
 
+
+FOLLOW_UP_STATE = """(
+    SELECT ticket_id, follow_up,
+           min(at) FILTER (WHERE kind = 'opened') AS opened_at,
+           max(due_at) FILTER (WHERE kind = 'opened') AS due_at,
+           min(at) FILTER (WHERE kind = 'closed') AS closed_at,
+           (array_agg(actor ORDER BY at) FILTER (WHERE kind = 'closed'))[1] AS closed_by,
+           min(at) FILTER (WHERE kind = 'overdue') AS overdue_at,
+           (SELECT min(t.at) FROM {s}.follow_up_events t
+            WHERE t.ticket_id = e.ticket_id AND t.kind = 'fast_track') AS fast_tracked_at
+    FROM {s}.follow_up_events e WHERE follow_up IS NOT NULL GROUP BY ticket_id, follow_up)"""
+"""One row per ticket and follow-up: when it was opened, due, closed (by whom), found overdue."""
+
+ADOPTION_SHARE = """
+WITH daily AS (
+    SELECT (counted_at AT TIME ZONE 'UTC')::date AS day, kind, package, line, patch,
+           sum(count)::bigint AS count
+    FROM {s}.adoption_counts WHERE line IS NOT NULL GROUP BY 1, 2, 3, 4, 5),
+newest AS (
+    SELECT day, package, line,
+           max(max(patch)) OVER (PARTITION BY package, line ORDER BY day) AS newest_patch
+    FROM daily GROUP BY 1, 2, 3),
+per_line AS (
+    SELECT day, kind, package, line, sum(count)::bigint AS total FROM daily GROUP BY 1, 2, 3, 4)
+SELECT p.day, p.kind, p.package, p.line, n.newest_patch,
+       p.line || '.' || n.newest_patch AS newest_version,
+       coalesce(d.count, 0)::bigint AS on_newest, p.total,
+       round(100.0 * coalesce(d.count, 0) / nullif(p.total, 0), 2)::double precision AS share_pct
+FROM per_line p JOIN newest n USING (day, package, line)
+LEFT JOIN daily d
+  ON (d.day, d.kind, d.package, d.line, d.patch)
+     = (p.day, p.kind, p.package, p.line, n.newest_patch)"""
+"""The newest patch of a line on a day is the highest counted (downloads or pings, any kind) up
+to that day."""
 
 VIEWS: dict[str, tuple[str, str]] = {
     "v_ticket_lifecycle": (
@@ -204,6 +267,34 @@ VIEWS: dict[str, tuple[str, str]] = {
                   extract(epoch FROM now() - opened_at) AS age_s, triage_deadline, plan_deadline
            FROM {s}.ticket_lifecycle WHERE state IN ('opened', 'triaged', 'planned')""",
     ),
+    "v_fast_track_audits": (
+        "Emergency fast-tracks and what each owes afterwards (post-facto audit, postmortem): "
+        "one row per ticket and follow-up, from EmergencyFastTrackApproved and FollowUpOpened "
+        "to FollowUpClosed; status open (until a close event), overdue (FollowUpOverdue seen or "
+        "due time passed, not closed) or closed; closed_late when closed after its due time.",
+        f"""SELECT f.ticket_id, f.follow_up, l.severity, l.targets, f.fast_tracked_at,
+                  f.opened_at, f.due_at, f.closed_at, f.closed_by, f.overdue_at,
+                  {follow_up_status("f.closed_at", "f.overdue_at", "f.due_at", "now()")}
+                  AS status,
+                  {follow_up_closed_late("f.closed_at", "f.due_at", "now()")} AS closed_late
+           FROM {FOLLOW_UP_STATE.format(s="{s}")} AS f
+           LEFT JOIN {{s}}.ticket_lifecycle l USING (ticket_id)""",
+    ),
+    "v_adoption_counts": (
+        "Downloads from the package channel (kind download, from lts.inbound.adoption) and "
+        "telemetry pings of running deployments (kind ping) per UTC day, package, LTS line "
+        "(X.Y) and version. Counts only: no address, user agent or deployment id is stored.",
+        """SELECT (counted_at AT TIME ZONE 'UTC')::date AS day, kind, package, line, version,
+                  patch, sum(count)::bigint AS count
+           FROM {s}.adoption_counts GROUP BY 1, 2, 3, 4, 5, 6""",
+    ),
+    "v_adoption_share": (
+        "Adoption of the newest patch per UTC day, kind (download, ping), package and line: "
+        "newest_patch is the highest patch of the line counted (downloads or pings) up to that "
+        "day; on_newest the "
+        "count of that patch that day, total the line's count that day, share_pct their ratio.",
+        ADOPTION_SHARE,
+    ),
     "v_ticket_timeline": (
         "Every event about a ticket from every service: when, what, who (actor id and role), "
         "why (reason), in order (occurred_at, then sequence).",
@@ -256,7 +347,7 @@ async def ensure_schema(
         await conn.execute(text(statement))
     for name, (comment, _) in VIEWS.items():
         await conn.execute(text(view_sql(s, name)))
-        await conn.execute(text(f"COMMENT ON VIEW {s}.{name} IS '{comment}'"))
+        await conn.execute(text(f"COMMENT ON VIEW {s}.{name} IS {_literal(comment)}"))
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('lts_analyst_role'))"))
     await conn.execute(text(_role_sql(role, analyst_password)))
     if analyst_password is not None:

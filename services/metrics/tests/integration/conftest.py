@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import pytest
 from lts_events.store.postgres import PostgresEventStore
+from lts_metrics.adoption import AdoptionInbox
 from lts_metrics.handlers import AuditLog
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import MetricsQueries
+from lts_metrics.queries_adoption import AdoptionQueries
 from lts_metrics.schema import ensure_schema
 from sqlalchemy import text
 
@@ -39,6 +41,8 @@ class Metrics:
     projections: ProjectionEngine
     queries: MetricsQueries
     analyst_role: str
+    adoption: AdoptionQueries
+    inbox: AdoptionInbox
 
     async def settle(self, *, within: float = 60.0) -> int:
         """Project until nothing is pending; returns how many events were applied. Polls because
@@ -66,6 +70,8 @@ async def metrics(database_url: str) -> AsyncIterator[Metrics]:
         projections=ProjectionEngine(store, store.engine, schema=schema),
         queries=MetricsQueries(store.engine, schema=schema),
         analyst_role=role,
+        adoption=AdoptionQueries(store.engine, schema=schema),
+        inbox=AdoptionInbox(store),
     )
     async with store.engine.begin() as conn:
         await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -11,7 +11,7 @@ from lts_events.contracts import intake, triage
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
-from lts_metrics.samples import ENGINEER, TicketStory
+from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory
 from lts_metrics.schema import VIEWS
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -44,7 +44,18 @@ LATE = TicketStory(
 )
 WAITING = TicketStory(ticket_id=3, opened_at=T0 + 2 * HOUR)
 STORIES = (APPROVED, LATE, WAITING)
-ENVELOPES = [envelope for story in STORIES for envelope in story.envelopes()]
+# ticket 1 was fast-tracked too: its audit closed in time, its postmortem found overdue
+FAST_TRACK = FastTrackStory(
+    ticket_id=1,
+    approved_at=T0 + 41 * HOUR,
+    due_after=48 * HOUR,
+    audit_closed_after=24 * HOUR,
+    overdue_after=49 * HOUR,
+)
+ENVELOPES = [
+    *(envelope for story in STORIES for envelope in story.envelopes()),
+    *FAST_TRACK.envelopes(),
+]
 TESS = (ENGINEER.id, ENGINEER.role.value)
 INTAKE = (automation("intake").id, automation("intake").role.value)
 TRIAGE = (automation("triage").id, automation("triage").role.value)
@@ -97,6 +108,11 @@ EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
             (1, triage.TicketTriaged.type, "triage", *TESS, "severity high"),
             (1, triage.BackportPlanned.type, "triage", *TESS, "backport planned"),
             (1, triage.PlanApproved.type, "triage", *TRIAGE, "approval matrix satisfied"),
+            (1, triage.EmergencyFastTrackApproved.type, "triage", "lee", "engineering_lead", None),
+            (1, triage.FollowUpOpened.type, "triage", *TRIAGE, None),
+            (1, triage.FollowUpOpened.type, "triage", *TRIAGE, None),
+            (1, triage.FollowUpClosed.type, "triage", "lee", "engineering_lead", None),
+            (1, triage.FollowUpOverdue.type, "triage", *TRIAGE, None),
             (2, intake.TicketOpened.type, "intake", *INTAKE, "opened"),
             (2, triage.TicketTriaged.type, "triage", *TESS, "severity medium"),
             (3, intake.TicketOpened.type, "intake", *INTAKE, "opened"),
@@ -118,6 +134,27 @@ EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
             for e in ENVELOPES
         ],
     ),
+    "v_fast_track_audits": (
+        "SELECT ticket_id, follow_up, severity, fast_tracked_at, due_at, closed_at, closed_by,"
+        " status, closed_late FROM {v} ORDER BY follow_up",
+        [
+            (
+                1,
+                "post_facto_audit",
+                "high",
+                T0 + 41 * HOUR,
+                T0 + 89 * HOUR,
+                T0 + 65 * HOUR,
+                "lee",
+                "closed",
+                False,
+            ),
+            (1, "postmortem", "high", T0 + 41 * HOUR, T0 + 89 * HOUR, None, None, "overdue", False),
+        ],
+    ),
+    # no adoption input in this data set (see test_adoption.py)
+    "v_adoption_counts": ("SELECT day, count FROM {v}", []),
+    "v_adoption_share": ("SELECT day, share_pct FROM {v}", []),
     "v_audit_envelopes": (
         "SELECT ce_id, ce_source, subject, topic FROM {v} ORDER BY ce_id",
         sorted((e.id, e.source, e.subject, topic_of(e)) for e in ENVELOPES),

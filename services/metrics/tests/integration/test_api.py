@@ -30,7 +30,9 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
             await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
     await metrics.settle()
     app = FastAPI()
-    app.include_router(router(metrics.queries, Authenticator.from_settings()))
+    app.include_router(
+        router(metrics.queries, Authenticator.from_settings(), adoption_queries=metrics.adoption)
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as http:
         yield http

@@ -12,7 +12,8 @@ from lts_events.actors import automation
 from lts_events.contracts import intake, triage
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
-from lts_metrics.samples import ENGINEER, TicketStory
+from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory, downloads_message
+from lts_metrics.schema import PROJECTION_TABLES
 from sqlalchemy import text
 
 from .conftest import Metrics
@@ -29,7 +30,7 @@ async def snapshot(metrics: Metrics) -> dict[str, list[Any]]:
             table: [
                 tuple(r) for r in await conn.execute(text(f"SELECT * FROM {s}.{table} ORDER BY 1"))
             ]
-            for table in ("ticket_lifecycle", "ticket_timeline")
+            for table in PROJECTION_TABLES
         }
 
 
@@ -56,6 +57,31 @@ async def test_rebuilt_projections_equal_the_incremental_ones(metrics: Metrics) 
     assert replayed == sum(len(s.envelopes()) for s in stories)
     assert await snapshot(metrics) == incremental
     assert len(incremental["ticket_lifecycle"]) == 59
+
+
+async def test_a_rebuild_equals_the_incremental_adoption_and_follow_up_rows(
+    metrics: Metrics,
+) -> None:
+    fast_tracks = [
+        FastTrackStory(ticket_id=1, approved_at=T0, audit_closed_after=timedelta(hours=5)),
+        FastTrackStory(ticket_id=2, approved_at=T0, overdue_after=timedelta(days=3)),
+    ]
+    for story in fast_tracks:
+        for envelope in story.envelopes():
+            await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
+            await metrics.projections.step(limit=2)
+    for offset, version in enumerate(["1.4.2", "1.4.3", "v1.3.9-lts", "nightly"]):
+        message = downloads_message("ltsapp", version, 10 + offset, at=T0, offset=offset)
+        await metrics.inbox.on_downloads(message)
+        await metrics.projections.step(limit=1)
+    await metrics.settle()
+    incremental = await snapshot(metrics)
+
+    await metrics.projections.rebuild(batch=3)
+
+    assert await snapshot(metrics) == incremental
+    assert len(incremental["adoption_counts"]) == 4
+    assert len(incremental["follow_up_events"]) == 9  # 2 fast-tracks, 4 opened, 1 closed, 2 overdue
 
 
 async def test_projection_continues_after_a_rebuild_without_reapplying(metrics: Metrics) -> None:

@@ -4,6 +4,7 @@ from lts_events.contracts import (  # noqa: F401  (registration side effect)
     anchors,
     comms,
     intake,
+    metrics,
     ops,
     release,
     triage,

@@ -1,0 +1,94 @@
+"""Adoption of LTS releases and the post-facto audits of emergency fast-tracks, from their views
+(`schema.VIEWS`: the definitions live there, once)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lts_metrics.schema import (
+    FOLLOW_UP_STATE,
+    follow_up_closed_late,
+    follow_up_status,
+    identifier,
+)
+from lts_metrics.scope import Scope
+
+
+class AdoptionShare(BaseModel):
+    day: date
+    kind: str
+    package: str
+    line: str
+    newest_version: str
+    on_newest: int
+    total: int
+    share_pct: float | None
+
+
+class FastTrackAudit(BaseModel):
+    ticket_id: int
+    follow_up: str
+    severity: str | None
+    fast_tracked_at: datetime | None
+    opened_at: datetime | None
+    due_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    overdue_at: datetime | None
+    status: str
+    closed_late: bool
+
+
+class AdoptionQueries:
+    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
+        self._engine = engine
+        self._s = identifier(schema)
+
+    async def adoption(self, scope: Scope, *, kind: str | None = None) -> list[AdoptionShare]:
+        """Per day, kind, package and line: the share on the newest patch (`v_adoption_share`).
+        The period selects days: [start, end) by their UTC date."""
+        extra = ["kind = :kind"] if kind else []
+        where, params = scope.where(*extra, time="day", line="line")
+        if kind:
+            params["kind"] = kind
+        sql = (
+            "SELECT day, kind, package, line, newest_version, on_newest, total, share_pct"
+            f" FROM {self._s}.v_adoption_share{where} ORDER BY line, kind, package, day"
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(text(sql), _dates(params))
+            return [AdoptionShare(**r._mapping) for r in rows]
+
+    async def fast_track_audits(
+        self, scope: Scope, *, at: datetime, status: str | None = None
+    ) -> list[FastTrackAudit]:
+        """Follow-ups of emergency fast-tracks (`v_fast_track_audits`, evaluated at `at`); the
+        period selects fast-tracks by when their follow-up was opened."""
+        state = FOLLOW_UP_STATE.format(s=self._s)
+        at_sql = "CAST(:at AS timestamptz)"
+        outcome = follow_up_status("f.closed_at", "f.overdue_at", "f.due_at", at_sql)
+        late = follow_up_closed_late("f.closed_at", "f.due_at", at_sql)
+        where, params = scope.where(time="opened_at", severity="severity")
+        sql = f"""
+            SELECT * FROM (
+                SELECT f.ticket_id, f.follow_up, l.severity, f.fast_tracked_at, f.opened_at,
+                       f.due_at, f.closed_at, f.closed_by, f.overdue_at, {outcome} AS status,
+                       {late} AS closed_late
+                FROM {state} AS f LEFT JOIN {self._s}.ticket_lifecycle l USING (ticket_id)
+            ) audits{where}{" AND" if where else " WHERE"} (CAST(:status AS text) IS NULL
+                                                             OR status = :status)
+            ORDER BY due_at NULLS LAST, ticket_id, follow_up"""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(text(sql), {**params, "at": at, "status": status})
+            return [FastTrackAudit(**r._mapping) for r in rows]
+
+
+def _dates(params: dict[str, object]) -> dict[str, object]:
+    """The period's bounds as UTC dates for a view keyed by day."""
+    return {
+        k: (v.astimezone(UTC).date() if isinstance(v, datetime) else v) for k, v in params.items()
+    }

@@ -1,0 +1,154 @@
+"""Adoption (download counts from `lts.inbound.adoption`, telemetry pings) and the post-facto
+audits of emergency fast-tracks, through the store, the projections, the views and the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from lts_events.auth import Authenticator
+from lts_events.consumer import PermanentError, RawMessage
+from lts_events.contracts.metrics import TelemetryPingReceived
+from lts_metrics.api import router, telemetry_router
+from lts_metrics.audit import facts_of
+from lts_metrics.samples import FastTrackStory, downloads_message
+from sqlalchemy import text
+
+from .conftest import Metrics
+
+pytestmark = pytest.mark.integration
+
+DAY1 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+DAY2 = DAY1 + timedelta(days=1)
+ANALYST = {"Authorization": "Bearer dev-analyst"}
+
+
+@pytest.fixture
+async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.include_router(
+        router(metrics.queries, Authenticator.from_settings(), adoption_queries=metrics.adoption)
+    )
+    app.include_router(telemetry_router(metrics.inbox))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as http:
+        yield http
+
+
+async def test_download_counts_give_the_share_of_the_newest_patch_per_day(
+    metrics: Metrics, client: httpx.AsyncClient
+) -> None:
+    messages = [
+        downloads_message("ltsapp", "1.4.2", 60, at=DAY1, offset=1),
+        downloads_message("ltsapp", "1.4.3", 20, at=DAY1, offset=2),
+        downloads_message("ltsapp", "1.4.2", 25, at=DAY2, offset=3),
+        downloads_message("ltsapp", "1.4.3", 75, at=DAY2, offset=4),
+    ]
+    for message in [*messages, messages[3]]:  # the last one redelivered
+        await metrics.inbox.on_downloads(message)
+    await metrics.settle()
+
+    response = await client.get("/metrics/adoption?line=1.4", headers=ANALYST)
+
+    assert response.status_code == 200
+    assert [
+        (r["day"], r["newest_version"], r["on_newest"], r["total"], r["share_pct"])
+        for r in response.json()
+    ] == [
+        ("2026-12-01", "1.4.3", 20, 80, 25.0),
+        ("2026-12-02", "1.4.3", 75, 100, 75.0),
+    ]
+
+
+async def test_a_ping_is_counted_with_its_version_and_nothing_about_the_sender(
+    metrics: Metrics, client: httpx.AsyncClient
+) -> None:
+    sent = await client.post(
+        "/telemetry/ping",
+        json={"package": "ltsapp", "version": "1.3.9"},
+        headers={"User-Agent": "curl/8.0", "X-Forwarded-For": "203.0.113.9"},
+    )
+    refused = await client.post(
+        "/telemetry/ping", json={"package": "ltsapp", "version": "1.3.9", "host": "db-7"}
+    )
+    await metrics.settle()
+
+    async with metrics.store.engine.connect() as conn:
+        stored = [
+            r[0]
+            for r in await conn.execute(
+                text(f"SELECT data FROM {metrics.store.schema}.events WHERE type = :t"),
+                {"t": TelemetryPingReceived.type},
+            )
+        ]
+    shares = (await client.get("/metrics/adoption?line=1.3", headers=ANALYST)).json()
+    assert sent.status_code == 202
+    assert refused.status_code == 422  # nothing beyond package and version is taken
+    assert len(stored) == 1
+    assert set(stored[0]) == {"package", "version", "received_at"}
+    assert "203.0.113.9" not in str(stored)
+    assert "curl" not in str(stored)
+    assert [(s["kind"], s["total"], s["share_pct"]) for s in shares] == [("ping", 1, 100.0)]
+
+
+async def test_a_message_that_reports_no_downloads_is_refused_for_the_dead_letter_topic(
+    metrics: Metrics,
+) -> None:
+    message = RawMessage.of(
+        value=b'{"specversion":"1.0","id":"1","source":"s","type":"t","data":{"package":"p"}}',
+        headers=[("content-type", b"application/cloudevents+json")],
+        key=None,
+        topic="lts.inbound.adoption",
+        partition=0,
+        offset=9,
+    )
+
+    with pytest.raises(PermanentError, match="does not report downloads"):
+        await metrics.inbox.on_downloads(message)
+
+
+async def test_adoption_answers_csv_with_flat_columns(
+    metrics: Metrics, client: httpx.AsyncClient
+) -> None:
+    await metrics.inbox.on_downloads(downloads_message("ltsapp", "1.4.3", 5, at=DAY1, offset=1))
+    await metrics.settle()
+
+    response = await client.get("/metrics/adoption?format=csv", headers=ANALYST)
+
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.text.splitlines() == [
+        "day,kind,package,line,newest_version,on_newest,total,share_pct",
+        "2026-12-01,download,ltsapp,1.4,1.4.3,5,5,100.0",
+    ]
+
+
+async def test_follow_ups_stay_open_until_closed_and_are_listed_overdue_after_their_due_time(
+    metrics: Metrics, client: httpx.AsyncClient
+) -> None:
+    approved = DAY1
+    closed = FastTrackStory(ticket_id=5, approved_at=approved, audit_closed_after=timedelta(days=3))
+    for envelope in closed.envelopes():
+        await metrics.audit.record(envelope, facts_of(envelope, topic="lts.triage.events"))
+    await metrics.settle()
+
+    async def statuses(at: datetime, status: str = "") -> list[tuple[str, str, bool]]:
+        query = {"at": at.isoformat(), **({"status": status} if status else {})}
+        rows = (
+            await client.get("/metrics/fast-track-audits", params=query, headers=ANALYST)
+        ).json()
+        return [(r["follow_up"], r["status"], r["closed_late"]) for r in rows]
+
+    assert await statuses(approved + timedelta(days=1)) == [
+        ("post_facto_audit", "open", False),
+        ("postmortem", "open", False),
+    ]
+    assert await statuses(approved + timedelta(days=4)) == [
+        ("post_facto_audit", "closed", True),  # closed on day 3, due on day 2
+        ("postmortem", "overdue", False),  # no event said so: its due time passed
+    ]
+    assert await statuses(approved + timedelta(days=4), "overdue") == [
+        ("postmortem", "overdue", False)
+    ]

@@ -1,0 +1,119 @@
+"""The event-grain rows of adoption and fast-track follow-ups, and how versions name lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from lts_events.contracts import metrics, triage
+from lts_events.store import Checkpoint
+from lts_metrics.export import flatten, to_csv
+from lts_metrics.facts import AuditFact, ticket_of
+from lts_metrics.rows import ADOPTION, FOLLOW_UPS, ROWS, TABLES
+from lts_metrics.versions import line_and_patch, line_of
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def fact(type_: str, data: dict[str, object], *, subject: str | None = None) -> AuditFact:
+    return AuditFact(
+        event_id=uuid4(),
+        type=type_,
+        schema_version=1,
+        source_service="triage",
+        subject=subject,
+        data=data,
+        occurred_at=T0,
+        actor_id="someone",
+        actor_role="automation",
+        reason=None,
+        checkpoint=Checkpoint(1, 1),
+        ticket_id=ticket_of(data, subject),
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.4.3", ("1.4", 3)),
+        ("v1.4.12", ("1.4", 12)),
+        ("v1.2.4-hotfix1", ("1.2", 4)),
+        ("1.4", None),
+        ("latest", None),
+    ],
+)
+def test_a_version_names_its_line_and_patch(version: str, expected: object) -> None:
+    assert line_and_patch(version) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [("release-lts/v1.4", "1.4"), ("v1.3", "1.3"), ("1.4.x", "1.4"), ("2.0.1", "2.0"), ("x", None)],
+)
+def test_a_branch_or_version_names_its_line(name: str, line: str | None) -> None:
+    assert line_of(name) == line
+
+
+def test_downloads_become_one_adoption_row_with_line_and_patch() -> None:
+    counted = fact(
+        metrics.DownloadsCounted.type,
+        {
+            "package": "ltsapp",
+            "version": "1.4.3",
+            "count": 70,
+            "counted_at": T0.isoformat(),
+            "origin": "pypi",
+        },
+    )
+
+    assert ROWS.rows_of(counted) == [
+        (ADOPTION.name, (counted.event_id, "download", "ltsapp", "1.4.3", "1.4", 3, 70, T0))
+    ]
+
+
+def test_a_ping_counts_one_running_deployment() -> None:
+    ping = fact(
+        metrics.TelemetryPingReceived.type,
+        {"package": "ltsapp", "version": "1.3.9", "received_at": T0.isoformat()},
+    )
+
+    assert ROWS.rows_of(ping) == [
+        (ADOPTION.name, (ping.event_id, "ping", "ltsapp", "1.3.9", "1.3", 9, 1, T0))
+    ]
+
+
+def test_a_follow_up_closed_row_names_who_closed_it() -> None:
+    closed = fact(
+        triage.FollowUpClosed.type,
+        {
+            "ticket_id": 7,
+            "follow_up": "postmortem",
+            "closed_by": "lee",
+            "summary": "s",
+            "within_deadline": True,
+            "closed_at": T0.isoformat(),
+        },
+    )
+
+    assert ROWS.rows_of(closed) == [
+        (FOLLOW_UPS.name, (closed.event_id, 7, "postmortem", "closed", T0, None, "lee"))
+    ]
+
+
+def test_every_mapper_writes_rows_as_wide_as_its_table() -> None:
+    widths = {t.name: len(t.columns) for t in TABLES}
+    samples = {
+        metrics.DownloadsCounted.type: {"package": "p", "version": "1.0.0", "count": 1},
+        triage.EmergencyFastTrackApproved.type: {"ticket_id": 1, "approved_by": ["a", "b"]},
+    }
+
+    for type_ in ROWS.mappers:
+        for table, row in ROWS.rows_of(fact(type_, {"ticket_id": 1, **samples.get(type_, {})})):
+            assert len(row) == widths[table], type_
+
+
+def test_csv_flattens_nested_fields_and_joins_lists() -> None:
+    rows = [flatten({"sla": "triage", "by_age": {"under_1d": 2}, "labels": ["a", "b"]})]
+
+    assert to_csv(rows) == "sla,by_age.under_1d,labels\ntriage,2,a;b\n"
