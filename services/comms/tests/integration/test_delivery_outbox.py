@@ -8,10 +8,12 @@ import asyncio
 import json
 import mailbox
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
+from lts_comms.cli import app
 from lts_comms.delivery.channels import Channels
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.outbox import Outbox
@@ -30,6 +32,7 @@ from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from ..delivery_examples import released
 from .receiver import Receiver, running_receiver
@@ -168,3 +171,48 @@ def wait_for_requests(receiver: Receiver, path: str, count: int) -> None:
             lambda: len([r for r in receiver.requests if r.path == path]) >= count, timeout=30
         ):
             raise TimeoutError(f"{count} requests to {path} did not arrive")
+
+
+async def test_lts_comms_outbox_lists_the_delivery_and_the_mail_that_arrived(
+    infra: Infrastructure, store: PostgresEventStore, receiver: Receiver, unique: str
+) -> None:
+    settings = replace_hooks(settings_for(infra, receiver, unique))
+    async with httpx.AsyncClient() as client:
+        delivering = outbox(store, settings, client)
+        await delivering.on_document_released(await release(store, released(f"note-{unique}")))
+        await TimerLoop(store, handler=delivering.on_timer, clock=system_clock).tick()
+
+    shown = await shown_by_the_cli(store.schema, until=delivered)
+
+    [delivery] = shown["deliveries"]
+    assert (delivery["status"], delivery["channel"], delivery["attempts"]) == (
+        "delivered",
+        "email",
+        1,
+    )
+    assert delivery["recipient"] == f"users-{unique}@example.org"
+    [mail] = [m for m in shown["maildir"] if m["to"] == f"users-{unique}@example.org"]
+    assert mail["document"] == f"note-{unique} r1"
+
+
+def delivered(shown: Any) -> bool:
+    return any(row["status"] == "delivered" for row in shown["deliveries"])
+
+
+async def shown_by_the_cli(schema: str, *, until: Callable[[Any], bool]) -> Any:
+    """`lts comms outbox --json`, run until `until` holds for what it shows (the store's log
+    shows a commit once no older transaction of the server is still open)."""
+    async with asyncio.timeout(60):
+        while True:
+            result = await asyncio.to_thread(
+                CliRunner().invoke, app, ["outbox", "--schema", schema, "--json"]
+            )
+            assert result.exit_code == 0, result.output
+            shown = json.loads(result.stdout)
+            if until(shown):
+                return shown
+            await asyncio.sleep(0.2)
+
+
+def replace_hooks(settings: DeliverySettings) -> DeliverySettings:
+    return settings.model_copy(update={"webhooks": ()})

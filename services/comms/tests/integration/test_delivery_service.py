@@ -14,6 +14,7 @@ import mailbox
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import feedparser
 import httpx
@@ -154,6 +155,17 @@ async def outcome_of(
             await asyncio.sleep(0.1)
 
 
+async def feed(client: httpx.AsyncClient, path: str, *, until: Callable[[list[Any]], bool]) -> Any:
+    """The feed as feedparser reads it, once `until` holds for its entries (the store's log
+    shows a commit once no older transaction of the server is still open)."""
+    async with asyncio.timeout(60):
+        while True:
+            parsed = feedparser.parse((await client.get(path)).content)
+            if until(parsed.entries):
+                return parsed
+            await asyncio.sleep(0.1)
+
+
 def concluded(events: list[Event]) -> bool:
     return bool(events) and isinstance(events[-1], DeliverySucceeded | DeliveryGaveUp)
 
@@ -206,8 +218,8 @@ async def test_released_documents_are_in_the_atom_feeds_and_the_osv_export(
 
     for document in (note, advisory, internal):
         await release(service.store, document)
-    releases = feedparser.parse((await service.client.get("/feeds/releases.atom")).content)
-    advisories = feedparser.parse((await service.client.get("/feeds/advisories.atom")).content)
+    advisories = await feed(service.client, "/feeds/advisories.atom", until=bool)
+    releases = await feed(service.client, "/feeds/releases.atom", until=bool)
     one = await service.client.get(f"/osv/{osv_id}.json")
     everything = zipfile.ZipFile(io.BytesIO((await service.client.get("/osv/all.zip")).content))
     missing = await service.client.get("/osv/x_LTS-0000-0.json")
