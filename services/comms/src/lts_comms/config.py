@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lts_comms.contexts import Links
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -34,3 +36,12 @@ class Settings(BaseSettings):
     """Where users report and ask about vulnerabilities (advisories' contact)."""
     osv_prefix: str = "x_LTS"
     """Prefix of this project's OSV ids; the OSV schema allows `x_` for a local database."""
+
+    def links(self) -> Links:
+        return Links(
+            package=self.package,
+            changelog_url=self.changelog_url,
+            advisory_url=self.advisory_url,
+            security_contact=self.security_contact,
+            osv_prefix=self.osv_prefix,
+        )

@@ -1,42 +1,196 @@
-"""The async shell: note the facts an input brings (with its processed message), nothing else
-yet."""
+"""The async shell: note the facts an input brings (with its processed message), then bring the
+documents those facts call for up to date; run reviewers' requests and the embargo timers
+through the pure `document.decide`. Loads, decides, appends; nothing else."""
 
 from __future__ import annotations
 
-from lts_events.actors import automation
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lts_events.actors import Actor, Role, automation
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.comms.facts import TicketFactsNoted, release_stream
-from lts_events.envelope import NewEvent
+from lts_events.contracts.comms.documents import document_stream
+from lts_events.contracts.comms.facts import (
+    ReleaseFactsNoted,
+    TicketFactsNoted,
+    release_stream,
+)
+from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.store.port import ANY, EventStore
+from lts_events.store.port import ANY, ConcurrencyError, EventStore, ProcessedMessage, Timer
 
+from lts_comms.document import (
+    AUTOMATION,
+    Command,
+    Decided,
+    DocumentState,
+    Draft,
+    FireEmbargoTimer,
+    decide,
+    embargo_lift_due,
+    fold,
+    fold_onto,
+)
+from lts_comms.drafting import Drafter, advisory_document_id, fixing_versions
 from lts_comms.inputs import Facts, facts_of
+from lts_comms.projection import ReleaseView, TicketView, release_view, ticket_view
 
 CONSUMER = "comms"
+EMBARGO_TIMER = "embargo_lift"
+_ATTEMPTS = 5
 
 
 def facts_stream(facts: Facts) -> str:
     if isinstance(facts, TicketFactsNoted):
         return ticket_stream(facts.ticket_id)
-    return release_stream(facts.release_id)
+    return release_stream(facts.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: the actor (with the role recorded in the metadata) and every role they hold."""
+
+    actor: Actor
+    roles: frozenset[Role]
 
 
 class CommsHandlers:
-    def __init__(self, store: EventStore, *, clock: Clock, consumer: str = CONSUMER) -> None:
+    def __init__(
+        self, store: EventStore, *, clock: Clock, drafter: Drafter, consumer: str = CONSUMER
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.drafter = drafter
         self.consumer = consumer
 
+    # -- inputs ---------------------------------------------------------------------------
+
     async def on_input(self, inbound: Inbound[Event]) -> None:
+        """Note the facts (a redelivery notes nothing: the append is a no-op), then draft: the
+        drafting is idempotent on its own, so a crash between the two is mended by the
+        redelivery."""
         facts = facts_of(inbound.event, now=self.clock())
-        if facts is None:
-            return
-        metadata = inbound.follow_up(actor=automation(self.consumer))
+        if facts is not None:
+            metadata = inbound.follow_up(actor=automation(self.consumer))
+            await self.note(facts, metadata, processed=inbound.processed)
+
+    async def note(
+        self, facts: Facts, metadata: Metadata, *, processed: ProcessedMessage | None = None
+    ) -> None:
         await self.store.append(
             facts_stream(facts),
             [NewEvent.of(facts, metadata)],
             expected_version=ANY,
-            processed=inbound.processed,
+            processed=processed,
         )
+        if isinstance(facts, ReleaseFactsNoted):
+            await self.draft_release(facts.version, metadata)
+        else:
+            await self.draft_advisory(facts.ticket_id, metadata)
+
+    async def draft_release(self, version: str, metadata: Metadata) -> None:
+        release = await self.release(version)
+        tickets = await self.tickets(release.ticket_ids)
+        for content in self.drafter.for_release(release, tickets):
+            await self.execute(content.document_id, Draft(content, AUTOMATION), metadata)
+        if release.status is not None:
+            for ticket in tickets:
+                if ticket.is_security:
+                    await self.draft_advisory(ticket.ticket_id, metadata, also=version)
+
+    async def draft_advisory(
+        self, ticket_id: int, metadata: Metadata, *, also: str | None = None
+    ) -> None:
+        """(Re)draft a security ticket's advisory from the releases it lists, plus `also`. A
+        ticket that no release carried yet has no advisory."""
+        state, _ = await self.load(advisory_document_id(ticket_id))
+        versions = set(fixing_versions(state.latest.facts if state.latest else None))
+        if also is not None:
+            versions.add(also)
+        ticket = (await self.tickets((ticket_id,)))[0]
+        if not versions or not ticket.is_security:
+            return
+        releases = [await self.release(v) for v in sorted(versions)]
+        content = self.drafter.advisory(ticket, releases)
+        await self.execute(content.document_id, Draft(content, AUTOMATION), metadata)
+
+    async def release(self, version: str) -> ReleaseView:
+        history = await self.store.read_stream(release_stream(version))
+        noted = [r.event for r in history.events if isinstance(r.event, ReleaseFactsNoted)]
+        return release_view(version, noted)
+
+    async def tickets(self, ticket_ids: Sequence[int]) -> list[TicketView]:
+        streams = await self.store.read_streams([ticket_stream(t) for t in ticket_ids])
+        return [
+            ticket_view(
+                t,
+                [
+                    r.event
+                    for r in streams[ticket_stream(t)].events
+                    if isinstance(r.event, TicketFactsNoted)
+                ],
+            )
+            for t in ticket_ids
+        ]
+
+    # -- documents ------------------------------------------------------------------------
+
+    async def load(self, document_id: str) -> tuple[DocumentState, int]:
+        history = await self.store.read_stream(document_stream(document_id))
+        return fold(r.event for r in history.events), history.version
+
+    async def execute(
+        self,
+        document_id: str,
+        command: Command,
+        metadata: Metadata,
+        *,
+        fired_timer: str | None = None,
+    ) -> Decided:
+        """Decide on the current stream and append (with the embargo timer the new state calls
+        for); on a concurrent writer, reload and decide again."""
+        stream = document_stream(document_id)
+        for _ in range(_ATTEMPTS):
+            state, version = await self.load(document_id)
+            now = self.clock()
+            decided = decide(state, command, now=now)
+            if not decided.events and fired_timer is None:
+                return decided
+            after = fold_onto(state, decided.events)
+            try:
+                await self.store.append(
+                    stream,
+                    [NewEvent.of(event, metadata) for event in decided.events],
+                    expected_version=version,
+                    schedule=self._timers(document_id, after),
+                    fired_timer=fired_timer,
+                )
+            except ConcurrencyError:
+                continue
+            return decided
+        raise ConcurrencyError(stream, expected="any", actual=-1)
+
+    def _timers(self, document_id: str, state: DocumentState) -> list[Timer]:
+        due = embargo_lift_due(state)
+        if due is None:
+            return []
+        return [
+            Timer(
+                f"embargo:{document_id}:{due.isoformat()}",
+                self.consumer,
+                document_stream(document_id),
+                due,
+                EMBARGO_TIMER,
+            )
+        ]
+
+    async def ask(self, document_id: str, command: Command, caller: Caller) -> Decided:
+        metadata = Metadata(actor=caller.actor)
+        return await self.execute(document_id, command, metadata)
+
+    async def on_timer(self, timer: Timer) -> None:
+        document_id = timer.stream_id.removeprefix("document-")
+        metadata = Metadata(actor=automation(self.consumer), reason="embargo timer")
+        await self.execute(document_id, FireEmbargoTimer(), metadata, fired_timer=timer.timer_id)

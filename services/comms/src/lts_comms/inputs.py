@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lts_events.contracts.comms.facts import ReleaseFactsNoted, TicketFactsNoted
+from lts_events.contracts.comms.facts import ReleaseFactsNoted, ReleaseStatus, TicketFactsNoted
 from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.contracts.release.rollout import RolledBack
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.event import Event
 
@@ -57,6 +59,28 @@ def facts_of(event: Event, *, now: datetime) -> Facts | None:
                 ticket_id=event.ticket_id,
                 source_type=event.type,
                 target_branches=event.target_branches,
+                noted_at=now,
+            )
+        case CandidateOpened():
+            return ReleaseFactsNoted(
+                version=event.version,
+                source_type=event.type,
+                release_id=event.candidate_id,
+                status=ReleaseStatus.CANDIDATE,
+                lts_line=event.line,
+                previous_version=event.previous_version,
+                ticket_ids=tuple(backport.ticket_id for backport in event.backports),
+                noted_at=now,
+            )
+        case RolledBack():
+            return ReleaseFactsNoted(
+                version=event.from_version,
+                source_type=event.type,
+                status=ReleaseStatus.ROLLED_BACK,
+                lts_line=event.line,
+                rolled_back_at=event.completed_at,
+                rollback_reason=event.reason,
+                rolled_back_to=event.to_version,
                 noted_at=now,
             )
     return None

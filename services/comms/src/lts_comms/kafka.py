@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.intake import TicketOpened
+from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.contracts.release.rollout import RolledBack
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.kafka import events_topic
 from lts_events.store.port import EventStore
@@ -19,7 +21,14 @@ INTAKE_TOPIC = "lts.intake.events"
 COMMS_TOPIC = "lts.comms.events"
 """The service's own topic: the delivery outbox acts on `DocumentReleased` from it."""
 
-INPUTS = (TicketOpened, SeverityProposed, TicketTriaged, BackportPlanned)
+INPUTS = (
+    TicketOpened,
+    SeverityProposed,
+    TicketTriaged,
+    BackportPlanned,
+    CandidateOpened,
+    RolledBack,
+)
 
 
 def comms_subscriptions(

@@ -2,7 +2,7 @@
 from (it never reads another service's tables). Owned by the comms service.
 
 One event per input that brought something new, in the stream of what it is about: a ticket
-(`ticket_stream(ticket_id)`) or a release (`release_stream(release_id)`). A field left None
+(`ticket_stream(ticket_id)`) or a release (`release_stream(version)`). A field left None
 (or an empty tuple where None is not allowed) was not in that input: folding the stream keeps
 the earlier value. `source_type` is the input event's type, for the audit.
 """
@@ -19,9 +19,10 @@ from lts_events.contracts.common import Severity
 from lts_events.event import Event
 
 
-def release_stream(release_id: str) -> str:
-    """The stream of a release's facts in the comms service's store."""
-    return f"release-{release_id}"
+def release_stream(version: str) -> str:
+    """The stream of a release's facts in the comms service's store, by its version: the one
+    name every release event carries (a rollback names the versions, not the release)."""
+    return f"release-{version}"
 
 
 class TicketFactsNoted(Event):
@@ -61,11 +62,11 @@ class ReleaseFactsNoted(Event):
 
     type: ClassVar[str] = "lts.comms.release_facts_noted"
 
-    release_id: str
+    version: str
     source_type: str
+    release_id: str | None = Field(default=None, description="The release service's id")
     status: ReleaseStatus | None = None
     package: str | None = None
-    version: str | None = None
     lts_line: str | None = None
     previous_version: str | None = None
     ticket_ids: tuple[int, ...] | None = None
