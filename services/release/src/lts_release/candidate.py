@@ -14,6 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from lts_events.contracts.release.candidates import CandidateOpened, candidate_stream
+from lts_events.contracts.release.publication import (
+    ChannelPublished,
+    ReleaseMarkedUnsafe,
+    ReleasePublished,
+    ReleaseYanked,
+)
 from lts_events.event import Event
 from lts_events.store.port import EventStore
 
@@ -25,7 +31,11 @@ class CandidateState:
 
     # -- staging (relstage): artifacts, seal
 
-    # -- publication (relpub): channels, ReleasePublished, yank
+    # -- publication (relpub): the channels holding the release (first record per channel),
+    # the one ReleasePublished, the channels it was yanked from or marked unsafe on
+    channels: tuple[ChannelPublished, ...] = ()
+    published: ReleasePublished | None = None
+    withdrawn_from: frozenset[str] = frozenset()
 
     # -- rollout (relroll): rollout, rollback
 
@@ -44,6 +54,16 @@ def evolve(state: CandidateState, event: Event) -> CandidateState:
             return replace(state, opened=event)
         # -- staging (relstage)
         # -- publication (relpub)
+        case ChannelPublished() if state.published is None and event.channel not in {
+            held.channel for held in state.channels
+        }:
+            return replace(state, channels=(*state.channels, event))
+        case ReleasePublished() if state.published is None:
+            return replace(state, published=event)
+        case ReleaseYanked():
+            return replace(state, withdrawn_from=state.withdrawn_from | {event.channel})
+        case ReleaseMarkedUnsafe():
+            return replace(state, withdrawn_from=state.withdrawn_from | set(event.channels))
         # -- rollout (relroll)
         case _:
             return state
@@ -59,6 +79,12 @@ def status_of(state: CandidateState) -> str:
     """Where the candidate stands: the latest stage reached. Parts add theirs above `open`."""
     if state.opened is None:
         return "unknown"
+    if state.withdrawn_from:
+        return "withdrawn"
+    if state.published is not None:
+        return "published"
+    if state.channels:
+        return "publishing"
     return "open"
 
 
