@@ -47,6 +47,9 @@ class Origin:
         return self.processed is not None or self.fired_timer is not None
 
 
+NO_ORIGIN = Origin()  # a request over HTTP: nothing to record as processed
+
+
 def origin_of(inbound: Inbound[Event], *, part: str | None = None) -> Origin:
     """The origin of an answer to `inbound`. One message answered on several streams is
     recorded once per stream: `part` (e.g. the line) makes each its own processed id."""
@@ -72,7 +75,7 @@ async def append(
     outcomes: Sequence[Outcome],
     *,
     version: ExpectedVersion,
-    origin: Origin = Origin(),
+    origin: Origin = NO_ORIGIN,
     schedule: Sequence[Timer] = (),
 ) -> AppendResult:
     traceparent = origin.traceparent or current_traceparent()

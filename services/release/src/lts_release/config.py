@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from lts_events.contracts.release.ci import FindingLevel
+from lts_events.contracts.common import Severity
+from lts_events.contracts.release.ci import FindingLevel, Gate
 from lts_events.infra.paths import lts_home
 from lts_events.settings import CommonSettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lts_release.backports.policy import ESSENTIAL_GATES, RELEASE_SLA, BackportPolicy
 from lts_release.ci.gates import DEFAULT_GATE_RULES, GateRule
 from lts_release.ci.reports import ReportPolicy
 
@@ -84,3 +87,20 @@ class Settings(BaseSettings):
             if secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
                 raise ValueError(f"LTS_RELEASE_{name.upper()} must be set outside local")
         return self
+
+    # -- core (relcore): backports, gates, candidates
+    core_essential_gates: list[Gate] = Field(
+        default_factory=lambda: sorted(ESSENTIAL_GATES, key=list(Gate).index)
+    )
+    """Gates an emergency fast-track still waits for, JSON; the plan's other gates are
+    skipped and flagged for the post-facto audit."""
+    core_release_sla_hours: dict[Severity, float] = Field(
+        default_factory=lambda: {s: d.total_seconds() / 3600 for s, d in RELEASE_SLA.items()}
+    )
+    """Release SLA per severity in hours from plan approval, JSON `{"critical": 72}`."""
+
+    def backport_policy(self) -> BackportPolicy:
+        return BackportPolicy(
+            essential_gates=frozenset(self.core_essential_gates),
+            release_sla={s: timedelta(hours=h) for s, h in self.core_release_sla_hours.items()},
+        )

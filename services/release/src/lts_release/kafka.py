@@ -7,12 +7,30 @@ from __future__ import annotations
 
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.contracts.release.ci import CiResultRecorded
+from lts_events.contracts.triage import (
+    BackportDecided,
+    BackportPlanned,
+    PlanApproved,
+    TicketClosed,
+    TicketReceived,
+    TicketTriaged,
+)
 from lts_events.store.port import EventStore
 
 from lts_release.parts import ReleaseParts
 
 TRIAGE_TOPIC = "lts.triage.events"
 RELEASE_TOPIC = "lts.release.events"
+# What opens, revises and closes backports (a ticket's events keep their order: one key)
+TRIAGE_EVENTS = (
+    TicketReceived,
+    TicketTriaged,
+    BackportDecided,
+    BackportPlanned,
+    PlanApproved,
+    TicketClosed,
+)
 
 
 def release_subscriptions(
@@ -31,6 +49,10 @@ def release_subscriptions(
         topics={TRIAGE_TOPIC: triage_topic, RELEASE_TOPIC: release_topic},
     )
     # -- core (relcore): backports from triage, gates from CI results, the line index
+    # (each handler's only effects are appends recording the message: append_dedups)
+    for triage_event in TRIAGE_EVENTS:
+        subscriptions.on(triage_event, parts.backports.on_triage, append_dedups=True)
+    subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
     subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
     # -- ci (relci)
     # -- staging (relstage)

@@ -14,12 +14,14 @@ from lts_events.kafka import events_topic
 from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
+from lts_release.backports.api import build_router as build_backports_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
 
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
-    return ()
+    parts = build(context)
+    return (build_backports_router(parts.backports, context.authenticator),)
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:

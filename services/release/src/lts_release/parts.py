@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from lts_events.service import ServiceContext
 
+from lts_release.backports.handlers import RELEASE_SLA_TIMER, BackportHandlers
 from lts_release.candidates.index import LineIndex
 from lts_release.config import Settings
 from lts_release.timers import TimerRoutes
@@ -18,13 +19,25 @@ from lts_release.timers import TimerRoutes
 @dataclass(frozen=True)
 class ReleaseParts:
     settings: Settings
+    backports: BackportHandlers
     line_index: LineIndex
 
 
 def build(context: ServiceContext) -> ReleaseParts:
     settings = Settings()
-    return ReleaseParts(settings=settings, line_index=LineIndex(context.store))
+    return ReleaseParts(
+        settings=settings,
+        backports=BackportHandlers(
+            context.store,
+            policy=settings.backport_policy(),
+            clock=context.clock,
+            consumer=context.name,
+        ),
+        line_index=LineIndex(context.store),
+    )
 
 
 def timer_routes(context: ServiceContext, parts: ReleaseParts) -> TimerRoutes:
-    return TimerRoutes(context.store)
+    routes = TimerRoutes(context.store)
+    routes.on(RELEASE_SLA_TIMER, parts.backports.on_release_sla)
+    return routes

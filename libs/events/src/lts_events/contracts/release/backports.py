@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
+from lts_events.contracts.release.ci import CiEvidence, Gate
 from lts_events.contracts.triage import RolloutStrategy
 from lts_events.event import Event
 
@@ -108,10 +109,8 @@ class _BackportTerms(Event):
     target_branch: str
     patch_branch: str
     tests_required: tuple[str, ...]
-    required_gates: tuple[str, ...] = Field(
-        description="CI gates (lts.release.ci Gate values) the tests required map to"
-    )
-    essential_gates: tuple[str, ...] = Field(
+    required_gates: tuple[Gate, ...] = Field(description="The CI gates the required tests map to")
+    essential_gates: tuple[Gate, ...] = Field(
         description="The required gates an emergency fast-track still runs (policy)"
     )
     security_sign_off_required: bool
@@ -222,11 +221,12 @@ class BackportRequestRefused(Event):
 class GateEvidence(_Value):
     """A required gate as it stood when the backport became ready."""
 
-    gate: str
+    gate: Gate
     status: Literal["passed", "skipped_by_fast_track"]
     job: str | None = None
     run_url: str | None = None
     ci_event_id: str | None = None
+    evidence: CiEvidence | None = None
 
 
 class BackportReady(Event):
@@ -244,7 +244,7 @@ class BackportReady(Event):
     qa_exception_by: str | None = None
     security_signed_by: str | None
     fast_tracked: bool
-    skipped_gates: tuple[str, ...] = ()
+    skipped_gates: tuple[Gate, ...] = ()
     ready_at: datetime
 
 
@@ -269,7 +269,7 @@ class PostFactoAuditFlagged(Event):
     ticket_id: TicketId
     line: str
     commit: str
-    skipped_gates: tuple[str, ...]
+    skipped_gates: tuple[Gate, ...]
     reason: str
     flagged_at: datetime
 

@@ -1,0 +1,199 @@
+"""The async shell of backports: load the streams, decide, append (with the processed message or
+fired timer, and the release-SLA timer the new terms call for). Nothing else.
+
+One triage message can touch a ticket's note stream and several backports (one per line): each
+backport's append records the message under its own id (`<message id>:<line>`) and the note
+stream's append last under the message id, so a redelivery after a crash finishes what is left
+and repeats nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from lts_events.clock import Clock
+from lts_events.consumer import Inbound
+from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.release.backports import (
+    BackportOpened,
+    BackportRevised,
+    CloseCause,
+    PlanApprovalNoted,
+    backport_stream,
+)
+from lts_events.contracts.release.ci import CiResultRecorded, ci_stream
+from lts_events.contracts.triage import (
+    BackportDecided,
+    BackportPlanned,
+    Decision,
+    PlanApproved,
+    TicketClosed,
+)
+from lts_events.event import Event
+from lts_events.store.port import ConcurrencyError, EventStore, Timer
+
+from lts_release.appending import NO_ORIGIN, Origin, Outcome, append, fired, origin_of
+from lts_release.backports.domain import (
+    BackportState,
+    Close,
+    Command,
+    Decided,
+    FireReleaseSla,
+    Open,
+    Reassess,
+    Replan,
+    decide,
+    fold,
+    report_for,
+)
+from lts_release.backports.gates import BranchRuns, GateReport, GateRun
+from lts_release.backports.notes import TicketNotes, fold_notes, note, terms_for
+from lts_release.backports.policy import BackportPolicy, backport_of_branch
+
+RELEASE_SLA_TIMER = "core.release_sla"
+_ATTEMPTS = 5
+Key = tuple[int, str]
+
+
+def sla_timers(key: Key, events: Sequence[Event], *, consumer: str) -> list[Timer]:
+    """One timer per release deadline the new terms set (the store keeps the first of an id)."""
+    ticket_id, line = key
+    timers = []
+    for event in events:
+        if isinstance(event, BackportOpened | BackportRevised) and event.release_deadline:
+            due = event.release_deadline
+            timer_id = f"release-sla:{ticket_id}:{line}:{due.isoformat()}"
+            stream = backport_stream(ticket_id, line)
+            payload = {"deadline": due.isoformat()}
+            timers.append(Timer(timer_id, consumer, stream, due, RELEASE_SLA_TIMER, payload))
+    return timers
+
+
+class BackportHandlers:
+    def __init__(
+        self, store: EventStore, *, policy: BackportPolicy, clock: Clock, consumer: str
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+        self.consumer = consumer
+
+    # -- loading
+
+    async def load(self, key: Key) -> tuple[BackportState, GateReport, int]:
+        """The backport, its gates on its branch, and its stream's version."""
+        stream = backport_stream(*key)
+        history = await self.store.read_stream(stream)
+        state = fold(recorded.event for recorded in history.events)
+        branch = state.terms.patch_branch if state.terms else None
+        runs = await self.branch_runs(branch) if branch else BranchRuns()
+        return state, report_for(state, runs), history.version
+
+    async def branch_runs(self, branch: str) -> BranchRuns:
+        history = await self.store.read_stream(ci_stream(branch))
+        runs = []
+        for recorded in history.events:
+            event = recorded.event
+            if isinstance(event, CiResultRecorded):
+                run = GateRun.of(event, event_id=str(recorded.event_id))
+                if run is not None:
+                    runs.append(run)
+        return BranchRuns.of(runs)
+
+    async def notes(self, ticket_id: int) -> tuple[TicketNotes, int]:
+        history = await self.store.read_stream(ticket_stream(ticket_id))
+        return fold_notes(recorded.event for recorded in history.events), history.version
+
+    # -- deciding
+
+    async def execute(self, key: Key, command: Command, origin: Origin = NO_ORIGIN) -> Decided:
+        """Decide on the current streams and append; on a concurrent writer, reload and retry."""
+        for _ in range(_ATTEMPTS):
+            state, report, version = await self.load(key)
+            decided = decide(state, command, report=report, now=self.clock(), key=key)
+            if not decided.outcomes and (state.terms is None or not origin.answers_something):
+                return decided
+            try:
+                await append(
+                    self.store,
+                    backport_stream(*key),
+                    decided.outcomes,
+                    version=version,
+                    origin=origin,
+                    schedule=sla_timers(key, decided.events, consumer=self.consumer),
+                )
+            except ConcurrencyError:
+                continue
+            return decided
+        raise ConcurrencyError(backport_stream(*key), expected="any", actual=-1)
+
+    async def _note(self, ticket_id: int, events: Sequence[Event], origin: Origin) -> None:
+        outcomes = [Outcome(event, reason="noted from triage") for event in events]
+        for _ in range(_ATTEMPTS):
+            _, version = await self.notes(ticket_id)
+            try:
+                await append(
+                    self.store, ticket_stream(ticket_id), outcomes, version=version, origin=origin
+                )
+            except ConcurrencyError:
+                continue
+            return
+        raise ConcurrencyError(ticket_stream(ticket_id), expected="any", actual=-1)
+
+    # -- inputs
+
+    async def on_triage(self, inbound: Inbound[Event]) -> None:
+        event = inbound.event
+        ticket_id = getattr(event, "ticket_id", None)
+        if not isinstance(ticket_id, int):
+            return
+        notes, _ = await self.notes(ticket_id)
+        for line, command in self._commands(notes, event):
+            await self.execute((ticket_id, line), command, origin_of(inbound, part=line))
+        noted = note(notes, event)
+        if isinstance(event, PlanApproved) and notes.plan(event.revision) is not None:
+            lines = tuple(terms_for(notes, event, policy=self.policy))
+            noted.append(
+                PlanApprovalNoted(
+                    ticket_id=ticket_id,
+                    revision=event.revision,
+                    lines=lines,
+                    approved_at=event.approved_at,
+                )
+            )
+        if noted:
+            await self._note(ticket_id, noted, origin_of(inbound))
+
+    def _commands(self, notes: TicketNotes, event: Event) -> list[tuple[str, Command]]:
+        """The backport commands a triage event means, per line."""
+        open_lines = notes.open_lines
+        match event:
+            case PlanApproved():
+                terms = terms_for(notes, event, policy=self.policy)
+                why = f"line not in plan revision {event.revision}"
+                commands: list[tuple[str, Command]] = [
+                    (line, Close("line_dropped", why)) for line in open_lines if line not in terms
+                ]
+                return commands + [(line, Open(t)) for line, t in terms.items()]
+            case BackportDecided(decision=Decision.BACKPORT):
+                return []
+            case BackportDecided():
+                cause: CloseCause = "rejected" if event.decision is Decision.REJECT else "deferred"
+                why = f"re-triage {event.decision.value}: {event.reason}"
+                return [(line, Close(cause, why)) for line in open_lines]
+            case TicketClosed():
+                return [(line, Close("ticket_closed", event.reason)) for line in open_lines]
+            case BackportPlanned():
+                return [(line, Replan(event.revision)) for line in open_lines]
+            case _:
+                return []
+
+    async def on_ci_result(self, inbound: Inbound[CiResultRecorded]) -> None:
+        key = backport_of_branch(inbound.event.branch)
+        if key is not None:
+            await self.execute(key, Reassess(), origin_of(inbound))
+
+    async def on_release_sla(self, timer: Timer) -> None:
+        ticket_id, line = timer.stream_id.removeprefix("backport-").split("-", 1)
+        deadline = datetime.fromisoformat(str(timer.payload["deadline"]))
+        await self.execute((int(ticket_id), line), FireReleaseSla(deadline), fired(timer))
