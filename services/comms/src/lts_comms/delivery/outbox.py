@@ -12,7 +12,9 @@ attempt without an outcome and sends the same message again with the same idempo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lts_events.actors import Actor, automation
 from lts_events.clock import Clock
@@ -28,7 +30,7 @@ from lts_events.contracts.comms.delivery import (
 from lts_events.contracts.comms.documents import DocumentReleased, document_stream
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.store.port import ANY, EventStore, Timer
+from lts_events.store.port import ANY, NO_STREAM, ConcurrencyError, EventStore, Timer
 
 from lts_comms.delivery.channels import Channels
 from lts_comms.delivery.config import DeliverySettings
@@ -44,6 +46,29 @@ from lts_comms.delivery.domain import (
 )
 
 TIMER_KIND = "delivery"
+_REMEMBERED_REVISIONS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A delivery as its timer names it."""
+
+    document_id: str
+    revision: int
+    audience: str
+    target: DeliveryTarget
+    id: str
+    stream: str
+
+    @staticmethod
+    def of(payload: dict[str, Any]) -> _Delivery:
+        target = DeliveryTarget.model_validate(payload["target"])
+        document_id, revision = str(payload["document_id"]), int(payload["revision"])
+        identity = delivery_id(document_id, revision, target)
+        audience = str(payload["audience"])
+        return _Delivery(
+            document_id, revision, audience, target, identity, delivery_stream(identity)
+        )
 
 
 def routes_of(settings: DeliverySettings) -> tuple[Route, ...]:
@@ -76,6 +101,7 @@ class Outbox:
         self._clock = clock
         self._consumer = consumer
         self._actor: Actor = automation("comms")
+        self._released_revisions: dict[tuple[str, int, str], DocumentReleased] = {}
 
     # -- planning --------------------------------------------------------------------------
 
@@ -105,6 +131,7 @@ class Outbox:
     ) -> Timer:
         delivery = delivery_id(released.document_id, released.revision, target)
         payload = {
+            "attempt": attempt,
             "document_id": released.document_id,
             "revision": released.revision,
             "audience": released.audience.value,
@@ -123,62 +150,99 @@ class Outbox:
 
     async def on_timer(self, timer: Timer) -> None:
         """One due try of one delivery (a `delivery` timer)."""
-        target = DeliveryTarget.model_validate(timer.payload["target"])
-        document_id, revision = str(timer.payload["document_id"]), int(timer.payload["revision"])
-        delivery = delivery_id(document_id, revision, target)
-        stream = delivery_stream(delivery)
-        history = await self._store.read_stream(stream)
+        delivery = _Delivery.of(timer.payload)
+        if timer.payload.get("attempt") == 1 and await self._first_attempt(delivery):
+            await self._send_and_conclude(delivery, attempt=1, version=1, timer=timer)
+            return
+        history = await self._store.read_stream(delivery.stream)
         state = fold(recorded.event for recorded in history.events)
-        step = next_step(state, delivery=delivery, policy=self._policy, now=self._clock())
+        step = next_step(state, delivery=delivery.id, policy=self._policy, now=self._clock())
         if not isinstance(step, Send):
             ending = [self._new(step.gave_up, step.gave_up.reason)] if step.gave_up else []
             await self._store.append(
-                stream, ending, expected_version=history.version, fired_timer=timer.timer_id
+                delivery.stream,
+                ending,
+                expected_version=history.version,
+                fired_timer=timer.timer_id,
             )
             return
-        released = await self._released(document_id, revision, str(timer.payload["audience"]))
-        key = idempotency_key(delivery, mail_domain=self._settings.mail_domain)
-        attempted = DeliveryAttempted(
-            delivery_id=delivery,
-            document_id=document_id,
-            revision=revision,
-            target=target,
+        attempted = self._attempted(delivery, step)
+        await self._store.append(
+            delivery.stream, [self._new(attempted, None)], expected_version=history.version
+        )
+        await self._send_and_conclude(
+            delivery, attempt=step.attempt, version=history.version + 1, timer=timer
+        )
+
+    async def _first_attempt(self, delivery: _Delivery) -> bool:
+        """Store the first try without reading the stream first (it is empty unless the process
+        stopped after storing a try): False, having written nothing, when it is not empty."""
+        attempted = self._attempted(delivery, Send(1, resends_unconfirmed=False))
+        try:
+            await self._store.append(
+                delivery.stream, [self._new(attempted, None)], expected_version=NO_STREAM
+            )
+        except ConcurrencyError:
+            return False
+        return True
+
+    def _attempted(self, delivery: _Delivery, step: Send) -> DeliveryAttempted:
+        return DeliveryAttempted(
+            delivery_id=delivery.id,
+            document_id=delivery.document_id,
+            revision=delivery.revision,
+            target=delivery.target,
             attempt=step.attempt,
-            idempotency_key=key,
+            idempotency_key=idempotency_key(delivery.id, mail_domain=self._settings.mail_domain),
             resends_unconfirmed=step.resends_unconfirmed,
             attempted_at=self._clock(),
         )
-        await self._store.append(
-            stream, [self._new(attempted, None)], expected_version=history.version
-        )
-        result = await self._channels.send(released, target, key)
+
+    async def _send_and_conclude(
+        self, delivery: _Delivery, *, attempt: int, version: int, timer: Timer
+    ) -> None:
+        released = await self._released(delivery)
+        key = idempotency_key(delivery.id, mail_domain=self._settings.mail_domain)
+        result = await self._channels.send(released, delivery.target, key)
         concluded = conclude(
-            result, delivery=delivery, attempt=step.attempt, policy=self._policy, now=self._clock()
+            result, delivery=delivery.id, attempt=attempt, policy=self._policy, now=self._clock()
         )
         retry = (
-            [self._timer(released, target, attempt=step.attempt + 1, due=concluded.retry_at)]
+            [self._timer(released, delivery.target, attempt=attempt + 1, due=concluded.retry_at)]
             if concluded.retry_at is not None
             else []
         )
         await self._store.append(
-            stream,
+            delivery.stream,
             [self._new(event, None) for event in concluded.events],
-            expected_version=history.version + 1,
+            expected_version=version,
             schedule=retry,
             fired_timer=timer.timer_id,
         )
 
-    async def _released(self, document_id: str, revision: int, audience: str) -> DocumentReleased:
-        history = await self._store.read_stream(document_stream(document_id))
+    async def _released(self, delivery: _Delivery) -> DocumentReleased:
+        """The released revision a delivery sends: read from the document's stream once, then
+        remembered (a released revision never changes), so that one document's many deliveries
+        do not read its stream again each."""
+        key = (delivery.document_id, delivery.revision, delivery.audience)
+        known = self._released_revisions.get(key)
+        if known is not None:
+            return known
+        history = await self._store.read_stream(document_stream(delivery.document_id))
         for recorded in history.events:
             event = recorded.event
             if (
                 isinstance(event, DocumentReleased)
-                and event.revision == revision
-                and event.audience.value == audience
+                and (event.document_id, event.revision, event.audience.value) == key
             ):
+                if len(self._released_revisions) >= _REMEMBERED_REVISIONS:
+                    self._released_revisions.pop(next(iter(self._released_revisions)))
+                self._released_revisions[key] = event
                 return event
-        raise LookupError(f"document {document_id} r{revision} was never released to {audience}")
+        raise LookupError(
+            f"document {delivery.document_id} r{delivery.revision} was never released "
+            f"to {delivery.audience}"
+        )
 
     def _new(self, event: Event, reason: str | None) -> NewEvent:
         return NewEvent.of(event, Metadata.trusted(actor=self._actor, reason=reason))
