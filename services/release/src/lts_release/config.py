@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lts_events.contracts.common import Severity
 from lts_events.contracts.release.ci import FindingLevel, Gate
+from lts_events.contracts.release.rollout import CanaryPhase
 from lts_events.infra.paths import lts_home
 from lts_events.settings import CommonSettings
 from pydantic import Field, SecretStr, model_validator
@@ -15,8 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from lts_release.backports.policy import ESSENTIAL_GATES, RELEASE_SLA, BackportPolicy
 from lts_release.ci.gates import DEFAULT_GATE_RULES, GateRule
 from lts_release.ci.reports import ReportPolicy
+from lts_release.rollout.policy import SEED_PHASES, RolloutPolicy
 
 DEV_SECRET_PREFIX = "dev-"
+
+_ERROR_RATE = (
+    'sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[5m]))'
+    ' / sum(rate(http_requests_total{version="{{version}}"}[5m]))'
+)
+_P95_MS = (
+    "histogram_quantile(0.95, sum by (le)"
+    ' (rate(http_request_duration_seconds_bucket{version="{{version}}"}[5m]))) * 1000'
+)
 
 
 class Settings(BaseSettings):
@@ -103,4 +114,59 @@ class Settings(BaseSettings):
         return BackportPolicy(
             essential_gates=frozenset(self.core_essential_gates),
             release_sla={s: timedelta(hours=h) for s, h in self.core_release_sla_hours.items()},
+        )
+
+    # -- rollout (relroll) ------------------------------------------------------------------
+    rollout_phases: tuple[CanaryPhase, ...] = SEED_PHASES
+    """Canary phases, a JSON list of `{weight, duration_seconds, thresholds}` (thresholds: upper
+    bounds by metric name); the default is seed 003: 1% 24 h (error_rate < 0.001, p95_ms < 200),
+    10% 48 h (error_rate < 0.0005), 50% 72 h, 100%."""
+
+    rollout_immediate_watch_seconds: int = Field(default=3600, ge=0)
+    """How long an `immediate` rollout (one phase at 100%) is watched before it completes."""
+
+    rollout_consecutive_failure_limit: int = Field(default=2, ge=1)
+    """Failed readings of a critical check in a row that roll back (one flaky reading does not)."""
+
+    rollout_inconclusive_limit: int = Field(default=3, ge=1)
+    """Inconclusive readings of a check in a row that halt the rollout."""
+
+    rollout_dry_run: bool = False
+    """Record the analysis and what it would do, never halt or roll back on it."""
+
+    rollout_rollback_limit_seconds: int = Field(default=300, ge=1)
+    """A rollback not completed this long after it started is `RollbackOverdue` (seed: 5 min)."""
+
+    rollout_rollback_retry_seconds: int = Field(default=10, ge=1)
+    """Pause before a rollback whose channels failed is tried again."""
+
+    rollout_critical_severities: tuple[str, ...] = ("critical",)
+    """Health alerts with one of these `severity` labels are critical checks (they roll back)."""
+
+    rollout_health_topic: str = "lts.inbound.health"
+    """Topic of the health alerts (CloudEvents with Alertmanager-style data)."""
+
+    rollout_prometheus_url: str | None = None
+    """Prometheus HTTP API base URL; unset: no Prometheus analysis, health alerts only."""
+
+    rollout_prometheus_queries: dict[str, str] = {"error_rate": _ERROR_RATE, "p95_ms": _P95_MS}
+    """PromQL per metric name a phase threshold names; `{{version}}`, `{{line}}` and
+    `{{service}}` are filled in."""
+
+    rollout_analysis_interval_seconds: int = Field(default=60, ge=1)
+    """How often each running rollout's Prometheus queries are evaluated."""
+
+    rollout_prometheus_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Timeout of one Prometheus query."""
+
+    def rollout_policy(self) -> RolloutPolicy:
+        return RolloutPolicy(
+            phases=self.rollout_phases,
+            immediate_watch_seconds=self.rollout_immediate_watch_seconds,
+            consecutive_failure_limit=self.rollout_consecutive_failure_limit,
+            inconclusive_limit=self.rollout_inconclusive_limit,
+            dry_run=self.rollout_dry_run,
+            rollback_limit_seconds=self.rollout_rollback_limit_seconds,
+            rollback_retry_seconds=self.rollout_rollback_retry_seconds,
+            critical_severities=frozenset(s.lower() for s in self.rollout_critical_severities),
         )

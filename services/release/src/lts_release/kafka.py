@@ -57,5 +57,8 @@ def release_subscriptions(
     # -- ci (relci)
     # -- staging (relstage)
     # -- publication (relpub)
-    # -- rollout (relroll)
+    # -- rollout (relroll): health alerts of versions under rollout
+    subscriptions.on_raw(
+        parts.settings.rollout_health_topic, parts.rollout.on_health_message, append_dedups=True
+    )
     return subscriptions

@@ -17,11 +17,15 @@ from lts_events.store.port import Timer
 from lts_release.backports.api import build_router as build_backports_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
+from lts_release.rollout.api import build_router as rollout_router
 
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
     parts = build(context)
-    return (build_backports_router(parts.backports, context.authenticator),)
+    return (
+        build_backports_router(parts.backports, context.authenticator),
+        rollout_router(parts.rollout, context.authenticator),
+    )
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:

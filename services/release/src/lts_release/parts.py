@@ -13,6 +13,8 @@ from lts_events.service import ServiceContext
 from lts_release.backports.handlers import RELEASE_SLA_TIMER, BackportHandlers
 from lts_release.candidates.index import LineIndex
 from lts_release.config import Settings
+from lts_release.rollout.handlers import RolloutHandlers
+from lts_release.rollout.wiring import rollout_handlers, route_rollout_timers
 from lts_release.timers import TimerRoutes
 
 
@@ -21,6 +23,7 @@ class ReleaseParts:
     settings: Settings
     backports: BackportHandlers
     line_index: LineIndex
+    rollout: RolloutHandlers
 
 
 def build(context: ServiceContext) -> ReleaseParts:
@@ -34,10 +37,12 @@ def build(context: ServiceContext) -> ReleaseParts:
             consumer=context.name,
         ),
         line_index=LineIndex(context.store),
+        rollout=rollout_handlers(context, settings),
     )
 
 
 def timer_routes(context: ServiceContext, parts: ReleaseParts) -> TimerRoutes:
     routes = TimerRoutes(context.store)
     routes.on(RELEASE_SLA_TIMER, parts.backports.on_release_sla)
+    route_rollout_timers(routes, parts.rollout)
     return routes

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from lts_events.actors import Actor, Role, automation
+from lts_events.actors import Actor, Role
 from lts_events.contracts.release.rollout import (
     AnalysisOutcome,
     AnalysisRecorded,
@@ -30,6 +30,8 @@ from lts_events.contracts.release.rollout import (
 from lts_events.contracts.triage import RefusalKind, RolloutStrategy
 from lts_events.event import Event
 
+from lts_release.appending import SERVICE as SERVICE_ACTOR
+from lts_release.appending import Outcome
 from lts_release.rollout.policy import (
     EMERGENCY_SKIP_ROLES,
     RESUME_ROLES,
@@ -39,7 +41,6 @@ from lts_release.rollout.policy import (
 )
 from lts_release.rollout.state import RolloutState
 
-SERVICE_ACTOR = automation("release")
 Action = Literal["halt", "rollback"]
 
 
@@ -125,13 +126,6 @@ Command = (
 
 
 # -- decisions ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    event: Event
-    actor: Actor = SERVICE_ACTOR
-    reason: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class Refusal:
     kind: RefusalKind

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from lts_events.contracts.release.rollout import AnalysisOutcome, ReadingSource
+from lts_events.contracts.release.rollout import AnalysisOutcome, ReadingSource, RolloutStarted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lts_release.rollout.machine import Reading
@@ -147,3 +147,11 @@ def metric_reading(
         threshold=threshold,
         detail=detail,
     )
+
+
+def concerns(alert: HealthAlert, started: RolloutStarted) -> bool:
+    """An alert is about a rollout when it names its version and, if both name one, its
+    service."""
+    service = alert.labels.get("service")
+    same_service = started.service is None or service is None or service == started.service
+    return alert.version == started.version and same_service
