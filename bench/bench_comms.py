@@ -1,4 +1,8 @@
-"""comms_deliver: deliveries/s of mail through the comms outbox to the local SMTP server (plan,
+"""comms_render: documents/s rendered (a seed template through its checked Jinja2 environment,
+then the HTML and plain-text renderings), every kind in turn, against jinja2 and markdown-it
+alone (the same template source in a default environment, then HTML only), in the same run.
+
+comms_deliver: deliveries/s of mail through the comms outbox to the local SMTP server (plan,
 durable timer, attempt stored before sending, aiosmtplib send, outcome stored with the timer
 fired), against aiosmtplib alone sending the same messages to the same server, in the same run.
 Both send one message per SMTP connection, one after the other, as the outbox's timer loop
@@ -13,11 +17,15 @@ from datetime import UTC, datetime
 
 import aiosmtplib
 import httpx
+import jinja2
 from lts_comms.delivery.channels import Channels
 from lts_comms.delivery.channels.email import mail_message
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.domain import delivery_id, idempotency_key
 from lts_comms.delivery.outbox import Outbox
+from lts_comms.examples import example_context
+from lts_comms.render import renderings
+from lts_comms.templates import SEED_DIR, TEMPLATE_NAMES, load_templates
 from lts_events.actors import automation
 from lts_events.clock import system_clock
 from lts_events.consumer import Inbound
@@ -34,10 +42,32 @@ from lts_events.infra import ensure_infrastructure
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop
+from markdown_it import MarkdownIt
 from sqlalchemy import text
 
 DELIVERIES = 300
 ROUNDS = 3
+DOCUMENTS = 2000
+
+
+def _time_render() -> tuple[float, float]:
+    """(ours, baseline) documents/s over DOCUMENTS renderings, every kind in turn."""
+    templates = load_templates()
+    kinds = list(DocumentKind)
+    contexts = {kind: example_context(kind) for kind in kinds}
+    plain_env = jinja2.Environment(loader=jinja2.FileSystemLoader(SEED_DIR))
+    plain = {kind: plain_env.get_template(TEMPLATE_NAMES[kind]) for kind in kinds}
+    markdown = MarkdownIt("commonmark")
+    started = time.perf_counter()
+    for i in range(DOCUMENTS):
+        kind = kinds[i % len(kinds)]
+        renderings(templates.render(kind, contexts[kind]))
+    ours = DOCUMENTS / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for i in range(DOCUMENTS):
+        kind = kinds[i % len(kinds)]
+        markdown.render(plain[kind].render(**dict(contexts[kind])))
+    return ours, DOCUMENTS / (time.perf_counter() - started)
 
 
 def _released(document_id: str) -> DocumentReleased:
@@ -140,7 +170,21 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE'))
         await store.close()
     best, best_baseline = max(ours), max(baseline)
+    renders = [_time_render() for _ in range(ROUNDS)]
+    render_ours, render_baseline = max(r[0] for r in renders), max(r[1] for r in renders)
     return [
+        {
+            "bench": "comms_render",
+            "ours": round(render_ours, 1),
+            "baseline": round(render_baseline, 1),
+            "ratio": round(render_ours / render_baseline, 3),
+            "unit": "documents/s",
+            "documents": DOCUMENTS,
+            "rounds": ROUNDS,
+            "what": "every kind's seed template through the checked StrictUndefined environment, "
+            "then markdown-it HTML and the plain text (lts_comms.render) vs jinja2 (default "
+            "environment, same template source) and markdown-it HTML alone",
+        },
         {
             "bench": "comms_deliver",
             "ours": round(best, 1),
@@ -155,7 +199,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             "what": "mail to the local aiosmtpd through the outbox (plan + timers, attempt "
             "stored before the send, outcome stored with the timer fired) vs aiosmtplib.send "
             "of the same messages, one connection per message, sequential",
-        }
+        },
     ]
 
 
