@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from lts_events.clock import system_clock
 from lts_events.contracts.comms.delivery import (
     DeliveryAttempted,
     DeliveryFailed,
     DeliveryGaveUp,
     DeliverySucceeded,
 )
+from lts_events.contracts.comms.documents import DocumentKind, Renderings
 from lts_events.event import Event
 from lts_events.infra import paths
 from lts_events.reach import run_against, running
 from lts_events.store.port import Checkpoint
 from lts_events.store.postgres import PostgresEventStore
 
+from lts_comms.config import Settings
+from lts_comms.contexts import AdvisoryContext
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.report import delivery_rows, maildir_rows
+from lts_comms.document import DraftContent
+from lts_comms.drafting import Drafter
+from lts_comms.examples import AT, example_context
+from lts_comms.handlers import CommsHandlers
+from lts_comms.osv import osv_record
+from lts_comms.render import renderings
+from lts_comms.templates import load_templates
 
 app = typer.Typer(help="Comms: documents and their delivery.", no_args_is_help=True)
 
@@ -76,3 +87,66 @@ async def _delivery_events(database_url: str, schema: str) -> list[Event]:
     finally:
         await store.close()
     return events
+
+
+@app.command()
+def preview(
+    kind: Annotated[DocumentKind, typer.Argument(help="The document kind")],
+    release: Annotated[str | None, typer.Option(help="The release's version, e.g. 1.4.3")] = None,
+    ticket: Annotated[int | None, typer.Option(help="The security ticket (advisories)")] = None,
+    form: Annotated[str, typer.Option(help="markdown, html, text or osv")] = "markdown",
+    schema: Schema = "comms",
+) -> None:
+    """Render a document from the comms service's facts without sending or storing anything;
+    without --release and --ticket, from the template's example context. Templates come from
+    LTS_COMMS_TEMPLATE_DIR when set, so an edited template can be tried before it is deployed."""
+    settings = Settings()
+    drafter = Drafter(load_templates(settings.template_dir), settings.links())
+    if release is None and ticket is None:
+        context = example_context(kind)
+        markdown = drafter.templates.render(kind, context)
+        osv = (
+            osv_record(context, details=markdown, modified=AT, published=AT)
+            if isinstance(context, AdvisoryContext)
+            else None
+        )
+        typer.echo(_form(renderings(markdown), osv, form), nl=False)
+        return
+    url = running("postgres")
+    drafts = run_against(
+        lambda: _previews(url, schema, drafter, kind, release, ticket),
+        component="PostgreSQL",
+        address=url,
+    )
+    if not drafts:
+        raise typer.BadParameter(f"no {kind.value} for these facts", param_hint="--release")
+    for draft in drafts:
+        typer.echo(f"--- {draft.document_id}: {draft.title}", err=True)
+        typer.echo(_form(draft.renderings, draft.osv, form), nl=False)
+
+
+def _form(rendered: Renderings, osv: dict[str, Any] | None, form: str) -> str:
+    if form == "osv":
+        if osv is None:
+            raise typer.BadParameter("only an advisory has an OSV record", param_hint="--form")
+        return json.dumps(osv, indent=2) + "\n"
+    if form not in ("markdown", "html", "text"):
+        raise typer.BadParameter("markdown, html, text or osv", param_hint="--form")
+    text: str = getattr(rendered, form)
+    return text
+
+
+async def _previews(
+    database_url: str,
+    schema: str,
+    drafter: Drafter,
+    kind: DocumentKind,
+    release: str | None,
+    ticket: int | None,
+) -> list[DraftContent]:
+    store = await PostgresEventStore.connect(database_url, schema=schema, migrate=False)
+    try:
+        handlers = CommsHandlers(store, clock=system_clock, drafter=drafter)
+        return await handlers.preview(kind, version=release, ticket_id=ticket)
+    finally:
+        await store.close()

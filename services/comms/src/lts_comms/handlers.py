@@ -5,13 +5,13 @@ through the pure `document.decide`. Loads, decides, appends; nothing else."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lts_events.actors import Actor, Role, automation
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.comms.documents import document_stream
+from lts_events.contracts.comms.documents import DocumentKind, document_stream
 from lts_events.contracts.comms.facts import (
     ReleaseFactsNoted,
     TicketFactsNoted,
@@ -27,6 +27,7 @@ from lts_comms.document import (
     Decided,
     DocumentState,
     Draft,
+    DraftContent,
     FireEmbargoTimer,
     decide,
     embargo_lift_due,
@@ -115,6 +116,43 @@ class CommsHandlers:
         releases = [await self.release(v) for v in sorted(versions)]
         content = self.drafter.advisory(ticket, releases)
         await self.execute(content.document_id, Draft(content, AUTOMATION), metadata)
+
+    async def preview(
+        self, kind: DocumentKind, *, version: str | None, ticket_id: int | None
+    ) -> list[DraftContent]:
+        """The documents of `kind` as drafting would write them now, appending nothing. A
+        release not published yet is previewed as if published now."""
+        if kind is DocumentKind.SECURITY_ADVISORY:
+            return await self._preview_advisories(version=version, ticket_id=ticket_id)
+        if version is None:
+            raise ValueError(f"a {kind.value} is drafted for a release: name its version")
+        release = await self.release(version)
+        if release.status is None:
+            raise LookupError(f"comms knows no release {version}")
+        if release.published_at is None:
+            release = replace(release, published_at=self.clock())
+        drafts = self.drafter.for_release(release, await self.tickets(release.ticket_ids))
+        return [d for d in drafts if d.kind is kind]
+
+    async def _preview_advisories(
+        self, *, version: str | None, ticket_id: int | None
+    ) -> list[DraftContent]:
+        if ticket_id is not None:
+            ticket_ids: tuple[int, ...] = (ticket_id,)
+        elif version is not None:
+            ticket_ids = (await self.release(version)).ticket_ids
+        else:
+            raise ValueError("an advisory is drafted for a ticket or a release: name one")
+        drafts: list[DraftContent] = []
+        for ticket in await self.tickets(ticket_ids):
+            if not ticket.is_security:
+                continue
+            state, _ = await self.load(advisory_document_id(ticket.ticket_id))
+            versions = set(fixing_versions(state.latest.facts if state.latest else None))
+            versions |= {version} if version is not None else set()
+            releases = [await self.release(v) for v in sorted(versions)]
+            drafts.append(self.drafter.advisory(ticket, releases))
+        return drafts
 
     async def release(self, version: str) -> ReleaseView:
         history = await self.store.read_stream(release_stream(version))

@@ -1,8 +1,9 @@
 """What comms takes from other services' events: each input as the facts it brings (pure).
 
 Intake brings a ticket's title, CVE ids, reporter and contact; triage its severity, security
-flag and plan; the release service its releases (version, line, tickets, publication,
-rollback). Anything else is not comms' business and maps to None."""
+flag and plan; the release service its releases (candidates, publications with the
+release page as the changelog link, rollbacks). Anything else is not comms' business and
+maps to None."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from lts_events.contracts.comms.facts import ReleaseFactsNoted, ReleaseStatus, TicketFactsNoted
 from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.release.rollout import RolledBack
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.event import Event
@@ -70,6 +72,19 @@ def facts_of(event: Event, *, now: datetime) -> Facts | None:
                 lts_line=event.line,
                 previous_version=event.previous_version,
                 ticket_ids=tuple(backport.ticket_id for backport in event.backports),
+                noted_at=now,
+            )
+        case ReleasePublished():
+            return ReleaseFactsNoted(
+                version=event.version,
+                source_type=event.type,
+                release_id=event.candidate_id,
+                status=ReleaseStatus.PUBLISHED,
+                lts_line=event.line,
+                previous_version=event.previous_safe_version,
+                ticket_ids=event.ticket_ids,
+                changelog_url=event.release_page_url,
+                published_at=event.published_at,
                 noted_at=now,
             )
         case RolledBack():

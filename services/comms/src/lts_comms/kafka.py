@@ -7,6 +7,7 @@ from __future__ import annotations
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.release.candidates import CandidateOpened
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.release.rollout import RolledBack
 from lts_events.contracts.triage import BackportPlanned, SeverityProposed, TicketTriaged
 from lts_events.kafka import events_topic
@@ -27,6 +28,7 @@ INPUTS = (
     TicketTriaged,
     BackportPlanned,
     CandidateOpened,
+    ReleasePublished,
     RolledBack,
 )
 
