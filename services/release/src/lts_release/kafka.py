@@ -31,6 +31,7 @@ TRIAGE_EVENTS = (
     PlanApproved,
     TicketClosed,
 )
+INBOUND_CI = "lts.inbound.ci"  # CI results as CloudEvents (lts_release.ci.cloudevents)
 
 
 def release_subscriptions(
@@ -40,13 +41,18 @@ def release_subscriptions(
     store: EventStore,
     triage_topic: str = TRIAGE_TOPIC,
     release_topic: str = RELEASE_TOPIC,
+    inbound_ci_topic: str = INBOUND_CI,
 ) -> Subscriptions:
     """`triage_topic` and `release_topic` rename the topics (isolated tests: the service's own
     topic is `lts.<service name>.events`)."""
     subscriptions = Subscriptions(
         consumer,
         store=store,
-        topics={TRIAGE_TOPIC: triage_topic, RELEASE_TOPIC: release_topic},
+        topics={
+            TRIAGE_TOPIC: triage_topic,
+            RELEASE_TOPIC: release_topic,
+            INBOUND_CI: inbound_ci_topic,
+        },
     )
     # -- core (relcore): backports from triage, gates from CI results, the line index
     # (each handler's only effects are appends recording the message: append_dedups)
@@ -54,7 +60,8 @@ def release_subscriptions(
         subscriptions.on(triage_event, parts.backports.on_triage, append_dedups=True)
     subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
     subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
-    # -- ci (relci)
+    # -- ci (relci): CI results as CloudEvents; a bad one goes to the DLQ with the reason
+    subscriptions.on_raw(INBOUND_CI, parts.ci.on_inbound, append_dedups=True)
     # -- staging (relstage)
     # -- publication (relpub)
     # -- rollout (relroll): health alerts of versions under rollout

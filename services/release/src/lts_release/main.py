@@ -15,6 +15,7 @@ from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
 from lts_release.backports.api import build_router as build_backports_router
+from lts_release.ci_api import build_ci_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
 from lts_release.rollout.api import build_router as rollout_router
@@ -22,9 +23,11 @@ from lts_release.rollout.api import build_router as rollout_router
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
     parts = build(context)
+    auth = context.authenticator
     return (
-        build_backports_router(parts.backports, context.authenticator),
-        rollout_router(parts.rollout, context.authenticator),
+        build_backports_router(parts.backports, auth),
+        rollout_router(parts.rollout, auth),
+        build_ci_router(parts.ci, authenticator=auth, settings=parts.settings),
     )
 
 
@@ -37,6 +40,7 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         store=context.store,
         triage_topic=parts.settings.triage_topic,
         release_topic=events_topic(context.name),
+        inbound_ci_topic=parts.settings.ci_inbound_topic,
     )
 
 

@@ -12,6 +12,8 @@ from lts_events.service import ServiceContext
 
 from lts_release.backports.handlers import RELEASE_SLA_TIMER, BackportHandlers
 from lts_release.candidates.index import LineIndex
+from lts_release.ci.gates import GateMap
+from lts_release.ci.recorder import CiRecorder
 from lts_release.config import Settings
 from lts_release.rollout.handlers import RolloutHandlers
 from lts_release.rollout.wiring import rollout_handlers, route_rollout_timers
@@ -24,6 +26,7 @@ class ReleaseParts:
     backports: BackportHandlers
     line_index: LineIndex
     rollout: RolloutHandlers
+    ci: CiRecorder
 
 
 def build(context: ServiceContext) -> ReleaseParts:
@@ -38,6 +41,12 @@ def build(context: ServiceContext) -> ReleaseParts:
         ),
         line_index=LineIndex(context.store),
         rollout=rollout_handlers(context, settings),
+        ci=CiRecorder(
+            context.store,
+            gates=GateMap.of(settings.ci_gate_patterns),
+            policy=settings.ci_report_policy(),
+            clock=context.clock,
+        ),
     )
 
 

@@ -73,6 +73,7 @@ class Running:
     client: httpx.AsyncClient
     store: PostgresEventStore
     triage_topic: str
+    inbound_ci_topic: str = "lts.inbound.ci"
 
     @property
     def release_topic(self) -> str:
@@ -90,6 +91,8 @@ async def release_service(
     name = f"release_{unique}"
     triage_topic = f"lts.triage_{unique}.events"
     monkeypatch.setenv("LTS_RELEASE_TRIAGE_TOPIC", triage_topic)
+    inbound_ci_topic = f"lts.inbound.ci_{unique}"
+    monkeypatch.setenv("LTS_RELEASE_CI_INBOUND_TOPIC", inbound_ci_topic)
     drop_schemas.append(name)
     settings = RuntimeSettings(
         kafka_bootstrap_servers=kafka, database_url=database_url, timer_interval=0.2
@@ -100,7 +103,7 @@ async def release_service(
         transport = httpx.ASGITransport(app=manager.app)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://release") as client:
-                yield Running(name, client, store, triage_topic)
+                yield Running(name, client, store, triage_topic, inbound_ci_topic)
         finally:
             await store.close()
 

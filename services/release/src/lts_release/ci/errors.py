@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from lts_release.fields import dotted
+
 
 class BadInput(ValueError):
     """Input that can never be recorded. `field` is a dotted path into what the producer sent
@@ -16,14 +18,6 @@ class BadInput(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def dotted(path: Sequence[str | int]) -> str:
-    """`("runs", 0, "results")` -> `runs[0].results`."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(root)"
 
 
 def from_validation(error: ValidationError, *, prefix: Sequence[str | int] = ()) -> BadInput:
