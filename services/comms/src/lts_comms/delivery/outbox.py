@@ -27,11 +27,12 @@ from lts_events.contracts.comms.delivery import (
     delivery_stream,
     outbox_stream,
 )
-from lts_events.contracts.comms.documents import DocumentReleased, document_stream
+from lts_events.contracts.comms.documents import Audience, DocumentReleased, document_stream
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.store.port import ANY, NO_STREAM, ConcurrencyError, EventStore, Timer
 
+from lts_comms import document
 from lts_comms.delivery.channels import Channels
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.domain import (
@@ -44,6 +45,7 @@ from lts_comms.delivery.domain import (
     next_step,
     plan_targets,
 )
+from lts_comms.delivery.outcome import Rejected
 
 TIMER_KIND = "delivery"
 _REMEMBERED_REVISIONS = 256
@@ -201,9 +203,9 @@ class Outbox:
     async def _send_and_conclude(
         self, delivery: _Delivery, *, attempt: int, version: int, timer: Timer
     ) -> None:
-        released = await self._released(delivery)
+        released, held = await self._released(delivery)
         key = idempotency_key(delivery.id, mail_domain=self._settings.mail_domain)
-        result = await self._channels.send(released, delivery.target, key)
+        result = held or await self._channels.send(released, delivery.target, key)
         concluded = conclude(
             result, delivery=delivery.id, attempt=attempt, policy=self._policy, now=self._clock()
         )
@@ -220,29 +222,39 @@ class Outbox:
             fired_timer=timer.timer_id,
         )
 
-    async def _released(self, delivery: _Delivery) -> DocumentReleased:
-        """The released revision a delivery sends: read from the document's stream once, then
-        remembered (a released revision never changes), so that one document's many deliveries
-        do not read its stream again each."""
+    async def _released(self, delivery: _Delivery) -> tuple[DocumentReleased, Rejected | None]:
+        """The released revision a delivery sends, and why it must not be sent, if it must not:
+        an advisory whose embargo has not lifted never goes to an external channel (the
+        documents side releases it externally only after the lift; this holds even if it did
+        not). Read from the document's stream once, then remembered (a released revision never
+        changes, nor does a lifted embargo), so that one document's many deliveries do not read
+        its stream again each."""
         key = (delivery.document_id, delivery.revision, delivery.audience)
         known = self._released_revisions.get(key)
         if known is not None:
-            return known
+            return known, None
         history = await self._store.read_stream(document_stream(delivery.document_id))
-        for recorded in history.events:
-            event = recorded.event
-            if (
-                isinstance(event, DocumentReleased)
+        events = [recorded.event for recorded in history.events]
+        released = next(
+            (
+                event
+                for event in events
+                if isinstance(event, DocumentReleased)
                 and (event.document_id, event.revision, event.audience.value) == key
-            ):
-                if len(self._released_revisions) >= _REMEMBERED_REVISIONS:
-                    self._released_revisions.pop(next(iter(self._released_revisions)))
-                self._released_revisions[key] = event
-                return event
-        raise LookupError(
-            f"document {delivery.document_id} r{delivery.revision} was never released "
-            f"to {delivery.audience}"
+            ),
+            None,
         )
+        if released is None:
+            raise LookupError(
+                f"document {delivery.document_id} r{delivery.revision} was never released "
+                f"to {delivery.audience}"
+            )
+        if released.audience is Audience.EXTERNAL and document.fold(events).embargoed:
+            return released, Rejected("refused: the advisory is under embargo", transient=False)
+        if len(self._released_revisions) >= _REMEMBERED_REVISIONS:
+            self._released_revisions.pop(next(iter(self._released_revisions)))
+        self._released_revisions[key] = released
+        return released, None
 
     def _new(self, event: Event, reason: str | None) -> NewEvent:
         return NewEvent.of(event, Metadata.trusted(actor=self._actor, reason=reason))
