@@ -20,6 +20,7 @@ from lts_events.contracts.release.publication import (
     ReleasePublished,
     ReleaseYanked,
 )
+from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
 from lts_events.event import Event
 from lts_events.store.port import EventStore
 
@@ -29,7 +30,9 @@ class CandidateState:
     # -- core (relcore): the candidate as opened
     opened: CandidateOpened | None = None
 
-    # -- staging (relstage): artifacts, seal
+    # -- staging (relstage): artifacts (and CI's SBOMs) in upload order, then the seal
+    staged: tuple[ArtifactStored, ...] = ()
+    sealed: CandidateSealed | None = None
 
     # -- publication (relpub): the channels holding the release (first record per channel),
     # the one ReleasePublished, the channels it was yanked from or marked unsafe on
@@ -53,6 +56,10 @@ def evolve(state: CandidateState, event: Event) -> CandidateState:
         case CandidateOpened() if state.opened is None:
             return replace(state, opened=event)
         # -- staging (relstage)
+        case ArtifactStored() if state.sealed is None and event not in state.staged:
+            return replace(state, staged=(*state.staged, event))
+        case CandidateSealed() if state.sealed is None:
+            return replace(state, sealed=event)
         # -- publication (relpub)
         case ChannelPublished() if state.published is None and event.channel not in {
             held.channel for held in state.channels
@@ -85,6 +92,10 @@ def status_of(state: CandidateState) -> str:
         return "published"
     if state.channels:
         return "publishing"
+    if state.sealed is not None:
+        return "sealed"
+    if state.staged:
+        return "staging"
     return "open"
 
 

@@ -170,3 +170,23 @@ class Settings(BaseSettings):
             rollback_retry_seconds=self.rollout_rollback_retry_seconds,
             critical_severities=frozenset(s.lower() for s in self.rollout_critical_severities),
         )
+
+    # -- staging (relstage)
+    stage_data_dir: Path | None = None
+    """Staging's data directory: the content-addressed artifact store (`blobs/`) and, in the
+    local environment, the generated development signing key; default `$LTS_HOME/release`."""
+    stage_signing_key: SecretStr | None = None
+    """The release signing key, PEM (unencrypted PKCS#8 or SEC1; ECDSA P-256 or Ed25519). A
+    secret: it never reaches an event, a log line or an HTTP answer."""
+    stage_signing_key_file: Path | None = None
+    """File holding the release signing key (PEM), when not given inline; outside the local
+    environment one of the two is required, else the service refuses to start."""
+    stage_builder_id: str = "https://lts-flow.dev/release-service"
+    """SLSA `runDetails.builder.id` (a URI) in every candidate's provenance and manifest."""
+    stage_max_artifact_bytes: int = 2 * 1024**3
+    """Largest artifact one upload may store (bytes); a larger body is refused, nothing kept."""
+    stage_max_sbom_bytes: int = 16 * 1024**2
+    """Largest SBOM CI may upload for an artifact (bytes)."""
+
+    def stage_dir(self) -> Path:
+        return self.stage_data_dir or lts_home() / "release"

@@ -19,6 +19,7 @@ from lts_release.ci_api import build_ci_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
 from lts_release.rollout.api import build_router as rollout_router
+from lts_release.staging.api import build_router as staging_router
 
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
@@ -28,6 +29,7 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
         build_backports_router(parts.backports, auth),
         rollout_router(parts.rollout, auth),
         build_ci_router(parts.ci, authenticator=auth, settings=parts.settings),
+        staging_router(parts.staging, auth),
     )
 
 

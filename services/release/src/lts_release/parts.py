@@ -17,6 +17,8 @@ from lts_release.ci.recorder import CiRecorder
 from lts_release.config import Settings
 from lts_release.rollout.handlers import RolloutHandlers
 from lts_release.rollout.wiring import rollout_handlers, route_rollout_timers
+from lts_release.staging.bootstrap import build_staging
+from lts_release.staging.service import Staging
 from lts_release.timers import TimerRoutes
 
 
@@ -27,6 +29,7 @@ class ReleaseParts:
     line_index: LineIndex
     rollout: RolloutHandlers
     ci: CiRecorder
+    staging: Staging
 
 
 def build(context: ServiceContext) -> ReleaseParts:
@@ -47,6 +50,7 @@ def build(context: ServiceContext) -> ReleaseParts:
             policy=settings.ci_report_policy(),
             clock=context.clock,
         ),
+        staging=build_staging(settings, context.store, context.clock),
     )
 
 

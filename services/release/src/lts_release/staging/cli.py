@@ -84,6 +84,7 @@ def verify(
     fingerprint: Annotated[
         str | None, typer.Option(help="Expected key fingerprint, sha256:<hex>.")
     ] = None,
+    token: Token = "",
 ) -> None:
     """Check a bundle offline: signatures, checksums, the manifest's digests, the provenance,
     an SBOM per artifact. Exits 1 naming the first problem."""
@@ -96,7 +97,7 @@ def verify(
                 )
             else:
                 archive = (
-                    _download(bundle, Path(work) / "bundle.tar.gz")
+                    _download(bundle, Path(work) / "bundle.tar.gz", token)
                     if bundle.startswith(("http://", "https://"))
                     else Path(bundle)
                 )
@@ -161,8 +162,11 @@ def _raise_for_problem(response: httpx.Response, subject: str) -> None:
     raise typer.Exit(1)
 
 
-def _download(url: str, target: Path) -> Path:
-    with httpx.stream("GET", url, timeout=TIMEOUT, follow_redirects=True) as response:
+def _download(url: str, target: Path, token: str) -> Path:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.stream(
+        "GET", url, headers=headers, timeout=TIMEOUT, follow_redirects=True
+    ) as response:
         if not response.is_success:
             raise VerificationFailed(url, f"download failed: HTTP {response.status_code}")
         with target.open("wb") as out, _progress() as progress:

@@ -212,3 +212,31 @@ def test_the_verify_command_passes_then_names_the_changed_file(
     assert "OK release 1.4.5" in passed.output
     assert failed.exit_code == 1
     assert f"FAILED {WHEEL}:" in failed.output
+
+
+def test_the_verify_command_downloads_a_bundle_by_url(candidate: Candidate, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    from lts_release.cli import app
+
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(candidate.bundle_path(), served / "release-1.4.5.tar.gz")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/release-1.4.5.tar.gz"
+        result = CliRunner().invoke(
+            app, ["verify", url, "--fingerprint", candidate.signer.fingerprint]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.exit_code == 0, result.output
+    assert "OK release 1.4.5" in result.output

@@ -1,0 +1,215 @@
+"""Staging over HTTP on the real service (real Kafka and PostgreSQL): CI uploads artifacts to
+an opened candidate, a release manager seals it, the bundle downloaded from the service
+verifies offline, and a digest mismatch stores nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from lts_events.actors import Actor, Role
+from lts_events.contracts.release.backports import BackportReady, GateEvidence, backport_stream
+from lts_events.contracts.release.candidates import (
+    Bump,
+    CandidateOpened,
+    IncludedBackport,
+    candidate_stream,
+)
+from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
+from lts_events.contracts.triage import RolloutStrategy
+from lts_events.store.port import NO_STREAM
+from lts_release.appending import Outcome, append
+from lts_release.cli import app
+from lts_release.staging.manifest import BuildManifest
+from typer.testing import CliRunner
+
+from .conftest import Running
+
+pytestmark = pytest.mark.integration
+
+CI = {"Authorization": "Bearer dev-automation"}
+RM = {"Authorization": "Bearer dev-release_manager"}
+QA = {"Authorization": "Bearer dev-qa"}
+COMMIT = "c0ffee" + "0" * 34
+WHEEL = "acme_server-9.9.1-py3-none-any.whl"
+
+
+def a_wheel() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        wheel.writestr(
+            "acme_server-9.9.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: acme-server\nVersion: 9.9.1\nRequires-Dist: attrs\n",
+        )
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def stage_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Set before the service starts (listed first where both are used)."""
+    monkeypatch.setenv("LTS_RELEASE_STAGE_DATA_DIR", str(tmp_path / "release-data"))
+    return tmp_path / "release-data"
+
+
+@pytest.fixture
+def service(stage_data_dir: Path, release_service: Running) -> Running:
+    return release_service
+
+
+async def open_candidate(service: Running, unique: str, ticket_id: int) -> str:
+    line = f"9.{int(unique[:6], 16)}"
+    candidate_id = f"{line}.1rc1"
+    opened = CandidateOpened(
+        candidate_id=candidate_id,
+        line=line,
+        version=f"{line}.1",
+        rc=1,
+        tag=f"v{line}.1rc1",
+        final_tag=f"v{line}.1",
+        previous_version=f"{line}.0",
+        bump=Bump.PATCH,
+        backports=(
+            IncludedBackport(
+                ticket_id=ticket_id,
+                title="TLS record parser overflow",
+                cve_ids=("CVE-2026-4242",),
+                patch_branch=f"backport/{ticket_id}-v{line}",
+                commit=COMMIT,
+                rollout_strategy=RolloutStrategy.IMMEDIATE,
+                emergency=False,
+                fast_tracked=False,
+            ),
+        ),
+        rollout_strategy=RolloutStrategy.IMMEDIATE,
+        emergency=False,
+        opened_by="rm",
+        opened_at=datetime.now(UTC),
+    )
+    ready = BackportReady(
+        ticket_id=ticket_id,
+        line=line,
+        patch_branch=f"backport/{ticket_id}-v{line}",
+        commit=COMMIT,
+        gates=(GateEvidence(gate="unit", status="passed", run_url="https://ci.example/runs/1"),),
+        qa_signed_by="qa-bob",
+        security_signed_by="sec-carol",
+        fast_tracked=False,
+        ready_at=datetime.now(UTC),
+    )
+    manager = Actor(id="rm", role=Role.RELEASE_MANAGER)
+    await append(
+        service.store, backport_stream(ticket_id, line), [Outcome(ready)], version=NO_STREAM
+    )
+    await append(
+        service.store, candidate_stream(candidate_id), [Outcome(opened, manager)], version=NO_STREAM
+    )
+    return candidate_id
+
+
+async def staged_events(service: Running, candidate_id: str) -> list[object]:
+    history = await service.store.read_stream(candidate_stream(candidate_id))
+    return [
+        r.event for r in history.events if isinstance(r.event, ArtifactStored | CandidateSealed)
+    ]
+
+
+async def test_upload_seal_download_and_verify(
+    service: Running, unique: str, ticket_id: int, tmp_path: Path
+) -> None:
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    client = service.client
+    wheel = a_wheel()
+    tarball = b"firmware " * 10_000
+
+    raw = await client.post(
+        f"/candidates/{candidate_id}/artifacts",
+        params={"name": WHEEL, "sha256": hashlib.sha256(wheel).hexdigest()},
+        content=wheel,
+        headers=CI | {"Content-Type": "application/zip"},
+    )
+    multipart = await client.post(
+        f"/candidates/{candidate_id}/artifacts",
+        data={"sha256": hashlib.sha256(tarball).hexdigest()},
+        files={"file": ("acme-firmware-9.9.1.tar", tarball, "application/x-tar")},
+        headers=CI,
+    )
+    again = await client.post(
+        f"/candidates/{candidate_id}/artifacts", params={"name": WHEEL}, content=wheel, headers=CI
+    )
+    sealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM)
+    resealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM)
+    late = await client.post(
+        f"/candidates/{candidate_id}/artifacts",
+        params={"name": "late.bin"},
+        content=b"x",
+        headers=CI,
+    )
+
+    assert (raw.status_code, multipart.status_code, again.status_code) == (201, 201, 200), raw.text
+    assert raw.json()["sha256"] == hashlib.sha256(wheel).hexdigest()
+    assert sealed.status_code == 201, sealed.text
+    assert resealed.status_code == 200
+    assert resealed.json() == sealed.json()
+    assert late.status_code == 409
+    bundle_url = sealed.json()["bundle"]["url"]
+    bundle = await client.get(bundle_url, headers=QA)
+    assert bundle.status_code == 200
+    assert hashlib.sha256(bundle.content).hexdigest() == sealed.json()["bundle"]["sha256"]
+    (tmp_path / "bundle.tar.gz").write_bytes(bundle.content)
+    verified = CliRunner().invoke(app, ["verify", str(tmp_path / "bundle.tar.gz")])
+    assert verified.exit_code == 0, verified.output
+    with tarfile.open(tmp_path / "bundle.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/manifest.json"))
+        extracted = tar.extractfile(member)
+        assert extracted is not None
+        manifest = BuildManifest.from_json(extracted.read())
+    assert manifest.backports[0].source_commit == COMMIT
+    assert manifest.backports[0].gate_evidence["gates"][0]["run_url"] == "https://ci.example/runs/1"
+    assert manifest.cves == ("CVE-2026-4242",)
+    events = await staged_events(service, candidate_id)
+    assert [type(e).__name__ for e in events] == [
+        "ArtifactStored",
+        "ArtifactStored",
+        "CandidateSealed",
+    ]
+
+
+async def test_a_digest_mismatch_is_refused_and_nothing_is_stored(
+    service: Running, unique: str, ticket_id: int, stage_data_dir: Path
+) -> None:
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    blobs = stage_data_dir / "blobs"
+    before = sorted(p for p in blobs.rglob("*") if p.is_file())
+
+    refused = await service.client.post(
+        f"/candidates/{candidate_id}/artifacts",
+        params={"name": WHEEL, "sha256": hashlib.sha256(b"other").hexdigest()},
+        content=a_wheel(),
+        headers=CI,
+    )
+
+    assert refused.status_code == 422
+    assert "sha256" in refused.json()["detail"]
+    assert sorted(p for p in blobs.rglob("*") if p.is_file()) == before
+    assert await staged_events(service, candidate_id) == []
+
+
+async def test_roles_and_unknown_candidates_are_refused(service: Running) -> None:
+    client = service.client
+
+    as_qa = await client.post(
+        "/candidates/0.0.1rc1/artifacts", params={"name": "a.bin"}, content=b"a", headers=QA
+    )
+    no_token = await client.post("/candidates/0.0.1rc1/seal")
+    unknown = await client.post(
+        "/candidates/0.0.1rc1/artifacts", params={"name": "a.bin"}, content=b"a", headers=CI
+    )
+    ci_seals = await client.post("/candidates/0.0.1rc1/seal", headers=CI)
+
+    assert (as_qa.status_code, no_token.status_code) == (403, 401)
+    assert (unknown.status_code, ci_seals.status_code) == (404, 403)
