@@ -34,6 +34,7 @@ def facts_of(event: Event, *, now: datetime) -> Facts | None:
                 contact=event.contact,
                 affected_versions=tuple(event.affected_versions),
                 affected_lts_lines=tuple(event.affected_lts_lines),
+                severity=event.severity_guess,  # until triage decides
                 noted_at=now,
             )
         case SeverityProposed():

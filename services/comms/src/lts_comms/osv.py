@@ -1,8 +1,7 @@
 """This project's own advisory as an OSV record (schema 1.7.5), so that osv-scanner and
 pip-audit style tools can read it: one `affected` entry per LTS line whose fix is published,
-with an ECOSYSTEM range `introduced` (the line's first version) .. `fixed`. A line whose fix
-was rolled back is not listed as fixed: its versions stay affected through the other lines'
-ranges only if they fall inside them, so the record never claims a fix that is not out."""
+with an ECOSYSTEM range `introduced` (the line's first version) .. `fixed`. A fix not published
+yet (a candidate) or rolled back is not listed: the record never claims a fix that is not out."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ def timestamp(at: datetime) -> str:
 def osv_record(
     context: AdvisoryContext, *, details: str, modified: datetime, published: datetime | None
 ) -> dict[str, Any]:
-    fixes = [fix for fix in context.fixed_in if not fix.rolled_back]
+    fixes = [f for f in context.fixed_in if f.published_at is not None and not f.rolled_back]
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "id": context.advisory_id,

@@ -20,6 +20,7 @@ from lts_events.clock import FrozenClock
 from lts_events.contracts.comms.documents import (
     Audience,
     DocumentDrafted,
+    DocumentKind,
     DocumentReleased,
     DocumentRequestRefused,
     EmbargoLifted,
@@ -28,6 +29,7 @@ from lts_events.contracts.comms.documents import (
 )
 from lts_events.envelope import Metadata
 from lts_events.store.memory import InMemoryEventStore
+from lts_events.store.port import Checkpoint
 
 AUTO = Metadata(actor=automation("comms"))
 LEAD = Reviewer("carol", frozenset({Role.COMMUNICATIONS_LEAD}))
@@ -157,3 +159,15 @@ async def test_a_cve_assigned_later_regenerates_the_advisory() -> None:
         (2, RevisionCause.REGENERATED),
     ]
     assert "cve_ids" in drafts[1].changes
+
+
+async def test_preview_drafts_a_candidates_note_without_storing_anything() -> None:
+    handlers, store, _ = shell()
+    await a_release_with_a_security_fix(handlers)
+    before = len(await store.read_all(after=Checkpoint.start()))
+
+    [note] = await handlers.preview(DocumentKind.RELEASE_NOTE, version="1.4.3", ticket_id=None)
+
+    assert note.document_id == "release-note-1.4.3"
+    assert "pip install 'lts-flow==1.4.3'" in note.renderings.text
+    assert len(await store.read_all(after=Checkpoint.start())) == before

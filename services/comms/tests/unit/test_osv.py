@@ -56,6 +56,16 @@ def test_a_rolled_back_fix_is_not_claimed_as_fixed() -> None:
     assert record["affected"] == []
 
 
+def test_a_fix_still_in_a_candidate_is_not_claimed_as_fixed() -> None:
+    ticket = ticket_view(42, [security_ticket()])
+
+    record = drafter().advisory(ticket, [release_view("1.4.3", [candidate()])]).osv
+
+    assert record is not None
+    validate(record)
+    assert record["affected"] == []
+
+
 def test_an_id_without_the_local_prefix_is_refused_by_the_schema() -> None:
     record = drafter().advisory(ticket_view(42, [security_ticket()]), []).osv
     assert record is not None
