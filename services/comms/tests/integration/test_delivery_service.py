@@ -14,13 +14,18 @@ import mailbox
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import feedparser
 import httpx
+import jsonschema
 import pytest
 from asgi_lifespan import LifespanManager
+from lts_comms.contexts import AdvisoryContext
+from lts_comms.examples import example_context
 from lts_comms.main import SPEC
+from lts_comms.osv import osv_record
 from lts_events.actors import automation
 from lts_events.contracts.comms.delivery import (
     DeliveryFailed,
@@ -43,24 +48,26 @@ from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text
 
-from ..delivery_examples import released
+from ..delivery_examples import RELEASED_AT, released
 from .receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
 
-OSV = {
-    "schema_version": "1.7.5",
-    "modified": "2026-12-01T12:00:00Z",
-    "summary": "Session fixation in login",
-    "affected": [
-        {
-            "package": {"ecosystem": "PyPI", "name": "lts-flow"},
-            "ranges": [
-                {"type": "ECOSYSTEM", "events": [{"introduced": "1.4.0"}, {"fixed": "1.4.3"}]}
-            ],
-        }
-    ],
-}
+OSV_SCHEMA = Path(__file__).parents[1] / "unit" / "osv" / "schema.json"  # vendored, see SOURCE.md
+
+
+def example_osv_record() -> dict[str, Any]:
+    """The documents side's OSV record of its example advisory."""
+    context = example_context(DocumentKind.SECURITY_ADVISORY)
+    assert isinstance(context, AdvisoryContext)
+    return osv_record(context, details="details", modified=RELEASED_AT, published=RELEASED_AT)
+
+
+def osv_schema_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(OSV_SCHEMA.read_text())
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 @dataclasses.dataclass
@@ -209,8 +216,9 @@ async def test_released_documents_are_in_the_atom_feeds_and_the_osv_export(
     unique = service.unique
     note = released(f"note-{unique}", title=f"lts-flow 1.4.3 released ({unique})")
     osv_id = f"x_LTS-2026-{unique}"
+    record = {**example_osv_record(), "id": osv_id}
     advisory = released(f"advisory-{unique}", kind=DocumentKind.SECURITY_ADVISORY).model_copy(
-        update={"title": f"Session fixation ({unique})", "osv": {**OSV, "id": osv_id}}
+        update={"title": f"Session fixation ({unique})", "osv": record}
     )
     internal = released(
         f"status-{unique}", kind=DocumentKind.INTERNAL_STATUS, audience=Audience.INTERNAL
@@ -226,6 +234,7 @@ async def test_released_documents_are_in_the_atom_feeds_and_the_osv_export(
 
     assert [entry.title for entry in releases.entries] == [note.title]
     assert [entry.title for entry in advisories.entries] == [advisory.title]
-    assert one.json() == {**OSV, "id": osv_id}
+    assert one.json() == record
+    osv_schema_validator().validate(one.json())
     assert everything.namelist() == [f"{osv_id}.json"]
     assert missing.status_code == 404
