@@ -1,16 +1,22 @@
-"""The async shell of the audit log: one Kafka message in, its audit copy stored once."""
+"""The async shell of the audit log: Kafka messages in, each one's audit copy stored once.
+
+A Kafka batch is stored in one transaction: its envelope facts in one statement and its audit
+copies through the store's `append_within` (several copies of one stream chain in Kafka order).
+A message that is not a CloudEvent, or whose data does not fit its type, is refused alone (DLQ);
+a message already audited (a redelivery) changes nothing."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from lts_events.consumer import PermanentError, RawMessage
-from lts_events.envelope import Envelope
+from lts_events.envelope import Envelope, NewEvent
 from lts_events.store import ProcessedMessage
+from lts_events.store.port import ANY, AppendResult, StreamAppend
 from lts_events.store.postgres import PostgresEventStore
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from pydantic import ValidationError
 
 from lts_metrics import audit
 from lts_metrics.schema import identifier
@@ -23,40 +29,76 @@ class AuditLog:
         self._store = store
         self._s = identifier(store.schema)
 
-    async def on_message(self, message: RawMessage) -> None:
-        """Store the event carried by `message`, whatever its type; a message that is not a
-        CloudEvent goes to the dead-letter topic."""
+    async def on_batch(self, messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        """Store a Kafka batch's events at once; one verdict per message."""
+        verdicts: list[PermanentError | None] = []
+        fresh: dict[str, tuple[audit.EnvelopeFacts, NewEvent]] = {}
+        for message in messages:
+            try:
+                envelope = Envelope.from_kafka(message.value, message.headers)
+            except Exception as error:
+                verdicts.append(PermanentError(f"not a CloudEvent: {error}"))
+                continue
+            facts = audit.facts_of(
+                envelope, topic=message.topic, partition=message.partition, offset=message.offset
+            )
+            try:
+                copy = audit.audit_copy(envelope, facts)
+            except ValidationError as error:
+                verdicts.append(PermanentError(f"invalid {envelope.type}: {error}"))
+                continue
+            verdicts.append(None)
+            fresh.setdefault(envelope.id, (facts, copy))  # the same event twice: once
+        entries = list(fresh.items())
         try:
-            envelope = Envelope.from_kafka(message.value, message.headers)
-        except Exception as error:
-            raise PermanentError(f"not a CloudEvent: {error}") from error
-        facts = audit.facts_of(
-            envelope, topic=message.topic, partition=message.partition, offset=message.offset
-        )
-        await self.record(envelope, facts)
+            if entries:
+                await self._store_all(entries)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != "events_event_id_key":
+                raise
+            await self._store_each(entries)
+        return verdicts
+
+    async def _store_each(
+        self, entries: list[tuple[str, tuple[audit.EnvelopeFacts, NewEvent]]]
+    ) -> None:
+        """One by one, skipping an event whose id the audit log already holds under another
+        message (the batch that met it rolled back whole)."""
+        for entry in entries:
+            try:
+                await self._store_all([entry])
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != "events_event_id_key":
+                    raise
+                log.info("event already audited", extra={"event_id": str(entry[1][0].event_id)})
+
+    async def _store_all(
+        self, entries: list[tuple[str, tuple[audit.EnvelopeFacts, NewEvent]]]
+    ) -> list[AppendResult]:
+        appends = [
+            StreamAppend(
+                facts.stream_id,
+                [copy],
+                expected_version=ANY,
+                processed=ProcessedMessage(audit.CONSUMER, ce_id),
+            )
+            for ce_id, (facts, copy) in entries
+        ]
+        rows = [facts.row() for _, (facts, _copy) in entries]
+        columns = list(rows[0])
+        async with self._store.transaction() as db:
+            await db.executemany(
+                f"INSERT INTO {self._s}.audit_envelopes ({', '.join(columns)})"
+                f" VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
+                " ON CONFLICT (event_id) DO NOTHING",
+                [tuple(row[c] for c in columns) for row in rows],
+            )
+            return await self._store.append_within(db, appends)
 
     async def record(self, envelope: Envelope, facts: audit.EnvelopeFacts) -> bool:
-        """True when stored now, False when it was already in the audit log."""
-        if await self._store.is_processed(ProcessedMessage(audit.CONSUMER, envelope.id)):
-            return False
-        await self._save_envelope(facts)
-        try:
-            result = await audit.record(self._store, envelope, facts)
-        except (asyncpg.UniqueViolationError, IntegrityError) as error:
-            if "events_event_id_key" not in str(error):
-                raise
-            log.info("event already audited", extra={"event_id": str(facts.event_id)})
-            return False
+        """Store one envelope the batch's way; True when stored now, False when it was already
+        in the audit log."""
+        (result,) = await self._store_all(
+            [(envelope.id, (facts, audit.audit_copy(envelope, facts)))]
+        )
         return not result.duplicate
-
-    async def _save_envelope(self, facts: audit.EnvelopeFacts) -> None:
-        columns = list(facts.row())
-        async with self._store.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    f"INSERT INTO {self._s}.audit_envelopes ({', '.join(columns)})"
-                    f" VALUES ({', '.join(':' + c for c in columns)})"
-                    " ON CONFLICT (event_id) DO NOTHING"
-                ),
-                facts.row(),
-            )

@@ -44,7 +44,7 @@ def subscriptions(ctx: ServiceContext) -> Subscriptions:
     audit_log = AuditLog(ctx.store)
     subs = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
-        subs.on_raw(topic, audit_log.on_message)
+        subs.on_raw_batch(topic, audit_log.on_batch)
     subs.on_raw(settings.adoption_topic, AdoptionInbox(ctx.store).on_downloads)
     return subs
 

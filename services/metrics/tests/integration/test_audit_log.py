@@ -101,7 +101,7 @@ async def test_a_kafka_message_in_binary_mode_is_audited_with_where_it_came_from
         offset=41,
     )
 
-    await metrics.audit.on_message(message)
+    assert await metrics.audit.on_batch([message]) == [None]
 
     async with metrics.store.engine.connect() as conn:
         row = (
@@ -120,5 +120,48 @@ async def test_a_message_that_is_not_a_cloudevent_is_a_permanent_error(metrics: 
         value=b"not json", headers=[], key=None, topic="lts.intake.events", partition=0, offset=1
     )
 
-    with pytest.raises(PermanentError, match="not a CloudEvent"):
-        await metrics.audit.on_message(message)
+    [verdict] = await metrics.audit.on_batch([message])
+    assert isinstance(verdict, PermanentError)
+    assert "not a CloudEvent" in str(verdict)
+
+
+def _message(envelope: Envelope, offset: int) -> RawMessage:
+    value, headers = envelope.to_kafka()
+    return RawMessage.of(
+        value=value,
+        headers=headers,
+        key=(envelope.subject or "").encode(),
+        topic="lts.release.events",
+        partition=0,
+        offset=offset,
+    )
+
+
+async def test_a_batch_is_stored_once_in_kafka_order_and_a_bad_message_is_refused_alone(
+    metrics: Metrics,
+) -> None:
+    ticket = 7000 + uuid4().int % 1000
+    first, second, other = future_event(ticket), future_event(ticket), future_event(ticket + 1)
+    bad = RawMessage.of(
+        value=b"{", headers=[], key=None, topic="lts.release.events", partition=0, offset=3
+    )
+    batch = [_message(first, 1), _message(second, 2), bad, _message(first, 4), _message(other, 5)]
+
+    verdicts = await metrics.audit.on_batch(batch)
+    again = await metrics.audit.on_batch(batch)  # the whole batch redelivered
+
+    assert [v is None for v in verdicts] == [True, True, False, True, True]
+    assert [v is None for v in again] == [True, True, False, True, True]
+    history = await metrics.store.read_stream(f"release:ticket-{ticket}")
+    assert [str(e.event_id) for e in history.events] == [first.id, second.id]
+    async with metrics.store.engine.connect() as conn:
+        copies = (
+            await conn.execute(
+                text(
+                    f"SELECT count(*) FROM {metrics.store.schema}.audit_envelopes"
+                    " WHERE ce_id = ANY(:ids)"
+                ),
+                {"ids": [first.id, second.id, other.id]},
+            )
+        ).scalar_one()
+    assert copies == 3

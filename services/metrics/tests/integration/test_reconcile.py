@@ -135,8 +135,8 @@ async def pipeline(database_url: str, kafka: str, metrics: Metrics) -> AsyncIter
     await ensure_topics(kafka, [topic])
     store = await PostgresEventStore.connect(database_url, schema=service)
     relay = Relay(store, bootstrap_servers=kafka, topic=topic, source=f"lts-flow/{service}")
-    subscriptions = Subscriptions(group, store=metrics.store).on_raw(
-        topic, metrics.audit.on_message
+    subscriptions = Subscriptions(group, store=metrics.store).on_raw_batch(
+        topic, metrics.audit.on_batch
     )
     broker = KafkaBroker(kafka)
     subscriptions.attach(broker)

@@ -6,6 +6,7 @@ single-event append costs a fraction of an engine checkout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -150,6 +151,13 @@ class PostgresEventStore:
     def _connection(self) -> Any:
         """An asyncpg connection from the store's pool (`async with`)."""
         return self._pool.acquire()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the store's pool in a transaction, for `append_within` and whatever
+        must commit or roll back with those appends (a consumer's own rows)."""
+        async with self._pool.acquire() as db, db.transaction():
+            yield db
 
     async def append(
         self,
