@@ -8,6 +8,7 @@ from __future__ import annotations
 from lts_events.consumer import Subscriptions
 from lts_events.contracts.release.candidates import CandidateOpened
 from lts_events.contracts.release.ci import CiResultRecorded
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.triage import (
     BackportDecided,
     BackportPlanned,
@@ -64,7 +65,8 @@ def release_subscriptions(
     subscriptions.on_raw(INBOUND_CI, parts.ci.on_inbound, append_dedups=True)
     # -- staging (relstage)
     # -- publication (relpub)
-    # -- rollout (relroll): health alerts of versions under rollout
+    # -- rollout (relroll): a publication starts a rollout; health alerts of versions under it
+    subscriptions.on(ReleasePublished, parts.rollout.on_release_published, append_dedups=True)
     subscriptions.on_raw(
         parts.settings.rollout_health_topic, parts.rollout.on_health_message, append_dedups=True
     )

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from lts_events.actors import Actor, Role
 from lts_events.clock import system_clock
+from lts_events.contracts.release.candidates import Bump, CandidateOpened, candidate_stream
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.release.rollout import (
     AnalysisRecorded,
     ReadingSource,
@@ -29,8 +32,10 @@ from lts_events.contracts.release.rollout import (
 )
 from lts_events.contracts.triage import RolloutStrategy
 from lts_events.event import Event
+from lts_events.store.port import NO_STREAM
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop
+from lts_release.appending import Outcome, append
 from lts_release.rollout.handlers import RolloutHandlers
 from lts_release.rollout.machine import RecordReading, StartRollout
 from lts_release.rollout.policy import RolloutPolicy
@@ -234,6 +239,63 @@ async def test_a_flagger_call_without_a_version_is_refused_naming_the_field(
 
     assert response.status_code == 422
     assert "metadata.version" in response.text
+
+
+async def test_a_published_release_starts_its_rollout_from_the_own_topic(
+    watched_service: Running, unique: str
+) -> None:
+    version = a_version()
+    candidate_id = f"{version}rc1"
+    now = datetime.now(UTC)
+    opened = CandidateOpened(
+        candidate_id=candidate_id,
+        line="1.4",
+        version=version,
+        rc=1,
+        tag=f"v{candidate_id}",
+        final_tag=f"v{version}",
+        previous_version="1.4.7",
+        bump=Bump.PATCH,
+        backports=(),
+        rollout_strategy=RolloutStrategy.STAGED_CANARY,
+        emergency=False,
+        opened_by="rm",
+        opened_at=now,
+    )
+    published = ReleasePublished(
+        candidate_id=candidate_id,
+        version=version,
+        line="1.4",
+        tag=f"v{version}",
+        channels=("pypi",),
+        artifacts=(),
+        ticket_ids=(123,),
+        previous_safe_version="1.4.7",
+        published_by="rm",
+        published_at=now,
+    )
+    manager = Actor(id="rm", role=Role.RELEASE_MANAGER)
+
+    await append(
+        watched_service.store,
+        candidate_stream(candidate_id),
+        [Outcome(opened, manager), Outcome(published, manager)],
+        version=NO_STREAM,
+    )
+
+    async def started() -> dict[str, Any] | None:
+        response = await watched_service.client.get(
+            f"/rollouts/{version}", headers=bearer("dev-sre")
+        )
+        return response.json() if response.status_code == 200 else None
+
+    view = await eventually(started, within=60)
+    assert (view["status"], view["weight"], view["previous_safe_version"]) == (
+        "progressing",
+        1,
+        "1.4.7",
+    )
+    assert view["strategy"] == "staged_canary"
 
 
 # -- the rollback deadline, on the real store and timer loop ------------------------------

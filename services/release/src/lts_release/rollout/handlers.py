@@ -9,19 +9,22 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from lts_events.clock import Clock
-from lts_events.consumer import PermanentError, RawMessage
+from lts_events.consumer import Inbound, PermanentError, RawMessage
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.release.rollout import (
     RollbackAttemptFailed,
     RollbackStarted,
     RolloutPhaseStarted,
     rollout_stream,
 )
+from lts_events.contracts.triage import RolloutStrategy
 from lts_events.envelope import Envelope
 from lts_events.event import Event
 from lts_events.store.port import ConcurrencyError, EventStore, ProcessedMessage, Timer
 from pydantic import ValidationError
 
-from lts_release.appending import Origin, Outcome, append, fired
+from lts_release.appending import Origin, Outcome, append, fired, origin_of
+from lts_release.candidate import load_candidate
 from lts_release.rollout.channels import RollbackChannels
 from lts_release.rollout.machine import (
     Command,
@@ -32,6 +35,7 @@ from lts_release.rollout.machine import (
     RollbackDeadlinePassed,
     RollbackFailed,
     RollbackSucceeded,
+    StartRollout,
     decide,
 )
 from lts_release.rollout.policy import RolloutPolicy, phase_thresholds
@@ -272,6 +276,29 @@ class RolloutHandlers:
             return []
 
         await self.execute(rollout_id, commands, fired(timer), then=next_round)
+
+    # -- publications ---------------------------------------------------------------------
+
+    async def on_release_published(self, inbound: Inbound[ReleasePublished]) -> None:
+        """A published release starts its rollout (id = the version) with the strategy its
+        candidate's plans chose; an emergency fast-track skips analysis, audited."""
+        published = inbound.event
+        candidate, _ = await load_candidate(self.store, published.candidate_id)
+        opened = candidate.opened
+        strategy = opened.rollout_strategy if opened else RolloutStrategy.STAGED_CANARY
+        emergency = opened is not None and opened.emergency
+        command = StartRollout(
+            rollout_id=published.version,
+            version=published.version,
+            line=published.line,
+            previous_safe_version=published.previous_safe_version,
+            strategy=strategy,
+            skip_analysis_reason=(
+                f"emergency fast-track of candidate {published.candidate_id}" if emergency else None
+            ),
+            fast_track_approved=emergency,
+        )
+        await self.execute(published.version, [command], origin_of(inbound))
 
     # -- health alerts --------------------------------------------------------------------
 

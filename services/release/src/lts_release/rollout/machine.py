@@ -56,6 +56,7 @@ class StartRollout:
     held_roles: frozenset[Role] = frozenset({Role.AUTOMATION})
     service: str | None = None
     skip_analysis_reason: str | None = None  # the emergency fast-track only
+    fast_track_approved: bool = False  # the plan's emergency fast-track was approved
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,8 @@ def _start(state: RolloutState, cmd: StartRollout, ctx: _Ctx) -> Decided:
         return _refuse(
             ctx, cmd.actor, cmd.held_roles, "start", RefusalKind.FORBIDDEN, f"needs {roles}"
         )
-    if cmd.skip_analysis_reason is not None and not _may(cmd.held_roles, EMERGENCY_SKIP_ROLES):
+    may_skip = cmd.fast_track_approved or _may(cmd.held_roles, EMERGENCY_SKIP_ROLES)
+    if cmd.skip_analysis_reason is not None and not may_skip:
         reason = "skipping analysis is the emergency fast-track's, for " + ", ".join(
             EMERGENCY_SKIP_ROLES
         )
