@@ -62,7 +62,7 @@ def release_subscriptions(
     subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
     subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
     # -- ci (relci): CI results as CloudEvents; a bad one goes to the DLQ with the reason
-    subscriptions.on_raw(INBOUND_CI, parts.ci.on_inbound, append_dedups=True)
+    subscriptions.on_raw_batch(INBOUND_CI, parts.ci.on_inbound_batch)
     # -- staging (relstage)
     # -- publication (relpub)
     # -- rollout (relroll): a publication starts a rollout; health alerts of versions under it

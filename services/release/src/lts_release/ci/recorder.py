@@ -5,6 +5,7 @@ The HTTP routes and the `lts.inbound.ci` subscriber both end here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class Recorded:
     duplicate: bool
 
 
+# Streams appended to at once: the store's group commit writes their appends together.
+_CONCURRENT_STREAMS = 64
+
+
 @dataclass(frozen=True)
 class CiRecorder:
     store: EventStore
@@ -48,27 +53,42 @@ class CiRecorder:
         self, observations: Sequence[Observation], *, delivery: str, metadata: Metadata
     ) -> list[Recorded]:
         now = self.clock()
-        results = []
-        for observation in observations:
-            event = recorded(observation, delivery=delivery, gates=self.gates, now=now)
-            appended = await self.store.append(
-                ci_stream(event.branch),
-                [NewEvent.of(event, metadata)],
-                expected_version=ANY,
-                processed=ProcessedMessage(CONSUMER, event.delivery_id),
-            )
-            results.append(Recorded(event, appended.duplicate))
-        return results
+        events = [recorded(o, delivery=delivery, gates=self.gates, now=now) for o in observations]
+        return await self._append([(event, metadata) for event in events])
 
-    async def on_inbound(self, message: RawMessage) -> None:
-        """A CloudEvent of `lts.inbound.ci`; what can never be recorded goes to the DLQ with
-        the reason (`PermanentError`), what carries no CI result is skipped."""
+    async def on_inbound_batch(self, messages: Sequence[RawMessage]) -> list[PermanentError | None]:
+        """A Kafka batch of `lts.inbound.ci` at once (one verdict per message): what can never
+        be recorded goes to the DLQ with the reason (`PermanentError`), what carries no CI
+        result is skipped, the rest is appended together (`_append`)."""
+        now = self.clock()
+        verdicts: list[PermanentError | None] = []
+        work: list[tuple[CiResultRecorded, Metadata]] = []
+        for message in messages:
+            try:
+                decoded = self._decoded(message)
+            except PermanentError as error:
+                verdicts.append(error)
+                continue
+            verdicts.append(None)
+            if decoded is None:
+                continue
+            delivery, observations, metadata = decoded
+            work += [
+                (recorded(o, delivery=delivery, gates=self.gates, now=now), metadata)
+                for o in observations
+            ]
+        await self._append(work)
+        return verdicts
+
+    def _decoded(self, message: RawMessage) -> tuple[str, list[Observation], Metadata] | None:
+        """The delivery id, observations and metadata of one CloudEvent; None when it carries
+        no CI result."""
         envelope = _envelope(message)
         try:
             delivery, observations = cloudevents.observe(envelope, self.policy)
         except cloudevents.Ignored as ignored:
             log.info("CloudEvent %s skipped: %s", envelope.id, ignored)
-            return
+            return None
         except BadInput as error:
             raise PermanentError(f"CloudEvent {envelope.id} ({envelope.type}): {error}") from None
         metadata = Metadata(
@@ -79,7 +99,32 @@ class CiRecorder:
             traceparent=current_traceparent() or envelope.traceparent,
             tracestate=envelope.tracestate,
         )
-        await self.record(observations, delivery=delivery, metadata=metadata)
+        return delivery, observations, metadata
+
+    async def _append(self, work: Sequence[tuple[CiResultRecorded, Metadata]]) -> list[Recorded]:
+        """One append per result, each with its delivery id as the processed message: a
+        branch's in the order given, the branches' concurrently (their appends share
+        statements in the store's group commit)."""
+        streams: dict[str, list[int]] = {}
+        for index, (event, _) in enumerate(work):
+            streams.setdefault(ci_stream(event.branch), []).append(index)
+        duplicate = [False] * len(work)
+        limit = asyncio.Semaphore(_CONCURRENT_STREAMS)
+
+        async def in_order(stream: str, indexes: list[int]) -> None:
+            async with limit:
+                for index in indexes:
+                    event, metadata = work[index]
+                    appended = await self.store.append(
+                        stream,
+                        [NewEvent.of(event, metadata)],
+                        expected_version=ANY,
+                        processed=ProcessedMessage(CONSUMER, event.delivery_id),
+                    )
+                    duplicate[index] = appended.duplicate
+
+        await asyncio.gather(*(in_order(s, indexes) for s, indexes in streams.items()))
+        return [Recorded(event, duplicate[i]) for i, (event, _) in enumerate(work)]
 
 
 def _envelope(message: RawMessage) -> Envelope:
