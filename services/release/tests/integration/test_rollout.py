@@ -308,7 +308,13 @@ class UnreachableIndex:
         self.reachable = False
 
     async def roll_back(
-        self, *, line: str, from_version: str, to_version: str, reason: str
+        self,
+        *,
+        candidate_id: str | None,
+        line: str,
+        from_version: str,
+        to_version: str,
+        reason: str,
     ) -> Sequence[str]:
         if not self.reachable:
             raise ConnectionRefusedError("index at 127.0.0.1:9 refused the connection")

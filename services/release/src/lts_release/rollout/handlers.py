@@ -223,6 +223,7 @@ class RolloutHandlers:
         result: Command
         try:
             withdrawn = await self.channels.roll_back(
+                candidate_id=rollback.candidate_id,
                 line=rollback.line,
                 from_version=rollback.from_version,
                 to_version=rollback.to_version,
@@ -293,6 +294,7 @@ class RolloutHandlers:
             line=published.line,
             previous_safe_version=published.previous_safe_version,
             strategy=strategy,
+            candidate_id=published.candidate_id,
             skip_analysis_reason=(
                 f"emergency fast-track of candidate {published.candidate_id}" if emergency else None
             ),

@@ -55,6 +55,7 @@ class StartRollout:
     actor: Actor = SERVICE_ACTOR
     held_roles: frozenset[Role] = frozenset({Role.AUTOMATION})
     service: str | None = None
+    candidate_id: str | None = None
     skip_analysis_reason: str | None = None  # the emergency fast-track only
     fast_track_approved: bool = False  # the plan's emergency fast-track was approved
 
@@ -230,6 +231,7 @@ def _start(state: RolloutState, cmd: StartRollout, ctx: _Ctx) -> Decided:
         rollout_id=ctx.rollout_id,
         version=cmd.version,
         line=cmd.line,
+        candidate_id=cmd.candidate_id,
         service=cmd.service,
         previous_safe_version=safe,
         strategy=cmd.strategy,
@@ -406,6 +408,7 @@ def _start_rollback(
         from_version=started.version,
         to_version=started.previous_safe_version,
         line=started.line,
+        candidate_id=started.candidate_id,
         reason=reason,
         trigger=trigger,
         detected_at=detected_at,

@@ -69,6 +69,7 @@ class RolloutStarted(Event):
     rollout_id: RolloutId
     version: str
     line: str
+    candidate_id: str | None = None  # the published candidate (its channels withdraw it)
     service: str | None = None  # the `service` label health alerts name, if any
     previous_safe_version: str
     strategy: RolloutStrategy
@@ -190,6 +191,7 @@ class RollbackStarted(Event):
     from_version: str
     to_version: str
     line: str
+    candidate_id: str | None = None
     reason: str
     trigger: RollbackTrigger
     detected_at: datetime
