@@ -18,6 +18,8 @@ from lts_release.backports.api import build_router as build_backports_router
 from lts_release.ci_api import build_ci_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
+from lts_release.publication.api import build_router as publication_router
+from lts_release.publication.bootstrap import page_channel
 from lts_release.rollout.api import build_router as rollout_router
 from lts_release.staging.api import build_router as staging_router
 
@@ -30,6 +32,12 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
         rollout_router(parts.rollout, auth),
         build_ci_router(parts.ci, authenticator=auth, settings=parts.settings),
         staging_router(parts.staging, auth),
+        publication_router(
+            parts.publication,
+            page_channel(parts.settings),
+            auth,
+            page_url=parts.settings.pub_page_url,
+        ),
     )
 
 

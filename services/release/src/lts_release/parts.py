@@ -15,6 +15,9 @@ from lts_release.candidates.index import LineIndex
 from lts_release.ci.gates import GateMap
 from lts_release.ci.recorder import CiRecorder
 from lts_release.config import Settings
+from lts_release.publication.bootstrap import build_publication
+from lts_release.publication.rollback import PublicationRollback
+from lts_release.publication.service import Publication
 from lts_release.rollout.handlers import RolloutHandlers
 from lts_release.rollout.wiring import rollout_handlers, route_rollout_timers
 from lts_release.staging.bootstrap import build_staging
@@ -30,10 +33,13 @@ class ReleaseParts:
     rollout: RolloutHandlers
     ci: CiRecorder
     staging: Staging
+    publication: Publication
 
 
 def build(context: ServiceContext) -> ReleaseParts:
     settings = Settings()
+    staging = build_staging(settings, context.store, context.clock)
+    publication = build_publication(settings, context.store, staging.blobs, context.clock)
     return ReleaseParts(
         settings=settings,
         backports=BackportHandlers(
@@ -43,14 +49,15 @@ def build(context: ServiceContext) -> ReleaseParts:
             consumer=context.name,
         ),
         line_index=LineIndex(context.store),
-        rollout=rollout_handlers(context, settings),
+        rollout=rollout_handlers(context, settings, PublicationRollback(publication)),
         ci=CiRecorder(
             context.store,
             gates=GateMap.of(settings.ci_gate_patterns),
             policy=settings.ci_report_policy(),
             clock=context.clock,
         ),
-        staging=build_staging(settings, context.store, context.clock),
+        staging=staging,
+        publication=publication,
     )
 
 

@@ -127,3 +127,13 @@ def builds(tmp_path: Path) -> Builds:
     directory = tmp_path / "dist"
     directory.mkdir()
     return Builds(directory)
+
+
+# The running release service and its infrastructure fixtures, for the route tests here.
+from ..integration.conftest import (  # noqa: E402, F401
+    database_url,
+    drop_schemas,
+    kafka,
+    release_service,
+    unique,
+)
