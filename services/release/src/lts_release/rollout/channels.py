@@ -9,8 +9,9 @@ from typing import Protocol
 class RollbackChannels(Protocol):
     """Re-promote `to_version` (the previous safe version) and yank or mark `from_version`
     (published as `candidate_id`, when the rollout knows it) unsafe on every channel that
-    supports it. Returns the names of the channels that withdrew `from_version`; raises when a channel could not act yet (the rollback is
-    retried, so each action must be idempotent: yanking twice is yanking once)."""
+    supports it. Returns the names of the channels that withdrew `from_version`; raises when
+    a channel could not act yet (the rollback is retried, so each action must be
+    idempotent: yanking twice is yanking once)."""
 
     async def roll_back(
         self,
