@@ -285,3 +285,49 @@ async def test_only_a_release_manager_publishes_and_only_what_is_sealed(
     refusals = await events_of(publishing, candidate_id, PublicationRefused)
     assert [r.rule for r in refusals] == [PublicationRule.ROLE, PublicationRule.NOT_SEALED]
     assert await events_of(publishing, candidate_id, ReleasePublished) == []
+
+
+@pytest.mark.timeout(240)
+async def test_a_rollback_withdraws_the_version_from_every_channel_once(
+    publishing: Running, builds: Any, project: str, unique: str
+) -> None:
+    from lts_events.clock import system_clock
+    from lts_release.config import Settings
+    from lts_release.publication.bootstrap import build_publication
+    from lts_release.publication.rollback import PublicationRollback
+    from lts_release.staging.store import FilesystemBlobStore
+
+    line = f"4.{int(unique[:5], 16)}"
+    candidate_id = await open_candidate(publishing, line, f"{line}.1", (14,))
+    await stage_and_seal(publishing, candidate_id, builds.wheel(project, f"{line}.1"))
+    published = await publishing.client.post(f"/candidates/{candidate_id}/publish", headers=MANAGER)
+    assert published.status_code == 201, published.text
+    settings = Settings()
+    blobs = FilesystemBlobStore(settings.stage_dir() / "blobs")
+    rollback = PublicationRollback(
+        build_publication(settings, publishing.store, blobs, system_clock)
+    )
+
+    async def listed() -> bool | None:
+        history = await publishing.store.read_stream(line_stream(line))
+        return True if any(isinstance(r.event, CandidateListed) for r in history.events) else None
+
+    await eventually(listed)
+    first = await rollback.roll_back(
+        candidate_id=None,
+        line=line,
+        from_version=f"{line}.1",
+        to_version=f"{line}.0",
+        reason="p95 320 ms",
+    )
+    again = await rollback.roll_back(
+        candidate_id=candidate_id,
+        line=line,
+        from_version=f"{line}.1",
+        to_version=f"{line}.0",
+        reason="p95 320 ms",
+    )
+
+    assert first == again == ("pypi", "release-page")
+    assert len(await events_of(publishing, candidate_id, ReleaseYanked)) == 1
+    assert len(await events_of(publishing, candidate_id, ReleaseMarkedUnsafe)) == 1

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from lts_events.actors import automation
 
-from lts_release.publication.service import CandidateNotFound, Publication
+from lts_release.publication.service import CandidateNotFound, Publication, Refused
 
 ACTOR = automation("release")
 
@@ -20,14 +20,25 @@ class PublicationRollback:
         self.publication = publication
 
     async def roll_back(
-        self, *, line: str, from_version: str, to_version: str, reason: str
+        self,
+        *,
+        candidate_id: str | None,
+        line: str,
+        from_version: str,
+        to_version: str,
+        reason: str,
     ) -> Sequence[str]:
         """The channels `from_version` was withdrawn from (none when it was never published
-        here); `ChannelUnavailable` when a channel could not act yet (the rollback retries)."""
+        here); `ChannelUnavailable` when a channel could not act yet (the rollback retries).
+        The publication is `candidate_id` when the rollout knows it, else found by version."""
+        why = f"rolled back to {to_version}: {reason}"
         try:
-            withdrawn = await self.publication.withdraw_version(
-                from_version, actor=ACTOR, reason=f"rolled back to {to_version}: {reason}"
-            )
-        except CandidateNotFound:
+            if candidate_id is not None:
+                withdrawn = await self.publication.withdraw(candidate_id, actor=ACTOR, reason=why)
+            else:
+                withdrawn = await self.publication.withdraw_version(
+                    from_version, actor=ACTOR, reason=why
+                )
+        except (CandidateNotFound, Refused):
             return ()
         return tuple(sorted(withdrawn.withdrawn_from))
