@@ -232,3 +232,40 @@ async def test_a_report_above_the_limit_is_413_before_parsing(api: Api) -> None:
     )
 
     assert answer.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\x00\xff\xfe",
+        b'<?xml version="1.0" encoding="utf-16"?><testsuite/>',
+        b"<testsuites><testsuite><testcase><failure>\xc3\x28</failure></testcase>"
+        b"</testsuite></testsuites>",
+        b'{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}},'
+        b' "results": [{"message": {}}]}]}',
+        b'{"dependencies": [{"name": "a\\u0000b", "version": "1", "vulns": [{"id": "\\ud800"}]}]}',
+        b"[]",
+        b"null",
+    ],
+)
+async def test_no_body_makes_a_route_fail_with_a_server_error(api: Api, body: bytes) -> None:
+    github = {**github_headers(body, event="check_run"), "Content-Type": "application/json"}
+    answers = [
+        await api.client.post("/webhooks/github", content=body, headers=github),
+        await api.client.post(
+            "/webhooks/gitlab", content=body, headers={"X-Gitlab-Token": GITLAB_TOKEN}
+        ),
+        *[
+            await api.client.post(path, params=TARGET, content=body, headers=QA)
+            for path in ("/ci/junit", "/ci/sarif", "/ci/dependency-scan")
+        ],
+        await api.client.post(
+            "/ci/junit",
+            params=TARGET,
+            content=b"--x\r\nContent-Disposition: form-data; name=file\r\n\r\n" + body,
+            headers={**QA, "Content-Type": "multipart/form-data; boundary=x"},
+        ),
+    ]
+
+    assert [a.status_code for a in answers if a.status_code >= 500] == []
