@@ -23,6 +23,16 @@ from lts_metrics.queries import (
     TimelineItem,
 )
 from lts_metrics.queries_adoption import AdoptionQueries, AdoptionShare, FastTrackAudit
+from lts_metrics.queries_release import (
+    DoraKeys,
+    FlakySuite,
+    PassRate,
+    ReleaseDurations,
+    ReleaseQueries,
+    Rollback,
+    RollbackRate,
+    RollbackTimes,
+)
 from lts_metrics.scope import Scope
 
 Authenticate = Callable[..., Principal]
@@ -89,7 +99,11 @@ At = Annotated[datetime, Depends(moment)]
 
 
 def router(
-    queries: MetricsQueries, authenticate: Authenticate, *, adoption_queries: AdoptionQueries
+    queries: MetricsQueries,
+    authenticate: Authenticate,
+    *,
+    adoption_queries: AdoptionQueries,
+    release_queries: ReleaseQueries,
 ) -> APIRouter:
     api = APIRouter(dependencies=[Depends(authenticate)], tags=["metrics"])
 
@@ -148,6 +162,58 @@ def router(
         overdue ones flagged. The period selects by when the follow-up was opened."""
         rows = await adoption_queries.fast_track_audits(scoped, at=at, status=follow_up_status)
         return respond(rows, as_format, name="fast-track-audits")
+
+    @api.get("/metrics/time-to-release", response_model=list[ReleaseDurations])
+    async def time_to_release(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
+        """First TicketOpened to the first ReleasePublished of a line listing the ticket, per
+        line and over all (`all`), with release SLA compliance. The period selects by
+        publication."""
+        rows = await release_queries.time_to_release(scoped)
+        return respond(rows, as_format, name="time-to-release")
+
+    @api.get("/metrics/rollback-rate", response_model=list[RollbackRate])
+    async def rollback_rate(
+        scoped: Scoped, by_version: bool = False, as_format: AsFormat = Format.JSON
+    ) -> Response:
+        """Distinct rollouts rolled back / rollouts started, per line (and version). The period
+        selects by rollout start."""
+        rows = await release_queries.rollback_rate(scoped, by_version=by_version)
+        return respond(rows, as_format, name="rollback-rate")
+
+    @api.get("/metrics/time-to-rollback", response_model=list[RollbackTimes])
+    async def time_to_rollback(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
+        """Failure detected -> RolledBack, per line, and how many overran their limit."""
+        rows = await release_queries.rollback_times(scoped)
+        return respond(rows, as_format, name="time-to-rollback")
+
+    @api.get("/metrics/overrun-rollbacks", response_model=list[Rollback])
+    async def overrun_rollbacks(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
+        """Rollbacks that overran their time limit (RollbackOverdue, or completed late)."""
+        rows = await release_queries.overrun_rollbacks(scoped)
+        return respond(rows, as_format, name="overrun-rollbacks")
+
+    @api.get("/metrics/test-pass-rate", response_model=list[PassRate])
+    async def test_pass_rate(
+        scoped: Scoped,
+        candidate: Annotated[str | None, Query(max_length=100)] = None,
+        suite: Annotated[str | None, Query(max_length=200)] = None,
+        as_format: AsFormat = Format.JSON,
+    ) -> Response:
+        """passed / (passed + failed) per line, candidate and suite (CiResultRecorded). The
+        period selects by report time."""
+        rows = await release_queries.test_pass_rate(scoped, candidate=candidate, suite=suite)
+        return respond(rows, as_format, name="test-pass-rate")
+
+    @api.get("/metrics/flaky-tests", response_model=list[FlakySuite])
+    async def flaky_tests(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
+        """Suites that failed, then passed on the same commit and job."""
+        return respond(await release_queries.flaky_tests(scoped), as_format, name="flaky-tests")
+
+    @api.get("/metrics/dora", response_model=list[DoraKeys])
+    async def dora_keys(scoped: Scoped, at: At, as_format: AsFormat = Format.JSON) -> Response:
+        """The DORA keys per line and overall, with the report's performance buckets."""
+        rows = await release_queries.dora(scoped, at=at)
+        return respond(rows, as_format, name="dora")
 
     @api.get("/metrics/projections", response_model=ProjectionStatus)
     async def projections() -> ProjectionStatus:

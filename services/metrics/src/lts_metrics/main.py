@@ -23,6 +23,7 @@ from lts_metrics.projector import ProjectionEngine
 from lts_metrics.prometheus import PrometheusExport
 from lts_metrics.queries import MetricsQueries
 from lts_metrics.queries_adoption import AdoptionQueries
+from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.schema import ensure_schema
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
     queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
     adoption = AdoptionQueries(ctx.store.engine, schema=ctx.store.schema)
+    release = ReleaseQueries(ctx.store.engine, schema=ctx.store.schema)
     forget_telemetry_clients()
     return [
-        api.router(queries, ctx.authenticator, adoption_queries=adoption),
+        api.router(queries, ctx.authenticator, adoption_queries=adoption, release_queries=release),
         api.telemetry_router(AdoptionInbox(ctx.store)),
         dashboard_router(queries, adoption, ctx.authenticator),
     ]

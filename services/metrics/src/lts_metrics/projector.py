@@ -25,10 +25,11 @@ from pydantic_core import from_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lts_metrics import derived, rows_release, timeline
 from lts_metrics import rows as event_rows
-from lts_metrics import timeline
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
+from lts_metrics.row_tables import ALL as ROW_TABLES
 from lts_metrics.schema import INDEXES, PRIMARY_KEYS, PROJECTION_TABLES, VIEWS, identifier, view_sql
 
 NAME = "tickets"
@@ -131,7 +132,7 @@ class ProjectionEngine:
         self, scan: Any, writer: Any, batch: int, progress: Progress | None
     ) -> tuple[int, Checkpoint]:
         after, total, known = Checkpoint.start(), 0, dict[int, TicketLifecycle]()
-        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in event_rows.TABLES}
+        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in ROW_TABLES}
         # a short first batch: nothing overlaps its reading
         reading = asyncio.ensure_future(self._scan(scan, after, min(batch, _SLICE * 2)))
         copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -159,7 +160,7 @@ class ProjectionEngine:
         # the timeline's key and indexes on the reading connection (free now), meanwhile the
         # lifecycle rows and theirs on the writing one
         indexing = asyncio.ensure_future(self._index(scan, "ticket_timeline"))
-        for table in event_rows.TABLES:
+        for table in ROW_TABLES:
             if tables[table.name]:
                 await writer.copy_records_to_table(
                     f"{table.name}_rebuild",
@@ -183,6 +184,8 @@ class ProjectionEngine:
                 records=zip(*(column for _, column in filled), strict=True),
             )
         await self._index(writer, "ticket_lifecycle")
+        await writer.execute(derived.refresh_sql(self._s, suffix="_rebuild", only_tickets=False))
+        await self._index(writer, derived.TABLE)
         await indexing
         return total, after
 
@@ -255,12 +258,13 @@ class ProjectionEngine:
     async def _apply(self, conn: AsyncConnection, records: Sequence[RecordedEvent]) -> None:
         facts = to_facts(records, await self._envelopes(conn, records))
         rows = await self._load(conn, _ticket_ids(facts))
-        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in event_rows.TABLES}
+        tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in ROW_TABLES}
         changed, entries = _fold(facts, rows, tables)
         await self._upsert(conn, changed.values())
         await self._insert_timeline(conn, entries)
-        for table in event_rows.TABLES:
+        for table in ROW_TABLES:
             await self._insert_rows(conn, table, tables[table.name])
+        await self._refresh_derived(conn, changed, tables)
         await self._save_checkpoint(conn, facts[-1].checkpoint)
 
     async def _envelopes(
@@ -318,6 +322,19 @@ class ProjectionEngine:
             ),
             {"rows": json.dumps([_entry_row(e) for e in entries], default=str)},
         )
+
+    async def _refresh_derived(
+        self,
+        conn: AsyncConnection,
+        changed: Mapping[int, TicketLifecycle],
+        tables: Mapping[str, Sequence[event_rows.Row]],
+    ) -> None:
+        """`ticket_releases` of the tickets whose lifecycle, releases or backports changed."""
+        tickets = set(changed)
+        for table in (rows_release.RELEASED_TICKETS, rows_release.BACKPORTS):
+            tickets.update(row[1] for row in tables[table.name])  # (event_id, ticket_id, ...)
+        if tickets:
+            await conn.execute(text(derived.refresh_sql(self._s)), {"tickets": sorted(tickets)})
 
     async def _insert_rows(
         self, conn: AsyncConnection, table: event_rows.RowTable, new: Sequence[event_rows.Row]

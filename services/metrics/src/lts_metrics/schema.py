@@ -13,7 +13,8 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lts_metrics import rows
+from lts_metrics import derived, release_sql
+from lts_metrics.row_tables import ALL as ROW_TABLES
 
 CLOSED_STATES = ("deferred", "rejected", "withdrawn")
 """States in which a ticket owes no more triage or plan: an SLA not met by then is not overdue."""
@@ -33,7 +34,12 @@ def sla_outcome(met_at: str, deadline: str, breached_at: str, at: str) -> str:
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-PROJECTION_TABLES = ("ticket_lifecycle", "ticket_timeline", *(t.name for t in rows.TABLES))
+PROJECTION_TABLES = (
+    "ticket_lifecycle",
+    "ticket_timeline",
+    *(t.name for t in ROW_TABLES),
+    derived.TABLE,  # last: the rebuild derives it from the others
+)
 """Tables the projections own: emptied and refilled by a rebuild."""
 
 
@@ -124,7 +130,8 @@ def _tables(s: str) -> list[str]:
             reason text,
             summary text NOT NULL)""",
         ]
-        + [table.ddl(s) for table in rows.TABLES]
+        + [table.ddl(s) for table in ROW_TABLES]
+        + [derived.ddl(s)]
         + [
             f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
             for name, table, definition in INDEXES
@@ -163,18 +170,16 @@ INDEXES: tuple[tuple[str, str, str], ...] = (
         " WHERE time_to_triage_s IS NOT NULL",
     ),
     ("ticket_timeline_ticket", "ticket_timeline", "(ticket_id, occurred_at, sequence)"),
-    *(
-        (name, table.name, definition)
-        for table in rows.TABLES
-        for name, definition in table.indexes
-    ),
+    *((name, t.name, definition) for t in ROW_TABLES for name, definition in t.indexes),
+    *derived.INDEXES,
 )
 """The projection tables' secondary indexes (name, table, definition): `ensure_schema` creates
 them, a rebuild builds them on its new tables and gives them these names at the swap."""
 PRIMARY_KEYS = {
     "ticket_lifecycle": "ticket_id",
     "ticket_timeline": "event_id",
-    **{table.name: ", ".join(table.key) for table in rows.TABLES},
+    **{table.name: ", ".join(table.key) for table in ROW_TABLES},
+    derived.TABLE: derived.KEY,
 }
 """The projection tables' keys (constraint `<table>_pkey`)."""
 
@@ -321,6 +326,9 @@ VIEWS: dict[str, tuple[str, str]] = {
            FROM {s}.audit_envelopes""",
     ),
 }
+
+
+VIEWS.update(release_sql.VIEWS)
 
 
 def view_sql(schema: str, name: str) -> str:

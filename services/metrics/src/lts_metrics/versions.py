@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
-_LINE = re.compile(r"(?:^|/|v)(\d+)\.(\d+)(?:\.[0-9xX*]+)?$")
+_LINE = re.compile(r"(\d+)\.(\d+)")
 
 
 def line_and_patch(version: str) -> tuple[str, int] | None:
@@ -18,7 +18,8 @@ def line_and_patch(version: str) -> tuple[str, int] | None:
 
 
 def line_of(name: str) -> str | None:
-    """The line a version or branch names: 'release-lts/v1.4', 'v1.4', '1.4', '1.4.3' -> '1.4'."""
+    """The line a version, tag or branch names (its first `X.Y`): 'release-lts/v1.4',
+    'lts/v1.4/issue-12', 'v1.4.3rc1', '1.4' -> '1.4'; 'main' -> None."""
     found = line_and_patch(name)
     if found is not None:
         return found[0]

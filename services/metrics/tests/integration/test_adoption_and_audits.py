@@ -14,6 +14,7 @@ from lts_events.consumer import PermanentError, RawMessage
 from lts_events.contracts.metrics import TelemetryPingReceived
 from lts_metrics.api import router, telemetry_router
 from lts_metrics.audit import facts_of
+from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import FastTrackStory, downloads_message
 from sqlalchemy import text
 
@@ -30,7 +31,12 @@ ANALYST = {"Authorization": "Bearer dev-analyst"}
 async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.include_router(
-        router(metrics.queries, Authenticator.from_settings(), adoption_queries=metrics.adoption)
+        router(
+            metrics.queries,
+            Authenticator.from_settings(),
+            adoption_queries=metrics.adoption,
+            release_queries=ReleaseQueries(metrics.store.engine, schema=metrics.store.schema),
+        )
     )
     app.include_router(telemetry_router(metrics.inbox))
     transport = httpx.ASGITransport(app=app)

@@ -155,6 +155,19 @@ EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
     # no adoption input in this data set (see test_adoption.py)
     "v_adoption_counts": ("SELECT day, count FROM {v}", []),
     "v_adoption_share": ("SELECT day, share_pct FROM {v}", []),
+    # no release input in this data set: test_release_metrics.py reads these as the analyst
+    **{
+        view: ("SELECT count(*) FROM {v}", [(0,)])
+        for view in (
+            "v_releases",
+            "v_time_to_release",
+            "v_rollouts",
+            "v_rollbacks",
+            "v_test_runs",
+            "v_test_pass_rate",
+            "v_flaky_tests",
+        )
+    },
     "v_audit_envelopes": (
         "SELECT ce_id, ce_source, subject, topic FROM {v} ORDER BY ce_id",
         sorted((e.id, e.source, e.subject, topic_of(e)) for e in ENVELOPES),

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from lts_events.auth import Authenticator
 from lts_metrics.api import router
 from lts_metrics.audit import facts_of
+from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import TicketStory
 
 from .conftest import Metrics
@@ -31,7 +32,12 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
     await metrics.settle()
     app = FastAPI()
     app.include_router(
-        router(metrics.queries, Authenticator.from_settings(), adoption_queries=metrics.adoption)
+        router(
+            metrics.queries,
+            Authenticator.from_settings(),
+            adoption_queries=metrics.adoption,
+            release_queries=ReleaseQueries(metrics.store.engine, schema=metrics.store.schema),
+        )
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as http:

@@ -16,6 +16,7 @@ from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory, downloads
 from lts_metrics.schema import PROJECTION_TABLES
 from sqlalchemy import text
 
+from . import release_run
 from .conftest import Metrics
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,8 @@ async def snapshot(metrics: Metrics) -> dict[str, list[Any]]:
     async with metrics.store.engine.connect() as conn:
         return {
             table: [
-                tuple(r) for r in await conn.execute(text(f"SELECT * FROM {s}.{table} ORDER BY 1"))
+                tuple(r)
+                for r in await conn.execute(text(f"SELECT * FROM {s}.{table} ORDER BY 1, 2"))
             ]
             for table in PROJECTION_TABLES
         }
@@ -82,6 +84,29 @@ async def test_a_rebuild_equals_the_incremental_adoption_and_follow_up_rows(
     assert await snapshot(metrics) == incremental
     assert len(incremental["adoption_counts"]) == 4
     assert len(incremental["follow_up_events"]) == 9  # 2 fast-tracks, 4 opened, 1 closed, 2 overdue
+
+
+async def test_a_rebuild_equals_the_incremental_release_metrics(metrics: Metrics) -> None:
+    """Cases: a release with no tickets, a rollout rolled back twice, a rollback that overran,
+    a ticket in two lines released at different times (`release_run`)."""
+    for envelope in release_run.envelopes():
+        await metrics.audit.record(
+            envelope, facts_of(envelope, topic=release_run.topic_of(envelope))
+        )
+        await metrics.projections.step(limit=2)
+    await metrics.settle()
+    incremental = await snapshot(metrics)
+
+    await metrics.projections.rebuild(batch=4)
+
+    assert await snapshot(metrics) == incremental
+    assert [(r[0], r[1]) for r in incremental["ticket_releases"]] == [
+        (1, "1.3"),
+        (1, "1.4"),
+        (2, "1.4"),
+    ]
+    assert len(incremental["release_publications"]) == 4
+    assert len(incremental["rollout_events"]) == 4 + 3 * 2 + 1
 
 
 async def test_projection_continues_after_a_rebuild_without_reapplying(metrics: Metrics) -> None:

@@ -10,7 +10,8 @@ from lts_events.contracts import metrics, triage
 from lts_events.store import Checkpoint
 from lts_metrics.export import flatten, to_csv
 from lts_metrics.facts import AuditFact, ticket_of
-from lts_metrics.rows import ADOPTION, FOLLOW_UPS, ROWS, TABLES
+from lts_metrics.row_tables import ALL as TABLES
+from lts_metrics.rows import ADOPTION, FOLLOW_UPS, ROWS
 from lts_metrics.versions import line_and_patch, line_of
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

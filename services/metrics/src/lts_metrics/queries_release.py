@@ -1,0 +1,307 @@
+"""The release metrics over their tables and the SQL of `release_sql` (one home with the
+views): time-to-release, rollback rate, time-to-rollback and overrun rollbacks, test pass rate
+and flaky suites, the DORA keys. Each names the time its period filters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lts_metrics import dora
+from lts_metrics.release_sql import FLAKY, ROLLBACKS, ROLLOUTS, TEST_RUNS
+from lts_metrics.schema import identifier
+from lts_metrics.scope import Scope
+
+ALL_LINES = "all"
+"""The `line` of a row over every line."""
+
+
+class ReleaseDurations(BaseModel):
+    line: str
+    count: int
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    max: float | None
+    mean: float | None
+    sla_compliance_pct: float | None
+    sla_breaches: int
+    unit: str = "seconds"
+
+
+class RollbackRate(BaseModel):
+    line: str
+    version: str | None
+    rollouts_started: int
+    rolled_back: int
+    rollback_rate_pct: float | None
+
+
+class RollbackTimes(BaseModel):
+    line: str
+    rollbacks: int
+    p50: float | None
+    p90: float | None
+    max: float | None
+    overran: int
+    unit: str = "seconds"
+
+
+class Rollback(BaseModel):
+    rollout_id: str
+    line: str | None
+    version: str | None
+    detected_at: datetime | None
+    deadline: datetime | None
+    completed_at: datetime | None
+    seconds: float | None
+    overran: bool
+
+
+class PassRate(BaseModel):
+    line: str | None
+    candidate_id: str | None
+    suite: str
+    passed: int
+    failed: int
+    pass_rate_pct: float | None
+
+
+class FlakySuite(BaseModel):
+    commit: str
+    line: str | None
+    job: str
+    suite: str
+    failed_at: datetime
+    passed_at: datetime
+
+
+class DoraKeys(BaseModel):
+    line: str
+    days: float
+    deployments: int
+    deployments_per_day: float | None
+    deployment_frequency_bucket: str | None
+    lead_time_p50_s: float | None
+    lead_time_bucket: str | None
+    change_failure_rate_pct: float | None
+    change_failure_bucket: str | None
+    recovery_time_p50_s: float | None
+    recovery_bucket: str | None
+
+
+class ReleaseQueries:
+    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
+        self._engine = engine
+        self._s = identifier(schema)
+
+    async def _rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(text(sql), params))
+
+    async def time_to_release(self, scope: Scope) -> list[ReleaseDurations]:
+        """Per line and over all lines (`all`): tickets whose first release of the line was
+        published in the period, by severity."""
+        where, params = scope.where(time="published_at", line="line", severity="severity")
+        sql = f"""
+            SELECT coalesce(line, '{ALL_LINES}'), count(*),
+                   percentile_cont(ARRAY[0.5, 0.9, 0.95]) WITHIN GROUP (ORDER BY time_to_release_s),
+                   max(time_to_release_s), avg(time_to_release_s),
+                   100.0 * count(*) FILTER (WHERE within_sla) / NULLIF(count(within_sla), 0),
+                   count(breached_at)
+            FROM {self._s}.ticket_releases{where}
+            {"AND" if where else "WHERE"} time_to_release_s IS NOT NULL
+            GROUP BY GROUPING SETS ((line), ()) ORDER BY line NULLS FIRST"""
+        return [
+            ReleaseDurations(
+                line=r[0],
+                count=r[1],
+                p50=(r[2] or [None])[0],
+                p90=(r[2] or [None, None])[1],
+                p95=(r[2] or [None, None, None])[2],
+                max=r[3],
+                mean=_float(r[4]),
+                sla_compliance_pct=_float(r[5]),
+                sla_breaches=r[6],
+            )
+            for r in await self._rows(sql, params)
+        ]
+
+    async def rollback_rate(self, scope: Scope, *, by_version: bool = False) -> list[RollbackRate]:
+        """Rollouts started in the period per line (and version): how many were rolled back
+        at least once. Distinct rollouts, so never above 100%."""
+        where, params = scope.where("started_at IS NOT NULL", time="started_at", line="line")
+        version = "version" if by_version else "NULL::text"
+        sets = "((line, version), ())" if by_version else "((line), ())"
+        sql = f"""
+            SELECT coalesce(line, '{ALL_LINES}'), {"version" if by_version else "NULL"},
+                   count(*), count(*) FILTER (WHERE rollbacks > 0)
+            FROM (SELECT line, {version} AS version, rollbacks FROM {ROLLOUTS.format(s=self._s)}
+                  AS r{where}) AS started
+            GROUP BY GROUPING SETS {sets} ORDER BY 1, 2 NULLS FIRST"""
+        rows = await self._rows(sql, params)
+        return [
+            RollbackRate(
+                line=r[0],
+                version=r[1],
+                rollouts_started=r[2],
+                rolled_back=r[3],
+                rollback_rate_pct=100.0 * r[3] / r[2] if r[2] else None,
+            )
+            for r in rows
+        ]
+
+    async def rollback_times(self, scope: Scope) -> list[RollbackTimes]:
+        """Completed rollbacks detected in the period: detected -> rolled back, and how many
+        overran their limit."""
+        where, params = scope.where("completed_at IS NOT NULL", time="detected_at", line="line")
+        sql = f"""
+            SELECT coalesce(line, '{ALL_LINES}'), count(*),
+                   percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY time_to_rollback_s),
+                   max(time_to_rollback_s), count(*) FILTER (WHERE overran)
+            FROM {ROLLBACKS.format(s=self._s)} AS b{where}
+            GROUP BY GROUPING SETS ((line), ()) ORDER BY line NULLS FIRST"""
+        return [
+            RollbackTimes(
+                line=r[0],
+                rollbacks=r[1],
+                p50=(r[2] or [None])[0],
+                p90=(r[2] or [None, None])[1],
+                max=r[3],
+                overran=r[4],
+            )
+            for r in await self._rows(sql, params)
+        ]
+
+    async def overrun_rollbacks(self, scope: Scope) -> list[Rollback]:
+        """Rollbacks detected in the period that overran their time limit (also those still
+        running past it)."""
+        where, params = scope.where("overran", time="detected_at", line="line")
+        sql = f"""
+            SELECT rollout_id, line, version, detected_at, deadline, completed_at,
+                   time_to_rollback_s, overran
+            FROM {ROLLBACKS.format(s=self._s)} AS b{where} ORDER BY detected_at, rollout_id"""
+        return [
+            Rollback(
+                rollout_id=r[0],
+                line=r[1],
+                version=r[2],
+                detected_at=r[3],
+                deadline=r[4],
+                completed_at=r[5],
+                seconds=r[6],
+                overran=r[7],
+            )
+            for r in await self._rows(sql, params)
+        ]
+
+    async def test_pass_rate(
+        self, scope: Scope, *, candidate: str | None = None, suite: str | None = None
+    ) -> list[PassRate]:
+        """CI results reported in the period, per line, candidate and suite."""
+        extra = [
+            c for c, v in (("candidate_id = :candidate", candidate), ("suite = :suite", suite)) if v
+        ]
+        where, params = scope.where(*extra, time="reported_at", line="line")
+        sql = f"""
+            SELECT line, candidate_id, suite, sum(passed)::bigint, sum(failed)::bigint
+            FROM {TEST_RUNS.format(s=self._s)} AS t{where}
+            GROUP BY line, candidate_id, suite ORDER BY line, candidate_id, suite"""
+        rows = await self._rows(sql, {**params, "candidate": candidate, "suite": suite})
+        return [
+            PassRate(
+                line=r[0],
+                candidate_id=r[1],
+                suite=r[2],
+                passed=r[3],
+                failed=r[4],
+                pass_rate_pct=100.0 * r[3] / (r[3] + r[4]) if r[3] + r[4] else None,
+            )
+            for r in rows
+        ]
+
+    async def flaky_tests(self, scope: Scope) -> list[FlakySuite]:
+        where, params = scope.where(time="failed_at", line="line")
+        sql = f"SELECT * FROM {FLAKY.format(s=self._s)} AS f{where} ORDER BY failed_at, commit"
+        return [FlakySuite(**r._mapping) for r in await self._rows(sql, params)]
+
+    async def dora(self, scope: Scope, *, at: datetime) -> list[DoraKeys]:
+        """Per line and over all lines, for the period [start, end) (default: from the first
+        publication in scope to `at`): deployments (ReleasePublished), lead time (plan
+        approved -> published), change failure rate (= rollback rate), recovery time
+        (failure detected -> rolled back)."""
+        releases_where, params = scope.where(time="published_at", line="line")
+        async with self._engine.connect() as conn:
+            deployed = {
+                r[0]: (r[1], r[2])
+                for r in await conn.execute(
+                    text(
+                        f"SELECT coalesce(line, '{ALL_LINES}'), count(*), min(published_at)"
+                        f" FROM {self._s}.release_publications{releases_where}"
+                        " GROUP BY GROUPING SETS ((line), ())"
+                    ),
+                    params,
+                )
+            }
+        if ALL_LINES not in deployed or deployed[ALL_LINES][0] == 0:
+            return []
+        start = scope.start or deployed[ALL_LINES][1]
+        days = max((scope.end or at) - start, timedelta(days=1)) / timedelta(days=1)
+        lead = {r.line: r for r in await self._lead_times(scope)}
+        failures = {r.line: r for r in await self.rollback_rate(scope)}
+        recovery = {r.line: r for r in await self.rollback_times(scope)}
+        keys = []
+        for line, (count, _) in sorted(
+            deployed.items(), key=lambda kv: (kv[0] != ALL_LINES, kv[0])
+        ):
+            per_day = count / days
+            lead_p50 = lead[line].p50 if line in lead else None
+            cfr = failures[line].rollback_rate_pct if line in failures else None
+            recovery_p50 = recovery[line].p50 if line in recovery else None
+            keys.append(
+                DoraKeys(
+                    line=line,
+                    days=round(days, 3),
+                    deployments=count,
+                    deployments_per_day=per_day,
+                    deployment_frequency_bucket=dora.frequency_bucket(per_day),
+                    lead_time_p50_s=lead_p50,
+                    lead_time_bucket=dora.lead_time_bucket(lead_p50),
+                    change_failure_rate_pct=cfr,
+                    change_failure_bucket=dora.change_failure_bucket(cfr),
+                    recovery_time_p50_s=recovery_p50,
+                    recovery_bucket=dora.recovery_bucket(recovery_p50),
+                )
+            )
+        return keys
+
+    async def _lead_times(self, scope: Scope) -> list[ReleaseDurations]:
+        where, params = scope.where(
+            "lead_time_s IS NOT NULL", time="published_at", line="line", severity="severity"
+        )
+        sql = f"""
+            SELECT coalesce(line, '{ALL_LINES}'),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_s)
+            FROM {self._s}.ticket_releases{where} GROUP BY GROUPING SETS ((line), ())"""
+        return [
+            ReleaseDurations(
+                line=r[0],
+                count=0,
+                p50=r[1],
+                p90=None,
+                p95=None,
+                max=None,
+                mean=None,
+                sla_compliance_pct=None,
+                sla_breaches=0,
+            )
+            for r in await self._rows(sql, params)
+        ]
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
