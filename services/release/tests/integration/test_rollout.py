@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from lts_events.actors import Actor, Role
 from lts_events.clock import system_clock
+from lts_events.consumer import PERMANENT
 from lts_events.contracts.release.candidates import Bump, CandidateOpened, candidate_stream
 from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.release.rollout import (
@@ -31,7 +32,9 @@ from lts_events.contracts.release.rollout import (
     rollout_stream,
 )
 from lts_events.contracts.triage import RolloutStrategy
+from lts_events.dlq import messages
 from lts_events.event import Event
+from lts_events.kafka import DLQ_TOPIC
 from lts_events.store.port import NO_STREAM
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop
@@ -73,6 +76,38 @@ def critical_alert(version: str) -> dict[str, Any]:
     text = (FIXTURES / "alertmanager_rollout_critical.json").read_text()
     data: dict[str, Any] = json.loads(text.replace("VERSION", version))
     return data
+
+
+async def send(kafka: str, topic: str, cloudevent: dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic,
+            json.dumps(cloudevent).encode(),
+            key=cloudevent["id"].encode(),
+            headers=[("content-type", b"application/cloudevents+json")],
+        )
+    finally:
+        await producer.stop()
+
+
+async def first_dead_letter_from(kafka: str, topic: str) -> dict[str, str]:
+    """The headers of the first DLQ record that came from `topic`."""
+    consumer = AIOKafkaConsumer(
+        DLQ_TOPIC, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    for record in records:
+                        headers = {k: v.decode() for k, v in record.headers}
+                        if headers.get(messages.SOURCE_TOPIC) == topic:
+                            return headers
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture
@@ -180,17 +215,7 @@ async def test_a_critical_health_alert_rolls_back_to_the_safe_version_and_flagge
         "datacontenttype": "application/json",
         "data": critical_alert(version),
     }
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            health_topic,
-            json.dumps(cloudevent).encode(),
-            key=version.encode(),
-            headers=[("content-type", b"application/cloudevents+json")],
-        )
-    finally:
-        await producer.stop()
+    await send(kafka, health_topic, cloudevent)
 
     async def rolled_back() -> dict[str, Any] | None:
         view = (await client.get(f"/rollouts/{version}", headers=bearer("dev-sre"))).json()
@@ -227,6 +252,24 @@ async def test_manual_rollback_is_refused_to_qa_and_done_for_sre(watched_service
     assert refused.status_code == 403
     assert accepted.status_code == 202
     assert accepted.json()["rollback"]["trigger"] == "manual"
+
+
+async def test_a_malformed_health_event_goes_to_the_dlq_naming_the_field(
+    watched_service: Running, health_topic: str, kafka: str
+) -> None:
+    bad = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "//alertmanager.monitoring",
+        "type": "org.prometheus.alertmanager.notification",
+        "data": {"status": "firing", "alerts": [{"labels": ["not", "a", "map"]}]},
+    }
+
+    await send(kafka, health_topic, bad)
+
+    headers = await first_dead_letter_from(kafka, health_topic)
+    assert headers[messages.REASON] == PERMANENT
+    assert "data.alerts[0].labels" in headers[messages.ERROR]
 
 
 async def test_a_flagger_call_without_a_version_is_refused_naming_the_field(
