@@ -11,7 +11,7 @@ from datetime import datetime
 
 from lts_release.staging.store import BlobStore, StoredBlob, Upload
 
-COMPRESS_LEVEL = 6  # artifacts are mostly compressed already; 9 costs time for nothing
+COMPRESS_LEVEL = 1  # artifacts are mostly compressed already (wheels, tar.gz): more level, no gain
 MEDIA_TYPE = "application/gzip"
 
 
