@@ -7,12 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from lts_events.clock import system_clock
-from lts_events.contracts.comms.delivery import (
-    DeliveryAttempted,
-    DeliveryFailed,
-    DeliveryGaveUp,
-    DeliverySucceeded,
-)
 from lts_events.contracts.comms.documents import DocumentKind, Renderings
 from lts_events.event import Event
 from lts_events.infra import paths
@@ -22,6 +16,7 @@ from lts_events.store.postgres import PostgresEventStore
 
 from lts_comms.config import Settings
 from lts_comms.contexts import AdvisoryContext
+from lts_comms.delivery.catalog import DELIVERY_EVENTS
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.report import delivery_rows, maildir_rows
 from lts_comms.document import DraftContent
@@ -33,8 +28,6 @@ from lts_comms.render import renderings
 from lts_comms.templates import load_templates
 
 app = typer.Typer(help="Comms: documents and their delivery.", no_args_is_help=True)
-
-DELIVERY_EVENTS = (DeliveryAttempted, DeliverySucceeded, DeliveryFailed, DeliveryGaveUp)
 
 
 @app.callback()

@@ -12,8 +12,8 @@ from lts_events.store.port import Timer
 
 from lts_comms.api import build_router
 from lts_comms.config import Settings
-from lts_comms.delivery.api import build_feeds_router
-from lts_comms.delivery.catalog import ReleasedCatalog
+from lts_comms.delivery.api import build_deliveries_router, build_feeds_router
+from lts_comms.delivery.catalog import DeliveryLog, ReleasedCatalog
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.outbox import TIMER_KIND
 from lts_comms.delivery.wiring import outbox_for
@@ -46,12 +46,13 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
 
 
 def routers(context: ServiceContext) -> Sequence[APIRouter]:
-    """The documents (drafts, reviews, embargo) and the public feeds and OSV records of
-    released documents."""
+    """The documents (drafts, reviews, embargo), the public feeds and OSV records of released
+    documents, and where each was delivered."""
     catalog = ReleasedCatalog(context.store)
     return (
         build_router(handlers_for(context), context.authenticator),
         build_feeds_router(catalog, base_url=DeliverySettings().public_url),
+        build_deliveries_router(DeliveryLog(context.store), context.authenticator),
     )
 
 

@@ -173,6 +173,25 @@ async def feed(client: httpx.AsyncClient, path: str, *, until: Callable[[list[An
             await asyncio.sleep(0.1)
 
 
+DEV_COMMS_LEAD = {"Authorization": "Bearer dev-communications_lead"}
+FINAL = ("delivered", "gave up")
+
+
+async def deliveries_of(client: httpx.AsyncClient, document: str, *, count: int) -> Any:
+    """`GET /deliveries?document=...` once it shows `count` concluded deliveries (the store's
+    log shows a commit once no older transaction of the server is still open)."""
+    async with asyncio.timeout(60):
+        while True:
+            answer = await client.get(
+                "/deliveries", params={"document": document}, headers=DEV_COMMS_LEAD
+            )
+            assert answer.status_code == 200, answer.text
+            shown = answer.json()
+            if len(shown) == count and all(d["status"] in FINAL for d in shown):
+                return shown
+            await asyncio.sleep(0.1)
+
+
 def concluded(events: list[Event]) -> bool:
     return bool(events) and isinstance(events[-1], DeliverySucceeded | DeliveryGaveUp)
 
@@ -208,6 +227,14 @@ async def test_a_note_reaches_mail_and_chat_while_a_failing_webhook_is_retried_t
     assert isinstance(gave_up, DeliveryGaveUp)
     assert gave_up.reason == "3 attempts, the last: HTTP 500: internal error"
     assert all(isinstance(e, DeliveryFailed) for e in broken[1:4:2])
+    shown = await deliveries_of(service.client, f"note-{unique}", count=3)
+    anonymous = await service.client.get("/deliveries")
+    assert anonymous.status_code == 401
+    assert sorted((d["channel"], d["status"], d["attempts"]) for d in shown) == [
+        ("email", "delivered", 1),
+        ("slack", "delivered", 1),
+        ("webhook", "gave up", 3),
+    ]
 
 
 async def test_released_documents_are_in_the_atom_feeds_and_the_osv_export(

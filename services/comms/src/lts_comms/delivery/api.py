@@ -1,15 +1,19 @@
-"""Public read-only routes of the delivery side: the Atom feeds of released notes and
-advisories, and the OSV records of released advisories (no authentication: all of it is
-published)."""
+"""Read-only routes of the delivery side: the Atom feeds of released notes and advisories and
+the OSV records of released advisories (public: all of it is published), and where each
+document was delivered (`GET /deliveries`, for any authenticated caller)."""
 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from lts_events.auth import Authenticator
+from pydantic import BaseModel, Field
 
-from lts_comms.delivery.catalog import ReleasedCatalog
+from lts_comms.delivery.catalog import DeliveryLog, ReleasedCatalog
 from lts_comms.delivery.feeds import ADVISORY_KINDS, RELEASE_KINDS, atom_feed, osv_records, osv_zip
+from lts_comms.delivery.report import delivery_rows
 
 ATOM = "application/atom+xml"
 
@@ -51,5 +55,34 @@ def build_feeds_router(catalog: ReleasedCatalog, *, base_url: str) -> APIRouter:
         if record is None:
             raise HTTPException(404, f"no released advisory {osv_id}")
         return Response(json.dumps(record, indent=2), media_type="application/json")
+
+    return router
+
+
+class DeliveryView(BaseModel):
+    delivery_id: str
+    document: str = Field(description="`<document id> r<revision>`")
+    channel: str
+    recipient: str
+    status: str = Field(description="sending, retrying, delivered or gave up")
+    attempts: int
+    detail: str = Field(description="The last answer (SMTP reply, HTTP status) or reason")
+    at: str
+
+
+def build_deliveries_router(log: DeliveryLog, authenticator: Authenticator) -> APIRouter:
+    router = APIRouter(tags=["delivery"])
+
+    @router.get("/deliveries", dependencies=[Depends(authenticator)])
+    async def deliveries(
+        document: Annotated[str | None, Query(description="Only this document's")] = None,
+    ) -> list[DeliveryView]:
+        """Every delivery (or one document's): channel, recipient, tries, status, last answer."""
+        rows = delivery_rows(await log.events())
+        return [
+            DeliveryView(**row.as_dict())
+            for row in rows
+            if document is None or row.document.rsplit(" r", 1)[0] == document
+        ]
 
     return router
