@@ -72,6 +72,14 @@ class Counts:
     """`lts audit reconcile` passed."""
     quiescent: bool = True
     unplanned_restarts: int = 0
+    leader_takeover_s: float | None = None
+    """With replicas: the longest time from killing a service's leader until another replica
+    led (None without a leader fault)."""
+
+
+TAKEOVER_LIMIT_S = 10.0
+"""A killed leader's work must move within seconds (the lock goes with its database session;
+the others try every LTS_<SERVICE>_LEADER_RETRY_INTERVAL, 2 s)."""
 
 
 def failures(counts: Counts) -> list[str]:
@@ -101,6 +109,8 @@ def failures(counts: Counts) -> list[str]:
         found.append("lts audit reconcile failed")
     if not counts.quiescent:
         found.append("not quiescent before the timeout")
+    if counts.leader_takeover_s is not None and counts.leader_takeover_s > TAKEOVER_LIMIT_S:
+        found.append(f"a killed leader was replaced after {counts.leader_takeover_s}s")
     return found
 
 

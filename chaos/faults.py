@@ -1,11 +1,14 @@
 """Carrying out a scenario: SIGKILL a service, the broker or the database server at its point of
-the load, leave it down for the chosen time, start it again. Meanwhile a supervisor starts again
-any service that exits by itself (as systemd or Kubernetes would) and counts those restarts."""
+the load, leave it down for the chosen time, start it again. With replicas, a `<service>-leader`
+fault kills whichever replica leads at that moment and measures how long until another one
+leads. Meanwhile a supervisor starts again any service that exits by itself (as systemd or
+Kubernetes would) and counts those restarts."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from chaos.infra import ChaosInfrastructure
@@ -15,6 +18,7 @@ from harness.stack import Stack
 
 log = logging.getLogger(__name__)
 SUPERVISION_INTERVAL = 0.5
+TAKEOVER_TIMEOUT = 60.0
 
 
 @dataclass
@@ -24,6 +28,9 @@ class World:
     killed: set[str] = field(default_factory=set)
     """Services killed on purpose and not started again yet: not the supervisor's business."""
     unplanned_restarts: dict[str, int] = field(default_factory=dict)
+    takeovers: dict[str, float] = field(default_factory=dict)
+    """Seconds from killing a service's leader until another replica led (inf: never)."""
+    _leaders_killed: dict[str, str] = field(default_factory=dict)
 
     def kill(self, target: Target) -> None:
         if target == "kafka":
@@ -31,8 +38,11 @@ class World:
         elif target == "postgres":
             self.infra.kill_postgres()
         else:
-            self.killed.add(target)
-            self.stack.services[target].kill()
+            label = self._process_of(target)
+            self.killed.add(label)
+            self.stack.services[label].kill()
+            if target.endswith("-leader"):
+                self._await_takeover(target.removesuffix("-leader"), killed=label)
 
     def restart(self, target: Target) -> None:
         if target == "kafka":
@@ -40,8 +50,37 @@ class World:
         elif target == "postgres":
             self.infra.restart_postgres()
         else:
-            self.stack.services[target].start()
-            self.killed.discard(target)
+            label = self._leaders_killed.pop(target, target)
+            self.stack.services[label].start()
+            self.killed.discard(label)
+
+    def _replicas(self, service: str) -> list[str]:
+        return [label for label, p in self.stack.services.items() if p.name == service]
+
+    def _process_of(self, target: Target) -> str:
+        if not target.endswith("-leader"):
+            return target
+        service = target.removesuffix("-leader")
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT
+        while time.monotonic() < deadline:
+            leaders = [r for r in self._replicas(service) if self.stack.services[r].leading()]
+            if leaders:
+                self._leaders_killed[target] = leaders[0]
+                return leaders[0]
+            time.sleep(0.2)
+        raise RuntimeError(f"no replica of {service} leads")
+
+    def _await_takeover(self, service: str, *, killed: str) -> None:
+        """How long until a surviving replica leads (recorded; the check judges it)."""
+        started = time.monotonic()
+        others = [r for r in self._replicas(service) if r != killed]
+        while time.monotonic() - started < TAKEOVER_TIMEOUT:
+            if any(self.stack.services[r].leading() for r in others):
+                self.takeovers[service] = round(time.monotonic() - started, 2)
+                log.info("chaos: %s led again after %.1fs", service, self.takeovers[service])
+                return
+            time.sleep(0.1)
+        self.takeovers[service] = float("inf")
 
     def restart_exited(self) -> None:
         for name, service in self.stack.services.items():

@@ -55,6 +55,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         database=database,
         logs=logs,
         namespace=namespace,
+        replicas=scenario.replicas,
     )
     world = World(infra, stack)
     try:
@@ -64,6 +65,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
             inputs=load.n,
             quiescent=quiescent,
             unplanned_restarts=sum(world.unplanned_restarts.values()),
+            leader_takeover_s=max(world.takeovers.values(), default=None),
         )
         await count_stores(url, counts, [fingerprint(run, i) for i in range(load.n)])
         letters = await dead_letters(infra.kafka_bootstrap_servers, namespace)

@@ -6,7 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Target = Literal["intake", "triage", "metrics", "kafka", "postgres"]
+Target = Literal[
+    "intake",
+    "triage",
+    "metrics",
+    "kafka",
+    "postgres",
+    "intake-leader",
+    "triage-leader",
+    "metrics-leader",
+]
+"""A process, the broker or the database server; `<service>-leader`: whichever replica of the
+service leads (relay, timers, projections) when the fault comes."""
 TARGETS: tuple[Target, ...] = ("intake", "triage", "metrics", "kafka", "postgres")
 
 
@@ -23,6 +34,8 @@ class Fault:
 class Scenario:
     name: str
     faults: tuple[Fault, ...]
+    replicas: int = 1
+    """Processes per service."""
 
 
 def _alone(target: Target, down_for: float) -> Scenario:
@@ -38,6 +51,15 @@ SCENARIOS: dict[str, Scenario] = {
         _alone("metrics", 2.0),
         _alone("kafka", 5.0),
         _alone("postgres", 5.0),
+        Scenario(
+            "replicas",
+            (
+                Fault("intake-leader", at=0.2),
+                Fault("triage-leader", at=0.4),
+                Fault("metrics-leader", at=0.6),
+            ),
+            replicas=2,
+        ),
         Scenario(
             "everything",
             tuple(

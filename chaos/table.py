@@ -23,11 +23,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("phantoms", "phantoms"),
     ("DLQ", "dead_letters"),
     ("unplanned restarts", "unplanned_restarts"),
+    ("takeover s", "leader_takeover_s"),
 )
 
 
 def _cell(counts: Counts, attribute: str) -> str:
-    return str(getattr(counts, attribute))
+    value = getattr(counts, attribute)
+    return "-" if value is None else str(value)
 
 
 def render(results: Sequence[tuple[str, Counts]]) -> str:

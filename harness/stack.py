@@ -1,20 +1,24 @@
 """The real stack for end-to-end and chaos runs: intake, triage and metrics each as its own
-process, on free ports, against the given Kafka and PostgreSQL. A service can be SIGKILLed and
-started again on the same port with the same settings, as a supervisor would."""
+process (or as several replicas: `triage`, `triage-2`, ...), on free ports, against the given
+Kafka and PostgreSQL. A process can be SIGKILLed and started again on the same port with the same
+settings, as a supervisor would."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lts_events.infra import Infrastructure
 from lts_events.infra.net import free_port
-from lts_events.infra.stack import http_status, service_env
+from lts_events.infra.stack import http_status, replica_label, service_env
 
 from harness.database import analyst_role
 
@@ -84,6 +88,18 @@ class ServiceProcess:
     def ready(self) -> bool:
         return http_status(f"{self.url}/readyz") == 200
 
+    def leading(self) -> bool:
+        """Whether this process runs its service's single-active work (relay, timers,
+        projections) now."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz/details", timeout=2) as answer:
+                details = json.load(answer)
+        except urllib.error.HTTPError as error:
+            details = json.load(error)
+        except (OSError, ValueError):
+            return False
+        return bool(details.get("leader", {}).get("leading"))
+
 
 @dataclass
 class Stack:
@@ -142,8 +158,10 @@ def build_stack(
     logs: Path,
     namespace: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    replicas: int = 1,
 ) -> Stack:
-    """The stack's processes, not started yet: one port and one log file per service."""
+    """The stack's processes, not started yet: one port and one log file per process, keyed
+    `intake`, `triage`, `metrics` (and `intake-2`, ... with replicas)."""
     infra = Infrastructure(
         kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database_url
     )
@@ -154,13 +172,14 @@ def build_stack(
         **(extra_env or {}),
     }
     services = {}
-    for name in SERVICES:
-        port = free_port()
-        services[name] = ServiceProcess(
-            name=name,
-            port=port,
-            env={**service_env(name, port, infra), **common},
-            log=logs / f"{name}.log",
-            namespace=namespace,
-        )
+    for replica in range(1, replicas + 1):
+        for name in SERVICES:
+            port, label = free_port(), replica_label(name, replica)
+            services[label] = ServiceProcess(
+                name=name,
+                port=port,
+                env={**service_env(name, port, infra), **common},
+                log=logs / f"{label}.log",
+                namespace=namespace,
+            )
     return Stack(services, database_url, kafka_bootstrap_servers, namespace)
