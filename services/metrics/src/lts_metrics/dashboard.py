@@ -4,7 +4,7 @@ redacts it); the filter form carries it on."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -15,14 +15,15 @@ from fastapi.security.utils import get_authorization_scheme_param
 from lts_events.auth import Principal
 from lts_events.contracts.common import Severity
 
+from lts_metrics import dashboard_release
 from lts_metrics.dashboard_page import PERIODS, Choice, Figures, render
+from lts_metrics.dashboard_release import ReleaseFigures
 from lts_metrics.queries import DURATIONS, Filters, MetricsQueries
 from lts_metrics.queries_adoption import AdoptionQueries
+from lts_metrics.queries_release import ALL_LINES, ReleaseQueries
 from lts_metrics.scope import Scope
 
 Authenticate = Callable[..., Principal]
-Section = Callable[[Scope, datetime], Awaitable[list[tuple[str, str, str]]]]
-"""More cards for the page (id, title, markup) for the chosen scope, e.g. the release metrics."""
 
 
 def dashboard_router(
@@ -30,7 +31,7 @@ def dashboard_router(
     adoption: AdoptionQueries,
     authenticate: Authenticate,
     *,
-    sections: Section | None = None,
+    release: ReleaseQueries,
 ) -> APIRouter:
     api = APIRouter(tags=["dashboard"])
 
@@ -63,9 +64,20 @@ def dashboard_router(
         figures.backlog = await queries.backlog(tickets, at=at)
         figures.adoption = await adoption.adoption(scope)
         figures.audits = await adoption.fast_track_audits(scope, at=at)
-        if sections is not None:
-            figures.sections = await sections(scope, at)
-        lines = sorted({row.line for row in await adoption.adoption(Scope())})
+        releases = ReleaseFigures(
+            time_to_release=await release.time_to_release(scope),
+            rollback_rate=await release.rollback_rate(scope),
+            rollback_times=await release.rollback_times(scope),
+            pass_rate=await release.test_pass_rate(scope),
+            flaky=await release.flaky_tests(scope),
+            dora=await release.dora(scope, at=at),
+        )
+        figures.sections = dashboard_release.cards(releases)
+        lines = sorted(
+            {row.line for row in await adoption.adoption(Scope())}
+            | {row.line for row in await release.rollback_rate(Scope()) if row.line != ALL_LINES}
+            | {r.line for r in await release.time_to_release(Scope()) if r.line != ALL_LINES}
+        )
         choice = Choice(
             line=line or None,
             severity=chosen_severity,

@@ -37,7 +37,7 @@ def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
     return [
         api.router(queries, ctx.authenticator, adoption_queries=adoption, release_queries=release),
         api.telemetry_router(AdoptionInbox(ctx.store)),
-        dashboard_router(queries, adoption, ctx.authenticator),
+        dashboard_router(queries, adoption, ctx.authenticator, release=release),
     ]
 
 

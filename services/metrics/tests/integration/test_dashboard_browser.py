@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,35 +17,34 @@ from lts_events.auth import Authenticator
 from lts_events.contracts.common import Severity
 from lts_metrics.audit import facts_of
 from lts_metrics.dashboard import dashboard_router
+from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import FastTrackStory, TicketStory, downloads_message
 
+from . import release_run
 from .conftest import Metrics
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
+T0, DAY, HOUR = release_run.T0, release_run.DAY, release_run.HOUR
 
 
 async def seed(metrics: Metrics) -> None:
-    stories = [
-        TicketStory(ticket_id=1, opened_at=T0, severity=Severity.CRITICAL, triaged_after=HOUR),
-        TicketStory(ticket_id=2, opened_at=T0, severity=Severity.HIGH, triaged_after=2 * HOUR),
-        TicketStory(ticket_id=3, opened_at=T0, severity=Severity.HIGH, triaged_after=4 * HOUR),
-    ]
+    """The release run (tickets 1 high and 2 critical, each triaged in 1 h; releases,
+    rollouts, CI) plus ticket 3 (high, triaged in 4 h), a fast-track of ticket 1 whose
+    postmortem is overdue, and downloads of two lines."""
+    third = TicketStory(ticket_id=3, opened_at=T0, severity=Severity.HIGH, triaged_after=4 * HOUR)
     overdue = FastTrackStory(
-        ticket_id=1, approved_at=T0 + 2 * HOUR, audit_closed_after=HOUR, overdue_after=3 * 24 * HOUR
+        ticket_id=1, approved_at=T0 + 2 * HOUR, audit_closed_after=HOUR, overdue_after=3 * DAY
     )
-    for envelope in [e for s in stories for e in s.envelopes()] + overdue.envelopes():
-        topic = "lts.intake.events" if "intake" in envelope.type else "lts.triage.events"
-        await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
-    day = T0 + timedelta(days=1)
-    for offset, (version, count) in enumerate([("1.4.2", 30), ("1.4.3", 70), ("1.3.9", 50)]):
-        await metrics.inbox.on_downloads(
-            downloads_message("ltsapp", version, count, at=day, offset=offset)
+    for envelope in [*release_run.envelopes(), *third.envelopes(), *overdue.envelopes()]:
+        await metrics.audit.record(
+            envelope, facts_of(envelope, topic=release_run.topic_of(envelope))
         )
+    for offset, (version, count) in enumerate([("1.4.2", 30), ("1.4.3", 70), ("1.3.9", 50)]):
+        message = downloads_message("ltsapp", version, count, at=T0 + DAY, offset=offset)
+        await metrics.inbox.on_downloads(message)
     await metrics.settle()
 
 
@@ -55,7 +53,12 @@ async def dashboard_url(metrics: Metrics) -> AsyncIterator[str]:
     await seed(metrics)
     app = FastAPI()
     app.include_router(
-        dashboard_router(metrics.queries, metrics.adoption, Authenticator.from_settings())
+        dashboard_router(
+            metrics.queries,
+            metrics.adoption,
+            Authenticator.from_settings(),
+            release=ReleaseQueries(metrics.store.engine, schema=metrics.store.schema),
+        )
     )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     serving = asyncio.create_task(server.serve())
@@ -96,6 +99,11 @@ async def test_the_dashboard_renders_every_chart_with_the_seeded_figures(
         assert response is not None
         assert response.status == 200
 
+        async def tile(name: str) -> tuple[str, str]:
+            found = page.locator(f'[data-tile="{name}"]')
+            value = await found.locator(".tile-value").inner_text()
+            return value, await found.locator(".tile-note").inner_text()
+
         async def shown(chart: str, label: str) -> str:
             text = page.locator(f'svg[data-chart="{chart}"] text.value[data-label="{label}"]')
             return (await text.text_content() or "").strip()
@@ -111,7 +119,18 @@ async def test_the_dashboard_renders_every_chart_with_the_seeded_figures(
             "1.3": await shown("adoption-latest", "1.3 (1.3.9) download"),
             "overdue": await page.locator('[data-tile="audits-overdue"] .tile-value').inner_text(),
             "listed": await page.locator("table.audits tbody tr.overdue").count(),
+            "release all p50": await shown("time-to-release", "all p50"),
+            "release 1.4 p50": await shown("time-to-release", "1.4 p50"),
+            "rollbacks 1.4": await shown("rollback-rate", "1.4"),
+            "rollbacks all": await shown("rollback-rate", "all"),
+            "pass 1.3": await shown("pass-rate", "1.3"),
+            "pass 1.4": await shown("pass-rate", "1.4"),
+            "cfr": await tile("dora-change-failure"),
+            "recovery": await tile("dora-recovery"),
+            "lead time": await tile("dora-lead-time"),
+            "dora lines": await page.locator("table.dora tbody tr").count(),
         }
+        frequency = await tile("dora-frequency")
         await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         await page.select_option("select[name=severity]", "high")
         await page.click("button[type=submit]")
@@ -122,10 +141,10 @@ async def test_the_dashboard_renders_every_chart_with_the_seeded_figures(
 
     assert problems == []
     assert outside == []
-    # 1 h, 2 h, 4 h: percentile_cont 0.5 -> 2 h, 0.9 -> 2 + 0.8 * 2 = 3.6 h
+    # 1 h, 1 h, 4 h: percentile_cont 0.5 -> 1 h, 0.9 -> 1 + 0.8 * 3 = 3.4 h
     assert everyone == {
-        "p50": "2.0 h",
-        "p90": "3.6 h",
+        "p50": "1.0 h",
+        "p90": "3.4 h",
         "bars": 3,  # only triage has figures: nothing was planned or approved
         "sla": "100.0%",
         "critical": "1",
@@ -134,7 +153,19 @@ async def test_the_dashboard_renders_every_chart_with_the_seeded_figures(
         "1.3": "100.0%",
         "overdue": "1",  # the postmortem; the audit was closed
         "listed": 1,
+        # the release run's figures (test_release_metrics.py works them out)
+        "release all p50": "3.0 d",
+        "release 1.4 p50": "2.5 d",
+        "rollbacks 1.4": "33.3%",
+        "rollbacks all": "50.0%",
+        "pass 1.3": "80.0%",  # 4 passed, the failed lint job
+        "pass 1.4": "95.0%",
+        "cfr": ("50.0%", "low"),
+        "recovery": ("30 min", "elite"),
+        "lead time": ("2.0 d", "high"),
+        "dora lines": 2,
     }
-    assert high_only == "3.0 h"  # 2 h and 4 h
+    assert frequency[0].endswith("/ week")  # 4 releases over the days since the first one
+    assert high_only == "2.5 h"  # tickets 1 (1 h) and 3 (4 h)
     assert "token=dev-analyst" in filtered_url  # the form carries the token on
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
