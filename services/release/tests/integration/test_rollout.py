@@ -339,6 +339,8 @@ async def test_a_published_release_starts_its_rollout_from_the_own_topic(
         "1.4.7",
     )
     assert view["strategy"] == "staged_canary"
+    history = await watched_service.store.read_stream(rollout_stream(version))
+    assert history.events[0].event.ticket_ids == (123,)  # type: ignore[attr-defined]
 
 
 # -- the rollback deadline, on the real store and timer loop ------------------------------

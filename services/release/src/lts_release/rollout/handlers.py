@@ -295,6 +295,7 @@ class RolloutHandlers:
             previous_safe_version=published.previous_safe_version,
             strategy=strategy,
             candidate_id=published.candidate_id,
+            ticket_ids=published.ticket_ids,
             skip_analysis_reason=(
                 f"emergency fast-track of candidate {published.candidate_id}" if emergency else None
             ),

@@ -56,6 +56,7 @@ class StartRollout:
     held_roles: frozenset[Role] = frozenset({Role.AUTOMATION})
     service: str | None = None
     candidate_id: str | None = None
+    ticket_ids: tuple[int, ...] = ()
     skip_analysis_reason: str | None = None  # the emergency fast-track only
     fast_track_approved: bool = False  # the plan's emergency fast-track was approved
 
@@ -232,6 +233,7 @@ def _start(state: RolloutState, cmd: StartRollout, ctx: _Ctx) -> Decided:
         version=cmd.version,
         line=cmd.line,
         candidate_id=cmd.candidate_id,
+        ticket_ids=cmd.ticket_ids,
         service=cmd.service,
         previous_safe_version=safe,
         strategy=cmd.strategy,
@@ -409,6 +411,7 @@ def _start_rollback(
         to_version=started.previous_safe_version,
         line=started.line,
         candidate_id=started.candidate_id,
+        ticket_ids=started.ticket_ids,
         reason=reason,
         trigger=trigger,
         detected_at=detected_at,
@@ -446,6 +449,7 @@ def _rollback_progress(
                     from_version=rollback.from_version,
                     to_version=rollback.to_version,
                     line=rollback.line,
+                    ticket_ids=rollback.ticket_ids,
                     reason=rollback.reason,
                     trigger=rollback.trigger,
                     withdrawn_from=cmd.withdrawn_from,
@@ -470,6 +474,7 @@ def _rollback_progress(
                     rollout_id=ctx.rollout_id,
                     from_version=rollback.from_version,
                     to_version=rollback.to_version,
+                    ticket_ids=rollback.ticket_ids,
                     detected_at=rollback.detected_at,
                     deadline=rollback.deadline,
                     overdue_at=ctx.now,

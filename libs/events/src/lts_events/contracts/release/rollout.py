@@ -70,6 +70,7 @@ class RolloutStarted(Event):
     version: str
     line: str
     candidate_id: str | None = None  # the published candidate (its channels withdraw it)
+    ticket_ids: tuple[int, ...] = ()  # the tickets the release ships (their timelines)
     service: str | None = None  # the `service` label health alerts name, if any
     previous_safe_version: str
     strategy: RolloutStrategy
@@ -192,6 +193,7 @@ class RollbackStarted(Event):
     to_version: str
     line: str
     candidate_id: str | None = None
+    ticket_ids: tuple[int, ...] = ()
     reason: str
     trigger: RollbackTrigger
     detected_at: datetime
@@ -209,6 +211,7 @@ class RolledBack(Event):
     from_version: str
     to_version: str
     line: str
+    ticket_ids: tuple[int, ...] = ()
     reason: str
     trigger: RollbackTrigger
     withdrawn_from: tuple[str, ...] = ()
@@ -224,6 +227,7 @@ class RollbackOverdue(Event):
     rollout_id: RolloutId
     from_version: str
     to_version: str
+    ticket_ids: tuple[int, ...] = ()
     detected_at: datetime
     deadline: datetime
     overdue_at: datetime
