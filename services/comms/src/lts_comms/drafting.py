@@ -151,10 +151,3 @@ def _modified(releases: Sequence[ReleaseView], context: AdvisoryContext) -> date
     times = [r.published_at for r in releases if r.published_at is not None]
     times += [rb.rolled_back_at for r in releases for rb in r.rollbacks]
     return max(times) if times else contexts.advisory_epoch()
-
-
-def fixing_versions(facts: dict[str, object] | None) -> tuple[str, ...]:
-    """The versions an advisory revision lists as fixing it (read back from its facts)."""
-    fixed_in = (facts or {}).get("fixed_in") or []
-    assert isinstance(fixed_in, list)
-    return tuple(str(fix["fixed"]) for fix in fixed_in if isinstance(fix, dict))

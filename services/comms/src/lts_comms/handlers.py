@@ -34,7 +34,7 @@ from lts_comms.document import (
     fold,
     fold_onto,
 )
-from lts_comms.drafting import Drafter, advisory_document_id, fixing_versions
+from lts_comms.drafting import Drafter
 from lts_comms.inputs import Facts, facts_of
 from lts_comms.projection import ReleaseView, TicketView, release_view, ticket_view
 
@@ -87,35 +87,51 @@ class CommsHandlers:
             processed=processed,
         )
         if isinstance(facts, ReleaseFactsNoted):
-            await self.draft_release(facts.version, metadata)
-        else:
-            await self.draft_advisory(facts.ticket_id, metadata)
+            release = await self.release(facts.version)
+            await self._index_tickets(release, metadata)
+            await self.draft_release(release.version, metadata)
+            return
+        # a ticket's facts may come after the releases carrying it (another topic): redraft
+        # what they are in
+        ticket = (await self.tickets((facts.ticket_id,)))[0]
+        for version in ticket.releases:
+            await self.draft_release(version, metadata)
+
+    async def _index_tickets(self, release: ReleaseView, metadata: Metadata) -> None:
+        """Note on each of the release's tickets that the release carries it (once)."""
+        for ticket in await self.tickets(release.ticket_ids):
+            if release.version in ticket.releases:
+                continue
+            indexed = TicketFactsNoted(
+                ticket_id=ticket.ticket_id,
+                source_type=ReleaseFactsNoted.type,
+                releases=(release.version,),
+                noted_at=self.clock(),
+            )
+            await self.store.append(
+                ticket_stream(ticket.ticket_id),
+                [NewEvent.of(indexed, metadata)],
+                expected_version=ANY,
+            )
 
     async def draft_release(self, version: str, metadata: Metadata) -> None:
+        """The release's documents, then the advisory of each security ticket it carries."""
         release = await self.release(version)
         tickets = await self.tickets(release.ticket_ids)
         for content in self.drafter.for_release(release, tickets):
             await self.execute(content.document_id, Draft(content, AUTOMATION), metadata)
-        if release.status is not None:
-            for ticket in tickets:
-                if ticket.is_security:
-                    await self.draft_advisory(ticket.ticket_id, metadata, also=version)
+        for ticket in tickets:
+            if ticket.is_security and ticket.releases:
+                await self.draft_advisory(ticket, metadata)
 
-    async def draft_advisory(
-        self, ticket_id: int, metadata: Metadata, *, also: str | None = None
-    ) -> None:
-        """(Re)draft a security ticket's advisory from the releases it lists, plus `also`. A
-        ticket that no release carried yet has no advisory."""
-        state, _ = await self.load(advisory_document_id(ticket_id))
-        versions = set(fixing_versions(state.latest.facts if state.latest else None))
-        if also is not None:
-            versions.add(also)
-        ticket = (await self.tickets((ticket_id,)))[0]
-        if not versions or not ticket.is_security:
-            return
-        releases = [await self.release(v) for v in sorted(versions)]
-        content = self.drafter.advisory(ticket, releases)
+    async def draft_advisory(self, ticket: TicketView, metadata: Metadata) -> None:
+        """(Re)draft a security ticket's advisory from every release that carries it."""
+        content = await self._advisory(ticket)
         await self.execute(content.document_id, Draft(content, AUTOMATION), metadata)
+
+    async def _advisory(self, ticket: TicketView) -> DraftContent:
+        releases = [await self.release(v) for v in ticket.releases]
+        return self.drafter.advisory(ticket, releases)
 
     async def preview(
         self, kind: DocumentKind, *, version: str | None, ticket_id: int | None
@@ -143,16 +159,8 @@ class CommsHandlers:
             ticket_ids = (await self.release(version)).ticket_ids
         else:
             raise ValueError("an advisory is drafted for a ticket or a release: name one")
-        drafts: list[DraftContent] = []
-        for ticket in await self.tickets(ticket_ids):
-            if not ticket.is_security:
-                continue
-            state, _ = await self.load(advisory_document_id(ticket.ticket_id))
-            versions = set(fixing_versions(state.latest.facts if state.latest else None))
-            versions |= {version} if version is not None else set()
-            releases = [await self.release(v) for v in sorted(versions)]
-            drafts.append(self.drafter.advisory(ticket, releases))
-        return drafts
+        tickets = await self.tickets(ticket_ids)
+        return [await self._advisory(t) for t in tickets if t.is_security and t.releases]
 
     async def release(self, version: str) -> ReleaseView:
         history = await self.store.read_stream(release_stream(version))

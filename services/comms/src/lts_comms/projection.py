@@ -29,6 +29,7 @@ class TicketView:
     workaround: bool | None = None
     api_change: bool = False
     target_branches: tuple[str, ...] = ()
+    releases: tuple[str, ...] = ()  # versions of the releases carrying it
 
     @property
     def is_security(self) -> bool:
@@ -75,7 +76,9 @@ def _merged(view: Any, noted: Any, skip: frozenset[str]) -> Any:
 def ticket_view(ticket_id: int, noted: Iterable[TicketFactsNoted]) -> TicketView:
     view = TicketView(ticket_id)
     for facts in noted:
-        view = _merged(view, facts, frozenset({"ticket_id"}))
+        view = _merged(view, facts, frozenset({"ticket_id", "releases"}))
+        if facts.releases:
+            view = replace(view, releases=tuple(sorted({*view.releases, *facts.releases})))
     return view
 
 

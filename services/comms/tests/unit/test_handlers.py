@@ -171,3 +171,13 @@ async def test_preview_drafts_a_candidates_note_without_storing_anything() -> No
     assert note.document_id == "release-note-1.4.3"
     assert "pip install 'lts-flow==1.4.3'" in note.renderings.text
     assert len(await store.read_all(after=Checkpoint.start())) == before
+
+
+async def test_a_security_ticket_noted_after_its_release_still_gets_its_advisory() -> None:
+    handlers, store, _ = shell()
+    await handlers.note(candidate(), AUTO)  # the release topic was read first
+
+    await handlers.note(security_ticket(), AUTO)
+
+    drafts = [e for e in await events_of(store, "advisory-42") if isinstance(e, DocumentDrafted)]
+    assert [d.revision for d in drafts] == [1]

@@ -4,7 +4,9 @@ from (it never reads another service's tables). Owned by the comms service.
 One event per input that brought something new, in the stream of what it is about: a ticket
 (`ticket_stream(ticket_id)`) or a release (`release_stream(version)`). A field left None
 (or an empty tuple where None is not allowed) was not in that input: folding the stream keeps
-the earlier value. `source_type` is the input event's type, for the audit.
+the earlier value. `source_type` is the input event's type, for the audit. A ticket's `releases`
+index is noted from the releases' facts (each release that carries the ticket adds its version),
+so that facts arriving on either topic first find the other side.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class TicketFactsNoted(Event):
         default=None, description="The fix changes an API: upgrade guidance is drafted"
     )
     target_branches: tuple[str, ...] | None = None
+    releases: tuple[str, ...] | None = Field(
+        default=None,
+        description="Versions of releases noted as carrying the ticket (added to, not replaced)",
+    )
     noted_at: datetime
 
 
