@@ -10,7 +10,15 @@ from lts_events.contracts.release.ci import FindingLevel, Gate
 from lts_events.contracts.release.rollout import CanaryPhase
 from lts_events.infra.paths import lts_home
 from lts_events.settings import CommonSettings
-from pydantic import Field, SecretStr, model_validator
+from lts_events.support import (
+    SUPPORT_MATRIX_ENV,
+    LtsLine,
+    LtsLineSetting,
+    default_line_settings,
+    lines_of,
+)
+from packaging.version import Version
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lts_release.backports.policy import ESSENTIAL_GATES, RELEASE_SLA, BackportPolicy
@@ -109,6 +117,22 @@ class Settings(BaseSettings):
         default_factory=lambda: {s: d.total_seconds() / 3600 for s, d in RELEASE_SLA.items()}
     )
     """Release SLA per severity in hours from plan approval, JSON `{"critical": 72}`."""
+
+    lts_lines: list[LtsLineSetting] = Field(
+        default_factory=default_line_settings,
+        validation_alias=AliasChoices(SUPPORT_MATRIX_ENV, "lts_lines"),
+    )
+    """The support matrix shared with intake and triage (`LTS_SUPPORT_MATRIX`), JSON
+    `[{"version": "1.4", "end_of_support": "2028-12-31"}]`: the lines candidates are made for."""
+    core_released_versions: dict[str, str] = Field(default_factory=dict)
+    """Each line's last version released before this service, JSON `{"1.4": "1.4.2"}`: the
+    base of its first candidate's version (none: the line starts at X.Y.0)."""
+
+    def lines(self) -> tuple[LtsLine, ...]:
+        return lines_of(self.lts_lines)
+
+    def released_baselines(self) -> dict[str, Version]:
+        return {line: Version(v) for line, v in self.core_released_versions.items()}
 
     def backport_policy(self) -> BackportPolicy:
         return BackportPolicy(

@@ -5,7 +5,11 @@ to the parts' handlers, nothing else; each part adds its lines here."""
 
 from __future__ import annotations
 
-from lts_events.consumer import Subscriptions
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from lts_events.consumer import Inbound, Subscriptions
+from lts_events.contracts.release.backports import BackportOpened
 from lts_events.contracts.release.candidates import CandidateOpened
 from lts_events.contracts.release.ci import CiResultRecorded
 from lts_events.contracts.release.publication import ReleasePublished
@@ -17,10 +21,12 @@ from lts_events.contracts.triage import (
     TicketReceived,
     TicketTriaged,
 )
+from lts_events.event import Event
 from lts_events.store.port import EventStore
 
 from lts_release.parts import ReleaseParts
 
+E = TypeVar("E", bound=Event)
 TRIAGE_TOPIC = "lts.triage.events"
 RELEASE_TOPIC = "lts.release.events"
 # What opens, revises and closes backports (a ticket's events keep their order: one key)
@@ -33,6 +39,21 @@ TRIAGE_EVENTS = (
     TicketClosed,
 )
 INBOUND_CI = "lts.inbound.ci"  # CI results as CloudEvents (lts_release.ci.cloudevents)
+
+
+def fan_out(
+    *handlers: Callable[[Inbound[E]], Awaitable[None]],
+) -> Callable[[Inbound[E]], Awaitable[None]]:
+    """One handler calling several parts' handlers in turn: `Subscriptions.on` takes one handler
+    per event type, and several parts react to the same event. Each part's appends must record
+    the message under their own processed id (`origin_of(..., part=...)`) so a redelivery after
+    a crash half-way repeats none of them."""
+
+    async def each(inbound: Inbound[E]) -> None:
+        for handler in handlers:
+            await handler(inbound)
+
+    return each
 
 
 def release_subscriptions(
@@ -61,6 +82,9 @@ def release_subscriptions(
         subscriptions.on(triage_event, parts.backports.on_triage, append_dedups=True)
     subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
     subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
+    subscriptions.on(BackportOpened, parts.line_index.on_backport_opened, append_dedups=True)
+    # several parts react to a published release: add yours to the fan-out
+    subscriptions.on(ReleasePublished, fan_out(parts.backports.on_release_published))
     # -- ci (relci): CI results as CloudEvents; a bad one goes to the DLQ with the reason
     subscriptions.on_raw_batch(INBOUND_CI, parts.ci.on_inbound_batch)
     # -- staging (relstage)

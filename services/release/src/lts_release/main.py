@@ -15,6 +15,7 @@ from lts_events.service import ServiceContext, ServiceSpec, serve
 from lts_events.store.port import Timer
 
 from lts_release.backports.api import build_router as build_backports_router
+from lts_release.candidates.api import build_router as build_candidates_router
 from lts_release.ci_api import build_ci_router
 from lts_release.kafka import release_subscriptions
 from lts_release.parts import build, timer_routes
@@ -29,6 +30,7 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
     auth = context.authenticator
     return (
         build_backports_router(parts.backports, auth),
+        build_candidates_router(parts.candidates, auth),
         rollout_router(parts.rollout, auth),
         build_ci_router(parts.ci, authenticator=auth, settings=parts.settings),
         staging_router(parts.staging, auth),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from lts_events.service import ServiceContext
 
 from lts_release.backports.handlers import RELEASE_SLA_TIMER, BackportHandlers
+from lts_release.candidates.handlers import CandidateHandlers
 from lts_release.candidates.index import LineIndex
 from lts_release.ci.gates import GateMap
 from lts_release.ci.recorder import CiRecorder
@@ -30,6 +31,7 @@ class ReleaseParts:
     settings: Settings
     backports: BackportHandlers
     line_index: LineIndex
+    candidates: CandidateHandlers
     rollout: RolloutHandlers
     ci: CiRecorder
     staging: Staging
@@ -49,6 +51,12 @@ def build(context: ServiceContext) -> ReleaseParts:
             consumer=context.name,
         ),
         line_index=LineIndex(context.store),
+        candidates=CandidateHandlers(
+            context.store,
+            clock=context.clock,
+            lines=settings.lines(),
+            baselines=settings.released_baselines(),
+        ),
         rollout=rollout_handlers(context, settings, PublicationRollback(publication)),
         ci=CiRecorder(
             context.store,

@@ -93,6 +93,8 @@ async def release_service(
     monkeypatch.setenv("LTS_RELEASE_TRIAGE_TOPIC", triage_topic)
     inbound_ci_topic = f"lts.inbound.ci_{unique}"
     monkeypatch.setenv("LTS_RELEASE_CI_INBOUND_TOPIC", inbound_ci_topic)
+    # the seed's lines, as released before the service: 1.4.2 and 1.3.7 (its affected versions)
+    monkeypatch.setenv("LTS_RELEASE_CORE_RELEASED_VERSIONS", '{"1.4": "1.4.2", "1.3": "1.3.7"}')
     drop_schemas.append(name)
     settings = RuntimeSettings(
         kafka_bootstrap_servers=kafka, database_url=database_url, timer_interval=0.2

@@ -22,6 +22,7 @@ from lts_events.contracts.release.backports import (
     backport_stream,
 )
 from lts_events.contracts.release.ci import CiResultRecorded, ci_stream
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.triage import (
     BackportDecided,
     BackportPlanned,
@@ -39,6 +40,7 @@ from lts_release.backports.domain import (
     Command,
     Decided,
     FireReleaseSla,
+    MarkReleased,
     Open,
     Reassess,
     Replan,
@@ -192,6 +194,14 @@ class BackportHandlers:
         key = backport_of_branch(inbound.event.branch)
         if key is not None:
             await self.execute(key, Reassess(), origin_of(inbound))
+
+    async def on_release_published(self, inbound: Inbound[ReleasePublished]) -> None:
+        """Each ticket the release ships is released on its line (and its SLA stops)."""
+        published = inbound.event
+        command = MarkReleased(published.version, published.candidate_id)
+        for ticket_id in published.ticket_ids:
+            origin = origin_of(inbound, part=str(ticket_id))
+            await self.execute((ticket_id, published.line), command, origin)
 
     async def on_release_sla(self, timer: Timer) -> None:
         ticket_id, line = timer.stream_id.removeprefix("backport-").split("-", 1)

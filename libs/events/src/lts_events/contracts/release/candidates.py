@@ -5,7 +5,7 @@ A candidate lives in the stream `candidate_stream(candidate_id)`; its id is its 
 e.g. `1.4.3rc1` (tag `v1.4.3rc1`; the final's tag is `v1.4.3`). `CandidateOpened` is its first
 event; the staging, publication and rollout parts append theirs after it (their contract
 modules). A line's own facts live in `line_stream(line)`: the version exceptions engineering
-leads approved, refused candidate requests, and an index of its candidates.
+leads approved, refused candidate requests, and an index of its candidates and backports.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ class CandidateRule(StrEnum):
     NO_READY_BACKPORTS = "no-ready-backports"
     VERSION_NOT_NEWER = "version-not-newer"
     OTHER_LINE = "version-of-another-line"
+    LINE_OUT_OF_SUPPORT = "line-out-of-support"
 
 
 class CandidateRefused(Event):
@@ -127,4 +128,15 @@ class CandidateListed(Event):
     candidate_id: str
     version: str
     rc: int
+    opened_at: datetime
+
+
+class BackportListed(Event):
+    """The line's index of its backports (stream `line-{line}`), kept from `BackportOpened`:
+    where a candidate looks for the ready ones."""
+
+    type: ClassVar[str] = "lts.release.backport_listed"
+
+    line: str
+    ticket_id: int
     opened_at: datetime
