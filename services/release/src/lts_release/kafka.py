@@ -83,15 +83,18 @@ def release_subscriptions(
     subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
     subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
     subscriptions.on(BackportOpened, parts.line_index.on_backport_opened, append_dedups=True)
-    # several parts react to a published release: add yours to the fan-out
-    subscriptions.on(ReleasePublished, fan_out(parts.backports.on_release_published))
     # -- ci (relci): CI results as CloudEvents; a bad one goes to the DLQ with the reason
     subscriptions.on_raw_batch(INBOUND_CI, parts.ci.on_inbound_batch)
     # -- staging (relstage)
     # -- publication (relpub)
     # -- rollout (relroll): a publication starts a rollout; health alerts of versions under it
-    subscriptions.on(ReleasePublished, parts.rollout.on_release_published, append_dedups=True)
     subscriptions.on_raw(
         parts.settings.rollout_health_topic, parts.rollout.on_health_message, append_dedups=True
+    )
+    # -- several parts react to a published release (Subscriptions.on keeps one handler per
+    # type, a second `on` would silently replace the first): add yours to the fan-out
+    subscriptions.on(
+        ReleasePublished,
+        fan_out(parts.backports.on_release_published, parts.rollout.on_release_published),
     )
     return subscriptions
