@@ -77,10 +77,11 @@ def _validation_problem(error: RequestValidationError) -> Response:
 
 
 class ProblemRoute(APIRoute):
-    max_body_bytes: ClassVar[int] = 1_048_576
+    # None: the route streams its body itself (artifact uploads), nothing is read here.
+    max_body_bytes: ClassVar[int | None] = 1_048_576
 
     @classmethod
-    def limited(cls, max_body_bytes: int) -> type[ProblemRoute]:
+    def limited(cls, max_body_bytes: int | None) -> type[ProblemRoute]:
         return type("ProblemRoute", (cls,), {"max_body_bytes": max_body_bytes})
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -103,8 +104,8 @@ class ProblemRoute(APIRoute):
         return answer_problems
 
 
-async def _read_limited(request: Request, limit: int) -> None:
-    if request.method not in {"POST", "PUT", "PATCH"}:
+async def _read_limited(request: Request, limit: int | None) -> None:
+    if limit is None or request.method not in {"POST", "PUT", "PATCH"}:
         return
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

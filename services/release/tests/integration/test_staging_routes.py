@@ -4,14 +4,19 @@ verifies offline, and a digest mismatch stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import io
 import tarfile
 import zipfile
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from lts_events.actors import Actor, Role
 from lts_events.contracts.release.backports import BackportReady, GateEvidence, backport_stream
 from lts_events.contracts.release.candidates import (
@@ -22,13 +27,17 @@ from lts_events.contracts.release.candidates import (
 )
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
 from lts_events.contracts.triage import RolloutStrategy
+from lts_events.service import build_app
+from lts_events.settings import RuntimeSettings
 from lts_events.store.port import NO_STREAM
+from lts_events.store.postgres import PostgresEventStore
 from lts_release.appending import Outcome, append
 from lts_release.cli import app
+from lts_release.main import SPEC
 from lts_release.staging.manifest import BuildManifest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from .conftest import Running
+from .conftest import Running, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +203,8 @@ async def test_a_digest_mismatch_is_refused_and_nothing_is_stored(
     )
 
     assert refused.status_code == 422
-    assert "sha256" in refused.json()["detail"]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["field"] == "sha256"
     assert sorted(p for p in blobs.rglob("*") if p.is_file()) == before
     assert await staged_events(service, candidate_id) == []
 
@@ -213,3 +223,73 @@ async def test_roles_and_unknown_candidates_are_refused(service: Running) -> Non
 
     assert (as_qa.status_code, no_token.status_code) == (403, 401)
     assert (unknown.status_code, ci_seals.status_code) == (404, 403)
+
+
+@pytest.fixture
+async def served(
+    stage_data_dir: Path,
+    kafka: str,
+    database_url: str,
+    unique: str,
+    drop_schemas: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[Running, str]]:
+    """The real service behind a real HTTP server on a free port, for the CLI's own client."""
+    name = f"release_{unique}"
+    monkeypatch.setenv("LTS_RELEASE_TRIAGE_TOPIC", f"lts.triage_{unique}.events")
+    drop_schemas.append(name)
+    settings = RuntimeSettings(kafka_bootstrap_servers=kafka, database_url=database_url)
+    app_ = build_app(dataclasses.replace(SPEC, name=name), settings)
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: _started(server), within=60)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    store = await PostgresEventStore.connect(database_url, schema=name, migrate=False)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield Running(name, client, store, ""), f"http://127.0.0.1:{port}"
+    finally:
+        await store.close()
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> bool | None:
+    return True if server.started else None
+
+
+async def test_the_cli_uploads_seals_and_verifies_by_url(
+    served: tuple[Running, str], unique: str, ticket_id: int, tmp_path: Path
+) -> None:
+    service, url = served
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    wheel = a_wheel()
+    (tmp_path / WHEEL).write_bytes(wheel)
+    (tmp_path / "bom.json").write_text('{"bomFormat":"CycloneDX","specVersion":"1.6"}')
+    runner = CliRunner()
+    common = ["--url", url, "--token", "dev-automation"]
+
+    def run(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    uploaded = await asyncio.to_thread(run, "upload", candidate_id, str(tmp_path / WHEEL), *common)
+    sbom = await asyncio.to_thread(
+        run, "upload", candidate_id, str(tmp_path / "bom.json"), "--sbom-for", WHEEL, *common
+    )
+    as_ci = await asyncio.to_thread(run, "seal", candidate_id, *common)
+    sealed = await asyncio.to_thread(
+        run, "seal", candidate_id, "--url", url, "--token", "dev-release_manager"
+    )
+    bundle = (
+        f"{url}/candidates/{candidate_id}/files/release-{candidate_id.removesuffix('rc1')}.tar.gz"
+    )
+    verified = await asyncio.to_thread(run, "verify", bundle, "--token", "dev-qa")
+
+    assert uploaded.exit_code == 0, uploaded.output
+    assert f"{WHEEL}  sha256:{hashlib.sha256(wheel).hexdigest()}  stored" in uploaded.output
+    assert sbom.exit_code == 0, sbom.output
+    assert as_ci.exit_code == 1
+    assert "403" in as_ci.output
+    assert sealed.exit_code == 0, sealed.output
+    assert verified.exit_code == 0, verified.output
+    assert "OK release" in verified.output

@@ -14,7 +14,7 @@ import binascii
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal, require_role
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 
 from lts_release.candidate import CandidateState
+from lts_release.problems import Problem, ProblemRoute
 from lts_release.staging.decide import RefusalKind
 from lts_release.staging.digests import CHUNK, is_sha256_hex
 from lts_release.staging.service import Staging, StagingRefused, Upload
@@ -70,7 +71,8 @@ class StagingView(_View):
 
 
 def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
-    router = APIRouter(tags=["staging"])
+    # Problem details (RFC 9457) naming the field; bodies stream into the store, never buffered.
+    router = APIRouter(tags=["staging"], route_class=ProblemRoute.limited(None))
     Authenticated = Annotated[Principal, Depends(authenticator)]
     may_upload = require_role(*UPLOADERS)
     may_seal = require_role(Role.RELEASE_MANAGER)
@@ -92,9 +94,9 @@ def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
         try:
             stored, new = await staging.upload(upload, actor=actor)
         except DigestMismatch as mismatch:
-            raise HTTPException(422, f"sha256: {mismatch}; nothing was stored") from None
+            raise Problem(422, f"sha256: {mismatch}; nothing was stored", field="sha256") from None
         except TooLarge as error:
-            raise HTTPException(413, f"body: {error}; nothing was stored") from None
+            raise Problem(413, f"body: {error}; nothing was stored", field="body") from None
         except StagingRefused as refused:
             raise _http(refused) from None
         if not new:
@@ -123,7 +125,7 @@ def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
         """The candidate's artifacts and, once sealed, every output with its digest."""
         state = await staging.candidate(candidate_id)
         if not state.exists:
-            raise HTTPException(404, f"no candidate {candidate_id}")
+            raise Problem(404, f"no candidate {candidate_id}")
         return StagingView(
             candidate_id=candidate_id,
             sealed=state.sealed is not None,
@@ -139,11 +141,11 @@ def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
         state = await staging.candidate(candidate_id)
         found = files_of(state).get(path)
         if found is None:
-            raise HTTPException(404, f"candidate {candidate_id} has no staged file {path}")
+            raise Problem(404, f"candidate {candidate_id} has no staged file {path}", field="path")
         try:
             blob = staging.blobs.open(found.sha256)
         except BlobNotFound:
-            raise HTTPException(404, f"{path} is missing from the artifact store") from None
+            raise Problem(404, f"{path} is missing from the artifact store") from None
         return StreamingResponse(
             _chunks(blob),
             media_type=_media_type(state, path),
@@ -189,7 +191,7 @@ async def _upload_of(
     if content_type.startswith("multipart/form-data"):
         return await _multipart_upload(request, candidate_id, name, sha256, sbom_for)
     if not name:
-        raise HTTPException(422, "name: required (query parameter) for a raw-body upload")
+        raise Problem(422, "name: required (query) for a raw-body upload", field="query.name")
     return Upload(
         candidate_id=candidate_id,
         name=name,
@@ -206,11 +208,11 @@ async def _multipart_upload(
     form = await request.form()  # python-multipart spools large parts to disk, not memory
     file = form.get("file")
     if not isinstance(file, UploadFile):
-        raise HTTPException(422, "file: a multipart upload needs a file part named 'file'")
+        raise Problem(422, "file: a multipart upload needs a part named 'file'", field="file")
     fields: dict[str, Any] = {key: value for key, value in form.items() if isinstance(value, str)}
     chosen = fields.get("name") or name or file.filename
     if not chosen:
-        raise HTTPException(422, "name: the file part has no filename and no name was given")
+        raise Problem(422, "name: the file part has no filename and no name", field="name")
     return Upload(
         candidate_id=candidate_id,
         name=chosen,
@@ -230,7 +232,7 @@ def _declared(sha256: str | None) -> str | None:
     if sha256 is None:
         return None
     if not is_sha256_hex(sha256.lower()):
-        raise HTTPException(422, "sha256: 64 hexadecimal digits expected")
+        raise Problem(422, "sha256: 64 hexadecimal digits expected", field="sha256")
     return sha256.lower()
 
 
@@ -238,8 +240,9 @@ def _role(principal: Principal) -> Role:
     return next(role for role in UPLOADERS if principal.has(role))
 
 
-def _http(refused: StagingRefused) -> HTTPException:
-    return HTTPException(_STATUS[refused.refusal.kind], refused.refusal.reason)
+def _http(refused: StagingRefused) -> Problem:
+    refusal = refused.refusal
+    return Problem(_STATUS[refusal.kind], refusal.reason, field=refusal.field)
 
 
 def _artifact_view(stored: ArtifactStored) -> ArtifactView:

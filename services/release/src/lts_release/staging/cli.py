@@ -61,7 +61,7 @@ def upload(
                 content=_read_with_progress(path, functools.partial(progress.advance, task)),
             )
             _raise_for_problem(response, path.name)
-            progress.console.print(f"{path.name}  sha256:{digest}  stored")
+            progress.console.print(f"{path.name}  sha256:{digest}  stored", soft_wrap=True)
 
 
 def seal(

@@ -36,6 +36,7 @@ class RefusalKind(StrEnum):
 class Refusal:
     kind: RefusalKind
     reason: str
+    field: str | None = None  # the input it is about (`name`, `sbom_for`, `sha256`)
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ def refuse_upload(
         )
     problem = names.artifact_name_problem(sbom_for if sbom_for is not None else name)
     if problem is not None:
-        return Refusal(RefusalKind.INVALID, problem)
+        return Refusal(RefusalKind.INVALID, problem, "sbom_for" if sbom_for else "name")
     if sbom_for is not None and staged_as(state, sbom_for, None) is None:
         return Refusal(
-            RefusalKind.INVALID, f"sbom_for names {sbom_for!r}, which is not uploaded yet"
+            RefusalKind.INVALID,
+            f"sbom_for names {sbom_for!r}, which is not uploaded yet",
+            "sbom_for",
         )
     return None
 
@@ -86,6 +89,7 @@ def record_upload(
             RefusalKind.CONFLICT,
             f"{what} is already staged with sha256 {existing.sha256}; a candidate's files never"
             " change (open a new candidate)",
+            "sbom_for" if received.sbom_for else "name",
         )
     return ArtifactStored(
         candidate_id=candidate_id,

@@ -104,7 +104,8 @@ class Staging:
             content = await _read_all(upload.body, self.max_sbom_bytes)
             problem = sbom.cyclonedx_problem(content)
             if problem is not None:
-                raise StagingRefused(decide.Refusal(decide.RefusalKind.INVALID, problem))
+                refusal = decide.Refusal(decide.RefusalKind.INVALID, f"body: {problem}", "body")
+                raise StagingRefused(refusal)
             blob = await asyncio.to_thread(
                 put_bytes, self.blobs, content, declared_sha256=upload.declared_sha256
             )
@@ -204,7 +205,9 @@ async def _read_all(body: AsyncIterable[bytes], limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise StagingRefused(
-                decide.Refusal(decide.RefusalKind.INVALID, f"an SBOM is at most {limit} bytes")
+                decide.Refusal(
+                    decide.RefusalKind.INVALID, f"body: an SBOM is at most {limit} bytes", "body"
+                )
             )
         parts.append(chunk)
     return b"".join(parts)
