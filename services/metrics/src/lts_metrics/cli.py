@@ -46,6 +46,7 @@ async def _rebuild(database_url: str, schema: str, batch: int) -> int:
                 schema=schema,
                 analyst_role=metrics.analyst_role,
                 analyst_password=metrics.analyst_password,
+                analyst_statement_timeout=metrics.analyst_statement_timeout_seconds,
             )
             count = (
                 await conn.execute(text(f"SELECT count(*) FROM {identifier(schema)}.events"))

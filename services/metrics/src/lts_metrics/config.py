@@ -22,6 +22,8 @@ class MetricsSettings(BaseSettings):
     """PostgreSQL role that may read the analysts' `v_*` views and nothing else."""
     analyst_password: str | None = None
     """Unset: the analyst role is NOLOGIN (granted to people's own roles); set: it can log in."""
+    analyst_statement_timeout_seconds: int = 30
+    """`statement_timeout` of the analyst role's sessions (a BI tool's runaway query stops)."""
     projection_batch: int = 1000
     """Most audit-log events applied to the projections in one transaction."""
     projection_idle_seconds: float = 0.2

@@ -59,6 +59,7 @@ async def on_start(ctx: ServiceContext) -> None:
             schema=ctx.store.schema,
             analyst_role=settings.analyst_role,
             analyst_password=settings.analyst_password,
+            analyst_statement_timeout=settings.analyst_statement_timeout_seconds,
         )
     projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
     export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lts_metrics import prometheus_release
 from lts_metrics.schema import identifier
 
 BUCKETS = (300.0, 900.0, 3600.0, 4 * 3600.0, 8 * 3600.0, 86_400.0, 3 * 86_400.0, 7 * 86_400.0)
@@ -27,6 +28,8 @@ class Snapshot:
     sla: dict[tuple[str, str], int] = field(default_factory=dict)
     audited_events: int = 0
     projected_position: int = 0
+    after_triage: tuple[prometheus_release.Values, prometheus_release.Buckets] = ({}, {})
+    """The release, rollback, test, adoption, audit and DORA series (`prometheus_release`)."""
 
 
 class PrometheusExport(Collector):
@@ -60,6 +63,7 @@ class PrometheusExport(Collector):
             snap.audited_events = (
                 await conn.execute(text(f"SELECT count(*) FROM {s}.audit_envelopes"))
             ).scalar_one()
+            snap.after_triage = await prometheus_release.read(conn, s)
             snap.projected_position = (
                 await conn.execute(
                     text(f"SELECT coalesce(max(position), 0) FROM {s}.projection_checkpoints")
@@ -102,6 +106,7 @@ class PrometheusExport(Collector):
         for (name, outcome), n in sorted(snap.sla.items()):
             sla.add_metric([name, outcome], n)
         yield sla
+        yield from prometheus_release.families(*snap.after_triage)
         yield GaugeMetricFamily(
             "lts_metrics_audited_events", "Events in the audit log", value=snap.audited_events
         )

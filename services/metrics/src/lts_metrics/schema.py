@@ -345,7 +345,12 @@ def _role_sql(role: str, password: str | None) -> str:
 
 
 async def ensure_schema(
-    conn: AsyncConnection, *, schema: str, analyst_role: str, analyst_password: str | None
+    conn: AsyncConnection,
+    *,
+    schema: str,
+    analyst_role: str,
+    analyst_password: str | None,
+    analyst_statement_timeout: int = 30,
 ) -> None:
     """Create tables, views and the analyst role (idempotent, serialised by an advisory lock)."""
     s, role = identifier(schema), identifier(analyst_role)
@@ -360,6 +365,8 @@ async def ensure_schema(
     await conn.execute(text(_role_sql(role, analyst_password)))
     if analyst_password is not None:
         await conn.execute(text(f"ALTER ROLE {role} LOGIN PASSWORD {_literal(analyst_password)}"))
+    timeout = int(analyst_statement_timeout)
+    await conn.execute(text(f"ALTER ROLE {role} SET statement_timeout = '{timeout}s'"))
     await conn.execute(text(f"GRANT USAGE ON SCHEMA {s} TO {role}"))
     views = ", ".join(f"{s}.{name}" for name in VIEWS)
     await conn.execute(text(f"GRANT SELECT ON {views} TO {role}"))

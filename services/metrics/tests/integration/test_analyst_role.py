@@ -237,3 +237,15 @@ async def test_analyst_cannot_read_another_services_schema(metrics: Metrics) -> 
     finally:
         async with metrics.store.engine.begin() as conn:
             await conn.execute(text(f"DROP SCHEMA {other} CASCADE"))
+
+
+async def test_the_analyst_role_has_a_statement_timeout(metrics: Metrics) -> None:
+    async with metrics.store.engine.connect() as conn:
+        settings = (
+            await conn.execute(
+                text("SELECT rolconfig FROM pg_roles WHERE rolname = :r"),
+                {"r": metrics.analyst_role},
+            )
+        ).scalar_one()
+
+    assert "statement_timeout=30s" in settings

@@ -9,11 +9,12 @@ import pytest
 from lts_metrics.audit import facts_of
 from lts_metrics.cli import app
 from lts_metrics.prometheus import PrometheusExport
-from lts_metrics.samples import TicketStory
+from lts_metrics.samples import TicketStory, downloads_message
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from . import release_run
 from .conftest import Metrics
 
 pytestmark = pytest.mark.integration
@@ -71,3 +72,39 @@ async def test_the_rebuild_command_replays_the_store_into_the_projections(
             text(f"SELECT count(*) FROM {metrics.store.schema}.ticket_lifecycle")
         )
         assert count.scalar_one() == 3
+
+
+async def test_the_release_metrics_are_exported_with_help(metrics: Metrics) -> None:
+    for envelope in release_run.envelopes():
+        topic = release_run.topic_of(envelope)
+        await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
+    await metrics.inbox.on_downloads(
+        downloads_message("ltsapp", "1.4.3", 3, at=release_run.T0, offset=1)
+    )
+    await metrics.settle()
+    export = PrometheusExport(metrics.store.engine, schema=metrics.store.schema)
+    registry = CollectorRegistry()
+    registry.register(export)
+
+    await export.refresh()
+    scraped = generate_latest(registry).decode()
+
+    # the release run's figures (test_release_metrics.py works them out)
+    for line in [
+        'lts_metrics_rollouts_started{line="1.4"} 3.0',
+        'lts_metrics_rollouts_rolled_back{line="1.4"} 1.0',
+        'lts_metrics_rollback_rate_ratio{line="1.3"} 1.0',
+        'lts_metrics_rollbacks_overran{line="1.4"} 1.0',
+        'lts_metrics_tests{line="1.4",result="passed"} 19.0',
+        'lts_metrics_test_pass_ratio{line="1.4"} 0.95',
+        'lts_metrics_flaky_suites{line="1.4"} 1.0',
+        'lts_metrics_deployments{line="1.4"} 3.0',
+        'lts_metrics_release_sla_tickets{line="1.3",outcome="missed"} 1.0',
+        'lts_metrics_time_to_release_seconds_bucket{le="259200.0",line="1.4"} 2.0',
+        'lts_metrics_time_to_rollback_seconds_bucket{le="1800.0",line="1.4"} 1.0',
+        'lts_metrics_lead_time_median_seconds{line="1.4"} 129600.0',
+        'lts_metrics_adoption_newest_share_ratio{kind="download",line="1.4",package="ltsapp"} 1.0',
+    ]:
+        assert line in scraped, line
+    families = [m for m in scraped.splitlines() if m.startswith("# HELP lts_metrics_")]
+    assert all(len(h.split(" ", 3)[3]) > 10 for h in families)  # every series has its HELP
