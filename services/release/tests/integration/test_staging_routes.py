@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 import io
+import json
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from lts_events.store.postgres import PostgresEventStore
 from lts_release.appending import Outcome, append
 from lts_release.cli import app
 from lts_release.main import SPEC
+from lts_release.staging.keys import KeyAlgorithm, generate_pem, signer_from_pem
 from lts_release.staging.manifest import BuildManifest
 from typer.testing import CliRunner, Result
 
@@ -293,3 +295,46 @@ async def test_the_cli_uploads_seals_and_verifies_by_url(
     assert sealed.exit_code == 0, sealed.output
     assert verified.exit_code == 0, verified.output
     assert "OK release" in verified.output
+
+
+@pytest.fixture
+def configured_key(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """A configured signing key (set before the service starts: listed first)."""
+    pem = generate_pem(KeyAlgorithm.ED25519)
+    monkeypatch.setenv("LTS_RELEASE_STAGE_SIGNING_KEY", pem.decode())
+    return pem
+
+
+async def test_the_configured_key_signs_and_never_leaves_the_service(
+    configured_key: bytes,
+    service: Running,
+    unique: str,
+    ticket_id: int,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    secret = b"".join(configured_key.splitlines()[1:-1]).decode()  # the base64 body of the PEM
+    client = service.client
+    await client.post(
+        f"/candidates/{candidate_id}/artifacts",
+        params={"name": WHEEL},
+        content=a_wheel(),
+        headers=CI,
+    )
+
+    sealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM)
+    listing = await client.get(f"/candidates/{candidate_id}/files", headers=QA)
+    answers = [sealed.text, listing.text]
+    for file in sealed.json()["files"]:
+        answers.append((await client.get(file["url"], headers=QA)).content.decode("latin-1"))
+    history = await service.store.read_stream(candidate_stream(candidate_id))
+    stored = [json.dumps(recorded.event.to_data()) for recorded in history.events]
+    logs = caplog.text + "".join(capfd.readouterr())
+
+    expected = signer_from_pem(configured_key).fingerprint
+    assert sealed.json()["public_key_fingerprint"] == expected
+    assert sealed.json()["signing_algorithm"] == "ed25519"
+    for text in [*answers, *stored, logs]:
+        assert secret not in text
+        assert "PRIVATE KEY" not in text

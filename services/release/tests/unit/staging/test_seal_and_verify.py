@@ -240,3 +240,29 @@ def test_the_verify_command_downloads_a_bundle_by_url(candidate: Candidate, tmp_
 
     assert result.exit_code == 0, result.output
     assert "OK release 1.4.5" in result.output
+
+
+def test_an_ed25519_bundle_verifies_with_openssl_and_lts(
+    store: FilesystemBlobStore, tmp_path: Path
+) -> None:
+    from lts_release.staging.keys import KeyAlgorithm
+
+    signer = signer_from_pem(generate_pem(KeyAlgorithm.ED25519))
+    outputs = seal(seal_request(store), store=store, signer=signer)
+    with tarfile.open(store.path_of(outputs.bundle.sha256), "r:gz") as tar:
+        tar.extractall(tmp_path / "out", filter="data")
+    root = tmp_path / "out" / names.bundle_root("1.4.5")
+
+    result = subprocess.run(
+        [
+            *("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", names.PUBLIC_KEY, "-rawin"),
+            *("-in", names.SHA256SUMS, "-sigfile", names.SHA256SUMS_SIG),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert verify_directory(root).fingerprint == signer.fingerprint
