@@ -106,11 +106,14 @@ def preview(
         typer.echo(_form(renderings(markdown), osv, form), nl=False)
         return
     url = running("postgres")
-    drafts = run_against(
-        lambda: _previews(url, schema, drafter, kind, release, ticket),
-        component="PostgreSQL",
-        address=url,
-    )
+    try:
+        drafts = run_against(
+            lambda: _previews(url, schema, drafter, kind, release, ticket),
+            component="PostgreSQL",
+            address=url,
+        )
+    except (LookupError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
     if not drafts:
         raise typer.BadParameter(f"no {kind.value} for these facts", param_hint="--release")
     for draft in drafts:
