@@ -19,7 +19,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM python:3.11-slim
 ARG SERVICE
 ARG PORT
-RUN useradd --system --uid 10001 --home-dir /app lts
+# /var/lib/lts: a service's data (a volume mounted there starts with this owner).
+RUN useradd --system --uid 10001 --home-dir /app lts \
+    && mkdir -p /var/lib/lts && chown lts /var/lib/lts
 COPY --from=build /app/.venv /app/.venv
 # The service reads LTS_<NAME>_HTTP_PORT; compose sets it, PORT here feeds EXPOSE and the probe.
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 LTS_SERVICE=${SERVICE} PORT=${PORT}

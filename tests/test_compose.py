@@ -95,3 +95,13 @@ def test_the_release_service_uploads_to_the_compose_index_as_its_htpasswd_user()
     assert release["LTS_RELEASE_PYPI_URL"] == "http://pypiserver:8080/"
     assert release["LTS_RELEASE_PYPI_USERNAME"] == USERNAME
     assert passwords.check_password(USERNAME, release["LTS_RELEASE_PYPI_PASSWORD"])
+
+
+def test_the_release_service_keeps_its_data_in_a_volume_it_owns() -> None:
+    release = _compose()["services"]["release"]
+    [volume] = release["volumes"]
+    name, mounted = volume.split(":")
+
+    assert mounted == release["environment"]["LTS_HOME"]
+    assert name in _compose()["volumes"]
+    assert f"chown lts {mounted}" in DOCKERFILE.read_text()
