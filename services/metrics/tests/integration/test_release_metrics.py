@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +22,9 @@ from .test_analyst_role import as_analyst
 
 pytestmark = pytest.mark.integration
 ANALYST = {"Authorization": "Bearer dev-analyst"}
+GRAFANA_DASHBOARD = (
+    Path(__file__).resolve().parents[4] / "infra/grafana/dashboards/lts-flow-metrics.json"
+)
 
 
 @pytest.fixture
@@ -212,3 +218,28 @@ async def test_the_analyst_reads_each_release_metric_from_its_view(
     ]
     assert await read("SELECT commit, suite FROM {s}.v_flaky_tests") == [("c1", "unit")]
     assert len(await read("SELECT * FROM {s}.v_test_runs")) == 4
+
+
+async def test_the_grafana_dora_tiles_run_as_the_analyst_on_the_seeded_run(
+    metrics: Metrics, release: ReleaseQueries
+) -> None:
+    panels = json.loads(GRAFANA_DASHBOARD.read_text())["panels"]
+    sqls = {p["title"]: t["rawSql"] for p in panels for t in p["targets"] if "rawSql" in t}
+    start, end = "'2026-11-02T00:00:00Z'", "'2026-11-12T00:00:00Z'"
+
+    def grafana(sql: str) -> str:  # what Grafana's macros expand to, for the run's ten days
+        sql = re.sub(r"\$__timeFilter\((\w+)\)", rf"\1 BETWEEN {start} AND {end}", sql)
+        sql = sql.replace("$__timeFrom()", start).replace("$__timeTo()", end)
+        return sql.replace("${line}", ".*").replace("metrics.", f"{metrics.store.schema}.")
+
+    read = {
+        title: [tuple(float(v) for v in row) for row in await as_analyst(metrics, grafana(sql))]
+        for title, sql in sqls.items()
+    }
+
+    assert read == {
+        "Deployment frequency (per week)": [(pytest.approx(2.8),)],  # 4 releases in 10 days
+        "Lead time for changes (median)": [(2 * 86_400.0,)],
+        "Change failure rate": [(pytest.approx(50.0),)],
+        "Failed deployment recovery time (median)": [(1800.0,)],
+    }
