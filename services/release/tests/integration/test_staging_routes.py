@@ -338,3 +338,26 @@ async def test_the_configured_key_signs_and_never_leaves_the_service(
     for text in [*answers, *stored, logs]:
         assert secret not in text
         assert "PRIVATE KEY" not in text
+
+
+async def test_concurrent_uploads_to_one_candidate_are_all_recorded(
+    service: Running, unique: str, ticket_id: int
+) -> None:
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    files = {f"part-{n}.bin": f"part {n} ".encode() * 5000 for n in range(6)}
+
+    answers = await asyncio.gather(
+        *(
+            service.client.post(
+                f"/candidates/{candidate_id}/artifacts",
+                params={"name": name, "sha256": hashlib.sha256(content).hexdigest()},
+                content=content,
+                headers=CI,
+            )
+            for name, content in files.items()
+        )
+    )
+
+    assert [answer.status_code for answer in answers] == [201] * len(files)
+    stored = await staged_events(service, candidate_id)
+    assert sorted(e.name for e in stored if isinstance(e, ArtifactStored)) == sorted(files)
