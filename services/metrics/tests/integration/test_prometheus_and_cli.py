@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from lts_metrics.audit import facts_of
@@ -108,3 +109,40 @@ async def test_the_release_metrics_are_exported_with_help(metrics: Metrics) -> N
         assert line in scraped, line
     families = [m for m in scraped.splitlines() if m.startswith("# HELP lts_metrics_")]
     assert all(len(h.split(" ", 3)[3]) > 10 for h in families)  # every series has its HELP
+
+
+async def test_the_weekly_report_writes_markdown_and_html_with_the_week_s_figures(
+    metrics: Metrics, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for envelope in release_run.envelopes():
+        topic = release_run.topic_of(envelope)
+        await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
+    await metrics.settle()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    week = "2026-W45"  # Monday 2026-11-02 = the run's T0, to Sunday 2026-11-08
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["report", "--week", week, "--schema", metrics.store.schema, "--out", str(tmp_path)],
+    )
+
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / f"lts-metrics-{week}.md").read_text()
+    page = (tmp_path / f"lts-metrics-{week}.html").read_text()
+    # only 1.4.3 (day 3) is released in the week (1.3.9 on day 7 is the next Monday): DORA
+    # 1 deployment in 7 days (high), lead time 1.5 d (high), r1 rolled back (100 %, low),
+    # recovery median of 30 min and 2 h (high)
+    assert "| all | 1 | high | 129600.0 | high | 100.0 | low | 4500.0 | high |" in md
+    assert "| 1.4 | 1 | 1 | 100.0 |" in md
+    assert "| r1 | 1.4 | 1.4.3 | 2026-11-05 05:00 |" in md  # the overrun rollback
+    assert "| 1.4 | 1.4.3rc1 | unit | 19 | 1 | 95.0 |" in md
+    assert page.count("<svg") >= 4
+    assert "week 2026-W45" in page
+
+
+def test_the_weekly_report_refuses_a_week_that_is_not_iso(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", "--week", "2026-49", "--out", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "ISO week" in result.output
