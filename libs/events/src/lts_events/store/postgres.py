@@ -219,13 +219,11 @@ class PostgresEventStore:
         `duplicate`. A stream not at its expected version raises `ConcurrencyError`: the
         caller's transaction must then roll back (the statement that found it may have failed).
         Heads are learnt from reads only, never from these uncommitted writes."""
-        heads: dict[str, tuple[int, str]] = {}
+        heads = await self._heads_within(db, appends)
         waves: list[list[_Pending]] = []
         depth: dict[str, int] = {}
         for append in appends:
             stream = append.stream_id
-            if stream not in heads:
-                heads[stream] = await self._head_within(db, stream, append.expected_version)
             version, previous = heads[stream]
             chained = chain(stream, append.events, head_version=version, head_hash=previous)
             if chained:
@@ -245,16 +243,33 @@ class PostgresEventStore:
                 _resolve_group(group, row)
         return [await self._written(db, p) for wave in waves for p in wave]
 
-    async def _head_within(
-        self, db: asyncpg.Connection, stream_id: str, expected: ExpectedVersion
-    ) -> tuple[int, str]:
-        guess = self._heads.guess(stream_id, expected)
-        if guess is not None:
-            return guess
-        head = await db.fetchrow(self._sql.head, stream_id, None, None)
-        version, previous = head["stream_version"] or 0, head["hash"] or GENESIS
-        _check_version(stream_id, expected, actual=version)
-        return version, previous
+    async def _heads_within(
+        self, db: asyncpg.Connection, appends: Sequence[StreamAppend]
+    ) -> dict[str, tuple[int, str]]:
+        """Each stream's head as its first append expects it: remembered heads where they
+        agree with the expectation, the others read in one round trip (a batch of new streams
+        cost one query each before)."""
+        first: dict[str, ExpectedVersion] = {}
+        for append in appends:
+            first.setdefault(append.stream_id, append.expected_version)
+        heads: dict[str, tuple[int, str]] = {}
+        unknown: list[str] = []
+        for stream, expected in first.items():
+            guess = self._heads.guess(stream, expected)
+            if guess is None:
+                unknown.append(stream)
+            else:
+                heads[stream] = guess
+        if unknown:
+            found = {
+                row["stream_id"]: (row["stream_version"], row["hash"])
+                for row in await db.fetch(self._sql.heads, unknown)
+            }
+            for stream in unknown:
+                version, previous = found.get(stream, (0, GENESIS))
+                _check_version(stream, first[stream], actual=version)
+                heads[stream] = version, previous
+        return heads
 
     async def _written(self, db: asyncpg.Connection, pending: _Pending) -> AppendResult:
         rows = pending.done.result()

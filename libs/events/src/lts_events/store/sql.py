@@ -56,6 +56,7 @@ _SHAPES = [
 @dataclass(frozen=True, slots=True)
 class Statements:
     head: str
+    heads: str
     append: Mapping[AppendShape, str]
     append_many: str
     read_stream: str
@@ -75,6 +76,7 @@ def statements(schema: str) -> Statements:
     s = f'"{schema}"'
     return Statements(
         head=_HEAD.format(s=s),
+        heads=_HEADS.format(s=s),
         append={shape: _append(s, shape) for shape in _SHAPES},
         append_many=_APPEND_MANY.format(s=s),
         read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
@@ -124,6 +126,17 @@ FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
     SELECT stream_version, hash FROM {s}.events
     WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
+) AS head ON true
+"""
+
+
+# The heads of several streams in one round trip (a stream without events has no row).
+_HEADS = """
+SELECT wanted.stream_id, head.stream_version, head.hash
+FROM unnest($1::text[]) AS wanted(stream_id)
+JOIN LATERAL (
+    SELECT stream_version, hash FROM {s}.events
+    WHERE stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1
 ) AS head ON true
 """
 
