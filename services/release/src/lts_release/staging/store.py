@@ -194,11 +194,16 @@ async def put_chunks(
             pending.append(chunk)
             pending_size += len(chunk)
             if pending_size >= WRITE_BATCH:
-                await asyncio.to_thread(upload.write, b"".join(pending))
+                await asyncio.to_thread(_write_all, upload, pending)
                 pending, pending_size = [], 0
         if pending_size:
-            await asyncio.to_thread(upload.write, b"".join(pending))
+            await asyncio.to_thread(_write_all, upload, pending)
         return await asyncio.to_thread(upload.commit, declared_sha256)
     except BaseException:
         await asyncio.to_thread(upload.abort)
         raise
+
+
+def _write_all(upload: Upload, pieces: list[bytes]) -> None:
+    for piece in pieces:  # piece by piece: joining them first would copy every byte once more
+        upload.write(piece)
