@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from lts_events.contracts.common import ticket_id_of
 from lts_events.envelope import RecordedEvent
 from lts_events.faults import Outage, is_transient
 from lts_events.store.port import Checkpoint, EventStore
@@ -250,7 +251,7 @@ class IntakeRepository:
 
     async def _apply_streams(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
         s = self._schema
-        ids = [int(stream.removeprefix("ticket-")) for stream in by_stream]
+        ids = [_ticket_of(stream) for stream in by_stream]
         rows = await db.fetch(
             f'SELECT ticket_id, document::text AS document FROM "{s}".tickets '
             "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id FOR UPDATE",
@@ -259,7 +260,7 @@ class IntakeRepository:
         views = {int(r["ticket_id"]): TicketView.model_validate_json(r["document"]) for r in rows}
         changed: list[TicketView] = []
         for stream, events in by_stream.items():
-            ticket_id = int(stream.removeprefix("ticket-"))
+            ticket_id = _ticket_of(stream)
             view = views.get(ticket_id)
             before = view
             for event in sorted(events, key=lambda e: e.stream_version):
@@ -389,9 +390,15 @@ class IntakeRepository:
 def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
     by_stream: dict[str, list[RecordedEvent]] = {}
     for event in events:
-        if event.stream_id.startswith("ticket-"):
+        if ticket_id_of(event.stream_id) is not None:
             by_stream.setdefault(event.stream_id, []).append(event)
     return by_stream
+
+
+def _ticket_of(stream_id: str) -> int:
+    ticket_id = ticket_id_of(stream_id)
+    assert ticket_id is not None, f"{stream_id} is not a ticket's stream"
+    return ticket_id
 
 
 def _fold_new(events: Sequence[RecordedEvent]) -> TicketView | None:

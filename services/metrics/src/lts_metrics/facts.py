@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from lts_events.contracts.common import ticket_id_of
 from lts_events.event import REGISTRY
 from lts_events.store import Checkpoint
 
@@ -39,9 +40,7 @@ def ticket_of(data: Mapping[str, Any], subject: str | None) -> int | None:
         return value
     if isinstance(value, str) and value.isdigit():
         return int(value)
-    if subject and subject.startswith("ticket-") and subject[7:].isdigit():
-        return int(subject[7:])
-    return None
+    return ticket_id_of(subject)
 
 
 def needs_upcast(type_: str, schema_version: int) -> bool:

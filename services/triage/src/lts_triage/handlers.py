@@ -10,7 +10,7 @@ from datetime import datetime
 
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
-from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.common import ticket_id_of, ticket_stream
 from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled, TicketOpened
 from lts_events.contracts.triage import (
     BackportDecided,
@@ -262,12 +262,13 @@ class TriageHandlers:
                 raise result
 
     async def on_timer(self, timer: Timer) -> None:
-        if timer.kind not in TIMER_KINDS:  # not ours to answer: mark it fired, nothing else
+        ticket_id = ticket_id_of(timer.stream_id)
+        if timer.kind not in TIMER_KINDS or ticket_id is None:
+            # not ours to answer: mark it fired, nothing else
             await self.store.append(
                 timer.stream_id, [], expected_version=ANY, fired_timer=timer.timer_id
             )
             return
-        ticket_id = int(timer.stream_id.removeprefix("ticket-"))
         await self.execute(ticket_id, fired(timer), Origin(fired_timer=timer.timer_id))
 
 

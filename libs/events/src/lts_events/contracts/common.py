@@ -26,6 +26,18 @@ class TicketSource(StrEnum):
     GITLAB = "gitlab"
 
 
+TICKET_STREAM_PREFIX = "ticket-"
+
+
 def ticket_stream(ticket_id: int) -> str:
     """The stream id of a ticket, in every service's store (each service owns its own copy)."""
-    return f"ticket-{ticket_id}"
+    return f"{TICKET_STREAM_PREFIX}{ticket_id}"
+
+
+def ticket_id_of(stream_id: str | None) -> int | None:
+    """The ticket of a ticket's stream id (the inverse of `ticket_stream`); None for any other
+    stream."""
+    if stream_id is None or not stream_id.startswith(TICKET_STREAM_PREFIX):
+        return None
+    number = stream_id[len(TICKET_STREAM_PREFIX) :]
+    return int(number) if number.isdigit() else None
