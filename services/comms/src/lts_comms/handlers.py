@@ -233,7 +233,9 @@ class CommsHandlers:
         ]
 
     async def ask(self, document_id: str, command: Command, caller: Caller) -> Decided:
-        metadata = Metadata(actor=caller.actor)
+        """A person's request; the metadata's reason is what they wrote (comment, reason)."""
+        written = getattr(command, "reason", None) or getattr(command, "comment", None)
+        metadata = Metadata(actor=caller.actor, reason=written or None)
         return await self.execute(document_id, command, metadata)
 
     async def on_timer(self, timer: Timer) -> None:

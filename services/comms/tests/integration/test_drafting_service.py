@@ -228,7 +228,9 @@ async def test_an_embargoed_advisory_is_released_only_after_its_timer(service: R
     await document_until(service, advisory, drafted(1))
     until = datetime.now(UTC) + timedelta(seconds=4)
     answer = await service.client.post(
-        f"/documents/{advisory}/embargo", json={"until": until.isoformat()}, headers=SECURITY
+        f"/documents/{advisory}/embargo",
+        json={"until": until.isoformat(), "reason": "coordinated disclosure with upstream"},
+        headers=SECURITY,
     )
     assert answer.status_code == 200, answer.text
 
@@ -253,5 +255,11 @@ async def test_an_embargoed_advisory_is_released_only_after_its_timer(service: R
     assert release.audience is Audience.EXTERNAL
     assert release.osv is not None
     assert release.osv["affected"][0]["ranges"][0]["events"][1] == {"fixed": version}
+    page = (await service.client.get(f"/documents/{advisory}", headers=LEAD)).json()
+    [embargo] = [h for h in page["history"] if h["type"] == "lts.comms.embargo_set"]
+    assert (embargo["role"], embargo["reason"]) == (
+        "security_reviewer",
+        "coordinated disclosure with upstream",
+    )
     refusals = [e.type for e in events if e.type == "lts.comms.document_request_refused"]
     assert refusals == ["lts.comms.document_request_refused"]  # the premature send, recorded
