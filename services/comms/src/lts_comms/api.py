@@ -14,6 +14,7 @@ from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.comms.documents import Audience, DocumentKind, document_stream
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from lts_comms import review
 from lts_comms.document import Approve, Command, Refuse, RequestRelease, Reviewer, SetEmbargo
 from lts_comms.handlers import Caller, CommsHandlers
 from lts_comms.index import DocumentIndex
@@ -59,11 +60,17 @@ def build_router(handlers: CommsHandlers, authenticator: Authenticator) -> APIRo
     Authenticated = Annotated[Principal, Depends(authenticator)]
     index = DocumentIndex(handlers.store)
 
-    async def current(document_id: str) -> DocumentView:
+    async def current(document_id: str, principal: Principal) -> DocumentView:
         history = await handlers.store.read_stream(document_stream(document_id))
         if not history.exists:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id!r}")
         state, _ = await handlers.load(document_id)
+        if state.embargoed and not review.may_read_embargoed(principal.roles):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "an advisory under embargo is shown only to the communications lead and the "
+                "security reviewer",
+            )
         return view_of(state, history.events, now=handlers.clock())
 
     @router.get("")
@@ -85,6 +92,8 @@ def build_router(handlers: CommsHandlers, authenticator: Authenticator) -> APIRo
                 continue
             state, _ = await handlers.load(document_id)
             summary = summary_of(state, now=now, updated_at=updated_at)
+            if state.embargoed and not review.may_read_embargoed(principal.roles):
+                summary = summary.model_copy(update={"title": "(advisory under embargo)"})
             facts = state.latest.facts if state.latest else {}
             version = facts.get("version")
             if (
@@ -101,14 +110,16 @@ def build_router(handlers: CommsHandlers, authenticator: Authenticator) -> APIRo
     async def get_document(document_id: str, principal: Authenticated) -> DocumentView:
         """The document's latest revision, every revision (cause, what changed, who drafted
         and approved it) and its whole history (actor, role, reason per event)."""
-        return await current(document_id)
+        return await current(document_id, principal)
 
     async def ask(document_id: str, command: Command, principal: Principal) -> DocumentView:
-        await current(document_id)  # 404 for an unknown document, before anything is recorded
+        history = await handlers.store.read_stream(document_stream(document_id))
+        if not history.exists:  # 404 for an unknown document, before anything is recorded
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id!r}")
         decided = await handlers.ask(document_id, command, _caller(principal))
         if decided.refusal is not None:
             raise HTTPException(_STATUS[decided.refusal.refusal.value], decided.refusal.reason)
-        return await current(document_id)
+        return await current(document_id, principal)
 
     def reviewer(principal: Principal) -> Reviewer:
         return Reviewer(principal.actor_id, frozenset(principal.roles))

@@ -40,3 +40,10 @@ def reviewing_role(
 
 RELEASE_ROLES = frozenset({Role.COMMUNICATIONS_LEAD})
 EMBARGO_ROLES = frozenset({Role.SECURITY_REVIEWER})
+# Who may read an advisory's content while it is under embargo (the API shows others only that
+# an embargoed advisory exists).
+EMBARGO_READERS = frozenset({Role.COMMUNICATIONS_LEAD, Role.SECURITY_REVIEWER})
+
+
+def may_read_embargoed(held: Collection[Role]) -> bool:
+    return bool(EMBARGO_READERS & set(held))

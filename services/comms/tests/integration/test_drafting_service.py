@@ -43,6 +43,7 @@ pytestmark = pytest.mark.integration
 
 LEAD = {"Authorization": "Bearer dev-communications_lead"}
 SECURITY = {"Authorization": "Bearer dev-security_reviewer"}
+MAINTAINER = {"Authorization": "Bearer dev-maintainer"}
 
 
 @dataclasses.dataclass
@@ -233,6 +234,10 @@ async def test_an_embargoed_advisory_is_released_only_after_its_timer(service: R
         headers=SECURITY,
     )
     assert answer.status_code == 200, answer.text
+    hidden = await service.client.get(f"/documents/{advisory}", headers=MAINTAINER)
+    listed = await service.client.get("/documents?kind=security_advisory", headers=MAINTAINER)
+    assert hidden.status_code == 403  # embargoed details: lead and security reviewer only
+    assert [d["title"] for d in listed.json()] == ["(advisory under embargo)"]
 
     await publish(
         service, "release", f"candidate-c-{version}", publication(version, ticket_id, now)
