@@ -47,7 +47,8 @@ def fan_out(
     """One handler calling several parts' handlers in turn: `Subscriptions.on` takes one handler
     per event type, and several parts react to the same event. Each part's appends must record
     the message under their own processed id (`origin_of(..., part=...)`) so a redelivery after
-    a crash half-way repeats none of them."""
+    a crash half-way repeats none of them; at most one, the last, may record the message's own
+    id (the runtime skips a message whose id is recorded, so the others must be done by then)."""
 
     async def each(inbound: Inbound[E]) -> None:
         for handler in handlers:
@@ -81,7 +82,10 @@ def release_subscriptions(
     for triage_event in TRIAGE_EVENTS:
         subscriptions.on(triage_event, parts.backports.on_triage, append_dedups=True)
     subscriptions.on(CiResultRecorded, parts.backports.on_ci_result, append_dedups=True)
-    subscriptions.on(CandidateOpened, parts.line_index.on_candidate_opened, append_dedups=True)
+    subscriptions.on(
+        CandidateOpened,
+        fan_out(parts.backports.on_candidate_opened, parts.line_index.on_candidate_opened),
+    )
     subscriptions.on(BackportOpened, parts.line_index.on_backport_opened, append_dedups=True)
     # -- ci (relci): CI results as CloudEvents; a bad one goes to the DLQ with the reason
     subscriptions.on_raw_batch(INBOUND_CI, parts.ci.on_inbound_batch)

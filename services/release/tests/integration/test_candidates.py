@@ -12,7 +12,7 @@ import pytest
 from lts_events.contracts.release.candidates import line_stream
 
 from .conftest import Running, eventually
-from .release_flows import bearer, ready_backports
+from .release_flows import backport, bearer, ready_backports
 from .triage_feed import approved_plan, publish
 
 pytestmark = pytest.mark.integration
@@ -73,6 +73,10 @@ async def test_ready_backports_become_patch_candidates_of_their_lines(
 
     again = await service.client.post("/lines/1.4/candidates", headers=MANAGER)
     assert again.json()["candidate_id"] == "1.4.3rc2"
+    shipped = await backport(
+        service, ticket_id, "1.4", until=lambda v: v["candidates"] == ["1.4.3rc1", "1.4.3rc2"]
+    )
+    assert shipped["status"] == "ready"
 
 
 async def test_an_engineering_lead_s_exception_allows_a_minor_version(

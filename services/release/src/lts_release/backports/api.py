@@ -89,6 +89,7 @@ class BackportView(_Body):
     release_deadline: datetime | None
     release_sla_breached: bool
     ready_at: datetime | None
+    candidates: list[str]
     released_in: str | None
     closed_reason: str | None
 
@@ -152,6 +153,7 @@ def view_of(state: BackportState, report: GateReport) -> BackportView:
         release_deadline=terms.release_deadline,
         release_sla_breached=state.sla_breached,
         ready_at=state.ready.ready_at if state.ready else None,
+        candidates=[i.candidate_id for i in state.included_in],
         released_in=state.released.version if state.released else None,
         closed_reason=state.closed.reason if state.closed else None,
     )

@@ -16,6 +16,7 @@ from lts_events.actors import Actor, Role
 from lts_events.contracts.release.backports import (
     BackportAction,
     BackportClosed,
+    BackportIncluded,
     BackportOpened,
     BackportReady,
     BackportReleased,
@@ -55,6 +56,7 @@ class BackportState:
     qa_exception: QaExceptionApproved | None = None
     ready: BackportReady | None = None
     audited_commits: frozenset[str] = field(default_factory=frozenset)
+    included_in: tuple[BackportIncluded, ...] = ()
     released: BackportReleased | None = None
     sla_breached: bool = False
 
@@ -85,6 +87,8 @@ def evolve(state: BackportState, event: Event) -> BackportState:
             return replace(state, ready=None)
         case PostFactoAuditFlagged():
             return replace(state, audited_commits=state.audited_commits | {event.commit})
+        case BackportIncluded():
+            return replace(state, included_in=(*state.included_in, event))
         case BackportReleased():
             return replace(state, released=event)
         case ReleaseSlaBreached():
@@ -143,6 +147,16 @@ class Reassess:
 
 
 @dataclass(frozen=True, slots=True)
+class Include:
+    """A candidate opened with the backport."""
+
+    candidate_id: str
+    version: str
+    tag: str
+    commit: str
+
+
+@dataclass(frozen=True, slots=True)
 class MarkReleased:
     version: str
     candidate_id: str
@@ -154,7 +168,15 @@ class FireReleaseSla:
 
 
 Command = (
-    Open | Replan | Close | SignOff | ApproveQaException | Reassess | MarkReleased | FireReleaseSla
+    Open
+    | Replan
+    | Close
+    | SignOff
+    | ApproveQaException
+    | Reassess
+    | Include
+    | MarkReleased
+    | FireReleaseSla
 )
 
 
@@ -224,6 +246,8 @@ def _command(
             return _sign_off(state, command, report=report, now=now, key=key)
         case ApproveQaException():
             return _qa_exception(state, command, now=now, key=key)
+        case Include():
+            return Decided(tuple(_included(state, command, now=now, key=key)))
         case MarkReleased():
             return Decided(tuple(_released(state, command, now=now, key=key)))
         case FireReleaseSla(deadline=deadline):
@@ -344,6 +368,26 @@ def _refuser(
         return Decided((outcome,), Refusal(kind, reason))
 
     return refuse
+
+
+def _included(
+    state: BackportState, command: Include, *, now: datetime, key: tuple[int, str]
+) -> list[Outcome]:
+    if state.terms is None or any(
+        i.candidate_id == command.candidate_id for i in state.included_in
+    ):
+        return []
+    ticket_id, line = key
+    included = BackportIncluded(
+        ticket_id=ticket_id,
+        line=line,
+        candidate_id=command.candidate_id,
+        version=command.version,
+        tag=command.tag,
+        commit=command.commit,
+        included_at=now,
+    )
+    return [Outcome(included, reason=f"in release candidate {command.tag}")]
 
 
 def _released(

@@ -21,6 +21,7 @@ from lts_events.contracts.release.backports import (
     PlanApprovalNoted,
     backport_stream,
 )
+from lts_events.contracts.release.candidates import CandidateOpened
 from lts_events.contracts.release.ci import CiResultRecorded, ci_stream
 from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.contracts.triage import (
@@ -40,6 +41,7 @@ from lts_release.backports.domain import (
     Command,
     Decided,
     FireReleaseSla,
+    Include,
     MarkReleased,
     Open,
     Reassess,
@@ -194,6 +196,14 @@ class BackportHandlers:
         key = backport_of_branch(inbound.event.branch)
         if key is not None:
             await self.execute(key, Reassess(), origin_of(inbound))
+
+    async def on_candidate_opened(self, inbound: Inbound[CandidateOpened]) -> None:
+        """Each backport a candidate ships notes it (the ticket's timeline shows the RC)."""
+        opened = inbound.event
+        for shipped in opened.backports:
+            command = Include(opened.candidate_id, opened.version, opened.tag, shipped.commit)
+            origin = origin_of(inbound, part=str(shipped.ticket_id))
+            await self.execute((shipped.ticket_id, opened.line), command, origin)
 
     async def on_release_published(self, inbound: Inbound[ReleasePublished]) -> None:
         """Each ticket the release ships is released on its line (and its SLA stops)."""

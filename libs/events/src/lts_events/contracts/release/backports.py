@@ -10,11 +10,11 @@ Lifecycle of one backport, in order:
 `BackportOpened` -> (`SignOffRecorded` | `QaExceptionApproved` | `BackportRequestRefused`)*
 -> `BackportReady` (every required gate passed on the patch branch's head commit, QA signed or
 excepted, security signed where required; an emergency fast-track adds `PostFactoAuditFlagged`)
--> `BackportReleased`. A newer commit, or a new plan revision, re-opens a ready backport
-(`BackportReopened`); a re-triage marks it `BackportReplanned` until the new revision is
-approved (`BackportRevised`); a rejection, deferral, dropped line or closed ticket closes it
-(`BackportClosed`). The release SLA (per severity, from plan approval) adds
-`ReleaseSlaBreached`.
+-> `BackportIncluded` (in a release candidate) -> `BackportReleased`. A newer commit, or a new
+plan revision, re-opens a ready backport (`BackportReopened`); a re-triage marks it
+`BackportReplanned` until the new revision is approved (`BackportRevised`); a rejection,
+deferral, dropped line or closed ticket closes it (`BackportClosed`). The release SLA (per
+severity, from plan approval) adds `ReleaseSlaBreached`.
 """
 
 from __future__ import annotations
@@ -272,6 +272,20 @@ class PostFactoAuditFlagged(Event):
     skipped_gates: tuple[Gate, ...]
     reason: str
     flagged_at: datetime
+
+
+class BackportIncluded(Event):
+    """A release candidate of the line ships the backport (at the commit its gates passed on)."""
+
+    type: ClassVar[str] = "lts.release.backport_included"
+
+    ticket_id: TicketId
+    line: str
+    candidate_id: str
+    version: str
+    tag: str
+    commit: str
+    included_at: datetime
 
 
 class BackportReleased(Event):
