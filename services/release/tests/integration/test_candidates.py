@@ -74,7 +74,10 @@ async def test_ready_backports_become_patch_candidates_of_their_lines(
     again = await service.client.post("/lines/1.4/candidates", headers=MANAGER)
     assert again.json()["candidate_id"] == "1.4.3rc2"
     shipped = await backport(
-        service, ticket_id, "1.4", until=lambda v: v["candidates"] == ["1.4.3rc1", "1.4.3rc2"]
+        service,
+        ticket_id,
+        "1.4",
+        until=lambda v: sorted(v["candidates"]) == ["1.4.3rc1", "1.4.3rc2"],
     )
     assert shipped["status"] == "ready"
 

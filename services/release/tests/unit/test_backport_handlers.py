@@ -14,7 +14,7 @@ from lts_events.contracts.triage import BackportDecided, Decision
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.store.memory import InMemoryEventStore
-from lts_events.store.port import ANY, ProcessedMessage
+from lts_events.store.port import ANY
 from lts_release.appending import SERVICE
 from lts_release.backports.handlers import RELEASE_SLA_TIMER, BackportHandlers
 
@@ -101,10 +101,12 @@ async def test_a_ci_result_reassesses_only_its_branch_s_backport() -> None:
 
     await handlers.on_ci_result(inbound(result, "ci-1"))  # type: ignore[arg-type]
     state, report, _ = await handlers.load((TICKET, "1.4"))
+    other, _, _ = await handlers.load((TICKET, "1.3"))
 
     assert report.commit == "d" * 40
     assert state.ready is None
-    assert await store.is_processed(ProcessedMessage("release", "ci-1"))
+    assert other.terms is not None
+    assert (await handlers.branch_runs(other.terms.patch_branch)).head is None
 
 
 async def test_the_release_sla_timer_breaches_an_unreleased_backport() -> None:

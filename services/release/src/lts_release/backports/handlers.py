@@ -32,7 +32,7 @@ from lts_events.contracts.triage import (
     TicketClosed,
 )
 from lts_events.event import Event
-from lts_events.store.port import ConcurrencyError, EventStore, Timer
+from lts_events.store.port import ConcurrencyError, EventStore, StreamHistory, Timer
 
 from lts_release.appending import NO_ORIGIN, Origin, Outcome, append, fired, origin_of
 from lts_release.backports.domain import (
@@ -84,17 +84,30 @@ class BackportHandlers:
 
     # -- loading
 
-    async def load(self, key: Key) -> tuple[BackportState, GateReport, int]:
-        """The backport, its gates on its branch, and its stream's version."""
+    async def load(
+        self, key: Key, *, branch: str | None = None
+    ) -> tuple[BackportState, GateReport, int]:
+        """The backport, its gates on its branch, and its stream's version. Naming the `branch`
+        (a CI result's) reads both streams in one round trip."""
         stream = backport_stream(*key)
-        history = await self.store.read_stream(stream)
+        streams = [stream, ci_stream(branch)] if branch else [stream]
+        loaded = await self.store.read_streams(streams)
+        history = loaded[stream]
         state = fold(recorded.event for recorded in history.events)
-        branch = state.terms.patch_branch if state.terms else None
-        runs = await self.branch_runs(branch) if branch else BranchRuns()
+        patch_branch = state.terms.patch_branch if state.terms else None
+        if patch_branch is None:
+            runs = BranchRuns()
+        elif patch_branch == branch:
+            runs = self._runs(loaded[ci_stream(branch)])
+        else:
+            runs = await self.branch_runs(patch_branch)
         return state, report_for(state, runs), history.version
 
     async def branch_runs(self, branch: str) -> BranchRuns:
-        history = await self.store.read_stream(ci_stream(branch))
+        return self._runs(await self.store.read_stream(ci_stream(branch)))
+
+    @staticmethod
+    def _runs(history: StreamHistory) -> BranchRuns:
         runs = []
         for recorded in history.events:
             event = recorded.event
@@ -110,12 +123,17 @@ class BackportHandlers:
 
     # -- deciding
 
-    async def execute(self, key: Key, command: Command, origin: Origin = NO_ORIGIN) -> Decided:
-        """Decide on the current streams and append; on a concurrent writer, reload and retry."""
+    async def execute(
+        self, key: Key, command: Command, origin: Origin = NO_ORIGIN, *, branch: str | None = None
+    ) -> Decided:
+        """Decide on the current streams and append; on a concurrent writer, reload and retry.
+        A message that decides nothing is not recorded: deciding it again decides nothing
+        again (every decision is idempotent on the state), so a redelivery needs no record, and
+        most CI results (pending, running, one more gate of several) cost one round trip."""
         for _ in range(_ATTEMPTS):
-            state, report, version = await self.load(key)
+            state, report, version = await self.load(key, branch=branch)
             decided = decide(state, command, report=report, now=self.clock(), key=key)
-            if not decided.outcomes and (state.terms is None or not origin.answers_something):
+            if not decided.outcomes and origin.fired_timer is None:
                 return decided
             try:
                 await append(
@@ -195,7 +213,8 @@ class BackportHandlers:
     async def on_ci_result(self, inbound: Inbound[CiResultRecorded]) -> None:
         key = backport_of_branch(inbound.event.branch)
         if key is not None:
-            await self.execute(key, Reassess(), origin_of(inbound))
+            branch = inbound.event.branch
+            await self.execute(key, Reassess(), origin_of(inbound), branch=branch)
 
     async def on_candidate_opened(self, inbound: Inbound[CandidateOpened]) -> None:
         """Each backport a candidate ships notes it (the ticket's timeline shows the RC)."""
