@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from lts_events.actors import Actor, Role
 from lts_events.clock import Clock
@@ -285,14 +286,14 @@ class Publication:
         candidate_id: str,
         actor_id: str,
         roles: frozenset[Role],
-        action: str,
+        action: Literal["publish", "withdraw"],
         refusal: Refusal,
     ) -> None:
         event = PublicationRefused(
             candidate_id=candidate_id,
             actor=actor_id,
             held_roles=tuple(sorted(roles)),
-            action="publish" if action == "publish" else "withdraw",
+            action=action,
             rule=refusal.rule,
             reason=refusal.reason,
             refused_at=self.clock(),
