@@ -167,9 +167,11 @@ def test_a_refused_connection_is_transient_by_the_shared_classification() -> Non
 
 def test_a_revision_goes_to_its_kind_s_lists_and_the_routes_of_its_audience_only() -> None:
     routes = [
-        Route(Channel.SLACK, "team-chat", "internal"),
-        Route(Channel.TEAMS, "announcements", "external"),
-        Route(Channel.WEBHOOK, "advisory-feed", "external", (DocumentKind.SECURITY_ADVISORY,)),
+        Route(Channel.SLACK, "team-chat", Audience.INTERNAL),
+        Route(Channel.TEAMS, "announcements", Audience.EXTERNAL),
+        Route(
+            Channel.WEBHOOK, "advisory-feed", Audience.EXTERNAL, (DocumentKind.SECURITY_ADVISORY,)
+        ),
     ]
     lists = {DocumentKind.RELEASE_NOTE: ("users@example.org", "users@example.org")}
 

@@ -16,7 +16,7 @@ from lts_events.contracts.comms.delivery import (
     DeliverySucceeded,
     DeliveryTarget,
 )
-from lts_events.contracts.comms.documents import DocumentKind, DocumentReleased
+from lts_events.contracts.comms.documents import Audience, DocumentKind, DocumentReleased
 from lts_events.event import Event
 
 from lts_comms.delivery.outcome import Accepted, SendResult
@@ -30,7 +30,7 @@ class Route:
 
     channel: Channel
     name: str
-    audience: str
+    audience: Audience
     kinds: tuple[DocumentKind, ...] = ()
 
 
@@ -51,8 +51,7 @@ def plan_targets(
     hooks = [
         DeliveryTarget(channel=route.channel, recipient=route.name, audience=released.audience)
         for route in routes
-        if route.audience == released.audience.value
-        and (not route.kinds or released.kind in route.kinds)
+        if route.audience is released.audience and (not route.kinds or released.kind in route.kinds)
     ]
     return (*mail, *hooks)
 

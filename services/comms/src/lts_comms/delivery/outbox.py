@@ -75,12 +75,11 @@ class _Delivery:
 
 def routes_of(settings: DeliverySettings) -> tuple[Route, ...]:
     chat = (
-        Route(Channel(hook.flavour), hook.name, hook.audience.value, hook.kinds)
+        Route(Channel(hook.flavour), hook.name, hook.audience, hook.kinds)
         for hook in settings.chat_webhooks
     )
     signed = (
-        Route(Channel.WEBHOOK, hook.name, hook.audience.value, hook.kinds)
-        for hook in settings.webhooks
+        Route(Channel.WEBHOOK, hook.name, hook.audience, hook.kinds) for hook in settings.webhooks
     )
     return (*chat, *signed)
 
