@@ -331,3 +331,75 @@ async def test_a_rollback_withdraws_the_version_from_every_channel_once(
     assert first == again == ("pypi", "release-page")
     assert len(await events_of(publishing, candidate_id, ReleaseYanked)) == 1
     assert len(await events_of(publishing, candidate_id, ReleaseMarkedUnsafe)) == 1
+
+
+@pytest.mark.timeout(240)
+async def test_an_index_holding_other_bytes_under_the_name_fails_the_publication_for_good(
+    publishing: Running,
+    package_index: PackageIndex,
+    builds: Any,
+    source: Any,
+    project: str,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    from shutil import move
+
+    from lts_events.contracts.release.publication import PublicationFailed
+    from lts_release.channels.base import SealedRelease
+    from lts_release.channels.package_index import IndexConfig, PackageIndexChannel
+
+    line = f"3.{int(unique[:5], 16)}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    squatted = Path(move(builds.wheel(project, f"{line}.1", payload="X = 1\n"), elsewhere))
+    squatter = PackageIndexChannel(
+        IndexConfig(
+            upload_url=package_index.url,
+            simple_url=simple_url_for(package_index.url),
+            username=package_index.username,
+            password=package_index.password,
+        )
+    )
+    await squatter.publish(
+        SealedRelease("x", f"{line}.1", line, "v", (source.add(squatted),)), source
+    )
+    candidate_id = await open_candidate(publishing, line, f"{line}.1", (15,))
+    await stage_and_seal(publishing, candidate_id, builds.wheel(project, f"{line}.1"))
+
+    refused = await publishing.client.post(f"/candidates/{candidate_id}/publish", headers=MANAGER)
+
+    assert refused.status_code == 502, refused.text
+    assert "pypi" in refused.text
+    [failed] = await events_of(publishing, candidate_id, PublicationFailed)
+    assert (failed.channel, failed.status_code) == ("pypi", 409)
+    assert await events_of(publishing, candidate_id, ReleasePublished) == []
+    assert await events_of(publishing, candidate_id, ChannelPublished) == []
+
+
+@pytest.fixture
+def unreachable_index_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lts_events.infra.net import free_port
+
+    monkeypatch.setenv("LTS_RELEASE_PYPI_URL", f"http://127.0.0.1:{free_port()}/")
+    monkeypatch.setenv("LTS_RELEASE_PUB_RETRY_ATTEMPTS", "1")
+    monkeypatch.setenv("LTS_RELEASE_PUB_PAGE_DIR", str(tmp_path / "pages"))
+    monkeypatch.setenv("LTS_RELEASE_STAGE_DATA_DIR", str(tmp_path / "stage"))
+
+
+@pytest.mark.timeout(240)
+async def test_an_unreachable_index_answers_503_and_records_nothing(
+    unreachable_index_env: None, release_service: Running, builds: Any, project: str, unique: str
+) -> None:
+    line = f"2.{int(unique[:5], 16)}"
+    candidate_id = await open_candidate(release_service, line, f"{line}.1", (16,))
+    await stage_and_seal(release_service, candidate_id, builds.wheel(project, f"{line}.1"))
+
+    answer = await release_service.client.post(
+        f"/candidates/{candidate_id}/publish", headers=MANAGER
+    )
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"]
+    history = await release_service.store.read_stream(candidate_stream(candidate_id))
+    assert [r.event.type for r in history.events if "publi" in r.event.type] == []
