@@ -26,10 +26,18 @@ from lts_events.settings import AuthSettings, CommonSettings
 
 SERVICE_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
 COMPONENT = "stack"
-DEV_WEBHOOK_SECRETS = {  # intake's webhook settings and their local-only defaults
+DEV_WEBHOOK_SECRETS = {  # the services' webhook settings and their local-only defaults
     "github": ("LTS_INTAKE_GITHUB_WEBHOOK_SECRET", "dev-github-webhook-secret"),
     "gitlab": ("LTS_INTAKE_GITLAB_WEBHOOK_TOKEN", "dev-gitlab-webhook-token"),
     "alerts": ("LTS_INTAKE_ALERT_WEBHOOK_TOKEN", "dev-alert-webhook-token"),
+    "release-github-ci": (
+        "LTS_RELEASE_CI_GITHUB_WEBHOOK_SECRET",
+        "dev-release-github-webhook-secret",
+    ),
+    "release-gitlab-ci": (
+        "LTS_RELEASE_CI_GITLAB_WEBHOOK_TOKEN",
+        "dev-release-gitlab-webhook-token",
+    ),
 }
 
 
