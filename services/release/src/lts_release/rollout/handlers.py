@@ -301,7 +301,8 @@ class RolloutHandlers:
             ),
             fast_track_approved=emergency,
         )
-        await self.execute(published.version, [command], origin_of(inbound))
+        # its own processed id: one of several parts answering the message (kafka.fan_out)
+        await self.execute(published.version, [command], origin_of(inbound, part="rollout"))
 
     # -- health alerts --------------------------------------------------------------------
 
