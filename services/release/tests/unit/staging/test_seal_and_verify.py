@@ -266,3 +266,36 @@ def test_an_ed25519_bundle_verifies_with_openssl_and_lts(
 
     assert result.returncode == 0, result.stderr
     assert verify_directory(root).fingerprint == signer.fingerprint
+
+
+def _cosign() -> str | None:
+    """cosign on PATH or under $LTS_HOME/bin (`GOBIN=$LTS_HOME/bin go install
+    github.com/sigstore/cosign/v3/cmd/cosign@v3.1.2`); the test is skipped without it."""
+    import os
+    import shutil
+
+    home = Path(os.environ.get("LTS_HOME", Path.home() / ".cache" / "lts-flow"))
+    return shutil.which("cosign") or shutil.which("cosign", path=str(home / "bin"))
+
+
+@pytest.mark.skipif(_cosign() is None, reason="cosign is not installed")
+def test_cosign_verifies_the_bundles_sha256sums_offline(
+    candidate: Candidate, tmp_path: Path
+) -> None:
+    root = unpack(candidate, tmp_path / "out")
+    verify_blob = [
+        *(str(_cosign()), "verify-blob", "--key", names.PUBLIC_KEY),
+        *("--signature", names.SHA256SUMS_COSIGN_SIG, "--insecure-ignore-tlog=true"),
+    ]
+
+    good = subprocess.run(
+        [*verify_blob, names.SHA256SUMS], cwd=root, capture_output=True, text=True, check=False
+    )
+    flip_one_byte(root / names.SHA256SUMS, at=5)
+    bad = subprocess.run(
+        [*verify_blob, names.SHA256SUMS], cwd=root, capture_output=True, text=True, check=False
+    )
+
+    assert good.returncode == 0, good.stderr
+    assert "Verified OK" in good.stderr + good.stdout
+    assert bad.returncode != 0
