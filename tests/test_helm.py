@@ -72,6 +72,13 @@ def test_each_service_gets_probes_a_service_and_a_disruption_budget() -> None:
     assert by_kind["Deployment"]["lts-triage"]["spec"]["replicas"] == 4
     assert by_kind["Deployment"]["lts-intake"]["spec"]["replicas"] == 2
     assert by_kind["Deployment"]["lts-metrics"]["spec"]["replicas"] == 0
+    release = by_kind["Deployment"]["lts-release"]["spec"]["template"]["spec"]
+    env = {entry["name"]: entry for entry in release["containers"][0]["env"]}
+    assert "secretKeyRef" in env["LTS_RELEASE_STAGE_SIGNING_KEY"]["valueFrom"]
+    mount = release["containers"][0]["volumeMounts"][0]["mountPath"]
+    assert env["LTS_RELEASE_STAGE_DATA_DIR"]["value"].startswith(mount)
+    claim = release["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    assert by_kind["PersistentVolumeClaim"][claim]["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
 def test_a_bad_value_is_refused_naming_it() -> None:
