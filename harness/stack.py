@@ -1,7 +1,7 @@
-"""The real stack for end-to-end and chaos runs: intake, triage and metrics each as its own
-process (or as several replicas: `triage`, `triage-2`, ...), on free ports, against the given
-Kafka and PostgreSQL. A process can be SIGKILLed and started again on the same port with the same
-settings, as a supervisor would."""
+"""The real stack for end-to-end and chaos runs: intake, triage and metrics (or the services
+given) each as its own process (or as several replicas: `triage`, `triage-2`, ...), on free
+ports, against the given Kafka and PostgreSQL. A process can be SIGKILLed and started again on
+the same port with the same settings, as a supervisor would."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,9 +159,10 @@ def build_stack(
     namespace: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     replicas: int = 1,
+    services: Sequence[str] = SERVICES,
 ) -> Stack:
     """The stack's processes, not started yet: one port and one log file per process, keyed
-    `intake`, `triage`, `metrics` (and `intake-2`, ... with replicas)."""
+    `intake`, `triage`, `metrics` (and `intake-2`, ... with replicas), or the given services."""
     infra = Infrastructure(
         kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database_url
     )
@@ -171,15 +172,15 @@ def build_stack(
         "LTS_METRICS_PROJECTION_IDLE_SECONDS": "0.1",
         **(extra_env or {}),
     }
-    services = {}
+    processes = {}
     for replica in range(1, replicas + 1):
-        for name in SERVICES:
+        for name in services:
             port, label = free_port(), replica_label(name, replica)
-            services[label] = ServiceProcess(
+            processes[label] = ServiceProcess(
                 name=name,
                 port=port,
                 env={**service_env(name, port, infra), **common},
                 log=logs / f"{label}.log",
                 namespace=namespace,
             )
-    return Stack(services, database_url, kafka_bootstrap_servers, namespace)
+    return Stack(processes, database_url, kafka_bootstrap_servers, namespace)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import pytest
 
 from harness.database import create_database, drop_database
-from harness.stack import Stack, build_stack
+from harness.stack import SERVICES, Stack, build_stack
 
 __all__ = ["ANCHORING", "Stack", "running_stack"]
 
@@ -38,6 +38,7 @@ def running_stack(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: Mapping[str, str] = ANCHORING,
+    services: Sequence[str] = SERVICES,
 ) -> Iterator[Stack]:
     """A stack on a database and Kafka namespace of its own, started, for the block."""
     server_url = _env_or_infra(request, "DATABASE_URL", "database_url")
@@ -51,6 +52,7 @@ def running_stack(
         logs=tmp_path_factory.mktemp("stack"),
         namespace=f"e2e-{run_id}.",
         extra_env=extra_env,
+        services=services,
     )
     try:
         stack.start()

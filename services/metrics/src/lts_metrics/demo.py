@@ -4,25 +4,26 @@ HTTP, as the people of the process would do it (dev tokens `dev-<role>`):
 issue opened with the template (intake `POST /reports`) -> enriched -> triaged high by a triage
 engineer (triage `POST /tickets/{id}/triage`) -> backport plan for `release-lts/v1.4` and
 `release-lts/v1.3` with security review -> approvals by code reviewer, QA, release manager and
-security reviewer (`POST /tickets/{id}/approvals`) -> the ticket's audit timeline and the
-time-to-triage figures from the metrics service."""
+security reviewer (`POST /tickets/{id}/approvals`) -> when the release and comms services run
+(their URLs given, as `lts dev` does): CI, sign-offs, a candidate, sealed, published, the canary
+rolled back, and the documents comms produced and where they went (`demo_release.py`) -> the
+ticket's audit timeline and the time-to-triage figures from the metrics service."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import httpx
 import typer
 from lts_events.settings import DEFAULT_PORTS
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-if not console.is_terminal:  # piped (e.g. `lts dev` logs): wide enough for the timeline
-    console = Console(width=160)
+from lts_metrics.demo_http import StepFailed, check, console, token, wait_for
+from lts_metrics.demo_release import ReleaseLeg
+
+__all__ = ["StepFailed", "Workflow", "demo"]
 
 REPORT: dict[str, Any] = {
     "title": "Session cookie parser crashes on empty SameSite attribute",
@@ -71,25 +72,53 @@ def demo(
     metrics: Annotated[str, typer.Option(help="Metrics base URL", envvar="LTS_METRICS_URL")] = _url(
         "metrics"
     ),
+    release: Annotated[
+        str | None,
+        typer.Option(help="Release base URL: continue through release", envvar="LTS_RELEASE_URL"),
+    ] = None,
+    comms: Annotated[
+        str | None,
+        typer.Option(help="Comms base URL: show documents", envvar="LTS_COMMS_URL"),
+    ] = None,
+    github_secret: Annotated[
+        str,
+        typer.Option(
+            help="The release service's GitHub webhook secret",
+            envvar="LTS_RELEASE_CI_GITHUB_WEBHOOK_SECRET",
+        ),
+    ] = "dev-release-github-webhook-secret",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each step")] = 60.0,
 ) -> None:
-    """Drive the example minimal workflow through the running services and print the ticket's
+    """Drive the example minimal workflow through the running services (with release and comms:
+    on to publication, canary, rollback and the documents delivered) and print the ticket's
     audit timeline and the time-to-triage figures."""
     try:
-        asyncio.run(Workflow(intake, triage, metrics, timeout).run())
+        workflow = Workflow(
+            intake, triage, metrics, timeout, release=release, comms=comms, secret=github_secret
+        )
+        asyncio.run(workflow.run())
     except (StepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo stopped: {error}[/red]")
         raise typer.Exit(1) from error
 
 
-class StepFailed(RuntimeError):
-    pass
-
-
 class Workflow:
-    def __init__(self, intake: str, triage: str, metrics: str, timeout: float) -> None:
+    def __init__(
+        self,
+        intake: str,
+        triage: str,
+        metrics: str,
+        timeout: float,
+        *,
+        release: str | None = None,
+        comms: str | None = None,
+        secret: str = "dev-release-github-webhook-secret",
+    ) -> None:
         self.intake, self.triage, self.metrics = intake, triage, metrics
+        self.release, self.comms, self.secret = release, comms, secret
         self.timeout = timeout
+        self.released: str | None = None
+        """The version the release leg published (None: not run)."""
 
     async def run(self) -> int:
         async with httpx.AsyncClient(timeout=10.0) as http:
@@ -100,15 +129,18 @@ class Workflow:
             view = await self.wait_for("the backport plan", self._planned(ticket_id))
             await self.approve(ticket_id, view)
             await self.wait_for("the plan approval", self._approved(ticket_id))
+            if self.release and self.comms:
+                leg = ReleaseLeg(http, self.release, self.comms, self.secret, self.timeout)
+                self.released = await leg.run(ticket_id, view["plan"])
             await self.wait_for("the audit timeline", self._timeline_complete(ticket_id))
             await self.show(ticket_id)
             return ticket_id
 
     async def open_ticket(self) -> int:
         response = await self.http.post(
-            f"{self.intake}/reports", json=REPORT, headers=_token("requester")
+            f"{self.intake}/reports", json=REPORT, headers=token("requester")
         )
-        _check(response, "intake POST /reports")
+        check(response, "intake POST /reports")
         ticket_id = int(response.json()["ticket_id"])
         console.print(f"[bold]1.[/bold] issue opened with the template: ticket [bold]{ticket_id}")
         return ticket_id
@@ -117,9 +149,9 @@ class Workflow:
         response = await self.http.post(
             f"{self.triage}/tickets/{ticket_id}/triage",
             json=CHECKLIST,
-            headers=_token("triage_engineer"),
+            headers=token("triage_engineer"),
         )
-        _check(response, "triage POST /tickets/{id}/triage")
+        check(response, "triage POST /tickets/{id}/triage")
         console.print("[bold]2.[/bold] triage engineer marked severity [bold]high[/bold], security")
         view: dict[str, Any] = response.json()
         return view
@@ -136,9 +168,9 @@ class Workflow:
                 f"{self.triage}/tickets/{ticket_id}/approvals",
                 json={"role": role, "comment": f"{role} signs off (demo)"},
                 # the plan revision approved, as the plan's ETag (GET /tickets/{id}/plan)
-                headers={**_token(role), "If-Match": f'"{plan["revision"]}"'},
+                headers={**token(role), "If-Match": f'"{plan["revision"]}"'},
             )
-            _check(response, f"approval by {role}")
+            check(response, f"approval by {role}")
             console.print(f"   approval recorded: [bold]{role}[/bold]")
 
     async def show(self, ticket_id: int) -> None:
@@ -166,13 +198,7 @@ class Workflow:
     # --- waiting ---------------------------------------------------------------------------
 
     async def wait_for(self, what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            found = await probe()
-            if found is not None:
-                return found
-            await asyncio.sleep(0.3)
-        raise StepFailed(f"timed out after {self.timeout:.0f} s waiting for {what}")
+        return await wait_for(what, probe, self.timeout)
 
     def _received(self, ticket_id: int) -> Callable[[], Awaitable[Any]]:
         return lambda: self._triage_view(ticket_id, lambda v: True)
@@ -187,40 +213,31 @@ class Workflow:
         self, ticket_id: int, ready: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any] | None:
         response = await self.http.get(
-            f"{self.triage}/tickets/{ticket_id}/triage", headers=_token("analyst")
+            f"{self.triage}/tickets/{ticket_id}/triage", headers=token("analyst")
         )
         if response.status_code == 404:
             return None
-        _check(response, "triage GET /tickets/{id}/triage")
+        check(response, "triage GET /tickets/{id}/triage")
         view: dict[str, Any] = response.json()
         return view if ready(view) else None
 
     def _timeline_complete(self, ticket_id: int) -> Callable[[], Awaitable[Any]]:
         async def probe() -> Any:
             response = await self.http.get(
-                f"{self.metrics}/tickets/{ticket_id}/timeline", headers=_token("analyst")
+                f"{self.metrics}/tickets/{ticket_id}/timeline", headers=token("analyst")
             )
             if response.status_code == 404:
                 return None
-            _check(response, "metrics GET /tickets/{id}/timeline")
+            check(response, "metrics GET /tickets/{id}/timeline")
             types = {item["event_type"] for item in response.json()}
             return True if "lts.triage.plan_approved" in types else None
 
         return probe
 
     async def _get(self, url: str) -> httpx.Response:
-        response = await self.http.get(url, headers=_token("analyst"))
-        _check(response, f"GET {url}")
+        response = await self.http.get(url, headers=token("analyst"))
+        check(response, f"GET {url}")
         return response
-
-
-def _token(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer dev-{role}"}
-
-
-def _check(response: httpx.Response, what: str) -> None:
-    if response.status_code >= 400:
-        raise StepFailed(f"{what} answered {response.status_code}: {response.text[:300]}")
 
 
 def _s(value: float | None) -> str:
