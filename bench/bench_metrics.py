@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
@@ -25,7 +26,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from lts_events.envelope import NewEvent
+from lts_events.envelope import Envelope, NewEvent
 from lts_events.hashing import GENESIS, appended_hash
 from lts_events.store.postgres import PostgresEventStore
 from lts_metrics.audit import audit_copy, facts_of
@@ -33,10 +34,24 @@ from lts_metrics.percentiles import percentile_cont
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import Filters, MetricsQueries
 from lts_metrics.samples import TicketStory
+from lts_metrics.samples_release import (
+    backport_opened,
+    candidate_opened,
+    ci_result,
+    release_published,
+    rolled_back,
+    rollout_started,
+)
 from lts_metrics.schema import ensure_schema
 from sqlalchemy import text
 
+from bench import metrics_release_queries
+
 TICKETS = 12_000
+RELEASES = 600
+"""Releases of the rebuild's data set, each shipping 10 of the tickets (with their backports,
+its candidate, a rollout, CI results; one in ten rolled back): about 8,000 release events next
+to the tickets' 40,000, so the event-grain rows and `ticket_releases` are replayed too."""
 BATCH = 5000
 REBUILD_ROUNDS = 3
 QUERY_TICKETS = 100_000
@@ -54,6 +69,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         return [
             await _rebuild(store, database_url),
             await _query(store),
+            await metrics_release_queries.release_queries(store),
         ]
     finally:
         async with store.engine.begin() as conn:
@@ -80,15 +96,16 @@ async def _populate(store: PostgresEventStore) -> int:
     (the store's own append is measured by `store_append_*`), plus their envelope rows."""
     events: list[tuple[object, ...]] = []
     envelope_rows: list[tuple[object, ...]] = []
-    for n in range(1, TICKETS + 1):
-        by_stream: dict[str, list[NewEvent]] = {}
-        for envelope in _story(n).envelopes():
-            topic = "lts.intake.events" if "intake" in envelope.type else "lts.triage.events"
+    stories = [_story(n).envelopes() for n in range(1, TICKETS + 1)]
+    by_stream: dict[str, list[NewEvent]] = {}  # a branch's CI stream spans releases
+    for envelopes in [*stories, *(_release(r) for r in range(RELEASES))]:
+        for envelope in envelopes:
+            topic = "lts." + envelope.source.removeprefix("lts-flow/") + ".events"
             facts = facts_of(envelope, topic=topic)
             by_stream.setdefault(facts.stream_id, []).append(audit_copy(envelope, facts))
             envelope_rows.append(tuple(facts.row().values()))
-        for stream_id, new in by_stream.items():
-            events.extend(_chained(stream_id, new))
+    for stream_id, new in by_stream.items():
+        events.extend(_chained(stream_id, new))
     async with store.engine.begin() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
@@ -107,7 +124,65 @@ async def _populate(store: PostgresEventStore) -> int:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(f"VACUUM ANALYZE {store.schema}.events"))
         await conn.execute(text(f"VACUUM ANALYZE {store.schema}.audit_envelopes"))
+    await _visible(store, len(events))
     return len(events)
+
+
+async def _visible(store: PostgresEventStore, total: int, *, within: float = 120.0) -> None:
+    """Wait until the gap-free reader sees every loaded event: a transaction left open elsewhere
+    on the shared server holds back its barrier (the rebuild would replay nothing)."""
+    deadline = time.monotonic() + within
+    sql = (
+        f"SELECT count(*) FROM {store.schema}.events"
+        " WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+    )
+    while time.monotonic() < deadline:
+        async with store.engine.connect() as conn:
+            if (await conn.execute(text(sql))).scalar_one() == total:
+                return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the store's barrier held back the loaded events for {within} s")
+
+
+def _release(r: int) -> list[Envelope]:
+    """Release r of line 1.(r % 4): its ten tickets' backports, candidate, CI results (a flaky
+    suite every fifth), publication, rollout (every tenth rolled back)."""
+    line, at = f"1.{r % 4}", T0 + timedelta(hours=r)
+    version, tickets = f"{line}.{r}", tuple(range(10 * r + 1, 10 * r + 11))
+    commits = {t: f"commit-{t}" for t in tickets}
+    out = [
+        *(
+            backport_opened(t, line, approved_at=at, deadline=at + timedelta(days=9))
+            for t in tickets
+        ),
+        candidate_opened(f"{version}rc1", line, version, commits, at=at),
+        ci_result(
+            f"release-lts/v{line}",
+            f"commit-{tickets[0]}",
+            at=at,
+            suites={"unit": (90, int(r % 5 == 0))},
+        ),
+        ci_result(
+            f"release-lts/v{line}",
+            f"commit-{tickets[0]}",
+            at=at + timedelta(minutes=5),
+            suites={"unit": (91, 0)},
+        ),
+        release_published(version, line, tickets, at=at + timedelta(days=2)),
+        rollout_started(
+            f"r{r}", version, line, at=at + timedelta(days=2), limit=timedelta(hours=1)
+        ),
+    ]
+    if r % 10 == 0:
+        out += rolled_back(
+            f"r{r}",
+            version,
+            line,
+            detected_at=at + timedelta(days=2, hours=1),
+            took=timedelta(minutes=20 + r % 60),
+            deadline=timedelta(hours=1),
+        )
+    return out
 
 
 def _chained(stream_id: str, new: list[NewEvent]) -> list[tuple[object, ...]]:

@@ -24,6 +24,7 @@ from lts_metrics.queries import (
 )
 from lts_metrics.queries_adoption import AdoptionQueries, AdoptionShare, FastTrackAudit
 from lts_metrics.queries_release import (
+    LIST_LIMIT,
     DoraKeys,
     FlakySuite,
     PassRate,
@@ -93,6 +94,7 @@ def scope(
     )
 
 
+Limit = Annotated[int, Query(ge=1, le=10_000, description="At most this many, the latest")]
 Selected = Annotated[Filters, Depends(filters)]
 Scoped = Annotated[Scope, Depends(scope)]
 At = Annotated[datetime, Depends(moment)]
@@ -187,9 +189,12 @@ def router(
         return respond(rows, as_format, name="time-to-rollback")
 
     @api.get("/metrics/overrun-rollbacks", response_model=list[Rollback])
-    async def overrun_rollbacks(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
-        """Rollbacks that overran their time limit (RollbackOverdue, or completed late)."""
-        rows = await release_queries.overrun_rollbacks(scoped)
+    async def overrun_rollbacks(
+        scoped: Scoped, limit: Limit = LIST_LIMIT, as_format: AsFormat = Format.JSON
+    ) -> Response:
+        """Rollbacks that overran their time limit (RollbackOverdue, or completed late), the
+        `limit` latest."""
+        rows = await release_queries.overrun_rollbacks(scoped, limit=limit)
         return respond(rows, as_format, name="overrun-rollbacks")
 
     @api.get("/metrics/test-pass-rate", response_model=list[PassRate])
@@ -197,17 +202,24 @@ def router(
         scoped: Scoped,
         candidate: Annotated[str | None, Query(max_length=100)] = None,
         suite: Annotated[str | None, Query(max_length=200)] = None,
+        by_candidate: bool = False,
         as_format: AsFormat = Format.JSON,
     ) -> Response:
-        """passed / (passed + failed) per line, candidate and suite (CiResultRecorded). The
-        period selects by report time."""
-        rows = await release_queries.test_pass_rate(scoped, candidate=candidate, suite=suite)
+        """passed / (passed + failed) per line and suite, and per candidate with
+        `by_candidate` or a `candidate` (CiResultRecorded). The period selects by report
+        time."""
+        rows = await release_queries.test_pass_rate(
+            scoped, candidate=candidate, suite=suite, by_candidate=by_candidate
+        )
         return respond(rows, as_format, name="test-pass-rate")
 
     @api.get("/metrics/flaky-tests", response_model=list[FlakySuite])
-    async def flaky_tests(scoped: Scoped, as_format: AsFormat = Format.JSON) -> Response:
-        """Suites that failed, then passed on the same commit and job."""
-        return respond(await release_queries.flaky_tests(scoped), as_format, name="flaky-tests")
+    async def flaky_tests(
+        scoped: Scoped, limit: Limit = LIST_LIMIT, as_format: AsFormat = Format.JSON
+    ) -> Response:
+        """Suites that failed, then passed on the same commit and job, the `limit` latest."""
+        rows = await release_queries.flaky_tests(scoped, limit=limit)
+        return respond(rows, as_format, name="flaky-tests")
 
     @api.get("/metrics/dora", response_model=list[DoraKeys])
     async def dora_keys(scoped: Scoped, at: At, as_format: AsFormat = Format.JSON) -> Response:

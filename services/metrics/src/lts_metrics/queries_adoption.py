@@ -75,10 +75,12 @@ class AdoptionQueries:
         where, params = scope.where(time="opened_at", severity="severity")
         sql = f"""
             SELECT * FROM (
-                SELECT f.ticket_id, f.follow_up, l.severity, f.fast_tracked_at, f.opened_at,
-                       f.due_at, f.closed_at, f.closed_by, f.overdue_at, {outcome} AS status,
-                       {late} AS closed_late
-                FROM {state} AS f LEFT JOIN {self._s}.ticket_lifecycle l USING (ticket_id)
+                SELECT f.ticket_id, f.follow_up,
+                       (SELECT l.severity FROM {self._s}.ticket_lifecycle l
+                        WHERE l.ticket_id = f.ticket_id) AS severity,
+                       f.fast_tracked_at, f.opened_at, f.due_at, f.closed_at, f.closed_by,
+                       f.overdue_at, {outcome} AS status, {late} AS closed_late
+                FROM {state} AS f
             ) audits{where}{" AND" if where else " WHERE"} (CAST(:status AS text) IS NULL
                                                              OR status = :status)
             ORDER BY due_at NULLS LAST, ticket_id, follow_up"""

@@ -16,6 +16,8 @@ from lts_metrics.release_sql import FLAKY, ROLLBACKS, ROLLOUTS, TEST_RUNS
 from lts_metrics.schema import identifier
 from lts_metrics.scope import Scope
 
+LIST_LIMIT = 500
+"""Lists (overrun rollbacks, flaky suites) answer at most this many, the latest."""
 ALL_LINES = "all"
 """The `line` of a row over every line."""
 
@@ -177,14 +179,17 @@ class ReleaseQueries:
             for r in await self._rows(sql, params)
         ]
 
-    async def overrun_rollbacks(self, scope: Scope) -> list[Rollback]:
+    async def overrun_rollbacks(self, scope: Scope, *, limit: int = LIST_LIMIT) -> list[Rollback]:
         """Rollbacks detected in the period that overran their time limit (also those still
-        running past it)."""
+        running past it), the `limit` latest."""
         where, params = scope.where("overran", time="detected_at", line="line")
         sql = f"""
-            SELECT rollout_id, line, version, detected_at, deadline, completed_at,
-                   time_to_rollback_s, overran
-            FROM {ROLLBACKS.format(s=self._s)} AS b{where} ORDER BY detected_at, rollout_id"""
+            SELECT * FROM (
+                SELECT rollout_id, line, version, detected_at, deadline, completed_at,
+                       time_to_rollback_s, overran
+                FROM {ROLLBACKS.format(s=self._s)} AS b{where}
+                ORDER BY detected_at DESC, rollout_id LIMIT {int(limit)}) AS latest
+            ORDER BY detected_at, rollout_id"""
         return [
             Rollback(
                 rollout_id=r[0],
@@ -200,17 +205,25 @@ class ReleaseQueries:
         ]
 
     async def test_pass_rate(
-        self, scope: Scope, *, candidate: str | None = None, suite: str | None = None
+        self,
+        scope: Scope,
+        *,
+        candidate: str | None = None,
+        suite: str | None = None,
+        by_candidate: bool = False,
     ) -> list[PassRate]:
-        """CI results reported in the period, per line, candidate and suite."""
-        extra = [
-            c for c, v in (("candidate_id = :candidate", candidate), ("suite = :suite", suite)) if v
-        ]
+        """CI results reported in the period, per line and suite, and per candidate when asked
+        (`by_candidate`, or a `candidate` chosen): a line has a candidate per release."""
+        chosen = (("candidate_id = :candidate", candidate), ("suite = :suite", suite))
+        extra = [condition for condition, value in chosen if value]
         where, params = scope.where(*extra, time="reported_at", line="line")
+        per_candidate = by_candidate or candidate is not None
+        per = "candidate_id" if per_candidate else "NULL::text"
+        source = TEST_RUNS.format(s=self._s) if per_candidate else f"{self._s}.ci_results"
         sql = f"""
-            SELECT line, candidate_id, suite, sum(passed)::bigint, sum(failed)::bigint
-            FROM {TEST_RUNS.format(s=self._s)} AS t{where}
-            GROUP BY line, candidate_id, suite ORDER BY line, candidate_id, suite"""
+            SELECT line, {per} AS candidate, suite, sum(passed)::bigint, sum(failed)::bigint
+            FROM {source} AS t{where}
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
         rows = await self._rows(sql, {**params, "candidate": candidate, "suite": suite})
         return [
             PassRate(
@@ -224,9 +237,14 @@ class ReleaseQueries:
             for r in rows
         ]
 
-    async def flaky_tests(self, scope: Scope) -> list[FlakySuite]:
+    async def flaky_tests(self, scope: Scope, *, limit: int = LIST_LIMIT) -> list[FlakySuite]:
+        """The `limit` latest flaky suites of the period."""
         where, params = scope.where(time="failed_at", line="line")
-        sql = f"SELECT * FROM {FLAKY.format(s=self._s)} AS f{where} ORDER BY failed_at, commit"
+        sql = (
+            f"SELECT * FROM (SELECT * FROM {FLAKY.format(s=self._s)} AS f{where}"
+            f" ORDER BY failed_at DESC, commit LIMIT {int(limit)}) AS latest"
+            " ORDER BY failed_at, commit"
+        )
         return [FlakySuite(**r._mapping) for r in await self._rows(sql, params)]
 
     async def dora(self, scope: Scope, *, at: datetime) -> list[DoraKeys]:

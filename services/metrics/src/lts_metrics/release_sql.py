@@ -42,19 +42,19 @@ TEST_RUNS = """(
     SELECT r.event_id, r.suite, r.branch, r.line, r.commit, r.job, r.gate, r.status, r.passed,
            r.failed, r.skipped, r.reported_at, c.candidate_id
     FROM {s}.ci_results r
-    LEFT JOIN LATERAL (SELECT min(candidate_id) AS candidate_id FROM {s}.candidate_commits cc
-                       WHERE cc.commit = r.commit) AS c ON true)"""
+    LEFT JOIN (SELECT commit, min(candidate_id) AS candidate_id FROM {s}.candidate_commits
+               GROUP BY commit) AS c USING (commit))"""
 """One row per CI result and suite, with the (first) candidate shipping its commit."""
 
 FLAKY = """(
-    SELECT f.commit, f.line, f.job, f.suite, min(f.reported_at) AS failed_at,
-           min(p.reported_at) AS passed_at
-    FROM {s}.ci_results f
+    SELECT f.commit, f.line, f.job, f.suite, f.failed_at, min(p.reported_at) AS passed_at
+    FROM (SELECT commit, min(line) AS line, job, suite, min(reported_at) AS failed_at
+          FROM {s}.ci_results WHERE failed > 0 GROUP BY commit, job, suite) AS f
     JOIN {s}.ci_results p ON p.commit = f.commit AND p.job = f.job AND p.suite = f.suite
-                          AND p.reported_at > f.reported_at AND p.failed = 0 AND p.passed > 0
-    WHERE f.failed > 0
-    GROUP BY f.commit, f.line, f.job, f.suite)"""
-"""A suite that failed, then passed on the same commit (same job): flaky."""
+                          AND p.reported_at > f.failed_at AND p.failed = 0 AND p.passed > 0
+    GROUP BY f.commit, f.line, f.job, f.suite, f.failed_at)"""
+"""A suite that failed, then passed later on the same commit (same job): flaky. failed_at is
+its first failure, passed_at the first clean run after it."""
 
 VIEWS: dict[str, tuple[str, str]] = {
     "v_releases": (

@@ -27,7 +27,7 @@ async def week_figures(engine: AsyncEngine, *, schema: str, week: str) -> WeekFi
         rollback_rate=await release.rollback_rate(scope),
         rollback_times=await release.rollback_times(scope),
         overruns=await release.overrun_rollbacks(scope),
-        pass_rate=await release.test_pass_rate(scope),
+        pass_rate=await release.test_pass_rate(scope, by_candidate=True),
         flaky=await release.flaky_tests(scope),
         dora=await release.dora(scope, at=end),
         adoption=await adoption.adoption(scope),

@@ -99,7 +99,10 @@ CI_RESULTS = RowTable(
         ("reported_at", "timestamptz NOT NULL"),
     ),
     ("event_id", "suite"),
-    (("ci_results_commit", "(commit, job, suite, reported_at)"),),
+    (
+        ("ci_results_commit", "(commit, job, suite, reported_at)"),
+        ("ci_results_failing", "(commit, job, suite, reported_at) WHERE failed > 0"),
+    ),
 )
 TABLES = (PUBLICATIONS, RELEASED_TICKETS, BACKPORTS, CANDIDATE_COMMITS, ROLLOUTS, CI_RESULTS)
 

@@ -204,17 +204,15 @@ WITH daily AS (
 newest AS (
     SELECT day, package, line,
            max(max(patch)) OVER (PARTITION BY package, line ORDER BY day) AS newest_patch
-    FROM daily GROUP BY 1, 2, 3),
-per_line AS (
-    SELECT day, kind, package, line, sum(count)::bigint AS total FROM daily GROUP BY 1, 2, 3, 4)
-SELECT p.day, p.kind, p.package, p.line, n.newest_patch,
-       p.line || '.' || n.newest_patch AS newest_version,
-       coalesce(d.count, 0)::bigint AS on_newest, p.total,
-       round(100.0 * coalesce(d.count, 0) / nullif(p.total, 0), 2)::double precision AS share_pct
-FROM per_line p JOIN newest n USING (day, package, line)
-LEFT JOIN daily d
-  ON (d.day, d.kind, d.package, d.line, d.patch)
-     = (p.day, p.kind, p.package, p.line, n.newest_patch)"""
+    FROM daily GROUP BY 1, 2, 3)
+SELECT d.day, d.kind, d.package, d.line, n.newest_patch,
+       d.line || '.' || n.newest_patch AS newest_version,
+       (coalesce(sum(d.count) FILTER (WHERE d.patch = n.newest_patch), 0))::bigint AS on_newest,
+       sum(d.count)::bigint AS total,
+       round(100.0 * coalesce(sum(d.count) FILTER (WHERE d.patch = n.newest_patch), 0)
+             / nullif(sum(d.count), 0), 2)::double precision AS share_pct
+FROM daily d JOIN newest n USING (day, package, line)
+GROUP BY d.day, d.kind, d.package, d.line, n.newest_patch"""
 """The newest patch of a line on a day is the highest counted (downloads or pings, any kind) up
 to that day."""
 

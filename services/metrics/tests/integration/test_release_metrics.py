@@ -90,7 +90,8 @@ async def test_time_to_rollback_and_the_rollback_that_overran(release: ReleaseQu
 async def test_test_pass_rate_per_line_candidate_and_suite_and_the_flaky_suite(
     release: ReleaseQueries,
 ) -> None:
-    rates = await release.test_pass_rate(Scope())
+    rates = await release.test_pass_rate(Scope(), by_candidate=True)
+    per_line = await release.test_pass_rate(Scope())
     flaky = await release.flaky_tests(Scope())
 
     assert [
@@ -99,6 +100,11 @@ async def test_test_pass_rate_per_line_candidate_and_suite_and_the_flaky_suite(
         ("1.3", None, "integration", 4, 0, 100.0),
         ("1.3", None, "lint", 0, 1, 0.0),  # a failed job without test counts: one failure
         ("1.4", "1.4.3rc1", "unit", 19, 1, 95.0),
+    ]
+    assert [(r.line, r.candidate_id, r.suite, r.pass_rate_pct) for r in per_line] == [
+        ("1.3", None, "integration", 100.0),
+        ("1.3", None, "lint", 0.0),
+        ("1.4", None, "unit", 95.0),
     ]
     assert [(f.commit, f.suite, f.failed_at, f.passed_at) for f in flaky] == [
         ("c1", "unit", T0 + 2 * DAY, T0 + 2 * DAY + HOUR)
