@@ -158,11 +158,14 @@ def router(
         follow_up_status: Annotated[
             str | None, Query(alias="status", pattern="^(open|overdue|closed)$")
         ] = None,
+        limit: Limit = LIST_LIMIT,
         as_format: AsFormat = Format.JSON,
     ) -> Response:
         """Post-facto audits and postmortems owed by emergency fast-tracks: open until closed,
         overdue ones flagged. The period selects by when the follow-up was opened."""
-        rows = await adoption_queries.fast_track_audits(scoped, at=at, status=follow_up_status)
+        rows = await adoption_queries.fast_track_audits(
+            scoped, at=at, status=follow_up_status, limit=limit
+        )
         return respond(rows, as_format, name="fast-track-audits")
 
     @api.get("/metrics/time-to-release", response_model=list[ReleaseDurations])

@@ -64,10 +64,10 @@ class AdoptionQueries:
             return [AdoptionShare(**r._mapping) for r in rows]
 
     async def fast_track_audits(
-        self, scope: Scope, *, at: datetime, status: str | None = None
+        self, scope: Scope, *, at: datetime, status: str | None = None, limit: int = 500
     ) -> list[FastTrackAudit]:
-        """Follow-ups of emergency fast-tracks (`v_fast_track_audits`, evaluated at `at`); the
-        period selects fast-tracks by when their follow-up was opened."""
+        """Follow-ups of emergency fast-tracks (`v_fast_track_audits`, evaluated at `at`), the
+        `limit` latest opened; the period selects them by when they were opened."""
         state = FOLLOW_UP_STATE.format(s=self._s)
         at_sql = "CAST(:at AS timestamptz)"
         outcome = follow_up_status("f.closed_at", "f.overdue_at", "f.due_at", at_sql)
@@ -83,10 +83,16 @@ class AdoptionQueries:
                 FROM {state} AS f
             ) audits{where}{" AND" if where else " WHERE"} (CAST(:status AS text) IS NULL
                                                              OR status = :status)
-            ORDER BY due_at NULLS LAST, ticket_id, follow_up"""
+            ORDER BY opened_at DESC NULLS LAST, ticket_id, follow_up LIMIT {int(limit)}"""
         async with self._engine.connect() as conn:
             rows = await conn.execute(text(sql), {**params, "at": at, "status": status})
-            return [FastTrackAudit(**r._mapping) for r in rows]
+            audits = [FastTrackAudit(**r._mapping) for r in rows]
+        return sorted(audits, key=_by_due)
+
+
+def _by_due(audit: FastTrackAudit) -> tuple[bool, datetime | None, int, str]:
+    """Soonest due first, those without a due time last."""
+    return (audit.due_at is None, audit.due_at, audit.ticket_id, audit.follow_up)
 
 
 def _dates(params: dict[str, object]) -> dict[str, object]:
