@@ -268,6 +268,22 @@ async def test_the_next_version_names_the_last_safe_one_and_a_withdrawal_marks_b
     assert PublicationRule.WITHDRAWN.value in refused.text
 
 
+@pytest.mark.timeout(240)
+async def test_a_lines_first_release_here_names_its_release_from_before_as_the_safe_one(
+    publishing: Running, builds: Any, project: str
+) -> None:
+    """So that its canary has a version to roll back to: the release service's fixture says
+    line 1.4 last released 1.4.2 before the service (LTS_RELEASE_CORE_RELEASED_VERSIONS, the
+    baseline the candidates' version policy counts from too)."""
+    first = await open_candidate(publishing, "1.4", "1.4.3", (21,))
+    await stage_and_seal(publishing, first, builds.wheel(project, "1.4.3"))
+
+    published = await publishing.client.post(f"/candidates/{first}/publish", headers=MANAGER)
+
+    assert published.status_code == 201, published.text
+    assert published.json()["previous_safe_version"] == "1.4.2"
+
+
 async def test_only_a_release_manager_publishes_and_only_what_is_sealed(
     publishing: Running, unique: str
 ) -> None:

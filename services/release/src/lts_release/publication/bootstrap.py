@@ -55,4 +55,10 @@ def channels_for(settings: Settings) -> ChannelsFor:
 def build_publication(
     settings: Settings, store: EventStore, source: FileSource, clock: Clock
 ) -> Publication:
-    return Publication(store=store, source=source, channels=channels_for(settings), clock=clock)
+    return Publication(
+        store=store,
+        source=source,
+        channels=channels_for(settings),
+        clock=clock,
+        baselines=settings.released_baselines(),
+    )

@@ -6,8 +6,8 @@ appended with the stream's expected version, so two publishes racing record it o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from lts_events.actors import Actor, Role
@@ -21,6 +21,7 @@ from lts_events.contracts.release.publication import (
     ReleasePublished,
 )
 from lts_events.store.port import ANY, ConcurrencyError, EventStore
+from packaging.version import Version
 
 from lts_release.appending import Outcome, append
 from lts_release.candidate import CandidateState, load_candidate
@@ -105,6 +106,9 @@ class Publication:
     source: FileSource
     channels: ChannelsFor
     clock: Clock
+    # Each line's last release from before this service (LTS_RELEASE_CORE_RELEASED_VERSIONS):
+    # the safe version a line's first release here rolls back to.
+    baselines: Mapping[str, Version] = field(default_factory=dict)
 
     async def candidate(self, candidate_id: str) -> CandidateState:
         state, _ = await load_candidate(self.store, candidate_id)
@@ -215,7 +219,11 @@ class Publication:
         return found
 
     async def _previous_safe(self, line: str, version: str) -> str | None:
-        return previous_safe_version((r for _, r in await self._line_releases(line)), version)
+        releases = [r for _, r in await self._line_releases(line)]
+        baseline = self.baselines.get(line)
+        if baseline is not None:
+            releases.append(LineRelease(str(baseline), withdrawn=False))
+        return previous_safe_version(releases, version)
 
     async def withdraw(
         self,
