@@ -136,6 +136,7 @@ def _tables(s: str) -> list[str]:
             f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
             for name, table, definition in INDEXES
         ]
+        + [f"DROP INDEX IF EXISTS {s}.{name}" for name in derived.SUPERSEDED_INDEXES]
     )
 
 
