@@ -7,6 +7,7 @@ recorded in `$LTS_HOME/run/stack.json` so `stop_services` can stop them."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -79,9 +80,25 @@ def _has_main(package: str) -> bool:
         return False
 
 
+# What the local stack (`lts dev`, `lts stack up`) gives the services unless the environment
+# says otherwise, so that the demo runs through: the seed's lines as released before the
+# release service (a first canary has a safe version to roll back to), and a mail list for
+# every comms document (delivered to the local SMTP server's maildir).
+LOCAL_DEFAULTS = {
+    "LTS_RELEASE_CORE_RELEASED_VERSIONS": json.dumps({"1.4": "1.4.2", "1.3": "1.3.8"}),
+    "LTS_COMMS_MAIL_LISTS": json.dumps(
+        {
+            kind: ["lts-dev@localhost"]
+            for kind in ("release_note", "security_advisory", "internal_status", "upgrade_guidance")
+        }
+    ),
+}
+
+
 def service_env(name: str, port: int, infra: Infrastructure) -> dict[str, str]:
     upper = name.upper()
     return {
+        **LOCAL_DEFAULTS,
         **os.environ,
         **infra.env(),
         f"LTS_{upper}_HTTP_HOST": "127.0.0.1",
