@@ -43,6 +43,25 @@ def ticket_of(data: Mapping[str, Any], subject: str | None) -> int | None:
     return ticket_id_of(subject)
 
 
+def named_tickets(data: Mapping[str, Any]) -> list[int]:
+    """The tickets listed in `data.ticket_ids` (an event about several at once, such as a
+    release), once each, in order; anything but an int is ignored."""
+    listed = data.get("ticket_ids")
+    if not isinstance(listed, (list, tuple)):
+        return []
+    return list(dict.fromkeys(t for t in listed if type(t) is int))
+
+
+def timeline_tickets(fact: AuditFact) -> list[int]:
+    """Every ticket whose timeline shows the fact: its own ticket (`ticket_of`), then those it
+    names in `ticket_ids`."""
+    named = named_tickets(fact.data) if "ticket_ids" in fact.data else []
+    own = fact.ticket_id
+    if own is None:
+        return named
+    return [own, *(t for t in named if t != own)]
+
+
 def needs_upcast(type_: str, schema_version: int) -> bool:
     """Whether data of this type and version is not in its type's current shape."""
     return REGISTRY.knows(type_) and REGISTRY.class_for(type_).schema_version != schema_version

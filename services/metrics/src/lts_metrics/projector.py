@@ -318,7 +318,7 @@ class ProjectionEngine:
             text(
                 f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
                 f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline,"
-                " CAST(:rows AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
+                " CAST(:rows AS jsonb)) ON CONFLICT (event_id, ticket_id) DO NOTHING"
             ),
             {"rows": json.dumps([_entry_row(e) for e in entries], default=str)},
         )
@@ -413,13 +413,16 @@ def _fold(
     handlers `project` applies. The event-grain rows (`rows.ROWS`) are added to `tables`."""
     changed: dict[int, TicketLifecycle] = {}
     entries: list[timeline.TimelineEntry] = []
-    apply, entry = LIFECYCLE.apply_in_place, timeline.entry
+    apply, entries_of = LIFECYCLE.apply_in_place, timeline.entries
     mappers = event_rows.ROWS.mappers
     for fact in facts:
         mapper = mappers.get(fact.type)
         if mapper is not None:
             for table, new in mapper(fact):
                 tables[table].append(new)
+        # the timeline also shows events naming several tickets (`ticket_ids`); the lifecycle
+        # only those about one
+        entries += entries_of(fact, sequence=fact.checkpoint.position)
         ticket_id = fact.ticket_id
         if ticket_id is None:
             continue
@@ -428,8 +431,6 @@ def _fold(
             row = rows[ticket_id] = TicketLifecycle(ticket_id=ticket_id)
         apply(row, fact)
         changed[ticket_id] = row
-        if (item := entry(fact, sequence=fact.checkpoint.position)) is not None:
-            entries.append(item)
     return changed, entries
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from lts_events.contracts.release import backports, candidates, ci, publication, rollout
 
-from lts_metrics.facts import AuditFact, parse_time
+from lts_metrics.facts import AuditFact, named_tickets, parse_time
 from lts_metrics.rows import ROWS, Mapper, Rows, RowTable
 from lts_metrics.versions import line_of
 
@@ -116,7 +116,7 @@ def _published(fact: AuditFact) -> Rows:
     data, at = fact.data, _at(fact.data, "published_at", fact)
     version = str(data.get("version", ""))
     line = data.get("line") or line_of(version)
-    tickets = list(dict.fromkeys(t for t in data.get("ticket_ids") or () if isinstance(t, int)))
+    tickets = named_tickets(data)
     rows: Rows = [
         (
             PUBLICATIONS.name,

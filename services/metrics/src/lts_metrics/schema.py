@@ -119,7 +119,7 @@ def _tables(s: str) -> list[str]:
             plan_within_sla boolean
                 GENERATED ALWAYS AS (approved_at <= plan_deadline) STORED)""",
             f"""CREATE TABLE IF NOT EXISTS {s}.ticket_timeline (
-            event_id uuid PRIMARY KEY,
+            event_id uuid NOT NULL,
             ticket_id bigint NOT NULL,
             sequence bigint NOT NULL,
             occurred_at timestamptz NOT NULL,
@@ -128,7 +128,17 @@ def _tables(s: str) -> list[str]:
             actor_id text NOT NULL,
             actor_role text NOT NULL,
             reason text,
-            summary text NOT NULL)""",
+            summary text NOT NULL,
+            CONSTRAINT ticket_timeline_pkey PRIMARY KEY (event_id, ticket_id))""",
+            # one row per event and ticket it concerns: a table keyed by the event alone (before
+            # releases named several tickets) takes the new key once
+            f"""DO $$ BEGIN
+                IF (SELECT array_length(conkey, 1) FROM pg_constraint
+                    WHERE conrelid = '{s}.ticket_timeline'::regclass AND contype = 'p') = 1 THEN
+                    ALTER TABLE {s}.ticket_timeline DROP CONSTRAINT ticket_timeline_pkey,
+                        ADD CONSTRAINT ticket_timeline_pkey PRIMARY KEY (event_id, ticket_id);
+                END IF;
+            END $$""",
         ]
         + [table.ddl(s) for table in ROW_TABLES]
         + [derived.ddl(s)]
@@ -178,7 +188,7 @@ INDEXES: tuple[tuple[str, str, str], ...] = (
 them, a rebuild builds them on its new tables and gives them these names at the swap."""
 PRIMARY_KEYS = {
     "ticket_lifecycle": "ticket_id",
-    "ticket_timeline": "event_id",
+    "ticket_timeline": "event_id, ticket_id",
     **{table.name: ", ".join(table.key) for table in ROW_TABLES},
     derived.TABLE: derived.KEY,
 }

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from lts_metrics.facts import AuditFact
+from lts_metrics.facts import AuditFact, timeline_tickets
 
 SUMMARY_KEYS = (
     "title",
@@ -40,28 +40,26 @@ class TimelineEntry(NamedTuple):
     summary: str
 
 
-def entry(fact: AuditFact, *, sequence: int) -> TimelineEntry | None:
-    """The timeline entry of a fact, or None when the fact is about no ticket. `sequence` orders
-    events of the same instant as the metrics store received them."""
-    ticket_id = fact.ticket_id
-    if ticket_id is None:
-        return None
+def entries(fact: AuditFact, *, sequence: int) -> list[TimelineEntry]:
+    """The fact's entries: one on the timeline of every ticket it concerns
+    (`facts.timeline_tickets`), none when it concerns no ticket. `sequence` orders events of the
+    same instant as the metrics store received them."""
+    tickets = timeline_tickets(fact)
+    if not tickets:
+        return []
     data = fact.data
-    return _new(  # what TimelineEntry(...) does, without its Python-level constructor
-        TimelineEntry,
-        (
-            ticket_id,
-            sequence,
-            str(fact.event_id),
-            fact.occurred_at,
-            fact.type,
-            fact.source_service,
-            fact.actor_id,
-            fact.actor_role,
-            fact.reason or _text(data.get("reason")) or _text(data.get("comment")),
-            summarize(fact.type, data),
-        ),
+    # what TimelineEntry(...) does, without its Python-level constructor
+    shared = (
+        str(fact.event_id),
+        fact.occurred_at,
+        fact.type,
+        fact.source_service,
+        fact.actor_id,
+        fact.actor_role,
+        fact.reason or _text(data.get("reason")) or _text(data.get("comment")),
+        summarize(fact.type, data),
     )
+    return [_new(TimelineEntry, (ticket, sequence, *shared)) for ticket in tickets]
 
 
 _new = tuple.__new__

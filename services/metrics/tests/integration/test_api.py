@@ -13,6 +13,7 @@ from lts_metrics.api import router
 from lts_metrics.audit import facts_of
 from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import TicketStory
+from lts_metrics.samples_release import release_published
 
 from .conftest import Metrics
 
@@ -115,6 +116,23 @@ async def test_timeline_of_a_ticket_lists_its_events_and_404s_for_an_unknown_one
         "lts.triage.ticket_triaged",
     ]
     assert unknown.status_code == 404
+
+
+async def test_a_release_shows_on_the_timeline_of_every_ticket_it_ships(
+    client: httpx.AsyncClient, metrics: Metrics
+) -> None:
+    published = release_published("1.4.1", "1.4", (1, 2), at=T0 + timedelta(days=1))
+    await metrics.audit.record(published, facts_of(published, topic="lts.release.events"))
+    await metrics.settle()
+
+    timelines = [
+        (await client.get(f"/tickets/{ticket}/timeline", headers=ANALYST)).json()
+        for ticket in (1, 2, 3)
+    ]
+
+    shown = [[i["event_id"] for i in t if i["event_type"] == published.type] for t in timelines]
+    assert shown == [[published.id], [published.id], []]
+    assert timelines[0][-1]["summary"].startswith("release_published")
 
 
 async def test_projection_status_says_when_everything_is_projected(

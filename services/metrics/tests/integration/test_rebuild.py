@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from lts_events.actors import automation
@@ -13,6 +13,7 @@ from lts_events.contracts import intake, triage
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
 from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory, downloads_message
+from lts_metrics.samples_release import release_published
 from lts_metrics.schema import PROJECTION_TABLES
 from sqlalchemy import text
 
@@ -255,6 +256,8 @@ async def test_a_rebuild_equals_the_incremental_projection_for_every_kind_of_eve
         _raw(intake.TicketOpened.type, {"title": "no ticket id"}, minutes=12, subject="ticket-2"),
         _raw(intake.AdvisoryWithdrawn.type, {"advisory": "OSV-1"}, minutes=13, subject="ticket-2"),
         _raw(intake.TicketLabelled.type, {"labels": ["about nothing"]}, minutes=14, subject="x"),
+        # about no one ticket (its subject is the candidate): on the timeline of each it names
+        release_published("1.4.1", "1.4", (1, 2, 1), at=T0 + timedelta(minutes=15)),
     ]
     for envelope in envelopes:  # incrementally, two events at a time
         await metrics.audit.record(envelope, facts_of(envelope, topic=_topic(envelope)))
@@ -267,4 +270,8 @@ async def test_a_rebuild_equals_the_incremental_projection_for_every_kind_of_eve
     assert replayed == len(envelopes)
     assert await snapshot(metrics) == incremental
     assert [row[0] for row in incremental["ticket_lifecycle"]] == [1, 2]
-    assert len(incremental["ticket_timeline"]) == len(envelopes) - 1
+    released = [
+        row[1] for row in incremental["ticket_timeline"] if row[0] == UUID(envelopes[-1].id)
+    ]
+    assert released == [1, 2]  # one row per ticket named, once each
+    assert len(incremental["ticket_timeline"]) == len(envelopes) - 2 + len(released)
