@@ -380,7 +380,8 @@ def test_chained_events_carry_jcs_of_their_data_and_metadata_or_the_legacy_form(
         size=Size.S,
         kind="a",
     )
-    metadata = Metadata(actor=Actor(id=f"a{text}", role=Role.AUTOMATION), reason=text)
+    # an actor id holds at most 200 characters; twelve look-alikes can make more
+    metadata = Metadata(actor=Actor(id=f"a{text}"[:200], role=Role.AUTOMATION), reason=text)
     events = [
         NewEvent.of(LeafFound(leaf=leaf, score=score), metadata),
         NewEvent.of(TreeGrown(tree=Tree(leaf=leaf)), metadata),
