@@ -3,7 +3,6 @@ root `infra` fixture; a fresh store schema and fresh topic names per test."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,28 +14,6 @@ SESSION = uuid.uuid4().hex[:8]
 _counter = iter(range(1_000_000))
 
 StoreFactory = Callable[[], Awaitable[PostgresEventStore]]
-
-
-def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    try:
-        infra = request.getfixturevalue("infra")
-    except pytest.FixtureLookupError:
-        pytest.skip(f"set {env} or provide the root `infra` fixture")
-    found: str = getattr(infra, attribute)
-    return found
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "database_url", "DATABASE_URL")
-
-
-@pytest.fixture(scope="session")
-def kafka(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -29,24 +28,6 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 GITHUB_SECRET = "it-github-secret"
 GITLAB_TOKEN = "it-gitlab-token"
 ALERT_TOKEN = "it-alert-token"
-
-
-def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    found: str = getattr(request.getfixturevalue("infra"), attribute)
-    return found
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "database_url", "DATABASE_URL")
-
-
-@pytest.fixture(scope="session")
-def kafka(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,28 +17,8 @@ from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.postgres import PostgresEventStore
 from lts_release.main import SPEC
-from sqlalchemy import text
 
 T = TypeVar("T")
-
-
-def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    infra = request.getfixturevalue("infra")
-    found: str = getattr(infra, attribute)
-    return found
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "database_url", "DATABASE_URL")
-
-
-@pytest.fixture(scope="session")
-def kafka(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
 
 
 @pytest.fixture
@@ -50,19 +29,6 @@ def unique() -> str:
 @pytest.fixture
 def ticket_id() -> int:
     return random.randint(10_000_000, 2_000_000_000)
-
-
-@pytest.fixture
-async def drop_schemas(database_url: str) -> AsyncIterator[list[str]]:
-    names: list[str] = []
-    yield names
-    store = await PostgresEventStore.connect(database_url, schema="public", migrate=False)
-    try:
-        async with store.engine.begin() as connection:
-            for name in names:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        await store.close()
 
 
 @dataclasses.dataclass

@@ -129,11 +129,9 @@ def builds(tmp_path: Path) -> Builds:
     return Builds(directory)
 
 
-# The running release service and its infrastructure fixtures, for the route tests here.
+# The running release service, for the route tests here (database_url, kafka and drop_schemas
+# come from the root conftest).
 from ..integration.conftest import (  # noqa: E402, F401
-    database_url,
-    drop_schemas,
-    kafka,
     release_service,
     unique,
 )

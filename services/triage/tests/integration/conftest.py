@@ -4,10 +4,9 @@ the root `infra` fixture; unique topics, schemas and ticket ids per test."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -16,27 +15,6 @@ from lts_events.actors import Role
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import AdvisoryWithdrawn, TicketKind, TicketOpened
 from lts_events.envelope import Envelope
-from lts_events.store.postgres import PostgresEventStore
-from sqlalchemy import text
-
-
-def _from_infra(request: pytest.FixtureRequest, attribute: str, env: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    infra = request.getfixturevalue("infra")
-    found: str = getattr(infra, attribute)
-    return found
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "database_url", "DATABASE_URL")
-
-
-@pytest.fixture(scope="session")
-def kafka(request: pytest.FixtureRequest) -> str:
-    return _from_infra(request, "kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
 
 
 @pytest.fixture
@@ -47,19 +25,6 @@ def unique() -> str:
 @pytest.fixture
 def ticket_id() -> int:
     return random.randint(10_000_000, 2_000_000_000)
-
-
-@pytest.fixture
-async def drop_schemas(database_url: str) -> AsyncIterator[list[str]]:
-    names: list[str] = []
-    yield names
-    store = await PostgresEventStore.connect(database_url, schema="public", migrate=False)
-    try:
-        async with store.engine.begin() as connection:
-            for name in names:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        await store.close()
 
 
 def ticket_opened(ticket_id: int, opened_at: datetime, **overrides: object) -> TicketOpened:
