@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -27,6 +26,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 from pydantic_core import from_json, to_json, to_jsonable_python
 
+from lts_events._fast import gc_paused
 from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.faults import Outage, is_transient
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
@@ -358,21 +358,15 @@ class Relay:
         assert producer is not None, "relay not started"
         await producer.client._wait_on_metadata(self.topic)
         producer_span = self._producer_span if spans_exported() else None
-        collecting = gc.isenabled()
         # A record is a dozen tracked objects (headers list and tuples) and no cycle: left on,
-        # the cyclic collector ran every few dozen records and carried each batch through its
-        # generations into the oldest, whose passes walk the whole heap (a fifth of the relay's
-        # time in the bench). Off while the records are made and written into the producer's
-        # batches, after which they are freed unseen by it. Nothing else runs meanwhile (no
-        # await).
-        gc.disable()
-        try:
+        # the cyclic collector ran every few dozen records and carried each batch into its
+        # oldest generation (a fifth of the relay's time in the bench). Paused while the records
+        # are made and written into the producer's batches, after which they are freed unseen
+        # by it. Nothing else runs meanwhile (no await).
+        with gc_paused():
             records = kafka_records(batch, source=self.source, producer_span=producer_span)
             batches = record_batches(producer, self.topic, records)
             records.clear()  # freed now, while the collector is off
-        finally:
-            if collecting:
-                gc.enable()
         return await send_batches(producer, self.topic, batches)
 
     def _producer_span(self, row: StoredRow) -> str | None:
