@@ -29,6 +29,7 @@ from pydantic_core import from_json, to_json, to_jsonable_python
 from lts_events._fast import gc_paused
 from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.faults import Outage, is_transient
+from lts_events.kafka import key_partitioner
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
 from lts_events.telemetry import context_from, spans_exported
 
@@ -186,32 +187,20 @@ async def send_records(
 ) -> asyncio.Future[Any]:
     """Hand records to the producer as record batches, one run per partition in the records'
     order; the returned future completes when Kafka acknowledged all of them."""
-    await producer.client._wait_on_metadata(topic)
-    return await send_batches(producer, topic, record_batches(producer, topic, records))
+    partition_of = await key_partitioner(producer, topic)
+    return await send_batches(producer, topic, record_batches(producer, records, partition_of))
 
 
 def record_batches(
-    producer: AIOKafkaProducer, topic: str, records: Iterable[Record]
+    producer: AIOKafkaProducer, records: Iterable[Record], partition_of: Callable[[bytes], int]
 ) -> list[tuple[int, BatchBuilder]]:
     """Records as (partition, filled batch) in the order to send them: each partition's
-    records in their order. The topic's metadata must be known (`_wait_on_metadata`).
-
-    The partition of a record is the one `producer.send` would choose (the producer's own
-    partitioner over the same metadata: a stream's events stay on one partition); building the
+    records in their order. `partition_of` (`kafka.key_partitioner`) is the partition
+    `producer.send` would choose, so a stream's events stay on one partition; building the
     batches here saves `send`'s per-record bookkeeping, which is most of the relay's cost."""
-    metadata = producer.client.cluster
-    partitions = list(metadata.partitions_for_topic(topic))
-    available = list(metadata.available_partitions_for_topic(topic))
-    choose = producer._partitioner
     runs: dict[int, list[Record]] = {}
-    chosen: dict[bytes, int] = {}  # a stream's events share a key: hash it once (murmur2 is
-    # pure Python in aiokafka, a fifth of the relay's time when run per record)
     for record in records:
-        key = record[0]
-        partition = chosen.get(key)
-        if partition is None:
-            partition = chosen[key] = choose(key, partitions, available)
-        runs.setdefault(partition, []).append(record)
+        runs.setdefault(partition_of(record[0]), []).append(record)
     batches: list[tuple[int, BatchBuilder]] = []
     for partition, run in runs.items():
         builder = producer.create_batch()
@@ -356,7 +345,7 @@ class Relay:
         future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
-        await producer.client._wait_on_metadata(self.topic)
+        partition_of = await key_partitioner(producer, self.topic)
         producer_span = self._producer_span if spans_exported() else None
         # A record is a dozen tracked objects (headers list and tuples) and no cycle: left on,
         # the cyclic collector ran every few dozen records and carried each batch into its
@@ -365,7 +354,7 @@ class Relay:
         # by it. Nothing else runs meanwhile (no await).
         with gc_paused():
             records = kafka_records(batch, source=self.source, producer_span=producer_span)
-            batches = record_batches(producer, self.topic, records)
+            batches = record_batches(producer, records, partition_of)
             records.clear()  # freed now, while the collector is off
         return await send_batches(producer, self.topic, batches)
 
