@@ -33,6 +33,7 @@ from lts_events.telemetry import current_traceparent
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from lts_intake import standardize
+from lts_intake.coalescer import Coalescer
 from lts_intake.config import Settings
 from lts_intake.formats import (
     AlertmanagerWebhook,
@@ -45,7 +46,7 @@ from lts_intake.formats import (
     ReportIn,
     nul_path,
 )
-from lts_intake.handlers import Intake, Outcome
+from lts_intake.handlers import Intake, Outcome, Work
 from lts_intake.model import Command, Ignore, OpenTicket
 from lts_intake.repository import IntakeRepository
 from lts_intake.views import TicketView
@@ -228,19 +229,30 @@ def build_router(
     Caller = Annotated[Principal, Depends(authenticator)]
     policy = intake.policy
 
+    coalescer = Coalescer(lambda works: intake.execute_batch(works, update_view=True))
+
+    async def results_of(works: Sequence[Work]) -> list[Result]:
+        """Executed with the other requests in flight, as one batch (see `coalescer`)."""
+        return [_result(outcome) for outcome in await coalescer.submit(works)]
+
+    def metadata(actor: Actor, reason: str) -> Metadata:
+        return Metadata(actor=actor, reason=reason, traceparent=current_traceparent())
+
     async def run(
         commands: Sequence[Command], *, actor: Actor, reason: str, delivery: ProcessedMessage | None
     ) -> list[Result]:
-        metadata = Metadata(actor=actor, reason=reason, traceparent=current_traceparent())
-        results = []
-        for index, command in enumerate(commands):
-            processed = delivery
-            if delivery is not None and len(commands) > 1:
-                processed = ProcessedMessage(delivery.consumer, f"{delivery.message_id}#{index}")
-            results.append(
-                _result(await intake.execute(command, metadata=metadata, processed=processed))
-            )
-        return results
+        """One input's commands, each answering the input's delivery id (`#index` when it
+        carries several)."""
+        deliveries: list[ProcessedMessage | None] = [delivery] * len(commands)
+        if delivery is not None and len(commands) > 1:
+            deliveries = [
+                ProcessedMessage(delivery.consumer, f"{delivery.message_id}#{index}")
+                for index in range(len(commands))
+            ]
+        shared = metadata(actor, reason)
+        return await results_of(
+            [Work(c, shared, d) for c, d in zip(commands, deliveries, strict=True)]
+        )
 
     def alert_token(
         authorization: Annotated[str | None, Header()] = None,
@@ -372,15 +384,15 @@ def build_router(
         deliveries = [
             ProcessedMessage("intake.osv", f"{r.id}@{r.modified.isoformat()}") for r in records
         ]
-        metadata_actor = principal.acting_as(
+        actor = principal.acting_as(
             Role.AUTOMATION if principal.has(Role.AUTOMATION) else Role.SECURITY_REVIEWER
         )
-        results = []
-        for command, delivery in zip(commands, deliveries, strict=True):
-            results += await run(
-                [command], actor=metadata_actor, reason="OSV feed", delivery=delivery
+        shared = metadata(actor, "OSV feed")
+        return Accepted(
+            results=await results_of(
+                [Work(c, shared, d) for c, d in zip(commands, deliveries, strict=True)]
             )
-        return Accepted(results=results)
+        )
 
     async def github_signature(
         request: Request, x_hub_signature_256: Annotated[str | None, Header()] = None

@@ -20,6 +20,7 @@ class Claim:
 class ClaimRequest:
     keys: Sequence[str]
     reserve: bool  # take the next id when no key is known (opening); else claim nothing
+    link: bool = True  # False: only find the ticket (a redelivery, whose keys decide nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +33,9 @@ class ClaimPlan:
 def resolve_claims(
     requests: Sequence[ClaimRequest], *, known: Mapping[str, int], counter: int
 ) -> ClaimPlan:
-    """What `claim_ticket` does for one request, for each request in turn: the first known
-    key's ticket wins, else (when reserving) the next id; every key of the request is then
-    linked to that ticket unless it already leads somewhere."""
+    """The claim rule (its only home), for each request in turn: the first known key's ticket
+    wins, else (when reserving) the next id; every key of the request is then linked to that
+    ticket unless it already leads somewhere."""
     linked = dict(known)
     links: dict[str, int] = {}
     claims: list[Claim] = []
@@ -48,7 +49,7 @@ def resolve_claims(
                 continue
             counter += 1
             ticket_id, new = counter, True
-        for key in keys:
+        for key in keys if request.link else ():
             if key not in linked:
                 linked[key] = links[key] = ticket_id
         claims.append(Claim(ticket_id, new))

@@ -9,19 +9,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import asyncpg
 from lts_events.actors import Actor
 from lts_events.clock import Clock
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.intake import GitMetadata, ReleaseRef
-from lts_events.envelope import Metadata, NewEvent, RecordedEvent
+from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.store.port import (
     NO_STREAM,
     ConcurrencyError,
     ProcessedMessage,
     StreamAppend,
-    StreamHistory,
 )
 from lts_events.store.postgres import PostgresEventStore
 
@@ -64,25 +62,19 @@ class Outcome:
         }
 
 
-class _Undo(Exception):
-    """Ends a transaction without its writes (a duplicate delivery claims nothing)."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__("undo")
-        self.outcome = outcome
-
-
 @dataclass(frozen=True, slots=True)
 class Work:
-    """One command of a consumer batch, with what its events carry and the message it answers."""
+    """One command to execute, with what its events carry and the message it answers (a Kafka
+    message, a webhook delivery id; None for an input without one)."""
 
     command: Command
     metadata: Metadata
-    processed: ProcessedMessage
+    processed: ProcessedMessage | None = None
 
 
 @dataclass(slots=True)
 class _Planned:
+    index: int  # the work's place in its batch
     work: Work
     ticket_id: int
     events: list[Event]
@@ -107,125 +99,111 @@ class Intake:
         processed: ProcessedMessage | None = None,
         update_view: bool = True,
     ) -> Outcome:
-        """Decide and append; `update_view` also folds the new events into the ticket view
-        before returning (read-your-writes for HTTP callers). Without it the background
-        projection picks them up within a fraction of a second, in batches."""
-        for _ in range(_ATTEMPTS):
-            try:
-                return await self._execute_once(
-                    command, metadata=metadata, processed=processed, update_view=update_view
-                )
-            except ConcurrencyError:
-                log.info("ticket moved while deciding; deciding again", exc_info=True)
-        raise RuntimeError(f"could not append after {_ATTEMPTS} attempts: {command!r}")
-
-    async def _execute_once(
-        self,
-        command: Command,
-        *,
-        metadata: Metadata,
-        processed: ProcessedMessage | None,
-        update_view: bool,
-    ) -> Outcome:
-        """Claim, decide and append in one transaction: a failed append leaves no claim."""
-        try:
-            async with self.repository.transaction() as db:
-                outcome, recorded = await self._decide_within(db, command, metadata, processed)
-                if outcome.duplicate_delivery:
-                    raise _Undo(outcome)
-        except _Undo as undo:
-            return undo.outcome
-        if update_view and recorded:
-            await self.repository.apply(recorded)
+        """One command: a batch of one (`execute_batch`)."""
+        (outcome,) = await self.execute_batch(
+            [Work(command, metadata, processed)], update_view=update_view
+        )
         return outcome
 
-    async def _decide_within(
-        self,
-        db: asyncpg.Connection,
-        command: Command,
-        metadata: Metadata,
-        processed: ProcessedMessage | None,
-    ) -> tuple[Outcome, Sequence[RecordedEvent]]:
-        claim = await self.repository.claim(
-            command.keys, reserve=isinstance(command, OpenTicket), within=db
-        )
-        if claim.ticket_id is None:
-            return Outcome(command, None), ()
-        stream = ticket_stream(claim.ticket_id)
-        history = StreamHistory(stream, ()) if claim.new else await self.store.read_stream(stream)
-        state = fold(e.event for e in history.events)
-        context = await self._context(claim.ticket_id, command, opening=state is None)
-        events = decide(state, command, context)
-        if not events and processed is None:
-            return Outcome(command, claim.ticket_id), ()
-        # a delivery that changes nothing is recorded too: its redelivery is then answered as
-        # one (`duplicate_delivery`) by the append, like the redelivery of one that did
-        new = [NewEvent.of(e, metadata) for e in events]
-        (result,) = await self.store.append_within(
-            db, [StreamAppend(stream, new, history.version or NO_STREAM, processed)]
-        )
-        if result.duplicate:
-            return Outcome(command, claim.ticket_id, duplicate_delivery=True), ()
-        return Outcome(command, claim.ticket_id, events), result.recorded
+    async def execute_batch(
+        self, batch: Sequence[Work], *, update_view: bool = False
+    ) -> list[Outcome]:
+        """What each command of `batch` did, in its order, with the I/O of all of it shared and
+        one transaction for all of it (see `_execute_together`). `update_view` also folds the
+        new events into the ticket views before returning (read-your-writes for HTTP callers);
+        without it the background projection picks them up within a fraction of a second.
+        When a ticket moved meanwhile (another writer), nothing of the batch is written and it
+        is decided again: a batch of one up to `_ATTEMPTS` times, a larger one command by
+        command."""
+        for _ in range(_ATTEMPTS):
+            try:
+                return await self._execute_together(batch, update_view=update_view)
+            except ConcurrencyError:
+                if len(batch) > 1:
+                    log.info("a ticket moved while deciding a batch; one by one", exc_info=True)
+                    return [
+                        outcome
+                        for work in batch
+                        for outcome in await self.execute_batch([work], update_view=update_view)
+                    ]
+                log.info("ticket moved while deciding; deciding again", exc_info=True)
+        raise RuntimeError(f"could not append after {_ATTEMPTS} attempts: {batch[0].command!r}")
 
-    async def execute_batch(self, batch: Sequence[Work]) -> None:
-        """`execute` for a consumer batch, in its order, with the I/O of all of it shared and
-        one transaction for all of it: every ticket claimed, the tickets already known read
-        in one query, the appends written together (`append_within`). A ticket's later
-        commands see its earlier ones' events. Commands answering an already-processed message
-        are skipped, so a redelivered batch decides on the stored history only. When a ticket
-        moved meanwhile (another writer), nothing of the batch is written and each command is
-        executed on its own."""
-        done = await self.store.processed_among([work.processed for work in batch])
-        todo = [work for work in batch if work.processed not in done]
-        if not todo:
-            return
-        try:
-            async with self.repository.transaction() as db:
-                planned = await self._plan_batch(db, todo)
-                await self.store.append_within(
-                    db,
-                    [
-                        StreamAppend(
-                            ticket_stream(p.ticket_id),
-                            [NewEvent.of(e, p.work.metadata) for e in p.events],
-                            p.expected_version or NO_STREAM,
-                            p.work.processed,
-                        )
-                        for p in planned
-                    ],
-                )
-        except ConcurrencyError:
-            log.info("a ticket moved while deciding a batch; deciding one by one", exc_info=True)
-            for work in todo:
-                await self.execute(
-                    work.command,
-                    metadata=work.metadata,
-                    processed=work.processed,
-                    update_view=False,
-                )
-
-    async def _plan_batch(self, db: asyncpg.Connection, todo: Sequence[Work]) -> list[_Planned]:
-        claims = await self.repository.claim_many(
-            [ClaimRequest(w.command.keys, isinstance(w.command, OpenTicket)) for w in todo],
-            within=db,
+    async def _execute_together(self, batch: Sequence[Work], *, update_view: bool) -> list[Outcome]:
+        """Ask once which messages were already processed (those decide nothing: a redelivery
+        is answered on the stored history), then in one transaction claim every ticket, read
+        the tickets already known in one query, decide in order (a ticket's later commands see
+        its earlier ones' events) and write the appends together (`append_within`), so claims,
+        events and processed messages commit or roll back together. A delivery that changes
+        nothing is recorded too: its redelivery is then answered as one (`duplicate_delivery`)."""
+        done = await self.store.processed_among(
+            [work.processed for work in batch if work.processed is not None]
         )
-        tickets = await self._tickets(claims)
-        commands_left = Counter(c.ticket_id for c in claims if c.ticket_id is not None)
+        redelivered = [work.processed in done for work in batch]
+        async with self.repository.transaction() as db:
+            claims = await self.repository.claim_many(
+                [
+                    ClaimRequest(
+                        work.command.keys,
+                        reserve=isinstance(work.command, OpenTicket) and not again,
+                        link=not again,
+                    )
+                    for work, again in zip(batch, redelivered, strict=True)
+                ],
+                within=db,
+            )
+            deciding = [
+                (index, claim)
+                for index, (claim, again) in enumerate(zip(claims, redelivered, strict=True))
+                if not again and claim.ticket_id is not None
+            ]
+            planned = await self._plan(batch, deciding)
+            results = await self.store.append_within(
+                db,
+                [
+                    StreamAppend(
+                        ticket_stream(p.ticket_id),
+                        [NewEvent.of(e, p.work.metadata) for e in p.events],
+                        p.expected_version or NO_STREAM,
+                        p.work.processed,
+                    )
+                    for p in planned
+                ],
+            )
+        if update_view:
+            await self.repository.apply([e for r in results for e in r.recorded])
+        outcomes = [
+            Outcome(work.command, claim.ticket_id, duplicate_delivery=again)
+            for work, claim, again in zip(batch, claims, redelivered, strict=True)
+        ]
+        for p, result in zip(planned, results, strict=True):
+            # a duplicate here: processed meanwhile, by another delivery of the same message
+            outcomes[p.index] = Outcome(
+                p.work.command, p.ticket_id, () if result.duplicate else p.events, result.duplicate
+            )
+        return outcomes
+
+    async def _plan(
+        self, batch: Sequence[Work], deciding: Sequence[tuple[int, Claim]]
+    ) -> list[_Planned]:
+        """Each command (by its index in `batch`) decided on its ticket's state, in order; the
+        appends to make."""
+        tickets = await self._tickets([claim for _, claim in deciding])
+        commands_left = Counter(claim.ticket_id for _, claim in deciding)
         planned: list[_Planned] = []
-        for work, claim in zip(todo, claims, strict=True):
-            if claim.ticket_id is None:
-                continue
-            state, version = tickets[claim.ticket_id]
-            context = await self._context(claim.ticket_id, work.command, opening=state is None)
+        for index, claim in deciding:
+            work, ticket_id = batch[index], claim.ticket_id
+            assert ticket_id is not None
+            state, version = tickets[ticket_id]
+            context = await self._context(ticket_id, work.command, opening=state is None)
             events = decide(state, work.command, context)
-            commands_left[claim.ticket_id] -= 1
-            if events:
-                planned.append(_Planned(work, claim.ticket_id, events, version))
-                if commands_left[claim.ticket_id]:  # a later command of the batch needs it
+            commands_left[ticket_id] -= 1
+            if events or work.processed is not None:
+                planned.append(_Planned(index, work, ticket_id, events, version))
+                if commands_left[ticket_id]:  # a later command of the batch needs it
                     for event in events:
                         state = evolve(state, event)
-                tickets[claim.ticket_id] = (state, version + len(events))
+                tickets[ticket_id] = (state, version + len(events))
         return planned
 
     async def _tickets(self, claims: Sequence[Claim]) -> dict[int, tuple[TicketState | None, int]]:

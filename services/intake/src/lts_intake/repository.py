@@ -59,42 +59,16 @@ def _ddl(schema: str) -> list[str]:
         f'CREATE INDEX IF NOT EXISTS tickets_state ON "{schema}".tickets (state, source)',
         f'''CREATE TABLE IF NOT EXISTS "{schema}".projection_checkpoints (
               name text PRIMARY KEY, transaction_id bigint NOT NULL, position bigint NOT NULL)''',
-        _CLAIM_FUNCTION.replace("{s}", schema),
+        # the claim rule's PL/pgSQL twin, replaced by `claims.resolve_claims` for every path
+        f'DROP FUNCTION IF EXISTS "{schema}".claim_ticket(text[], boolean)',
         _LOCK_KEYS_FUNCTION.replace("{s}", schema),
     ]
 
 
-# One round trip: lock the keys (advisory, sorted), find the ticket the first known key leads to,
-# else take the next id (a counter row: no gaps), then link every key to the ticket.
-_CLAIM_FUNCTION = """
-CREATE OR REPLACE FUNCTION "{s}".claim_ticket(p_keys text[], p_reserve boolean)
-RETURNS TABLE (ticket_id bigint, is_new boolean) LANGUAGE plpgsql AS $$
-DECLARE
-  v_id bigint;
-  v_new boolean := false;
-BEGIN
-  PERFORM pg_advisory_xact_lock(l.h)
-     FROM (SELECT DISTINCT hashtextextended(x, 0) AS h FROM unnest(p_keys) AS x ORDER BY 1) AS l;
-  SELECT tk.ticket_id INTO v_id
-    FROM "{s}".ticket_keys AS tk
-    JOIN unnest(p_keys) WITH ORDINALITY AS u(key, ord) ON u.key = tk.key
-   ORDER BY u.ord LIMIT 1;
-  IF v_id IS NULL THEN
-    IF NOT p_reserve THEN
-      RETURN;
-    END IF;
-    UPDATE "{s}".ticket_counter SET value = value + 1 RETURNING value INTO v_id;
-    v_new := true;
-  END IF;
-  INSERT INTO "{s}".ticket_keys (key, ticket_id)
-  SELECT DISTINCT x, v_id FROM unnest(p_keys) AS x
-  ON CONFLICT (key) DO NOTHING;
-  RETURN QUERY SELECT v_id, v_new;
-END $$"""
-
-# A batch's claims, step one: lock the keys (same order as claim_ticket: no deadlock between
-# them), then return the counter (key NULL, locked until commit) and the tickets the keys
-# already lead to. Separate statements, so the lookup sees claims committed before the locks.
+# Claims, step one: lock the keys (advisory locks, in hash order, so two batches never wait on
+# each other's keys crosswise), then return the counter (key NULL, locked until commit: the
+# last lock taken, so batches queue on it without deadlock) and the tickets the keys already
+# lead to. Separate statements, so the lookup sees claims committed before the locks.
 _LOCK_KEYS_FUNCTION = """
 CREATE OR REPLACE FUNCTION "{s}".lock_ticket_keys(p_keys text[])
 RETURNS TABLE (key text, ticket_id bigint) LANGUAGE plpgsql AS $$
@@ -189,27 +163,13 @@ class IntakeRepository:
             async with self.transaction() as own:
                 yield own
 
-    async def claim(
-        self, keys: Sequence[str], *, reserve: bool, within: asyncpg.Connection | None = None
-    ) -> Claim:
-        """The ticket any of `keys` leads to (the first key's wins), linking the other keys to
-        it; with none known and `reserve`, the next ticket id, linked to all `keys`. Written in
-        the transaction of `within` (see `transaction`), else in one of its own."""
-        async with self._within(within) as db:
-            row = await db.fetchrow(
-                f'SELECT ticket_id, is_new FROM "{self._schema}".claim_ticket($1::text[], $2)',
-                list(dict.fromkeys(keys)),
-                reserve,
-            )
-        if row is None:
-            return Claim(None)
-        return Claim(int(row["ticket_id"]), bool(row["is_new"]))
-
     async def claim_many(
         self, requests: Sequence[ClaimRequest], *, within: asyncpg.Connection | None = None
     ) -> list[Claim]:
-        """`claim` for each request in turn, in one transaction (a consumer's batch): a later
-        request sees the keys an earlier one linked."""
+        """The ticket each request's keys lead to (see `claims.resolve_claims`), in turn: a
+        later request sees the keys an earlier one linked. Written in the transaction of
+        `within` (see `transaction`), else in one of its own; the keys' locks and the counter
+        row are held until it ends."""
         s = self._schema
         keys = sorted({key for request in requests for key in request.keys})
         async with self._within(within) as db:

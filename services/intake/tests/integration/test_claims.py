@@ -1,5 +1,5 @@
-"""A batch's claims in one transaction (`claim_many`) lead where the same claims made one by one
-(`claim`, the request path's single statement) lead, on real PostgreSQL."""
+"""Claims (`claim_many`) on real PostgreSQL: a batch's keys lead to tickets in input order, and a
+later batch continues the same ids and finds the keys an earlier one linked."""
 
 from __future__ import annotations
 
@@ -27,31 +27,23 @@ REQUESTS = [
 
 
 @pytest.fixture
-async def repositories(database_url: str) -> AsyncIterator[tuple[IntakeRepository, ...]]:
+async def repository(database_url: str) -> AsyncIterator[IntakeRepository]:
     engine = create_async_engine(asyncpg_url(database_url))
-    schemas = [f"claims_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    repositories = tuple(IntakeRepository(engine, schema=s) for s in schemas)
+    schema = f"claims_{uuid.uuid4().hex[:10]}"
+    repository = IntakeRepository(engine, schema=schema)
     try:
-        for repository in repositories:
-            await repository.create_tables()
-        yield repositories
+        await repository.create_tables()
+        yield repository
     finally:
         async with engine.begin() as connection:
-            for schema in schemas:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
 
 
-async def test_a_batch_claims_what_the_same_claims_one_by_one_claim(
-    repositories: tuple[IntakeRepository, IntakeRepository],
-) -> None:
-    one_by_one, batched = repositories
+async def test_a_batch_claims_tickets_in_input_order(repository: IntakeRepository) -> None:
+    claims = await repository.claim_many(REQUESTS)
 
-    singles = [await one_by_one.claim(r.keys, reserve=r.reserve) for r in REQUESTS]
-    together = await batched.claim_many(REQUESTS)
-
-    assert together == singles
-    assert together == [
+    assert claims == [
         Claim(1, new=True),
         Claim(2, new=True),
         Claim(1),
@@ -62,16 +54,29 @@ async def test_a_batch_claims_what_the_same_claims_one_by_one_claim(
     ]
 
 
-async def test_a_later_batch_and_a_single_claim_continue_the_same_ids(
-    repositories: tuple[IntakeRepository, IntakeRepository],
+async def test_a_later_batch_continues_the_ids_and_finds_the_keys_linked_before(
+    repository: IntakeRepository,
 ) -> None:
-    repository, _ = repositories
     await repository.claim_many(REQUESTS)
 
-    single = await repository.claim(["alert:c"], reserve=True)
-    batch = await repository.claim_many(
-        [ClaimRequest(["alert:d"], reserve=True), ClaimRequest(["alert:a"], reserve=True)]
+    later = await repository.claim_many(
+        [
+            ClaimRequest(["alert:c"], reserve=True),
+            ClaimRequest(["advisory:PYSEC-9"], reserve=False),
+            ClaimRequest(["alert:a"], reserve=True),
+        ]
     )
 
-    assert single == Claim(4, new=True)
-    assert batch == [Claim(5, new=True), Claim(1)]
+    assert later == [Claim(4, new=True), Claim(2), Claim(1)]
+
+
+async def test_a_lookup_links_no_key(repository: IntakeRepository) -> None:
+    await repository.claim_many([ClaimRequest(["alert:a"], reserve=True)])
+
+    found = await repository.claim_many(
+        [ClaimRequest(["alert:a", "alert:z"], reserve=False, link=False)]
+    )
+    after = await repository.claim_many([ClaimRequest(["alert:z"], reserve=False)])
+
+    assert found == [Claim(1)]
+    assert after == [Claim(None)]
