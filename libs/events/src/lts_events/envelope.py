@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lts_events._fast import slot_setter, trusted_constructor
 from lts_events.actors import Actor, Role
 from lts_events.event import REGISTRY, Event, JsonDict
 from lts_events.ids import uuid4, uuid7
@@ -58,9 +59,7 @@ class Metadata(BaseModel):
         an event to append. Without a correlation id a new correlation starts, as by default.
         Every field counts as set, as in metadata read back from the store. A test checks it
         equals the validated model."""
-        metadata = _new(Metadata)
-        _set_dict(
-            metadata,
+        return _trusted_metadata(
             {
                 "actor": actor,
                 "reason": reason,
@@ -68,34 +67,11 @@ class Metadata(BaseModel):
                 "causation_id": causation_id,
                 "traceparent": traceparent,
                 "tracestate": tracestate,
-            },
+            }
         )
-        _set_fields_set(metadata, _METADATA_FIELDS)
-        _set_extra(metadata, None)
-        _set_private(metadata, None)
-        return metadata
 
 
-# One fields set serves every trusted Metadata because the model is frozen, so pydantic never
-# adds to it (a copy gets its own).
-_METADATA_FIELDS = set(Metadata.model_fields)
-if not Metadata.model_config.get("frozen"):
-    raise TypeError("Metadata.trusted shares one fields set: Metadata must stay frozen")
-_new = object.__new__
-
-
-def _slot_setter(cls: type, name: str) -> Any:
-    """The setter `object.__setattr__(instance, name, value)` finds, looked up once."""
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            return vars(klass)[name].__set__
-    raise TypeError(f"{cls.__name__} has no slot {name}")
-
-
-_set_dict = _slot_setter(Metadata, "__dict__")
-_set_fields_set = _slot_setter(Metadata, "__pydantic_fields_set__")
-_set_extra = _slot_setter(Metadata, "__pydantic_extra__")
-_set_private = _slot_setter(Metadata, "__pydantic_private__")
+_trusted_metadata = trusted_constructor(Metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +93,10 @@ class NewEvent:
         return new
 
 
-_set_event = _slot_setter(NewEvent, "event")
-_set_metadata = _slot_setter(NewEvent, "metadata")
-_set_event_id = _slot_setter(NewEvent, "event_id")
+_new = object.__new__
+_set_event = slot_setter(NewEvent, "event")
+_set_metadata = slot_setter(NewEvent, "metadata")
+_set_event_id = slot_setter(NewEvent, "event_id")
 
 
 class RecordedEvent(BaseModel):

@@ -16,8 +16,9 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 from uuid import UUID, SafeUUID
+
+from lts_events._fast import slot_setter
 
 _IDS_PER_READ = 128
 _VERSION_AND_VARIANT_BITS = ~((0xF000 << 64) | (0xC000 << 48))
@@ -32,14 +33,9 @@ _UNKNOWN_SAFETY = SafeUUID.unknown  # what uuid4() sets; an enum member looked u
 _new = object.__new__
 
 
-def _slot_setter(name: str) -> Any:
-    """The setter `object.__setattr__(uuid, name, value)` finds (UUID forbids its own
-    __setattr__: it is immutable), looked up once."""
-    return vars(UUID)[name].__set__
-
-
-_set_int = _slot_setter("int")
-_set_is_safe = _slot_setter("is_safe")
+# UUID is immutable: it forbids its own __setattr__, so its slots are set as object's would.
+_set_int = slot_setter(UUID, "int")
+_set_is_safe = slot_setter(UUID, "is_safe")
 _read_ahead: Iterator[int] = iter(())
 
 

@@ -1,13 +1,19 @@
-"""Small Kafka helpers shared by the relay, the consumer runtime and the service host."""
+"""Small Kafka helpers shared by the relay, the consumer runtime and the service host, and the
+one place that reads aiokafka's private API (`key_partitioner`), for the version range pinned in
+libs/events/pyproject.toml."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +77,31 @@ async def ensure_topics(
         log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()
+
+
+async def key_partitioner(producer: AIOKafkaProducer, topic: str) -> Callable[[bytes], int]:
+    """`partition_of(key)`: the partition `producer.send(topic, value, key=key)` would choose
+    now, for producers that fill record batches themselves (`create_batch`, `send_batch`) so
+    that a key keeps its partition either way. Waits for the topic's metadata first; the
+    partitions are those known at the call, so ask again for each batch.
+
+    aiokafka's partitioner is private (`AIOKafkaProducer._partitioner`, called by `send` as
+    `partitioner(serialized_key, all_partitions, available_partitions)`): the only use of its
+    private API here. Checked against the aiokafka range pinned in libs/events/pyproject.toml;
+    tests/runtime/test_kafka_private_api.py fails when an upgrade changes it. Keys are hashed
+    once per call of `key_partitioner` (murmur2 is pure Python in aiokafka: a fifth of the
+    relay's time when run per record; a stream's events share a key)."""
+    await producer.partitions_for(topic)  # public; waits for the topic's metadata
+    metadata = producer.client.cluster
+    partitions = list(metadata.partitions_for_topic(topic))
+    available = list(metadata.available_partitions_for_topic(topic))
+    choose = producer._partitioner
+    chosen: dict[bytes, int] = {}
+
+    def partition_of(key: bytes) -> int:
+        partition = chosen.get(key)
+        if partition is None:
+            partition = chosen[key] = choose(key, partitions, available)
+        return partition
+
+    return partition_of

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -27,8 +26,10 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 from pydantic_core import from_json, to_json, to_jsonable_python
 
+from lts_events._fast import gc_paused
 from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
 from lts_events.faults import Outage, is_transient
+from lts_events.kafka import key_partitioner
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
 from lts_events.telemetry import context_from, spans_exported
 
@@ -186,32 +187,20 @@ async def send_records(
 ) -> asyncio.Future[Any]:
     """Hand records to the producer as record batches, one run per partition in the records'
     order; the returned future completes when Kafka acknowledged all of them."""
-    await producer.client._wait_on_metadata(topic)
-    return await send_batches(producer, topic, record_batches(producer, topic, records))
+    partition_of = await key_partitioner(producer, topic)
+    return await send_batches(producer, topic, record_batches(producer, records, partition_of))
 
 
 def record_batches(
-    producer: AIOKafkaProducer, topic: str, records: Iterable[Record]
+    producer: AIOKafkaProducer, records: Iterable[Record], partition_of: Callable[[bytes], int]
 ) -> list[tuple[int, BatchBuilder]]:
     """Records as (partition, filled batch) in the order to send them: each partition's
-    records in their order. The topic's metadata must be known (`_wait_on_metadata`).
-
-    The partition of a record is the one `producer.send` would choose (the producer's own
-    partitioner over the same metadata: a stream's events stay on one partition); building the
+    records in their order. `partition_of` (`kafka.key_partitioner`) is the partition
+    `producer.send` would choose, so a stream's events stay on one partition; building the
     batches here saves `send`'s per-record bookkeeping, which is most of the relay's cost."""
-    metadata = producer.client.cluster
-    partitions = list(metadata.partitions_for_topic(topic))
-    available = list(metadata.available_partitions_for_topic(topic))
-    choose = producer._partitioner
     runs: dict[int, list[Record]] = {}
-    chosen: dict[bytes, int] = {}  # a stream's events share a key: hash it once (murmur2 is
-    # pure Python in aiokafka, a fifth of the relay's time when run per record)
     for record in records:
-        key = record[0]
-        partition = chosen.get(key)
-        if partition is None:
-            partition = chosen[key] = choose(key, partitions, available)
-        runs.setdefault(partition, []).append(record)
+        runs.setdefault(partition_of(record[0]), []).append(record)
     batches: list[tuple[int, BatchBuilder]] = []
     for partition, run in runs.items():
         builder = producer.create_batch()
@@ -356,23 +345,17 @@ class Relay:
         future completes when Kafka acknowledged all of it."""
         producer = self._producer
         assert producer is not None, "relay not started"
-        await producer.client._wait_on_metadata(self.topic)
+        partition_of = await key_partitioner(producer, self.topic)
         producer_span = self._producer_span if spans_exported() else None
-        collecting = gc.isenabled()
         # A record is a dozen tracked objects (headers list and tuples) and no cycle: left on,
-        # the cyclic collector ran every few dozen records and carried each batch through its
-        # generations into the oldest, whose passes walk the whole heap (a fifth of the relay's
-        # time in the bench). Off while the records are made and written into the producer's
-        # batches, after which they are freed unseen by it. Nothing else runs meanwhile (no
-        # await).
-        gc.disable()
-        try:
+        # the cyclic collector ran every few dozen records and carried each batch into its
+        # oldest generation (a fifth of the relay's time in the bench). Paused while the records
+        # are made and written into the producer's batches, after which they are freed unseen
+        # by it. Nothing else runs meanwhile (no await).
+        with gc_paused():
             records = kafka_records(batch, source=self.source, producer_span=producer_span)
-            batches = record_batches(producer, self.topic, records)
+            batches = record_batches(producer, records, partition_of)
             records.clear()  # freed now, while the collector is off
-        finally:
-            if collecting:
-                gc.enable()
         return await send_batches(producer, self.topic, batches)
 
     def _producer_span(self, row: StoredRow) -> str | None:

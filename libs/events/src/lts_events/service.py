@@ -30,6 +30,7 @@ from lts_events.auth import Authenticator
 from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
 from lts_events.faults import Outage, describe, is_transient, may_be_transient
+from lts_events.idempotency import IdempotencyKeys
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.leadership import Leadership
 from lts_events.logging import setup_logging
@@ -145,6 +146,9 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     app = FastAPIOffline(title=spec.title or f"LTS Flow {spec.name}", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.registry = registry
+    # Every POST of every service honours Idempotency-Key (a retried command is answered, not
+    # carried out twice), kept in the service's own schema.
+    app.add_middleware(IdempotencyKeys, store_of=lambda: runtime.store)
     instrument_http(app)
     _add_probes(app, spec, runtime, registry)
     for candidate in may_be_transient():

@@ -267,7 +267,7 @@ async def test_a_gitlab_issue_hook_with_its_token_opens_a_ticket(
     assert seen[0].data["reporter"] == "adambirds"
 
 
-async def test_a_gitlab_hook_retried_with_its_idempotency_key_is_answered_as_a_duplicate(
+async def test_a_gitlab_hook_retried_with_its_idempotency_key_is_answered_again_and_stored_once(
     service: Running,
 ) -> None:
     payload = fixture_json("gitlab_issue_hook_opened.json")
@@ -286,7 +286,8 @@ async def test_a_gitlab_hook_retried_with_its_idempotency_key_is_answered_as_a_d
     )
 
     assert first.json()["results"][0]["outcome"] == "opened"
-    assert retried.json()["results"][0]["outcome"] == "duplicate_delivery"
+    assert retried.json() == first.json()  # the first answer again, carried out once
+    assert retried.headers["idempotent-replayed"] == "true"
     assert another.json()["results"][0]["outcome"] == "unchanged"  # the same issue, sent again
     assert [e.type for e in await service.recorded()] == [TicketOpened.type]
 
@@ -331,7 +332,8 @@ async def test_a_report_retried_with_the_same_idempotency_key_is_stored_once(
     retry = await service.client.post("/reports", json=report, headers=headers)
 
     assert first.status_code == 201
-    assert retry.status_code == 200
+    assert retry.status_code == 201  # the first answer again (Idempotency-Key), carried out once
+    assert retry.headers["idempotent-replayed"] == "true"
     assert retry.json()["ticket_id"] == first.json()["ticket_id"]
     assert [e.type for e in await service.recorded()] == [TicketOpened.type]
 

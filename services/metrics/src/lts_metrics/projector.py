@@ -10,7 +10,6 @@ shadow tables and swaps them in with one short transaction (see `rebuild`).
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -19,6 +18,7 @@ from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
+from lts_events._fast import gc_paused
 from lts_events.envelope import RecordedEvent
 from lts_events.store import Checkpoint, EventStore
 from pydantic_core import from_json
@@ -80,23 +80,20 @@ class ProjectionEngine:
         async with self._engine.connect() as reading_conn, self._engine.connect() as writing_conn:
             scan, writer = await _driver(reading_conn), await _driver(writing_conn)
             await writer.execute("SELECT pg_advisory_lock(hashtext($1))", f"{self._s}.rebuild")
-            collecting = gc.isenabled()
-            gc.disable()  # the replay allocates millions of objects, none of them cyclic garbage
             try:
-                await self._create_shadows(writer)
-                await writer.set_type_codec(
-                    "timestamptz",
-                    schema="pg_catalog",
-                    encoder=timestamptz_wire,
-                    decoder=timestamptz_from_wire,
-                    format="tuple",
-                )
-                total, after = await self._replay(scan, writer, batch, progress)
-                await self._swap(after)
-                return total
+                with gc_paused():  # the replay makes millions of objects, none cyclic garbage
+                    await self._create_shadows(writer)
+                    await writer.set_type_codec(
+                        "timestamptz",
+                        schema="pg_catalog",
+                        encoder=timestamptz_wire,
+                        decoder=timestamptz_from_wire,
+                        format="tuple",
+                    )
+                    total, after = await self._replay(scan, writer, batch, progress)
+                    await self._swap(after)
+                    return total
             finally:
-                if collecting:
-                    gc.enable()
                 await writer.reset_type_codec("timestamptz", schema="pg_catalog")
                 await writer.execute(
                     "SELECT pg_advisory_unlock(hashtext($1))", f"{self._s}.rebuild"

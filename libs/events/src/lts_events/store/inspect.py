@@ -14,10 +14,7 @@ import asyncpg
 
 from lts_events.store.migrate import checked_schema
 from lts_events.store.port import Checkpoint
-
-# Rows below this point are settled: every transaction that could still commit an event with a
-# smaller (transaction id, position) has finished (the relay's barrier, ARCHITECTURE.md).
-_SETTLED = "e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+from lts_events.store.sql import AFTER_CHECKPOINT, SETTLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +89,7 @@ async def settled_end(conn: asyncpg.Connection, schema: str) -> Checkpoint | Non
     """The last settled event: nothing can ever be committed at or before it any more."""
     row = await conn.fetchrow(
         "SELECT e.transaction_id::text::bigint AS transaction_id, e.position "
-        f"FROM {_s(schema)}.events AS e WHERE {_SETTLED} "
+        f"FROM {_s(schema)}.events AS e WHERE {SETTLED} "
         "ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1"
     )
     return None if row is None else Checkpoint(row["transaction_id"], row["position"])
@@ -111,8 +108,7 @@ async def settled_since(
     count: int = await conn.fetchval(
         "SELECT count(*) FROM (SELECT 1 "
         f"FROM {_s(schema)}.events AS e "
-        "WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2::bigint) "
-        f"AND {_SETTLED} AND e.stream_id <> $3 LIMIT $4) AS newer",
+        f"WHERE {AFTER_CHECKPOINT} AND {SETTLED} AND e.stream_id <> $3 LIMIT $4) AS newer",
         str(after.transaction_id),
         after.position,
         excluding_stream,

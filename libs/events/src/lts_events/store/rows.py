@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from lts_events._fast import gc_paused, trusted_constructor
 from lts_events.envelope import Metadata, RecordedEvent
 from lts_events.store.chaining import ChainedEvent
 from lts_events.store.port import Checkpoint, Timer
@@ -30,26 +30,9 @@ def timer_columns(timers: Sequence[Timer]) -> tuple[list[Any], ...]:
     )
 
 
-# All fields are set; one set object serves every instance because the model is frozen, so
-# pydantic never adds to it (a copy gets its own).
-_ALL_FIELDS_SET = set(RecordedEvent.model_fields)
-if not RecordedEvent.model_config.get("frozen"):
-    raise TypeError("trusted_recorded shares one fields set: RecordedEvent must stay frozen")
-_new = object.__new__
-_set = object.__setattr__
-
-
-def trusted_recorded(values: dict[str, Any]) -> RecordedEvent:
-    """A RecordedEvent from values the store itself produced with the right types (columns of
-    fixed SQL types, validated Metadata): what `model_construct` does, without its per-field
-    Python loop, which costs more than the rest of decoding a row. A test checks it equals the
-    validated model."""
-    recorded = _new(RecordedEvent)
-    _set(recorded, "__dict__", values)
-    _set(recorded, "__pydantic_fields_set__", _ALL_FIELDS_SET)
-    _set(recorded, "__pydantic_extra__", None)
-    _set(recorded, "__pydantic_private__", None)
-    return recorded
+# A RecordedEvent from values the store itself produced with the right types (columns of fixed
+# SQL types, validated Metadata). A test checks it equals the validated model.
+trusted_recorded = trusted_constructor(RecordedEvent)
 
 
 def recorded_from_chained(
@@ -107,42 +90,22 @@ def recorded_from_row(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
-def _slot_setter(name: str) -> Any:
-    """The setter `object.__setattr__(recorded, name, value)` finds, looked up once."""
-    for klass in RecordedEvent.__mro__:
-        if name in vars(klass):
-            return vars(klass)[name].__set__
-    raise TypeError(f"RecordedEvent has no slot {name}")
-
-
-_set_dict = _slot_setter("__dict__")
-_set_fields_set = _slot_setter("__pydantic_fields_set__")
-_set_extra = _slot_setter("__pydantic_extra__")
-_set_private = _slot_setter("__pydantic_private__")
 _at_from_text = datetime.fromisoformat
 
 
 def recorded_from_read_all_rows(rows: Sequence[Sequence[Any]]) -> tuple[RecordedEvent, ...]:
     """Rows of `sql.READ_ALL_COLUMNS` as RecordedEvents, equal to what `recorded_from_row`
-    makes of the same events. The hot loop of every reader of the whole store: `trusted_recorded`
-    inlined with its slot setters looked up once (`object.__setattr__` finds them per call),
-    and the metadata and record time decoded once per run of rows that share them (events
-    appended together share both)."""
+    makes of the same events. The hot loop of every reader of the whole store: the metadata and
+    record time are decoded once per run of rows that share them (events appended together
+    share both), and the loop makes four tracked objects per row and no cycle, so the cyclic
+    collector is paused (about a quarter of the read's CPU otherwise)."""
     recorded: list[RecordedEvent] = []
-    add, parse, new, at_from_text = recorded.append, from_json, _new, _at_from_text
-    set_dict, set_fields_set = _set_dict, _set_fields_set
-    set_extra, set_private, fields_set = _set_extra, _set_private, _ALL_FIELDS_SET
+    add, parse, make, at_from_text = recorded.append, from_json, trusted_recorded, _at_from_text
     metadata_text: str | None = None
     at_text: str | None = None
     metadata: Metadata | None = None
     at: datetime | None = None
-    collecting = gc.isenabled()
-    # The loop makes four tracked objects per row and no cycle. Left on, the cyclic collector
-    # would run every 700 of them and carry the batch through its generations into the oldest,
-    # whose passes walk the whole heap: about a quarter of the read's CPU. Nothing else runs
-    # meanwhile (no await), and the first allocation after it collects the young ones once.
-    gc.disable()
-    try:
+    with gc_paused():
         for (
             position,
             transaction_id,
@@ -160,30 +123,23 @@ def recorded_from_read_all_rows(rows: Sequence[Sequence[Any]]) -> tuple[Recorded
                 metadata, metadata_text = metadata_from_json(row_metadata), row_metadata
             if row_at != at_text:
                 at, at_text = at_from_text(row_at), row_at
-            event = new(RecordedEvent)
-            set_dict(
-                event,
-                {
-                    "event_id": event_id,
-                    "stream_id": stream_id,
-                    "stream_version": stream_version,
-                    "position": position,
-                    "transaction_id": transaction_id,
-                    "type": type_,
-                    "schema_version": schema_version,
-                    "data": parse(data),
-                    "metadata": metadata,
-                    "recorded_at": at,
-                    "hash": hash_,
-                },
+            add(
+                make(
+                    {
+                        "event_id": event_id,
+                        "stream_id": stream_id,
+                        "stream_version": stream_version,
+                        "position": position,
+                        "transaction_id": transaction_id,
+                        "type": type_,
+                        "schema_version": schema_version,
+                        "data": parse(data),
+                        "metadata": metadata,
+                        "recorded_at": at,
+                        "hash": hash_,
+                    }
+                )
             )
-            set_fields_set(event, fields_set)
-            set_extra(event, None)
-            set_private(event, None)
-            add(event)
-    finally:
-        if collecting:
-            gc.enable()
     return tuple(recorded)
 
 

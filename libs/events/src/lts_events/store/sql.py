@@ -261,14 +261,21 @@ FROM (SELECT array_agg(position ORDER BY position) AS positions,
 """
 
 
-# The transaction-id barrier (ARCHITECTURE.md): a row becomes readable only once every
-# transaction that could still commit a smaller (transaction id, position) has finished.
+# The transaction-id barrier (ARCHITECTURE.md): a row of `events AS e` is settled, hence
+# readable, only once every transaction that could still commit a smaller (transaction id,
+# position) has finished. The one home of the rule: `read_all` (every reader of the whole store,
+# projections included) and the read-only tools (`store/inspect.py`) use it.
+SETTLED = "e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+
+# Rows after a checkpoint given as ($1: transaction id as text, $2: position).
+AFTER_CHECKPOINT = "(e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)"
+
 # The barrier is an InitPlan (computed once) and both conditions are conditions on the
 # (transaction_id, position) index; ORDER BY names the xid8 column, not the bigint output.
-_READ_ALL = """
-SELECT {columns} FROM {s}.events AS e
-WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)
-  AND e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+_READ_ALL = f"""
+SELECT {{columns}} FROM {{s}}.events AS e
+WHERE {AFTER_CHECKPOINT}
+  AND {SETTLED}
 ORDER BY e.transaction_id, e.position
 LIMIT $3
 """

@@ -1,0 +1,123 @@
+"""The projection runner: keeps one read model up to date with a service's store.
+
+A projection is a name and an `apply(db, events)` that writes its tables on `db`. The runner
+owns its checkpoint (a row of the store schema's `projection_checkpoints`, by name), reads the
+events settled after it through the store (`read_all`: the transaction-id barrier, so a
+late-committing transaction is never skipped) and applies a batch and moves the checkpoint in
+one transaction: a crash between the two cannot skip a batch or apply it twice.
+
+Run it in one replica at a time (`ServiceContext.run_when_leading`). Should two overlap
+(leadership changing hands, a rebuild swapping tables), the checkpoint row is locked before a
+batch is applied and a batch read from a checkpoint that moved meanwhile is dropped and read
+again, so a batch is still applied once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import asyncpg
+
+from lts_events.envelope import RecordedEvent
+from lts_events.faults import Outage, is_transient
+from lts_events.store.migrate import checked_schema
+from lts_events.store.port import Checkpoint, EventStore
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[asyncpg.Connection, Sequence[RecordedEvent]], Awaitable[None]]
+"""Write a batch of events (in store order) into the projection's tables on the connection
+given, in the transaction that then moves the checkpoint: never commit on it."""
+
+
+class ProjectionStore(EventStore, Protocol):
+    """An event store whose schema can hold the projection's tables (`PostgresEventStore`)."""
+
+    @property
+    def schema(self) -> str: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
+
+
+class ProjectionRunner:
+    def __init__(
+        self, store: ProjectionStore, name: str, apply: Apply, *, batch: int = 1000
+    ) -> None:
+        self._store = store
+        self.name = name
+        self._apply = apply
+        self._batch = batch
+        table = f'"{checked_schema(store.schema)}".projection_checkpoints'
+        self._load_sql = f"SELECT transaction_id, position FROM {table} WHERE name = $1"
+        # Creates the row on first use; on conflict the no-op update locks the row and returns
+        # it as it is (one round trip instead of an insert and a SELECT ... FOR UPDATE).
+        self._hold_sql = (
+            f"INSERT INTO {table} AS c (name, transaction_id, position) VALUES ($1, 0, 0) "
+            "ON CONFLICT (name) DO UPDATE SET name = c.name RETURNING transaction_id, position"
+        )
+        self._move_sql = f"UPDATE {table} SET transaction_id = $2, position = $3 WHERE name = $1"
+
+    async def checkpoint(self) -> Checkpoint:
+        """Where the projection is: every event at or before it is applied."""
+        async with self._store.transaction() as db:
+            row = await db.fetchrow(self._load_sql, self.name)
+        return Checkpoint.start() if row is None else Checkpoint(row[0], row[1])
+
+    async def step(self) -> int:
+        """Apply the next batch of settled events; how many (0: caught up)."""
+        while True:
+            # Read before the transaction: one holding the checkpoint row has a transaction id,
+            # which would hold back, behind the barrier, whatever commits after it began.
+            after = await self.checkpoint()
+            events = await self._store.read_all(after=after, limit=self._batch)
+            if not events:
+                return 0
+            async with self._store.transaction() as db:
+                if await self.hold(db) != after:
+                    continue  # another runner (or a rebuild) moved it: read again from there
+                await self._apply(db, events)
+                last = events[-1]
+                await self.move(db, Checkpoint(last.transaction_id, last.position))
+            return len(events)
+
+    async def catch_up(self) -> int:
+        """Apply every settled event after the checkpoint; how many."""
+        total = 0
+        while applied := await self.step():
+            total += applied
+        return total
+
+    async def behind(self) -> bool:
+        """Whether a settled event is not applied yet (one index probe)."""
+        return bool(await self._store.read_all(after=await self.checkpoint(), limit=1))
+
+    async def hold(self, db: asyncpg.Connection) -> Checkpoint:
+        """Lock the checkpoint in `db`'s transaction (other runners wait until it ends)."""
+        row = await db.fetchrow(self._hold_sql, self.name)
+        return Checkpoint(row[0], row[1])
+
+    async def move(self, db: asyncpg.Connection, checkpoint: Checkpoint) -> None:
+        """Set the checkpoint in `db`'s transaction, held first (`hold`): for a rebuild that
+        swaps in tables replayed up to `checkpoint`."""
+        await db.execute(self._move_sql, self.name, checkpoint.transaction_id, checkpoint.position)
+
+    async def run(self, *, idle: float = 0.5) -> None:
+        """Catch up, then look again every `idle` seconds, until cancelled (leadership lost, the
+        service stopping). An outage of the database is waited out, logged once as it starts and
+        once as it ends; another failure is logged each time and retried after a pause."""
+        outage = Outage(f"projection {self.name}: the database", log)
+        while True:
+            pause = idle
+            try:
+                await self.catch_up()
+                outage.recovered()
+            except Exception as error:
+                if is_transient(error):
+                    pause = max(idle, outage.failed(error))
+                else:
+                    log.exception("projection failed; retrying", extra={"projection": self.name})
+                    pause = max(idle, 1.0)
+            await asyncio.sleep(pause)
