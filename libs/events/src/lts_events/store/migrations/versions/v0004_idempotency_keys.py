@@ -4,8 +4,8 @@ the first answer again instead of being carried out twice.
 Not events: a row is reserved before the request runs and completed with its answer after, and
 rows older than the retention are deleted, so this table is outside the append-only triggers.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 _CREATE = """
-CREATE TABLE "{s}".idempotency_keys (
+CREATE TABLE IF NOT EXISTS "{s}".idempotency_keys (
     scope        text        NOT NULL,
     key          text        NOT NULL,
     fingerprint  text        NOT NULL,
@@ -37,7 +37,10 @@ def upgrade() -> None:
     if schema is None:
         raise RuntimeError("the event store migrations need a schema (version_table_schema)")
     op.execute(_CREATE.format(s=schema))
-    op.execute(f'CREATE INDEX ON "{schema}".idempotency_keys (created_at)')
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS idempotency_keys_created_at "
+        f'ON "{schema}".idempotency_keys (created_at)'
+    )
 
 
 def downgrade() -> None:
