@@ -12,11 +12,11 @@ from typing import ClassVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lts_events.actors import automation
-from lts_events.envelope import Metadata, NewEvent, RecordedEvent
+from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
-from lts_events.relay import Record, Relay, kafka_record
-from lts_events.store.port import ANY, Checkpoint
+from lts_events.relay import Record, Relay, kafka_records
+from lts_events.store.port import ANY, Checkpoint, StoredRow
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text
 
@@ -73,14 +73,14 @@ async def _time_relay(relay: Relay) -> tuple[float, float]:
 
 
 async def _stored_records(store: PostgresEventStore) -> list[Record]:
-    stored: list[RecordedEvent] = []
+    rows: list[StoredRow] = []
     checkpoint = Checkpoint.start()
-    while len(stored) < EVENTS:
-        batch = await store.read_all(after=checkpoint, limit=5000)
+    while len(rows) < EVENTS:
+        batch = await store.read_all_rows(after=checkpoint, limit=5000)
         if batch:
-            stored.extend(batch)
+            rows.extend(batch)
             checkpoint = Checkpoint(batch[-1].transaction_id, batch[-1].position)
-    return [kafka_record(event, source="lts-flow/bench") for event in stored]
+    return kafka_records(rows, source="lts-flow/bench")
 
 
 async def _time_raw(bootstrap: str, topic: str, records: list[Record]) -> float:

@@ -49,7 +49,7 @@ from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import TicketTriaged
 from lts_events.envelope import Envelope
 from lts_events.kafka import ensure_topics
-from lts_events.relay import Relay
+from lts_events.relay import Relay, envelope_record
 from lts_events.service import restore_gc, settle_gc
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.postgres import PostgresEventStore
@@ -95,7 +95,7 @@ def _records(first_id: int, count: int) -> list[tuple[int, Record]]:
             actorid="lts-intake",
             actorrole=Role.AUTOMATION,
         )
-        value, headers = envelope.to_kafka()
+        _, value, headers = envelope_record(envelope)
         out.append((ticket_id, (ticket_stream(ticket_id).encode(), value, headers)))
     return out
 

@@ -193,17 +193,6 @@ class Envelope(BaseModel):
             tracestate=self.tracestate,
         )
 
-    def to_kafka(self) -> tuple[bytes, list[tuple[str, bytes]]]:
-        """Binary content mode: value = data, every other attribute a `ce_` header."""
-        attributes = self.model_dump(mode="json", exclude={"data", "datacontenttype"})
-        headers = [
-            (f"ce_{name}", str(value).encode())
-            for name, value in attributes.items()
-            if value is not None
-        ]
-        headers.append(("content-type", self.datacontenttype.encode()))
-        return json.dumps(self.data, separators=(",", ":")).encode(), headers
-
     @staticmethod
     def from_kafka(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
         """Decode either CloudEvents content mode: binary (`ce_*` headers) or structured

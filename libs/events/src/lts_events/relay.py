@@ -4,8 +4,10 @@ whole batch. Killed at any point it resumes from the checkpoint: nothing is lost
 published after the last checkpoint are published again (consumers absorb duplicates).
 
 It reads the store's rows undecoded (`read_all_rows`: data as JSON text, metadata as its
-fields) and builds each record from them (`kafka_records`): the same records as from the
-decoded events (`kafka_record`), for about half the CPU."""
+fields) and builds the records of a batch from them (`kafka_records`, CloudEvents 1.0 in binary
+mode): the one builder of our Kafka records. A single event is a batch of one
+(`envelope_record` makes an envelope's record through it, for tests and tools that play a
+producer), so what a consumer reads is what the relay sends."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
@@ -27,7 +29,7 @@ from opentelemetry.trace import SpanKind
 from pydantic_core import from_json, to_json, to_jsonable_python
 
 from lts_events._fast import gc_paused
-from lts_events.envelope import JSON, SPEC_VERSION, RecordedEvent
+from lts_events.envelope import JSON, SPEC_VERSION, Envelope
 from lts_events.faults import Outage, is_transient
 from lts_events.kafka import key_partitioner
 from lts_events.store.port import Checkpoint, EventStore, StoredRow
@@ -43,42 +45,7 @@ _CONTENT_TYPE = ("content-type", JSON.encode())
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
 
 
-def kafka_record(event: RecordedEvent, *, source: str, traceparent: str | None = None) -> Record:
-    """(key, value, headers) of a stored event: CloudEvents binary mode, key = stream id.
-
-    The same headers, in the same order, as `event.to_envelope(source=...).to_kafka()` and the
-    same JSON data (a unit test holds the two together), built without the intermediate model.
-    The relay builds these records from stored rows (`kafka_records`, held equal to this by
-    tests). `traceparent` replaces the stored one (the relay's producer span)."""
-    meta = event.metadata
-    headers: Headers = [
-        _SPEC_VERSION,
-        ("ce_id", str(event.event_id).encode()),
-        ("ce_source", source.encode()),
-        ("ce_type", event.type.encode()),
-        ("ce_subject", event.stream_id.encode()),
-        ("ce_time", to_jsonable_python(event.recorded_at).encode()),
-        ("ce_correlationid", meta.correlation_id.encode()),
-    ]
-    add = headers.append
-    if meta.causation_id is not None:
-        add(("ce_causationid", meta.causation_id.encode()))
-    add(("ce_streamversion", str(event.stream_version).encode()))
-    add(("ce_schemaversion", str(event.schema_version).encode()))
-    add(("ce_actorid", meta.actor.id.encode()))
-    add(("ce_actorrole", meta.actor.role.value.encode()))
-    if meta.reason is not None:
-        add(("ce_reason", meta.reason.encode()))
-    traceparent = traceparent or meta.traceparent
-    if traceparent is not None:
-        add(("ce_traceparent", traceparent.encode()))
-    if meta.tracestate is not None:
-        add(("ce_tracestate", meta.tracestate.encode()))
-    add(_CONTENT_TYPE)
-    return event.stream_id.encode(), to_json(event.data), headers
-
-
-# -- the same records from stored rows (`EventStore.read_all_rows`), without decoding events ----
+# -- the one CloudEvents record builder: stored rows (`EventStore.read_all_rows`) as records ----
 
 # The traceparent of a row's record, given its stored trace context (the relay's producer span).
 ProducerSpan = Callable[[StoredRow], str | None]
@@ -86,8 +53,8 @@ _ORJSON_ERRORS = (orjson.JSONDecodeError, orjson.JSONEncodeError)
 
 
 def kafka_value(data: str) -> bytes:
-    """The value of a stored event whose data is the JSON text `data`: `to_json(from_json(data))`,
-    what `kafka_record` sends for the decoded event (compact JSON of the parsed data), byte for
+    """The value of a stored event whose data is the JSON text `data`: `to_json(from_json(data))`
+    (compact JSON of the parsed data, pydantic's form of the decoded event's data), byte for
     byte (property tests hold them equal). orjson makes the same bytes faster, except where it
     refuses the text (nesting deeper than 254, numbers beyond a double's range) or reads an
     integer beyond 64 bits as a float, which it then writes with an exponent (`e+`, as every
@@ -105,11 +72,12 @@ def kafka_value(data: str) -> bytes:
 def kafka_records(
     rows: Sequence[StoredRow], *, source: str, producer_span: ProducerSpan | None = None
 ) -> list[Record]:
-    """The relay's records of stored rows: for each, `kafka_record` of the event (the same key,
-    value and headers, in the same order) followed, when it carries a trace context, by a plain
-    `traceparent` header. `producer_span` (when spans are exported) gives the traceparent that
-    replaces a stored one. The record time is formatted once per run of rows sharing it (events
-    appended together do)."""
+    """The relay's (key, value, headers) records of stored rows: key = stream id, value = the
+    data, every CloudEvents attribute a `ce_` header (absent optional ones not sent), then
+    `content-type` and, when the row carries a trace context, a plain `traceparent` header.
+    `producer_span` (when spans are exported) gives the traceparent that replaces a stored one.
+    The record time is formatted once per run of rows sharing it (events appended together
+    do)."""
     records: list[Record] = []
     add, value_of, headers_of = records.append, kafka_value, _headers
     source_header = ("ce_source", source.encode())
@@ -131,8 +99,8 @@ def _headers(
     time_header: Header,
     producer_span: ProducerSpan | None,
 ) -> Headers:
-    """`kafka_record`'s headers, in its order, then the plain `traceparent` when there is a
-    trace context."""
+    """The CloudEvents headers in the order of `Envelope`'s attributes, then the plain
+    `traceparent` when there is a trace context."""
     headers = [
         _SPEC_VERSION,
         ("ce_id", row.event_id.encode()),
@@ -177,9 +145,47 @@ def _add_trace_context(
 
 
 def _ce_time(recorded_at: str) -> bytes:
-    """The record time as `kafka_record` writes it (pydantic's JSON form of the datetime)."""
+    """The record time as `Envelope.time` writes it (pydantic's JSON form of the datetime)."""
     at: str = to_jsonable_python(datetime.fromisoformat(recorded_at))
     return at.encode()
+
+
+def envelope_record(envelope: Envelope) -> Record:
+    """The record of `envelope` as the relay sends it: `kafka_records` of a batch of one, for
+    tests and tools that play a service's relay or another producer. Attributes the envelope
+    lacks are not sent (the relay always has them); its extension attributes follow the
+    others as `ce_` headers, and its content type replaces the relay's. The key is the subject
+    (empty without one)."""
+    at = envelope.time or datetime.fromtimestamp(0, UTC)
+    row = StoredRow(
+        position=0,
+        transaction_id=0,
+        stream_id=envelope.subject or "",
+        stream_version=envelope.streamversion or 0,
+        event_id=envelope.id,
+        type=envelope.type,
+        schema_version=envelope.schemaversion,
+        data=to_json(envelope.data).decode(),
+        recorded_at=at.isoformat(),
+        actor_id=envelope.actorid or "",
+        actor_role=envelope.actorrole or "",
+        reason=envelope.reason,
+        correlation_id=envelope.correlationid or "",
+        causation_id=envelope.causationid,
+        traceparent=envelope.traceparent,
+        tracestate=envelope.tracestate,
+    )
+    [(key, value, headers)] = kafka_records([row], source=envelope.source)
+    absent = {f"ce_{name}" for name in _ROW_ATTRIBUTES if getattr(envelope, name) is None}
+    extensions = [(f"ce_{k}", str(v).encode()) for k, v in (envelope.model_extra or {}).items()]
+    content_type = headers.index(_CONTENT_TYPE)
+    kept = [h for h in headers[:content_type] if h[0] not in absent]
+    content = ("content-type", envelope.datacontenttype.encode())
+    return key, value, [*kept, *extensions, content, *headers[content_type + 1 :]]
+
+
+# The envelope attributes a row always has, so `kafka_records` always sends them.
+_ROW_ATTRIBUTES = ("subject", "time", "correlationid", "streamversion", "actorid", "actorrole")
 
 
 async def send_records(

@@ -20,6 +20,7 @@ from lts_events.consumer import Inbound, Subscriptions
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
+from lts_events.relay import envelope_record
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 
@@ -59,7 +60,7 @@ async def send_entries(kafka: str, topic: str) -> list[RecordMetadata]:
                 subject="entries",
                 data={"label": label},
             )
-            value, headers = envelope.to_kafka()
+            _, value, headers = envelope_record(envelope)
             sent.append(await producer.send_and_wait(topic, value, key=b"entries", headers=headers))
     finally:
         await producer.stop()

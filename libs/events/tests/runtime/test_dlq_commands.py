@@ -33,6 +33,7 @@ from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.infra import Found
 from lts_events.kafka import ensure_topics, header
+from lts_events.relay import envelope_record
 from lts_events.store.port import ANY, ProcessedMessage
 from lts_events.store.postgres import PostgresEventStore
 from typer.testing import CliRunner, Result
@@ -56,7 +57,8 @@ def parcel(label: str, *, event_id: str) -> tuple[bytes, list[tuple[str, bytes]]
     envelope = Envelope(
         id=event_id, source="lts-flow/test", type=ParcelSent.type, data={"label": label}
     )
-    return envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
+    return value, headers
 
 
 async def lts(kafka: str, database_url: str, *args: str) -> Result:

@@ -22,6 +22,7 @@ from lts_events.consumer import (
 )
 from lts_events.envelope import Envelope
 from lts_events.event import Event
+from lts_events.relay import envelope_record
 from lts_events.store.memory import InMemoryEventStore
 
 TOPIC = "lts.rtbatch.events"
@@ -56,7 +57,7 @@ def _message(
         actorid="alice",
         actorrole=Role.MAINTAINER,
     )
-    encoded, headers = envelope.to_kafka()
+    _, encoded, headers = envelope_record(envelope)
     return RawMessage.of(
         value=encoded if value is None else value,
         headers=headers,

@@ -20,6 +20,7 @@ from lts_events.consumer import Inbound, RetryPolicy, Subscriptions
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
+from lts_events.relay import envelope_record
 from lts_events.service import ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
@@ -61,9 +62,10 @@ async def proxied_store(
 
 
 def _probe(n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
-    return Envelope(
-        id=f"probe-{n}", source="lts-flow/test", type=OutageProbe.type, data={"n": n}
-    ).to_kafka()
+    _, value, headers = envelope_record(
+        Envelope(id=f"probe-{n}", source="lts-flow/test", type=OutageProbe.type, data={"n": n})
+    )
+    return value, headers
 
 
 async def _end_offset(kafka: str, topic: str) -> int:

@@ -24,7 +24,7 @@ from lts_events.consumer import (
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics, header
-from lts_events.relay import Relay
+from lts_events.relay import Relay, envelope_record
 from lts_events.store.port import ANY, Checkpoint
 from lts_events.store.postgres import PostgresEventStore
 
@@ -236,7 +236,8 @@ def _item(label: str, *, event_id: str) -> tuple[bytes, list[tuple[str, bytes]]]
         subject="item-9",
         data={"item_id": f"item-9/{label}", "label": label},
     )
-    return envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
+    return value, headers
 
 
 async def test_messages_that_cannot_be_processed_land_in_the_dlq_and_the_next_one_is_processed(
@@ -257,7 +258,7 @@ async def test_messages_that_cannot_be_processed_land_in_the_dlq_and_the_next_on
         topic,
         [
             malformed,
-            unknown.to_kafka(),
+            envelope_record(unknown)[1:],
             _item("always-fails", event_id="f1"),
             _item("forbidden", event_id="p1"),
             _item("good", event_id="g1"),

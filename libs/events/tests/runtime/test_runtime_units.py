@@ -31,7 +31,7 @@ from lts_events.consumer import (
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import header, topic_for_type
-from lts_events.relay import kafka_record
+from lts_events.relay import envelope_record, kafka_records
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import ANY, Checkpoint, ConcurrencyError, ProcessedMessage, Timer
 from lts_events.timers import TimerLoop
@@ -71,7 +71,7 @@ def a_note_message(text: str = "hello", *, event_id: str = "evt-1") -> RawMessag
         actorrole=Role.MAINTAINER,
         traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     )
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     return a_message(value, headers)
 
 
@@ -145,8 +145,9 @@ async def test_a_stored_event_becomes_a_binary_mode_cloudevent_keyed_by_its_stre
         "note-1", [NewEvent.of(NoteTaken(note_id="n1", text="hi"), metadata)], expected_version=ANY
     )
     [recorded] = await store.read_all(after=Checkpoint.start())
+    rows = await store.read_all_rows(after=Checkpoint.start())
 
-    key, value, headers = kafka_record(recorded, source="lts-flow/rtunit")
+    [(key, value, headers)] = kafka_records(rows, source="lts-flow/rtunit")
 
     assert key == b"note-1"
     assert json.loads(value) == {"note_id": "n1", "text": "hi"}
@@ -402,54 +403,6 @@ async def test_a_failing_timer_handler_is_retried_on_the_next_tick() -> None:
     loop = TimerLoop(store, handler=fire, clock=FrozenClock(T0))
 
     assert [await loop.tick(), await loop.tick(), await loop.tick()] == [0, 1, 0]
-
-
-@pytest.mark.parametrize(
-    "metadata",
-    [
-        Metadata(actor=automation("rtunit")),
-        Metadata(
-            actor=Actor(id="bob", role=Role.RELEASE_MANAGER),
-            reason="approved: ünïcode reason",
-            correlation_id="c-9",
-            causation_id="e-8",
-            traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-            tracestate="vendor=1",
-        ),
-    ],
-    ids=["minimal", "every-attribute"],
-)
-async def test_the_relays_record_is_the_envelopes_kafka_form(
-    metadata: Metadata,
-) -> None:
-    store = InMemoryEventStore()
-    event = NoteTaken(note_id="n1", text='naïve text with "quotes"')
-    await store.append("note-1", [NewEvent.of(event, metadata)], expected_version=ANY)
-    [recorded] = await store.read_all(after=Checkpoint.start())
-
-    key, value, headers = kafka_record(recorded, source="lts-flow/rtunit")
-
-    envelope_value, envelope_headers = recorded.to_envelope(source="lts-flow/rtunit").to_kafka()
-    assert headers == envelope_headers
-    assert json.loads(value) == json.loads(envelope_value)
-    assert key == b"note-1"
-
-
-async def test_the_relays_record_carries_the_producer_span_as_traceparent() -> None:
-    store = InMemoryEventStore()
-    metadata = Metadata(
-        actor=automation("rtunit"),
-        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    )
-    await store.append(
-        "note-1", [NewEvent.of(NoteErased(note_id="n1"), metadata)], expected_version=ANY
-    )
-    [recorded] = await store.read_all(after=Checkpoint.start())
-    span = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
-
-    _, _, headers = kafka_record(recorded, source="s", traceparent=span)
-
-    assert header(headers, "ce_traceparent") == span
 
 
 async def test_a_raw_handler_gets_foreign_payloads_and_is_skipped_once_processed() -> None:

@@ -19,6 +19,7 @@ from lts_events.contracts.anchors import ChainAnchored
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import header, topic_for_type
+from lts_events.relay import envelope_record
 from lts_events.service import ServiceContext, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchors import ANCHOR_STREAM, key_id
@@ -362,7 +363,7 @@ def _ping_message(topic: str, ping_id: str, *, offset: int, traceparent: str) ->
         data=event.model_dump(mode="json"),
         traceparent=traceparent,  # the ce_traceparent header, which the relay also sends as
     )
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     return RawMessage.of(
         value=value,
         headers=[*headers, ("traceparent", traceparent.encode())],  # <- this one

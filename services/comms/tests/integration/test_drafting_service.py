@@ -34,6 +34,7 @@ from lts_events.contracts.triage import RolloutStrategy
 from lts_events.envelope import Envelope
 from lts_events.event import Event
 from lts_events.infra import Infrastructure
+from lts_events.relay import envelope_record
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.postgres import PostgresEventStore
@@ -96,7 +97,7 @@ async def publish(service: Running, topic: str, key: str, *events: Event) -> Non
                 actorid=f"lts-{topic}",
                 actorrole=Role.AUTOMATION,
             )
-            value, headers = envelope.to_kafka()
+            _, value, headers = envelope_record(envelope)
             await producer.send_and_wait(
                 service.topics[topic], value, key=key.encode(), headers=headers
             )

@@ -9,6 +9,7 @@ import pytest
 from lts_events.actors import Role
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope
+from lts_events.relay import envelope_record
 from lts_metrics.audit import facts_of
 from sqlalchemy import text
 
@@ -91,7 +92,7 @@ async def test_a_kafka_message_in_binary_mode_is_audited_with_where_it_came_from
     metrics: Metrics,
 ) -> None:
     envelope = future_event(10)
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     message = RawMessage.of(
         value=value,
         headers=headers,
@@ -126,7 +127,7 @@ async def test_a_message_that_is_not_a_cloudevent_is_a_permanent_error(metrics: 
 
 
 def _message(envelope: Envelope, offset: int) -> RawMessage:
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     return RawMessage.of(
         value=value,
         headers=headers,

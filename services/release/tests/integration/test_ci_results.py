@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from lts_events.contracts.release.ci import CiResultRecorded, ci_stream
 from lts_events.envelope import Envelope
 from lts_events.kafka import DLQ_TOPIC
+from lts_events.relay import envelope_record
 
 from .conftest import Running, eventually
 
@@ -69,7 +70,7 @@ async def published(kafka: str, topic: str, delivery_id: str) -> Envelope:
 
 
 async def send(kafka: str, topic: str, envelope: Envelope, key: bytes) -> None:
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     producer = AIOKafkaProducer(bootstrap_servers=kafka)
     await producer.start()
     try:

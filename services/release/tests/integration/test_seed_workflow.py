@@ -30,6 +30,7 @@ from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.envelope import Envelope
 from lts_events.infra.local_pypi import PackageIndex
+from lts_events.relay import envelope_record
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_release.channels.package_index import simple_url_for
@@ -154,7 +155,7 @@ async def open_ticket(seed: Seed, kafka: str, ticket_id: int, affected: list[str
         actorrole=Role.AUTOMATION,
         streamversion=1,
     )
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     await send(kafka, seed.intake_topic, value, ticket_stream(ticket_id).encode(), headers)
 
 

@@ -20,6 +20,7 @@ from lts_events.contracts.triage import (
 )
 from lts_events.envelope import Envelope
 from lts_events.event import Event
+from lts_events.relay import envelope_record
 
 LINES = ("1.4", "1.3")
 
@@ -110,7 +111,7 @@ async def publish(kafka: str, topic: str, events: Sequence[Event], *, at: dateti
                 actorrole=Role.AUTOMATION,
                 streamversion=version,
             )
-            value, headers = envelope.to_kafka()
+            _, value, headers = envelope_record(envelope)
             key = ticket_stream(ticket_id).encode()
             await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:

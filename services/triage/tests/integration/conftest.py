@@ -15,6 +15,7 @@ from lts_events.actors import Role
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import AdvisoryWithdrawn, TicketKind, TicketOpened
 from lts_events.envelope import Envelope
+from lts_events.relay import envelope_record
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def publish(
         actorrole=Role.AUTOMATION,
         streamversion=version,
     )
-    value, headers = envelope.to_kafka()
+    _, value, headers = envelope_record(envelope)
     producer = AIOKafkaProducer(bootstrap_servers=kafka)
     await producer.start()
     try:
