@@ -115,9 +115,18 @@ class ProjectionRunner:
                 await self.catch_up()
                 outage.recovered()
             except Exception as error:
+                if _cancelled():
+                    # asyncpg reports a cancellation landing on a query as a connection error:
+                    # looping on would keep a stopping service's projection alive
+                    raise asyncio.CancelledError from error
                 if is_transient(error):
                     pause = max(idle, outage.failed(error))
                 else:
                     log.exception("projection failed; retrying", extra={"projection": self.name})
                     pause = max(idle, 1.0)
             await asyncio.sleep(pause)
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

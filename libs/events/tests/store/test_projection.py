@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import asyncpg
 import pytest
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
-from lts_events.projection import ProjectionRunner
+from lts_events.projection import ProjectionRunner, ProjectionStore
 from lts_events.store.port import NO_STREAM, Checkpoint, StreamAppend
 from lts_events.store.postgres import PostgresEventStore
 
@@ -143,3 +143,48 @@ async def _caught_up_to(
 ) -> bool:
     await runner.catch_up()
     return await steps.seen(store) == texts
+
+
+class CutOffMidRead:
+    """The store, except that its read is in flight when the service stops, and that the
+    cancellation comes out as a connection error, as asyncpg's does for a query on a
+    connection being terminated."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self._store = store
+        self.schema = store.schema
+        self.transaction = store.transaction
+        self.reads = 0
+        self.reading = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def read_all(self, **_: object) -> list[RecordedEvent]:
+        self.reads += 1
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        except asyncio.CancelledError:
+            if self.reads > 1:
+                raise  # a second cancellation (the test's clean-up) ends the task
+            raise ConnectionError("connection was closed in the middle of operation") from None
+        return []
+
+
+async def test_a_running_projection_stops_when_cancelled_even_mid_read(
+    postgres_store: PostgresEventStore, steps: SeenSteps
+) -> None:
+    store = CutOffMidRead(postgres_store)
+    runner = ProjectionRunner(cast("ProjectionStore", store), "steps", steps.apply)
+    task = asyncio.create_task(runner.run(idle=0.01))
+    await asyncio.wait_for(store.reading.wait(), timeout=10)
+
+    task.cancel()  # what the host does at stop
+    await asyncio.wait({task}, timeout=5)
+    stopped = task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    assert stopped, "the projection ran on after it was cancelled"
+    assert store.reads == 1

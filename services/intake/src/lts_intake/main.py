@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
+from lts_events.projection import ProjectionRunner
 from lts_events.service import ServiceContext, ServiceSpec, serve
 
 from lts_intake.api import build_router
@@ -16,6 +17,9 @@ from lts_intake.handlers import Intake
 from lts_intake.kafka import INBOUND_ALERTS, alert_batch_handler
 from lts_intake.releases import RecentReleases
 from lts_intake.repository import IntakeRepository
+
+TICKET_VIEWS = "intake.tickets"
+"""The ticket views' projection (its checkpoint's name)."""
 
 _PARTS: dict[int, tuple[Intake, IntakeRepository, RecentReleases]] = {}
 
@@ -68,18 +72,14 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
 
 async def on_start(context: ServiceContext) -> None:
     """Create the intake tables and bring the ticket read model up to date with the store (the
-    request and message paths then update it as they append; this catches up after a crash
-    between an append and its view update)."""
+    request and message paths then update it as they append; the projection catches up after a
+    crash between an append and its view update, or when the barrier held events back)."""
     _, repository, releases = parts(context)
     await repository.create_tables()
     await releases.create_tables()
-    while await repository.catch_up(context.store):
-        pass
-    # catches up after a crash between an append and its view update, or when the barrier held
-    # events back at start
-    context.run_when_leading(
-        lambda: repository.run_projection(context.store, interval=0.5), name="ticket-views"
-    )
+    views = ProjectionRunner(context.store, TICKET_VIEWS, repository.apply_within)
+    await views.catch_up()
+    context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
 
 
 SPEC = ServiceSpec(

@@ -7,13 +7,13 @@
   for the same alert or advisory get the same ticket, ids have no gaps, and no key ever leads
   to a ticket without events.
 - `tickets`: the read model for the query API, folded from the store (see `views.py`), written
-  with a version guard so the request path and the catch-up projection can both apply events.
+  with a version guard so the request path and the projection runner (`main.py`) can both
+  apply events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,17 +21,11 @@ from typing import Any
 import asyncpg
 from lts_events.contracts.common import ticket_id_of
 from lts_events.envelope import RecordedEvent
-from lts_events.faults import Outage, is_transient
-from lts_events.store.port import Checkpoint, EventStore
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_intake.claims import Claim, ClaimRequest, resolve_claims
 from lts_intake.views import TicketView, view_of
-
-log = logging.getLogger(__name__)
-
-PROJECTION = "intake.tickets"
 
 
 def _ddl(schema: str) -> list[str]:
@@ -57,8 +51,6 @@ def _ddl(schema: str) -> list[str]:
               document jsonb NOT NULL)''',
         f'CREATE INDEX IF NOT EXISTS tickets_labels ON "{schema}".tickets USING gin (labels)',
         f'CREATE INDEX IF NOT EXISTS tickets_state ON "{schema}".tickets (state, source)',
-        f'''CREATE TABLE IF NOT EXISTS "{schema}".projection_checkpoints (
-              name text PRIMARY KEY, transaction_id bigint NOT NULL, position bigint NOT NULL)''',
         # the claim rule's PL/pgSQL twin, replaced by `claims.resolve_claims` for every path
         f'DROP FUNCTION IF EXISTS "{schema}".claim_ticket(text[], boolean)',
         _LOCK_KEYS_FUNCTION.replace("{s}", schema),
@@ -199,6 +191,13 @@ class IntakeRepository:
             async with self._db() as db, db.transaction():
                 await self._apply_in(db, by_stream)
 
+    async def apply_within(self, db: asyncpg.Connection, recorded: Sequence[RecordedEvent]) -> None:
+        """`apply` on `db`, in the caller's transaction (the projection runner's, which moves
+        its checkpoint in it: see `main.on_start`)."""
+        by_stream = _ticket_streams(recorded)
+        if by_stream:
+            await self._apply_in(db, by_stream)
+
     async def _apply_in(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
         """Streams whose events here start at version 1 are folded from nothing (no read of
         their view); the others onto their stored view."""
@@ -286,65 +285,6 @@ class IntakeRepository:
         async with self._db() as db:
             rows = await db.fetch(query, *args)
         return [TicketView.model_validate_json(r["document"]) for r in rows]
-
-    # --- catch-up projection -----------------------------------------------------------------
-
-    async def catch_up(self, store: EventStore, *, batch: int = 1000) -> int:
-        """Apply everything committed since the projection's checkpoint; returns how many."""
-        s = self._schema
-        async with self._db() as db:
-            row = await db.fetchrow(
-                f'SELECT transaction_id, position FROM "{s}".projection_checkpoints '
-                "WHERE name = $1",
-                PROJECTION,
-            )
-        checkpoint = (
-            Checkpoint(int(row["transaction_id"]), int(row["position"]))
-            if row
-            else Checkpoint.start()
-        )
-        events = await store.read_all(after=checkpoint, limit=batch)
-        if not events:
-            return 0
-        by_stream = _ticket_streams(events)
-        last = events[-1]
-        async with self._db() as db, db.transaction():
-            if by_stream:
-                await self._apply_in(db, by_stream)
-            await db.execute(
-                f'''INSERT INTO "{s}".projection_checkpoints (name, transaction_id, position)
-                    VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET
-                    transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position''',
-                PROJECTION,
-                last.transaction_id,
-                last.position,
-            )
-        return len(events)
-
-    async def run_projection(self, store: EventStore, *, interval: float = 1.0) -> None:
-        """Catch up every `interval` until cancelled (the service host does at stop) or the
-        store's engine is disposed. The closed connections end the loop too: a cancellation
-        that lands on a query in flight on a connection being terminated comes out as the
-        driver's connection error, and the loop then ran on, opening new connections (seen in
-        `make bench`: a stopped service's projection failing twice a second on its dropped
-        schema for the rest of the run)."""
-        outage = Outage("intake ticket projection: the database", log)
-        while not self._connections.closed:
-            pause = interval
-            try:
-                while await self.catch_up(store):
-                    pass
-                outage.recovered()
-            except asyncio.CancelledError:
-                raise
-            except ConnectionsClosed:
-                return
-            except Exception as error:
-                if is_transient(error):
-                    pause = max(interval, outage.failed(error))
-                else:
-                    log.warning("ticket projection failed; retrying", exc_info=True)
-            await asyncio.sleep(pause)
 
 
 def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
