@@ -45,16 +45,16 @@ def facts_of(event: Event, *, now: datetime) -> Facts | None:
                 security=event.security,
                 noted_at=now,
             )
-        case TicketTriaged():
+        case TicketTriaged(checklist=checklist):
             return TicketFactsNoted(
                 ticket_id=event.ticket_id,
                 source_type=event.type,
                 severity=event.severity,
-                security=event.security,
-                change_kind=event.change_kind.value,
-                workaround=event.workaround,
-                api_change=event.api_change,
-                affected_versions=event.affected_versions,
+                security=checklist.security,
+                change_kind=checklist.change_kind.value,
+                workaround=checklist.workaround,
+                api_change=checklist.api_change,
+                affected_versions=checklist.affected_versions,
                 noted_at=now,
             )
         case BackportPlanned():

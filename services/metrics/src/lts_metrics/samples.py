@@ -83,13 +83,15 @@ class TicketStory:
             sla_deadline=self.opened_at + self.triage_sla,
             within_sla=self.triaged_after <= self.triage_sla,
             plan_deadline=at + self.plan_sla,
-            reproduced=True,
-            affected_versions=("1.4.2",),
-            public_exploit=False,
-            workaround=False,
-            api_change=False,
-            effort=triage.Effort.SMALL,
-            security=False,
+            checklist=triage.TriageChecklist(
+                reproduced=True,
+                affected_versions=("1.4.2",),
+                public_exploit=False,
+                workaround=False,
+                api_change=False,
+                effort=triage.Effort.SMALL,
+                security=False,
+            ),
         )
         return self._wrap(event, "triage", at, ENGINEER, f"severity {self.severity}")
 

@@ -17,6 +17,7 @@ from lts_events.contracts.triage import (
     RolloutStrategy,
     TicketReceived,
     TicketTriaged,
+    TriageChecklist,
 )
 from lts_events.envelope import Envelope
 from lts_events.event import Event
@@ -58,13 +59,15 @@ def approved_plan(
             sla_deadline=at + timedelta(hours=24),
             within_sla=True,
             plan_deadline=at + timedelta(days=3),
-            reproduced=True,
-            affected_versions=("1.4.2", "1.3.7"),
-            public_exploit=False,
-            workaround=False,
-            api_change=False,
-            effort=Effort.SMALL,
-            security=security,
+            checklist=TriageChecklist(
+                reproduced=True,
+                affected_versions=("1.4.2", "1.3.7"),
+                public_exploit=False,
+                workaround=False,
+                api_change=False,
+                effort=Effort.SMALL,
+                security=security,
+            ),
         ),
         BackportPlanned(
             ticket_id=ticket_id,

@@ -17,6 +17,7 @@ from lts_events.contracts.triage import (
     FollowUp,
     RiskLevel,
     RolloutStrategy,
+    TriageChecklist,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +31,7 @@ from lts_triage.domain import (
     caller,
 )
 from lts_triage.handlers import TriageHandlers
-from lts_triage.policy import EMERGENCY_REQUESTERS, TRIAGE_ROLES, Checklist
+from lts_triage.policy import EMERGENCY_REQUESTERS, TRIAGE_ROLES
 
 _STATUS = {
     "forbidden": 403,
@@ -313,8 +314,8 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
     return router
 
 
-def _checklist(body: TriageRequest) -> Checklist:
-    return Checklist(
+def _checklist(body: TriageRequest) -> TriageChecklist:
+    return TriageChecklist(
         reproduced=body.reproduced,
         affected_versions=tuple(body.affected_versions),
         public_exploit=body.public_exploit,

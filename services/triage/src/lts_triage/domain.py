@@ -4,7 +4,7 @@ events). Pure: time comes in as `now`, the policy as an argument."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Literal
@@ -43,6 +43,7 @@ from lts_events.contracts.triage import (
     TicketClosed,
     TicketReceived,
     TicketTriaged,
+    TriageChecklist,
     TriageSlaBreached,
 )
 from lts_events.event import Event
@@ -55,7 +56,6 @@ from lts_triage.policy import (
     RISK_FORMULA,
     TRIAGE_ROLES,
     AutoTriage,
-    Checklist,
     Policy,
     Risk,
     missing_approvals,
@@ -230,7 +230,7 @@ class TriageTicket:
 
     actor: Actor
     severity: Severity
-    checklist: Checklist
+    checklist: TriageChecklist
     owner: str | None = None
     comment: str | None = None
     held_roles: frozenset[Role] | None = None
@@ -463,9 +463,9 @@ def _auto_triages(mode: AutoTriage, proposal: Proposal) -> bool:
     return mode is AutoTriage.EVIDENCE and proposal.machine_evidence
 
 
-def _auto_checklist(ticket: TicketOpened, proposal: Proposal, policy: Policy) -> Checklist:
+def _auto_checklist(ticket: TicketOpened, proposal: Proposal, policy: Policy) -> TriageChecklist:
     labels = {label.lower() for label in ticket.labels}
-    return Checklist(
+    return TriageChecklist(
         reproduced=None,
         affected_versions=(*ticket.affected_versions, *ticket.affected_lts_lines),
         public_exploit=proposal.public_exploit,
@@ -508,15 +508,7 @@ def _triage(
         sla_deadline=deadline,
         within_sla=now <= deadline,
         plan_deadline=state.plan_deadline or policy.plan_deadline(triaged_at=now),
-        reproduced=checklist.reproduced,
-        affected_versions=checklist.affected_versions,
-        public_exploit=checklist.public_exploit,
-        workaround=checklist.workaround,
-        api_change=checklist.api_change,
-        effort=checklist.effort,
-        security=checklist.security,
-        change_kind=checklist.change_kind,
-        regression=checklist.regression,
+        checklist=checklist,
     )
     why = (
         "automatic triage from the severity proposal"
@@ -534,7 +526,7 @@ def _assess(
 ) -> list[Outcome]:
     """Risk score, decision, owner and plan for the current triage."""
     assert state.triage is not None
-    triage, checklist = state.triage, _checklist_of(state.triage)
+    triage, checklist = state.triage, state.triage.checklist
     today = now.astimezone(policy.calendar.zone).date()
     risk = policy.risk(triage.severity, checklist, today=today)
     scored = RiskScored(
@@ -574,20 +566,6 @@ def _assess(
     return outcomes
 
 
-def _checklist_of(triage: TicketTriaged) -> Checklist:
-    return Checklist(
-        reproduced=triage.reproduced,
-        affected_versions=triage.affected_versions,
-        public_exploit=triage.public_exploit,
-        workaround=triage.workaround,
-        api_change=triage.api_change,
-        effort=triage.effort,
-        security=triage.security,
-        change_kind=triage.change_kind,
-        regression=triage.regression,
-    )
-
-
 def _assign(
     state: TicketState, actor: Actor, owner: str | None, *, now: datetime, policy: Policy
 ) -> list[Outcome]:
@@ -610,7 +588,7 @@ def _assign(
 
 def _plan(
     state: TicketState,
-    checklist: Checklist,
+    checklist: TriageChecklist,
     targets: tuple[LtsLine, ...],
     risk: Risk,
     actor: Actor,
@@ -621,8 +599,8 @@ def _plan(
     assert state.triage is not None
     assert state.plan_deadline is not None
     triage, emergency = state.triage, state.emergency is not None
-    security = triage.security or state.security_added
-    checklist = replace(checklist, security=security)
+    security = checklist.security or state.security_added
+    checklist = checklist.model_copy(update={"security": security})
     return BackportPlanned(
         ticket_id=triage.ticket_id,
         revision=state.plan_revisions + 1,
@@ -633,10 +611,10 @@ def _plan(
         required_approvers=required_approvers(
             security=security,
             severity=triage.severity,
-            regression=triage.regression,
+            regression=checklist.regression,
             emergency=emergency,
         ),
-        effort=triage.effort,
+        effort=checklist.effort,
         security_review_required=security,
         milestone=policy.milestone(state.plan_deadline),
         emergency=emergency,
@@ -663,7 +641,7 @@ def _relabel_triaged(
     required = required_approvers(
         security=True,
         severity=triage.severity,
-        regression=triage.regression,
+        regression=triage.checklist.regression,
         emergency=plan.emergency,
     )
     revised = plan.model_copy(
@@ -672,7 +650,7 @@ def _relabel_triaged(
             "required_approvers": required,
             "security_review_required": True,
             "tests_required": policy.tests_required(
-                replace(_checklist_of(triage), security=True), triage.severity
+                triage.checklist.model_copy(update={"security": True}), triage.severity
             ),
             "planned_by": SERVICE.id,
             "planned_at": now,

@@ -21,6 +21,7 @@ from lts_events.contracts.triage import (
     RiskLevel,
     RiskPart,
     RolloutStrategy,
+    TriageChecklist,
 )
 from lts_events.severity import at_least
 from lts_events.support import (
@@ -102,21 +103,6 @@ RISK_FORMULA = (
 
 
 @dataclass(frozen=True, slots=True)
-class Checklist:
-    """The triage checklist of the runbook, plus the kind of change."""
-
-    reproduced: bool | None
-    affected_versions: tuple[str, ...]
-    public_exploit: bool
-    workaround: bool
-    api_change: bool
-    effort: Effort
-    security: bool
-    change_kind: ChangeKind = ChangeKind.BUG_FIX
-    regression: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Risk:
     score: int
     level: RiskLevel
@@ -126,7 +112,7 @@ class Risk:
     parts: tuple[RiskPart, ...]
 
 
-def risk_score(severity: Severity, checklist: Checklist, *, affected_lines: int) -> Risk:
+def risk_score(severity: Severity, checklist: TriageChecklist, *, affected_lines: int) -> Risk:
     """The documented formula (`RISK_FORMULA`): 0-100, exposure (risk of not fixing) plus change
     risk (risk of the fix). Eligibility's "low-risk" means a low *change* risk. Affected
     versions count by the supported LTS line they fall on (`Policy.risk`), so '1.4.2' and
@@ -299,13 +285,13 @@ class Policy:
         return any(map(names_a_version, versions))
 
     # -- risk
-    def risk(self, severity: Severity, checklist: Checklist, *, today: date) -> Risk:
+    def risk(self, severity: Severity, checklist: TriageChecklist, *, today: date) -> Risk:
         lines = self.affected_lines(checklist.affected_versions, today)
         return risk_score(severity, checklist, affected_lines=len(lines))
 
     # -- eligibility
     def eligibility(
-        self, checklist: Checklist, risk: Risk, *, today: date, emergency: bool
+        self, checklist: TriageChecklist, risk: Risk, *, today: date, emergency: bool
     ) -> Verdict:
         """Backport / defer / reject, with the rule that decided and the reason."""
         if checklist.reproduced is False and not checklist.security:
@@ -321,7 +307,7 @@ class Policy:
             )
         return self._by_kind(checklist, risk, targets, emergency=emergency)
 
-    def _no_target(self, checklist: Checklist) -> Verdict:
+    def _no_target(self, checklist: TriageChecklist) -> Verdict:
         if self.names_versions(checklist.affected_versions):
             named = ", ".join(v.strip() for v in checklist.affected_versions if v.strip())
             return Verdict(
@@ -336,7 +322,12 @@ class Policy:
         )
 
     def _by_kind(
-        self, checklist: Checklist, risk: Risk, targets: tuple[LtsLine, ...], *, emergency: bool
+        self,
+        checklist: TriageChecklist,
+        risk: Risk,
+        targets: tuple[LtsLine, ...],
+        *,
+        emergency: bool,
     ) -> Verdict:
         low_risk = risk.change_risk_level is RiskLevel.LOW
         if emergency:
@@ -379,7 +370,7 @@ class Policy:
         return self.owner_rotation[ticket_id % len(self.owner_rotation)]
 
     # -- plan details
-    def tests_required(self, checklist: Checklist, severity: Severity) -> tuple[str, ...]:
+    def tests_required(self, checklist: TriageChecklist, severity: Severity) -> tuple[str, ...]:
         tests = list(BASE_TESTS)
         if checklist.security:
             tests.extend(SECURITY_TESTS)

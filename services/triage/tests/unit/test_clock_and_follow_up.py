@@ -28,6 +28,7 @@ from lts_events.contracts.triage import (
     RevisitDue,
     SecurityReviewAdded,
     TicketClosed,
+    TriageChecklist,
 )
 from lts_events.envelope import Envelope
 from lts_events.event import REGISTRY, Event
@@ -44,7 +45,7 @@ from lts_triage.domain import (
     WithdrawAdvisory,
 )
 from lts_triage.handlers import TriageHandlers
-from lts_triage.policy import Checklist, LtsLine, Policy
+from lts_triage.policy import LtsLine, Policy
 
 T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday
 PLAN_DEADLINE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 3 business days after T0
@@ -68,7 +69,7 @@ def bug(ticket_id: int = 9) -> TicketOpened:
     )
 
 
-def checklist(**overrides: object) -> Checklist:
+def checklist(**overrides: object) -> TriageChecklist:
     values: dict[str, object] = {
         "reproduced": True,
         "affected_versions": ("1.4.2",),
@@ -79,7 +80,7 @@ def checklist(**overrides: object) -> Checklist:
         "security": False,
     }
     values.update(overrides)
-    return Checklist(**values)  # type: ignore[arg-type]
+    return TriageChecklist(**values)  # type: ignore[arg-type]
 
 
 BACKPORT = TriageTicket(ENGINEER, Severity.HIGH, checklist())

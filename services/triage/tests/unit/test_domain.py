@@ -27,6 +27,7 @@ from lts_events.contracts.triage import (
     SeverityProposed,
     TicketReceived,
     TicketTriaged,
+    TriageChecklist,
     TriageSlaBreached,
 )
 from lts_events.event import Event
@@ -43,7 +44,7 @@ from lts_triage.domain import (
     decide,
     fold,
 )
-from lts_triage.policy import AutoTriage, Checklist, LtsLine, Policy
+from lts_triage.policy import AutoTriage, LtsLine, Policy
 
 T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday
 POLICY = Policy(
@@ -71,7 +72,7 @@ def opened(ticket_id: int = 123, **overrides: object) -> TicketOpened:
     return TicketOpened(**values)  # type: ignore[arg-type]
 
 
-def security_checklist(**overrides: object) -> Checklist:
+def security_checklist(**overrides: object) -> TriageChecklist:
     values: dict[str, object] = {
         "reproduced": True,
         "affected_versions": ("1.4.2", "1.3.7"),
@@ -82,7 +83,7 @@ def security_checklist(**overrides: object) -> Checklist:
         "security": True,
     }
     values.update(overrides)
-    return Checklist(**values)  # type: ignore[arg-type]
+    return TriageChecklist(**values)  # type: ignore[arg-type]
 
 
 def run(
@@ -211,7 +212,8 @@ def test_engineer_triage_records_who_when_and_the_checklist() -> None:
     )
     assert triaged.plan_deadline == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     assert (outcome.actor, outcome.reason) == (ENGINEER, "reproduced on 1.4")
-    assert (triaged.reproduced, triaged.effort, triaged.security) == (True, Effort.SMALL, True)
+    answers = triaged.checklist
+    assert (answers.reproduced, answers.effort, answers.security) == (True, Effort.SMALL, True)
 
 
 def test_owner_is_assigned_from_the_rotation_once() -> None:

@@ -15,19 +15,20 @@ from lts_events.contracts.triage import (
     Effort,
     SeverityProposed,
     TicketTriaged,
+    TriageChecklist,
 )
 from lts_events.support import DEFAULT_LINES
 from lts_triage.api import status_of
 from lts_triage.domain import FireTimer, ReceiveTicket, TicketState, decide, fold
-from lts_triage.policy import Checklist, Policy
+from lts_triage.policy import Policy
 
 T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 TODAY = T0.date()
 POLICY = Policy()  # the default support matrix: 1.2 ended 2026-06-30, 1.3 and 1.4 supported
 
 
-def checklist(*versions: str, security: bool = False) -> Checklist:
-    return Checklist(
+def checklist(*versions: str, security: bool = False) -> TriageChecklist:
+    return TriageChecklist(
         reproduced=True,
         affected_versions=versions,
         public_exploit=False,
@@ -38,7 +39,7 @@ def checklist(*versions: str, security: bool = False) -> Checklist:
     )
 
 
-def verdict_for(answers: Checklist) -> tuple[Decision, str, list[str]]:
+def verdict_for(answers: TriageChecklist) -> tuple[Decision, str, list[str]]:
     risk = POLICY.risk(Severity.HIGH, answers, today=TODAY)
     verdict = POLICY.eligibility(answers, risk, today=TODAY, emergency=False)
     return verdict.decision, verdict.rule, [line.branch for line in verdict.targets]

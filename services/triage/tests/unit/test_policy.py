@@ -8,11 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity
-from lts_events.contracts.triage import ChangeKind, Decision, Effort, RiskLevel, RolloutStrategy
+from lts_events.contracts.triage import (
+    ChangeKind,
+    Decision,
+    Effort,
+    RiskLevel,
+    RolloutStrategy,
+    TriageChecklist,
+)
 from lts_events.support import LtsLine
 from lts_triage.calendar import BusinessCalendar
 from lts_triage.policy import (
-    Checklist,
     Policy,
     required_approvers,
 )
@@ -28,7 +34,7 @@ WEDNESDAY_10 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 FRIDAY_15 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
-def checklist(**overrides: object) -> Checklist:
+def checklist(**overrides: object) -> TriageChecklist:
     values: dict[str, object] = {
         "reproduced": True,
         "affected_versions": ("1.4.2", "1.3.7"),
@@ -41,7 +47,7 @@ def checklist(**overrides: object) -> Checklist:
         "regression": False,
     }
     values.update(overrides)
-    return Checklist(**values)  # type: ignore[arg-type]
+    return TriageChecklist(**values)  # type: ignore[arg-type]
 
 
 # -- SLA --------------------------------------------------------------------------------------

@@ -9,13 +9,12 @@ from hypothesis import strategies as st
 from lts_events.actors import Actor, Role
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.intake import TicketKind, TicketOpened
-from lts_events.contracts.triage import ChangeKind, Effort
+from lts_events.contracts.triage import ChangeKind, Effort, TriageChecklist
 from lts_triage.calendar import BusinessCalendar
 from lts_triage.domain import ReceiveTicket, SignOff, TicketState, TriageTicket, decide, fold
 from lts_triage.policy import (
     MAINTAINER_SIGN_OFF_ROLES,
     TRIAGE_SLA,
-    Checklist,
     LtsLine,
     Policy,
 )
@@ -63,7 +62,7 @@ POLICY = Policy(
     ),
 )
 checklists = st.builds(
-    Checklist,
+    TriageChecklist,
     reproduced=st.sampled_from([True, None]),
     affected_versions=st.just(("1.4.1", "1.3.2")),
     public_exploit=st.booleans(),
@@ -86,7 +85,7 @@ sign_offs = st.lists(
 )
 
 
-def _state_with_plan(severity: Severity, checklist: Checklist) -> TicketState:
+def _state_with_plan(severity: Severity, checklist: TriageChecklist) -> TicketState:
     now = datetime(2026, 11, 18, tzinfo=UTC)
     ticket = TicketOpened(
         ticket_id=7, title="t", source=TicketSource.REPORT, kind=TicketKind.BUG, opened_at=now
@@ -100,7 +99,7 @@ def _state_with_plan(severity: Severity, checklist: Checklist) -> TicketState:
 @settings(max_examples=300)
 @given(severity=st.sampled_from(list(Severity)), checklist=checklists, attempts=sign_offs)
 def test_a_plan_is_never_approved_with_a_missing_required_role(
-    severity: Severity, checklist: Checklist, attempts: list[SignOff]
+    severity: Severity, checklist: TriageChecklist, attempts: list[SignOff]
 ) -> None:
     state = _state_with_plan(severity, checklist)
     now = datetime(2026, 11, 19, tzinfo=UTC)
@@ -129,7 +128,7 @@ def test_a_plan_is_never_approved_with_a_missing_required_role(
     data=st.data(),
 )
 def test_a_plan_is_approved_exactly_when_every_required_role_has_signed(
-    severity: Severity, checklist: Checklist, noise: list[SignOff], data: st.DataObject
+    severity: Severity, checklist: TriageChecklist, noise: list[SignOff], data: st.DataObject
 ) -> None:
     state = _state_with_plan(severity, checklist)
     assume(state.plan is not None)

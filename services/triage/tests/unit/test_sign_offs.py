@@ -13,6 +13,7 @@ from lts_events.contracts.triage import (
     Effort,
     RefusalKind,
     RequestRefused,
+    TriageChecklist,
 )
 from lts_triage.domain import (
     Command,
@@ -26,7 +27,7 @@ from lts_triage.domain import (
     decide,
     fold,
 )
-from lts_triage.policy import EMERGENCY_REQUESTERS, TRIAGE_ROLES, Checklist, LtsLine, Policy
+from lts_triage.policy import EMERGENCY_REQUESTERS, TRIAGE_ROLES, LtsLine, Policy
 
 T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 POLICY = Policy(
@@ -34,7 +35,7 @@ POLICY = Policy(
     maintainers=frozenset({"alice", "rita", "max"}),
 )
 ENGINEER = Actor(id="tess", role=Role.TRIAGE_ENGINEER)
-CHECKLIST = Checklist(
+CHECKLIST = TriageChecklist(
     reproduced=True,
     affected_versions=("1.4.2",),
     public_exploit=False,

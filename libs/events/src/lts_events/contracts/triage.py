@@ -156,13 +156,32 @@ def _proposal_rule_unrecorded(data: JsonDict) -> JsonDict:
     return {**data, "rule": SeverityRule.UNRECORDED.value}
 
 
+class TriageChecklist(_Value):
+    """The runbook's triage checklist, answered: reproduced (unknown: None), the affected
+    versions as named, public exploit, safe workaround, API change, effort, security flag; plus
+    the kind of change and whether it is a regression (the eligibility and approval rules ask)."""
+
+    reproduced: bool | None
+    affected_versions: tuple[str, ...]
+    public_exploit: bool
+    workaround: bool
+    api_change: bool
+    effort: Effort
+    security: bool
+    change_kind: ChangeKind = ChangeKind.BUG_FIX
+    regression: bool = False
+
+
 class TicketTriaged(Event):
     """The triage checklist answered, by automation (`automatic`) or by a triage engineer.
 
     `sla_deadline` is the triage deadline (4 h critical, 24 h high, 3 business days otherwise,
-    counted from `opened_at`); `plan_deadline` is 3 business days after `triaged_at`."""
+    counted from `opened_at`); `plan_deadline` is 3 business days after `triaged_at`.
+
+    Schema 2 nests the answers in `checklist`; schema 1 carried them as top-level fields."""
 
     type: ClassVar[str] = "lts.triage.ticket_triaged"
+    schema_version: ClassVar[int] = 2
 
     ticket_id: TicketId
     severity: Severity
@@ -174,15 +193,14 @@ class TicketTriaged(Event):
     sla_deadline: datetime
     within_sla: bool
     plan_deadline: datetime
-    reproduced: bool | None
-    affected_versions: tuple[str, ...]
-    public_exploit: bool
-    workaround: bool
-    api_change: bool
-    effort: Effort
-    security: bool
-    change_kind: ChangeKind = ChangeKind.BUG_FIX
-    regression: bool = False
+    checklist: TriageChecklist
+
+
+@REGISTRY.upcaster(TicketTriaged.type, from_version=1)
+def _checklist_nested(data: JsonDict) -> JsonDict:
+    flat = dict(data)
+    answers = {name: flat.pop(name) for name in TriageChecklist.model_fields if name in flat}
+    return {**flat, "checklist": answers}
 
 
 class RiskScored(Event):
