@@ -16,7 +16,7 @@ KAFKA_JAR := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/kafka-4.1.1/libs/kafka_2.
 HELM_VERSION := v4.3.2
 HELM := $(or $(LTS_HOME),$(HOME)/.cache/lts-flow)/bin/helm
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-TYPED := libs/events/src $(wildcard services/*/src) bench chaos harness
+TYPED := libs/events/src libs/devtools/src $(wildcard services/*/src) bench chaos harness
 
 .PHONY: dev test bench chaos lint fmt typecheck infra-up infra-down schemas tools sync sync-frozen
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol, cast
 
-from lts_events.infra import ensure_infrastructure
+from lts_devtools.infra import ensure_infrastructure
 
 BENCH_DIR = Path(__file__).resolve().parent
 

@@ -26,6 +26,7 @@ from lts_comms.delivery.outbox import Outbox
 from lts_comms.examples import example_context
 from lts_comms.render import renderings
 from lts_comms.templates import SEED_DIR, TEMPLATE_NAMES, load_templates
+from lts_devtools.infra import ensure_infrastructure
 from lts_events.actors import automation
 from lts_events.clock import system_clock
 from lts_events.consumer import Inbound
@@ -38,7 +39,6 @@ from lts_events.contracts.comms.documents import (
     document_stream,
 )
 from lts_events.envelope import Envelope, Metadata, NewEvent
-from lts_events.infra import ensure_infrastructure
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop

@@ -1,5 +1,5 @@
 """The chaos run's own Kafka broker and PostgreSQL server, never the shared ones: started with
-the local infrastructure's code (`lts_events.infra.local_kafka` / `local_postgres`) under a
+the local infrastructure's code (`lts_devtools.infra.local_kafka` / `local_postgres`) under a
 temporary `LTS_HOME`, so they can be SIGKILLed and restarted without touching anyone else's tests.
 
 PostgreSQL runs durable (`local_postgres.DURABLE`: fsync, synchronous commit, full-page writes):
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from lts_events.infra import local_kafka, local_postgres, state
-from lts_events.infra.net import port_free, wait_until
+from lts_devtools.infra import local_kafka, local_postgres
+from lts_devtools.infra.net import port_free, wait_until
+from lts_events.infra import state
 from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir
 
 RESTART_TIMEOUT = 120.0

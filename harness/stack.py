@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lts_events.infra import Infrastructure
-from lts_events.infra.net import free_port
-from lts_events.infra.stack import http_status, replica_label, service_env
+from lts_devtools.infra import Infrastructure
+from lts_devtools.infra.net import free_port
+from lts_devtools.stack import http_status, replica_label, service_env
 
 from harness.database import analyst_role
 

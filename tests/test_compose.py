@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lts_events.infra.containers import KAFKA_IMAGE, POSTGRES_IMAGE
-from lts_events.infra.local_pypi import PYPI_IMAGE, USERNAME
+from lts_devtools.infra.containers import KAFKA_IMAGE, POSTGRES_IMAGE
+from lts_devtools.infra.local_pypi import PYPI_IMAGE, USERNAME
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import asyncpg
 import pytest
+from lts_devtools.infra import Infrastructure
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.hashing import event_hash
-from lts_events.infra import Infrastructure
 from lts_events.store.port import NO_STREAM
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text

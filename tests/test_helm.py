@@ -14,7 +14,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from lts_events.infra.stack import SERVICE_PORTS
+from lts_devtools.stack import SERVICE_PORTS
 
 CHART = Path(__file__).resolve().parents[1] / "infra" / "helm" / "lts-flow"
 KUBERNETES = "1.33"

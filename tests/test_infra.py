@@ -13,23 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lts_events.cli import app
-from lts_events.infra import (
-    Found,
+from lts_devtools.cli import infra_app
+from lts_devtools.infra import (
     Infrastructure,
-    NotRunning,
     containers,
     ensure_infrastructure,
-    find_running,
     infrastructure_status,
     local_kafka,
     local_pypi,
     local_smtp,
-    paths,
     stop_infrastructure,
 )
-from lts_events.infra.net import answers
-from lts_events.infra.probes import kafka_ready, postgres_ready, run_async
+from lts_events.infra import Found, NotRunning, find_running, paths
+from lts_events.infra.probes import answers, kafka_ready, postgres_ready, run_async
 from typer.testing import CliRunner
 
 GIVEN = {
@@ -75,7 +71,7 @@ def test_infra_up_prints_the_settings_as_json(monkeypatch: pytest.MonkeyPatch) -
     for key, value in GIVEN.items():
         monkeypatch.setenv(key, value)
 
-    result = CliRunner().invoke(app, ["infra", "up", "--json"])
+    result = CliRunner().invoke(infra_app, ["up", "--json"])
 
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)

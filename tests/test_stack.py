@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lts_events.infra import Infrastructure
-from lts_events.infra.stack import available_services
+from lts_devtools.infra import Infrastructure
+from lts_devtools.stack import available_services
 from lts_events.infra.state import pid_alive
 
 pytestmark = pytest.mark.integration

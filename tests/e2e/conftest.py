@@ -6,7 +6,6 @@ per-run Kafka namespace for topics and consumer groups (`harness.namespace`)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,14 +24,6 @@ ANCHORING = {
 }
 
 
-def _env_or_infra(request: pytest.FixtureRequest, env: str, attribute: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    found: str = getattr(request.getfixturevalue("infra"), attribute)
-    return found
-
-
 @contextmanager
 def running_stack(
     request: pytest.FixtureRequest,
@@ -41,8 +32,8 @@ def running_stack(
     services: Sequence[str] = SERVICES,
 ) -> Iterator[Stack]:
     """A stack on a database and Kafka namespace of its own, started, for the block."""
-    server_url = _env_or_infra(request, "DATABASE_URL", "database_url")
-    kafka = _env_or_infra(request, "KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    server_url: str = request.getfixturevalue("database_url")
+    kafka: str = request.getfixturevalue("kafka")
     run_id = uuid.uuid4().hex[:10]
     database = f"lts_e2e_{run_id}"
     stack = build_stack(

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from lts_events.infra import Infrastructure
+from lts_devtools.infra import Infrastructure
 
 from .conftest import ANCHORING, Stack, running_stack
 

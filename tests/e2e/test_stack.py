@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from lts_devtools.demo import Workflow
 from lts_events.contracts.anchors import ChainAnchored
-from lts_metrics.demo import Workflow
 from lts_metrics.percentiles import percentile_cont
 
 from .conftest import ANCHORING, Stack

@@ -1,5 +1,5 @@
 """Real Kafka and real PostgreSQL for the runtime tests: addresses from the environment or the
-root `infra` fixture; a fresh store schema and fresh topic names per test."""
+`infra` fixture (`lts_devtools.testing`); a fresh store schema and fresh topic names per test."""
 
 from __future__ import annotations
 

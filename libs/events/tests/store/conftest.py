@@ -4,7 +4,6 @@ PostgreSQL schema of its own (uuid-suffixed, dropped afterwards)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -20,19 +19,6 @@ _counter = iter(range(1_000_000))
 
 StoreFactory = Callable[[], Awaitable[PostgresEventStore]]
 ReadSettled = Callable[..., Awaitable[Sequence[RecordedEvent]]]
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    try:
-        infra = request.getfixturevalue("infra")
-    except pytest.FixtureLookupError:
-        pytest.skip("no PostgreSQL: set DATABASE_URL or provide the root `infra` fixture")
-    found: str = infra.database_url
-    return found
 
 
 async def _drop(store: PostgresEventStore) -> None:

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from lts_comms.main import SPEC
+from lts_devtools.infra import Infrastructure
 from lts_events.contracts.comms.delivery import DeliverySucceeded
 from lts_events.contracts.comms.documents import DocumentDrafted, DocumentReleased, document_stream
-from lts_events.infra import Infrastructure, paths
+from lts_events.infra import paths
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.postgres import PostgresEventStore

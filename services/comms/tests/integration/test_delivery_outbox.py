@@ -17,6 +17,7 @@ from lts_comms.cli import app
 from lts_comms.delivery.channels import Channels
 from lts_comms.delivery.config import DeliverySettings
 from lts_comms.delivery.outbox import Outbox
+from lts_devtools.infra import Infrastructure
 from lts_events.actors import automation
 from lts_events.clock import system_clock
 from lts_events.consumer import Inbound
@@ -27,7 +28,7 @@ from lts_events.contracts.comms.delivery import (
 )
 from lts_events.contracts.comms.documents import DocumentReleased, document_stream
 from lts_events.envelope import Envelope, Metadata, NewEvent
-from lts_events.infra import Infrastructure, paths
+from lts_events.infra import paths
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop

@@ -26,6 +26,7 @@ from lts_comms.contexts import AdvisoryContext
 from lts_comms.examples import example_context
 from lts_comms.main import SPEC
 from lts_comms.osv import osv_record
+from lts_devtools.infra import Infrastructure
 from lts_events.actors import automation
 from lts_events.contracts.comms.delivery import (
     DeliveryFailed,
@@ -41,7 +42,7 @@ from lts_events.contracts.comms.documents import (
 )
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
-from lts_events.infra import Infrastructure, paths
+from lts_events.infra import paths
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY

@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from lts_comms.main import SPEC
+from lts_devtools.infra import Infrastructure
 from lts_events.actors import Role
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.comms.documents import (
@@ -33,7 +34,6 @@ from lts_events.contracts.release.rollout import RollbackTrigger, RolledBack
 from lts_events.contracts.triage import RolloutStrategy
 from lts_events.envelope import Envelope
 from lts_events.event import Event
-from lts_events.infra import Infrastructure
 from lts_events.relay import envelope_record
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings

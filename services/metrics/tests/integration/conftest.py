@@ -4,7 +4,6 @@ per-test analyst role, both dropped afterwards."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,19 +18,6 @@ from lts_metrics.queries import MetricsQueries
 from lts_metrics.queries_adoption import AdoptionQueries
 from lts_metrics.schema import ensure_schema
 from sqlalchemy import text
-
-
-@pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    try:
-        infra = request.getfixturevalue("infra")
-    except pytest.FixtureLookupError:
-        pytest.skip("no PostgreSQL: set DATABASE_URL or provide the root `infra` fixture")
-    found: str = infra.database_url
-    return found
 
 
 @dataclass

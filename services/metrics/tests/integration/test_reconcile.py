@@ -115,18 +115,6 @@ class Pipeline:
 
 
 @pytest.fixture
-def kafka(request: pytest.FixtureRequest) -> str:
-    value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if value:
-        return value
-    try:
-        found: str = request.getfixturevalue("infra").kafka_bootstrap_servers
-    except pytest.FixtureLookupError:
-        pytest.skip("no Kafka: set KAFKA_BOOTSTRAP_SERVERS or provide the root `infra` fixture")
-    return found
-
-
-@pytest.fixture
 async def pipeline(database_url: str, kafka: str, metrics: Metrics) -> AsyncIterator[Pipeline]:
     """A producer named uniquely (its schema, its topic `lts.<name>.events`, its audit streams
     `<name>:...`), relayed by hand and audited by a running metrics consumer of its own group."""

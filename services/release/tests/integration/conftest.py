@@ -1,5 +1,6 @@
 """Real Kafka and PostgreSQL for the release integration tests: addresses from the environment
-or the root `infra` fixture; a unique service name (schema, own topic) and ids per test."""
+or the `infra` fixture (`lts_devtools.testing`); a unique service name (schema, own topic) and
+ids per test."""
 
 from __future__ import annotations
 

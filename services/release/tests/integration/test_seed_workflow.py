@@ -25,11 +25,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
+from lts_devtools.infra.local_pypi import PackageIndex
 from lts_events.actors import Role
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.envelope import Envelope
-from lts_events.infra.local_pypi import PackageIndex
 from lts_events.relay import envelope_record
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
@@ -38,7 +38,7 @@ from lts_release.cli import app as release_cli
 from lts_triage.main import SPEC as TRIAGE
 from typer.testing import CliRunner
 
-from ..publication.conftest import build_sdist, build_wheel, package_index  # noqa: F401  (fixture)
+from ..publication.conftest import build_sdist, build_wheel
 from ..publication.test_publish_route import pip_download
 from .conftest import Running, eventually
 
@@ -70,7 +70,7 @@ class Seed:
 def seed_env(
     unique: str,
     tmp_path: Path,
-    package_index: PackageIndex,  # noqa: F811  (the publication tests' fixture)
+    package_index: PackageIndex,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
     """Set before either service starts (requested before `release_service`)."""
@@ -96,7 +96,7 @@ async def seed(
     database_url: str,
     unique: str,
     drop_schemas: list[str],
-    package_index: PackageIndex,  # noqa: F811
+    package_index: PackageIndex,
     tmp_path: Path,
 ) -> AsyncIterator[Seed]:
     """Triage under the name whose topic the release service reads (`lts.triage_<unique>`)."""

@@ -1,13 +1,12 @@
-"""For the publication tests: the package index of the local stack (`LTS_RELEASE_PYPI_URL`, or
-the pypiserver the root `infra` fixture starts), real wheels and sdists built here, and a
-`FileSource` over files on disk by their SHA-256."""
+"""For the publication tests: the package index of the local stack (the `package_index` fixture
+of `lts_devtools.testing`), real wheels and sdists built here, and a `FileSource` over files on
+disk by their SHA-256."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
-import os
 import tarfile
 import uuid
 import zipfile
@@ -17,22 +16,7 @@ from typing import BinaryIO
 
 import pytest
 from lts_events.contracts.release.publication import FileKind
-from lts_events.infra.local_pypi import PackageIndex
 from lts_release.channels.base import ReleaseFile
-
-
-@pytest.fixture(scope="session")
-def package_index(request: pytest.FixtureRequest) -> PackageIndex:
-    url = os.environ.get("LTS_RELEASE_PYPI_URL")
-    if url:
-        return PackageIndex(
-            url,
-            os.environ.get("LTS_RELEASE_PYPI_USERNAME"),
-            os.environ.get("LTS_RELEASE_PYPI_PASSWORD"),
-        )
-    found: PackageIndex | None = request.getfixturevalue("infra").package_index
-    assert found is not None
-    return found
 
 
 def _record_hash(data: bytes) -> str:
@@ -130,7 +114,7 @@ def builds(tmp_path: Path) -> Builds:
 
 
 # The running release service, for the route tests here (database_url, kafka and drop_schemas
-# come from the root conftest).
+# come from the `lts_devtools.testing` plugin).
 from ..integration.conftest import (  # noqa: E402, F401
     release_service,
     unique,

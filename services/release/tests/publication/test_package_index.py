@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from lts_devtools.infra.local_pypi import PackageIndex
+from lts_devtools.infra.net import free_port
 from lts_events.contracts.release.publication import FileKind
-from lts_events.infra.local_pypi import PackageIndex
-from lts_events.infra.net import free_port
 from lts_release.channels.base import (
     ChannelError,
     SealedRelease,

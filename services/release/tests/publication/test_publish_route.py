@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from lts_devtools.infra.local_pypi import PackageIndex
 from lts_events.actors import Actor, Role
 from lts_events.contracts.release.candidates import (
     Bump,
@@ -37,7 +38,6 @@ from lts_events.contracts.release.publication import (
     ReleaseYanked,
 )
 from lts_events.contracts.triage import RolloutStrategy
-from lts_events.infra.local_pypi import PackageIndex
 from lts_events.store.port import NO_STREAM
 from lts_release.appending import Outcome, append
 from lts_release.channels.package_index import simple_url_for
@@ -395,7 +395,7 @@ async def test_an_index_holding_other_bytes_under_the_name_fails_the_publication
 
 @pytest.fixture
 def unreachable_index_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from lts_events.infra.net import free_port
+    from lts_devtools.infra.net import free_port
 
     monkeypatch.setenv("LTS_RELEASE_PYPI_URL", f"http://127.0.0.1:{free_port()}/")
     monkeypatch.setenv("LTS_RELEASE_PUB_RETRY_ATTEMPTS", "1")

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from lts_events.infra.net import free_port
+from lts_devtools.infra.net import free_port
 from lts_release.cli import app
 from typer.testing import CliRunner
 

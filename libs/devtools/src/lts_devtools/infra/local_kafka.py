@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from importlib import resources
 from pathlib import Path
 
-from lts_events.infra import state
-from lts_events.infra.net import free_port, port_free, wait_until
+from lts_devtools.infra import process
+from lts_devtools.infra.net import free_port, port_free
+from lts_devtools.infra.process import LaunchFailed, stop_recorded, terminate
+from lts_events.infra import KAFKA_MARKER, kafka_bootstrap, state
 from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir, run_dir
 from lts_events.infra.probes import kafka_ready
 
@@ -29,7 +27,7 @@ class LocalKafkaError(RuntimeError):
 
 
 def _template(name: str) -> str:
-    return resources.files("lts_events.infra").joinpath("templates", name).read_text()
+    return resources.files("lts_devtools.infra").joinpath("templates", name).read_text()
 
 
 def fetch_jars() -> Path:
@@ -133,19 +131,6 @@ def _format(libs: Path, home: Path, properties: Path) -> None:
         raise LocalKafkaError(f"kafka StorageTool format failed:\n{done.stdout}\n{done.stderr}")
 
 
-def _bootstrap(recorded: state.State) -> str:
-    return f"127.0.0.1:{recorded['broker_port']}"
-
-
-def running() -> str | None:
-    """The bootstrap servers of a broker started earlier that is still alive, if any."""
-    recorded = state.load(COMPONENT)
-    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="kafka.Kafka"):
-        return None
-    bootstrap = _bootstrap(recorded)
-    return bootstrap if kafka_ready(bootstrap) else None
-
-
 def start(*, timeout: float = 60.0) -> str:
     """Start a broker and wait until it answers. Its data is kept across restarts when the old
     ports are still free; otherwise (or when the old data does not start) it is reformatted."""
@@ -153,12 +138,14 @@ def start(*, timeout: float = 60.0) -> str:
     home = run_dir() / COMPONENT
     home.mkdir(parents=True, exist_ok=True)
     previous = state.load(COMPONENT) or {}
-    _terminate(int(previous.get("pid", -1)), timeout=30.0)  # alive but not answering: hung
+    terminate(
+        int(previous.get("pid", -1)), marker=KAFKA_MARKER, timeout=30.0, interval=0.2
+    )  # alive but not answering: hung
     ports = _reusable_ports(home, previous)
     if ports is not None:
         try:
             return _launch(libs, home, ports=ports, fresh=False, timeout=timeout)
-        except (LocalKafkaError, TimeoutError):
+        except (LocalKafkaError, LaunchFailed, TimeoutError):
             stop()
     return _launch(libs, home, ports=(free_port(), free_port()), fresh=True, timeout=timeout)
 
@@ -177,57 +164,23 @@ def _launch(libs: Path, home: Path, *, ports: tuple[int, int], fresh: bool, time
     properties = _write_config(home, broker_port=broker_port, controller_port=controller_port)
     if fresh:
         _format(libs, home, properties)
-    with (home / "kafka.log").open("ab") as log:
-        process = subprocess.Popen(
-            _java_command(libs, home, "kafka.Kafka", str(properties)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    recorded = {
-        "pid": process.pid,
-        "broker_port": broker_port,
-        "controller_port": controller_port,
-        "home": str(home),
-        "log": str(home / "kafka.log"),
-    }
-    state.save(COMPONENT, recorded)
-    bootstrap = _bootstrap(recorded)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise LocalKafkaError(f"Kafka exited with {process.returncode}; see {home}/kafka.log")
-        return kafka_ready(bootstrap, timeout_ms=1500)
-
-    wait_until(ready, timeout=timeout, interval=0.5, what=f"Kafka on {bootstrap}")
-    return bootstrap
+    recorded = process.launch(
+        COMPONENT,
+        _java_command(libs, home, "kafka.Kafka", str(properties)),
+        log=home / "kafka.log",
+        settings={
+            "broker_port": broker_port,
+            "controller_port": controller_port,
+            "home": str(home),
+        },
+        ready=lambda: kafka_ready(f"127.0.0.1:{broker_port}", timeout_ms=1500),
+        what=f"Kafka on 127.0.0.1:{broker_port}",
+        timeout=timeout,
+        interval=0.5,
+    )
+    return kafka_bootstrap(recorded)
 
 
 def stop(*, timeout: float = 30.0) -> bool:
     """Stop the broker recorded in the state (if alive). True when something was stopped."""
-    recorded = state.load(COMPONENT)
-    if recorded is None:
-        return False
-    pid = int(recorded["pid"])
-    stopped = _terminate(pid, timeout=timeout)
-    state.save(COMPONENT, {**recorded, "pid": -1})
-    return stopped
-
-
-def _terminate(pid: int, *, timeout: float) -> bool:
-    if not state.pid_alive(pid, marker="kafka.Kafka"):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and state.pid_alive(pid):
-        time.sleep(0.2)
-    if state.pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    return stop_recorded(COMPONENT, marker=KAFKA_MARKER, timeout=timeout)

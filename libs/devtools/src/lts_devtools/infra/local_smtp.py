@@ -5,25 +5,17 @@ Kafka and PostgreSQL come from Docker or from local processes."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 
+from lts_devtools.infra.net import free_port, port_free
+from lts_devtools.infra.process import launch, stop_recorded
 from lts_events.infra import state
-from lts_events.infra.net import free_port, port_free, wait_until
 from lts_events.infra.paths import maildir, run_dir
 
 COMPONENT = "smtp"
 HOST = "127.0.0.1"
 _MARKER = "aiosmtpd"
-
-
-class LocalSmtpError(RuntimeError):
-    """The local SMTP server could not be started."""
 
 
 def smtp_ready(host: str, port: int, *, timeout: float = 1.0) -> bool:
@@ -61,41 +53,19 @@ def start(*, timeout: float = 30.0) -> tuple[str, int]:
     port = old_port if isinstance(old_port, int) and port_free(old_port) else free_port()
     command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{HOST}:{port}"]
     command += ["-c", "aiosmtpd.handlers.Mailbox", str(mail)]
-    with (home / "smtp.log").open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the caller, like Kafka and PostgreSQL
-        )
-    recorded = {"pid": process.pid, "port": port, "maildir": str(mail), "log": str(log.name)}
-    state.save(COMPONENT, recorded)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise LocalSmtpError(f"aiosmtpd exited with {process.returncode}; see {log.name}")
-        return smtp_ready(HOST, port)
-
-    wait_until(ready, timeout=timeout, interval=0.1, what=f"SMTP on {HOST}:{port}")
+    launch(
+        COMPONENT,
+        command,
+        log=home / "smtp.log",
+        settings={"port": port, "maildir": str(mail)},
+        ready=lambda: smtp_ready(HOST, port),
+        what=f"SMTP on {HOST}:{port}",
+        timeout=timeout,
+        interval=0.1,
+    )
     return HOST, port
 
 
 def stop(*, timeout: float = 10.0) -> bool:
     """Stop the server recorded in the state (if alive). True when something was stopped."""
-    recorded = state.load(COMPONENT)
-    if recorded is None:
-        return False
-    pid = int(recorded["pid"])
-    if not state.pid_alive(pid, marker=_MARKER):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and state.pid_alive(pid):
-        time.sleep(0.05)
-    if state.pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    state.save(COMPONENT, {**recorded, "pid": -1})
-    return True
+    return stop_recorded(COMPONENT, marker=_MARKER, timeout=timeout)

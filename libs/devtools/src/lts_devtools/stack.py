@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from lts_events.infra import Infrastructure, state
-from lts_events.infra.net import free_port, port_free
+from lts_devtools.infra import Infrastructure
+from lts_devtools.infra.net import free_port, port_free
+from lts_events.infra import state
 from lts_events.infra.paths import run_dir
 from lts_events.settings import AuthSettings, CommonSettings
 

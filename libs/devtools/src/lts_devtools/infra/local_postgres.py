@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lts_events.infra import state
-from lts_events.infra.net import free_port, port_free, wait_until
+from lts_devtools.infra.net import free_port, port_free, wait_until
+from lts_events.infra import POSTGRES_MARKER, postgres_url, state
 from lts_events.infra.paths import run_dir
 from lts_events.infra.probes import postgres_ready
 
@@ -91,10 +91,6 @@ def _pg(tool: str, *args: str, user: str | None, cwd: Path) -> subprocess.Comple
     )
 
 
-def _url(port: int) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-
 def _initdb(home: Path, *, user: str | None) -> None:
     data = home / "data"
     shutil.rmtree(data, ignore_errors=True)
@@ -136,15 +132,6 @@ def _postmaster_pid(home: Path) -> int:
         return -1
 
 
-def running() -> str | None:
-    """The URL of a server started earlier that is still alive, if any."""
-    recorded = state.load(COMPONENT)
-    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="postgres"):
-        return None
-    url = _url(int(recorded["port"]))
-    return url if postgres_ready(url) else None
-
-
 def start(*, timeout: float = 60.0) -> str:
     """Start a server (initialising its data directory the first time) and wait until it answers."""
     user = _run_as()
@@ -173,7 +160,7 @@ def start(*, timeout: float = 60.0) -> str:
         raise LocalPostgresError(
             f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\nsee {home}/postgres.log"
         )
-    url = _url(port)
+    url = postgres_url(port)
     state.save(
         COMPONENT,
         {
@@ -191,7 +178,7 @@ def start(*, timeout: float = 60.0) -> str:
 def stop() -> bool:
     """Stop the server recorded in the state (if alive). True when something was stopped."""
     recorded = state.load(COMPONENT)
-    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker="postgres"):
+    if recorded is None or not state.pid_alive(int(recorded["pid"]), marker=POSTGRES_MARKER):
         return False
     home = Path(recorded["home"])
     user = recorded.get("user")

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from lts_metrics.demo_http import StepFailed, check, console, token, wait_for
+from lts_devtools.demo_http import StepFailed, check, console, token, wait_for
 
 # One job per gate a security backport needs, named as the release service's default gate
 # patterns map them (lint, unit, integration, regression, security scan, dependency scan).

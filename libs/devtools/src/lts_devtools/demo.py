@@ -17,11 +17,10 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from lts_devtools.demo_http import StepFailed, check, console, token, wait_for
+from lts_devtools.demo_release import ReleaseLeg
 from lts_events.settings import DEFAULT_PORTS
 from rich.table import Table
-
-from lts_metrics.demo_http import StepFailed, check, console, token, wait_for
-from lts_metrics.demo_release import ReleaseLeg
 
 __all__ = ["StepFailed", "Workflow", "demo"]
 

@@ -1,4 +1,4 @@
-"""Small network helpers: free ports and waiting for a port to answer."""
+"""Small network helpers for the launchers: free ports and waiting for a condition."""
 
 from __future__ import annotations
 
@@ -22,14 +22,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def answers(host: str, port: int, *, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def wait_until(

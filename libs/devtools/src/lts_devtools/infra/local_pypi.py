@@ -8,19 +8,15 @@ a test that downloads from it got what was published here. A duplicate upload is
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from lts_devtools.infra.net import free_port, port_free
+from lts_devtools.infra.process import launch, stop_recorded, terminate
 from lts_events.infra import state
-from lts_events.infra.net import free_port, port_free, wait_until
 from lts_events.infra.paths import run_dir
 
 COMPONENT = "pypi"
@@ -29,10 +25,6 @@ USERNAME = "lts-release"
 MARKER = "pypiserver"
 PYPI_IMAGE = "pypiserver/pypiserver:v2.4.1"
 """The image docker-compose.yml runs: the release line of the `pypiserver` wheel started here."""
-
-
-class LocalPypiError(RuntimeError):
-    """The local index could not be started."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,8 @@ def start(*, timeout: float = 60.0) -> PackageIndex:
     home = _home()
     packages_dir().mkdir(parents=True, exist_ok=True)
     previous = state.load(COMPONENT) or {}
-    _terminate(int(previous.get("pid", -1)), timeout=10.0)  # alive but not answering: hung
+    # Alive but not answering: hung.
+    terminate(int(previous.get("pid", -1)), marker=MARKER, timeout=10.0)
     old_port, old_password = previous.get("port"), previous.get("password")
     port = old_port if isinstance(old_port, int) and port_free(old_port) else free_port()
     password = old_password if isinstance(old_password, str) else secrets.token_urlsafe(18)
@@ -118,54 +111,20 @@ def start(*, timeout: float = 60.0) -> PackageIndex:
         "sha256",
         str(packages_dir()),
     ]
-    with (home / "pypiserver.log").open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    recorded = {
-        "pid": process.pid,
-        "port": port,
-        "password": password,
-        "home": str(home),
-        "log": str(home / "pypiserver.log"),
-    }
-    state.save(COMPONENT, recorded)
-    index = _index(recorded)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise LocalPypiError(
-                f"pypiserver exited with {process.returncode}; see {home}/pypiserver.log"
-            )
-        return healthy(index.url, timeout=1.0)
-
-    wait_until(ready, timeout=timeout, interval=0.2, what=f"pypiserver on {index.url}")
+    index = PackageIndex(_url(port), USERNAME, password)
+    launch(
+        COMPONENT,
+        command,
+        log=home / "pypiserver.log",
+        settings={"port": port, "password": password, "home": str(home)},
+        ready=lambda: healthy(index.url, timeout=1.0),
+        what=f"pypiserver on {index.url}",
+        timeout=timeout,
+        interval=0.2,
+    )
     return index
 
 
 def stop(*, timeout: float = 10.0) -> bool:
     """Stop the index recorded in the state (if alive). True when something was stopped."""
-    recorded = state.load(COMPONENT)
-    if recorded is None:
-        return False
-    stopped = _terminate(int(recorded["pid"]), timeout=timeout)
-    state.save(COMPONENT, {**recorded, "pid": -1})
-    return stopped
-
-
-def _terminate(pid: int, *, timeout: float) -> bool:
-    if not state.pid_alive(pid, marker=MARKER):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and state.pid_alive(pid):
-        time.sleep(0.1)
-    if state.pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    return True
+    return stop_recorded(COMPONENT, marker=MARKER, timeout=timeout)
