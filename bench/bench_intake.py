@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
+from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
 from lts_events.kafka import ensure_topics
 from lts_events.service import build_app
 from lts_events.settings import RuntimeSettings
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ALERTS = int(os.environ.get("BENCH_INTAKE_ALERTS", "6000"))
 WARM_UP = 500  # alerts sent and awaited before the clock starts (first-use costs, connections)
-COUNTED = {b"lts.intake.ticket_opened", b"lts.intake.alert_occurrence_recorded"}
+COUNTED = {TicketOpened.type.encode(), AlertOccurrenceRecorded.type.encode()}
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 

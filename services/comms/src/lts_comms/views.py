@@ -9,6 +9,7 @@ from typing import Any
 
 from lts_events.contracts.comms.documents import (
     Audience,
+    DocumentApproved,
     DocumentDrafted,
     DocumentKind,
     Renderings,
@@ -114,10 +115,9 @@ def view_of(
     summary = summary_of(state, now=now, updated_at=history[-1].recorded_at)
     approvers: dict[int, list[str]] = {}
     for recorded in history:
-        if recorded.type == "lts.comms.document_approved":
-            data = recorded.data
-            approvers.setdefault(int(data["revision"]), []).append(
-                f"{data['approved_by']} ({data['role']})"
+        if isinstance(approved := recorded.event, DocumentApproved):
+            approvers.setdefault(approved.revision, []).append(
+                f"{approved.approved_by} ({approved.role.value})"
             )
     return DocumentView(
         **summary.model_dump(),

@@ -15,6 +15,7 @@ from comms_builders import (
 )
 from lts_comms.document import Approve, RequestRelease, Reviewer, SetEmbargo
 from lts_comms.handlers import Caller, CommsHandlers
+from lts_comms.views import view_of
 from lts_events.actors import Actor, Role, automation
 from lts_events.clock import FrozenClock
 from lts_events.contracts.comms.documents import (
@@ -98,6 +99,20 @@ async def test_the_note_is_released_once_the_communications_lead_approves() -> N
         e for e in await events_of(store, "release-note-1.4.3") if isinstance(e, DocumentReleased)
     ]
     assert [(e.revision, e.audience) for e in released] == [(1, Audience.EXTERNAL)]
+
+
+async def test_the_document_view_names_who_approved_each_revision() -> None:
+    handlers, store, clock = shell()
+    await a_release_with_a_security_fix(handlers)
+    clock.set(T0 + timedelta(hours=1))
+    await handlers.note(published(), AUTO)
+    await handlers.ask("release-note-1.4.3", Approve(LEAD, 1), caller(LEAD))
+
+    state, _ = await handlers.load("release-note-1.4.3")
+    history = (await store.read_stream(document_stream("release-note-1.4.3"))).events
+    view = view_of(state, history, now=clock())
+
+    assert [r.approved_by for r in view.revisions] == [["carol (communications_lead)"]]
 
 
 async def test_an_approved_advisory_waits_for_its_embargo_timer() -> None:

@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from lts_events.actors import Actor, Role
 from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.common import TicketSource
+from lts_events.contracts.intake import TicketOpened
 from lts_events.envelope import Metadata
 from lts_events.store.port import ProcessedMessage
 from lts_events.telemetry import current_traceparent
@@ -90,7 +91,7 @@ def _result(outcome: Outcome) -> Result:
         kind = "ignored"
     elif not outcome.events:
         kind = "unchanged"
-    elif outcome.events[0].type == "lts.intake.ticket_opened":
+    elif isinstance(outcome.events[0], TicketOpened):
         kind = "opened"
     else:
         kind = "updated"

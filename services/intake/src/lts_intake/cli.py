@@ -12,6 +12,7 @@ import typer
 import yaml
 from lts_events.actors import automation
 from lts_events.clock import system_clock
+from lts_events.contracts.intake import TicketOpened
 from lts_events.envelope import Metadata
 from lts_events.reach import run_against, running
 from lts_events.store.port import ProcessedMessage
@@ -99,7 +100,7 @@ async def _import_one(intake: Intake, raw: dict[str, Any], metadata: Metadata) -
         return "unchanged"
     if outcome.ticket_id is None:
         return "ignored"
-    return "opened" if outcome.events[0].type == "lts.intake.ticket_opened" else "updated"
+    return "opened" if isinstance(outcome.events[0], TicketOpened) else "updated"
 
 
 @app.command("import-osv")
