@@ -247,7 +247,7 @@ class ProjectionEngine:
         await conn.execute(
             text(
                 f"UPDATE {self._s}.projection_checkpoints SET transaction_id = :t,"
-                " position = :p, updated_at = now() WHERE name = :name"
+                " position = :p WHERE name = :name"
             ),
             {"t": checkpoint.transaction_id, "p": checkpoint.position, "name": NAME},
         )

@@ -78,11 +78,6 @@ def _tables(s: str) -> list[str]:
             kafka_partition integer,
             kafka_offset bigint,
             received_at timestamptz NOT NULL DEFAULT now())""",
-            f"""CREATE TABLE IF NOT EXISTS {s}.projection_checkpoints (
-            name text PRIMARY KEY,
-            transaction_id bigint NOT NULL,
-            position bigint NOT NULL,
-            updated_at timestamptz NOT NULL DEFAULT now())""",
             f"""CREATE TABLE IF NOT EXISTS {s}.ticket_lifecycle (
             ticket_id bigint PRIMARY KEY,
             state text NOT NULL,
