@@ -105,7 +105,7 @@ _TABLES = (
 _DATASET = [
     """INSERT INTO {s}.release_publications
        SELECT gen_random_uuid(), r || 'rc1', '1.' || r % 4 || '.' || r, '1.' || r % 4,
-              CAST(:t0 AS timestamptz) + r * interval '52 minutes', 10
+              CAST(:t0 AS timestamptz) + r * interval '52 minutes', 10, r
        FROM generate_series(1, :n) AS r""",
     """INSERT INTO {s}.release_tickets
        SELECT p.event_id, t, p.line, p.version, p.published_at

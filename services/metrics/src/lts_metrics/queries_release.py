@@ -4,6 +4,7 @@ and flaky suites, the DORA keys. Each names the time its period filters."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_metrics import dora
-from lts_metrics.release_sql import FLAKY, ROLLBACKS, ROLLOUTS, TEST_RUNS
+from lts_metrics.release_sql import FLAKY, ROLLBACKS, STARTED_ROLLOUTS, TEST_RUNS
 from lts_metrics.schema import identifier
 from lts_metrics.scope import Scope
 
@@ -136,14 +137,14 @@ class ReleaseQueries:
     async def rollback_rate(self, scope: Scope, *, by_version: bool = False) -> list[RollbackRate]:
         """Rollouts started in the period per line (and version): how many were rolled back
         at least once. Distinct rollouts, so never above 100%."""
-        where, params = scope.where("started_at IS NOT NULL", time="started_at", line="line")
+        where, params = scope.where(time="started_at", line="line")
         version = "version" if by_version else "NULL::text"
         sets = "((line, version), ())" if by_version else "((line), ())"
         sql = f"""
             SELECT coalesce(line, '{ALL_LINES}'), {"version" if by_version else "NULL"},
-                   count(*), count(*) FILTER (WHERE rollbacks > 0)
-            FROM (SELECT line, {version} AS version, rollbacks FROM {ROLLOUTS.format(s=self._s)}
-                  AS r{where}) AS started
+                   count(*), count(*) FILTER (WHERE rolled_back)
+            FROM (SELECT line, {version} AS version, rolled_back
+                  FROM {STARTED_ROLLOUTS.format(s=self._s)} AS r{where}) AS started
             GROUP BY GROUPING SETS {sets} ORDER BY 1, 2 NULLS FIRST"""
         rows = await self._rows(sql, params)
         return [
@@ -252,26 +253,21 @@ class ReleaseQueries:
         publication in scope to `at`): deployments (ReleasePublished), lead time (plan
         approved -> published), change failure rate (= rollback rate), recovery time
         (failure detected -> rolled back)."""
-        releases_where, params = scope.where(time="published_at", line="line")
-        async with self._engine.connect() as conn:
-            deployed = {
-                r[0]: (r[1], r[2])
-                for r in await conn.execute(
-                    text(
-                        f"SELECT coalesce(line, '{ALL_LINES}'), count(*), min(published_at)"
-                        f" FROM {self._s}.release_publications{releases_where}"
-                        " GROUP BY GROUPING SETS ((line), ())"
-                    ),
-                    params,
-                )
-            }
+        # four independent statements, each on its own pooled connection: the answer waits
+        # for the slowest (the lead time's median), not for their sum
+        deployed, lead_times, failure_rates, recovery_times = await asyncio.gather(
+            self._deployments(scope),
+            self._lead_times(scope),
+            self.rollback_rate(scope),
+            self.rollback_times(scope),
+        )
         if ALL_LINES not in deployed or deployed[ALL_LINES][0] == 0:
             return []
         start = scope.start or deployed[ALL_LINES][1]
         days = max((scope.end or at) - start, timedelta(days=1)) / timedelta(days=1)
-        lead = {r.line: r for r in await self._lead_times(scope)}
-        failures = {r.line: r for r in await self.rollback_rate(scope)}
-        recovery = {r.line: r for r in await self.rollback_times(scope)}
+        lead = {r.line: r for r in lead_times}
+        failures = {r.line: r for r in failure_rates}
+        recovery = {r.line: r for r in recovery_times}
         keys = []
         for line, (count, _) in sorted(
             deployed.items(), key=lambda kv: (kv[0] != ALL_LINES, kv[0])
@@ -296,6 +292,15 @@ class ReleaseQueries:
                 )
             )
         return keys
+
+    async def _deployments(self, scope: Scope) -> dict[str, tuple[int, datetime]]:
+        """Per line and over all lines: releases published in the period, and the first."""
+        where, params = scope.where(time="published_at", line="line")
+        sql = (
+            f"SELECT coalesce(line, '{ALL_LINES}'), count(*), min(published_at)"
+            f" FROM {self._s}.release_publications{where} GROUP BY GROUPING SETS ((line), ())"
+        )
+        return {r[0]: (r[1], r[2]) for r in await self._rows(sql, params)}
 
     async def _lead_times(self, scope: Scope) -> list[ReleaseDurations]:
         where, params = scope.where(

@@ -69,7 +69,11 @@ FOLLOW_UPS = RowTable(
         ("actor", "text"),
     ),
     ("event_id",),
-    (("follow_up_events_ticket", "(ticket_id, follow_up)"),),
+    (
+        ("follow_up_events_ticket", "(ticket_id, follow_up)"),
+        # a follow-up's fast-track time (`schema.FOLLOW_UP_STATE`): one index-only probe each
+        ("follow_up_events_fast_track", "(ticket_id, at) WHERE kind = 'fast_track'"),
+    ),
 )
 
 TABLES: tuple[RowTable, ...] = (ADOPTION, FOLLOW_UPS)

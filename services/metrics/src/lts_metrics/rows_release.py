@@ -11,7 +11,7 @@ from lts_events.contracts.release import backports, candidates, ci, publication,
 
 from lts_metrics.facts import AuditFact, named_tickets, parse_time
 from lts_metrics.rows import ROWS, Mapper, Rows, RowTable
-from lts_metrics.versions import line_of
+from lts_metrics.versions import line_and_patch, line_of
 
 PUBLICATIONS = RowTable(
     "release_publications",
@@ -22,6 +22,7 @@ PUBLICATIONS = RowTable(
         ("line", "text"),
         ("published_at", "timestamptz NOT NULL"),
         ("tickets", "integer NOT NULL"),
+        ("patch", "integer"),  # Z of X.Y.Z (`versions.line_and_patch`): adoption's newest patch
     ),
     ("event_id",),
     (("release_publications_line", "(line, published_at)"),),
@@ -116,11 +117,12 @@ def _published(fact: AuditFact) -> Rows:
     data, at = fact.data, _at(fact.data, "published_at", fact)
     version = str(data.get("version", ""))
     line = data.get("line") or line_of(version)
+    patch = (line_and_patch(version) or (None, None))[1]
     tickets = named_tickets(data)
     rows: Rows = [
         (
             PUBLICATIONS.name,
-            (fact.event_id, data.get("candidate_id"), version, line, at, len(tickets)),
+            (fact.event_id, data.get("candidate_id"), version, line, at, len(tickets), patch),
         )
     ]
     if line:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lts_metrics import derived, release_sql
 from lts_metrics.row_tables import ALL as ROW_TABLES
+from lts_metrics.versions import patch_sql
 
 CLOSED_STATES = ("deferred", "rejected", "withdrawn")
 """States in which a ticket owes no more triage or plan: an SLA not met by then is not overdue."""
@@ -137,12 +138,23 @@ def _tables(s: str) -> list[str]:
         ]
         + [table.ddl(s) for table in ROW_TABLES]
         + [derived.ddl(s)]
+        + _added_columns(s)
         + [
             f"CREATE INDEX IF NOT EXISTS {name} ON {s}.{table} {definition}"
             for name, table, definition in INDEXES
         ]
         + [f"DROP INDEX IF EXISTS {s}.{name}" for name in derived.SUPERSEDED_INDEXES]
     )
+
+
+def _added_columns(s: str) -> list[str]:
+    """Columns added to a projection table after deployments created it, filled in place from
+    the columns already there (so no rebuild is needed)."""
+    return [
+        f"ALTER TABLE {s}.release_publications ADD COLUMN IF NOT EXISTS patch integer",
+        f"""UPDATE {s}.release_publications SET patch = {patch_sql("version")}
+            WHERE patch IS NULL AND {patch_sql("version")} IS NOT NULL""",
+    ]
 
 
 INDEXES: tuple[tuple[str, str, str], ...] = (
@@ -202,25 +214,38 @@ FOLLOW_UP_STATE = """(
     FROM {s}.follow_up_events e WHERE follow_up IS NOT NULL GROUP BY ticket_id, follow_up)"""
 """One row per ticket and follow-up: when it was opened, due, closed (by whom), found overdue."""
 
-ADOPTION_SHARE = """
-WITH daily AS (
-    SELECT (counted_at AT TIME ZONE 'UTC')::date AS day, kind, package, line, patch,
-           sum(count)::bigint AS count
-    FROM {s}.adoption_counts WHERE line IS NOT NULL GROUP BY 1, 2, 3, 4, 5),
+
+def adoption_share_sql(counted: str = "") -> str:
+    """The SQL of `v_adoption_share` (`{s}`: the schema); `counted` (` WHERE ...` on `day`,
+    `kind`, `package`, `line`) narrows the counts before anything else, so the API's period,
+    line and kind filters read only those days (the newest patch does not depend on them).
+
+    The newest patch of a line on a UTC day is the highest patch of the `ReleasePublished`
+    versions of that line published by the end of that day. `ReleasePublished` names no
+    package: the release service publishes one product, and a count is matched by its line
+    (`X.Y` of its version), whatever package it names. A day before the line's first
+    publication has no newest patch and no row (its counts stay in `v_adoption_counts`)."""
+    return f"""
+WITH counts AS (
+    SELECT * FROM (SELECT (counted_at AT TIME ZONE 'UTC')::date AS day, kind, package, line,
+                          patch, count
+                   FROM {{s}}.adoption_counts WHERE line IS NOT NULL) AS counted{counted}),
 newest AS (
-    SELECT day, package, line,
-           max(max(patch)) OVER (PARTITION BY package, line ORDER BY day) AS newest_patch
-    FROM daily GROUP BY 1, 2, 3)
-SELECT d.day, d.kind, d.package, d.line, n.newest_patch,
-       d.line || '.' || n.newest_patch AS newest_version,
-       (coalesce(sum(d.count) FILTER (WHERE d.patch = n.newest_patch), 0))::bigint AS on_newest,
-       sum(d.count)::bigint AS total,
-       round(100.0 * coalesce(sum(d.count) FILTER (WHERE d.patch = n.newest_patch), 0)
-             / nullif(sum(d.count), 0), 2)::double precision AS share_pct
-FROM daily d JOIN newest n USING (day, package, line)
-GROUP BY d.day, d.kind, d.package, d.line, n.newest_patch"""
-"""The newest patch of a line on a day is the highest counted (downloads or pings, any kind) up
-to that day."""
+    SELECT line, day, max(max(patch)) OVER (PARTITION BY line ORDER BY day) AS newest_patch
+    FROM (SELECT line, (published_at AT TIME ZONE 'UTC')::date AS day, patch
+          FROM {{s}}.release_publications WHERE line IN (SELECT line FROM counts)
+          UNION ALL SELECT DISTINCT line, day, NULL::integer FROM counts) AS days
+    GROUP BY line, day)
+SELECT c.day, c.kind, c.package, c.line, n.newest_patch,
+       c.line || '.' || n.newest_patch AS newest_version,
+       (coalesce(sum(c.count) FILTER (WHERE c.patch = n.newest_patch), 0))::bigint AS on_newest,
+       sum(c.count)::bigint AS total,
+       round(100.0 * coalesce(sum(c.count) FILTER (WHERE c.patch = n.newest_patch), 0)
+             / nullif(sum(c.count), 0), 2)::double precision AS share_pct
+FROM counts c JOIN newest n USING (day, line)
+WHERE n.newest_patch IS NOT NULL
+GROUP BY c.day, c.kind, c.package, c.line, n.newest_patch"""
+
 
 VIEWS: dict[str, tuple[str, str]] = {
     "v_ticket_lifecycle": (
@@ -299,10 +324,11 @@ VIEWS: dict[str, tuple[str, str]] = {
     ),
     "v_adoption_share": (
         "Adoption of the newest patch per UTC day, kind (download, ping), package and line: "
-        "newest_patch is the highest patch of the line counted (downloads or pings) up to that "
-        "day; on_newest the "
-        "count of that patch that day, total the line's count that day, share_pct their ratio.",
-        ADOPTION_SHARE,
+        "newest_patch is the highest patch of the line's published releases (ReleasePublished, "
+        "matched by line X.Y) by the end of that day; on_newest the count of that patch that "
+        "day, total the line's count that day, share_pct their ratio. No row before the line's "
+        "first publication.",
+        adoption_share_sql(),
     ),
     "v_ticket_timeline": (
         "Every event about a ticket from every service: when, what, who (actor id and role), "

@@ -17,6 +17,11 @@ def line_and_patch(version: str) -> tuple[str, int] | None:
     return f"{int(match[1])}.{int(match[2])}", int(match[3])
 
 
+def patch_sql(column: str) -> str:
+    """The SQL of `line_and_patch`'s patch of a text column (same pattern; NULL without one)."""
+    return f"(regexp_match(btrim({column}), '{_VERSION.pattern}'))[3]::integer"
+
+
 def line_of(name: str) -> str | None:
     """The line a version, tag or branch names (its first `X.Y`): 'release-lts/v1.4',
     'lts/v1.4/issue-12', 'v1.4.3rc1', '1.4' -> '1.4'; 'main' -> None."""

@@ -16,6 +16,9 @@ from lts_metrics.api import router, telemetry_router
 from lts_metrics.audit import facts_of
 from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import FastTrackStory, downloads_message
+from lts_metrics.samples_release import release_published
+from lts_metrics.schema import ensure_schema
+from lts_metrics.versions import line_and_patch, patch_sql
 from sqlalchemy import text
 
 from .conftest import Metrics
@@ -44,34 +47,76 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def test_download_counts_give_the_share_of_the_newest_patch_per_day(
+async def published(metrics: Metrics, version: str, line: str, at: datetime) -> None:
+    """`ReleasePublished` of `version` audited from the release service."""
+    envelope = release_published(version, line, (), at=at)
+    await metrics.audit.record(envelope, facts_of(envelope, topic="lts.release.events"))
+
+
+async def test_the_share_is_of_the_newest_patch_published_by_the_end_of_each_day(
     metrics: Metrics, client: httpx.AsyncClient
 ) -> None:
+    # 1.4.3 is downloaded from 12-01 but published on 12-02 (08:00); a republished 1.4.1 and
+    # 1.3.9 (another line) on 12-02 change nothing; 1.4.4 comes after the counted days
+    await published(metrics, "1.4.2", "1.4", datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    await published(metrics, "1.4.3", "1.4", datetime(2026, 12, 2, 8, 0, tzinfo=UTC))
+    await published(metrics, "1.4.1", "1.4", datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    await published(metrics, "1.3.9", "1.3", datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    await published(metrics, "1.4.4", "1.4", datetime(2026, 12, 3, 0, 0, tzinfo=UTC))
     messages = [
         downloads_message("ltsapp", "1.4.2", 60, at=DAY1, offset=1),
         downloads_message("ltsapp", "1.4.3", 20, at=DAY1, offset=2),
-        downloads_message("ltsapp", "1.4.2", 25, at=DAY2, offset=3),
-        downloads_message("ltsapp", "1.4.3", 75, at=DAY2, offset=4),
+        downloads_message("ltsapp", "1.4.2", 40, at=DAY2, offset=3),
+        downloads_message("ltsapp", "1.4.3", 60, at=DAY2, offset=4),
+        downloads_message("ltsapp", "1.5.0", 9, at=DAY2, offset=5),  # 1.5: nothing published
     ]
     for message in [*messages, messages[3]]:  # the last one redelivered
         await metrics.inbox.on_downloads(message)
     await metrics.settle()
 
     response = await client.get("/metrics/adoption?line=1.4", headers=ANALYST)
+    unpublished = await client.get("/metrics/adoption?line=1.5", headers=ANALYST)
+    one_day = await client.get(
+        "/metrics/adoption",
+        params={"from": "2026-12-02T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00"},
+        headers=ANALYST,
+    )
 
     assert response.status_code == 200
-    assert [
+    shares = [
         (r["day"], r["newest_version"], r["on_newest"], r["total"], r["share_pct"])
         for r in response.json()
-    ] == [
-        ("2026-12-01", "1.4.3", 20, 80, 25.0),
-        ("2026-12-02", "1.4.3", 75, 100, 75.0),
     ]
+    assert shares == [
+        ("2026-12-01", "1.4.2", 60, 80, 75.0),  # 60 / (60 + 20): 1.4.3 not published yet
+        ("2026-12-02", "1.4.3", 60, 100, 60.0),  # 60 / (40 + 60)
+    ]
+    assert unpublished.json() == []  # no newest patch: no share (the counts stay counted)
+    assert [(r["day"], r["line"], r["share_pct"]) for r in one_day.json()] == [
+        ("2026-12-02", "1.4", 60.0)
+    ]
+
+
+async def test_the_published_patch_is_read_from_a_version_as_the_counted_ones_are(
+    metrics: Metrics,
+) -> None:
+    """`versions.patch_sql` (publications of deployments from before the `patch` column)
+    and `versions.line_and_patch` (every row since) read the same patch."""
+    versions = ["1.4.3", "v1.4.3", "v1.4.3-lts", "1.2.4-hotfix1", " 1.4.07 ", "1.4", "main", ""]
+    async with metrics.store.engine.connect() as conn:
+        in_sql = [
+            (await conn.execute(text(f"SELECT {patch_sql(':v')}"), {"v": v})).scalar_one()
+            for v in versions
+        ]
+
+    assert in_sql == [(line_and_patch(v) or (None, None))[1] for v in versions]
+    assert in_sql == [3, 3, 3, 4, 7, None, None, None]
 
 
 async def test_a_ping_is_counted_with_its_version_and_nothing_about_the_sender(
     metrics: Metrics, client: httpx.AsyncClient
 ) -> None:
+    await published(metrics, "1.3.9", "1.3", DAY1 - timedelta(days=30))
     sent = await client.post(
         "/telemetry/ping",
         json={"package": "ltsapp", "version": "1.3.9"},
@@ -119,6 +164,7 @@ async def test_a_message_that_reports_no_downloads_is_refused_for_the_dead_lette
 async def test_adoption_answers_csv_with_flat_columns(
     metrics: Metrics, client: httpx.AsyncClient
 ) -> None:
+    await published(metrics, "1.4.3", "1.4", DAY1)
     await metrics.inbox.on_downloads(downloads_message("ltsapp", "1.4.3", 5, at=DAY1, offset=1))
     await metrics.settle()
 
@@ -158,3 +204,26 @@ async def test_follow_ups_stay_open_until_closed_and_are_listed_overdue_after_th
     assert await statuses(approved + timedelta(days=4), "overdue") == [
         ("postmortem", "overdue", False)
     ]
+
+
+async def test_publications_stored_before_the_patch_column_get_their_patch_at_start(
+    metrics: Metrics,
+) -> None:
+    s, role = metrics.store.schema, metrics.analyst_role
+    async with metrics.store.engine.begin() as conn:
+        # a deployment from before the column (its view goes with it and comes back)
+        await conn.execute(text(f"ALTER TABLE {s}.release_publications DROP COLUMN patch CASCADE"))
+        await conn.execute(
+            text(
+                f"INSERT INTO {s}.release_publications"
+                " VALUES (gen_random_uuid(), 'c1', 'v1.4.7', '1.4', now(), 0),"
+                " (gen_random_uuid(), 'c2', 'nightly', NULL, now(), 0)"
+            )
+        )
+    async with metrics.store.engine.begin() as conn:
+        await ensure_schema(conn, schema=s, analyst_role=role, analyst_password=None)
+        patches = await conn.execute(
+            text(f"SELECT version, patch FROM {s}.release_publications ORDER BY version")
+        )
+
+        assert [tuple(r) for r in patches] == [("nightly", None), ("v1.4.7", 7)]

@@ -43,7 +43,8 @@ async def seed(metrics: Metrics) -> None:
             envelope, facts_of(envelope, topic=release_run.topic_of(envelope))
         )
     for offset, (version, count) in enumerate([("1.4.2", 30), ("1.4.3", 70), ("1.3.9", 50)]):
-        message = downloads_message("ltsapp", version, count, at=T0 + DAY, offset=offset)
+        # day 7: 1.4.3 (day 3) and 1.3.9 (day 7) are their lines' newest published patches
+        message = downloads_message("ltsapp", version, count, at=T0 + 7 * DAY, offset=offset)
         await metrics.inbox.on_downloads(message)
     await metrics.settle()
 

@@ -80,7 +80,8 @@ async def test_the_release_metrics_are_exported_with_help(metrics: Metrics) -> N
         topic = release_run.topic_of(envelope)
         await metrics.audit.record(envelope, facts_of(envelope, topic=topic))
     await metrics.inbox.on_downloads(
-        downloads_message("ltsapp", "1.4.3", 3, at=release_run.T0, offset=1)
+        # on the day 1.4.3 is published: the newest patch of its line
+        downloads_message("ltsapp", "1.4.3", 3, at=release_run.T0 + release_run.DAY * 3, offset=1)
     )
     await metrics.settle()
     export = PrometheusExport(metrics.store.engine, schema=metrics.store.schema)

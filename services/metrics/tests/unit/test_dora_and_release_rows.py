@@ -70,7 +70,7 @@ def test_a_release_is_one_publication_row_and_one_row_per_ticket_it_ships() -> N
     rows = ROWS.rows_of(published)  # type: ignore[arg-type]
 
     assert [(table, row[1:]) for table, row in rows] == [
-        (PUBLICATIONS.name, ("1.4.3rc1", "1.4.3", "1.4", T0, 2)),
+        (PUBLICATIONS.name, ("1.4.3rc1", "1.4.3", "1.4", T0, 2, 3)),  # 3: its patch
         (RELEASED_TICKETS.name, (7, "1.4", "1.4.3", T0)),
         (RELEASED_TICKETS.name, (9, "1.4", "1.4.3", T0)),
     ]
