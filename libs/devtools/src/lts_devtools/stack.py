@@ -24,9 +24,10 @@ from lts_devtools.infra import Infrastructure
 from lts_devtools.infra.net import free_port, port_free
 from lts_events.infra import state
 from lts_events.infra.paths import run_dir
+from lts_events.registry import service_ports
 from lts_events.settings import AuthSettings, CommonSettings
 
-SERVICE_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
+SERVICE_PORTS = service_ports()  # in pipeline order
 COMPONENT = "stack"
 DEV_WEBHOOK_SECRETS = {  # the services' webhook settings and their local-only defaults
     "github": ("LTS_INTAKE_GITHUB_WEBHOOK_SECRET", "dev-github-webhook-secret"),

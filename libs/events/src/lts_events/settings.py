@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lts_events.actors import Role
+from lts_events.registry import service_ports
 
-DEFAULT_PORTS = {"intake": 8001, "triage": 8002, "release": 8003, "comms": 8004, "metrics": 8005}
+DEFAULT_PORTS = service_ports()
 
 
 class RuntimeSettings(BaseSettings):
@@ -37,8 +38,8 @@ class RuntimeSettings(BaseSettings):
     http_host: str = "0.0.0.0"
     """Interface the HTTP API listens on (all of them in a container)."""
     http_port: int = 8000
-    """Port of the HTTP API; default the service's own port (intake 8001, triage 8002, metrics
-    8005)."""
+    """Port of the HTTP API; default the service's own port (`lts_events/registry.py`: 8001
+    intake to 8005 metrics)."""
     relay_poll_interval: float = 0.05
     """Seconds the relay waits before looking again when the store has nothing new."""
     relay_batch_size: int = 500

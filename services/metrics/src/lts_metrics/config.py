@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from lts_events.kafka import events_topic
+from lts_events.registry import SERVICES
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-KNOWN_TOPICS = ("lts.intake.events", "lts.triage.events", "lts.release.events", "lts.comms.events")
+# Every other service's events: metrics' own store is an audit log, never published.
+KNOWN_TOPICS = tuple(
+    events_topic(service.name) for service in SERVICES if service.name != "metrics"
+)
 
 
 class MetricsSettings(BaseSettings):
