@@ -276,7 +276,7 @@ TimerKind = Literal[
 
 @dataclass(frozen=True, slots=True)
 class FireTimer:
-    """A due timer; the optional fields name what it was scheduled for (see `timers_for`)."""
+    """A due timer; the optional fields name what it was scheduled for (`lts_triage.timers`)."""
 
     kind: TimerKind
     due_at: datetime

@@ -1,25 +1,16 @@
 """The async shell: load a ticket's stream, decide, append (with the processed message or the
-fired timer, and the timers the new events call for). Nothing else."""
+fired timer, and the timers `lts_triage.timers` says the new events call for). Nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_id_of, ticket_stream
 from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled, TicketOpened
-from lts_events.contracts.triage import (
-    BackportDecided,
-    BackportPlanned,
-    BreachNotificationRequested,
-    FollowUp,
-    FollowUpOpened,
-    SeverityProposed,
-)
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.store.port import (
@@ -36,79 +27,19 @@ from lts_events.telemetry import current_traceparent
 from lts_triage.domain import (
     Command,
     Decided,
-    FireTimer,
     Outcome,
     ReceiveTicket,
     RelabelTicket,
     TicketState,
-    TimerKind,
     WithdrawAdvisory,
     decide,
     fold,
 )
 from lts_triage.policy import Policy
+from lts_triage.timers import command_for, timers_for
 
 CONSUMER = "triage"
-TIMER_KINDS: tuple[TimerKind, ...] = (
-    "triage_sla",
-    "plan_sla",
-    "approval_reminder",
-    "breach_escalation",
-    "revisit",
-    "follow_up_due",
-)
 _ATTEMPTS = 5
-
-
-def timers_for(
-    ticket_id: int, events: Sequence[Event], *, policy: Policy, consumer: str = CONSUMER
-) -> list[Timer]:
-    """The durable timers new events call for. A timer's id names what it was scheduled for
-    (the store keeps the first timer of an id and drops a second), so every id is per
-    decision: the triage SLA per proposed deadline, the plan SLA and the reminder per plan
-    revision, an escalation per breach and level, a revisit per deferral, a follow-up's due
-    date per follow-up."""
-    stream = ticket_stream(ticket_id)
-
-    def timer(prefix: str, key: object, due: datetime, kind: TimerKind, **data: object) -> Timer:
-        return Timer(f"{prefix}:{ticket_id}:{key}", consumer, stream, due, kind, data)
-
-    timers: list[Timer] = []
-    for event in events:
-        match event:
-            case SeverityProposed():
-                deadline = event.triage_deadline
-                timers.append(timer("triage-sla", deadline.isoformat(), deadline, "triage_sla"))
-            case BackportPlanned():
-                rev = event.revision
-                due = policy.reminder_at(deadline=event.plan_deadline, planned_at=event.planned_at)
-                timers += [
-                    timer("plan-sla", f"r{rev}", event.plan_deadline, "plan_sla", revision=rev),
-                    timer("approval-reminder", rev, due, "approval_reminder", revision=rev),
-                ]
-            case BreachNotificationRequested() if policy.escalation_roles(event.level + 1):
-                due = policy.escalation_due(notified_at=event.requested_at)
-                level, breach = event.level + 1, event.breach
-                key = f"{breach}:{level}"
-                timers.append(
-                    timer(
-                        "breach-escalation",
-                        key,
-                        due,
-                        "breach_escalation",
-                        breach=breach,
-                        level=level,
-                    )
-                )
-            case BackportDecided(revisit_at=datetime() as revisit_at):
-                at = event.decided_at.isoformat()
-                timers.append(timer("revisit", at, revisit_at, "revisit", decided_at=at))
-            case FollowUpOpened():
-                item = event.follow_up.value
-                timers.append(
-                    timer("follow-up", item, event.due_at, "follow_up_due", follow_up=item)
-                )
-    return timers
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +102,16 @@ class TriageHandlers:
             events,
             expected_version=version,
             processed=origin.processed,
-            schedule=timers_for(
-                ticket_id, decided.events, policy=self.policy, consumer=self.consumer
-            ),
+            schedule=self._timers(ticket_id, decided),
             fired_timer=origin.fired_timer,
         )
+
+    def _timers(self, ticket_id: int, decided: Decided) -> list[Timer]:
+        stream = ticket_stream(ticket_id)
+        return [
+            Timer(t.timer_id, self.consumer, stream, t.due_at, t.kind, t.payload)
+            for t in timers_for(ticket_id, decided.events, policy=self.policy)
+        ]
 
     @staticmethod
     def _metadata(outcome: Outcome, origin: Origin, traceparent: str | None) -> Metadata:
@@ -263,27 +199,11 @@ class TriageHandlers:
 
     async def on_timer(self, timer: Timer) -> None:
         ticket_id = ticket_id_of(timer.stream_id)
-        if timer.kind not in TIMER_KINDS or ticket_id is None:
+        command = command_for(timer.kind, timer.due_at, timer.payload)
+        if command is None or ticket_id is None:
             # not ours to answer: mark it fired, nothing else
             await self.store.append(
                 timer.stream_id, [], expected_version=ANY, fired_timer=timer.timer_id
             )
             return
-        await self.execute(ticket_id, fired(timer), Origin(fired_timer=timer.timer_id))
-
-
-def fired(timer: Timer) -> FireTimer:
-    """The command of a due timer, from its kind and payload (see `timers_for`)."""
-    payload = timer.payload
-    revision, breach, decided_at, follow_up = (
-        payload.get(key) for key in ("revision", "breach", "decided_at", "follow_up")
-    )
-    return FireTimer(
-        timer.kind,  # type: ignore[arg-type]  # checked against TIMER_KINDS by the caller
-        timer.due_at,
-        revision=int(revision) if revision is not None else None,
-        breach="plan_sla" if breach == "plan_sla" else "triage_sla" if breach else None,
-        level=int(payload.get("level", 0)),
-        decided_at=datetime.fromisoformat(decided_at) if decided_at else None,
-        follow_up=FollowUp(follow_up) if follow_up else None,
-    )
+        await self.execute(ticket_id, command, Origin(fired_timer=timer.timer_id))
