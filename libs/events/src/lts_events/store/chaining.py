@@ -197,17 +197,27 @@ def as_jsonb_reads_back(value: Any) -> Any:
     return value
 
 
-def event_rows(chained: Sequence[ChainedEvent]) -> str:
-    """The events as one JSON array of rows [version, id, type, schema version, data, metadata,
-    hash, hash version], made by joining the canonical JSON already computed: one parameter,
-    parsed once by the server, instead of eight arrays the driver would encode element by
-    element."""
-    return "[" + ",".join(_row(c) for c in chained) + "]"
+def event_rows(chained: Sequence[ChainedEvent]) -> tuple[str, str]:
+    """The events as one JSON array of rows [version, id, type, schema version, data, metadata
+    index, hash, hash version], and their distinct metadata as another JSON array, which the
+    rows' metadata index points into. Both are joined from the canonical JSON already
+    computed: one parameter each, parsed once by the server, instead of eight arrays the driver
+    would encode element by element. Events appended together mostly share their metadata
+    (`chain` makes its text once for them): sent once, it is neither sent nor parsed again per
+    event (it was 40% of the bytes of a 50-event append)."""
+    index: dict[str, int] = {}
+    rows = []
+    for c in chained:
+        metadata = index.get(c.metadata_json)
+        if metadata is None:
+            metadata = index[c.metadata_json] = len(index)
+        rows.append(_row(c, metadata))
+    return "[" + ",".join(rows) + "]", "[" + ",".join(index) + "]"
 
 
-def _row(c: ChainedEvent) -> str:
+def _row(c: ChainedEvent, metadata: int) -> str:
     return (
         f'[{c.stream_version},"{c.event_id}",{_quote(c.new.event.type)},'
-        f'{int(c.new.event.schema_version)},{c.data_json},{c.metadata_json},"{c.hash}",'
+        f'{int(c.new.event.schema_version)},{c.data_json},{metadata},"{c.hash}",'
         f"{c.hash_version}]"
     )

@@ -608,9 +608,10 @@ def _many_payload(group: Sequence[_Pending]) -> str:
         consumer = quote_json(processed.consumer) if processed else "null"
         message = quote_json(processed.message_id) if processed else "null"
         timers = dumps([_timer_object(t) for t in pending.schedule]) if pending.schedule else "null"
+        rows, metadata = event_rows(pending.chained)
         items.append(
             f'{{"i":{index},"s":{quote_json(pending.stream_id)},"v":{int(pending.version)},'
-            f'"c":{consumer},"m":{message},"e":{event_rows(pending.chained)},"t":{timers}}}'
+            f'"c":{consumer},"m":{message},"e":{rows},"md":{metadata},"t":{timers}}}'
         )
     return "[" + ",".join(items) + "]"
 
@@ -657,17 +658,20 @@ async def _insert(
     chained: Sequence[ChainedEvent],
     extra: Sequence[Any],
 ) -> Sequence[Any] | None:
-    """The inserted rows, or None when the stream moved or the message was already processed
-    (the caller re-reads the head to tell which)."""
+    """The inserted rows (see `_written_rows`), or None when the stream moved or the message
+    was already processed (the caller re-reads the head to tell which)."""
     try:
-        rows: Sequence[Any] = await db.fetch(
-            statement, stream_id, version, event_rows(chained), *extra
-        )
+        row = await db.fetchrow(statement, stream_id, version, *event_rows(chained), *extra)
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name != "events_stream_version_key":
             raise
         return None  # a racing writer took these versions
-    return rows if rows[0]["ok"] else None
+    if not row["ok"]:
+        return None
+    positions: Sequence[int] = row["positions"] or ()
+    if len(positions) != len(chained):
+        raise RuntimeError("append returned other positions than its events")
+    return _written_rows(version, positions, row["transaction_id"], row["recorded_at"])
 
 
 def _check_version(stream_id: str, expected: ExpectedVersion, *, actual: int) -> None:

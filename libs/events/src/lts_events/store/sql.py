@@ -41,7 +41,8 @@ STORED_ROW_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_vers
 @dataclass(frozen=True, slots=True)
 class AppendShape:
     """Which optional parts an append has; their parameters follow, in this order, the stream,
-    the expected head version and the events (one JSON array of rows, see chaining.event_rows)."""
+    the expected head version, the events and their distinct metadata (two JSON arrays, see
+    chaining.event_rows)."""
 
     processed: bool
     timers: bool
@@ -146,13 +147,17 @@ JOIN LATERAL (
 # either condition failed (the caller re-reads the head to say which). A writer racing for the
 # same versions fails on UNIQUE (stream_id, stream_version). Parts an append does not need
 # (processed message, timers, fired timer) are left out: a smaller statement plans faster.
+# One row comes back, as from `_APPEND_MANY`: the positions of the events in version order (one
+# backend's nextval() only grows), and the transaction id and record time they share (the
+# columns' defaults, one value per transaction). Measured against a row per event for 50-event
+# appends: less server and client CPU per event (no sort, no row per event to encode and decode).
 def _append(s: str, shape: AppendShape) -> str:
     numbers = iter(range(1, 100))
 
     def param() -> str:
         return f"${next(numbers)}"
 
-    stream, version, rows = param(), param(), param()
+    stream, version, rows, metadata = param(), param(), param(), param()
     parts = [
         f"head AS (SELECT coalesce(max(stream_version), 0) AS version FROM {s}.events "
         f"WHERE stream_id = {stream})",
@@ -171,10 +176,10 @@ def _append(s: str, shape: AppendShape) -> str:
     parts.append(
         f"appended AS (INSERT INTO {s}.events (stream_id, stream_version, event_id, type, "
         "schema_version, data, metadata, hash, hash_version) "
-        f"SELECT {stream}, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6, "
-        "(r->>7)::smallint "
+        f"SELECT {stream}, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, "
+        f"{metadata}::jsonb -> ((r->>5)::int), r->>6, (r->>7)::smallint "
         f"FROM go, jsonb_array_elements({rows}::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n "
-        "RETURNING stream_version, position, transaction_id, recorded_at)"
+        "RETURNING position, transaction_id)"
     )
     if shape.timers:
         ids, consumers, streams, due, kinds, payloads = (param() for _ in range(6))
@@ -196,20 +201,21 @@ def _append(s: str, shape: AppendShape) -> str:
         "WITH "
         + ",\n".join(parts)
         + """
-SELECT outcome.ok, appended.stream_version, appended.position,
-       appended.transaction_id::text::bigint AS transaction_id, appended.recorded_at
-FROM (SELECT EXISTS (SELECT 1 FROM go) AS ok) AS outcome
-LEFT JOIN appended ON true
-ORDER BY appended.position"""
+SELECT EXISTS (SELECT 1 FROM go) AS ok, w.positions,
+       w.transaction_id::text::bigint AS transaction_id, now() AS recorded_at
+FROM (SELECT array_agg(position ORDER BY position) AS positions,
+             max(transaction_id) AS transaction_id
+      FROM appended) AS w"""
     )
 
 
 # Several appends to distinct streams (with distinct processed messages) in one statement, hence
 # one round trip and one transaction: $1 is a JSON array of {i, s: stream, v: the head version the
-# hashes were chained from, c/m: processed consumer/message or null, e: event rows as for
-# `_append`, t: timers or null}. Each append is written only if its own stream is still at `v` and
-# its message is new; the others are unaffected. A racing writer taking one of the versions fails
-# the whole statement on UNIQUE (stream_id, stream_version): the caller then appends one by one.
+# hashes were chained from, c/m: processed consumer/message or null, e/md: event rows and their
+# distinct metadata as for `_append`, t: timers or null}. Each append is written only if its own
+# stream is still at `v` and its message is new; the others are unaffected. A racing writer
+# taking one of the versions fails the whole statement on UNIQUE (stream_id, stream_version): the
+# caller then appends one by one.
 # One row comes back: the `i` of the appends written, the positions of all events inserted in
 # the order they were (appends in `i` order, each in version order: one backend's nextval()
 # only grows), and the transaction id and record time they share (the columns' defaults, one
@@ -218,7 +224,7 @@ ORDER BY appended.position"""
 _APPEND_MANY = """
 WITH req AS (
     SELECT (a->>'i')::int AS i, a->>'s' AS stream, (a->>'v')::int AS version,
-           a->>'c' AS consumer, a->>'m' AS message, a->'e' AS rows,
+           a->>'c' AS consumer, a->>'m' AS message, a->'e' AS rows, a->'md' AS metadata,
            nullif(a->'t', 'null') AS timers  -- JSON null: none (jsonb_to_recordset refuses it)
     FROM jsonb_array_elements($1::jsonb) AS a
 ),
@@ -241,8 +247,8 @@ go AS (
 appended AS (
     INSERT INTO {s}.events (stream_id, stream_version, event_id, type, schema_version, data,
                             metadata, hash, hash_version)
-    SELECT go.stream, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4, r->5, r->>6,
-           (r->>7)::smallint
+    SELECT go.stream, (r->>0)::int, (r->>1)::uuid, r->>2, (r->>3)::int, r->4,
+           go.metadata -> ((r->>5)::int), r->>6, (r->>7)::smallint
     FROM go, jsonb_array_elements(go.rows) WITH ORDINALITY AS x(r, n) ORDER BY go.i, n
     RETURNING position, transaction_id
 ),
