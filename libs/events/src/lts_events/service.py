@@ -75,21 +75,36 @@ class ServiceContext:
 
 
 @dataclass(frozen=True)
+class ServiceParts:
+    """Everything a service adds to the host, built ONCE per start from its context by its
+    `ServiceSpec.build` (cosmicpython's bootstrap): its handlers are made there and shared by
+    its routes, subscriptions and timers, so no builder makes a second copy and nothing is
+    cached at module level."""
+
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Subscriptions | None = None
+    timer_handler: Callable[[Timer], Awaitable[None]] | None = None
+    # Work before the service serves (its own tables, a catch-up), after the topics exist.
+    on_start: Callable[[], Awaitable[None]] | None = None
+    # Extra reasons the service cannot serve (a dependency of its own down); empty = ready.
+    readiness: Callable[[], Awaitable[list[str]]] | None = None
+    # Progress facts for /readyz/details (e.g. projections behind the log): shown, never a
+    # reason to be unready, since under sustained load a healthy service is always a bit behind.
+    progress: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+
+def _nothing(context: ServiceContext) -> ServiceParts:
+    return ServiceParts()
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda ctx: ()
-    subscriptions: Callable[[ServiceContext], Subscriptions] | None = None
-    timer_handler: Callable[[ServiceContext], Callable[[Timer], Awaitable[None]]] | None = None
-    on_start: Callable[[ServiceContext], Awaitable[None]] | None = None
+    build: Callable[[ServiceContext], ServiceParts] = _nothing
     title: str = ""
     # False for a service whose store only copies others' events (metrics' audit log):
     # relaying it would publish every event of the system a second time.
     publishes: bool = True
-    # Extra reasons the service cannot serve (a dependency of its own down); empty = ready.
-    readiness: Callable[[ServiceContext], Callable[[], Awaitable[list[str]]]] | None = None
-    # Progress facts for /readyz/details (e.g. projections behind the log): shown, never a
-    # reason to be unready, since under sustained load a healthy service is always a bit behind.
-    progress: Callable[[ServiceContext], Callable[[], Awaitable[dict[str, Any]]]] | None = None
 
 
 @dataclass
@@ -209,7 +224,8 @@ async def _start(
         background=runtime.background,
     )
     topic = events_topic(spec.name)
-    subscriptions = spec.subscriptions(context) if spec.subscriptions else None
+    parts = spec.build(context)
+    subscriptions = parts.subscriptions
     runtime.subscriptions = subscriptions
     consumed = subscriptions.topics if subscriptions else ()
     produced = [topic] if spec.publishes else []
@@ -222,24 +238,22 @@ async def _start(
     )
     if subscriptions is not None:
         subscriptions.attach(broker)
-    for router in spec.routers(context):
+    for router in parts.routers:
         app.include_router(router)
-    if spec.on_start is not None:
-        await spec.on_start(context)
-    if spec.readiness is not None:
-        runtime.readiness = spec.readiness(context)
-    if spec.progress is not None:
-        runtime.progress = spec.progress(context)
+    if parts.on_start is not None:
+        await parts.on_start()
+    runtime.readiness = parts.readiness
+    runtime.progress = parts.progress
     await broker.start()
     if spec.publishes:
         runtime.relay = _relay(store, spec.name, settings, topic=topic)
         _register_runtime_metrics(registry, spec.name, runtime.relay)
     if anchor_key is not None:
         _start_anchors(runtime, spec.name, settings, anchor_key)
-    if spec.timer_handler is not None:
+    if parts.timer_handler is not None:
         runtime.timers = TimerLoop(
             store,
-            handler=spec.timer_handler(context),
+            handler=parts.timer_handler,
             clock=system_clock,
             interval=settings.timer_interval,
         )

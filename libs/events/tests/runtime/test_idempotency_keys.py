@@ -16,7 +16,7 @@ from lts_events.actors import automation
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.idempotency import Refuse, Replay, Stored, decide, key_problem
-from lts_events.service import ServiceContext, ServiceSpec, build_app
+from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
 from lts_events.store.postgres import asyncpg_url
@@ -68,7 +68,9 @@ async def service(
     )
     gate, failures = asyncio.Event(), []
     gate.set()
-    spec = ServiceSpec(name=name, routers=lambda ctx: routers(ctx, gate, failures))
+    spec = ServiceSpec(
+        name=name, build=lambda ctx: ServiceParts(routers=routers(ctx, gate, failures))
+    )
     app = build_app(spec, settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         yield app, gate, failures

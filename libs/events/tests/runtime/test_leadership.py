@@ -12,7 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from lts_events.service import ServiceSpec, build_app
+from lts_events.service import ServiceParts, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -48,7 +48,12 @@ async def replicas(
         leader_check_interval=0.2,
         leader_retry_interval=0.5,
     )
-    apps = [build_app(ServiceSpec(name=name, routers=routers), settings) for _ in range(2)]
+    apps = [
+        build_app(
+            ServiceSpec(name=name, build=lambda ctx: ServiceParts(routers=routers(ctx))), settings
+        )
+        for _ in range(2)
+    ]
     async with AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(

@@ -21,7 +21,7 @@ from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
 from lts_events.relay import envelope_record
-from lts_events.service import ServiceSpec, build_app
+from lts_events.service import ServiceParts, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.port import ANY
 from lts_events.store.postgres import PostgresEventStore
@@ -158,7 +158,9 @@ async def test_a_service_whose_database_is_cut_answers_503_with_reasons_then_rec
     settings = RuntimeSettings.for_service(
         name, kafka_bootstrap_servers=kafka, database_url=through
     )
-    app = build_app(ServiceSpec(name=name, routers=routers), settings)
+    app = build_app(
+        ServiceSpec(name=name, build=lambda ctx: ServiceParts(routers=routers(ctx))), settings
+    )
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
     try:
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), http:
@@ -207,7 +209,9 @@ async def test_a_service_started_while_its_database_is_down_waits_for_it_then_se
     settings = RuntimeSettings.for_service(
         name, kafka_bootstrap_servers=kafka, database_url=through
     )
-    app = build_app(ServiceSpec(name=name, routers=routers), settings)
+    app = build_app(
+        ServiceSpec(name=name, build=lambda ctx: ServiceParts(routers=routers(ctx))), settings
+    )
     manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=30)
 
     async def waiting_for_the_database() -> bool:

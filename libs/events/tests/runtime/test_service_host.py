@@ -20,7 +20,7 @@ from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import header, topic_for_type
 from lts_events.relay import envelope_record
-from lts_events.service import ServiceContext, ServiceSpec, build_app
+from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchors import ANCHOR_STREAM, key_id
 from lts_events.store.memory import InMemoryEventStore
@@ -120,7 +120,11 @@ async def service(
     named_settings: NamedSettings, database_url: str
 ) -> AsyncIterator[tuple[str, FastAPI]]:
     name, settings = named_settings("rthost")
-    spec = ServiceSpec(name=name, routers=routers, subscriptions=echo, title="runtime host test")
+    spec = ServiceSpec(
+        name=name,
+        build=lambda ctx: ServiceParts(routers=routers(ctx), subscriptions=echo(ctx)),
+        title="runtime host test",
+    )
     app = build_app(spec, settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         yield name, app
@@ -297,7 +301,9 @@ async def test_a_service_that_does_not_publish_is_ready_without_a_relay_and_says
 
         return reasons
 
-    spec = ServiceSpec(name=name, publishes=False, readiness=readiness)
+    spec = ServiceSpec(
+        name=name, publishes=False, build=lambda ctx: ServiceParts(readiness=readiness(ctx))
+    )
     app = build_app(spec, settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), client(app) as http:
         behind = await http.get("/readyz")
@@ -397,7 +403,14 @@ async def test_a_services_background_loop_runs_until_the_service_stops_then_is_c
     async def on_start(ctx: ServiceContext) -> None:
         ctx.run_in_background(loop(ctx), name="loop")
 
-    app = build_app(ServiceSpec(name=name, on_start=on_start, publishes=False), settings)
+    app = build_app(
+        ServiceSpec(
+            name=name,
+            build=lambda ctx: ServiceParts(on_start=lambda: on_start(ctx)),
+            publishes=False,
+        ),
+        settings,
+    )
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         await asyncio.wait_for(running.wait(), timeout=30)
     (loop_task,) = app.state.runtime.background
@@ -416,7 +429,9 @@ async def test_the_host_anchors_its_store_and_the_relay_publishes_the_anchor(
     anchoring = settings.model_copy(
         update={"anchor_interval": 0.2, "anchor_key": SecretStr("host-test-key")}
     )
-    app = build_app(ServiceSpec(name=name, routers=routers), anchoring)
+    app = build_app(
+        ServiceSpec(name=name, build=lambda ctx: ServiceParts(routers=routers(ctx))), anchoring
+    )
     try:
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
             async with client(app) as http:

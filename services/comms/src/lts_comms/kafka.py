@@ -1,6 +1,6 @@
 """The comms service's one consumer (`Subscriptions`): the release, triage and intake topics,
 decoded and handed to the handler shell. The delivery side adds its own routes to the same
-object (`lts_comms.main.subscriptions`), so the service joins its consumer group once."""
+object (`lts_comms.main.build`), so the service joins its consumer group once."""
 
 from __future__ import annotations
 

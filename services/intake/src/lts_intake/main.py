@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
-from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
 from lts_events.projection import ProjectionRunner
-from lts_events.service import ServiceContext, ServiceSpec, serve
+from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, serve
 
 from lts_intake.api import build_router
 from lts_intake.config import Settings
@@ -21,72 +19,57 @@ from lts_intake.repository import IntakeRepository
 TICKET_VIEWS = "intake.tickets"
 """The ticket views' projection (its checkpoint's name)."""
 
-_PARTS: dict[int, tuple[Intake, IntakeRepository, RecentReleases]] = {}
 
-
-def parts(context: ServiceContext) -> tuple[Intake, IntakeRepository, RecentReleases]:
-    """One shell per running service (the builders below share it)."""
-    key = id(context.store)
-    if key not in _PARTS:
-        settings = Settings()
-        repository = IntakeRepository(context.store.engine, schema=context.store.schema)
-        releases = RecentReleases(context.store.engine, schema=context.store.schema)
-        intake = Intake(
-            store=context.store,
-            repository=repository,
-            clock=context.clock,
-            policy=settings.policy(),
-            releases=releases.recent,
-            git=git_lookup(settings.git_repo_path),
-            regression_window=timedelta(hours=settings.regression_window_hours),
-        )
-        _PARTS[key] = (intake, repository, releases)
-    return _PARTS[key]
-
-
-def routers(context: ServiceContext) -> Sequence[APIRouter]:
-    intake, repository, _ = parts(context)
-    return (
-        build_router(
-            intake=intake,
-            repository=repository,
-            authenticator=context.authenticator,
-            settings=Settings(),
-        ),
-    )
-
-
-def subscriptions(context: ServiceContext) -> Subscriptions:
-    intake, _, releases = parts(context)
+def build(context: ServiceContext) -> ServiceParts:
+    """One intake shell shared by the HTTP inputs and the alert consumer."""
     settings = Settings()
-    renamed = {INBOUND_ALERTS: settings.inbound_alerts_topic}
-    subs = Subscriptions(
+    repository = IntakeRepository(context.store.engine, schema=context.store.schema)
+    releases = RecentReleases(context.store.engine, schema=context.store.schema)
+    intake = Intake(
+        store=context.store,
+        repository=repository,
+        clock=context.clock,
+        policy=settings.policy(),
+        releases=releases.recent,
+        git=git_lookup(settings.git_repo_path),
+        regression_window=timedelta(hours=settings.regression_window_hours),
+    )
+    subscriptions = Subscriptions(
         context.name,
         store=context.store,
-        topics=renamed,
+        topics={INBOUND_ALERTS: settings.inbound_alerts_topic},
     )
-    subs.on_raw_batch(INBOUND_ALERTS, alert_batch_handler(intake))
-    subs.on_raw(settings.release_topic, releases.on_release_message)
-    return subs
+    subscriptions.on_raw_batch(INBOUND_ALERTS, alert_batch_handler(intake))
+    subscriptions.on_raw(settings.release_topic, releases.on_release_message)
 
+    async def on_start() -> None:
+        """Create the intake tables and bring the ticket read model up to date with the store
+        (the request and message paths then update it as they append; the projection catches
+        up after a crash between an append and its view update, or when the barrier held
+        events back)."""
+        await repository.create_tables()
+        await releases.create_tables()
+        views = ProjectionRunner(context.store, TICKET_VIEWS, repository.apply_within)
+        await views.catch_up()
+        context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
 
-async def on_start(context: ServiceContext) -> None:
-    """Create the intake tables and bring the ticket read model up to date with the store (the
-    request and message paths then update it as they append; the projection catches up after a
-    crash between an append and its view update, or when the barrier held events back)."""
-    _, repository, releases = parts(context)
-    await repository.create_tables()
-    await releases.create_tables()
-    views = ProjectionRunner(context.store, TICKET_VIEWS, repository.apply_within)
-    await views.catch_up()
-    context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
+    return ServiceParts(
+        routers=(
+            build_router(
+                intake=intake,
+                repository=repository,
+                authenticator=context.authenticator,
+                settings=settings,
+            ),
+        ),
+        subscriptions=subscriptions,
+        on_start=on_start,
+    )
 
 
 SPEC = ServiceSpec(
     name="intake",
-    routers=routers,
-    subscriptions=subscriptions,
-    on_start=on_start,
+    build=build,
     title="LTS Flow intake: reports, alerts, advisories and tracker issues become tickets",
 )
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
 from lts_events.consumer import Subscriptions
 from lts_events.faults import Outage, is_transient
-from lts_events.service import ServiceContext, ServiceSpec, serve
+from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, serve
 
 from lts_metrics import api
 from lts_metrics.adoption import AdoptionInbox, forget_telemetry_clients
@@ -29,57 +28,65 @@ from lts_metrics.schema import ensure_schema
 log = logging.getLogger(__name__)
 
 
-def routers(ctx: ServiceContext) -> Sequence[APIRouter]:
+def build(ctx: ServiceContext) -> ServiceParts:
+    """The audit log consumer, the analysts' API and dashboard, the projections (on the
+    leader) and the Prometheus export (on every replica), built once."""
+    settings = MetricsSettings()
     queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
     adoption = AdoptionQueries(ctx.store.engine, schema=ctx.store.schema)
     release = ReleaseQueries(ctx.store.engine, schema=ctx.store.schema)
+    inbox = AdoptionInbox(ctx.store)
     forget_telemetry_clients()
-    return [
-        api.router(queries, ctx.authenticator, adoption_queries=adoption, release_queries=release),
-        api.telemetry_router(AdoptionInbox(ctx.store)),
-        dashboard_router(queries, adoption, ctx.authenticator, release=release),
-    ]
-
-
-def subscriptions(ctx: ServiceContext) -> Subscriptions:
-    settings = MetricsSettings()
     audit_log = AuditLog(ctx.store)
-    subs = Subscriptions(CONSUMER, store=ctx.store)
+    subscriptions = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
-        subs.on_raw_batch(topic, audit_log.on_batch)
-    subs.on_raw(settings.adoption_topic, AdoptionInbox(ctx.store).on_downloads)
-    return subs
+        subscriptions.on_raw_batch(topic, audit_log.on_batch)
+    subscriptions.on_raw(settings.adoption_topic, inbox.on_downloads)
 
-
-async def on_start(ctx: ServiceContext) -> None:
-    settings = MetricsSettings()
-    async with ctx.store.engine.begin() as conn:
-        await ensure_schema(
-            conn,
-            schema=ctx.store.schema,
-            analyst_role=settings.analyst_role,
-            analyst_password=settings.analyst_password,
-            analyst_statement_timeout=settings.analyst_statement_timeout_seconds,
+    async def on_start() -> None:
+        async with ctx.store.engine.begin() as conn:
+            await ensure_schema(
+                conn,
+                schema=ctx.store.schema,
+                analyst_role=settings.analyst_role,
+                analyst_password=settings.analyst_password,
+                analyst_statement_timeout=settings.analyst_statement_timeout_seconds,
+            )
+        projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
+        export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
+        ctx.registry.register(export)
+        ctx.run_when_leading(
+            lambda: _forever(
+                "projections",
+                lambda: projections.step(limit=settings.projection_batch),
+                idle=settings.projection_idle_seconds,
+            ),
+            name="projections",
         )
-    projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
-    export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
-    ctx.registry.register(export)
-    ctx.run_when_leading(
-        lambda: _forever(
-            "projections",
-            lambda: projections.step(limit=settings.projection_batch),
-            idle=settings.projection_idle_seconds,
+        ctx.run_in_background(
+            _forever(
+                "prometheus export",
+                export.refresh,
+                idle=settings.prometheus_refresh_seconds,
+                always_wait=True,
+            ),
+            name="prometheus-export",
+        )
+
+    async def progress() -> dict[str, Any]:
+        return {"projections_behind_audit_log": await queries.behind()}
+
+    return ServiceParts(
+        routers=(
+            api.router(
+                queries, ctx.authenticator, adoption_queries=adoption, release_queries=release
+            ),
+            api.telemetry_router(inbox),
+            dashboard_router(queries, adoption, ctx.authenticator, release=release),
         ),
-        name="projections",
-    )
-    ctx.run_in_background(
-        _forever(
-            "prometheus export",
-            export.refresh,
-            idle=settings.prometheus_refresh_seconds,
-            always_wait=True,
-        ),
-        name="prometheus-export",
+        subscriptions=subscriptions,
+        on_start=on_start,
+        progress=progress,
     )
 
 
@@ -107,22 +114,10 @@ async def _forever(
             await asyncio.sleep(idle)
 
 
-def progress(ctx: ServiceContext) -> Callable[[], Awaitable[dict[str, Any]]]:
-    queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
-
-    async def facts() -> dict[str, Any]:
-        return {"projections_behind_audit_log": await queries.behind()}
-
-    return facts
-
-
 SPEC = ServiceSpec(
     name="metrics",
     title="LTS Flow metrics: audit log, projections and analysts' API",
-    routers=routers,
-    subscriptions=subscriptions,
-    on_start=on_start,
-    progress=progress,
+    build=build,
     publishes=False,  # the audit log copies others' events: relaying would duplicate them
 )
 

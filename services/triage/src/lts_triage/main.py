@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-
-from fastapi import APIRouter
-from lts_events.consumer import Subscriptions
-from lts_events.service import ServiceContext, ServiceSpec, serve
-from lts_events.store.port import Timer
+from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, serve
 
 from lts_triage.api import build_router
 from lts_triage.config import Settings
@@ -15,37 +10,28 @@ from lts_triage.handlers import TriageHandlers
 from lts_triage.kafka import triage_subscriptions
 
 
-def handlers_for(context: ServiceContext) -> TriageHandlers:
-    """The handler shell (stateless: store, policy, clock), one per builder."""
-    return TriageHandlers(
-        context.store, policy=Settings().policy(), clock=context.clock, consumer=context.name
-    )
-
-
-def routers(context: ServiceContext) -> Sequence[APIRouter]:
-    return (build_router(handlers_for(context), context.authenticator),)
-
-
-def subscriptions(context: ServiceContext) -> Subscriptions:
-    """Consumer group = the service name; the intake topic can be renamed (isolated tests)."""
+def build(context: ServiceContext) -> ServiceParts:
+    """One handler shell (store, policy, clock) for the routes, the consumer and the timers;
+    the intake topic can be renamed (isolated tests); consumer group = the service name."""
     settings = Settings()
-    return triage_subscriptions(
-        handlers_for(context),
-        consumer=context.name,
-        store=context.store,
-        intake_topic=settings.intake_topic,
+    handlers = TriageHandlers(
+        context.store, policy=settings.policy(), clock=context.clock, consumer=context.name
     )
-
-
-def timer_handler(context: ServiceContext) -> Callable[[Timer], Awaitable[None]]:
-    return handlers_for(context).on_timer
+    return ServiceParts(
+        routers=(build_router(handlers, context.authenticator),),
+        subscriptions=triage_subscriptions(
+            handlers,
+            consumer=context.name,
+            store=context.store,
+            intake_topic=settings.intake_topic,
+        ),
+        timer_handler=handlers.on_timer,
+    )
 
 
 SPEC = ServiceSpec(
     name="triage",
-    routers=routers,
-    subscriptions=subscriptions,
-    timer_handler=timer_handler,
+    build=build,
     title="LTS Flow triage: severity, SLA, risk, backport decision, plan and approvals",
 )
 

@@ -20,8 +20,7 @@ async def _close_when_stopped(client: httpx.AsyncClient) -> None:
         await client.aclose()
 
 
-def outbox_for(context: ServiceContext) -> Outbox:
-    settings = DeliverySettings()
+def outbox_for(context: ServiceContext, settings: DeliverySettings) -> Outbox:
     client = httpx.AsyncClient(follow_redirects=False)
     context.run_in_background(_close_when_stopped(client), name="delivery-http-client")
     return Outbox(
