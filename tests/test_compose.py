@@ -68,12 +68,6 @@ def test_the_image_health_check_probes_liveness_not_readiness() -> None:
     assert "/readyz" not in check
 
 
-def test_every_service_package_has_a_compose_service() -> None:
-    packages = {path.name for path in (ROOT / "services").iterdir() if (path / "src").is_dir()}
-
-    assert packages <= set(_compose()["services"])
-
-
 def test_the_comms_service_sends_its_mail_to_the_mail_catcher() -> None:
     services = _compose()["services"]
     comms = services["comms"]["environment"]

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 from lts_devtools.infra import Infrastructure
+from lts_events.registry import SERVICES
 
 from .conftest import ANCHORING, Stack, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ALL_SERVICES = ("intake", "triage", "release", "comms", "metrics")
+ALL_SERVICES = tuple(service.name for service in SERVICES)
 MAIL_LIST = "lts-team@lists.example.org"
 
 

@@ -18,8 +18,9 @@ class MetricsSettings(BaseSettings):
     )
 
     topics: tuple[str, ...] = KNOWN_TOPICS
-    """Every `lts.<service>.events` topic to audit. Not a pattern subscription: the service's own
-    `lts.metrics.events` (its store, relayed) must not be read back."""
+    """Every `lts.<service>.events` topic to audit: by default the events topic of every other
+    service in `lts_events/registry.py`. A list, not a pattern subscription, so that a topic
+    of the same shape that is not a service's (a test's, another system's) is never audited."""
     adoption_topic: str = "lts.inbound.adoption"
     """Topic of the package channel's download counts (CloudEvents: package, version, count,
     time)."""
