@@ -255,7 +255,8 @@ def build_router(
             [Work(c, shared, d) for c, d in zip(commands, deliveries, strict=True)]
         )
 
-    def alert_token(
+    # async dependencies (nothing in them blocks): FastAPI runs a plain `def` one in a thread
+    async def alert_token(
         authorization: Annotated[str | None, Header()] = None,
         token: Annotated[
             str | None, Query(description="Shared secret, for senders without headers")
@@ -406,7 +407,7 @@ def build_router(
         ):
             raise _unauthorized("missing or wrong X-Hub-Signature-256")
 
-    def gitlab_token(x_gitlab_token: Annotated[str | None, Header()] = None) -> None:
+    async def gitlab_token(x_gitlab_token: Annotated[str | None, Header()] = None) -> None:
         if not _secret_matches(x_gitlab_token, settings.gitlab_webhook_token):
             raise _unauthorized("missing or wrong X-Gitlab-Token")
 
