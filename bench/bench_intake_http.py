@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 from fastapi import Body, FastAPI
+from lts_devtools.infra.net import free_port
 from lts_events.contracts.intake import TicketOpened
-from lts_events.infra.net import free_port
 
 from bench._processes import running_stack
 
