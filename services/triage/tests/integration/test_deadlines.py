@@ -25,6 +25,7 @@ from lts_events.contracts.triage import (
     SeverityProposed,
     TriageSlaBreached,
 )
+from lts_events.kafka import ensure_topics
 from lts_events.relay import Relay
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.timers import TimerLoop
@@ -49,7 +50,11 @@ class Life:
 async def service_life(
     *, kafka: str, database_url: str, schema: str, intake_topic: str, clock: FrozenClock
 ) -> AsyncIterator[Life]:
-    """One run of the triage service: store, consumer, timer loop, relay; all closed on exit."""
+    """One run of the triage service: store, consumer, timer loop, relay; all closed on exit.
+    The topics exist before the consumer starts, as the service host makes sure: a topic
+    auto-created later by the first publish reaches a running consumer only at its next metadata
+    refresh (minutes), and the test timed out waiting under load."""
+    await ensure_topics(kafka, [intake_topic, f"lts.{schema}.events"])
     store = await PostgresEventStore.connect(database_url, schema=schema)
     handlers = TriageHandlers(store, policy=Settings().policy(), clock=clock, consumer=schema)
     broker = KafkaBroker(kafka)
