@@ -66,13 +66,14 @@ class ProjectionRunner:
             row = await db.fetchrow(self._load_sql, self.name)
         return Checkpoint.start() if row is None else Checkpoint(row[0], row[1])
 
-    async def step(self) -> int:
-        """Apply the next batch of settled events; how many (0: caught up)."""
+    async def step(self, *, limit: int | None = None) -> int:
+        """Apply the next batch of settled events (`limit` of them at most, else the runner's
+        batch size); how many (0: caught up)."""
         while True:
             # Read before the transaction: one holding the checkpoint row has a transaction id,
             # which would hold back, behind the barrier, whatever commits after it began.
             after = await self.checkpoint()
-            events = await self._store.read_all(after=after, limit=self._batch)
+            events = await self._store.read_all(after=after, limit=limit or self._batch)
             if not events:
                 return 0
             async with self._store.transaction() as db:
@@ -83,10 +84,10 @@ class ProjectionRunner:
                 await self.move(db, Checkpoint(last.transaction_id, last.position))
             return len(events)
 
-    async def catch_up(self) -> int:
-        """Apply every settled event after the checkpoint; how many."""
+    async def catch_up(self, *, limit: int | None = None) -> int:
+        """Apply every settled event after the checkpoint, in batches; how many."""
         total = 0
-        while applied := await self.step():
+        while applied := await self.step(limit=limit):
             total += applied
         return total
 

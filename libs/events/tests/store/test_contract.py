@@ -359,6 +359,18 @@ async def test_read_all_can_resume_inside_one_transaction(
     assert texts(list(rest)) == ["b", "c"]
 
 
+async def test_count_after_counts_the_events_committed_after_a_checkpoint(
+    store: EventStore, read_settled: ReadSettled
+) -> None:
+    await store.append(a_stream(), notes("a", "b", "c"), expected_version=NO_STREAM)
+    first = (await read_settled(store, after=Checkpoint.start(), expected=3))[0]
+
+    after_first = await store.count_after(after=Checkpoint(first.transaction_id, first.position))
+
+    assert await store.count_after(after=Checkpoint.start()) == 3
+    assert after_first == 2
+
+
 async def test_read_all_honours_the_limit(store: EventStore, read_settled: ReadSettled) -> None:
     await store.append(a_stream(), notes("a", "b", "c", "d", "e"), expected_version=NO_STREAM)
 

@@ -13,6 +13,7 @@ from lts_events.contracts.common import Severity
 
 from lts_metrics.adoption import TELEMETRY_PATH, AdoptionInbox, PingIn
 from lts_metrics.export import AsFormat, Format, respond
+from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import (
     Backlog,
     DurationStats,
@@ -106,6 +107,7 @@ def router(
     *,
     adoption_queries: AdoptionQueries,
     release_queries: ReleaseQueries,
+    projector: ProjectionEngine,
 ) -> APIRouter:
     api = APIRouter(dependencies=[Depends(authenticate)], tags=["metrics"])
 
@@ -233,7 +235,7 @@ def router(
     @api.get("/metrics/projections", response_model=ProjectionStatus)
     async def projections() -> ProjectionStatus:
         """How many audited events the projections have applied, and how many are pending."""
-        return await queries.status()
+        return await projector.status()
 
     @api.get("/tickets/{ticket_id}/timeline", response_model=list[TimelineItem])
     async def timeline(ticket_id: int) -> list[TimelineItem]:

@@ -66,10 +66,10 @@ SUPERSEDED_INDEXES = ("ticket_releases_line",)
 
 
 def refresh_sql(schema: str, *, suffix: str = "", only_tickets: bool = True) -> str:
-    """Insert or update the rows of the tickets in `:tickets` (or of every ticket), reading
+    """Insert or update the rows of the tickets in `$1` (or of every ticket), reading
     the tables `<name><suffix>` (the rebuild's new ones with `_rebuild`)."""
     s, t = schema, suffix
-    chosen = "WHERE ticket_id = ANY(CAST(:tickets AS bigint[]))" if only_tickets else ""
+    chosen = "WHERE ticket_id = ANY($1::bigint[])" if only_tickets else ""
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[2:])
     # the rebuild fills an empty table without its key yet (built after the rows)
     upsert = f"ON CONFLICT ({KEY}) DO UPDATE SET {updates}" if only_tickets else ""

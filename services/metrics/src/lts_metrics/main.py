@@ -36,6 +36,9 @@ def build(ctx: ServiceContext) -> ServiceParts:
     adoption = AdoptionQueries(ctx.store.engine, schema=ctx.store.schema)
     release = ReleaseQueries(ctx.store.engine, schema=ctx.store.schema)
     inbox = AdoptionInbox(ctx.store)
+    projections = ProjectionEngine(
+        ctx.store, ctx.store.engine, schema=ctx.store.schema, batch=settings.projection_batch
+    )
     forget_telemetry_clients()
     audit_log = AuditLog(ctx.store)
     subscriptions = Subscriptions(CONSUMER, store=ctx.store)
@@ -52,15 +55,10 @@ def build(ctx: ServiceContext) -> ServiceParts:
                 analyst_password=settings.analyst_password,
                 analyst_statement_timeout=settings.analyst_statement_timeout_seconds,
             )
-        projections = ProjectionEngine(ctx.store, ctx.store.engine, schema=ctx.store.schema)
         export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
         ctx.registry.register(export)
         ctx.run_when_leading(
-            lambda: _forever(
-                "projections",
-                lambda: projections.step(limit=settings.projection_batch),
-                idle=settings.projection_idle_seconds,
-            ),
+            lambda: projections.runner.run(idle=settings.projection_idle_seconds),
             name="projections",
         )
         ctx.run_in_background(
@@ -74,12 +72,16 @@ def build(ctx: ServiceContext) -> ServiceParts:
         )
 
     async def progress() -> dict[str, Any]:
-        return {"projections_behind_audit_log": await queries.behind()}
+        return {"projections_behind_audit_log": await projections.behind()}
 
     return ServiceParts(
         routers=(
             api.router(
-                queries, ctx.authenticator, adoption_queries=adoption, release_queries=release
+                queries,
+                ctx.authenticator,
+                adoption_queries=adoption,
+                release_queries=release,
+                projector=projections,
             ),
             api.telemetry_router(inbox),
             dashboard_router(queries, adoption, ctx.authenticator, release=release),

@@ -1,10 +1,9 @@
-"""The projection engine: metrics store -> read-model tables, through the gap-free reader.
+"""The projection engine: metrics store -> read-model tables.
 
-Each step locks the projection's checkpoint row, reads the store after it (`read_all`, the
-transaction-id barrier), folds the events with the pure projections (`lifecycle`, `timeline`) and
-writes the changed rows and the new checkpoint in the same transaction: a crash re-reads at most
-the batch that did not commit, and a batch is never applied twice. A rebuild replays the store into
-shadow tables and swaps them in with one short transaction (see `rebuild`).
+Incrementally through `lts_events.projection.ProjectionRunner` (the store's settled reads, batch
+and checkpoint in one transaction): each batch is folded with the pure projections (`lifecycle`,
+`timeline`, `rows`) and the changed rows written on the runner's transaction. A rebuild replays
+the store into shadow tables and swaps them in with one short transaction (see `rebuild`).
 """
 
 from __future__ import annotations
@@ -18,17 +17,20 @@ from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from lts_events._fast import gc_paused
 from lts_events.envelope import RecordedEvent
-from lts_events.store import Checkpoint, EventStore
+from lts_events.projection import ProjectionRunner, ProjectionStore
+from lts_events.store import Checkpoint
+from lts_events.store.port import StoredRow
 from pydantic_core import from_json
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lts_metrics import derived, rows_release, timeline
 from lts_metrics import rows as event_rows
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
+from lts_metrics.queries import ProjectionStatus
 from lts_metrics.row_tables import ALL as ROW_TABLES
 from lts_metrics.schema import INDEXES, PRIMARY_KEYS, PROJECTION_TABLES, VIEWS, identifier, view_sql
 
@@ -46,37 +48,49 @@ them: the server keeps sending the next batch and taking the last one meanwhile.
 
 
 class ProjectionEngine:
-    def __init__(self, store: EventStore, engine: AsyncEngine, *, schema: str) -> None:
+    def __init__(
+        self, store: ProjectionStore, engine: AsyncEngine, *, schema: str, batch: int = 1000
+    ) -> None:
         self._store = store
         self._engine = engine
         self._s = identifier(schema)
-        self._scan_sql = _SCAN.format(s=self._s)
+        self.runner = ProjectionRunner(store, NAME, self._apply, batch=batch)
+        self._envelopes_sql = _ENVELOPES.format(s=self._s)
 
-    async def step(self, *, limit: int = 1000) -> int:
+    async def step(self, *, limit: int | None = None) -> int:
         """Project the next batch; returns how many events it applied (0: caught up)."""
-        async with self._engine.begin() as conn:
-            after = await self._lock_checkpoint(conn)
-            records = await self._store.read_all(after=after, limit=limit)
-            if records:
-                await self._apply(conn, records)
-            return len(records)
+        return await self.runner.step(limit=limit)
 
-    async def catch_up(self, *, limit: int = 1000) -> int:
-        total = 0
-        while applied := await self.step(limit=limit):
-            total += applied
-        return total
+    async def catch_up(self, *, limit: int | None = None) -> int:
+        return await self.runner.catch_up(limit=limit)
+
+    async def behind(self) -> bool:
+        """Whether an audited event is not projected yet."""
+        return await self.runner.behind()
+
+    async def status(self) -> ProjectionStatus:
+        """How far the projections are behind the audit log."""
+        checkpoint = await self.runner.checkpoint()
+        audited = await self._store.count_after(after=Checkpoint.start())
+        pending = await self._store.count_after(after=checkpoint)
+        return ProjectionStatus(
+            audited_events=audited,
+            projected_events=audited - pending,
+            pending_events=pending,
+            caught_up=pending == 0,
+        )
 
     async def rebuild(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
         """Replay the whole store into fresh projections and swap them in.
 
         The replay fills unlogged shadow tables in short autocommitted steps (no transaction is
         held open, so the gap-free readers of every service on the server are not held back),
-        reading through the store's own `read_all` statement (the transaction-id barrier) with
-        the rows decoded straight into audit facts. The swap is one short transaction: it locks
-        the checkpoint row (the incremental projector waits), replaces the live rows (readers see
-        the old figures until it commits) and sets the checkpoint to the end of the replay, so
-        anything newer is projected incrementally afterwards."""
+        reading the store's settled rows undecoded (`read_all_rows`: the transaction-id
+        barrier) with their envelope rows, straight into audit facts. The swap is one short
+        transaction: it holds the runner's checkpoint (the incremental projector waits, and drops
+        a batch read before), replaces the live rows (readers see the old figures until it
+        commits) and moves the checkpoint to the end of the replay, so anything newer is
+        projected incrementally afterwards."""
         async with self._engine.connect() as reading_conn, self._engine.connect() as writing_conn:
             scan, writer = await _driver(reading_conn), await _driver(writing_conn)
             await writer.execute("SELECT pg_advisory_lock(hashtext($1))", f"{self._s}.rebuild")
@@ -134,12 +148,12 @@ class ProjectionEngine:
         reading = asyncio.ensure_future(self._scan(scan, after, min(batch, _SLICE * 2)))
         copying: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         copying.set_result(None)
-        while rows := await reading:  # read batch n+1 and write batch n-1 while folding n
-            after = Checkpoint(int(rows[-1]["transaction_id"]), int(rows[-1]["position"]))
+        while facts := await reading:  # read batch n+1 and write batch n-1 while folding n
+            after = facts[-1].checkpoint
             reading = asyncio.ensure_future(self._scan(scan, after, batch))
             entries: list[timeline.TimelineEntry] = []
-            for start in range(0, len(rows), _SLICE):
-                entries += _fold(facts_from_rows(rows[start : start + _SLICE]), known, tables)[1]
+            for start in range(0, len(facts), _SLICE):
+                entries += _fold(facts[start : start + _SLICE], known, tables)[1]
                 await asyncio.sleep(0)  # the driver takes in batch n+1, sends batch n-1
             await copying
             copying = asyncio.ensure_future(
@@ -150,9 +164,9 @@ class ProjectionEngine:
                     records=entries,  # named tuples, in the table's column order
                 )
             )
-            total += len(rows)
+            total += len(facts)
             if progress is not None:
-                progress(len(rows))
+                progress(len(facts))
         await copying
         # the timeline's key and indexes on the reading connection (free now), meanwhile the
         # lifecycle rows and theirs on the writing one
@@ -213,116 +227,81 @@ class ProjectionEngine:
             ),
             *(f"ALTER INDEX {s}.{name}_rebuild RENAME TO {name}" for name, _, _ in INDEXES),
         ]
-        async with self._engine.begin() as conn:
-            await self._lock_checkpoint(conn)
-            await (await _driver(conn)).execute(";\n".join(script))
-            await self._save_checkpoint(conn, after)
+        async with self._store.transaction() as db:
+            await self.runner.hold(db)
+            await db.execute(";\n".join(script))
+            await self.runner.move(db, after)
 
-    async def _scan(self, connection: Any, after: Checkpoint, limit: int) -> list[Any]:
-        rows: list[Any] = await connection.fetch(
-            self._scan_sql, str(after.transaction_id), after.position, limit
-        )
-        return rows
+    async def _scan(self, connection: Any, after: Checkpoint, limit: int) -> list[AuditFact]:
+        """The rebuild's next batch as audit facts: the store's settled rows (`read_all_rows`,
+        nothing decoded) with their envelope rows, read on `connection`."""
+        rows = await self._store.read_all_rows(after=after, limit=limit)
+        if not rows:
+            return []
+        envelopes = await connection.fetch(self._envelopes_sql, [row.event_id for row in rows])
+        return facts_from_rows(rows, {envelope[0]: envelope for envelope in envelopes})
 
-    async def _lock_checkpoint(self, conn: AsyncConnection) -> Checkpoint:
-        await conn.execute(
-            text(
-                f"INSERT INTO {self._s}.projection_checkpoints (name, transaction_id, position)"
-                " VALUES (:name, 0, 0) ON CONFLICT (name) DO NOTHING"
-            ),
-            {"name": NAME},
-        )
-        row = (
-            await conn.execute(
-                text(
-                    f"SELECT transaction_id, position FROM {self._s}.projection_checkpoints"
-                    " WHERE name = :name FOR UPDATE"
-                ),
-                {"name": NAME},
-            )
-        ).one()
-        return Checkpoint(int(row[0]), int(row[1]))
-
-    async def _save_checkpoint(self, conn: AsyncConnection, checkpoint: Checkpoint) -> None:
-        await conn.execute(
-            text(
-                f"UPDATE {self._s}.projection_checkpoints SET transaction_id = :t,"
-                " position = :p WHERE name = :name"
-            ),
-            {"t": checkpoint.transaction_id, "p": checkpoint.position, "name": NAME},
-        )
-
-    async def _apply(self, conn: AsyncConnection, records: Sequence[RecordedEvent]) -> None:
-        facts = to_facts(records, await self._envelopes(conn, records))
-        rows = await self._load(conn, _ticket_ids(facts))
+    async def _apply(self, db: asyncpg.Connection, records: Sequence[RecordedEvent]) -> None:
+        """One batch of the runner, on its transaction (which then moves the checkpoint)."""
+        facts = to_facts(records, await self._envelopes(db, records))
+        rows = await self._load(db, _ticket_ids(facts))
         tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in ROW_TABLES}
         changed, entries = _fold(facts, rows, tables)
-        await self._upsert(conn, changed.values())
-        await self._insert_timeline(conn, entries)
+        await self._upsert(db, changed.values())
+        await self._insert_timeline(db, entries)
         for table in ROW_TABLES:
-            await self._insert_rows(conn, table, tables[table.name])
-        await self._refresh_derived(conn, changed, tables)
-        await self._save_checkpoint(conn, facts[-1].checkpoint)
+            await self._insert_rows(db, table, tables[table.name])
+        await self._refresh_derived(db, changed, tables)
 
     async def _envelopes(
-        self, conn: AsyncConnection, records: Sequence[RecordedEvent] | Sequence[Any]
+        self, db: asyncpg.Connection, records: Sequence[RecordedEvent]
     ) -> dict[UUID, tuple[str, str | None, datetime]]:
-        result = await conn.execute(
-            text(
-                f"SELECT event_id, service, subject, occurred_at FROM {self._s}.audit_envelopes"
-                " WHERE event_id = ANY(CAST(:ids AS uuid[]))"
-            ),
-            {"ids": [_event_id(r) for r in records]},
+        rows = await db.fetch(
+            f"SELECT event_id, service, subject, occurred_at FROM {self._s}.audit_envelopes"
+            " WHERE event_id = ANY($1::uuid[])",
+            [r.event_id for r in records],
         )
-        return {row[0]: (row[1], row[2], row[3]) for row in result}
+        return {UUID(bytes=row[0].bytes): (row[1], row[2], row[3]) for row in rows}
 
-    async def _load(self, conn: AsyncConnection, ids: set[int]) -> dict[int, TicketLifecycle]:
+    async def _load(self, db: asyncpg.Connection, ids: set[int]) -> dict[int, TicketLifecycle]:
         if not ids:
             return {}
-        columns = ", ".join(_FIELDS)
-        result = await conn.execute(
-            text(
-                f"SELECT {columns} FROM {self._s}.ticket_lifecycle"
-                " WHERE ticket_id = ANY(CAST(:ids AS bigint[]))"
-            ),
-            {"ids": sorted(ids)},
+        rows = await db.fetch(
+            f"SELECT {', '.join(_FIELDS)} FROM {self._s}.ticket_lifecycle"
+            " WHERE ticket_id = ANY($1::bigint[])",
+            sorted(ids),
         )
-        return {int(row[0]): _row(dict(row._mapping)) for row in result}
+        return {int(row[0]): _row(dict(row)) for row in rows}
 
-    async def _upsert(self, conn: AsyncConnection, rows: Iterable[TicketLifecycle]) -> None:
+    async def _upsert(self, db: asyncpg.Connection, rows: Iterable[TicketLifecycle]) -> None:
         payload = [_json_row(row) for row in rows]
         if not payload:
             return
         columns = ", ".join(_FIELDS)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _FIELDS if c != "ticket_id")
-        await conn.execute(
-            text(
-                f"INSERT INTO {self._s}.ticket_lifecycle ({columns}) SELECT {columns}"
-                f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_lifecycle,"
-                " CAST(:rows AS jsonb))"
-                f" ON CONFLICT (ticket_id) DO UPDATE SET {updates}"
-            ),
-            {"rows": json.dumps(payload, default=str)},
+        await db.execute(
+            f"INSERT INTO {self._s}.ticket_lifecycle ({columns}) SELECT {columns}"
+            f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_lifecycle, $1::jsonb)"
+            f" ON CONFLICT (ticket_id) DO UPDATE SET {updates}",
+            json.dumps(payload, default=str),
         )
 
     async def _insert_timeline(
-        self, conn: AsyncConnection, entries: Sequence[timeline.TimelineEntry]
+        self, db: asyncpg.Connection, entries: Sequence[timeline.TimelineEntry]
     ) -> None:
         if not entries:
             return
         columns = ", ".join(_ENTRY_FIELDS)
-        await conn.execute(
-            text(
-                f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
-                f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline,"
-                " CAST(:rows AS jsonb)) ON CONFLICT (event_id, ticket_id) DO NOTHING"
-            ),
-            {"rows": json.dumps([_entry_row(e) for e in entries], default=str)},
+        await db.execute(
+            f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
+            f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline, $1::jsonb)"
+            " ON CONFLICT (event_id, ticket_id) DO NOTHING",
+            json.dumps([_entry_row(e) for e in entries], default=str),
         )
 
     async def _refresh_derived(
         self,
-        conn: AsyncConnection,
+        db: asyncpg.Connection,
         changed: Mapping[int, TicketLifecycle],
         tables: Mapping[str, Sequence[event_rows.Row]],
     ) -> None:
@@ -331,22 +310,20 @@ class ProjectionEngine:
         for table in (rows_release.RELEASED_TICKETS, rows_release.BACKPORTS):
             tickets.update(row[1] for row in tables[table.name])  # (event_id, ticket_id, ...)
         if tickets:
-            await conn.execute(text(derived.refresh_sql(self._s)), {"tickets": sorted(tickets)})
+            await db.execute(derived.refresh_sql(self._s), sorted(tickets))
 
     async def _insert_rows(
-        self, conn: AsyncConnection, table: event_rows.RowTable, new: Sequence[event_rows.Row]
+        self, db: asyncpg.Connection, table: event_rows.RowTable, new: Sequence[event_rows.Row]
     ) -> None:
         if not new:
             return
         columns = ", ".join(table.column_names)
         payload = [dict(zip(table.column_names, row, strict=True)) for row in new]
-        await conn.execute(
-            text(
-                f"INSERT INTO {self._s}.{table.name} ({columns}) SELECT {columns}"
-                f" FROM jsonb_populate_recordset(NULL::{self._s}.{table.name},"
-                f" CAST(:rows AS jsonb)) ON CONFLICT ({', '.join(table.key)}) DO NOTHING"
-            ),
-            {"rows": json.dumps(payload, default=str)},
+        await db.execute(
+            f"INSERT INTO {self._s}.{table.name} ({columns}) SELECT {columns}"
+            f" FROM jsonb_populate_recordset(NULL::{self._s}.{table.name}, $1::jsonb)"
+            f" ON CONFLICT ({', '.join(table.key)}) DO NOTHING",
+            json.dumps(payload, default=str),
         )
 
 
@@ -431,33 +408,31 @@ def _fold(
     return changed, entries
 
 
-def facts_from_rows(rows: Sequence[Any]) -> list[AuditFact]:
-    """Audit facts straight from rows of the rebuild's scan (`_SCAN`): the actor, reason, source
-    service, subject and time picked out by PostgreSQL, data decoded once by the parser the
-    store's `read_all` uses (so both paths see the same values), no model validation."""
+def facts_from_rows(rows: Sequence[StoredRow], envelopes: Mapping[str, Any]) -> list[AuditFact]:
+    """Audit facts straight from the store's undecoded rows (`read_all_rows`: the actor and
+    reason picked out by PostgreSQL) and their envelope rows (`_ENVELOPES`, by event id text),
+    the data decoded once by the parser the store's `read_all` uses (so both paths see the same
+    values), no model validation. Without an envelope row the stream id `<service>:<subject>`
+    and the record time stand in, as in `to_facts`."""
     facts: list[AuditFact] = []
     add, parse, at_from_text, new = facts.append, from_json, datetime.fromisoformat, tuple.__new__
     upcast: dict[tuple[str, int], bool] = {}  # (type, version) -> needs_upcast
-    for (
-        position,
-        transaction_id,
-        event_id,
-        type_,
-        version,
-        data,
-        service,
-        subject,
-        occurred_at,
-        actor_id,
-        actor_role,
-        reason,
-    ) in rows:
-        payload = parse(data)
+    no_envelope = (None, None, None, None, None)
+    for row in rows:
+        type_, version = row.type, row.schema_version
+        payload = parse(row.data)
         old = upcast.get((type_, version))
         if old is None:
             old = upcast[type_, version] = needs_upcast(type_, version)
         if old:
             payload = current_shape(type_, version, payload)
+        _, event_id, service, subject, occurred_at = envelopes.get(row.event_id, no_envelope)
+        if service is None:
+            event_id, occurred_at = UUID(row.event_id), row.recorded_at
+            service, _, subject = row.stream_id.partition(":")
+        elif not subject:
+            subject = row.stream_id.partition(":")[2]
+        subject = subject or None
         # the named tuples' own constructors are Python functions: tuple.__new__ is a third
         add(
             new(
@@ -470,20 +445,15 @@ def facts_from_rows(rows: Sequence[Any]) -> list[AuditFact]:
                     subject,
                     payload,
                     at_from_text(occurred_at),
-                    actor_id,
-                    actor_role,
-                    reason,
-                    new(Checkpoint, (transaction_id, position)),
+                    row.actor_id,
+                    row.actor_role,
+                    row.reason,
+                    new(Checkpoint, (row.transaction_id, row.position)),
                     ticket_of(payload, subject),
                 ),
             )
         )
     return facts
-
-
-def _event_id(record: Any) -> UUID:
-    value = record.event_id if isinstance(record, RecordedEvent) else record["event_id"]
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def _driver(conn: AsyncConnection) -> Any:
@@ -521,31 +491,14 @@ def timestamptz_from_wire(wire: tuple[int]) -> datetime:
     return _PG_EPOCH + timedelta(microseconds=microseconds)
 
 
-_SCAN = """
-SELECT e.position, e.transaction_id, e.event_id, e.type,
-       e.schema_version, e.data::text AS data,
-       coalesce(a.service, split_part(e.stream_id, ':', 1)) AS service,
-       nullif(CASE WHEN a.subject <> '' THEN a.subject
-                   WHEN strpos(e.stream_id, ':') > 0
-                   THEN substr(e.stream_id, strpos(e.stream_id, ':') + 1)
-                   ELSE '' END, '') AS subject,
-       to_char(coalesce(a.occurred_at, e.recorded_at) AT TIME ZONE 'UTC',
-               'YYYY-MM-DD HH24:MI:SS.US+00') AS occurred_at,
-       coalesce(e.metadata->'actor'->>'id', '') AS actor_id,
-       coalesce(e.metadata->'actor'->>'role', '') AS actor_role,
-       e.metadata->>'reason' AS reason
-FROM {s}.events AS e LEFT JOIN {s}.audit_envelopes AS a USING (event_id)
-WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)
-  AND e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
-ORDER BY e.transaction_id, e.position
-LIMIT $3
+_ENVELOPES = """
+SELECT event_id::text, event_id, service, subject,
+       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')
+FROM {s}.audit_envelopes WHERE event_id = ANY($1::uuid[])
 """
-"""The rebuild's scan: the store's gap-free `read_all` (same condition and order: after the
-checkpoint, below the oldest transaction still running) with what `to_facts` takes from the
-envelope row and the metadata picked out by PostgreSQL, straight from jsonb. Without an envelope
-row the stream id `<service>:<subject>` and the record time stand in, as in `to_facts`. The time
-comes as UTC text (`datetime.fromisoformat` reads it for a fifth of the driver's timestamptz
-decoding) and the transaction id as the driver's integer, as in the store's `read_all`."""
+"""The envelope rows of a rebuild batch, keyed by the event id as the store's rows give it
+(text); the time as UTC text, as the store's rows give theirs (`datetime.fromisoformat` reads
+it for a fifth of the driver's timestamptz decoding)."""
 
 _lifecycle_record: Callable[[TicketLifecycle], tuple[Any, ...]] = attrgetter(*_FIELDS)
 """A ticket row as a COPY record (asyncpg takes tuples for the array columns)."""

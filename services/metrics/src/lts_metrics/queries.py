@@ -204,36 +204,6 @@ class MetricsQueries:
             by_state=by_state,
         )
 
-    async def status(self) -> ProjectionStatus:
-        """How far the projections are behind the audit log."""
-        sql = f"""
-            SELECT (SELECT count(*) FROM {self._s}.events),
-                   (SELECT count(*) FROM {self._s}.events e, {self._s}.projection_checkpoints c
-                    WHERE c.name = 'tickets'
-                      AND (e.transaction_id::text::bigint, e.position)
-                          > (c.transaction_id, c.position))"""
-        async with self._engine.connect() as conn:
-            audited, pending = (await conn.execute(text(sql))).one()
-        return ProjectionStatus(
-            audited_events=audited,
-            projected_events=audited - pending,
-            pending_events=pending,
-            caught_up=pending == 0,
-        )
-
-    async def behind(self) -> bool:
-        """Whether any committed audit event is not projected yet (cheap: one index probe)."""
-        sql = f"""
-            WITH c AS (
-                SELECT coalesce(max(transaction_id), 0) AS tx, coalesce(max(position), 0) AS pos
-                FROM {self._s}.projection_checkpoints WHERE name = 'tickets')
-            SELECT EXISTS (
-                SELECT 1 FROM {self._s}.events e, c
-                WHERE (e.transaction_id, e.position) > (c.tx::text::xid8, c.pos)
-                  AND e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())))"""
-        async with self._engine.connect() as conn:
-            return bool((await conn.execute(text(sql))).scalar())
-
     async def timeline(self, ticket_id: int) -> list[TimelineItem]:
         sql = (
             "SELECT occurred_at, event_type, source_service, actor_id, actor_role, reason,"

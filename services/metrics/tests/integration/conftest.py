@@ -37,7 +37,7 @@ class Metrics:
         applied, deadline = 0, time.monotonic() + within
         while time.monotonic() < deadline:
             applied += await self.projections.catch_up()
-            if (await self.queries.status()).caught_up:
+            if (await self.projections.status()).caught_up:
                 return applied
             await asyncio.sleep(0.1)
         raise AssertionError(f"projections still behind after {within} s")

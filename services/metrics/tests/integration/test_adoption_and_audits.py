@@ -39,6 +39,7 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
             Authenticator.from_settings(),
             adoption_queries=metrics.adoption,
             release_queries=ReleaseQueries(metrics.store.engine, schema=metrics.store.schema),
+            projector=metrics.projections,
         )
     )
     app.include_router(telemetry_router(metrics.inbox))

@@ -38,6 +38,7 @@ async def client(metrics: Metrics) -> AsyncIterator[httpx.AsyncClient]:
             Authenticator.from_settings(),
             adoption_queries=metrics.adoption,
             release_queries=ReleaseQueries(metrics.store.engine, schema=metrics.store.schema),
+            projector=metrics.projections,
         )
     )
     transport = httpx.ASGITransport(app=app)

@@ -154,8 +154,8 @@ async def test_a_redelivered_event_is_audited_and_projected_once(metrics: Metric
 async def test_readiness_reports_projections_behind_until_they_catch_up(metrics: Metrics) -> None:
     await audit_all(metrics, stories()[:1])
 
-    behind_before = await metrics.queries.behind()
+    behind_before = await metrics.projections.behind()
     await metrics.settle()
 
     assert behind_before is True
-    assert await metrics.queries.behind() is False
+    assert await metrics.projections.behind() is False

@@ -10,8 +10,9 @@ from uuid import UUID, uuid4
 import pytest
 from lts_events.actors import automation
 from lts_events.contracts import intake, triage
-from lts_events.envelope import Envelope
-from lts_metrics.audit import facts_of
+from lts_events.envelope import Envelope, Metadata, NewEvent
+from lts_events.store import NO_STREAM
+from lts_metrics.audit import audited_class, facts_of
 from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory, downloads_message
 from lts_metrics.samples_release import release_published
 from lts_metrics.schema import PROJECTION_TABLES
@@ -275,3 +276,27 @@ async def test_a_rebuild_equals_the_incremental_projection_for_every_kind_of_eve
     ]
     assert released == [1, 2]  # one row per ticket named, once each
     assert len(incremental["ticket_timeline"]) == len(envelopes) - 2 + len(released)
+
+
+async def test_a_rebuild_equals_the_incremental_projection_of_events_without_an_envelope_row(
+    metrics: Metrics,
+) -> None:
+    """An event appended to the metrics store directly has no `audit_envelopes` row: its
+    stream id `<service>:<subject>` and its record time stand in, on both paths."""
+    opened = audited_class(intake.TicketOpened.type, 1).model_validate(
+        {"title": "appended here", "source": "report", "kind": "bug", "opened_at": _at(0)}
+    )
+    await metrics.store.append(
+        "intake:ticket-3",
+        [NewEvent.of(opened, Metadata(actor=ENGINEER))],
+        expected_version=NO_STREAM,
+    )
+    await metrics.settle()
+    incremental = await snapshot(metrics)
+
+    await metrics.projections.rebuild(batch=4)
+
+    assert await snapshot(metrics) == incremental
+    assert [row[0] for row in incremental["ticket_lifecycle"]] == [3]
+    (entry,) = incremental["ticket_timeline"]
+    assert "intake" in entry

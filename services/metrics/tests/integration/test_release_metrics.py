@@ -155,6 +155,7 @@ async def client(metrics: Metrics, release: ReleaseQueries) -> AsyncIterator[htt
             Authenticator.from_settings(),
             adoption_queries=metrics.adoption,
             release_queries=release,
+            projector=metrics.projections,
         )
     )
     transport = httpx.ASGITransport(app=app)

@@ -112,6 +112,9 @@ class InMemoryEventStore:
     async def read_all_rows(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[StoredRow]:
         return tuple(_stored_row(e) for e in await self.read_all(after=after, limit=limit))
 
+    async def count_after(self, *, after: Checkpoint) -> int:
+        return sum(1 for e in self._events if (e.transaction_id, e.position) > after)
+
     async def is_processed(self, message: ProcessedMessage) -> bool:
         return message in self._processed
 

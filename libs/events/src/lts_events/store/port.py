@@ -154,6 +154,11 @@ class EventStore(Protocol):
         `StoredRow`s: nothing decoded, for readers that only pass events on."""
         ...
 
+    async def count_after(self, *, after: Checkpoint) -> int:
+        """How many events were committed after `after`, settled or not (a figure for progress
+        reports, such as how far a projection is behind; not a way to read them)."""
+        ...
+
     async def is_processed(self, message: ProcessedMessage) -> bool: ...
 
     async def processed_among(self, messages: Sequence[ProcessedMessage]) -> set[ProcessedMessage]:

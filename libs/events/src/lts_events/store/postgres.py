@@ -435,6 +435,13 @@ class PostgresEventStore:
             return None  # read again: an error is then the caller's
         return rows if len(rows) == limit else None  # short: newer events may be readable now
 
+    async def count_after(self, *, after: Checkpoint) -> int:
+        async with self._connection() as db:
+            count: int = await db.fetchval(
+                self._sql.count_after, str(after.transaction_id), after.position
+            )
+        return count
+
     async def is_processed(self, message: ProcessedMessage) -> bool:
         async with self._connection() as db:
             found: bool = await db.fetchval(

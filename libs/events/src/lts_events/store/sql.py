@@ -38,6 +38,16 @@ STORED_ROW_COLUMNS = """e.position, e.transaction_id, e.stream_id, e.stream_vers
     e.metadata->>'tracestate' AS tracestate"""
 
 
+# The transaction-id barrier (ARCHITECTURE.md): a row of `events AS e` is settled, hence
+# readable, only once every transaction that could still commit a smaller (transaction id,
+# position) has finished. The one home of the rule: `read_all` (every reader of the whole store,
+# projections included) and the read-only tools (`store/inspect.py`) use it.
+SETTLED = "e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+
+# Rows after a checkpoint given as ($1: transaction id as text, $2: position).
+AFTER_CHECKPOINT = "(e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)"
+
+
 @dataclass(frozen=True, slots=True)
 class AppendShape:
     """Which optional parts an append has; their parameters follow, in this order, the stream,
@@ -64,6 +74,7 @@ class Statements:
     read_streams: str
     read_all: str
     read_all_rows: str
+    count_after: str
     is_processed: str
     processed_among: str
     load_checkpoint: str
@@ -86,6 +97,7 @@ def statements(schema: str) -> Statements:
         "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=READ_ALL_COLUMNS),
         read_all_rows=_READ_ALL.format(s=s, columns=STORED_ROW_COLUMNS),
+        count_after=f"SELECT count(*) FROM {s}.events AS e WHERE {AFTER_CHECKPOINT}",
         is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
         "WHERE consumer = $1 AND message_id = $2)",
         processed_among=f"SELECT p.consumer, p.message_id FROM {s}.processed_messages AS p "
@@ -266,15 +278,6 @@ FROM (SELECT array_agg(position ORDER BY position) AS positions,
       FROM appended) AS w
 """
 
-
-# The transaction-id barrier (ARCHITECTURE.md): a row of `events AS e` is settled, hence
-# readable, only once every transaction that could still commit a smaller (transaction id,
-# position) has finished. The one home of the rule: `read_all` (every reader of the whole store,
-# projections included) and the read-only tools (`store/inspect.py`) use it.
-SETTLED = "e.transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
-
-# Rows after a checkpoint given as ($1: transaction id as text, $2: position).
-AFTER_CHECKPOINT = "(e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)"
 
 # The barrier is an InitPlan (computed once) and both conditions are conditions on the
 # (transaction_id, position) index; ORDER BY names the xid8 column, not the bigint output.
