@@ -3,7 +3,11 @@
 suites, DORA, adoption, post-facto audits) at 100,000 tickets and 10,000 releases, with varied
 filters (none, a line, a month, a severity). The rows are inserted directly (as `_query` does
 for the lifecycle), `ticket_releases` derived by the projection's own statement, then vacuumed
-and analyzed; one warm-up per endpoint and filter is not measured. Target: < 50 ms each."""
+and analyzed; one warm-up per endpoint and filter is not measured. The garbage collector runs as
+in the service once started (`lts_events.service.settle_gc`: start-up heap frozen, young
+collections rarer): without it a full collection of the bench's own heap (the rebuild's
+leftovers) stalled single calls by 200-370 ms at load 13, and one call of 60 decides a p99.
+Target: < 50 ms each."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lts_events.service import restore_gc, settle_gc
 from lts_events.store.postgres import PostgresEventStore
 from lts_metrics import derived
 from lts_metrics.percentiles import percentile_cont
@@ -60,10 +65,14 @@ async def release_queries(store: PostgresEventStore) -> dict[str, object]:
         Scope(severity="high"),
     ]
     p99: dict[str, float] = {}
-    for name, call in endpoints.items():
-        for shape in shapes:
-            await call(shape)  # warm-up
-        p99[name] = _p99([await _timed(call(shapes[i % len(shapes)])) for i in range(RUNS)])
+    settle_gc()  # the collector as the service runs it once started (frozen start-up heap)
+    try:
+        for name, call in endpoints.items():
+            for shape in shapes:
+                await call(shape)  # warm-up
+            p99[name] = _p99([await _timed(call(shapes[i % len(shapes)])) for i in range(RUNS)])
+    finally:
+        restore_gc()
     worst = max(p99, key=lambda name: p99[name])
     return {
         "bench": "metrics_query_p99_release",
