@@ -16,12 +16,14 @@ from dataclasses import dataclass, replace
 from lts_events.contracts.release.candidates import CandidateOpened, candidate_stream
 from lts_events.contracts.release.publication import (
     ChannelPublished,
+    PublicationRefused,
     ReleaseMarkedUnsafe,
     ReleasePublished,
     ReleaseYanked,
 )
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
 from lts_events.event import Event
+from lts_events.http_versions import Versions
 from lts_events.store.port import EventStore
 
 
@@ -99,7 +101,9 @@ def status_of(state: CandidateState) -> str:
     return "open"
 
 
-async def load_candidate(store: EventStore, candidate_id: str) -> tuple[CandidateState, int]:
-    """The candidate's state and its stream's version (for the next append's expectation)."""
+async def load_candidate(store: EventStore, candidate_id: str) -> tuple[CandidateState, Versions]:
+    """The candidate's state and its stream's versions: `stream` for the next append's
+    expectation, `model` the read model's (its ETag; a refused publication is no change)."""
     history = await store.read_stream(candidate_stream(candidate_id))
-    return fold(recorded.event for recorded in history.events), history.version
+    versions = Versions.of(history.events, audit_only=(PublicationRefused,))
+    return fold(recorded.event for recorded in history.events), versions

@@ -63,6 +63,11 @@ async def test_ready_backports_become_patch_candidates_of_their_lines(
     assert v13.json()["candidate_id"] == "1.3.8rc1"
     read = await service.client.get("/candidates/1.3.8rc1", headers=bearer("dev-qa"))
     assert read.json()["status"] == "open"
+    assert read.headers["ETag"] == v13.headers["ETag"] == '"1"'
+    unchanged = await service.client.get(
+        "/candidates/1.3.8rc1", headers={**bearer("dev-qa"), "If-None-Match": '"1"'}
+    )
+    assert unchanged.status_code == 304
     refusals = await service.store.read_stream(line_stream("1.4"))
     assert [
         r.event.rule.value for r in refusals.events if r.type.endswith("candidate_refused")

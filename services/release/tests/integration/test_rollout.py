@@ -29,9 +29,10 @@ from lts_events.contracts.release.rollout import (
     RolledBack,
     RolloutCompleted,
     RolloutPhaseStarted,
+    RolloutRequestRefused,
     rollout_stream,
 )
-from lts_events.contracts.triage import RolloutStrategy
+from lts_events.contracts.triage import RefusalKind, RolloutStrategy
 from lts_events.dlq import messages
 from lts_events.event import Event
 from lts_events.kafka import DLQ_TOPIC
@@ -252,6 +253,42 @@ async def test_manual_rollback_is_refused_to_qa_and_done_for_sre(watched_service
     assert refused.status_code == 403
     assert accepted.status_code == 202
     assert accepted.json()["rollback"]["trigger"] == "manual"
+
+
+async def test_a_rollback_naming_a_stale_version_is_412_and_one_naming_the_current_is_done(
+    watched_service: Running,
+) -> None:
+    client, sre = watched_service.client, bearer("dev-sre")
+    version = a_version()
+    await start(client, version)
+    read = await client.get(f"/rollouts/{version}", headers=sre)
+    tag = read.headers["ETag"]
+
+    unchanged = await client.get(f"/rollouts/{version}", headers={**sre, "If-None-Match": tag})
+    stale = await client.post(
+        f"/rollouts/{version}/rollback",
+        json={"reason": "customers report timeouts"},
+        headers={**sre, "If-Match": '"0"'},
+    )
+    current = await client.post(
+        f"/rollouts/{version}/rollback",
+        json={"reason": "customers report timeouts"},
+        headers={**sre, "If-Match": tag},
+    )
+
+    assert (unchanged.status_code, unchanged.headers["ETag"]) == (304, tag)
+    assert (stale.status_code, stale.headers["ETag"]) == (412, tag)
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert current.status_code == 202
+    assert current.headers["ETag"] != tag
+    refused = [
+        e
+        for e in await events_of(watched_service.store, rollout_stream(version))
+        if isinstance(e, RolloutRequestRefused)
+    ]
+    assert [(e.action, e.refusal) for e in refused] == [
+        ("rollback", RefusalKind.PRECONDITION_FAILED)
+    ]
 
 
 async def test_a_malformed_health_event_goes_to_the_dlq_naming_the_field(

@@ -13,6 +13,7 @@ from lts_events.contracts.common import Severity
 from lts_events.contracts.release.backports import SignOffKind
 from lts_events.contracts.release.ci import CiEvidence, CiStatus, Gate
 from lts_events.contracts.triage import RolloutStrategy
+from lts_events.http_versions import IfMatch, VersionedRead, etag
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_release.backports.domain import (
@@ -163,24 +164,32 @@ def build_router(handlers: BackportHandlers, authenticator: Authenticator) -> AP
     router = APIRouter(prefix="/backports", tags=["backports"])
     Authenticated = Annotated[Principal, Depends(authenticator)]
 
-    async def current(ticket_id: int, line: str) -> BackportView:
-        state, report, _ = await handlers.load((ticket_id, line))
+    async def current(ticket_id: int, line: str) -> tuple[BackportView, int]:
+        """The backport's view and its version (the ETag)."""
+        state, report, versions = await handlers.load((ticket_id, line))
         if state.terms is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, "no backport of this ticket on this line"
             )
-        return view_of(state, report)
+        return view_of(state, report), versions.model
 
-    async def exists(ticket_id: int, line: str) -> None:
-        await current(ticket_id, line)  # a refusal is recorded only on a backport that exists
+    async def answer(ticket_id: int, line: str, response: Response) -> BackportView:
+        view, version = await current(ticket_id, line)
+        response.headers["ETag"] = etag(version)
+        return view
 
     @router.get("/{ticket_id}/{line}")
     async def get_backport(
-        ticket_id: int, line: Annotated[str, LINE_PATH], principal: Authenticated
+        ticket_id: int,
+        line: Annotated[str, LINE_PATH],
+        principal: Authenticated,
+        versioned: VersionedRead,
     ) -> BackportView:
         """Each required gate on the head commit with its evidence, the sign-offs, and what is
-        still missing before the backport is ready."""
-        return await current(ticket_id, line)
+        still missing before the backport is ready. Its ETag is the backport's version."""
+        view, version = await current(ticket_id, line)
+        versioned.answer(version)
+        return view
 
     @router.post("/{ticket_id}/{line}/sign-offs")
     async def post_sign_off(
@@ -189,11 +198,13 @@ def build_router(handlers: BackportHandlers, authenticator: Authenticator) -> AP
         body: SignOffRequest,
         principal: Authenticated,
         response: Response,
+        if_match: IfMatch,
     ) -> BackportView:
         """QA (role `qa`) or security (role `security_reviewer`) signs the head commit: 201
         signed, 200 the same sign-off again; 403 without the role, 409 on a closed backport,
-        before any CI result, or naming another commit than the head."""
-        await exists(ticket_id, line)
+        before any CI result, or naming another commit than the head; 412 when `If-Match`
+        names another version than the backport's (its ETag)."""
+        await current(ticket_id, line)  # a refusal is recorded only on a backport that exists
         command = SignOff(
             kind=body.kind,
             actor_id=principal.actor_id,
@@ -201,10 +212,10 @@ def build_router(handlers: BackportHandlers, authenticator: Authenticator) -> AP
             commit=body.commit,
             comment=body.comment,
         )
-        decided = await handlers.execute((ticket_id, line), command)
+        decided = await handlers.execute((ticket_id, line), command, if_match=if_match)
         _raise_refusal(decided)
         response.status_code = status.HTTP_201_CREATED if decided.outcomes else status.HTTP_200_OK
-        return await current(ticket_id, line)
+        return await answer(ticket_id, line, response)
 
     @router.post("/{ticket_id}/{line}/qa-exception")
     async def post_qa_exception(
@@ -213,18 +224,20 @@ def build_router(handlers: BackportHandlers, authenticator: Authenticator) -> AP
         body: QaExceptionRequest,
         principal: Authenticated,
         response: Response,
+        if_match: IfMatch,
     ) -> BackportView:
-        """An engineering lead's documented exception standing in for the QA sign-off."""
-        await exists(ticket_id, line)
+        """An engineering lead's documented exception standing in for the QA sign-off (412
+        when `If-Match` names another version than the backport's)."""
+        await current(ticket_id, line)
         command = ApproveQaException(
             actor_id=principal.actor_id,
             held_roles=principal.roles,
             reason=body.reason,
         )
-        decided = await handlers.execute((ticket_id, line), command)
+        decided = await handlers.execute((ticket_id, line), command, if_match=if_match)
         _raise_refusal(decided)
         response.status_code = status.HTTP_201_CREATED if decided.outcomes else status.HTTP_200_OK
-        return await current(ticket_id, line)
+        return await answer(ticket_id, line, response)
 
     return router
 

@@ -370,6 +370,16 @@ def _refuser(
     return refuse
 
 
+def refuse_stale(
+    command: SignOff | ApproveQaException, current_etag: str, *, now: datetime, key: tuple[int, str]
+) -> Decided:
+    """A sign-off or exception whose `If-Match` names another version than `current_etag`."""
+    action = _ACTIONS[command.kind] if isinstance(command, SignOff) else BackportAction.QA_EXCEPTION
+    refuse = _refuser(command.actor_id, command.held_roles, action, now, key)
+    why = f"the backport changed since it was read: it is now {current_etag}; read it again"
+    return refuse(RefusalKind.PRECONDITION_FAILED, why)
+
+
 def _included(
     state: BackportState, command: Include, *, now: datetime, key: tuple[int, str]
 ) -> list[Outcome]:

@@ -16,6 +16,7 @@ from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.release.backports import (
     BackportOpened,
+    BackportRequestRefused,
     BackportRevised,
     CloseCause,
     PlanApprovalNoted,
@@ -32,10 +33,12 @@ from lts_events.contracts.triage import (
     TicketClosed,
 )
 from lts_events.event import Event
+from lts_events.http_versions import PreconditionFailed, Tags, Versions, etag, is_stale
 from lts_events.store.port import ConcurrencyError, EventStore, StreamHistory, Timer
 
 from lts_release.appending import NO_ORIGIN, Origin, Outcome, append, fired, origin_of
 from lts_release.backports.domain import (
+    ApproveQaException,
     BackportState,
     Close,
     Command,
@@ -46,8 +49,10 @@ from lts_release.backports.domain import (
     Open,
     Reassess,
     Replan,
+    SignOff,
     decide,
     fold,
+    refuse_stale,
     report_for,
 )
 from lts_release.backports.gates import BranchRuns, GateReport, GateRun
@@ -86,9 +91,9 @@ class BackportHandlers:
 
     async def load(
         self, key: Key, *, branch: str | None = None
-    ) -> tuple[BackportState, GateReport, int]:
-        """The backport, its gates on its branch, and its stream's version. Naming the `branch`
-        (a CI result's) reads both streams in one round trip."""
+    ) -> tuple[BackportState, GateReport, Versions]:
+        """The backport, its gates on its branch, and its stream's versions (the read model's is
+        its ETag). Naming the `branch` (a CI result's) reads both streams in one round trip."""
         stream = backport_stream(*key)
         streams = [stream, ci_stream(branch)] if branch else [stream]
         loaded = await self.store.read_streams(streams)
@@ -101,7 +106,8 @@ class BackportHandlers:
             runs = self._runs(loaded[ci_stream(branch)])
         else:
             runs = await self.branch_runs(patch_branch)
-        return state, report_for(state, runs), history.version
+        versions = Versions.of(history.events, audit_only=(BackportRequestRefused,))
+        return state, report_for(state, runs), versions
 
     async def branch_runs(self, branch: str) -> BranchRuns:
         return self._runs(await self.store.read_stream(ci_stream(branch)))
@@ -124,15 +130,29 @@ class BackportHandlers:
     # -- deciding
 
     async def execute(
-        self, key: Key, command: Command, origin: Origin = NO_ORIGIN, *, branch: str | None = None
+        self,
+        key: Key,
+        command: Command,
+        origin: Origin = NO_ORIGIN,
+        *,
+        branch: str | None = None,
+        if_match: Tags | None = None,
     ) -> Decided:
         """Decide on the current streams and append; on a concurrent writer, reload and retry.
         A message that decides nothing is not recorded: deciding it again decides nothing
         again (every decision is idempotent on the state), so a redelivery needs no record, and
-        most CI results (pending, running, one more gate of several) cost one round trip."""
+        most CI results (pending, running, one more gate of several) cost one round trip.
+        A request whose `if_match` names another version is refused (recorded, then
+        `PreconditionFailed`); a writer appending between the read and the append makes the
+        append fail, so the version is compared again on the reloaded stream."""
         for _ in range(_ATTEMPTS):
-            state, report, version = await self.load(key, branch=branch)
-            decided = decide(state, command, report=report, now=self.clock(), key=key)
+            state, report, versions = await self.load(key, branch=branch)
+            now = self.clock()
+            stale = is_stale(if_match, versions.model)
+            if stale and isinstance(command, SignOff | ApproveQaException):
+                decided = refuse_stale(command, etag(versions.model), now=now, key=key)
+            else:
+                decided = decide(state, command, report=report, now=now, key=key)
             if not decided.outcomes and origin.fired_timer is None:
                 return decided
             try:
@@ -140,12 +160,14 @@ class BackportHandlers:
                     self.store,
                     backport_stream(*key),
                     decided.outcomes,
-                    version=version,
+                    version=versions.stream,
                     origin=origin,
                     schedule=sla_timers(key, decided.events, consumer=self.consumer),
                 )
             except ConcurrencyError:
                 continue
+            if stale:
+                raise PreconditionFailed(versions.model)
             return decided
         raise ConcurrencyError(backport_stream(*key), expected="any", actual=-1)
 

@@ -12,6 +12,7 @@ from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.release.candidates import Bump, IncludedBackport
 from lts_events.contracts.release.publication import PublishedFile
 from lts_events.contracts.triage import RolloutStrategy
+from lts_events.http_versions import VersionedRead, etag
 from lts_events.support import LtsLine
 from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field
@@ -201,7 +202,9 @@ def build_router(handlers: CandidateHandlers, authenticator: Authenticator) -> A
         assert decided.outcome is not None
         candidate_id = getattr(decided.outcome.event, "candidate_id")  # noqa: B009
         response.headers["Location"] = f"/candidates/{candidate_id}"
-        return candidate_view(await handlers.candidate(candidate_id))
+        state, version = await handlers.candidate(candidate_id)
+        response.headers["ETag"] = etag(version)
+        return candidate_view(state)
 
     @router.post("/lines/{line}/version-exceptions", status_code=status.HTTP_201_CREATED)
     async def post_version_exception(
@@ -222,10 +225,14 @@ def build_router(handlers: CandidateHandlers, authenticator: Authenticator) -> A
         return await summary(lts_line)
 
     @router.get("/candidates/{candidate_id}")
-    async def get_candidate(candidate_id: str, principal: Authenticated) -> CandidateView:
-        state = await handlers.candidate(candidate_id)
+    async def get_candidate(
+        candidate_id: str, principal: Authenticated, versioned: VersionedRead
+    ) -> CandidateView:
+        """The candidate; its ETag is its version (staged artifacts, seal, publication)."""
+        state, version = await handlers.candidate(candidate_id)
         if state.opened is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no candidate {candidate_id}")
+        versioned.answer(version)
         return candidate_view(state)
 
     @router.get("/releases/{version}")

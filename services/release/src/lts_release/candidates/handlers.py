@@ -52,9 +52,10 @@ class CandidateHandlers:
         loaded = await self.store.read_streams(streams)
         return [fold_backport(r.event for r in loaded[s].events) for s in streams]
 
-    async def candidate(self, candidate_id: str) -> CandidateState:
-        state, _ = await load_candidate(self.store, candidate_id)
-        return state
+    async def candidate(self, candidate_id: str) -> tuple[CandidateState, int]:
+        """The candidate and its version (its ETag)."""
+        state, versions = await load_candidate(self.store, candidate_id)
+        return state, versions.model
 
     async def open(
         self, line: LtsLine, actor_id: str, roles: frozenset[Role], requested: Version | None

@@ -173,7 +173,7 @@ class Publication:
         self, candidate_id: str, actor: Actor
     ) -> tuple[ReleasePublished, bool]:
         for _ in range(APPEND_ATTEMPTS):
-            state, version = await load_candidate(self.store, candidate_id)
+            state, versions = await load_candidate(self.store, candidate_id)
             if state.published is not None:
                 return state.published, False
             view = view_of(state)
@@ -196,7 +196,7 @@ class Publication:
                             f"{release.version} released on {', '.join(event.channels)}",
                         )
                     ],
-                    version=version,
+                    version=versions.stream,
                 )
             except ConcurrencyError:
                 continue

@@ -16,6 +16,7 @@ from lts_events.contracts.release.rollout import (
     RollbackTrigger,
 )
 from lts_events.contracts.triage import RolloutStrategy
+from lts_events.http_versions import IfMatch, VersionedRead, etag
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_release.rollout.gates import FlaggerHook, flagger_verdict, healthy
@@ -174,10 +175,13 @@ def build_router(handlers: RolloutHandlers, authenticator: Authenticator) -> API
     router = APIRouter(prefix="/rollouts", tags=["rollout"])
     Authenticated = Annotated[Principal, Depends(authenticator)]
 
-    async def current(rollout_id: str) -> RolloutState:
-        state, _ = await handlers.load(rollout_id)
+    async def current(rollout_id: str, response: Response | None = None) -> RolloutState:
+        """The rollout; its version (the ETag) goes on `response`."""
+        state, versions = await handlers.load(rollout_id)
         if state.started is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rollout {rollout_id}")
+        if response is not None:
+            response.headers["ETag"] = etag(versions.model)
         return state
 
     @router.post("", status_code=status.HTTP_201_CREATED)
@@ -199,31 +203,47 @@ def build_router(handlers: RolloutHandlers, authenticator: Authenticator) -> API
         _raise_refusal(decided)
         if not decided.outcomes:
             response.status_code = status.HTTP_200_OK  # already started
-        return view_of(body.version, await current(body.version))
+        return view_of(body.version, await current(body.version, response))
 
     @router.get("/{rollout_id}")
-    async def get_rollout(rollout_id: RolloutIdPath, principal: Authenticated) -> RolloutView:
-        return view_of(rollout_id, await current(rollout_id))
+    async def get_rollout(
+        rollout_id: RolloutIdPath, principal: Authenticated, versioned: VersionedRead
+    ) -> RolloutView:
+        """The rollout; its ETag is its version, which `If-Match` on a rollback or a resume
+        names."""
+        state, versions = await handlers.load(rollout_id)
+        if state.started is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rollout {rollout_id}")
+        versioned.answer(versions.model)
+        return view_of(rollout_id, state)
 
     @router.post("/{rollout_id}/rollback", status_code=status.HTTP_202_ACCEPTED)
     async def rollback(
-        rollout_id: RolloutIdPath, body: RollbackRequest, principal: Authenticated
+        rollout_id: RolloutIdPath,
+        body: RollbackRequest,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch,
     ) -> RolloutView:
         """Roll back by hand (SRE or release manager, with a reason): 202, the channels act
-        next; `rollback.completed_at` tells when it is done."""
+        next; `rollback.completed_at` tells when it is done. 412 when `If-Match` names another
+        version than the rollout's."""
         await current(rollout_id)
         command = RequestRollback(
             principal.acting_as(_role(principal, ROLLBACK_ROLES)), principal.roles, body.reason
         )
-        _raise_refusal(await handlers.execute(rollout_id, [command]))
-        return view_of(rollout_id, await current(rollout_id))
+        _raise_refusal(await handlers.execute(rollout_id, [command], if_match=if_match))
+        return view_of(rollout_id, await current(rollout_id, response))
 
     @router.post("/{rollout_id}/resume")
-    async def resume(rollout_id: RolloutIdPath, principal: Authenticated) -> RolloutView:
+    async def resume(
+        rollout_id: RolloutIdPath, principal: Authenticated, response: Response, if_match: IfMatch
+    ) -> RolloutView:
+        """Resume a halted rollout (412 when `If-Match` names another version)."""
         await current(rollout_id)
         command = Resume(principal.acting_as(_role(principal, RESUME_ROLES)), principal.roles)
-        _raise_refusal(await handlers.execute(rollout_id, [command]))
-        return view_of(rollout_id, await current(rollout_id))
+        _raise_refusal(await handlers.execute(rollout_id, [command], if_match=if_match))
+        return view_of(rollout_id, await current(rollout_id, response))
 
     @router.get("/{rollout_id}/analysis")
     async def web_metric(rollout_id: RolloutIdPath, principal: Authenticated) -> WebMetric:

@@ -15,11 +15,13 @@ from lts_events.contracts.release.rollout import (
     RollbackAttemptFailed,
     RollbackStarted,
     RolloutPhaseStarted,
+    RolloutRequestRefused,
     rollout_stream,
 )
 from lts_events.contracts.triage import RolloutStrategy
 from lts_events.envelope import Envelope
 from lts_events.event import Event
+from lts_events.http_versions import PreconditionFailed, Tags, Versions, etag, is_stale
 from lts_events.store.port import ConcurrencyError, EventStore, ProcessedMessage, Timer
 from pydantic import ValidationError
 
@@ -32,11 +34,14 @@ from lts_release.rollout.machine import (
     PhaseDue,
     RecordReading,
     Refusal,
+    RequestRollback,
+    Resume,
     RollbackDeadlinePassed,
     RollbackFailed,
     RollbackSucceeded,
     StartRollout,
     decide,
+    refuse_stale,
 )
 from lts_release.rollout.policy import RolloutPolicy, phase_thresholds
 from lts_release.rollout.prometheus import Prometheus
@@ -82,9 +87,11 @@ class RolloutHandlers:
         self.queries = dict(queries or {})
         self.analysis_interval = analysis_interval
 
-    async def load(self, rollout_id: str) -> tuple[RolloutState, int]:
+    async def load(self, rollout_id: str) -> tuple[RolloutState, Versions]:
+        """The rollout and its stream's versions (the read model's is its ETag)."""
         history = await self.store.read_stream(rollout_stream(rollout_id))
-        return fold(recorded.event for recorded in history.events), history.version
+        versions = Versions.of(history.events, audit_only=(RolloutRequestRefused,))
+        return fold(recorded.event for recorded in history.events), versions
 
     async def execute(
         self,
@@ -92,13 +99,21 @@ class RolloutHandlers:
         commands: Sequence[Command],
         origin: Origin = NO_ORIGIN,
         then: Callable[[RolloutState], Sequence[Timer]] | None = None,
+        *,
+        if_match: Tags | None = None,
     ) -> Decided:
         """Decide the commands in order on the current stream and append their events at
         once, with the timers they call for and those `then` asks for the state after them;
-        on a concurrent writer, reload and decide again."""
+        on a concurrent writer, reload and decide again. A request whose `if_match` names
+        another version is refused (recorded, then `PreconditionFailed`), compared again on
+        each reload: a writer appending after the read makes the append fail, never pass."""
         for _ in range(_ATTEMPTS):
-            state, version = await self.load(rollout_id)
-            decided, after = self._decide_all(state, rollout_id, commands)
+            state, versions = await self.load(rollout_id)
+            stale = is_stale(if_match, versions.model)
+            if stale:
+                decided, after = self._refuse_stale(rollout_id, commands, versions.model), state
+            else:
+                decided, after = self._decide_all(state, rollout_id, commands)
             if not decided.outcomes and not origin.answers_something:
                 return decided
             schedule = self.timers_for(rollout_id, decided.events)
@@ -109,14 +124,22 @@ class RolloutHandlers:
                     self.store,
                     rollout_stream(rollout_id),
                     decided.outcomes,
-                    version=version,
+                    version=versions.stream,
                     origin=origin,
                     schedule=schedule,
                 )
             except ConcurrencyError:
                 continue
+            if stale:
+                raise PreconditionFailed(versions.model)
             return decided
         raise ConcurrencyError(rollout_stream(rollout_id), expected="any", actual=-1)
+
+    def _refuse_stale(self, rollout_id: str, commands: Sequence[Command], current: int) -> Decided:
+        request = next(c for c in commands if isinstance(c, Resume | RequestRollback))
+        return refuse_stale(
+            request, etag(current), rollout_id=rollout_id, now=self.clock(), policy=self.policy
+        )
 
     def _decide_all(
         self, state: RolloutState, rollout_id: str, commands: Sequence[Command]

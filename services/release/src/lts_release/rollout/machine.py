@@ -201,6 +201,22 @@ def _refuse(
     return Decided((Outcome(refused, actor, reason),), Refusal(kind, reason))
 
 
+def refuse_stale(
+    request: Resume | RequestRollback,
+    current_etag: str,
+    *,
+    rollout_id: str,
+    now: datetime,
+    policy: RolloutPolicy,
+) -> Decided:
+    """A request whose `If-Match` names another version than `current_etag`."""
+    action: RolloutAction = "resume" if isinstance(request, Resume) else "rollback"
+    why = f"the rollout changed since it was read: it is now {current_etag}; read it again"
+    ctx = _Ctx(rollout_id, now, policy)
+    kind = RefusalKind.PRECONDITION_FAILED
+    return _refuse(ctx, request.actor, request.held_roles, action, kind, why)
+
+
 def _may(held: frozenset[Role], allowed: tuple[Role, ...]) -> bool:
     return bool(held & set(allowed))
 

@@ -75,7 +75,7 @@ class Staging:
         received = await self._receive(upload)
 
         async def attempt() -> tuple[ArtifactStored, bool]:
-            state, version = await load_candidate(self.store, upload.candidate_id)
+            state, versions = await load_candidate(self.store, upload.candidate_id)
             decided = decide.record_upload(state, received, uploaded_by=actor.id, now=self.clock())
             if decided is None:
                 existing = decide.staged_as(state, received.name, received.sbom_for)
@@ -85,7 +85,10 @@ class Staging:
             assert isinstance(decided, ArtifactStored)
             stream = candidate_stream(upload.candidate_id)
             await append(
-                self.store, stream, [Outcome(decided, actor, "artifact uploaded")], version=version
+                self.store,
+                stream,
+                [Outcome(decided, actor, "artifact uploaded")],
+                version=versions.stream,
             )
             return decided, True
 
@@ -116,7 +119,7 @@ class Staging:
         """The candidate's seal and whether this call made it (False: it was sealed before)."""
 
         async def attempt() -> tuple[CandidateSealed, bool]:
-            state, version = await load_candidate(self.store, candidate_id)
+            state, versions = await load_candidate(self.store, candidate_id)
             if state.sealed is not None:
                 return state.sealed, False
             _raise(decide.refuse_seal(state, candidate_id))
@@ -138,7 +141,10 @@ class Staging:
             )
             stream = candidate_stream(candidate_id)
             await append(
-                self.store, stream, [Outcome(sealed, actor, "candidate sealed")], version=version
+                self.store,
+                stream,
+                [Outcome(sealed, actor, "candidate sealed")],
+                version=versions.stream,
             )
             return sealed, True
 

@@ -201,6 +201,7 @@ class RefusalKind(StrEnum):
     FORBIDDEN = "forbidden"  # 403
     NOT_FOUND = "not_found"  # 404
     CONFLICT = "conflict"  # 409
+    PRECONDITION_FAILED = "precondition_failed"  # 412: If-Match names a stale version
 
 
 class BackportRequestRefused(Event):
