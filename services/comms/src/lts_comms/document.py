@@ -265,6 +265,28 @@ def _refusal(
     )
 
 
+def refuse_stale(
+    state: DocumentState,
+    command: Approve | Refuse | SetEmbargo | RequestRelease,
+    current_etag: str,
+    *,
+    now: datetime,
+) -> Decided:
+    """A request whose `If-Match` names another version than `current_etag`."""
+    latest = state.latest
+    refused = DocumentRequestRefused(
+        document_id=latest.document_id if latest else "",
+        actor=command.reviewer.actor,
+        held_roles=tuple(sorted(command.reviewer.roles)),
+        action=_ACTIONS[type(command)],
+        revision=getattr(command, "revision", None),
+        refusal=RefusalKind.PRECONDITION_FAILED,
+        reason=f"the document changed since it was read: it is now {current_etag}; read it again",
+        refused_at=now,
+    )
+    return Decided((refused,), refused)
+
+
 def _why_not(
     state: DocumentState, command: Approve | Refuse | SetEmbargo | RequestRelease, *, now: datetime
 ) -> tuple[RefusalKind, str] | None:

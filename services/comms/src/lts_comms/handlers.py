@@ -19,20 +19,26 @@ from lts_events.contracts.comms.facts import (
 )
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
+from lts_events.http_versions import PreconditionFailed, Tags, etag, is_stale
 from lts_events.store.port import ANY, ConcurrencyError, EventStore, ProcessedMessage, Timer
 
 from lts_comms.document import (
     AUTOMATION,
+    Approve,
     Command,
     Decided,
     DocumentState,
     Draft,
     DraftContent,
     FireEmbargoTimer,
+    Refuse,
+    RequestRelease,
+    SetEmbargo,
     decide,
     embargo_lift_due,
     fold,
     fold_onto,
+    refuse_stale,
 )
 from lts_comms.drafting import Drafter
 from lts_comms.inputs import Facts, facts_of
@@ -55,6 +61,9 @@ class Caller:
 
     actor: Actor
     roles: frozenset[Role]
+
+
+_REQUESTS = (Approve, Refuse, SetEmbargo, RequestRelease)  # a person's, which If-Match may guard
 
 
 class CommsHandlers:
@@ -194,19 +203,26 @@ class CommsHandlers:
         metadata: Metadata,
         *,
         fired_timer: str | None = None,
+        if_match: Tags | None = None,
     ) -> Decided:
         """Decide on the current stream and append (with the embargo timer the new state calls
-        for); on a concurrent writer, reload and decide again."""
+        for); on a concurrent writer, reload and decide again. A request whose `if_match` names
+        another version than the document's (its ETag: the stream version, since the view lists
+        every event) is refused, recorded, then `PreconditionFailed`; it is compared again on
+        each reload, so a writer appending after the read makes it 412, never pass."""
         stream = document_stream(document_id)
         for _ in range(_ATTEMPTS):
             state, version = await self.load(document_id)
             now = self.clock()
-            decided = decide(state, command, now=now)
+            if isinstance(command, _REQUESTS) and is_stale(if_match, version):
+                decided, stale = refuse_stale(state, command, etag(version), now=now), True
+            else:
+                decided, stale = decide(state, command, now=now), False
             if not decided.events and fired_timer is None:
                 return decided
             after = fold_onto(state, decided.events)
             try:
-                await self.store.append(
+                appended = await self.store.append(
                     stream,
                     [NewEvent.of(event, metadata) for event in decided.events],
                     expected_version=version,
@@ -215,6 +231,8 @@ class CommsHandlers:
                 )
             except ConcurrencyError:
                 continue
+            if stale:
+                raise PreconditionFailed(appended.version)
             return decided
         raise ConcurrencyError(stream, expected="any", actual=-1)
 
@@ -232,11 +250,13 @@ class CommsHandlers:
             )
         ]
 
-    async def ask(self, document_id: str, command: Command, caller: Caller) -> Decided:
+    async def ask(
+        self, document_id: str, command: Command, caller: Caller, *, if_match: Tags | None = None
+    ) -> Decided:
         """A person's request; the metadata's reason is what they wrote (comment, reason)."""
         written = getattr(command, "reason", None) or getattr(command, "comment", None)
         metadata = Metadata(actor=caller.actor, reason=written or None)
-        return await self.execute(document_id, command, metadata)
+        return await self.execute(document_id, command, metadata, if_match=if_match)
 
     async def on_timer(self, timer: Timer) -> None:
         document_id = timer.stream_id.removeprefix("document-")

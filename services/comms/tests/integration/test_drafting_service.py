@@ -21,9 +21,12 @@ from lts_events.actors import Role
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.comms.documents import (
     Audience,
+    DocumentApproved,
     DocumentDrafted,
     DocumentReleased,
+    DocumentRequestRefused,
     EmbargoLifted,
+    RefusalKind,
     RevisionCause,
     document_stream,
 )
@@ -269,3 +272,70 @@ async def test_an_embargoed_advisory_is_released_only_after_its_timer(service: R
     )
     refusals = [e.type for e in events if e.type == "lts.comms.document_request_refused"]
     assert refusals == ["lts.comms.document_request_refused"]  # the premature send, recorded
+
+
+async def an_advisory(service: Running, ticket_id: int) -> str:
+    """A drafted security advisory (revision 1); its id."""
+    version, now = f"1.4.{int(service.unique[:6], 16)}", datetime.now(UTC)
+    ticket, rc = facts(ticket_id, version, now)
+    await publish(service, "intake", f"ticket-{ticket_id}", ticket)
+    await publish(service, "release", f"candidate-c-{version}", rc)
+    await document_until(service, f"advisory-{ticket_id}", drafted(1))
+    return f"advisory-{ticket_id}"
+
+
+async def test_a_document_is_sent_with_its_version_and_a_stale_if_match_is_412(
+    service: Running,
+) -> None:
+    advisory = await an_advisory(service, 9)
+    read = await service.client.get(f"/documents/{advisory}", headers=LEAD)
+    tag = read.headers["ETag"]
+
+    unchanged = await service.client.get(
+        f"/documents/{advisory}", headers={**LEAD, "If-None-Match": tag}
+    )
+    stale = await service.client.post(
+        f"/documents/{advisory}/approvals",
+        json={"revision": 1},
+        headers={**LEAD, "If-Match": '"0"'},
+    )
+    current = await service.client.post(
+        f"/documents/{advisory}/approvals",
+        json={"revision": 1},
+        headers={**LEAD, "If-Match": stale.headers["ETag"]},
+    )
+
+    assert tag == f'"{read.json()["history"][-1]["version"]}"'
+    assert (unchanged.status_code, unchanged.headers["ETag"], unchanged.content) == (304, tag, b"")
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    # the refusal is in the document's history, so its ETag moved past it
+    assert stale.headers["ETag"] == stale.json()["etag"] != tag
+    assert current.status_code == 200, current.text
+    history = await service.store.read_stream(document_stream(advisory))
+    refused = [r.event for r in history.events if isinstance(r.event, DocumentRequestRefused)]
+    approvals = [r.event for r in history.events if isinstance(r.event, DocumentApproved)]
+    assert [(r.action, r.refusal) for r in refused] == [
+        ("approve", RefusalKind.PRECONDITION_FAILED)
+    ]
+    assert [a.approved_by for a in approvals] == ["dev-communications_lead"]
+
+
+async def test_of_two_reviews_naming_the_same_version_one_is_done_the_other_412(
+    service: Running,
+) -> None:
+    advisory = await an_advisory(service, 10)
+    tag = (await service.client.get(f"/documents/{advisory}", headers=LEAD)).headers["ETag"]
+
+    answers = await asyncio.gather(
+        *(
+            service.client.post(
+                f"/documents/{advisory}/approvals",
+                json={"revision": 1},
+                headers={**headers, "If-Match": tag},
+            )
+            for headers in (LEAD, SECURITY)
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 412]

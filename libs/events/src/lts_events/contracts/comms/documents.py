@@ -180,6 +180,7 @@ class RefusalKind(StrEnum):
     FORBIDDEN = "forbidden"  # 403: the caller lacks the role
     CONFLICT = "conflict"  # 409: not in this state of the document (e.g. under embargo)
     NOT_FOUND = "not_found"  # 404: no such revision
+    PRECONDITION_FAILED = "precondition_failed"  # 412: If-Match names a stale version
 
 
 DocumentAction = Literal["approve", "refuse", "release", "set_embargo"]
