@@ -37,7 +37,6 @@ class Coalescer:
         self._max_works = max_works
         self._waiting: deque[_Request] = deque()
         self._drain: asyncio.Task[None] | None = None
-        self.batches = 0  # batches run, for the logs and the tests: fewer than requests
 
     async def submit(self, works: Sequence[Work]) -> list[Outcome]:
         """The outcome of each of `works` (one request's commands, kept in one batch and in
@@ -71,7 +70,6 @@ class Coalescer:
     async def _run(self, requests: Sequence[_Request]) -> None:
         if not requests:
             return
-        self.batches += 1
         try:
             outcomes = await self._execute_batch([w for r in requests for w in r.works])
         except asyncio.CancelledError:
