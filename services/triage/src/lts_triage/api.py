@@ -5,7 +5,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.common import Severity
@@ -19,6 +19,7 @@ from lts_events.contracts.triage import (
     RolloutStrategy,
     TriageChecklist,
 )
+from lts_events.http_versions import IfMatch, Tags, VersionedRead, etag
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_triage.domain import (
@@ -187,17 +188,11 @@ def _follow_up_view(state: TicketState, follow_up: FollowUp, due_at: datetime) -
     return FollowUpView(follow_up=follow_up, due_at=due_at, status=status_)
 
 
-def plan_etag(revision: int) -> str:
-    """The plan's ETag: its revision, which a sign-off names (`If-Match`)."""
-    return f'"{revision}"'
-
-
-def revision_of(if_match: str | None) -> int | None:
-    """The revision an `If-Match` names (one strong or weak ETag of ours), None otherwise."""
-    if not if_match:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() else None
+def revision_of(if_match: Tags | None) -> int | None:
+    """The plan revision an `If-Match` names (the newest of those it lists), None for none
+    (`*` names none: a sign-off names what it approves)."""
+    named = [int(tag) for tag in if_match.opaque if tag.isdigit()] if if_match else []
+    return max(named, default=None)
 
 
 def _plan_view(state: TicketState) -> PlanView | None:
@@ -222,28 +217,45 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
     router = APIRouter(prefix="/tickets", tags=["triage"])
     Authenticated = Annotated[Principal, Depends(authenticator)]
 
-    async def current(ticket_id: int) -> TriageView:
-        state, _ = await handlers.load(ticket_id)
+    async def current(ticket_id: int, response: Response | None = None) -> TriageView:
+        """The ticket's triage view; its version (the ETag) goes on `response`."""
+        state, versions = await handlers.load(ticket_id)
         if state.received is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "triage has not received this ticket")
+        if response is not None:
+            response.headers["ETag"] = etag(versions.model)
         return view_of(state)
 
     @router.get("/{ticket_id}/triage")
-    async def get_triage(ticket_id: int, principal: Authenticated) -> TriageView:
-        return await current(ticket_id)
+    async def get_triage(
+        ticket_id: int, principal: Authenticated, versioned: VersionedRead
+    ) -> TriageView:
+        """The ticket's triage; its ETag is the ticket's version, which `If-Match` on a triage,
+        an emergency or a follow-up names (a sign-off names the plan's ETag)."""
+        state, versions = await handlers.load(ticket_id)
+        if state.received is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "triage has not received this ticket")
+        versioned.answer(versions.model)
+        return view_of(state)
 
     @router.get("/{ticket_id}/plan")
-    async def get_plan(ticket_id: int, principal: Authenticated, response: Response) -> PlanView:
+    async def get_plan(
+        ticket_id: int, principal: Authenticated, versioned: VersionedRead
+    ) -> PlanView:
         """The current plan revision; its ETag is what a sign-off names (`If-Match`)."""
         plan = _plan_view((await handlers.load(ticket_id))[0])
         if plan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "this ticket has no backport plan")
-        response.headers["ETag"] = plan_etag(plan.revision)
+        versioned.answer(plan.revision)
         return plan
 
     @router.post("/{ticket_id}/triage")
     async def post_triage(
-        ticket_id: int, body: TriageRequest, principal: Authenticated
+        ticket_id: int,
+        body: TriageRequest,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch,
     ) -> TriageView:
         command = TriageTicket(
             actor=caller(principal.actor_id, principal.roles, TRIAGE_ROLES),
@@ -253,8 +265,8 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
             comment=body.comment,
             held_roles=principal.roles,
         )
-        _raise_refusal(await handlers.execute(ticket_id, command))
-        return await current(ticket_id)
+        _raise_refusal(await handlers.execute(ticket_id, command, if_match=if_match))
+        return await current(ticket_id, response)
 
     @router.post("/{ticket_id}/approvals")
     async def post_approval(
@@ -262,7 +274,7 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
         body: ApprovalRequest,
         principal: Authenticated,
         response: Response,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: IfMatch,
     ) -> TriageView:
         """Sign the plan revision named by `If-Match` (the plan's ETag) or `revision`: a stale
         one is 412, none 428 (both recorded as refusals)."""
@@ -280,15 +292,19 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
 
     @router.post("/{ticket_id}/emergency", status_code=status.HTTP_202_ACCEPTED)
     async def post_emergency(
-        ticket_id: int, body: EmergencyRequest, principal: Authenticated
+        ticket_id: int,
+        body: EmergencyRequest,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch,
     ) -> TriageView:
         command = RequestEmergency(
             actor=caller(principal.actor_id, principal.roles, EMERGENCY_REQUESTERS),
             reason=body.reason,
             held_roles=principal.roles,
         )
-        _raise_refusal(await handlers.execute(ticket_id, command))
-        return await current(ticket_id)
+        _raise_refusal(await handlers.execute(ticket_id, command, if_match=if_match))
+        return await current(ticket_id, response)
 
     @router.post("/{ticket_id}/follow-ups/{follow_up}")
     async def close_follow_up(
@@ -297,6 +313,7 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
         body: FollowUpClose,
         principal: Authenticated,
         response: Response,
+        if_match: IfMatch,
     ) -> TriageView:
         """Close the fast-track's post-facto audit or postmortem: 201 closed, 200 already."""
         command = CloseFollowUp(
@@ -306,10 +323,10 @@ def build_router(handlers: TriageHandlers, authenticator: Authenticator) -> APIR
             summary=body.summary,
             link=body.link,
         )
-        decided = await handlers.execute(ticket_id, command)
+        decided = await handlers.execute(ticket_id, command, if_match=if_match)
         _raise_refusal(decided)
         response.status_code = status.HTTP_201_CREATED if decided.outcomes else status.HTTP_200_OK
-        return await current(ticket_id)
+        return await current(ticket_id, response)
 
     return router
 

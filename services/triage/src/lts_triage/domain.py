@@ -691,6 +691,30 @@ def caller(actor_id: str, held: Iterable[Role], preferred: Sequence[Role]) -> Ac
     return Actor(id=actor_id, role=role)
 
 
+Guarded = TriageTicket | RequestEmergency | CloseFollowUp
+GUARDED = (TriageTicket, RequestEmergency, CloseFollowUp)
+"""The requests whose `If-Match` names the ticket's version (a sign-off names the plan's)."""
+
+
+def refuse_stale(
+    state: TicketState, command: Guarded, current_etag: str, *, now: datetime
+) -> Decided:
+    """A request whose `If-Match` names another version of the ticket than `current_etag`."""
+    if state.received is None:
+        return Decided(refusal=Refusal("not_found", "triage has not received this ticket"))
+    ticket_id = state.received.ticket_id
+    match command:
+        case TriageTicket() | RequestEmergency():
+            action: RefusedAction = "triage" if isinstance(command, TriageTicket) else "emergency"
+            ask = _Ask(ticket_id, command.actor, command.held_roles, action, now=now)
+        case CloseFollowUp():
+            closers = FOLLOW_UP_CLOSERS[command.follow_up]
+            actor = caller(command.actor_id, command.actor_roles, closers)
+            ask = _Ask(ticket_id, actor, command.actor_roles, "close_follow_up", now=now)
+    why = f"the ticket changed since it was read: it is now {current_etag}; read it again"
+    return _refuse(ask, RefusalKind.PRECONDITION_FAILED, why)
+
+
 def _refuse(ask: _Ask, kind: RefusalKind, reason: str) -> Decided:
     """A refusal, recorded (`RequestRefused`: who, what, why) and answered."""
     refused = RequestRefused(

@@ -11,8 +11,10 @@ from lts_events.clock import Clock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import ticket_id_of, ticket_stream
 from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled, TicketOpened
+from lts_events.contracts.triage import ApprovalRefused, RequestRefused
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
+from lts_events.http_versions import PreconditionFailed, Tags, Versions, etag, is_stale
 from lts_events.store.port import (
     ANY,
     NO_STREAM,
@@ -25,6 +27,7 @@ from lts_events.store.port import (
 from lts_events.telemetry import current_traceparent
 
 from lts_triage.domain import (
+    GUARDED,
     Command,
     Decided,
     Outcome,
@@ -34,12 +37,14 @@ from lts_triage.domain import (
     WithdrawAdvisory,
     decide,
     fold,
+    refuse_stale,
 )
 from lts_triage.policy import Policy
 from lts_triage.timers import command_for, timers_for
 
 CONSUMER = "triage"
 _ATTEMPTS = 5
+_AUDIT_ONLY = (RequestRefused, ApprovalRefused)  # records of refused requests: no view shows them
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +77,41 @@ class TriageHandlers:
         self.clock = clock
         self.consumer = consumer
 
-    async def load(self, ticket_id: int) -> tuple[TicketState, int]:
+    async def load(self, ticket_id: int) -> tuple[TicketState, Versions]:
+        """The ticket and its stream's versions (the read model's is its ETag: a recorded
+        refusal is no change of it)."""
         history = await self.store.read_stream(ticket_stream(ticket_id))
-        return fold(recorded.event for recorded in history.events), history.version
+        versions = Versions.of(history.events, audit_only=_AUDIT_ONLY)
+        return fold(recorded.event for recorded in history.events), versions
 
-    async def execute(self, ticket_id: int, command: Command, origin: Origin = Origin()) -> Decided:
-        """Decide on the current stream and append; on a concurrent writer, reload and retry."""
+    async def execute(
+        self,
+        ticket_id: int,
+        command: Command,
+        origin: Origin = Origin(),
+        *,
+        if_match: Tags | None = None,
+    ) -> Decided:
+        """Decide on the current stream and append; on a concurrent writer, reload and retry.
+        A request whose `if_match` names another version of the ticket is refused (recorded,
+        then `PreconditionFailed`), compared again on each reload: a writer appending after the
+        read makes it 412, never pass. (A sign-off names the plan revision instead.)"""
         for _ in range(_ATTEMPTS):
-            state, version = await self.load(ticket_id)
-            decided = decide(state, command, now=self.clock(), policy=self.policy)
+            state, versions = await self.load(ticket_id)
+            now = self.clock()
+            if isinstance(command, GUARDED) and is_stale(if_match, versions.model):
+                current = etag(versions.model)
+                decided, stale = refuse_stale(state, command, current, now=now), True
+            else:
+                decided, stale = decide(state, command, now=now, policy=self.policy), False
             if not decided.outcomes and origin.fired_timer is None and origin.processed is None:
                 return decided
             try:
-                await self._append(ticket_id, decided, version=version, origin=origin)
+                await self._append(ticket_id, decided, version=versions.stream, origin=origin)
             except ConcurrencyError:
                 continue
+            if stale:
+                raise PreconditionFailed(versions.model)
             return decided
         raise ConcurrencyError(ticket_stream(ticket_id), expected="any", actual=-1)
 

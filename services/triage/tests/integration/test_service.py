@@ -4,6 +4,7 @@ HTTP -> PlanApproved."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -181,6 +182,79 @@ async def test_engineer_triage_and_http_approvals_lead_to_plan_approved(
         "release_manager",
         "security_reviewer",
     }
+
+
+CHECKLIST = {
+    "severity": "high",
+    "reproduced": True,
+    "affected_versions": ["1.4.2"],
+    "public_exploit": False,
+    "workaround": False,
+    "api_change": False,
+    "effort": "S",
+    "security": False,
+}
+
+
+async def proposed(service: Running, kafka: str, ticket_id: int) -> str:
+    """A ticket triage received and proposed a severity for; its ETag."""
+    await publish(kafka, service.intake_topic, ticket_opened(ticket_id, datetime.now(UTC)))
+    await consume_until(
+        kafka, service.triage_topic, ticket_stream(ticket_id), has(SeverityProposed.type)
+    )
+    read = await service.client.get(f"/tickets/{ticket_id}/triage", headers=bearer("dev-qa"))
+    return read.headers["ETag"]
+
+
+async def test_a_triage_naming_a_stale_version_is_412_and_recorded_and_the_current_is_done(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    client, engineer = service.client, bearer("dev-triage_engineer")
+    tag = await proposed(service, kafka, ticket_id)
+
+    unchanged = await client.get(
+        f"/tickets/{ticket_id}/triage", headers={**engineer, "If-None-Match": tag}
+    )
+    stale = await client.post(
+        f"/tickets/{ticket_id}/triage", json=CHECKLIST, headers={**engineer, "If-Match": '"1"'}
+    )
+    current = await client.post(
+        f"/tickets/{ticket_id}/triage", json=CHECKLIST, headers={**engineer, "If-Match": tag}
+    )
+    seen = await consume_until(
+        kafka, service.triage_topic, ticket_stream(ticket_id), has(TicketTriaged.type)
+    )
+
+    assert tag != '"1"'
+    assert (unchanged.status_code, unchanged.headers["ETag"]) == (304, tag)
+    assert (stale.status_code, stale.headers["ETag"]) == (412, tag)
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert current.status_code == 200, current.text
+    assert current.headers["ETag"] != tag
+    refusals = [e.event for e in seen if e.type == RequestRefused.type]
+    assert [(r.action, r.refusal.value) for r in refusals] == [  # type: ignore[attr-defined]
+        ("triage", "precondition_failed")
+    ]
+    assert types(seen).count(TicketTriaged.type) == 1
+
+
+async def test_of_two_triages_naming_the_same_version_one_is_done_the_other_412(
+    service: Running, kafka: str, ticket_id: int
+) -> None:
+    tag = await proposed(service, kafka, ticket_id)
+
+    answers = await asyncio.gather(
+        *(
+            service.client.post(
+                f"/tickets/{ticket_id}/triage",
+                json={**CHECKLIST, "severity": severity},
+                headers={**bearer("dev-triage_engineer"), "If-Match": tag},
+            )
+            for severity in ("high", "critical")
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 412]
 
 
 async def test_triage_requires_a_triage_engineer(service: Running, ticket_id: int) -> None:

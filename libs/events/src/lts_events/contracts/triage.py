@@ -389,7 +389,7 @@ class RefusalKind(StrEnum):
 
     FORBIDDEN = "forbidden"  # 403: the caller may not do this
     CONFLICT = "conflict"  # 409: not in this state of the ticket
-    PRECONDITION_FAILED = "precondition_failed"  # 412: a stale plan revision
+    PRECONDITION_FAILED = "precondition_failed"  # 412: a stale plan revision or ticket version
     PRECONDITION_REQUIRED = "precondition_required"  # 428: no plan revision named
 
 
