@@ -51,7 +51,9 @@ async def test_time_to_release_runs_from_opening_to_the_first_release_of_each_li
 async def test_time_to_release_filters_by_severity_and_line(release: ReleaseQueries) -> None:
     critical = await release.time_to_release(Scope(severity="critical"))
     line_13 = await release.time_to_release(Scope(line="1.3"))
+    no_release = await release.time_to_release(Scope(line="9.9"))
 
+    assert [(r.line, r.count, r.p50, r.sla_breaches) for r in no_release] == [("all", 0, None, 0)]
     assert [(r.line, r.count, r.p50) for r in critical] == [
         ("all", 1, 2 * 86_400.0),
         ("1.4", 1, 2 * 86_400.0),
