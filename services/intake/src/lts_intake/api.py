@@ -29,6 +29,7 @@ from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.common import TicketSource
 from lts_events.contracts.intake import TicketOpened
 from lts_events.envelope import Metadata
+from lts_events.http_versions import VersionedRead
 from lts_events.store.port import ProcessedMessage
 from lts_events.telemetry import current_traceparent
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -491,10 +492,14 @@ def build_router(
         )
 
     @router.get("/tickets/{ticket_id}", response_model=TicketView, tags=["tickets"])
-    async def get_ticket(ticket_id: Annotated[int, Path(ge=1, le=2**62)], _: Caller) -> TicketView:
+    async def get_ticket(
+        ticket_id: Annotated[int, Path(ge=1, le=2**62)], _: Caller, versioned: VersionedRead
+    ) -> TicketView:
+        """The ticket; its ETag is the version of its stream the view shows."""
         view = await repository.ticket(ticket_id)
         if view is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ticket_id}")
+        versioned.answer(view.version)
         return view
 
     @router.get("/tickets", response_model=TicketList, tags=["tickets"])
