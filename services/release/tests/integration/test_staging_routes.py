@@ -152,7 +152,9 @@ async def test_upload_seal_download_and_verify(
     again = await client.post(
         f"/candidates/{candidate_id}/artifacts", params={"name": WHEEL}, content=wheel, headers=CI
     )
-    sealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM)
+    stale = await client.post(f"/candidates/{candidate_id}/seal", headers=RM | {"If-Match": '"1"'})
+    tag = (await client.get(f"/candidates/{candidate_id}", headers=RM)).headers["ETag"]
+    sealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM | {"If-Match": tag})
     resealed = await client.post(f"/candidates/{candidate_id}/seal", headers=RM)
     late = await client.post(
         f"/candidates/{candidate_id}/artifacts",
@@ -163,6 +165,8 @@ async def test_upload_seal_download_and_verify(
 
     assert (raw.status_code, multipart.status_code, again.status_code) == (201, 201, 200), raw.text
     assert raw.json()["sha256"] == hashlib.sha256(wheel).hexdigest()
+    assert (stale.status_code, stale.headers["ETag"]) == (412, tag)
+    assert stale.headers["content-type"] == "application/problem+json"
     assert sealed.status_code == 201, sealed.text
     assert resealed.status_code == 200
     assert resealed.json() == sealed.json()

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal, require_role
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed, StagedFile
+from lts_events.http_versions import IfMatch
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 
@@ -105,14 +106,15 @@ def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
 
     @router.post("/candidates/{candidate_id}/seal", status_code=201)
     async def seal_candidate(
-        candidate_id: str, response: Response, principal: Authenticated
+        candidate_id: str, response: Response, principal: Authenticated, if_match: IfMatch
     ) -> SealView:
         """Seal: SHA256SUMS, signatures, manifest, provenance, SBOMs and the offline bundle.
-        Sealing a sealed candidate answers its seal (200)."""
+        Sealing a sealed candidate answers its seal (200). 412 when `If-Match` names another
+        version than the candidate's (`GET /candidates/{id}`'s ETag)."""
         may_seal(principal)
         try:
             sealed, new = await staging.seal(
-                candidate_id, actor=principal.acting_as(Role.RELEASE_MANAGER)
+                candidate_id, actor=principal.acting_as(Role.RELEASE_MANAGER), if_match=if_match
             )
         except StagingRefused as refused:
             raise _http(refused) from None

@@ -15,6 +15,7 @@ from lts_events.clock import Clock
 from lts_events.contracts.release.backports import backport_stream
 from lts_events.contracts.release.candidates import candidate_stream
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
+from lts_events.http_versions import PreconditionFailed, Tags, is_stale
 from lts_events.store.port import ConcurrencyError, EventStore
 
 from lts_release.appending import Outcome, append
@@ -115,11 +116,18 @@ class Staging:
             media_type = sbom.MEDIA_TYPE
         return decide.Received(upload.name, blob.sha256, blob.size, media_type, upload.sbom_for)
 
-    async def seal(self, candidate_id: str, *, actor: Actor) -> tuple[CandidateSealed, bool]:
-        """The candidate's seal and whether this call made it (False: it was sealed before)."""
+    async def seal(
+        self, candidate_id: str, *, actor: Actor, if_match: Tags | None = None
+    ) -> tuple[CandidateSealed, bool]:
+        """The candidate's seal and whether this call made it (False: it was sealed before).
+        `PreconditionFailed` when `if_match` names another version of the candidate: compared
+        on each attempt, whose append expects the version read, so nothing staged after the
+        read is sealed unseen."""
 
         async def attempt() -> tuple[CandidateSealed, bool]:
             state, versions = await load_candidate(self.store, candidate_id)
+            if state.exists and is_stale(if_match, versions.model):
+                raise PreconditionFailed(versions.model)
             if state.sealed is not None:
                 return state.sealed, False
             _raise(decide.refuse_seal(state, candidate_id))
