@@ -132,21 +132,13 @@ RawBatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Sequence["Permanent
 EventBatchHandler = Callable[[Sequence[Inbound[Any]]], Awaitable[Sequence["PermanentError | None"]]]
 
 
-# -- outcomes ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    why: str
+# -- dead letters -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """Why a message can never be processed: it goes to the dead-letter topic with these facts."""
+
     reason: str
     error_type: str
     detail: str
@@ -155,8 +147,6 @@ class DeadLetter:
     def of(reason: str, error: BaseException) -> DeadLetter:
         return DeadLetter(reason, type(error).__name__, str(error)[:2000])
 
-
-Outcome = Handled | Skipped | DeadLetter
 
 UNDECODABLE = "undecodable"
 UNKNOWN_TYPE = "unknown_type"
@@ -184,13 +174,19 @@ def dlq_headers(
 
 
 def _parent_context(headers: Sequence[tuple[str, bytes]]) -> Context | None:
-    """The message's trace context; None (= the current one) when a span of the same trace is
-    already active, e.g. FastStream's telemetry middleware's consumer span."""
+    """The message's trace context, to continue; see `_unless_active`."""
     parent, state = traceparent_from_headers(headers)
-    received = context_from(parent, state)
+    return _unless_active(context_from(parent, state))
+
+
+def _unless_active(received: Context | None) -> Context | None:
+    """`received`, or None (= the current context) when a span of the same trace is already
+    active, e.g. FastStream's telemetry middleware's consumer span."""
     active = trace.get_current_span().get_span_context()
+    if received is None or not active.is_valid:
+        return received
     carried = trace.get_current_span(received).get_span_context()
-    if active.is_valid and (not carried.is_valid or active.trace_id == carried.trace_id):
+    if not carried.is_valid or active.trace_id == carried.trace_id:
         return None
     return received
 
@@ -210,23 +206,22 @@ def ordered_lanes(messages: Sequence[RawMessage]) -> list[list[RawMessage]]:
 
 @dataclass
 class _Route:
+    """How one topic's messages are handled: by a batch handler, of raw messages or of decoded
+    events of `types`. Handlers registered per message (`on`, `on_raw`) are batch handlers of
+    one (`one_by_one`): the runtime splits each Kafka batch into lanes, one per partition and
+    key, handled concurrently, each message in its lane's order as a batch of its own."""
+
     topic: str
-    events: dict[str, Callable[[Inbound[Any]], Awaitable[None]]] = field(default_factory=dict)
-    raw: RawHandler | None = None
-    batch: RawBatchHandler | None = None
-    event_batch: EventBatchHandler | None = None
-    batch_types: frozenset[str] = frozenset()
-    unchecked: set[str] = field(default_factory=set)  # event types handled without is_processed
-    raw_unchecked: bool = False
+    raw: RawBatchHandler | None = None
+    events: EventBatchHandler | None = None
+    types: frozenset[str] = frozenset()
+    one_by_one: bool = False
+    # per-message event handlers by type, and whether the runtime checks `is_processed` first
+    per_event: dict[str, tuple[EventHandler[Any], bool]] = field(default_factory=dict)
 
     @property
     def taken(self) -> bool:
-        return (
-            bool(self.events)
-            or self.raw is not None
-            or self.batch is not None
-            or self.event_batch is not None
-        )
+        return self.raw is not None or self.events is not None
 
 
 class Subscriptions:
@@ -274,28 +269,32 @@ class Subscriptions:
     def on(
         self, event_class: type[E], handler: EventHandler[E], *, append_dedups: bool = False
     ) -> Subscriptions:
-        """`append_dedups=True` when the handler's only lasting effect is an append passing
-        `processed=inbound.processed` (or nothing): the append itself then turns a redelivery
-        into a no-op, and the runtime skips its own is_processed query (one round trip per
-        message). Leave it False for handlers with other effects before or besides the append."""
+        """Handle the events of `event_class` one at a time (a batch of one each; events of
+        one partition and key in order). `append_dedups=True` when the handler's only lasting
+        effect is an append passing `processed=inbound.processed` (or nothing): the append
+        itself then turns a redelivery into a no-op, and the runtime skips its own
+        is_processed query (one round trip per message). Leave it False for handlers with other
+        effects before or besides the append."""
         route = self._route(topic_for_type(event_class.type))
-        if route.raw is not None or route.batch is not None or route.event_batch is not None:
+        if route.taken and not route.per_event:
             raise ValueError(f"topic {route.topic!r} already has a raw or batch handler")
-        route.events[event_class.type] = handler
-        if append_dedups:
-            route.unchecked.add(event_class.type)
+        route.per_event[event_class.type] = (handler, not append_dedups)
+        route.types = frozenset(route.per_event)
+        route.events = partial(self._one_event, route)
+        route.one_by_one = True
         return self
 
     def on_raw(
         self, topic: str, handler: RawHandler, *, append_dedups: bool = False
     ) -> Subscriptions:
-        """`append_dedups` as for `on`, for handlers appending with
-        `ProcessedMessage(consumer, message.message_id)` (or an id derived from it)."""
+        """Handle the messages of `topic` undecoded, one at a time as `on` does. `append_dedups`
+        as for `on`, for handlers appending with `ProcessedMessage(consumer,
+        message.message_id)` (or an id derived from it)."""
         route = self._route(topic)
         if route.taken:
             raise ValueError(f"topic {route.topic!r} already has handlers")
-        route.raw = handler
-        route.raw_unchecked = append_dedups
+        route.raw = partial(self._one_raw, handler, not append_dedups)
+        route.one_by_one = True
         return self
 
     def on_raw_batch(self, topic: str, handler: RawBatchHandler) -> Subscriptions:
@@ -308,7 +307,7 @@ class Subscriptions:
         route = self._route(topic)
         if route.taken:
             raise ValueError(f"topic {route.topic!r} already has handlers")
-        route.batch = handler
+        route.raw = handler
         return self
 
     def on_batch(
@@ -326,62 +325,37 @@ class Subscriptions:
         route = self._route(topics.pop())
         if route.taken:
             raise ValueError(f"topic {route.topic!r} already has handlers")
-        route.event_batch = handler
-        route.batch_types = frozenset(c.type for c in event_classes)
+        route.events = handler
+        route.types = frozenset(c.type for c in event_classes)
         return self
 
     # -- processing (no FastStream here) ----------------------------------------------------
 
-    async def handle(self, message: RawMessage) -> Outcome:
-        """Decide what to do with one message and do it, except publishing to the DLQ."""
-        if not spans_exported():
-            return await self._handle_untraced(message)
-        with tracer.start_as_current_span(
-            f"{message.topic} process",
-            context=_parent_context(message.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.consumer.group.name": self.consumer,
-                "messaging.destination.name": message.topic,
-                "messaging.destination.partition.id": str(message.partition),
-                "messaging.kafka.offset": message.offset,
-                "messaging.message.id": message.message_id,
-            },
-        ) as span:
-            outcome = await self._dispatch(message)
-            if isinstance(outcome, DeadLetter):
-                span.set_status(Status(StatusCode.ERROR, outcome.reason))
-            return outcome
+    async def _one_raw(
+        self, handler: RawHandler, check: bool, messages: Sequence[RawMessage]
+    ) -> list[PermanentError | None]:
+        """A per-message raw handler as a batch handler of one."""
+        [message] = messages
+        processed = ProcessedMessage(self.consumer, message.message_id)
+        if not (check and await self._store.is_processed(processed)):
+            await handler(message)
+        return [None]
 
-    async def _handle_untraced(self, message: RawMessage) -> Outcome:
-        """Without an exporter a span per message is pure cost: continue the message's trace
-        context as it is (so follow-up events and log records carry its trace id)."""
-        parent = _parent_context(message.headers)
-        if parent is None:
-            return await self._dispatch(message)
-        token = attach(parent)
-        try:
-            return await self._dispatch(message)
-        finally:
-            detach(token)
+    async def _one_event(
+        self, route: _Route, inbounds: Sequence[Inbound[Any]]
+    ) -> list[PermanentError | None]:
+        """The per-message event handlers of `route` as a batch handler of one."""
+        [inbound] = inbounds
+        handler, check = route.per_event[inbound.envelope.type]
+        if not (check and await self._store.is_processed(inbound.processed)):
+            await handler(inbound)
+        return [None]
 
-    async def _dispatch(self, message: RawMessage) -> Outcome:
-        route = self._routes.get(message.topic)
-        if route is None:
-            return Skipped(f"no route for topic {message.topic}")
-        if route.raw is not None:
-            check = not route.raw_unchecked
-            return await self._with_retries(lambda: self._call_raw_once(route.raw, message, check))
-        inbound = self._decoded(message, route.events.keys())
-        if not isinstance(inbound, Inbound):
-            return inbound
-        handler = route.events[inbound.envelope.type]
-        check = inbound.envelope.type not in route.unchecked
-        return await self._with_retries(lambda: self._call_once(handler, inbound, check))
-
-    def _decoded(self, message: RawMessage, handled: Collection[str]) -> Inbound[Any] | Outcome:
-        """The message as an event of a `handled` type, or what to do with it instead."""
+    def _decoded(
+        self, message: RawMessage, handled: Collection[str]
+    ) -> Inbound[Any] | DeadLetter | None:
+        """The message as an event of a `handled` type, why it can never be one, or None for
+        an event of a type this consumer does not handle (skipped)."""
         try:
             envelope = Envelope.from_kafka(message.value, message.headers)
         except Exception as error:
@@ -389,7 +363,7 @@ class Subscriptions:
         if not REGISTRY.knows(envelope.type):
             return DeadLetter.of(UNKNOWN_TYPE, UnknownEventType(envelope.type))
         if envelope.type not in handled:
-            return Skipped(f"no handler for {envelope.type}")
+            return None
         try:
             event = envelope.event
         except Exception as error:
@@ -397,36 +371,6 @@ class Subscriptions:
         return Inbound(
             envelope, event, self.consumer, message.topic, message.partition, message.offset
         )
-
-    async def _call_once(
-        self,
-        handler: Callable[[Inbound[Any]], Awaitable[None]],
-        inbound: Inbound[Any],
-        check: bool,
-    ) -> bool:
-        if check and await self._store.is_processed(inbound.processed):
-            return False
-        await handler(inbound)
-        return True
-
-    async def _call_raw_once(
-        self, handler: RawHandler | None, message: RawMessage, check: bool
-    ) -> bool:
-        assert handler is not None
-        processed = ProcessedMessage(self.consumer, message.message_id)
-        if check and await self._store.is_processed(processed):
-            return False
-        await handler(message)
-        return True
-
-    async def _with_retries(self, call: Callable[[], Awaitable[object]]) -> Outcome:
-        try:
-            result = await self._retrying(call)
-        except PermanentError as error:
-            return DeadLetter(PERMANENT, type(error).__name__, error.reason)
-        except Exception as error:
-            return DeadLetter.of(EXHAUSTED, error)
-        return Skipped("already processed") if result is False else Handled()
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """`call`'s result. An infrastructure error (`faults.is_transient`) is waited out
@@ -498,14 +442,14 @@ class Subscriptions:
     async def _handle_event_batch(
         self, route: _Route, messages: Sequence[RawMessage]
     ) -> list[tuple[RawMessage, DeadLetter]]:
-        """Decode a batch (refusing what does not decode as `on` would), then run the route's
-        event batch handler on the events it takes."""
-        assert route.event_batch is not None
+        """Decode a batch (what does not decode goes to the DLQ, events of other types are
+        skipped), then run the route's event batch handler on the events it takes."""
+        assert route.events is not None
         dead: list[tuple[RawMessage, DeadLetter]] = []
         inbounds: list[Inbound[Any]] = []
         sources: dict[int, RawMessage] = {}
         for message in messages:
-            decoded = self._decoded(message, route.batch_types)
+            decoded = self._decoded(message, route.types)
             if isinstance(decoded, Inbound):
                 inbounds.append(decoded)
                 sources[id(decoded)] = message
@@ -513,7 +457,7 @@ class Subscriptions:
                 dead.append((message, decoded))
         if inbounds:
             dead += await self._handle_as_batch(
-                route.event_batch, inbounds, lambda inbound: sources[id(inbound)]
+                route.events, inbounds, lambda inbound: sources[id(inbound)]
             )
         return dead
 
@@ -605,57 +549,86 @@ class Subscriptions:
     async def process_topic_batch(
         self, messages: Sequence[RawMessage]
     ) -> list[tuple[RawMessage, DeadLetter]]:
-        """Handle a batch of one topic: by the topic's batch handler at once, else messages of
-        one (partition, key) lane in order and lanes concurrently. Returns the dead letters."""
+        """Handle a batch of one topic: by the topic's batch handler at once, or, for handlers
+        registered per message, as batches of one, those of one (partition, key) lane in order
+        and lanes concurrently. Returns the dead letters."""
         route = self._routes.get(messages[0].topic) if messages else None
-        if route is not None and (route.batch is not None or route.event_batch is not None):
-            ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
-            if not spans_exported():
-                return await self._whole_batch(route, ordered)
-            parent, links = batch_parent(message.headers for message in ordered)
-            with tracer.start_as_current_span(
-                f"{route.topic} process",
-                context=parent,
-                kind=SpanKind.CONSUMER,
-                links=links,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.consumer.group.name": self.consumer,
-                    "messaging.destination.name": route.topic,
-                    "messaging.batch.message_count": len(ordered),
-                },
-            ) as span:
-                if parent is not None and (traceparent := current_traceparent()):
-                    # in the messages' trace: what they cause continues this span, as a
-                    # message's follow-ups continue its own span in `handle`
-                    ordered = [
-                        replace(m, headers=with_traceparent(m.headers, traceparent))
-                        for m in ordered
-                    ]
-                dead = await self._whole_batch(route, ordered)
-                if dead:
-                    span.set_status(Status(StatusCode.ERROR, f"{len(dead)} dead-lettered"))
-                return dead
+        if route is None:
+            return []
+        if not route.one_by_one:
+            return await self._process(
+                route, sorted(messages, key=lambda m: (m.partition, m.offset))
+            )
         limit = asyncio.Semaphore(self._concurrency)
         failures: list[tuple[RawMessage, DeadLetter]] = []
 
         async def run(lane: Sequence[RawMessage]) -> None:
             async with limit:
-                for raw in lane:
-                    outcome = await self.handle(raw)
-                    if isinstance(outcome, DeadLetter):
-                        failures.append((raw, outcome))
+                for message in lane:
+                    failures.extend(await self._process(route, [message]))
 
         async with asyncio.TaskGroup() as group:
             for lane in ordered_lanes(messages):
                 group.create_task(run(lane))
         return failures
 
+    async def _process(
+        self, route: _Route, ordered: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Handle messages of one topic in (partition, offset) order as one batch, in a consumer
+        span when spans are exported; returns the dead letters."""
+        if not spans_exported():
+            return await self._untraced(route, ordered)
+        parent, links = batch_parent(message.headers for message in ordered)
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.consumer.group.name": self.consumer,
+            "messaging.destination.name": route.topic,
+            "messaging.batch.message_count": len(ordered),
+        }
+        if len(ordered) == 1:
+            [message] = ordered
+            attributes["messaging.destination.partition.id"] = str(message.partition)
+            attributes["messaging.kafka.offset"] = message.offset
+            attributes["messaging.message.id"] = message.message_id
+        with tracer.start_as_current_span(
+            f"{route.topic} process",
+            context=_unless_active(parent),
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes=attributes,
+        ) as span:
+            if parent is not None and (traceparent := current_traceparent()):
+                # in the messages' trace: what they cause continues this span
+                ordered = [
+                    replace(m, headers=with_traceparent(m.headers, traceparent)) for m in ordered
+                ]
+            dead = await self._whole_batch(route, ordered)
+            if dead:
+                span.set_status(Status(StatusCode.ERROR, f"{len(dead)} dead-lettered"))
+            return dead
+
+    async def _untraced(
+        self, route: _Route, ordered: Sequence[RawMessage]
+    ) -> list[tuple[RawMessage, DeadLetter]]:
+        """Without an exporter a span is pure cost. A batch of one continues its message's
+        trace context as it is (so follow-up events and log records carry its trace id); a
+        larger batch's messages keep theirs in their headers, where `Inbound.follow_up` finds
+        it (finding the batch's one trace would cost a header parse per message)."""
+        parent = _parent_context(ordered[0].headers) if len(ordered) == 1 else None
+        if parent is None:
+            return await self._whole_batch(route, ordered)
+        token = attach(parent)
+        try:
+            return await self._whole_batch(route, ordered)
+        finally:
+            detach(token)
+
     async def _whole_batch(
         self, route: _Route, ordered: Sequence[RawMessage]
     ) -> list[tuple[RawMessage, DeadLetter]]:
-        if route.batch is not None:
-            return await self._handle_as_batch(route.batch, ordered, _itself)
+        if route.raw is not None:
+            return await self._handle_as_batch(route.raw, ordered, _itself)
         return await self._handle_event_batch(route, ordered)
 
     async def _dead_letter(self, broker: KafkaBroker, raw: RawMessage, failure: DeadLetter) -> None:

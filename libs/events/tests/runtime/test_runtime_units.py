@@ -18,12 +18,10 @@ from lts_events.consumer import (
     UNDECODABLE,
     UNKNOWN_TYPE,
     DeadLetter,
-    Handled,
     Inbound,
     PermanentError,
     RawMessage,
     RetryPolicy,
-    Skipped,
     Subscriptions,
     dlq_headers,
     ordered_lanes,
@@ -73,6 +71,11 @@ def a_note_message(text: str = "hello", *, event_id: str = "evt-1") -> RawMessag
     )
     _, value, headers = envelope_record(envelope)
     return a_message(value, headers)
+
+
+async def dead_letters(subs: Subscriptions, message: RawMessage) -> list[DeadLetter]:
+    """What the consumer sends to the DLQ of a Kafka batch holding only `message`."""
+    return [failure for _, failure in await subs.process_batch([message])]
 
 
 def subscriptions(store: InMemoryEventStore, **kwargs: object) -> Subscriptions:
@@ -180,9 +183,9 @@ async def test_a_handled_event_reaches_its_handler_with_follow_up_metadata() -> 
     async def on_note(inbound: Inbound[NoteTaken]) -> None:
         seen.append(inbound)
 
-    outcome = await subscriptions(store).on(NoteTaken, on_note).handle(a_note_message())
+    dead = await dead_letters(subscriptions(store).on(NoteTaken, on_note), a_note_message())
 
-    assert outcome == Handled()
+    assert dead == []
     assert seen[0].event == NoteTaken(note_id="n1", text="hello")
     follow_up = seen[0].follow_up(actor=automation("rtunit"))
     assert (follow_up.correlation_id, follow_up.causation_id) == ("corr-1", "evt-1")
@@ -206,11 +209,11 @@ async def test_an_already_processed_message_is_skipped_without_calling_the_handl
         )
 
     subs = subscriptions(store).on(NoteTaken, on_note)
-    await subs.handle(a_note_message())
+    await dead_letters(subs, a_note_message())
 
-    outcome = await subs.handle(a_note_message())
+    dead = await dead_letters(subs, a_note_message())
 
-    assert isinstance(outcome, Skipped)
+    assert dead == []
     assert calls == 1
 
 
@@ -238,9 +241,9 @@ async def test_a_handler_whose_append_dedups_is_called_again_but_appends_once() 
         )
 
     subs = subscriptions(store).on(NoteTaken, on_note, append_dedups=True)
-    await subs.handle(a_note_message())
+    await dead_letters(subs, a_note_message())
 
-    await subs.handle(a_note_message())
+    await dead_letters(subs, a_note_message())
 
     assert calls == 2
     assert queried == []
@@ -248,14 +251,17 @@ async def test_a_handler_whose_append_dedups_is_called_again_but_appends_once() 
 
 
 async def test_a_known_type_without_a_handler_is_skipped() -> None:
+    calls = 0
+
     async def on_erased(inbound: Inbound[NoteErased]) -> None:
-        raise AssertionError("not this one")
+        nonlocal calls
+        calls += 1
 
-    outcome = (
-        await subscriptions(InMemoryEventStore()).on(NoteErased, on_erased).handle(a_note_message())
-    )
+    subs = subscriptions(InMemoryEventStore()).on(NoteErased, on_erased)
 
-    assert isinstance(outcome, Skipped)
+    dead = await dead_letters(subs, a_note_message())
+
+    assert (dead, calls) == ([], 0)
 
 
 @pytest.mark.parametrize(
@@ -282,14 +288,11 @@ async def test_messages_that_can_never_be_processed_are_dead_lettered(
     async def on_note(inbound: Inbound[NoteTaken]) -> None:
         raise AssertionError("must not be called")
 
-    outcome = (
-        await subscriptions(InMemoryEventStore())
-        .on(NoteTaken, on_note)
-        .handle(a_message(value, headers))
-    )
+    subs = subscriptions(InMemoryEventStore()).on(NoteTaken, on_note)
 
-    assert isinstance(outcome, DeadLetter)
-    assert outcome.reason == reason
+    [dead] = await dead_letters(subs, a_message(value, headers))
+
+    assert dead.reason == reason
 
 
 async def test_a_permanent_error_is_dead_lettered_at_once_with_its_reason() -> None:
@@ -300,11 +303,11 @@ async def test_a_permanent_error_is_dead_lettered_at_once_with_its_reason() -> N
         calls += 1
         raise PermanentError("note text is forbidden")
 
-    outcome = (
-        await subscriptions(InMemoryEventStore()).on(NoteTaken, on_note).handle(a_note_message())
-    )
+    subs = subscriptions(InMemoryEventStore()).on(NoteTaken, on_note)
 
-    assert outcome == DeadLetter(PERMANENT, "PermanentError", "note text is forbidden")
+    dead = await dead_letters(subs, a_note_message())
+
+    assert dead == [DeadLetter(PERMANENT, "PermanentError", "note text is forbidden")]
     assert calls == 1
 
 
@@ -317,11 +320,11 @@ async def test_a_concurrency_conflict_is_retried_until_it_succeeds() -> None:
         if attempts < 3:
             raise ConcurrencyError("note-1", expected=1, actual=2)
 
-    outcome = (
-        await subscriptions(InMemoryEventStore()).on(NoteTaken, on_note).handle(a_note_message())
-    )
+    subs = subscriptions(InMemoryEventStore()).on(NoteTaken, on_note)
 
-    assert outcome == Handled()
+    dead = await dead_letters(subs, a_note_message())
+
+    assert dead == []
     assert attempts == 3
 
 
@@ -333,11 +336,11 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_last_atte
         attempts += 1
         raise RuntimeError("database on fire")
 
-    outcome = (
-        await subscriptions(InMemoryEventStore()).on(NoteTaken, on_note).handle(a_note_message())
-    )
+    subs = subscriptions(InMemoryEventStore()).on(NoteTaken, on_note)
 
-    assert outcome == DeadLetter(EXHAUSTED, "RuntimeError", "database on fire")
+    dead = await dead_letters(subs, a_note_message())
+
+    assert dead == [DeadLetter(EXHAUSTED, "RuntimeError", "database on fire")]
     assert attempts == 3
 
 
@@ -420,11 +423,11 @@ async def test_a_raw_handler_gets_foreign_payloads_and_is_skipped_once_processed
         )
 
     subs = subscriptions(store).on_raw(TOPIC, on_alert)
-    first = await subs.handle(a_message(b'{"alert": "disk full"}', []))
+    first = await dead_letters(subs, a_message(b'{"alert": "disk full"}', []))
 
-    again = await subs.handle(a_message(b'{"alert": "disk full"}', []))
+    again = await dead_letters(subs, a_message(b'{"alert": "disk full"}', []))
 
-    assert (first, again) == (Handled(), Skipped("already processed"))
+    assert (first, again) == ([], [])
     assert [m.value for m in seen] == [b'{"alert": "disk full"}']
 
 
@@ -432,13 +435,39 @@ async def test_a_raw_handler_refusing_a_payload_sends_it_to_the_dlq() -> None:
     async def on_alert(message: RawMessage) -> None:
         raise PermanentError("not an alert")
 
-    outcome = (
-        await subscriptions(InMemoryEventStore())
-        .on_raw(TOPIC, on_alert)
-        .handle(a_message(b"<xml/>", []))
-    )
+    subs = subscriptions(InMemoryEventStore()).on_raw(TOPIC, on_alert)
 
-    assert outcome == DeadLetter(PERMANENT, "PermanentError", "not an alert")
+    dead = await dead_letters(subs, a_message(b"<xml/>", []))
+
+    assert dead == [DeadLetter(PERMANENT, "PermanentError", "not an alert")]
+
+
+async def test_a_per_message_handler_keeps_the_order_of_each_partition_and_key() -> None:
+    seen: list[tuple[str, int]] = []
+
+    async def on_note(inbound: Inbound[NoteTaken]) -> None:
+        seen.append((inbound.event.text, inbound.offset))
+
+    def note(key: str, offset: int) -> RawMessage:
+        _, value, headers = envelope_record(
+            Envelope(
+                id=f"n-{offset}",
+                source="lts-flow/rtunit",
+                type=NoteTaken.type,
+                data={"note_id": key, "text": key},
+            )
+        )
+        return RawMessage.of(
+            value=value, headers=headers, key=key.encode(), topic=TOPIC, partition=0, offset=offset
+        )
+
+    batch = [note("b", 4), note("a", 3), note("b", 2), note("a", 1)]
+    dead = await subscriptions(InMemoryEventStore()).on(NoteTaken, on_note).process_batch(batch)
+
+    assert dead == []
+    assert sorted(seen) == [("a", 1), ("a", 3), ("b", 2), ("b", 4)]
+    assert [o for t, o in seen if t == "a"] == [1, 3]
+    assert [o for t, o in seen if t == "b"] == [2, 4]
 
 
 def _raw(partition: int, offset: int, key: bytes | None) -> RawMessage:
