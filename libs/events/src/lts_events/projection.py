@@ -92,8 +92,9 @@ class ProjectionRunner:
         return total
 
     async def behind(self) -> bool:
-        """Whether a settled event is not applied yet (one index probe)."""
-        return bool(await self._store.read_all(after=await self.checkpoint(), limit=1))
+        """Whether a committed event is not applied yet: one still held back by the barrier (an
+        older transaction on the server is open) is not applied either, so it counts."""
+        return await self._store.count_after(after=await self.checkpoint()) > 0
 
     async def hold(self, db: asyncpg.Connection) -> Checkpoint:
         """Lock the checkpoint in `db`'s transaction (other runners wait until it ends)."""
