@@ -88,6 +88,14 @@ def _digest(*parts: bytes) -> str:
     return hashed.hexdigest()
 
 
+def _precondition(scope: Scope) -> tuple[bytes, ...]:
+    """The request's `If-Match`, part of what the key stands for: a 412 is kept like any
+    answer, so a resend naming the version read since is another request (422 under the same
+    key), not a replay of the 412. Absent, nothing: fingerprints kept before stay valid."""
+    if_match = _header(scope, b"if-match")
+    return () if if_match is None else (b"if-match", if_match)
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -121,7 +129,7 @@ class IdempotencyKeys:
             scope.get("query_string", b""),
             _header(scope, b"authorization") or b"",
         )
-        fingerprint = _digest(_header(scope, b"content-type") or b"", body)
+        fingerprint = _digest(_header(scope, b"content-type") or b"", body, *_precondition(scope))
         table = f'"{store.schema}".idempotency_keys'
         answer = await self._reserve(store, table, caller, key, fingerprint)
         if isinstance(answer, Replay):

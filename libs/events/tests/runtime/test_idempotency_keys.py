@@ -128,6 +128,22 @@ async def test_a_key_reused_for_another_body_is_422_and_another_caller_has_its_o
     assert await _orders(app) == 2
 
 
+async def test_a_key_reused_with_another_if_match_is_422_not_a_replay(
+    service: tuple[FastAPI, asyncio.Event, list[int]],
+) -> None:
+    app, _, _ = service
+    async with client(app) as alice:
+        first = {"Idempotency-Key": "k", "If-Match": '"3"'}
+        await alice.post("/orders", json={"item": "a"}, headers=first)
+        again = await alice.post("/orders", json={"item": "a"}, headers=first)
+        reread = {"Idempotency-Key": "k", "If-Match": '"4"'}
+        renamed = await alice.post("/orders", json={"item": "a"}, headers=reread)
+
+    assert again.headers["idempotent-replayed"] == "true"
+    assert renamed.status_code == 422
+    assert await _orders(app) == 1
+
+
 async def test_a_copy_racing_the_first_request_gets_409_and_is_not_carried_out(
     service: tuple[FastAPI, asyncio.Event, list[int]],
 ) -> None:
