@@ -720,11 +720,13 @@ async def test_concurrent_appends_to_many_streams_are_written_together_each_on_i
     assert (await postgres_store.verify()).ok
 
 
-async def test_concurrent_consumer_appends_without_timers_share_one_transaction(
-    postgres_store: PostgresEventStore,
+@pytest.mark.parametrize("consumer", [True, False], ids=["consumer", "plain-writer"])
+async def test_concurrent_appends_without_timers_share_one_transaction(
+    postgres_store: PostgresEventStore, consumer: bool
 ) -> None:
     """The group commit really writes a group with one statement (before a fix, appends without
-    timers made that statement fail and fell back, unseen, to one statement each)."""
+    timers made that statement fail and fell back, unseen, to one statement each), for a
+    consumer's appends and a plain writer's (HTTP, tools) alike."""
     streams = [a_stream() for _ in range(10)]
 
     results = await asyncio.gather(
@@ -733,7 +735,7 @@ async def test_concurrent_consumer_appends_without_timers_share_one_transaction(
                 stream,
                 noted(f"{n}"),
                 expected_version=NO_STREAM,
-                processed=ProcessedMessage("intake", f"m-{stream}"),
+                processed=ProcessedMessage("intake", f"m-{stream}") if consumer else None,
             )
             for n, stream in enumerate(streams)
         )

@@ -177,10 +177,12 @@ class PostgresEventStore:
         )
         guess = self._heads.guess(stream_id, expected_version)
         version = 0
-        if guess is not None and processed is not None and fired_timer is None:
-            # A consumer's append with a known head: join the appends other lanes of the batch
-            # make meanwhile in one statement (group commit). Measured: it pays for a consumer's
-            # many small appends; plain writers (HTTP, tools) are faster on their own statements.
+        if guess is not None and fired_timer is None:
+            # An append with a known head: join the appends other tasks (a consumer's lanes,
+            # concurrent requests) make meanwhile in one statement (group commit): one round
+            # trip, one transaction and one WAL flush for the lot. Measured on the durable
+            # server, 8 writers: client and server CPU per event halved at 1 event per append,
+            # 15% less at 50 (docs/performance.md, "Store").
             version, previous = guess
             chained = chain(stream_id, events, head_version=version, head_hash=previous)
             pending = _Pending(stream_id, version, chained, processed, schedule, statement)
