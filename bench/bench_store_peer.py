@@ -7,17 +7,29 @@ every event a place in one total order that readers follow (its notification id;
 and transaction-id barrier), each event's version checked by a unique key. Its writers are
 threads (the library is synchronous, psycopg 3 with its pool of 8). The peer stores the same
 bytes as ours: the event's JSON data and metadata. `ratio` = ours / peer; the raw-insert baseline
-of bench_store gives the absolute scale."""
+of bench_store gives the absolute scale.
+
+Both sides share this machine's cores with PostgreSQL (and, here, other engineers' jobs), so
+each row also gives the CPU each side costs per event: this process's (`*_cpu_us_per_event`)
+and its PostgreSQL backends' (`*_server_cpu_us_per_event`, from /proc when the server runs on
+this machine; the backends are found by their application name). Those move far less with the
+machine's load than events/s do."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from lts_events.store.postgres import PostgresEventStore
@@ -34,6 +46,57 @@ from bench.bench_store import (
     _timed,
     sample,
 )
+
+PEER_APPLICATION = "bench-peer-eventsourcing"
+
+
+class ServerCpu:
+    """CPU seconds used so far by the PostgreSQL backends of an application name, read from
+    /proc (None when a backend's process is not visible here: the server runs elsewhere)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._ticks = os.sysconf("SC_CLK_TCK")
+
+    async def by_backend(self, application: str) -> dict[int, float] | None:
+        rows = await self._conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", application
+        )
+        return _cpu_seconds([pid for (pid,) in rows], self._ticks)
+
+
+def _cpu_seconds(pids: list[int], ticks: int) -> dict[int, float] | None:
+    """User + system CPU seconds of each process so far (None when one is not visible here)."""
+    used = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def _spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """Seconds between two `by_backend` readings (a backend started meanwhile counts whole)."""
+    if before is None or after is None:
+        return None
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+@contextlib.contextmanager
+def _libpq_application_name(name: str) -> Iterator[None]:
+    """Connections libpq opens meanwhile (psycopg: the peer's pool) carry `name`."""
+    before = os.environ.get("PGAPPNAME")
+    os.environ["PGAPPNAME"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PGAPPNAME"]
+        else:
+            os.environ["PGAPPNAME"] = before
 
 
 def _datastore(database_url: str, schema: str) -> PostgresDatastore:
@@ -84,52 +147,88 @@ def _peer_writer(recorder: PostgresApplicationRecorder, batch: int) -> Writer:
     return write
 
 
-async def _alternate(ours: Writer, peer: Writer) -> dict[str, tuple[float, float]]:
-    """Events/s and this process's CPU microseconds per event of each, in alternating rounds."""
-    totals = {"ours": [0, 0.0, 0.0], "peer": [0, 0.0, 0.0]}
+Side = tuple[str, Writer, str]  # name, writer, application name of its PostgreSQL sessions
+
+
+@dataclass
+class _Totals:
+    events: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float | None = 0.0  # None: not measurable here
+
+    def add(self, events: int, seconds: float, cpu: float, server_cpu: float | None) -> None:
+        self.events += events
+        self.seconds += seconds
+        self.cpu += cpu
+        if self.server_cpu is not None:
+            self.server_cpu = None if server_cpu is None else self.server_cpu + server_cpu
+
+    def per_event_us(self, seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / max(self.events, 1) * 1e6, 1)
+
+
+async def _alternate(sides: tuple[Side, Side], server: ServerCpu) -> dict[str, _Totals]:
+    """Events, seconds, this process's CPU seconds and its PostgreSQL backends' of each side,
+    summed over alternating rounds."""
+    totals = {name: _Totals() for name, *_ in sides}
     for _ in range(ROUNDS):
-        for name, writer in (("ours", ours), ("peer", peer)):
-            for i, value in enumerate(await _timed(writer)):
-                totals[name][i] += value
-    return {
-        name: (events / seconds, cpu / max(events, 1) * 1e6)
-        for name, (events, seconds, cpu) in totals.items()
-    }
+        for name, writer, application in sides:
+            before = await server.by_backend(application)
+            events, seconds, cpu = await _timed(writer)
+            after = await server.by_backend(application)
+            totals[name].add(events, seconds, cpu, _spent(before, after))
+    return totals
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
     del kafka_bootstrap_servers
     tag = uuid.uuid4().hex[:8]
     ours_schema, peer_schema = f"bench_peer_{tag}_ours", f"bench_peer_{tag}_es"
+    ours_application = f"lts-{ours_schema}"  # what PostgresEventStore names its sessions
     store = await PostgresEventStore.connect(database_url, schema=ours_schema, pool_size=WRITERS)
+    monitor = await asyncpg.connect(database_url)
     datastore: Any = None
     results: list[dict[str, object]] = []
     try:
         async with store.engine.begin() as connection:
             await connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{peer_schema}"')
-        datastore = _datastore(database_url, peer_schema)
-        recorder = PostgresApplicationRecorder(datastore, events_table_name="stored_events")
-        await asyncio.to_thread(recorder.create_table)
-        for batch in (1, 50):
-            await _timed(_store_writer(store, f"warm{batch}", batch))
-            await _timed(_peer_writer(recorder, batch))
-            measured = await _alternate(
-                _store_writer(store, f"b{batch}", batch), _peer_writer(recorder, batch)
-            )
-            (ours, ours_cpu), (peer, peer_cpu) = measured["ours"], measured["peer"]
-            results.append(
-                {
-                    **_row(f"store_append_peer_b{batch}", ours, peer),
-                    "baseline_is": "eventsourcing PostgresApplicationRecorder",
-                    "batch": batch,
-                    "writers": WRITERS,
-                    "ours_cpu_us_per_event": round(ours_cpu, 1),
-                    "peer_cpu_us_per_event": round(peer_cpu, 1),
-                }
-            )
+        with _libpq_application_name(PEER_APPLICATION):
+            datastore = _datastore(database_url, peer_schema)
+            recorder = PostgresApplicationRecorder(datastore, events_table_name="stored_events")
+            await asyncio.to_thread(recorder.create_table)
+            for batch in (1, 50):
+                await _timed(_store_writer(store, f"warm{batch}", batch))
+                await _timed(_peer_writer(recorder, batch))
+                measured = await _alternate(
+                    (
+                        ("ours", _store_writer(store, f"b{batch}", batch), ours_application),
+                        ("peer", _peer_writer(recorder, batch), PEER_APPLICATION),
+                    ),
+                    ServerCpu(monitor),
+                )
+                ours, peer = measured["ours"], measured["peer"]
+                results.append(
+                    {
+                        **_row(
+                            f"store_append_peer_b{batch}",
+                            ours.events / ours.seconds,
+                            peer.events / peer.seconds,
+                        ),
+                        "baseline_is": "eventsourcing PostgresApplicationRecorder",
+                        "batch": batch,
+                        "writers": WRITERS,
+                        "ours_cpu_us_per_event": ours.per_event_us(ours.cpu),
+                        "peer_cpu_us_per_event": peer.per_event_us(peer.cpu),
+                        "ours_server_cpu_us_per_event": ours.per_event_us(ours.server_cpu),
+                        "peer_server_cpu_us_per_event": peer.per_event_us(peer.server_cpu),
+                        "load_average": round(os.getloadavg()[0], 1),
+                    }
+                )
     finally:
         if datastore is not None:
             datastore.close()
+        await monitor.close()
         async with store.engine.begin() as connection:
             for schema in (ours_schema, peer_schema):
                 await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
