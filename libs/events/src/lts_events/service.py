@@ -35,6 +35,7 @@ from lts_events.idempotency import IdempotencyKeys
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.leadership import Leadership
 from lts_events.logging import setup_logging
+from lts_events.problems import install_problem_answers
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchoring import ChainAnchors, signing_key
@@ -169,6 +170,7 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     _add_probes(app, spec, runtime, registry)
     for candidate in may_be_transient():
         app.add_exception_handler(candidate, _unavailable)
+    install_problem_answers(app)
     app.add_exception_handler(PreconditionFailed, answer_precondition_failed)
     return app
 

@@ -20,9 +20,7 @@ from fastapi import (
     Response,
     status,
 )
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from lts_events.actors import Actor, Role
 from lts_events.auth import Authenticator, Principal
@@ -30,6 +28,7 @@ from lts_events.contracts.common import TicketSource
 from lts_events.contracts.intake import TicketOpened
 from lts_events.envelope import Metadata
 from lts_events.http_versions import VersionedRead
+from lts_events.problems import validation_answer
 from lts_events.store.port import ProcessedMessage
 from lts_events.telemetry import current_traceparent
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -137,23 +136,9 @@ class LimitedRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as error:
-                return _unprocessable(error)
+                return validation_answer(error)
 
         return limited
-
-
-class _AsciiJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
-
-
-def _unprocessable(error: RequestValidationError) -> Response:
-    """FastAPI's 422 body, written with ASCII escapes: an error echoes the input, and a lone
-    surrogate (valid JSON, "\\ud800") cannot be encoded as UTF-8, which made the 422 a 500."""
-    return _AsciiJSONResponse(
-        {"detail": jsonable_encoder(error.errors())},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )
 
 
 def _secret_matches(given: str | None, secret: SecretStr) -> bool:

@@ -100,7 +100,7 @@ async def test_a_bad_request_in_a_burst_gets_its_422_and_the_others_their_ticket
 
     bad = responses.pop(7)
     assert bad.status_code == 422, bad.text
-    assert [e["loc"] for e in bad.json()["detail"]] == [["body", "alerts", 0, "startsAt"]]
+    assert [e["loc"] for e in bad.json()["errors"]] == [["body", "alerts", 0, "startsAt"]]
     assert [r.status_code for r in responses] == [200] * (BURST - 1)
     assert sorted(r.json()["results"][0]["ticket_id"] for r in responses) == list(range(1, BURST))
 

@@ -196,5 +196,5 @@ async def test_a_lone_surrogate_is_refused_with_a_422_naming_where_not_a_500(
     )
 
     assert response.status_code == 422, response.text
-    assert loc in [e["loc"] for e in response.json()["detail"]]
+    assert loc in [e["loc"] for e in response.json()["errors"]]
     assert await service.recorded() == []

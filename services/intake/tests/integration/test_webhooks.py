@@ -156,7 +156,7 @@ async def test_an_osv_record_that_fails_validation_gets_a_field_level_422(servic
     )
 
     assert response.status_code == 422
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"] == ["body", 0, "modified"]
 
 
@@ -390,7 +390,7 @@ async def test_a_report_without_a_title_gets_a_field_level_422(service: Running)
     )
 
     assert response.status_code == 422
-    assert ["body", "title"] in [e["loc"] for e in response.json()["detail"]]
+    assert ["body", "title"] in [e["loc"] for e in response.json()["errors"]]
 
 
 async def test_a_report_without_a_token_is_refused(service: Running) -> None:
