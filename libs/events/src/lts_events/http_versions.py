@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Response, status
-from fastapi.responses import JSONResponse
 
 from lts_events.envelope import RecordedEvent
 from lts_events.event import Event
+from lts_events.problems import problem
 
 # an entity-tag, weak or strong (its quoted text may hold commas), or leniently a bare token
 # such as `7`; `*` is a bare token. What lies between them (commas, spaces) is skipped.
@@ -108,17 +108,11 @@ class PreconditionFailed(HTTPException):
 async def answer_precondition_failed(request: Request, error: Exception) -> Response:
     """The app's answer to `PreconditionFailed`: RFC 9457 problem+json with the ETag."""
     assert isinstance(error, PreconditionFailed)
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": "Precondition Failed",
-            "status": error.status_code,
-            "detail": error.detail,
-            "etag": etag(error.current),
-        },
-        status_code=error.status_code,
-        headers=error.headers,
-        media_type="application/problem+json",
+    return problem(
+        error.status_code,
+        str(error.detail),
+        headers=dict(error.headers or {}),
+        etag=etag(error.current),
     )
 
 

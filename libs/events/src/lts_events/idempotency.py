@@ -20,9 +20,11 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lts_events.problems import problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -118,9 +120,10 @@ class IdempotencyKeys:
             await self._app(scope, receive, send)
             return
         key = raw_key.decode("latin-1")
-        problem = key_problem(key)
-        if problem is not None:
-            await _send_problem(send, Refuse(400, f"header Idempotency-Key: {problem}"))
+        unusable = key_problem(key)
+        if unusable is not None:
+            refusal = Refuse(400, f"header Idempotency-Key: {unusable}")
+            await _send_problem(scope, receive, send, refusal)
             return
         body = await _read_body(receive)
         caller = _digest(
@@ -135,7 +138,7 @@ class IdempotencyKeys:
         if isinstance(answer, Replay):
             await _send_replay(send, answer)
         elif isinstance(answer, Refuse):
-            await _send_problem(send, answer)
+            await _send_problem(scope, receive, send, answer)
         else:
             await self._run(scope, _replaying(body, receive), send, store, table, caller, key)
 
@@ -269,20 +272,6 @@ async def _send_replay(send: Send, replay: Replay) -> None:
     await send({"type": "http.response.body", "body": replay.body})
 
 
-async def _send_problem(send: Send, refusal: Refuse) -> None:
-    titles = {400: "Bad Request", 409: "Conflict", 422: "Unprocessable Content"}
-    document: dict[str, Any] = {
-        "type": "about:blank",
-        "title": titles.get(refusal.status, "Error"),
-        "status": refusal.status,
-        "detail": refusal.detail,
-    }
-    body = json.dumps(document).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if refusal.status == 409:
-        headers.append((b"retry-after", b"1"))
-    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _send_problem(scope: Scope, receive: Receive, send: Send, refusal: Refuse) -> None:
+    headers = {"Retry-After": "1"} if refusal.status == 409 else None
+    await problem(refusal.status, refusal.detail, headers=headers)(scope, receive, send)

@@ -35,7 +35,7 @@ from lts_events.idempotency import IdempotencyKeys
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.leadership import Leadership
 from lts_events.logging import setup_logging
-from lts_events.problems import install_problem_answers
+from lts_events.problems import install_problem_answers, problem
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchoring import ChainAnchors, signing_key
@@ -186,16 +186,10 @@ async def _unavailable(request: Request, error: Exception) -> Response:
         "request refused while a dependency is unavailable",
         extra={"path": request.url.path, "error": describe(error)},
     )
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": f"a dependency is unavailable: {describe(error)}; retry later",
-        },
-        status_code=503,
+    return problem(
+        503,
+        f"a dependency is unavailable: {describe(error)}; retry later",
         headers={"Retry-After": "5"},
-        media_type="application/problem+json",
     )
 
 
