@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, Response, status
+from fastapi import Depends, Header, HTTPException, Response, status
 
 from lts_events.envelope import RecordedEvent
 from lts_events.event import Event
-from lts_events.problems import problem
+from lts_events.problems import Problem
 
 # an entity-tag, weak or strong (its quoted text may hold commas), or leniently a bare token
 # such as `7`; `*` is a bare token. What lies between them (commas, spaces) is skipped.
@@ -92,8 +92,8 @@ class Versions:
         return cls(events[-1].stream_version if events else 0, model)
 
 
-class PreconditionFailed(HTTPException):
-    """412 naming the current ETag (the service answers it as problem+json)."""
+class PreconditionFailed(Problem):
+    """412 naming the current ETag, in the `ETag` header and the problem's `etag` member."""
 
     def __init__(self, current: int) -> None:
         tag = etag(current)
@@ -101,19 +101,9 @@ class PreconditionFailed(HTTPException):
             status.HTTP_412_PRECONDITION_FAILED,
             f"If-Match names a version that is not the current one ({tag}); read again",
             headers={"ETag": tag},
+            etag=tag,
         )
         self.current = current
-
-
-async def answer_precondition_failed(request: Request, error: Exception) -> Response:
-    """The app's answer to `PreconditionFailed`: RFC 9457 problem+json with the ETag."""
-    assert isinstance(error, PreconditionFailed)
-    return problem(
-        error.status_code,
-        str(error.detail),
-        headers=dict(error.headers or {}),
-        etag=etag(error.current),
-    )
 
 
 def _if_match(if_match: Annotated[str | None, Header()] = None) -> Tags | None:

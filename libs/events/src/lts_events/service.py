@@ -30,7 +30,6 @@ from lts_events.auth import Authenticator
 from lts_events.clock import Clock, system_clock
 from lts_events.consumer import Subscriptions
 from lts_events.faults import Outage, describe, is_transient, may_be_transient
-from lts_events.http_versions import PreconditionFailed, answer_precondition_failed
 from lts_events.idempotency import IdempotencyKeys
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.leadership import Leadership
@@ -171,7 +170,6 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     for candidate in may_be_transient():
         app.add_exception_handler(candidate, _unavailable)
     install_problem_answers(app)
-    app.add_exception_handler(PreconditionFailed, answer_precondition_failed)
     return app
 
 

@@ -19,12 +19,12 @@ from lts_events.http_versions import (
     Tags,
     VersionedRead,
     Versions,
-    answer_precondition_failed,
     etag,
     is_not_modified,
     is_stale,
     parse_tags,
 )
+from lts_events.problems import install_problem_answers
 
 
 def test_a_version_is_a_strong_quoted_etag() -> None:
@@ -122,7 +122,7 @@ def test_an_empty_stream_is_version_zero() -> None:
 
 def _app() -> FastAPI:
     app = FastAPI()
-    app.add_exception_handler(PreconditionFailed, answer_precondition_failed)
+    install_problem_answers(app)
     current = 7
 
     @app.get("/things/{thing}")

@@ -1,6 +1,7 @@
 """HTTP routes: authenticate, validate, call the shell. The review and embargo rules are the
 domain's (`document.py`, `review.py`, `embargo.py`); a refused request is recorded there and
-answered here with its status (403, 404, 409; 412 for a stale `If-Match`) as problem+json.
+raised here as an `HTTPException` with its status (403, 404, 409; 412 for a stale `If-Match`),
+which the host answers as problem+json like every service's errors (`lts_events.problems`).
 
 (No `from __future__ import annotations` here: FastAPI must see the local `Annotated` aliases.)"""
 
@@ -8,7 +9,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
-from fastapi.responses import JSONResponse
 from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.comms.documents import Audience, DocumentKind, document_stream
@@ -204,6 +204,3 @@ def _lists_fix(facts: dict[str, object], version: str) -> bool:
     return isinstance(fixed_in, list) and any(
         isinstance(f, dict) and f.get("fixed") == version for f in fixed_in
     )
-
-
-__all__ = ["JSONResponse", "build_router"]

@@ -15,6 +15,7 @@ from lts_events.actors import Actor, Role
 from lts_events.auth import Authenticator, Principal, require_role
 from lts_events.contracts.release.ci import CiStatus, Gate
 from lts_events.envelope import Metadata
+from lts_events.problems import LimitedBodyRoute, Problem
 from lts_events.telemetry import current_traceparent
 from pydantic import BaseModel, ConfigDict, SecretStr
 from starlette.datastructures import UploadFile
@@ -25,7 +26,6 @@ from lts_release.ci.observation import Observation
 from lts_release.ci.recorder import CiRecorder, Recorded
 from lts_release.ci.reports import ReportKind, Upload
 from lts_release.config import Settings
-from lts_release.problems import Problem, ProblemRoute
 
 UPLOAD_ROLES = (Role.AUTOMATION, Role.QA, Role.SECURITY_REVIEWER, Role.RELEASE_MANAGER)
 
@@ -54,7 +54,7 @@ class Recording(BaseModel):
 def build_ci_router(
     recorder: CiRecorder, *, authenticator: Authenticator, settings: Settings
 ) -> APIRouter:
-    router = APIRouter(route_class=ProblemRoute.limited(settings.ci_max_report_bytes))
+    router = APIRouter(route_class=LimitedBodyRoute.of(settings.ci_max_report_bytes))
     may_upload = require_role(*UPLOAD_ROLES)
 
     def uploader(principal: Annotated[Principal, Depends(authenticator)]) -> Principal:

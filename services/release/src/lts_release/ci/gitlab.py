@@ -108,7 +108,7 @@ def observe(payload: Mapping[str, Any]) -> list[Observation]:
     )
     observations = [first]
     for index, build in enumerate(hook.builds or ()):
-        where = f"builds[{index}]"
+        where = f"builds.{index}"
         observations.append(
             replace(
                 first,

@@ -61,13 +61,13 @@ def status_of(counts: TestCounts) -> CiStatus:
 
 def _suites(report: JUnitXml) -> Iterator[tuple[TestSuite, str]]:
     for index, suite in enumerate(report):
-        yield from _nested(suite, f"testsuite[{index}]")
+        yield from _nested(suite, f"testsuite.{index}")
 
 
 def _nested(suite: TestSuite, where: str) -> Iterator[tuple[TestSuite, str]]:
     yield suite, where
     for index, inner in enumerate(suite.testsuites()):  # type: ignore[no-untyped-call]
-        yield from _nested(inner, f"{where}.testsuite[{index}]")
+        yield from _nested(inner, f"{where}.testsuite.{index}")
 
 
 def _counts(suite: TestSuite, where: str) -> SuiteCounts:

@@ -20,11 +20,11 @@ from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal, require_role
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed, StagedFile
 from lts_events.http_versions import IfMatch
+from lts_events.problems import Problem
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 
 from lts_release.candidate import CandidateState
-from lts_release.problems import Problem, ProblemRoute
 from lts_release.staging.decide import RefusalKind
 from lts_release.staging.digests import CHUNK, is_sha256_hex
 from lts_release.staging.service import Staging, StagingRefused, Upload
@@ -72,8 +72,8 @@ class StagingView(_View):
 
 
 def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
-    # Problem details (RFC 9457) naming the field; bodies stream into the store, never buffered.
-    router = APIRouter(tags=["staging"], route_class=ProblemRoute.limited(None))
+    # Bodies stream into the store, never buffered: no body limit of the route's own here.
+    router = APIRouter(tags=["staging"])
     Authenticated = Annotated[Principal, Depends(authenticator)]
     may_upload = require_role(*UPLOADERS)
     may_seal = require_role(Role.RELEASE_MANAGER)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
 from lts_events.contracts.release.ci import CiResultRecorded, ci_stream
+from lts_events.problems import install_problem_answers
 from lts_events.store.memory import InMemoryEventStore
 from lts_release.ci.gates import GateMap
 from lts_release.ci.recorder import CiRecorder
@@ -55,6 +56,7 @@ async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
         clock=FrozenClock(datetime(2026, 12, 4, tzinfo=UTC)),
     )
     app = FastAPI()
+    install_problem_answers(app)  # as the host does
     app.include_router(
         build_ci_router(recorder, authenticator=Authenticator.from_settings(), settings=settings)
     )
@@ -208,7 +210,7 @@ async def test_a_malformed_report_is_422_naming_the_field(api: Api) -> None:
     assert [a.status_code for a in (truncated, bad_level, bad_commit, no_branch)] == [422] * 4
     assert truncated.json()["field"] == "body"
     assert "line 11" in truncated.json()["detail"]
-    assert bad_level.json()["field"] == "body.runs[0].results[0].level"
+    assert bad_level.json()["field"] == "body.runs.0.results.0.level"
     assert bad_commit.json()["field"] == "query.commit"
     assert no_branch.json()["field"] == "query.branch"
     assert await api.recorded("release-lts/v1.4") == []

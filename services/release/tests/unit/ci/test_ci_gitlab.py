@@ -74,7 +74,7 @@ def test_an_unknown_job_status_is_refused_naming_the_job() -> None:
     with pytest.raises(BadInput) as refused:
         gitlab.observe(hook)
 
-    assert refused.value.field == "builds[2].status"
+    assert refused.value.field == "builds.2.status"
 
 
 def test_other_hooks_and_tag_pipelines_are_ignored() -> None:

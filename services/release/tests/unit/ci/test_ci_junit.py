@@ -93,7 +93,7 @@ def test_a_suite_time_that_is_no_number_is_refused_naming_the_suite() -> None:
     with pytest.raises(BadInput) as refused:
         junit.parse(report)
 
-    assert refused.value.field == "testsuite[0].time"
+    assert refused.value.field == "testsuite.0.time"
 
 
 def test_a_summary_only_suite_counts_by_its_attributes() -> None:

@@ -80,4 +80,4 @@ def test_a_vulnerability_without_id_is_refused_naming_it() -> None:
     with pytest.raises(BadInput) as refused:
         pip_audit.vulnerabilities_of(report)
 
-    assert refused.value.field == "dependencies[1].vulns[0].id"
+    assert refused.value.field == "dependencies.1.vulns.0.id"

@@ -79,7 +79,7 @@ def test_an_unknown_level_is_refused_naming_the_result() -> None:
     with pytest.raises(BadInput) as refused:
         sarif.findings_of(log)
 
-    assert refused.value.field == "runs[0].results[0].level"
+    assert refused.value.field == "runs.0.results.0.level"
 
 
 def test_another_sarif_version_is_refused_naming_the_field() -> None:
@@ -99,7 +99,7 @@ def test_a_result_without_message_is_refused_naming_it() -> None:
     with pytest.raises(BadInput) as refused:
         sarif.findings_of(log)
 
-    assert refused.value.field == "runs[0].results[0].message"
+    assert refused.value.field == "runs.0.results.0.message"
 
 
 def test_not_json_is_refused() -> None:
