@@ -14,7 +14,8 @@ import asyncpg
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.store import ProcessedMessage
-from lts_events.store.port import ANY, AppendResult, SqlEventStore, StreamAppend
+from lts_events.store.port import ANY, AppendResult, StreamAppend
+from lts_events.store.postgres import PostgresEventStore
 from pydantic import ValidationError
 
 from lts_metrics import audit
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class AuditLog:
-    def __init__(self, store: SqlEventStore) -> None:
+    def __init__(self, store: PostgresEventStore) -> None:
         self._store = store
         self._s = identifier(store.schema)
 

@@ -215,6 +215,42 @@ async def test_a_digest_mismatch_is_refused_and_nothing_is_stored(
     assert await staged_events(service, candidate_id) == []
 
 
+async def test_an_upload_with_a_stale_if_match_is_412_and_stores_nothing(
+    service: Running, unique: str, ticket_id: int, stage_data_dir: Path
+) -> None:
+    candidate_id = await open_candidate(service, unique, ticket_id)
+    client = service.client
+    tag = (await client.get(f"/candidates/{candidate_id}", headers=RM)).headers["ETag"]
+    blobs = stage_data_dir / "blobs"
+    before = sorted(p for p in blobs.rglob("*") if p.is_file())
+
+    async def upload(if_match: str) -> httpx.Response:
+        return await client.post(
+            f"/candidates/{candidate_id}/artifacts",
+            params={"name": WHEEL},
+            content=a_wheel(),
+            headers=CI | {"If-Match": if_match},
+        )
+
+    stale = await upload(f'"{int(tag.strip(chr(34))) + 1}"')
+    stored_after_stale = sorted(p for p in blobs.rglob("*") if p.is_file())
+    events_after_stale = await staged_events(service, candidate_id)
+    fresh = await upload(tag)
+
+    assert (stale.status_code, stale.headers.get("ETag"), stale.json().get("etag")) == (
+        412,
+        tag,
+        tag,
+    )
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert stored_after_stale == before
+    assert events_after_stale == []
+    assert fresh.status_code == 201, fresh.text
+    assert [type(e).__name__ for e in await staged_events(service, candidate_id)] == [
+        "ArtifactStored"
+    ]
+
+
 async def test_roles_and_unknown_candidates_are_refused(service: Running) -> None:
     client = service.client
 

@@ -304,6 +304,56 @@ async def test_only_a_release_manager_publishes_and_only_what_is_sealed(
 
 
 @pytest.mark.timeout(240)
+async def test_a_stale_if_match_publishes_and_withdraws_nothing_and_is_recorded(
+    publishing: Running, package_index: PackageIndex, builds: Any, project: str, unique: str
+) -> None:
+    line = f"8.{int(unique[:5], 16)}"
+    candidate_id = await open_candidate(publishing, line, f"{line}.1", (16,))
+    await stage_and_seal(publishing, candidate_id, builds.wheel(project, f"{line}.1"))
+    client = publishing.client
+    sealed = (await client.get(f"/candidates/{candidate_id}", headers=MANAGER)).headers["ETag"]
+    before_seal = f'"{int(sealed.strip(chr(34))) - 1}"'
+    on_index = f"{simple_url_for(package_index.url)}{project}/"
+
+    stale_publish = await client.post(
+        f"/candidates/{candidate_id}/publish", headers=MANAGER | {"If-Match": before_seal}
+    )
+    async with httpx.AsyncClient(timeout=30) as outside:
+        index_after_stale = await outside.get(on_index)
+    published_after_stale = await events_of(publishing, candidate_id, ChannelPublished)
+    published = await client.post(
+        f"/candidates/{candidate_id}/publish", headers=MANAGER | {"If-Match": sealed}
+    )
+    current = (await client.get(f"/candidates/{candidate_id}", headers=MANAGER)).headers["ETag"]
+    stale_withdraw = await client.post(
+        f"/candidates/{candidate_id}/withdraw",
+        json={"reason": "canary failed"},
+        headers=SRE | {"If-Match": sealed},
+    )
+    withdrawn_after_stale = await events_of(publishing, candidate_id, ReleaseYanked)
+    withdrawn = await client.post(
+        f"/candidates/{candidate_id}/withdraw",
+        json={"reason": "canary failed"},
+        headers=SRE | {"If-Match": current},
+    )
+
+    assert (stale_publish.status_code, stale_publish.headers.get("ETag")) == (412, sealed)
+    assert stale_publish.headers["content-type"] == "application/problem+json"
+    assert stale_publish.json()["etag"] == sealed
+    assert index_after_stale.status_code == 404  # nothing uploaded to the package index
+    assert published_after_stale == []
+    assert published.status_code == 201, published.text  # the refusal did not move the ETag
+    assert (stale_withdraw.status_code, stale_withdraw.headers.get("ETag")) == (412, current)
+    assert withdrawn_after_stale == []
+    assert withdrawn.status_code == 200, withdrawn.text
+    refusals = await events_of(publishing, candidate_id, PublicationRefused)
+    assert [(r.action, r.rule) for r in refusals] == [
+        ("publish", PublicationRule.PRECONDITION_FAILED),
+        ("withdraw", PublicationRule.PRECONDITION_FAILED),
+    ]
+
+
+@pytest.mark.timeout(240)
 async def test_a_rollback_withdraws_the_version_from_every_channel_once(
     publishing: Running, builds: Any, project: str, unique: str
 ) -> None:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from lts_events.actors import Role
 from lts_events.auth import Authenticator, Principal
 from lts_events.contracts.release.publication import PublicationRule, ReleasePublished
+from lts_events.http_versions import IfMatch
 from pydantic import BaseModel, ConfigDict, Field
 
 from lts_release.channels.release_page import ReleasePageChannel
@@ -30,6 +31,7 @@ _STATUS = {
     PublicationRule.NOT_SEALED: status.HTTP_409_CONFLICT,
     PublicationRule.WITHDRAWN: status.HTTP_409_CONFLICT,
     PublicationRule.NOT_PUBLISHED: status.HTTP_409_CONFLICT,
+    PublicationRule.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
 }
 RETRY_AFTER_SECONDS = "30"
 
@@ -82,10 +84,16 @@ def build_router(
 
     @router.post("/candidates/{candidate_id}/publish", status_code=status.HTTP_201_CREATED)
     async def publish(
-        candidate_id: str, request: Request, response: Response, principal: Authenticated
+        candidate_id: str,
+        request: Request,
+        response: Response,
+        principal: Authenticated,
+        if_match: IfMatch,
     ) -> ReleasePublished:
         """Publish a sealed candidate to the package index and the release page (release
-        manager). Publishing again answers the same `ReleasePublished` (200) and sends nothing."""
+        manager). Publishing again answers the same `ReleasePublished` (200) and sends nothing.
+        412 (recorded, nothing sent) when `If-Match` names another version than the
+        candidate's (`GET /candidates/{id}`'s ETag)."""
         base_url = page_url or f"{str(request.base_url).rstrip('/')}/releases/"
         try:
             published, new = await publication.publish(
@@ -93,6 +101,7 @@ def build_router(
                 actor_id=principal.actor_id,
                 roles=principal.roles,
                 base_url=base_url,
+                if_match=if_match,
             )
         except CandidateNotFound as missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(missing)) from None
@@ -106,14 +115,19 @@ def build_router(
 
     @router.post("/candidates/{candidate_id}/withdraw")
     async def withdraw(
-        candidate_id: str, body: WithdrawRequest, principal: Authenticated
+        candidate_id: str, body: WithdrawRequest, principal: Authenticated, if_match: IfMatch
     ) -> list[WithdrawnView]:
         """Yank the published version where a channel can, mark it unsafe on the others
-        (release manager or SRE; a rollback does it on its own)."""
+        (release manager or SRE; a rollback does it on its own). 412 (recorded, no channel
+        asked) when `If-Match` names another version than the candidate's."""
         actor = principal.acting_as(_acting_role(principal, WITHDRAWERS))
         try:
             done = await publication.withdraw(
-                candidate_id, actor=actor, reason=body.reason, roles=principal.roles
+                candidate_id,
+                actor=actor,
+                reason=body.reason,
+                roles=principal.roles,
+                if_match=if_match,
             )
         except CandidateNotFound as missing:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(missing)) from None

@@ -62,6 +62,14 @@ def may_publish(view: PublicationView, roles: Iterable[Role]) -> Refusal | None:
     return None
 
 
+def stale(current_etag: str) -> Refusal:
+    """A publish or withdraw whose `If-Match` names another version than `current_etag`."""
+    return Refusal(
+        PublicationRule.PRECONDITION_FAILED,
+        f"If-Match names another version than the candidate's ({current_etag}); read again",
+    )
+
+
 def may_withdraw(view: PublicationView, roles: Iterable[Role]) -> Refusal | None:
     if not WITHDRAWERS & set(roles):
         return Refusal(PublicationRule.ROLE, "only a release manager or an SRE withdraws")

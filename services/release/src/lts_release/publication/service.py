@@ -20,6 +20,7 @@ from lts_events.contracts.release.publication import (
     PublicationRule,
     ReleasePublished,
 )
+from lts_events.http_versions import PreconditionFailed, Tags, Versions, etag, is_stale
 from lts_events.store.port import ANY, ConcurrencyError, EventStore
 from packaging.version import Version
 
@@ -42,6 +43,7 @@ from lts_release.publication.decide import (
     previous_safe_version,
     release_published,
     sealed_release,
+    stale,
     withdrawal_events,
 )
 
@@ -111,10 +113,33 @@ class Publication:
     baselines: Mapping[str, Version] = field(default_factory=dict)
 
     async def candidate(self, candidate_id: str) -> CandidateState:
-        state, _ = await load_candidate(self.store, candidate_id)
+        state, _ = await self._existing(candidate_id)
+        return state
+
+    async def _existing(self, candidate_id: str) -> tuple[CandidateState, Versions]:
+        state, versions = await load_candidate(self.store, candidate_id)
         if not state.exists:
             raise CandidateNotFound(f"no candidate {candidate_id}")
-        return state
+        return state, versions
+
+    async def _precondition(
+        self,
+        candidate_id: str,
+        if_match: Tags | None,
+        current: int,
+        *,
+        actor_id: str,
+        roles: frozenset[Role],
+        action: Literal["publish", "withdraw"],
+    ) -> None:
+        """Refuse (recorded, then 412) a request whose `If-Match` names another version. The
+        channels act on the outside before anything is appended, so the version is compared
+        when the candidate is read, before any channel is asked: not atomically with the
+        appends, which a concurrent publish or withdraw makes harmless (channels skip what
+        they hold, `ReleasePublished` is appended once)."""
+        if is_stale(if_match, current):
+            await self._refused(candidate_id, actor_id, roles, action, stale(etag(current)))
+            raise PreconditionFailed(current)
 
     async def publish(
         self,
@@ -123,10 +148,20 @@ class Publication:
         actor_id: str,
         roles: Iterable[Role],
         base_url: str | None = None,
+        if_match: Tags | None = None,
     ) -> tuple[ReleasePublished, bool]:
-        """Publish the sealed candidate to every channel; the event and whether it is new."""
+        """Publish the sealed candidate to every channel; the event and whether it is new.
+        `PreconditionFailed` (recorded) when `if_match` names another version."""
         held = frozenset(roles)
-        state = await self.candidate(candidate_id)
+        state, versions = await self._existing(candidate_id)
+        await self._precondition(
+            candidate_id,
+            if_match,
+            versions.model,
+            actor_id=actor_id,
+            roles=held,
+            action="publish",
+        )
         view = view_of(state)
         refusal = may_publish(view, held)
         if refusal is not None:
@@ -232,10 +267,20 @@ class Publication:
         actor: Actor,
         reason: str,
         roles: Iterable[Role] | None = None,
+        if_match: Tags | None = None,
     ) -> Withdrawal:
         """Yank the published version where a channel can, mark it unsafe elsewhere. `roles`
-        are the HTTP caller's (checked); None for the service's own rollback."""
-        state = await self.candidate(candidate_id)
+        are the HTTP caller's (checked); None for the service's own rollback.
+        `PreconditionFailed` (recorded) when `if_match` names another version."""
+        state, versions = await self._existing(candidate_id)
+        await self._precondition(
+            candidate_id,
+            if_match,
+            versions.model,
+            actor_id=actor.id,
+            roles=frozenset(roles or ()),
+            action="withdraw",
+        )
         view = view_of(state)
         refusal = (
             may_withdraw(view, roles)

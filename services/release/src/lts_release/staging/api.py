@@ -84,16 +84,18 @@ def build_router(staging: Staging, authenticator: Authenticator) -> APIRouter:
         request: Request,
         response: Response,
         principal: Authenticated,
+        if_match: IfMatch,
         name: Annotated[str | None, Query(max_length=255)] = None,
         sha256: Annotated[str | None, Query(description="Declared SHA-256, hex")] = None,
         sbom_for: Annotated[str | None, Query(max_length=255)] = None,
     ) -> ArtifactView:
-        """Store an artifact (or CI's SBOM of one, `sbom_for`) in the candidate."""
+        """Store an artifact (or CI's SBOM of one, `sbom_for`) in the candidate. 412, nothing
+        stored, when `If-Match` names another version than the candidate's."""
         may_upload(principal)
         upload = await _upload_of(request, candidate_id, name, sha256, sbom_for)
         actor = principal.acting_as(_role(principal))
         try:
-            stored, new = await staging.upload(upload, actor=actor)
+            stored, new = await staging.upload(upload, actor=actor, if_match=if_match)
         except DigestMismatch as mismatch:
             raise Problem(422, f"sha256: {mismatch}; nothing was stored", field="sha256") from None
         except TooLarge as error:

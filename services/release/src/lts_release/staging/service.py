@@ -15,7 +15,7 @@ from lts_events.clock import Clock
 from lts_events.contracts.release.backports import backport_stream
 from lts_events.contracts.release.candidates import candidate_stream
 from lts_events.contracts.release.staging import ArtifactStored, CandidateSealed
-from lts_events.http_versions import PreconditionFailed, Tags, is_stale
+from lts_events.http_versions import PreconditionFailed, Tags, Versions, is_stale
 from lts_events.store.port import ConcurrencyError, EventStore
 
 from lts_release.appending import Outcome, append
@@ -69,14 +69,21 @@ class Staging:
         state, _ = await load_candidate(self.store, candidate_id)
         return state
 
-    async def upload(self, upload: Upload, *, actor: Actor) -> tuple[ArtifactStored, bool]:
-        """The stored artifact and whether it is new (False: the same bytes were staged)."""
-        state, _ = await load_candidate(self.store, upload.candidate_id)
+    async def upload(
+        self, upload: Upload, *, actor: Actor, if_match: Tags | None = None
+    ) -> tuple[ArtifactStored, bool]:
+        """The stored artifact and whether it is new (False: the same bytes were staged).
+        `PreconditionFailed` when `if_match` names another version of the candidate: compared
+        before any byte is stored, and again on each attempt, whose append expects the
+        version read."""
+        state, versions = await load_candidate(self.store, upload.candidate_id)
+        _precondition(state, versions, if_match)
         _raise(decide.refuse_upload(state, upload.candidate_id, upload.name, upload.sbom_for))
         received = await self._receive(upload)
 
         async def attempt() -> tuple[ArtifactStored, bool]:
             state, versions = await load_candidate(self.store, upload.candidate_id)
+            _precondition(state, versions, if_match)
             decided = decide.record_upload(state, received, uploaded_by=actor.id, now=self.clock())
             if decided is None:
                 existing = decide.staged_as(state, received.name, received.sbom_for)
@@ -126,8 +133,7 @@ class Staging:
 
         async def attempt() -> tuple[CandidateSealed, bool]:
             state, versions = await load_candidate(self.store, candidate_id)
-            if state.exists and is_stale(if_match, versions.model):
-                raise PreconditionFailed(versions.model)
+            _precondition(state, versions, if_match)
             if state.sealed is not None:
                 return state.sealed, False
             _raise(decide.refuse_seal(state, candidate_id))
@@ -196,6 +202,13 @@ def _sealed_event(
         sealed_by=sealed_by,
         sealed_at=at,
     )
+
+
+def _precondition(state: CandidateState, versions: Versions, if_match: Tags | None) -> None:
+    """412 when `if_match` names another version of an existing candidate (an unknown one is
+    the decision's 404). Staging records no refusals: nothing of the candidate changed."""
+    if state.exists and is_stale(if_match, versions.model):
+        raise PreconditionFailed(versions.model)
 
 
 def _raise(refusal: decide.Refusal | None) -> None:

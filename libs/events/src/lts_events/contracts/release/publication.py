@@ -14,7 +14,9 @@ error a retry cannot fix (refused credentials, a different file under the same n
 Withdrawing a version (a rollback, or a release manager) is `ReleaseYanked` on each channel
 that can yank and `ReleaseMarkedUnsafe` for the others: recorded on our side, shown on the
 release page, and never the line's safe version again. Refused requests are
-`PublicationRefused`. Who and why are also in each event's metadata (actor, reason).
+`PublicationRefused`, a publish or withdraw whose `If-Match` names another version than the
+candidate's too (checked before any channel is asked). Who and why are also in each event's
+metadata (actor, reason).
 
 `ticket_ids` name every ticket the release ships, for their audit timelines."""
 
@@ -156,6 +158,7 @@ class PublicationRule(StrEnum):
     NOT_SEALED = "sealed-candidates-only"
     WITHDRAWN = "withdrawn-versions-stay-withdrawn"
     NOT_PUBLISHED = "published-versions-only"
+    PRECONDITION_FAILED = "if-match-names-the-current-version"  # 412: a stale If-Match
 
 
 class PublicationRefused(Event):
