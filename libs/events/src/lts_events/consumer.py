@@ -504,7 +504,8 @@ class Subscriptions:
     def _subscriber_function(self, broker: KafkaBroker) -> Callable[..., Awaitable[None]]:
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
-            batch = records if isinstance(records, tuple) else (records,)
+            # a tuple from aiokafka, a list from faststream's TestKafkaBroker (unit tests)
+            batch = records if isinstance(records, tuple | list) else (records,)
             raws = [
                 RawMessage.of(
                     value=record.value,

@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
 import asyncpg
 
 from lts_events.envelope import RecordedEvent
 from lts_events.faults import Outage, is_transient
 from lts_events.store.migrate import checked_schema
-from lts_events.store.port import Checkpoint, EventStore
+from lts_events.store.port import Checkpoint, SqlEventStore
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +31,8 @@ Apply = Callable[[asyncpg.Connection, Sequence[RecordedEvent]], Awaitable[None]]
 given, in the transaction that then moves the checkpoint: never commit on it."""
 
 
-class ProjectionStore(EventStore, Protocol):
-    """An event store whose schema can hold the projection's tables (`PostgresEventStore`)."""
-
-    @property
-    def schema(self) -> str: ...
-
-    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
-
-
 class ProjectionRunner:
-    def __init__(
-        self, store: ProjectionStore, name: str, apply: Apply, *, batch: int = 1000
-    ) -> None:
+    def __init__(self, store: SqlEventStore, name: str, apply: Apply, *, batch: int = 1000) -> None:
         self._store = store
         self.name = name
         self._apply = apply

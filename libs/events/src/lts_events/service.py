@@ -38,7 +38,7 @@ from lts_events.problems import install_problem_answers, problem
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchoring import ChainAnchors, signing_key
-from lts_events.store.port import Timer
+from lts_events.store.port import EventStore, SqlEventStore, Timer
 from lts_events.store.postgres import PostgresEventStore
 from lts_events.telemetry import instrument_http, instrument_sql, setup_telemetry
 from lts_events.timers import TimerLoop
@@ -51,17 +51,32 @@ LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """What a service's builders get: its store, the broker, time, auth and settings."""
+    """What a service's builders get: its store, the broker, time, auth and settings. The
+    store comes by its port (`EventStore`), so a shell built from it runs on the in-memory
+    store in unit tests; `database` is for the services that also keep SQL tables."""
 
     name: str
-    store: PostgresEventStore
+    store: EventStore
     broker: KafkaBroker
     clock: Clock
     authenticator: Authenticator
     settings: RuntimeSettings
+    # The same store as PostgreSQL (`SqlEventStore`: its schema, a SQLAlchemy engine, and
+    # transactions shared with appends), for a service that keeps tables of its own next to
+    # its events (intake, metrics): `needs_database`. None on the in-memory store.
+    database: SqlEventStore | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     background: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     leader_work: list[tuple[str, LoopFactory]] = field(default_factory=list, repr=False)
+
+    def needs_database(self) -> SqlEventStore:
+        """`database`, for a service that cannot run without its SQL tables."""
+        if self.database is None:
+            raise RuntimeError(
+                f"the {self.name} service keeps SQL tables next to its events: "
+                "it runs on the PostgreSQL store only"
+            )
+        return self.database
 
     def run_in_background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
         """Run `work` (a service's own loop: an export every replica keeps) while the service
@@ -212,6 +227,7 @@ async def _start(
     context = ServiceContext(
         name=spec.name,
         store=store,
+        database=store,
         broker=broker,
         clock=system_clock,
         authenticator=Authenticator.from_settings(),

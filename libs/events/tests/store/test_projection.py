@@ -12,8 +12,8 @@ import pytest
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
-from lts_events.projection import ProjectionRunner, ProjectionStore
-from lts_events.store.port import NO_STREAM, Checkpoint, StreamAppend
+from lts_events.projection import ProjectionRunner
+from lts_events.store.port import NO_STREAM, Checkpoint, SqlEventStore, StreamAppend
 from lts_events.store.postgres import PostgresEventStore
 
 
@@ -176,7 +176,7 @@ async def test_a_running_projection_stops_when_cancelled_even_mid_read(
     postgres_store: PostgresEventStore, steps: SeenSteps
 ) -> None:
     store = CutOffMidRead(postgres_store)
-    runner = ProjectionRunner(cast("ProjectionStore", store), "steps", steps.apply)
+    runner = ProjectionRunner(cast("SqlEventStore", store), "steps", steps.apply)
     task = asyncio.create_task(runner.run(idle=0.01))
     await asyncio.wait_for(store.reading.wait(), timeout=10)
 

@@ -19,9 +19,9 @@ from lts_events.store.port import (
     NO_STREAM,
     ConcurrencyError,
     ProcessedMessage,
+    SqlEventStore,
     StreamAppend,
 )
-from lts_events.store.postgres import PostgresEventStore
 
 from lts_intake.claims import Claim, ClaimRequest
 from lts_intake.domain import Context, TicketState, decide, evolve, fold
@@ -83,7 +83,7 @@ class _Planned:
 
 @dataclass
 class Intake:
-    store: PostgresEventStore
+    store: SqlEventStore
     repository: IntakeRepository
     clock: Clock
     policy: IntakePolicy = field(default_factory=IntakePolicy)

@@ -23,10 +23,11 @@ TICKET_VIEWS = "intake.tickets"
 def build(context: ServiceContext) -> ServiceParts:
     """One intake shell shared by the HTTP inputs and the alert consumer."""
     settings = Settings()
-    repository = IntakeRepository(context.store.engine, schema=context.store.schema)
-    releases = RecentReleases(context.store.engine, schema=context.store.schema)
+    database = context.needs_database()  # claims and ticket views commit with the appends
+    repository = IntakeRepository(database.engine, schema=database.schema)
+    releases = RecentReleases(database.engine, schema=database.schema)
     intake = Intake(
-        store=context.store,
+        store=database,
         repository=repository,
         clock=context.clock,
         policy=settings.policy(),
@@ -49,7 +50,7 @@ def build(context: ServiceContext) -> ServiceParts:
         events back)."""
         await repository.create_tables()
         await releases.create_tables()
-        views = ProjectionRunner(context.store, TICKET_VIEWS, repository.apply_within)
+        views = ProjectionRunner(database, TICKET_VIEWS, repository.apply_within)
         await views.catch_up()
         context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
 

@@ -14,8 +14,7 @@ import asyncpg
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.store import ProcessedMessage
-from lts_events.store.port import ANY, AppendResult, StreamAppend
-from lts_events.store.postgres import PostgresEventStore
+from lts_events.store.port import ANY, AppendResult, SqlEventStore, StreamAppend
 from pydantic import ValidationError
 
 from lts_metrics import audit
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class AuditLog:
-    def __init__(self, store: PostgresEventStore) -> None:
+    def __init__(self, store: SqlEventStore) -> None:
         self._store = store
         self._s = identifier(store.schema)
 

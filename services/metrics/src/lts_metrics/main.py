@@ -32,30 +32,31 @@ def build(ctx: ServiceContext) -> ServiceParts:
     """The audit log consumer, the analysts' API and dashboard, the projections (on the
     leader) and the Prometheus export (on every replica), built once."""
     settings = MetricsSettings()
-    queries = MetricsQueries(ctx.store.engine, schema=ctx.store.schema)
-    adoption = AdoptionQueries(ctx.store.engine, schema=ctx.store.schema)
-    release = ReleaseQueries(ctx.store.engine, schema=ctx.store.schema)
+    database = ctx.needs_database()  # the audit envelopes, figures and projections
+    queries = MetricsQueries(database.engine, schema=database.schema)
+    adoption = AdoptionQueries(database.engine, schema=database.schema)
+    release = ReleaseQueries(database.engine, schema=database.schema)
     inbox = AdoptionInbox(ctx.store)
     projections = ProjectionEngine(
-        ctx.store, ctx.store.engine, schema=ctx.store.schema, batch=settings.projection_batch
+        database, database.engine, schema=database.schema, batch=settings.projection_batch
     )
     forget_telemetry_clients()
-    audit_log = AuditLog(ctx.store)
+    audit_log = AuditLog(database)
     subscriptions = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
         subscriptions.on_raw_batch(topic, audit_log.on_batch)
     subscriptions.on_raw(settings.adoption_topic, inbox.on_downloads)
 
     async def on_start() -> None:
-        async with ctx.store.engine.begin() as conn:
+        async with database.engine.begin() as conn:
             await ensure_schema(
                 conn,
-                schema=ctx.store.schema,
+                schema=database.schema,
                 analyst_role=settings.analyst_role,
                 analyst_password=settings.analyst_password,
                 analyst_statement_timeout=settings.analyst_statement_timeout_seconds,
             )
-        export = PrometheusExport(ctx.store.engine, schema=ctx.store.schema)
+        export = PrometheusExport(database.engine, schema=database.schema)
         ctx.registry.register(export)
         ctx.run_when_leading(
             lambda: projections.runner.run(idle=settings.projection_idle_seconds),

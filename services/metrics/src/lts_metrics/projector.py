@@ -20,9 +20,9 @@ from uuid import UUID
 import asyncpg
 from lts_events._fast import gc_paused
 from lts_events.envelope import RecordedEvent
-from lts_events.projection import ProjectionRunner, ProjectionStore
+from lts_events.projection import ProjectionRunner
 from lts_events.store import Checkpoint
-from lts_events.store.port import StoredRow
+from lts_events.store.port import SqlEventStore, StoredRow
 from pydantic_core import from_json
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -49,7 +49,7 @@ them: the server keeps sending the next batch and taking the last one meanwhile.
 
 class ProjectionEngine:
     def __init__(
-        self, store: ProjectionStore, engine: AsyncEngine, *, schema: str, batch: int = 1000
+        self, store: SqlEventStore, engine: AsyncEngine, *, schema: str, batch: int = 1000
     ) -> None:
         self._store = store
         self._engine = engine

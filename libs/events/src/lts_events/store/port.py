@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from lts_events.envelope import NewEvent, RecordedEvent
+
+if TYPE_CHECKING:
+    import asyncpg
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 ANY: Literal["any"] = "any"
 NO_STREAM: Literal["no_stream"] = "no_stream"
@@ -97,7 +102,7 @@ class StreamHistory:
 
 @dataclass(frozen=True, slots=True)
 class StreamAppend:
-    """One append of several written together (`PostgresEventStore.append_within`)."""
+    """One append of several written together (`SqlEventStore.append_within`)."""
 
     stream_id: str
     events: Sequence[NewEvent]
@@ -171,4 +176,36 @@ class EventStore(Protocol):
 
     async def due_timers(self, *, now: datetime, limit: int = 100) -> Sequence[Timer]:
         """Timers due at `now` that have not fired yet, earliest first."""
+        ...
+
+
+class SqlEventStore(EventStore, Protocol):
+    """An event store in a PostgreSQL schema that its service shares for tables of its own
+    (intake's claims and ticket views, metrics' audit envelopes, figures and projections): what
+    the service writes on a `transaction()` commits or rolls back with the appends it makes
+    there (`append_within`). `PostgresEventStore` only: the in-memory store has no SQL, so a
+    shell that needs this is tested on PostgreSQL, the others on the in-memory store."""
+
+    @property
+    def schema(self) -> str:
+        """The store's PostgreSQL schema, where the service keeps its tables too."""
+        ...
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """A SQLAlchemy engine on the store's database, for the service's queries and DDL."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection in a transaction, for `append_within` and whatever must commit or roll
+        back with those appends."""
+        ...
+
+    async def append_within(
+        self, db: asyncpg.Connection, appends: Sequence[StreamAppend]
+    ) -> list[AppendResult]:
+        """Write `appends` on `db`, in the caller's open transaction (several to one stream
+        chain in the given order). An append whose processed message is already recorded
+        writes nothing and comes back `duplicate`; a stream not at its expected version raises
+        `ConcurrencyError`, after which the caller's transaction must roll back."""
         ...
