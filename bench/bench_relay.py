@@ -12,6 +12,7 @@ from typing import ClassVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lts_events.actors import automation
+from lts_events.contracts.common import ticket_stream
 from lts_events.envelope import Metadata, NewEvent
 from lts_events.event import Event
 from lts_events.kafka import ensure_topics
@@ -44,7 +45,7 @@ async def _fill(store: PostgresEventStore) -> None:
             NewEvent.of(
                 BenchEventRecorded(
                     sequence=stream * per_stream + i,
-                    ticket_id=f"ticket-{stream}",
+                    ticket_id=ticket_stream(stream),
                     summary="kernel regression in the LTS branch, backport candidate " * 2,
                 ),
                 Metadata(
@@ -57,7 +58,7 @@ async def _fill(store: PostgresEventStore) -> None:
             )
             for i in range(per_stream)
         ]
-        await store.append(f"ticket-{stream}", events, expected_version=ANY)
+        await store.append(ticket_stream(stream), events, expected_version=ANY)
 
 
 async def _time_relay(relay: Relay) -> tuple[float, float]:

@@ -44,7 +44,7 @@ from faststream.kafka import KafkaBroker
 from lts_events.actors import Role
 from lts_events.clock import system_clock
 from lts_events.consumer import Inbound, Subscriptions
-from lts_events.contracts.common import TicketSource, ticket_stream
+from lts_events.contracts.common import TicketSource, ticket_id_of, ticket_stream
 from lts_events.contracts.intake import TicketKind, TicketOpened
 from lts_events.contracts.triage import TicketTriaged
 from lts_events.envelope import Envelope
@@ -162,12 +162,12 @@ def _triaged(headers: list[tuple[str, bytes]], key: bytes) -> int | None:
         if name == "ce_type":
             if value.decode() != TicketTriaged.type:
                 return None
-            return int(key.decode().removeprefix("ticket-"))
+            return ticket_id_of(key.decode())
     return None
 
 
 def _passed(headers: list[tuple[str, bytes]], key: bytes) -> int | None:
-    return int(key.decode().removeprefix("ticket-"))
+    return ticket_id_of(key.decode())
 
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
