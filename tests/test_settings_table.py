@@ -39,7 +39,10 @@ def test_every_service_with_settings_registers_them() -> None:
 
 
 def test_the_shared_variables_are_read_through_settings_only() -> None:
-    read_directly = re.compile(r"(get\(|\[)\s*[\"']LTS_(AUTH_TOKENS|ENVIRONMENT|LOG_LEVEL)[\"']")
+    # os.environ[...], os.environ.get(...), os.getenv(...)
+    read_directly = re.compile(
+        r"(get\(|getenv\(|\[)\s*[\"']LTS_(AUTH_TOKENS|ENVIRONMENT|LOG_LEVEL)[\"']"
+    )
     sources = [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]
 
     offenders = [str(p.relative_to(ROOT)) for p in sources if read_directly.search(p.read_text())]
