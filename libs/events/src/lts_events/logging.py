@@ -66,8 +66,17 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-# Libraries whose INFO lines (group joins, connection chatter) drown the services' own.
-QUIET_LIBRARIES = ("aiokafka", "kafka", "faststream", "asyncio", "httpx")
+# Libraries whose INFO lines (group joins, connection chatter, each migration step, uvicorn's
+# start-up banner) drown the services' own; uvicorn's access log is kept.
+QUIET_LIBRARIES = (
+    "aiokafka",
+    "kafka",
+    "faststream",
+    "asyncio",
+    "httpx",
+    "alembic",
+    "uvicorn.error",
+)
 
 
 def json_formatter() -> JsonFormatter:
