@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from typing import IO, Annotated, Any
 
 import typer
@@ -86,6 +88,12 @@ def _print_endpoints(info: dict[str, Any], as_json: bool) -> None:
     typer.echo("webhook secrets: " + ", ".join(f"{name}={value}" for name, value in secrets))
 
 
+def _announce_ready(service: stack.RunningService, seconds: float) -> None:
+    """One line per service, as it becomes ready (on stderr: `--json` keeps stdout)."""
+    label = typer.style(f"[{service.label}]", bold=True)
+    typer.echo(f"{label} ready in {seconds:.1f} s on {service.url}", err=True)
+
+
 ReplicasOption = Annotated[
     int,
     typer.Option(
@@ -105,7 +113,7 @@ def stack_up(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     started = stack.spawn([w for w in wanted if w not in already], infra, background=True)
     stack.record([*stack.running(), *(service for service, _ in started)])
     try:
-        stack.wait_ready(started)
+        stack.wait_ready(started, on_ready=_announce_ready)
     except stack.ServiceFailed as failure:
         _err(f"{failure}; logs in {stack.log_path('<service>')}")
         stack.stop_services()
@@ -151,6 +159,7 @@ def _readable(line: str) -> str:
 
 def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     """Run the whole stack in the foreground with prefixed logs; Ctrl-C stops everything."""
+    started = time.monotonic()
     infra = ensure_infrastructure(keep=True)
     children = stack.spawn(
         stack.wanted(stack.available_services(), replicas), infra, background=False
@@ -167,11 +176,12 @@ def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stack.wait_ready(children)
+        stack.wait_ready(children, on_ready=_announce_ready)
+        ready = time.monotonic() - started
+        _run_demo(children, infra)
+        # last, so that they are what the screen shows once the demo's output has scrolled by
         _print_endpoints(stack.endpoints([s for s, _ in children], infra), as_json)
-        urls = {f"LTS_{s.name.upper()}_URL": s.url for s, _ in children if s.replica == 1}
-        env = {**os.environ, **infra.env(), **urls}
-        subprocess.run([sys.executable, "-m", "lts_events.cli", "demo"], env=env, check=False)
+        _err(f"every service ready {ready:.1f} s after `lts dev` started; Ctrl-C stops them")
         while not stop.is_set() and all(p.poll() is None for _, p in children):
             stop.wait(0.5)
     except KeyboardInterrupt:
@@ -184,3 +194,12 @@ def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
         stack.terminate([s for s, _ in children])
         if infra.started:
             stop_infrastructure()
+
+
+def _run_demo(
+    children: Sequence[tuple[stack.RunningService, subprocess.Popen[bytes]]], infra: Infrastructure
+) -> None:
+    """The demo workflow against the first replica of every service (its own process)."""
+    urls = {f"LTS_{s.name.upper()}_URL": s.url for s, _ in children if s.replica == 1}
+    env = {**os.environ, **infra.env(), **urls}
+    subprocess.run([sys.executable, "-m", "lts_events.cli", "demo"], env=env, check=False)

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -154,15 +154,26 @@ def spawn(
 
 
 def wait_ready(
-    services: Sequence[tuple[RunningService, subprocess.Popen[bytes]]], *, timeout: float = 90.0
+    services: Sequence[tuple[RunningService, subprocess.Popen[bytes]]],
+    *,
+    timeout: float = 90.0,
+    on_ready: Callable[[RunningService, float], None] | None = None,
 ) -> None:
-    deadline = time.monotonic() + timeout
-    for service, process in services:
-        while not _ready(service):
-            if process.poll() is not None:
+    """Wait until every service answers its probes; `on_ready(service, seconds since the call)`
+    as each one does (all are polled each round, so a slow one does not delay the others')."""
+    started = time.monotonic()
+    pending = list(services)
+    while pending:
+        for service, process in list(pending):
+            if _ready(service):
+                pending.remove((service, process))
+                if on_ready is not None:
+                    on_ready(service, time.monotonic() - started)
+            elif process.poll() is not None:
                 raise ServiceFailed(f"{service.label} exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise ServiceFailed(f"{service.label} not ready on {service.url}")
+        if pending and time.monotonic() - started > timeout:
+            raise ServiceFailed(f"{pending[0][0].label} not ready on {pending[0][0].url}")
+        if pending:
             time.sleep(0.3)
 
 
