@@ -1,5 +1,6 @@
 """`lts stack up` starts every installed service as its own process against real Kafka and
-PostgreSQL, waits until each is ready, prints its endpoints; `lts stack down` stops them."""
+PostgreSQL, waits until each is ready (a line each), prints its endpoints; `lts stack down` stops
+them."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def test_the_stack_comes_up_ready_and_goes_down(infra: Infrastructure, tmp_path:
                 assert client.get(f"{urls['url']}/readyz").status_code == 200, name
                 assert client.get(urls["docs"]).status_code == 200, name
         assert "dev-release_manager" in info["tokens"]
+        ready_lines = [line for line in up.stderr.splitlines() if " ready in " in line]
+        assert sorted(line.split("]")[0].lstrip("[") for line in ready_lines) == sorted(expected)
     finally:
         down = lts("stack", "down", "--keep-infra", env=env)
 
