@@ -1,6 +1,7 @@
 """What the benches that run services as processes share (bench_pipeline, bench_replicas): a
 database and a Kafka namespace of their own for a stack of harness/stack.py, distinct alerts sent
-onto its `lts.inbound.alerts`, and each process's CPU time from /proc."""
+onto its `lts.inbound.alerts`, and the CPU time from /proc of each service process and of the
+PostgreSQL backends serving the run's database."""
 
 from __future__ import annotations
 
@@ -73,14 +74,42 @@ class RunningStack:
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds of each service process so far, by process label
         (`triage`, `triage-2`, ...)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         used = {}
         for name, service in self.stack.services.items():
             assert service.process is not None
-            stat = Path(f"/proc/{service.process.pid}/stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+            seconds = process_cpu_seconds(service.process.pid)
+            assert seconds is not None, f"{name} is not running"
+            used[name] = seconds
         return used
+
+    async def backends_cpu_seconds(self) -> dict[int, float] | None:
+        """User + system CPU seconds so far of each PostgreSQL backend connected to the run's
+        database (the services' pools; not this bench's own connection), by pid; None when
+        the server's processes are not visible from here (it runs elsewhere)."""
+        pids = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        used = {}
+        for (pid,) in pids:
+            seconds = process_cpu_seconds(pid)
+            if seconds is None:
+                return None
+            used[pid] = seconds
+        return used
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` so far (None when it is not visible here)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def alerts(run: str, n: int) -> list[Delivery]:
@@ -94,6 +123,18 @@ def cpu_per_1000(
 ) -> dict[str, float]:
     """CPU seconds each process spent per 1,000 `items` between two `cpu_seconds()`."""
     return {name: round((after[name] - before[name]) / items * 1000, 2) for name in after}
+
+
+def backends_cpu_per_1000(
+    before: Mapping[int, float] | None, after: Mapping[int, float] | None, items: int
+) -> float | None:
+    """CPU seconds the backends spent per 1,000 `items` between two `backends_cpu_seconds()`
+    (a backend connected meanwhile counts whole; one gone meanwhile is not counted: the pools
+    keep theirs through a run)."""
+    if before is None or after is None:
+        return None
+    spent = sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    return round(spent / items * 1000, 2)
 
 
 @contextlib.asynccontextmanager

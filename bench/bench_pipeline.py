@@ -10,12 +10,15 @@ every event is audited by metrics. An alert is done when metrics has audited its
 - `pipeline_e2e` (alerts/s): N alerts offered at once; the sustained rate from the first send to
   the last alert done, against the target (no baseline can stand for a whole pipeline; each
   stage's own ratio is in its bench). Also CPU seconds per 1,000 alerts of each service process
-  (user + system, from /proc), which says where the time goes.
+  and of the PostgreSQL backends of the run's database together (`postgres`; user + system,
+  from /proc), which says where the time goes, and the load average before and after the burst:
+  on this shared 2-core machine the rate follows the load, the CPU per alert much less.
 - `pipeline_e2e_latency` (ms): alerts offered at a steady 200/s; for each, from the moment its
   chunk was sent to the moment metrics recorded its `BackportPlanned`: p50, p99, max."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -24,7 +27,13 @@ from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import BackportPlanned
 from lts_metrics.percentiles import percentile_cont
 
-from bench._processes import RunningStack, alerts, cpu_per_1000, running_stack
+from bench._processes import (
+    RunningStack,
+    alerts,
+    backends_cpu_per_1000,
+    cpu_per_1000,
+    running_stack,
+)
 
 SUSTAINED = 4000
 TARGET_RATE = 800  # alerts/s on this 2-core machine (issue: scale out)
@@ -73,11 +82,19 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         await _wait_done(running, len(warm))
 
         burst = alerts(f"burst-{tag}", SUSTAINED)
+        load_before = os.getloadavg()[0]
         cpu_before = running.cpu_seconds()
+        backends_before = await running.backends_cpu_seconds()
         started = time.time()
         await running.send(burst, rate=None)
         finished = await _wait_done(running, len(warm) + SUSTAINED)
-        cpu = cpu_per_1000(cpu_before, running.cpu_seconds(), SUSTAINED)
+        cpu: dict[str, float | None] = {
+            **cpu_per_1000(cpu_before, running.cpu_seconds(), SUSTAINED),
+            "postgres": backends_cpu_per_1000(
+                backends_before, await running.backends_cpu_seconds(), SUSTAINED
+            ),
+        }
+        load_after = os.getloadavg()[0]
         rate = SUSTAINED / (finished - started)
 
         steady = alerts(f"steady-{tag}", int(OFFERED_RATE * OFFERED_SECONDS))
@@ -94,6 +111,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             "unit": "alerts/s",
             "alerts": SUSTAINED,
             "cpu_s_per_1000_alerts": cpu,
+            "load_1m": [round(load_before, 1), round(load_after, 1)],
         },
         {
             "bench": "pipeline_e2e_latency",
