@@ -1,7 +1,8 @@
 """The Kubernetes chart (infra/helm/lts-flow): `helm lint --strict` passes, and every manifest it
 renders, with the defaults and with per-service overrides, is valid against Kubernetes' own
 schemas (kubernetes-validate ships them: no cluster, no network). Each service gets a Deployment
-probing /healthz (liveness) and /readyz (readiness), a Service and a PodDisruptionBudget."""
+probing /healthz (liveness) and /readyz (readiness), a Service and a PodDisruptionBudget, and
+the environment it needs to start outside the local environment."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from lts_comms.config import Settings as CommsSettings
 from lts_devtools.stack import SERVICE_PORTS
+from lts_events.auth import load_tokens
+from lts_events.settings import AuthSettings, CommonSettings
+from lts_events.store.anchoring import signing_key
+from lts_intake.config import Settings as IntakeSettings
+from lts_metrics.config import MetricsSettings
+from lts_release.config import Settings as ReleaseSettings
+from lts_triage.config import Settings as TriageSettings
+from pydantic_settings import BaseSettings
 
 CHART = Path(__file__).resolve().parents[1] / "infra" / "helm" / "lts-flow"
 KUBERNETES = "1.33"
@@ -79,6 +89,46 @@ def test_each_service_gets_probes_a_service_and_a_disruption_budget() -> None:
     assert env["LTS_RELEASE_STAGE_DATA_DIR"]["value"].startswith(mount)
     claim = release["volumes"][0]["persistentVolumeClaim"]["claimName"]
     assert by_kind["PersistentVolumeClaim"][claim]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+SERVICE_SETTINGS: dict[str, type[BaseSettings]] = {
+    "intake": IntakeSettings,
+    "triage": TriageSettings,
+    "release": ReleaseSettings,
+    "comms": CommsSettings,
+    "metrics": MetricsSettings,
+}
+"""Each service's own settings, read at its start (intake's and release's refuse their dev
+webhook secrets outside the local environment)."""
+A_TOKEN_TABLE = '{"sha256:%s": {"actor": "ci", "roles": ["release_manager"]}}' % ("0" * 64)
+
+
+def container_environment(deployment: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the pod would get it, each Secret's value stood in for
+    (the token table by one of the right shape)."""
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return {
+        entry["name"]: entry.get("value")
+        or (A_TOKEN_TABLE if entry["name"] == "LTS_AUTH_TOKENS" else "a-value-from-a-secret")
+        for entry in container["env"]
+    }
+
+
+def test_each_service_gets_what_it_needs_to_start_outside_the_local_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployments = {m["metadata"]["name"]: m for m in rendered() if m["kind"] == "Deployment"}
+    for service, settings in SERVICE_SETTINGS.items():
+        env = container_environment(deployments[f"lts-{service}"])
+        for name in [key for key in os.environ if key.startswith("LTS_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+
+        assert CommonSettings().environment == "production"
+        assert signing_key(environ=env) is not None, service  # the chain-anchor key
+        load_tokens(AuthSettings(), CommonSettings())
+        settings()
 
 
 def test_a_bad_value_is_refused_naming_it() -> None:
