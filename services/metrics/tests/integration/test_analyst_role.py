@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from lts_events.actors import automation
 from lts_events.contracts import intake, triage
@@ -12,8 +14,8 @@ from lts_events.contracts.common import Severity, TicketSource
 from lts_events.envelope import Envelope
 from lts_metrics.audit import facts_of
 from lts_metrics.samples import ENGINEER, FastTrackStory, TicketStory
-from lts_metrics.schema import VIEWS
-from sqlalchemy import text
+from lts_metrics.schema import VIEWS, ensure_schema
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from .conftest import Metrics
@@ -249,3 +251,37 @@ async def test_the_analyst_role_has_a_statement_timeout(metrics: Metrics) -> Non
         ).scalar_one()
 
     assert "statement_timeout=30s" in settings
+
+
+async def test_without_a_password_the_analyst_role_cannot_log_in(
+    metrics: Metrics, database_url: str
+) -> None:
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="not permitted"):
+        await asyncpg.connect(_as(database_url, metrics.analyst_role, "any"))
+
+
+async def test_with_its_password_the_analyst_logs_in_and_reads_the_views(
+    metrics: Metrics, database_url: str
+) -> None:
+    """What docker-compose's LTS_METRICS_ANALYST_PASSWORD is for (`psql -U lts_analyst`)."""
+    password = f"analyst-{uuid.uuid4().hex[:8]}"
+    schema = metrics.store.schema
+    async with metrics.store.engine.begin() as conn:
+        await ensure_schema(
+            conn, schema=schema, analyst_role=metrics.analyst_role, analyst_password=password
+        )
+
+    analyst = await asyncpg.connect(_as(database_url, metrics.analyst_role, password))
+    try:
+        who = await analyst.fetchval("SELECT current_user")
+        lifecycles = await analyst.fetchval(f"SELECT count(*) FROM {schema}.v_ticket_lifecycle")
+    finally:
+        await analyst.close()
+
+    assert who == metrics.analyst_role
+    assert lifecycles == 0
+
+
+def _as(database_url: str, user: str, password: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql", username=user, password=password)
+    return url.render_as_string(hide_password=False)
