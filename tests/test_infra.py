@@ -129,6 +129,8 @@ def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     started = ensure_infrastructure()
     durability = run_async(lambda: _durability(started.database_url))
     again = ensure_infrastructure()
+    # where `lts metrics rebuild`, `lts store verify`, `lts dlq` ... look with no variable set
+    found = (find_running("kafka"), find_running("postgres"))
     stopped = stop_infrastructure()
 
     assert durability == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
@@ -141,6 +143,10 @@ def test_local_infra_is_started_reused_and_stopped(fresh_home: Path) -> None:
     assert started.started == ("kafka", "postgres", "smtp", "pypi")
     assert again.env() == started.env()
     assert again.started == ()
+    assert found == (
+        Found(started.kafka_bootstrap_servers, "the local kafka of `lts infra up`"),
+        Found(started.database_url, "the local postgres of `lts infra up`"),
+    )
     assert stopped == ["kafka", "postgres", "smtp", "pypi"]
     assert infrastructure_status() == {"kafka": None, "postgres": None, "smtp": None, "pypi": None}
     kafka_port = int(started.kafka_bootstrap_servers.rsplit(":", 1)[1])
