@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import metrics, trace
@@ -27,10 +28,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Reso
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
+
+from lts_events.access_log import redact_query
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +174,28 @@ def instrument_http(app: FastAPI) -> None:
         app,
         excluded_urls=_UNTRACED_PATHS,
         exclude_spans=["receive", "send"],  # a span per ASGI message: noise
+        server_request_hook=_redact_query_attributes,
         tracer_provider=_configured,
     )
+
+
+# Where the HTTP instrumentation records the query string: the stable conventions (`url.query`)
+# and the old ones (`http.target`, `http.url`; both under OTEL_SEMCONV_STABILITY_OPT_IN=http/dup).
+_QUERY_ATTRIBUTES = ("url.query", "url.full", "http.target", "http.url")
+
+
+def _redact_query_attributes(span: Span, scope: dict[str, Any]) -> None:
+    """A span is exported to a collector and kept like a log line: a `?token=` a client put in
+    the URL is replaced there as in the access log (`access_log.redact_query`)."""
+    if not scope.get("query_string"):
+        return
+    recorded: Attributes = getattr(span, "attributes", None)
+    for name in _QUERY_ATTRIBUTES:
+        value = recorded.get(name) if recorded else None
+        if isinstance(value, str):
+            query_only = name == "url.query"
+            redacted = redact_query(f"?{value}" if query_only else value)
+            span.set_attribute(name, redacted[1:] if query_only else redacted)
 
 
 def instrument_sql() -> None:
