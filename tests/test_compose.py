@@ -99,3 +99,17 @@ def test_the_release_service_keeps_its_data_in_a_volume_it_owns() -> None:
     assert mounted == release["environment"]["LTS_HOME"]
     assert name in _compose()["volumes"]
     assert f"chown lts {mounted}" in DOCKERFILE.read_text()
+
+
+def test_grafana_logs_in_as_the_analyst_role_the_metrics_service_creates() -> None:
+    from lts_metrics.config import MetricsSettings
+
+    metrics = _compose()["services"]["metrics"]["environment"]
+    datasources = ROOT / "infra" / "grafana" / "provisioning" / "datasources" / "lts-flow.yaml"
+    provisioned = yaml.safe_load(datasources.read_text())["datasources"]
+    [analyst] = [d for d in provisioned if d["type"] == "grafana-postgresql-datasource"]
+    default_role = MetricsSettings.model_fields["analyst_role"].default
+
+    assert analyst["url"] == "postgres:5432"
+    assert analyst["user"] == metrics.get("LTS_METRICS_ANALYST_ROLE", default_role)
+    assert analyst["secureJsonData"]["password"] == metrics["LTS_METRICS_ANALYST_PASSWORD"]
