@@ -2,6 +2,7 @@
 the code calls these and reads normally; every use was measured (see the callers' comments).
 
 - `trusted_constructor`: a pydantic model from values already valid, skipping validation.
+- `trusted_decoder`: a pydantic model from the JSON data it dumped, skipping validation.
 - `slot_setter`: the descriptor setter `object.__setattr__` looks up on every call, looked up
   once (frozen models and dataclasses, and `UUID`, refuse their own `__setattr__`).
 - `gc_paused`: the cyclic garbage collector off around code that allocates many objects and
@@ -12,11 +13,14 @@ aiokafka's private API, the other trick, is wrapped in `lts_events.kafka` beside
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+import types
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 M = TypeVar("M", bound=BaseModel)
 SlotSetter = Callable[[Any, Any], None]
@@ -65,6 +69,85 @@ def trusted_constructor(model: type[M]) -> Callable[[dict[str, Any]], M]:
         return instance
 
     return make
+
+
+Convert = Callable[[Any], Any]
+
+
+def trusted_decoder(model: type[M]) -> Callable[[Mapping[str, Any]], M]:
+    """`decode(data)`: the instance `model.model_validate(data)` makes of data the model dumped
+    as JSON (`model_dump(mode="json")`, then stored and parsed back), without validating it:
+    only what JSON does not carry is converted (datetimes from ISO text, enum members from
+    values, tuples from lists, nested models by their own decoder); strings, numbers, lists and
+    dicts are taken as they are (the instance shares the data's lists and dicts).
+
+    Only for data the model itself produced, e.g. an event store's rows, validated when they
+    were appended. Data of another shape (a field missing or added, a value that does not
+    convert) is validated by pydantic instead, which raises its `ValidationError` when invalid;
+    a value of the wrong JSON type that converts (a number in a str field) is not caught."""
+    make = trusted_constructor(model)
+    names = set(model.model_fields)
+    converted = [
+        (name, convert)
+        for name, info in model.model_fields.items()
+        if (convert := _converter(info.annotation)) is not None
+    ]
+    validate = model.model_validate
+
+    def decode(data: Mapping[str, Any]) -> M:
+        if data.keys() != names:
+            return validate(data)
+        values = dict(data)
+        try:
+            for name, convert in converted:
+                values[name] = convert(values[name])
+        except (ValueError, KeyError, TypeError):
+            return validate(data)
+        return make(values)
+
+    return decode
+
+
+_AS_JSON = (str, int, bool, float, Any)
+
+
+def _converter(annotation: Any) -> Convert | None:
+    """How to make a field's value from its JSON form; None: the JSON value is the value."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation in _AS_JSON or origin is Literal:
+        return None
+    if annotation is datetime:
+        return datetime.fromisoformat
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return _members(annotation).__getitem__
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return trusted_decoder(annotation)
+    if origin in (Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        other = next(a for a in args if a is not type(None))
+        if isinstance(other, type) and issubclass(other, Enum):
+            return {None: None, **_members(other)}.__getitem__
+        inner = _converter(other)
+        return None if inner is None else _optional(inner)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _converter(args[0])
+        return tuple if item is None else _each(item, tuple)
+    if origin is list and _converter(args[0]) is None:
+        return None
+    if origin is dict and all(_converter(a) is None for a in args):
+        return None
+    return TypeAdapter(annotation).validate_python  # anything else: pydantic's own
+
+
+def _members(enum: type[Enum]) -> dict[Any, Enum]:
+    return {member.value: member for member in enum}
+
+
+def _optional(convert: Convert) -> Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def _each(convert: Convert, container: Callable[[Any], Any]) -> Convert:
+    return lambda values: container(map(convert, values))
 
 
 @contextmanager

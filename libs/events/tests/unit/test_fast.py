@@ -6,10 +6,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
 
 import pytest
-from lts_events._fast import gc_paused, slot_setter, trusted_constructor
-from pydantic import BaseModel, ConfigDict
+from lts_events import contracts
+from lts_events._fast import gc_paused, slot_setter, trusted_constructor, trusted_decoder
+from lts_events.event import REGISTRY
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
 
 
 class Point(BaseModel):
@@ -108,3 +114,110 @@ def test_a_slot_setter_sets_a_frozen_dataclass_slot() -> None:
 def test_a_slot_setter_needs_the_slot() -> None:
     with pytest.raises(TypeError, match="no slot middle"):
         slot_setter(Pair, "middle")
+
+
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    at: datetime | None = None
+
+
+class Everything(BaseModel):
+    """A field of every kind the decoder converts or takes as it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    number: int
+    ratio: float | None
+    flag: bool
+    literal: Literal["a", "b"]
+    at: datetime
+    maybe_at: datetime | None
+    colour: Colour
+    maybe_colour: Colour | None
+    colours: tuple[Colour, ...]
+    words: tuple[str, ...]
+    listed: list[str]
+    mapping: dict[str, Any]
+    part: Part
+    parts: tuple[Part, ...]
+    either: int | str  # no converter of its own: pydantic's
+
+
+EVERYTHING = Everything(
+    text="t",
+    number=3,
+    ratio=0.5,
+    flag=True,
+    literal="b",
+    at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    maybe_at=None,
+    colour=Colour.RED,
+    maybe_colour=Colour.BLUE,
+    colours=(Colour.BLUE, Colour.RED),
+    words=("x", "y"),
+    listed=["l"],
+    mapping={"k": [1, {"n": None}]},
+    part=Part(name="p", at=datetime(2026, 1, 1, tzinfo=UTC)),
+    parts=(Part(name="q"),),
+    either="seven",
+)
+
+
+def stored(model: BaseModel) -> dict[str, Any]:
+    """The model's data as a store gives it back: dumped as JSON, parsed."""
+    data: dict[str, Any] = from_json(model.model_dump_json())
+    return data
+
+
+def test_a_decoded_model_equals_the_validated_one() -> None:
+    data = stored(EVERYTHING)
+
+    decoded = trusted_decoder(Everything)(data)
+
+    validated = Everything.model_validate(data)
+    assert decoded == validated == EVERYTHING
+    assert decoded.model_dump_json() == validated.model_dump_json()
+    assert type(decoded.at) is datetime
+    assert type(decoded.colours) is tuple
+    assert type(decoded.colours[0]) is Colour
+    assert type(decoded.parts[0]) is Part
+
+
+def test_data_of_another_shape_is_validated() -> None:
+    data = stored(EVERYTHING)
+    del data["maybe_at"]  # a required field missing
+
+    with pytest.raises(ValidationError, match="maybe_at"):
+        trusted_decoder(Everything)(data)
+
+
+def test_a_value_that_does_not_convert_is_validated() -> None:
+    data = {**stored(EVERYTHING), "colour": "green"}
+
+    with pytest.raises(ValidationError, match="colour"):
+        trusted_decoder(Everything)(data)
+
+
+def test_a_nested_model_of_another_shape_is_validated() -> None:
+    data = {**stored(EVERYTHING), "part": {"name": "p", "at": None, "extra": 1}}
+
+    with pytest.raises(ValidationError, match="extra"):
+        trusted_decoder(Everything)(data)
+
+
+def test_every_contract_event_class_has_a_decoder() -> None:
+    classes = [
+        cls for cls in REGISTRY.all().values() if cls.__module__.startswith(contracts.__name__)
+    ]
+
+    decoders = [trusted_decoder(cls) for cls in classes]
+
+    assert len(decoders) == len(classes) > 50

@@ -1,16 +1,19 @@
 """What a projection sees of one audited event: the original event's facts, as copied into the
-metrics store, with the original data upcast to the current shape of its type when it is known."""
+metrics store, with the original data upcast to the current shape of its type when it is known,
+and decoded into its contract class (`typed`), which the projections fold."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from lts_events._fast import trusted_decoder
 from lts_events.contracts.common import ticket_id_of
-from lts_events.event import REGISTRY
+from lts_events.event import REGISTRY, Event
 from lts_events.store import Checkpoint
+from pydantic import ValidationError
 
 
 class AuditFact(NamedTuple):
@@ -23,6 +26,10 @@ class AuditFact(NamedTuple):
     source_service: str
     subject: str | None
     data: Mapping[str, Any]
+    """The JSON data, in its type's current shape: what the timeline shows, whatever the type."""
+    event: Event | None
+    """`data` as its contract class (`typed`): what the lifecycle and rows fold; None when the
+    type is unknown to this build or the data does not fit its contract."""
     occurred_at: datetime
     actor_id: str
     actor_role: str
@@ -62,6 +69,28 @@ def timeline_tickets(fact: AuditFact) -> list[int]:
     return [own, *(t for t in named if t != own)]
 
 
+Decode = Callable[[Mapping[str, Any]], Event]
+_decoders: dict[str, Decode] = {}
+
+
+def typed(type_: str, data: Mapping[str, Any]) -> Event | None:
+    """Data in its type's current shape (`current_shape`) as the type's contract class, or None
+    (unknown type, or data that does not fit). Decoded without validating it again
+    (`lts_events._fast.trusted_decoder`; data of another shape is validated): the audit log
+    copies the producers' stored data byte for byte, validated when they appended it. Measured
+    per event (CPU): TicketOpened 1.4 us decoded, 3.1 us validated; TicketTriaged (a nested
+    checklist) 2.6 and 2.8 us; the rebuild spends about 21 us per event in all."""
+    decode = _decoders.get(type_)
+    if decode is None:
+        if not REGISTRY.knows(type_):
+            return None
+        decode = _decoders[type_] = trusted_decoder(REGISTRY.class_for(type_))
+    try:
+        return decode(data)
+    except ValidationError:
+        return None
+
+
 def needs_upcast(type_: str, schema_version: int) -> bool:
     """Whether data of this type and version is not in its type's current shape."""
     return REGISTRY.knows(type_) and REGISTRY.class_for(type_).schema_version != schema_version
@@ -75,14 +104,3 @@ def current_shape(type_: str, schema_version: int, data: Mapping[str, Any]) -> M
         return REGISTRY.upcast(type_, schema_version, data)
     except LookupError:
         return data
-
-
-def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, str):  # first: times in event data are ISO 8601 text
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return value
-    return None

@@ -9,21 +9,24 @@ Every metric of v1 derives from this row:
 - plan SLA: met when `approved_at <= plan_deadline`; a `PlanSlaBreached` sets `plan_breached_at`;
 - backlog: tickets whose state is still open (`OPEN_STATES`).
 
-Handlers are registered by event type in `LIFECYCLE` (a `ProjectorRegistry`): release, rollback
-and comms events slot in by registering more handlers, without touching these ones. Events of an
-unregistered type leave the row as it is (they still appear in the timeline).
+Handlers are registered by event class in `LIFECYCLE` (a `ProjectorRegistry`) and take the typed
+event (`AuditFact.event`): release, rollback and comms events slot in by registering more
+handlers, without touching these ones. Events of a class without a handler, of a type unknown to
+this build or whose data does not fit their contract leave the row as it is but count as events
+(they still appear in the timeline).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from lts_events.contracts import intake, triage
+from lts_events.event import Event
 
-from lts_metrics.facts import AuditFact, parse_time
+from lts_metrics.facts import AuditFact
 
 OPEN_STATES = ("opened", "triaged", "planned")
 """States counted in the backlog: the ticket still waits for triage, a plan or its approval."""
@@ -58,26 +61,27 @@ class TicketLifecycle:
 
 
 Changes = dict[str, Any]
-Handler = Callable[[TicketLifecycle, Mapping[str, Any], AuditFact], Changes]
+E = TypeVar("E", bound=Event)
+Handler = Callable[[TicketLifecycle, E], Changes]
 """A handler returns the fields its event changes (computed from the row as it was); the registry
 applies them all, then counts the event."""
 
 
 class ProjectorRegistry:
-    """Event type -> handler. A type without a handler does not change the row."""
+    """Event class -> handler. A class without a handler does not change the row."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[type[Event], Handler[Any]] = {}
 
-    def on(self, type_: str) -> Callable[[Handler], Handler]:
-        def register(fn: Handler) -> Handler:
-            self._handlers[type_] = fn
+    def on(self, cls: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        def register(fn: Handler[E]) -> Handler[E]:
+            self._handlers[cls] = fn
             return fn
 
         return register
 
-    def handles(self, type_: str) -> bool:
-        return type_ in self._handlers
+    def handles(self, cls: type[Event]) -> bool:
+        return cls in self._handlers
 
     def apply(self, row: TicketLifecycle, fact: AuditFact) -> TicketLifecycle:
         """The row after `fact`, as a new row; `row` is untouched."""
@@ -89,8 +93,9 @@ class ProjectorRegistry:
         """Fold `fact` into `row` itself: only for a working copy nobody else holds (the
         projection engine's rows of the batch being folded), where copying the whole row per
         event is the hot path's main cost. Same handlers, same result as `apply`."""
-        handler = self._handlers.get(fact.type)
-        changes = {} if handler is None else handler(row, fact.data, fact)
+        event = fact.event
+        handler = None if event is None else self._handlers.get(type(event))
+        changes = {} if handler is None else handler(row, event)
         events, updated_at, at = row.events + 1, row.updated_at, fact.occurred_at
         for name, value in changes.items():
             _set(row, name, value)
@@ -118,11 +123,8 @@ def project(row: TicketLifecycle | None, fact: AuditFact) -> TicketLifecycle | N
     return LIFECYCLE.apply(row or TicketLifecycle(ticket_id=ticket_id), fact)
 
 
-def _first(current: datetime | None, value: Any) -> datetime | None:
-    candidate = parse_time(value)
-    if current is None:
-        return candidate
-    return current if candidate is None else min(current, candidate)
+def _first(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None else min(current, candidate)
 
 
 def _advance(current: str, new: str) -> str:
@@ -134,108 +136,108 @@ def _advance(current: str, new: str) -> str:
     return new
 
 
-def _labels(existing: tuple[str, ...], added: Any) -> tuple[str, ...]:
+def _labels(existing: tuple[str, ...], added: list[str]) -> tuple[str, ...]:
     merged = list(existing)
-    for label in added or ():
-        if isinstance(label, str) and label not in merged:
+    for label in added:
+        if label not in merged:
             merged.append(label)
     return tuple(merged)
 
 
-@LIFECYCLE.on(intake.TicketOpened.type)
-def _opened(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    first = row.opened_at is None or (
-        (at := parse_time(data.get("opened_at"))) is not None and at < row.opened_at
-    )
+@LIFECYCLE.on(intake.TicketOpened)
+def _opened(row: TicketLifecycle, e: intake.TicketOpened) -> Changes:
+    first = row.opened_at is None or e.opened_at < row.opened_at
+    guess = e.severity_guess
     return {
-        "opened_at": _first(row.opened_at, data.get("opened_at")),
-        "title": data.get("title") if first or row.title is None else row.title,
-        "source": data.get("source") if first or row.source is None else row.source,
-        "kind": data.get("kind") if first or row.kind is None else row.kind,
-        "severity": row.severity or data.get("severity_guess"),
-        "labels": _labels(row.labels, data.get("labels")),
+        "opened_at": _first(row.opened_at, e.opened_at),
+        "title": e.title if first or row.title is None else row.title,
+        "source": e.source.value if first or row.source is None else row.source,
+        "kind": e.kind.value if first or row.kind is None else row.kind,
+        "severity": row.severity or (None if guess is None else guess.value),
+        "labels": _labels(row.labels, e.labels),
     }
 
 
-@LIFECYCLE.on(intake.TicketLabelled.type)
-def _labelled(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return {"labels": _labels(row.labels, data.get("labels"))}
+@LIFECYCLE.on(intake.TicketLabelled)
+def _labelled(row: TicketLifecycle, e: intake.TicketLabelled) -> Changes:
+    return {"labels": _labels(row.labels, e.labels)}
 
 
-@LIFECYCLE.on(intake.AdvisoryWithdrawn.type)
-def _withdrawn(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(intake.AdvisoryWithdrawn)
+def _withdrawn(row: TicketLifecycle, e: intake.AdvisoryWithdrawn) -> Changes:
     return {"state": "withdrawn"}
 
 
-@LIFECYCLE.on(triage.SeverityProposed.type)
-def _proposed(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(triage.SeverityProposed)
+def _proposed(row: TicketLifecycle, e: triage.SeverityProposed) -> Changes:
     return {
-        "severity": row.severity if row.triaged_at else data.get("severity", row.severity),
-        "triage_deadline": row.triage_deadline or parse_time(data.get("triage_deadline")),
+        "severity": row.severity if row.triaged_at else e.severity.value,
+        "triage_deadline": row.triage_deadline or e.triage_deadline,
     }
 
 
-@LIFECYCLE.on(triage.TicketTriaged.type)
-def _triaged(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(triage.TicketTriaged)
+def _triaged(row: TicketLifecycle, e: triage.TicketTriaged) -> Changes:
     first = row.triaged_at is None
     return {
         "state": _advance(row.state, "triaged"),
-        "severity": data.get("severity", row.severity),
-        "opened_at": row.opened_at or parse_time(data.get("opened_at")),
-        "triaged_at": _first(row.triaged_at, data.get("triaged_at")),
-        "triaged_by": data.get("triaged_by") if first else row.triaged_by,
-        "triaged_automatically": data.get("automatic") if first else row.triaged_automatically,
-        "triage_deadline": parse_time(data.get("sla_deadline")) if first else row.triage_deadline,
-        "plan_deadline": parse_time(data.get("plan_deadline")) or row.plan_deadline,
+        "severity": e.severity.value,
+        "opened_at": row.opened_at or e.opened_at,
+        "triaged_at": _first(row.triaged_at, e.triaged_at),
+        "triaged_by": e.triaged_by if first else row.triaged_by,
+        "triaged_automatically": e.automatic if first else row.triaged_automatically,
+        "triage_deadline": e.sla_deadline if first else row.triage_deadline,
+        "plan_deadline": e.plan_deadline,
     }
 
 
-@LIFECYCLE.on(triage.BackportDecided.type)
-def _decided(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    decision = data.get("decision")
-    closing = {"defer": "deferred", "reject": "rejected"}
-    state = closing[decision] if decision in closing else _reopen(row.state)
-    return {"decision": decision, "targets": tuple(data.get("targets") or ()), "state": state}
+_CLOSING = {triage.Decision.DEFER: "deferred", triage.Decision.REJECT: "rejected"}
+
+
+@LIFECYCLE.on(triage.BackportDecided)
+def _decided(row: TicketLifecycle, e: triage.BackportDecided) -> Changes:
+    state = _CLOSING.get(e.decision) or _reopen(row.state)
+    return {"decision": e.decision.value, "targets": e.targets, "state": state}
 
 
 def _reopen(state: str) -> str:
     return "triaged" if state in ("deferred", "rejected") else state
 
 
-@LIFECYCLE.on(triage.OwnerAssigned.type)
-def _owner(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return {"owner": data.get("owner", row.owner)}
+@LIFECYCLE.on(triage.OwnerAssigned)
+def _owner(row: TicketLifecycle, e: triage.OwnerAssigned) -> Changes:
+    return {"owner": e.owner}
 
 
-@LIFECYCLE.on(triage.BackportPlanned.type)
-def _planned(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(triage.BackportPlanned)
+def _planned(row: TicketLifecycle, e: triage.BackportPlanned) -> Changes:
     return {
         "state": _advance(_reopen(row.state), "planned"),
-        "planned_at": _first(row.planned_at, data.get("planned_at")),
-        "plan_deadline": parse_time(data.get("plan_deadline")) or row.plan_deadline,
-        "targets": tuple(data.get("target_branches") or row.targets),
-        "security_review": bool(data.get("security_review_required")),
+        "planned_at": _first(row.planned_at, e.planned_at),
+        "plan_deadline": e.plan_deadline,
+        "targets": e.target_branches or row.targets,
+        "security_review": e.security_review_required,
     }
 
 
-@LIFECYCLE.on(triage.ApprovalRecorded.type)
-def _approval(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(triage.ApprovalRecorded)
+def _approval(row: TicketLifecycle, e: triage.ApprovalRecorded) -> Changes:
     return {"approvals": row.approvals + 1}
 
 
-@LIFECYCLE.on(triage.PlanApproved.type)
-def _approved(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
+@LIFECYCLE.on(triage.PlanApproved)
+def _approved(row: TicketLifecycle, e: triage.PlanApproved) -> Changes:
     return {
         "state": _advance(row.state, "approved"),
-        "approved_at": _first(row.approved_at, data.get("approved_at")),
+        "approved_at": _first(row.approved_at, e.approved_at),
     }
 
 
-@LIFECYCLE.on(triage.TriageSlaBreached.type)
-def _triage_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return {"triage_breached_at": _first(row.triage_breached_at, data.get("detected_at"))}
+@LIFECYCLE.on(triage.TriageSlaBreached)
+def _triage_breach(row: TicketLifecycle, e: triage.TriageSlaBreached) -> Changes:
+    return {"triage_breached_at": _first(row.triage_breached_at, e.detected_at)}
 
 
-@LIFECYCLE.on(triage.PlanSlaBreached.type)
-def _plan_breach(row: TicketLifecycle, data: Mapping[str, Any], fact: AuditFact) -> Changes:
-    return {"plan_breached_at": _first(row.plan_breached_at, data.get("detected_at"))}
+@LIFECYCLE.on(triage.PlanSlaBreached)
+def _plan_breach(row: TicketLifecycle, e: triage.PlanSlaBreached) -> Changes:
+    return {"plan_breached_at": _first(row.plan_breached_at, e.detected_at)}

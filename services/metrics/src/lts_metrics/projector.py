@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lts_metrics import derived, rows_release, timeline
 from lts_metrics import rows as event_rows
-from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of
+from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of, typed
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
 from lts_metrics.queries import ProjectionStatus
 from lts_metrics.row_tables import ALL as ROW_TABLES
@@ -347,6 +347,7 @@ def to_facts(
                 source_service=service,
                 subject=subject or None,
                 data=(data := current_shape(record.type, record.schema_version, record.data)),
+                event=typed(record.type, data),
                 occurred_at=occurred_at,
                 actor_id=record.metadata.actor.id,
                 actor_role=record.metadata.actor.role.value,
@@ -387,13 +388,10 @@ def _fold(
     handlers `project` applies. The event-grain rows (`rows.ROWS`) are added to `tables`."""
     changed: dict[int, TicketLifecycle] = {}
     entries: list[timeline.TimelineEntry] = []
-    apply, entries_of = LIFECYCLE.apply_in_place, timeline.entries
-    mappers = event_rows.ROWS.mappers
+    apply, entries_of, rows_of = LIFECYCLE.apply_in_place, timeline.entries, event_rows.ROWS.rows_of
     for fact in facts:
-        mapper = mappers.get(fact.type)
-        if mapper is not None:
-            for table, new in mapper(fact):
-                tables[table].append(new)
+        for table, new in rows_of(fact):
+            tables[table].append(new)
         # the timeline also shows events naming several tickets (`ticket_ids`); the lifecycle
         # only those about one
         entries += entries_of(fact, sequence=fact.checkpoint.position)
@@ -412,8 +410,9 @@ def facts_from_rows(rows: Sequence[StoredRow], envelopes: Mapping[str, Any]) -> 
     """Audit facts straight from the store's undecoded rows (`read_all_rows`: the actor and
     reason picked out by PostgreSQL) and their envelope rows (`_ENVELOPES`, by event id text),
     the data decoded once by the parser the store's `read_all` uses (so both paths see the same
-    values), no model validation. Without an envelope row the stream id `<service>:<subject>`
-    and the record time stand in, as in `to_facts`."""
+    values), then into its contract class by `facts.typed` (no model validation). Without an
+    envelope row the stream id `<service>:<subject>` and the record time stand in, as in
+    `to_facts`."""
     facts: list[AuditFact] = []
     add, parse, at_from_text, new = facts.append, from_json, datetime.fromisoformat, tuple.__new__
     upcast: dict[tuple[str, int], bool] = {}  # (type, version) -> needs_upcast
@@ -444,6 +443,7 @@ def facts_from_rows(rows: Sequence[StoredRow], envelopes: Mapping[str, Any]) -> 
                     service,
                     subject,
                     payload,
+                    typed(type_, payload),
                     at_from_text(occurred_at),
                     row.actor_id,
                     row.actor_role,

@@ -6,22 +6,26 @@ distinct rollouts, the open follow-ups) is the SQL of its view (`schema.VIEWS`),
 both the analysts and the API.
 
 Each table is declared once here (`RowTable`: columns with their SQL types, key, indexes); the
-mappers return rows as tuples in the table's column order.
+mappers, registered by event class, take the typed event (`AuditFact.event`) and its fact and
+return rows as tuples in the table's column order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
 
 from lts_events.contracts import metrics, triage
+from lts_events.event import Event
 
-from lts_metrics.facts import AuditFact, parse_time
+from lts_metrics.facts import AuditFact
 from lts_metrics.versions import line_and_patch
 
 Row = tuple[Any, ...]
 Rows = list[tuple[str, Row]]
-Mapper = Callable[[AuditFact], Rows]
+E = TypeVar("E", bound=Event)
+Mapper = Callable[[E, AuditFact], Rows]
 
 
 class RowTable(NamedTuple):
@@ -80,69 +84,76 @@ TABLES: tuple[RowTable, ...] = (ADOPTION, FOLLOW_UPS)
 
 
 class RowRegistry:
-    """Event type -> mapper. Types without one add no rows."""
+    """Event class -> mapper. Classes without one add no rows."""
 
     def __init__(self) -> None:
-        self.mappers: dict[str, Mapper] = {}
+        self.mappers: dict[type[Event], Mapper[Any]] = {}
 
-    def on(self, type_: str) -> Callable[[Mapper], Mapper]:
-        def register(fn: Mapper) -> Mapper:
-            self.mappers[type_] = fn
+    def on(self, cls: type[E]) -> Callable[[Mapper[E]], Mapper[E]]:
+        def register(fn: Mapper[E]) -> Mapper[E]:
+            self.mappers[cls] = fn
             return fn
 
         return register
 
     def rows_of(self, fact: AuditFact) -> Rows:
-        mapper = self.mappers.get(fact.type)
-        return [] if mapper is None else mapper(fact)
+        event = fact.event
+        mapper = None if event is None else self.mappers.get(type(event))
+        return [] if mapper is None else mapper(event, fact)
 
 
 ROWS = RowRegistry()
 
 
-def _adoption(kind: str, at_field: str) -> Mapper:
-    def rows(fact: AuditFact) -> Rows:
-        data = fact.data
-        version = str(data.get("version", ""))
-        line, patch = line_and_patch(version) or (None, None)
-        at = parse_time(data.get(at_field)) or fact.occurred_at
-        count = int(data.get("count", 1))
-        row = (fact.event_id, kind, data.get("package"), version, line, patch, count, at)
-        return [(ADOPTION.name, row)]
-
-    return rows
+def _adoption(
+    fact: AuditFact, kind: str, package: str, version: str, count: int, at: datetime
+) -> Rows:
+    line, patch = line_and_patch(version) or (None, None)
+    return [(ADOPTION.name, (fact.event_id, kind, package, version, line, patch, count, at))]
 
 
-ROWS.on(metrics.DownloadsCounted.type)(_adoption("download", "counted_at"))
-ROWS.on(metrics.TelemetryPingReceived.type)(_adoption("ping", "received_at"))
+@ROWS.on(metrics.DownloadsCounted)
+def _downloads(e: metrics.DownloadsCounted, fact: AuditFact) -> Rows:
+    return _adoption(fact, "download", e.package, e.version, e.count, e.counted_at)
 
 
-def _follow_up(kind: str, at_field: str, actor_field: str | None = None) -> Mapper:
-    def rows(fact: AuditFact) -> Rows:
-        data: Mapping[str, Any] = fact.data
-        if fact.ticket_id is None:
-            return []
-        at = parse_time(data.get(at_field)) or fact.occurred_at
-        actor = data.get(actor_field) if actor_field else None
-        if isinstance(actor, (list, tuple)):
-            actor = ", ".join(map(str, actor))
-        row = (
-            fact.event_id,
-            fact.ticket_id,
-            data.get("follow_up"),
-            kind,
-            at,
-            parse_time(data.get("due_at")),
-            actor if actor is not None else fact.actor_id or None,
-        )
-        return [(FOLLOW_UPS.name, row)]
-
-    return rows
+@ROWS.on(metrics.TelemetryPingReceived)
+def _ping(e: metrics.TelemetryPingReceived, fact: AuditFact) -> Rows:
+    return _adoption(fact, "ping", e.package, e.version, 1, e.received_at)
 
 
-ROWS.on(triage.EmergencyFastTrackApproved.type)(
-    _follow_up("fast_track", "approved_at", "approved_by")
-)
-ROWS.on(triage.FollowUpOpened.type)(_follow_up("opened", "opened_at"))
-ROWS.on(triage.FollowUpClosed.type)(_follow_up("closed", "closed_at", "closed_by"))
-ROWS.on(triage.FollowUpOverdue.type)(_follow_up("overdue", "detected_at"))
+def _follow_up(
+    fact: AuditFact,
+    ticket_id: int,
+    follow_up: triage.FollowUp | None,
+    kind: str,
+    at: datetime,
+    *,
+    due_at: datetime | None = None,
+    actor: str | None = None,
+) -> Rows:
+    """A follow-up event's row; without an actor of its own, the event's actor."""
+    name = None if follow_up is None else follow_up.value
+    by = actor if actor is not None else fact.actor_id or None
+    return [(FOLLOW_UPS.name, (fact.event_id, ticket_id, name, kind, at, due_at, by))]
+
+
+@ROWS.on(triage.EmergencyFastTrackApproved)
+def _fast_track(e: triage.EmergencyFastTrackApproved, fact: AuditFact) -> Rows:
+    approvers = ", ".join(e.approved_by)
+    return _follow_up(fact, e.ticket_id, None, "fast_track", e.approved_at, actor=approvers)
+
+
+@ROWS.on(triage.FollowUpOpened)
+def _follow_up_opened(e: triage.FollowUpOpened, fact: AuditFact) -> Rows:
+    return _follow_up(fact, e.ticket_id, e.follow_up, "opened", e.opened_at, due_at=e.due_at)
+
+
+@ROWS.on(triage.FollowUpClosed)
+def _follow_up_closed(e: triage.FollowUpClosed, fact: AuditFact) -> Rows:
+    return _follow_up(fact, e.ticket_id, e.follow_up, "closed", e.closed_at, actor=e.closed_by)
+
+
+@ROWS.on(triage.FollowUpOverdue)
+def _follow_up_overdue(e: triage.FollowUpOverdue, fact: AuditFact) -> Rows:
+    return _follow_up(fact, e.ticket_id, e.follow_up, "overdue", e.detected_at, due_at=e.due_at)

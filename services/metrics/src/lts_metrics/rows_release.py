@@ -1,16 +1,16 @@
 """Event-grain rows of the release service's events (`lts_events.contracts.release`): releases
 and the tickets they ship, the backports' release deadlines, candidates' commits, rollouts and
-rollbacks, CI results. Registered on `rows.ROWS`; the metrics are the views over them."""
+rollbacks, CI results. Registered on `rows.ROWS` by event class; the metrics are the views over
+them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
 
 from lts_events.contracts.release import backports, candidates, ci, publication, rollout
 
-from lts_metrics.facts import AuditFact, named_tickets, parse_time
-from lts_metrics.rows import ROWS, Mapper, Rows, RowTable
+from lts_metrics.facts import AuditFact
+from lts_metrics.rows import ROWS, Rows, RowTable
 from lts_metrics.versions import line_and_patch, line_of
 
 PUBLICATIONS = RowTable(
@@ -108,21 +108,16 @@ CI_RESULTS = RowTable(
 TABLES = (PUBLICATIONS, RELEASED_TICKETS, BACKPORTS, CANDIDATE_COMMITS, ROLLOUTS, CI_RESULTS)
 
 
-def _at(data: Mapping[str, Any], name: str, fact: AuditFact) -> Any:
-    return parse_time(data.get(name)) or fact.occurred_at
-
-
-@ROWS.on(publication.ReleasePublished.type)
-def _published(fact: AuditFact) -> Rows:
-    data, at = fact.data, _at(fact.data, "published_at", fact)
-    version = str(data.get("version", ""))
-    line = data.get("line") or line_of(version)
+@ROWS.on(publication.ReleasePublished)
+def _published(e: publication.ReleasePublished, fact: AuditFact) -> Rows:
+    version, at = e.version, e.published_at
+    line = e.line or line_of(version)
     patch = (line_and_patch(version) or (None, None))[1]
-    tickets = named_tickets(data)
+    tickets = list(dict.fromkeys(e.ticket_ids))
     rows: Rows = [
         (
             PUBLICATIONS.name,
-            (fact.event_id, data.get("candidate_id"), version, line, at, len(tickets), patch),
+            (fact.event_id, e.candidate_id, version, line, at, len(tickets), patch),
         )
     ]
     if line:
@@ -133,107 +128,121 @@ def _published(fact: AuditFact) -> Rows:
     return rows
 
 
-def _backport(kind: str) -> Mapper:
-    def rows(fact: AuditFact) -> Rows:
-        data = fact.data
-        if fact.ticket_id is None or not data.get("line"):
-            return []
-        deadline_field = "deadline" if kind == "sla_breached" else "release_deadline"
-        row = (
-            fact.event_id,
-            fact.ticket_id,
-            data["line"],
-            kind,
-            parse_time(data.get("approved_at")),
-            parse_time(data.get(deadline_field)),
-            _at(data, "detected_at", fact) if kind == "sla_breached" else fact.occurred_at,
-        )
-        return [(BACKPORTS.name, row)]
-
-    return rows
+@ROWS.on(backports.BackportOpened)
+def _backport_opened(e: backports.BackportOpened, fact: AuditFact) -> Rows:
+    return _backport(fact, e.ticket_id, e.line, "opened", e.approved_at, e.release_deadline)
 
 
-ROWS.on(backports.BackportOpened.type)(_backport("opened"))
-ROWS.on(backports.BackportRevised.type)(_backport("revised"))
-ROWS.on(backports.ReleaseSlaBreached.type)(_backport("sla_breached"))
+@ROWS.on(backports.BackportRevised)
+def _backport_revised(e: backports.BackportRevised, fact: AuditFact) -> Rows:
+    return _backport(fact, e.ticket_id, e.line, "revised", e.approved_at, e.release_deadline)
 
 
-@ROWS.on(candidates.CandidateOpened.type)
-def _candidate(fact: AuditFact) -> Rows:
-    data = fact.data
-    at, seen = _at(data, "opened_at", fact), set()
+@ROWS.on(backports.ReleaseSlaBreached)
+def _release_sla_breached(e: backports.ReleaseSlaBreached, fact: AuditFact) -> Rows:
+    return _backport(fact, e.ticket_id, e.line, "sla_breached", None, e.deadline, e.detected_at)
+
+
+def _backport(
+    fact: AuditFact,
+    ticket_id: int,
+    line: str,
+    kind: str,
+    approved_at: datetime | None,
+    deadline: datetime | None,
+    at: datetime | None = None,
+) -> Rows:
+    """A backport's row, at `at` or else when the event occurred; none without a line."""
+    if not line:
+        return []
+    row = (fact.event_id, ticket_id, line, kind, approved_at, deadline, at or fact.occurred_at)
+    return [(BACKPORTS.name, row)]
+
+
+@ROWS.on(candidates.CandidateOpened)
+def _candidate(e: candidates.CandidateOpened, fact: AuditFact) -> Rows:
+    seen: set[int] = set()
     rows: Rows = []
-    for backport in data.get("backports") or ():
-        ticket = backport.get("ticket_id")
-        if not isinstance(ticket, int) or ticket in seen:
+    for backport in e.backports:
+        if backport.ticket_id in seen:
             continue
-        seen.add(ticket)
+        seen.add(backport.ticket_id)
         row = (
             fact.event_id,
-            ticket,
-            data.get("candidate_id"),
-            data.get("line"),
-            data.get("version"),
-            backport.get("commit"),
-            at,
+            backport.ticket_id,
+            e.candidate_id,
+            e.line,
+            e.version,
+            backport.commit,
+            e.opened_at,
         )
         rows.append((CANDIDATE_COMMITS.name, row))
     return rows
 
 
-def _rollout(kind: str, at_field: str, version_field: str = "version") -> Mapper:
-    def rows(fact: AuditFact) -> Rows:
-        data = fact.data
-        version = data.get(version_field)
-        row = (
-            fact.event_id,
-            data.get("rollout_id"),
-            kind,
-            data.get("line") or (line_of(version) if isinstance(version, str) else None),
-            version,
-            _at(data, at_field, fact),
-            parse_time(data.get("detected_at")),
-            parse_time(data.get("deadline")),
-            data.get("rollback_limit_seconds"),
-        )
-        return [(ROLLOUTS.name, row)]
-
-    return rows
+@ROWS.on(rollout.RolloutStarted)
+def _rollout_started(e: rollout.RolloutStarted, fact: AuditFact) -> Rows:
+    row = _rollout(fact, e.rollout_id, "started", e.line, e.version, e.started_at)
+    return [(ROLLOUTS.name, (*row, None, None, e.rollback_limit_seconds))]
 
 
-ROWS.on(rollout.RolloutStarted.type)(_rollout("started", "started_at"))
-ROWS.on(rollout.RolloutCompleted.type)(_rollout("completed", "completed_at"))
-ROWS.on(rollout.RollbackStarted.type)(_rollout("rollback_started", "started_at", "from_version"))
-ROWS.on(rollout.RolledBack.type)(_rollout("rolled_back", "completed_at", "from_version"))
-ROWS.on(rollout.RollbackOverdue.type)(_rollout("rollback_overdue", "overdue_at", "from_version"))
+@ROWS.on(rollout.RolloutCompleted)
+def _rollout_completed(e: rollout.RolloutCompleted, fact: AuditFact) -> Rows:
+    row = _rollout(fact, e.rollout_id, "completed", e.line, e.version, e.completed_at)
+    return [(ROLLOUTS.name, (*row, None, None, None))]
 
 
-@ROWS.on(ci.CiResultRecorded.type)
-def _ci_result(fact: AuditFact) -> Rows:
+@ROWS.on(rollout.RollbackStarted)
+def _rollback_started(e: rollout.RollbackStarted, fact: AuditFact) -> Rows:
+    row = _rollout(fact, e.rollout_id, "rollback_started", e.line, e.from_version, e.started_at)
+    return [(ROLLOUTS.name, (*row, e.detected_at, e.deadline, None))]
+
+
+@ROWS.on(rollout.RolledBack)
+def _rolled_back(e: rollout.RolledBack, fact: AuditFact) -> Rows:
+    row = _rollout(fact, e.rollout_id, "rolled_back", e.line, e.from_version, e.completed_at)
+    return [(ROLLOUTS.name, (*row, e.detected_at, None, None))]
+
+
+@ROWS.on(rollout.RollbackOverdue)
+def _rollback_overdue(e: rollout.RollbackOverdue, fact: AuditFact) -> Rows:
+    row = _rollout(fact, e.rollout_id, "rollback_overdue", None, e.from_version, e.overdue_at)
+    return [(ROLLOUTS.name, (*row, e.detected_at, e.deadline, None))]
+
+
+def _rollout(
+    fact: AuditFact, rollout_id: str, kind: str, line: str | None, version: str, at: datetime
+) -> tuple[object, ...]:
+    """The columns every rollout row has: which rollout, what happened, to which line and
+    version (the line of the version when the event names none), when."""
+    return (fact.event_id, rollout_id, kind, line or line_of(version), version, at)
+
+
+@ROWS.on(ci.CiResultRecorded)
+def _ci_result(e: ci.CiResultRecorded, fact: AuditFact) -> Rows:
     """One row per test suite of the report; a result without test counts is one row named
     after its job, counting the job itself as one passed or failed test (other statuses:
     pending, running, cancelled, skipped count nothing)."""
-    data = fact.data
-    branch, status, job = str(data.get("branch", "")), str(data.get("status", "")), data.get("job")
+    status, gate = e.status.value, None if e.gate is None else e.gate.value
     head = (fact.event_id,)
-    tail = (branch, line_of(branch), data.get("commit"), job, data.get("gate"), status)
-    at = _at(data, "reported_at", fact)
-    suites = ((data.get("evidence") or {}).get("tests") or {}).get("suites") or ()
+    tail = (e.branch, line_of(e.branch), e.commit, e.job, gate, status)
+    at = e.reported_at
+    suites = () if e.evidence.tests is None else e.evidence.tests.suites
     if not suites:
         passed, failed = int(status == "passed"), int(status == "failed")
-        return [(CI_RESULTS.name, (*head, job, *tail, passed, failed, 0, at))]
+        return [(CI_RESULTS.name, (*head, e.job, *tail, passed, failed, 0, at))]
     return [
         (
             CI_RESULTS.name,
             (
                 *head,
-                suite.get("name"),
+                suite.name,
                 *tail,
-                int(suite.get("passed", 0)),
-                int(suite.get("failed", 0)) + int(suite.get("errors", 0)),
-                int(suite.get("skipped", 0)),
+                suite.passed,
+                suite.failed + suite.errors,
+                suite.skipped,
                 at,
             ),
         )
-        for suite in dict((s.get("name"), s) for s in suites).values()
+        for suite in {s.name: s for s in suites}.values()
     ]

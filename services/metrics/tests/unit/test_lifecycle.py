@@ -11,7 +11,7 @@ from lts_events.contracts.common import Severity
 from lts_events.envelope import Envelope
 from lts_events.store import Checkpoint
 from lts_metrics.audit import service_of
-from lts_metrics.facts import AuditFact, ticket_of
+from lts_metrics.facts import AuditFact, current_shape, ticket_of, typed
 from lts_metrics.lifecycle import TicketLifecycle, project
 from lts_metrics.samples import TicketStory
 
@@ -26,7 +26,8 @@ def fact(envelope: Envelope, n: int = 1) -> AuditFact:
         schema_version=envelope.schema_version,
         source_service=service_of(f"lts.{envelope.type.split('.')[1]}.events"),
         subject=envelope.subject,
-        data=envelope.data,
+        data=(data := current_shape(envelope.type, envelope.schema_version, envelope.data)),
+        event=typed(envelope.type, data),
         occurred_at=envelope.time or T0,
         actor_id=envelope.actorid or "",
         actor_role=str(envelope.actorrole),

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from uuid import uuid4
 
 import pytest
 from lts_events.contracts import metrics, triage
 from lts_events.store import Checkpoint
 from lts_metrics.export import flatten, to_csv
-from lts_metrics.facts import AuditFact, ticket_of
+from lts_metrics.facts import AuditFact, current_shape, ticket_of, typed
 from lts_metrics.row_tables import ALL as TABLES
 from lts_metrics.rows import ADOPTION, FOLLOW_UPS, ROWS
 from lts_metrics.versions import line_and_patch, line_of
+from pydantic import BaseModel
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+M = TypeVar("M", bound=BaseModel)
 
 
 def fact(type_: str, data: dict[str, object], *, subject: str | None = None) -> AuditFact:
@@ -25,6 +30,7 @@ def fact(type_: str, data: dict[str, object], *, subject: str | None = None) -> 
         source_service="triage",
         subject=subject,
         data=data,
+        event=typed(type_, current_shape(type_, 1, data)),
         occurred_at=T0,
         actor_id="someone",
         actor_role="automation",
@@ -104,14 +110,39 @@ def test_a_follow_up_closed_row_names_who_closed_it() -> None:
 
 def test_every_mapper_writes_rows_as_wide_as_its_table() -> None:
     widths = {t.name: len(t.columns) for t in TABLES}
-    samples = {
-        metrics.DownloadsCounted.type: {"package": "p", "version": "1.0.0", "count": 1},
-        triage.EmergencyFastTrackApproved.type: {"ticket_id": 1, "approved_by": ["a", "b"]},
-    }
 
-    for type_ in ROWS.mappers:
-        for table, row in ROWS.rows_of(fact(type_, {"ticket_id": 1, **samples.get(type_, {})})):
-            assert len(row) == widths[table], type_
+    for cls in ROWS.mappers:
+        written = ROWS.rows_of(fact(cls.type, example(cls).to_data()))
+
+        assert written, cls.type
+        for table, row in written:
+            assert len(row) == widths[table], cls.type
+
+
+def example(model: type[M]) -> M:
+    """A valid instance with every field filled (texts as a line X.Y or a version X.Y.Z)."""
+    return model.model_validate(
+        {name: _value(name, info.annotation) for name, info in model.model_fields.items()}
+    )
+
+
+def _value(name: str, annotation: Any) -> Any:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        return _value(name, next(a for a in args if a is not type(None)))
+    if origin is Literal:
+        return args[0]
+    if origin in (tuple, list):
+        return [_value(name, args[0])]
+    if origin is dict:
+        return {}
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return next(iter(annotation)).value
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return example(annotation).model_dump(mode="json")
+    text = "0" * 64 if name == "sha256" else "1.4" if "line" in name else "1.4.3"
+    simple = {str: text, int: 1, bool: True, float: 1.0}
+    return T0.isoformat() if annotation is datetime else simple[annotation]
 
 
 def test_csv_flattens_nested_fields_and_joins_lists() -> None:
