@@ -3,6 +3,8 @@
 - every input (alert fingerprint) has exactly one ticket (`TicketOpened`), and no ticket id
   was given twice;
 - every ticket has exactly one of each triage decision event (the triage store);
+- every ticket's approval reminder (a durable timer, due as soon as its plan is made: see
+  `run.STACK_ENV`) had its effect once, and no due timer is left unfired;
 - every event stored by intake and triage was audited once by metrics (same event id), and the
   audit log holds nothing that no store holds (phantoms);
 - the DLQ holds nothing from this run (every input was healthy);
@@ -22,6 +24,7 @@ import asyncpg
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.intake import TicketOpened
 from lts_events.contracts.triage import (
+    ApprovalReminderDue,
     BackportDecided,
     BackportPlanned,
     OwnerAssigned,
@@ -62,6 +65,12 @@ class Counts:
     triaged_once: int = 0
     triage_missing: int = 0
     triage_doubled: int = 0
+    reminded_once: int = 0
+    """Tickets whose approval reminder (a durable timer's effect) is stored exactly once."""
+    reminder_missing: int = 0
+    reminder_doubled: int = 0
+    timers_unfired: int = 0
+    """Triage's timers due before the count and not marked fired."""
     stored: int = 0
     audited_once: int = 0
     not_audited: int = 0
@@ -98,6 +107,11 @@ def failures(counts: Counts) -> list[str]:
         found.append(
             f"triage: {counts.triage_missing} tickets missing a decision, "
             f"{counts.triage_doubled} with a decision twice"
+        )
+    if counts.reminded_once != counts.tickets or counts.reminder_doubled or counts.timers_unfired:
+        found.append(
+            f"timers: {counts.reminder_missing} tickets without their reminder, "
+            f"{counts.reminder_doubled} reminded twice, {counts.timers_unfired} due timers unfired"
         )
     if counts.not_audited or counts.phantoms or counts.audited_once != counts.stored:
         found.append(f"audit: {counts.not_audited} not audited, {counts.phantoms} phantoms")
@@ -139,6 +153,17 @@ def tally_triage(counts: Counts, ticket_ids: Iterable[int], decided: list[tuple[
         counts.triage_doubled += any(n > 1 for n in seen)
 
 
+def tally_reminders(counts: Counts, ticket_ids: Iterable[int], reminded: list[str]) -> None:
+    """`reminded`: the stream of every `ApprovalReminderDue` (the load's tickets are planned
+    once, so each has one reminder timer and one reminder)."""
+    per_stream = Counter(reminded)
+    for ticket_id in set(ticket_ids):
+        n = per_stream.get(ticket_stream(ticket_id), 0)
+        counts.reminded_once += n == 1
+        counts.reminder_missing += n == 0
+        counts.reminder_doubled += n > 1
+
+
 def tally_audit(counts: Counts, stored: set[str], audited: list[str]) -> None:
     copies = Counter(audited)
     counts.stored = len(stored)
@@ -164,6 +189,13 @@ async def count_stores(database_url: str, counts: Counts, fingerprints: list[str
             list(DECISIONS),
         )
         tally_triage(counts, [r["id"] for r in opened], [(r[0], r[1]) for r in decided])
+        reminded = await conn.fetch(
+            "SELECT stream_id FROM triage.events WHERE type = $1", ApprovalReminderDue.type
+        )
+        tally_reminders(counts, [r["id"] for r in opened], [r[0] for r in reminded])
+        counts.timers_unfired = await conn.fetchval(
+            "SELECT count(*) FROM triage.timers WHERE fired_at IS NULL AND due_at <= now()"
+        )
         stored = {
             r[0]
             for s in RELAYED

@@ -9,7 +9,15 @@ from collections import Counter
 
 from lts_events.contracts.common import ticket_stream
 
-from chaos.checks import DECISIONS, Counts, failures, tally_audit, tally_tickets, tally_triage
+from chaos.checks import (
+    DECISIONS,
+    Counts,
+    failures,
+    tally_audit,
+    tally_reminders,
+    tally_tickets,
+    tally_triage,
+)
 from chaos.load import deliveries, fingerprint
 from chaos.observe import Snapshot
 from chaos.quiescence import settled
@@ -22,6 +30,7 @@ def a_clean_run(inputs: int = 3) -> Counts:
         one_ticket=inputs,
         tickets=inputs,
         triaged_once=inputs,
+        reminded_once=inputs,
         stored=inputs * 8,
         audited_once=inputs * 8,
     )
@@ -76,6 +85,19 @@ def test_a_ticket_missing_a_decision_or_deciding_twice_fails_triage() -> None:
 
     assert (counts.triaged_once, counts.triage_missing, counts.triage_doubled) == (1, 1, 1)
     assert any(f.startswith("triage:") for f in failures(counts))
+
+
+def test_a_ticket_without_its_reminder_reminded_twice_or_a_timer_left_unfired_fails() -> None:
+    counts = a_clean_run(inputs=3)
+    counts.reminded_once = 0
+    counts.timers_unfired = 2
+
+    tally_reminders(counts, [1, 2, 3], [ticket_stream(1), ticket_stream(3), ticket_stream(3)])
+
+    assert (counts.reminded_once, counts.reminder_missing, counts.reminder_doubled) == (1, 1, 1)
+    assert failures(counts) == [
+        "timers: 1 tickets without their reminder, 1 reminded twice, 2 due timers unfired"
+    ]
 
 
 def test_events_not_audited_and_audited_events_no_store_holds_are_counted() -> None:
