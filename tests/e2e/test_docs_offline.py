@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from harness.stack import SERVICES
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ def operations_of(openapi: dict[str, object]) -> int:
     return sum(1 for item in paths.values() for method in item if method in methods)
 
 
-@pytest.mark.parametrize("service", ["intake", "triage"])
+@pytest.mark.parametrize("service", SERVICES)  # every service of the e2e stack
 def test_swagger_ui_renders_every_operation_with_nothing_fetched_from_outside(
     stack: Stack, browser: object, service: str
 ) -> None:
