@@ -3,6 +3,8 @@ the code calls these and reads normally; every use was measured (see the callers
 
 - `trusted_constructor`: a pydantic model from values already valid, skipping validation.
 - `trusted_decoder`: a pydantic model from the JSON data it dumped, skipping validation.
+- `extra_carrier`: a pydantic model of extra values only, holding a dict as it is, skipping
+  validation (there is nothing to validate) and the copy.
 - `slot_setter`: the descriptor setter `object.__setattr__` looks up on every call, looked up
   once (frozen models and dataclasses, and `UUID`, refuse their own `__setattr__`).
 - `gc_paused`: the cyclic garbage collector off around code that allocates many objects and
@@ -148,6 +150,34 @@ def _optional(convert: Convert) -> Convert:
 
 def _each(convert: Convert, container: Callable[[Any], Any]) -> Convert:
     return lambda values: container(map(convert, values))
+
+
+def extra_carrier(model: type[M]) -> Callable[[type[M], dict[str, Any]], M]:
+    """`make(cls, values)`: the instance `cls.model_validate(values)` makes, for `cls` a
+    subclass of `model` without fields, kept as they are in its extra values (`extra="allow"`):
+    validation has nothing to check there but copies the dict, value by value. Here `values`
+    itself becomes the extra values (never change it afterwards; the model is frozen)."""
+    if model.model_fields or model.model_config.get("extra") != "allow":
+        raise TypeError(f"{model.__name__} must have no fields and allow extra values")
+    if not model.model_config.get("frozen"):
+        raise TypeError(f"{model.__name__} shares its values: it must stay frozen")
+    if model.__pydantic_post_init__ is not None or model.__private_attributes__:
+        raise TypeError(f"{model.__name__} needs pydantic's own construction")
+    new = object.__new__
+    set_dict = slot_setter(model, "__dict__")
+    set_fields_set = slot_setter(model, "__pydantic_fields_set__")
+    set_extra = slot_setter(model, "__pydantic_extra__")
+    set_private = slot_setter(model, "__pydantic_private__")
+
+    def make(cls: type[M], values: dict[str, Any]) -> M:
+        instance: M = new(cls)
+        set_dict(instance, {})
+        set_fields_set(instance, set(values))
+        set_extra(instance, values)
+        set_private(instance, None)
+        return instance
+
+    return make
 
 
 @contextmanager

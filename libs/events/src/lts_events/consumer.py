@@ -118,9 +118,20 @@ class RawMessage:
         partition: int,
         offset: int,
     ) -> RawMessage:
-        pairs = tuple((str(k), bytes(v) if v is not None else b"") for k, v in headers or ())
+        pairs = _header_pairs(headers)
         message_id = header(pairs, "ce_id") or f"{topic}:{partition}:{offset}"
         return RawMessage(value, pairs, key, topic, partition, offset, message_id)
+
+
+def _header_pairs(headers: Any) -> tuple[tuple[str, bytes], ...]:
+    """`headers` as (str, bytes) pairs (a null value as b""). aiokafka gives them so already:
+    checked, they are kept as they are (rebuilding each pair cost half of `RawMessage.of`, which
+    runs for every message consumed)."""
+    pairs = tuple(headers) if headers else ()
+    for key, value in pairs:
+        if type(key) is not str or type(value) is not bytes:
+            return tuple((str(k), bytes(v) if v is not None else b"") for k, v in pairs)
+    return pairs
 
 
 EventHandler = Callable[[Inbound[E]], Awaitable[None]]

@@ -183,8 +183,10 @@ class Envelope(BaseModel):
         return Actor(id=self.actorid, role=Role(self.actorrole))
 
     def metadata(self) -> Metadata:
-        """The metadata the event was stored with, as far as the envelope carries it."""
-        return Metadata(
+        """The metadata the event was stored with, as far as the envelope carries it: made of
+        attributes validated as the envelope was (strings or None, the actor validated by
+        `actor`), so not validated again (the metrics audit log makes one per event)."""
+        return Metadata.trusted(
             actor=self.actor or Actor(id=self.source, role=Role.AUTOMATION),
             reason=self.reason,
             correlation_id=self.correlationid or self.id,

@@ -141,6 +141,15 @@ def test_raw_message_id_is_the_cloudevent_id_or_the_kafka_coordinates() -> None:
     assert a_message(b"x", []).message_id == f"{TOPIC}:2:7"
 
 
+def test_raw_message_headers_are_text_and_bytes_pairs_with_a_null_value_as_empty_bytes() -> None:
+    received = [("ce_id", b"abc"), ("ce_reason", None), ("content-type", bytearray(b"a/b"))]
+
+    message = a_message(b"x", received)  # type: ignore[arg-type]
+
+    assert message.headers == (("ce_id", b"abc"), ("ce_reason", b""), ("content-type", b"a/b"))
+    assert all(type(value) is bytes for _, value in message.headers)
+
+
 async def test_a_stored_event_becomes_a_binary_mode_cloudevent_keyed_by_its_stream() -> None:
     store = InMemoryEventStore()
     metadata = Metadata(actor=Actor(id="alice", role=Role.MAINTAINER), reason="seen")

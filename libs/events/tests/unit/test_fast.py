@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 import pytest
 from lts_events import contracts
-from lts_events._fast import gc_paused, slot_setter, trusted_constructor, trusted_decoder
+from lts_events._fast import (
+    extra_carrier,
+    gc_paused,
+    slot_setter,
+    trusted_constructor,
+    trusted_decoder,
+)
 from lts_events.event import REGISTRY
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
@@ -27,6 +33,14 @@ class Point(BaseModel):
 
 class Mutable(BaseModel):
     x: int
+
+
+class Extras(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class ExtrasOfAKind(Extras):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +235,28 @@ def test_every_contract_event_class_has_a_decoder() -> None:
     decoders = [trusted_decoder(cls) for cls in classes]
 
     assert len(decoders) == len(classes) > 50
+
+
+def test_an_extra_carrier_equals_the_validated_model() -> None:
+    values = {"x": 1, "nested": {"a": [1.5, None]}, "type": "t"}
+
+    carried = extra_carrier(Extras)(ExtrasOfAKind, values)
+
+    validated = ExtrasOfAKind.model_validate(values)
+    assert type(carried) is ExtrasOfAKind
+    assert carried == validated
+    assert carried.model_fields_set == validated.model_fields_set
+    assert carried.model_dump_json() == validated.model_dump_json()
+
+
+def test_an_extra_carrier_holds_the_dict_itself() -> None:
+    values = {"x": 1}
+
+    carried = extra_carrier(Extras)(Extras, values)
+
+    assert carried.__pydantic_extra__ is values
+
+
+def test_only_a_frozen_model_of_extras_only_can_carry_a_dict() -> None:
+    with pytest.raises(TypeError, match="no fields"):
+        extra_carrier(Point)

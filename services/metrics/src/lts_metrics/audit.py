@@ -21,8 +21,9 @@ from functools import cache
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from lts_events._fast import extra_carrier
 from lts_events.envelope import Envelope, NewEvent
-from lts_events.event import Event
+from lts_events.event import Event, JsonDict
 from lts_events.kafka import events_topic
 from lts_events.store import ANY, AppendResult, EventStore, ProcessedMessage
 from pydantic import ConfigDict
@@ -33,9 +34,18 @@ CONSUMER = "metrics"
 class AuditedEvent(Event):
     """Carries an event's original data unchanged into the store, whatever its type: `type` and
     `schema_version` are set per original type on a subclass that is never registered, so the
-    registry keeps decoding the real classes on read."""
+    registry keeps decoding the real classes on read. Its data is the original dict itself
+    (`to_data`): the store makes its canonical JSON from it without dumping a copy."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
+
+    def to_data(self) -> JsonDict:
+        return cast("JsonDict", self.__pydantic_extra__)
+
+
+# The data of a decoded envelope is a JSON object already (`Envelope.data`): validating it
+# again as an AuditedEvent checks nothing, copies it, and the store then dumped the copy.
+_carrying = extra_carrier(AuditedEvent)
 
 
 @cache
@@ -137,9 +147,7 @@ def facts_of(
 def audit_copy(envelope: Envelope, facts: EnvelopeFacts) -> NewEvent:
     """The event to append to the metrics store for one received envelope."""
     cls = audited_class(envelope.type, envelope.schema_version)
-    return NewEvent.of(
-        cls.model_validate(envelope.data), envelope.metadata(), event_id=facts.event_id
-    )
+    return NewEvent.of(_carrying(cls, envelope.data), envelope.metadata(), event_id=facts.event_id)
 
 
 async def record(store: EventStore, envelope: Envelope, facts: EnvelopeFacts) -> AppendResult:
