@@ -113,3 +113,24 @@ def test_grafana_logs_in_as_the_analyst_role_the_metrics_service_creates() -> No
     assert analyst["url"] == "postgres:5432"
     assert analyst["user"] == metrics.get("LTS_METRICS_ANALYST_ROLE", default_role)
     assert analyst["secureJsonData"]["password"] == metrics["LTS_METRICS_ANALYST_PASSWORD"]
+
+
+def test_every_service_exports_to_the_collectors_otlp_http_receiver() -> None:
+    compose = _compose()["services"]
+    [mount] = compose["otel-collector"]["volumes"]
+    source, target = mount.split(":")[:2]
+    config = yaml.safe_load((ROOT / source).read_text())
+    http_port = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].rsplit(":", 1)[1]
+    services = {name: spec for name, spec in compose.items() if "build" in spec}
+
+    assert f"--config={target}" in compose["otel-collector"]["command"]
+    assert {"traces", "metrics"} <= {
+        signal
+        for signal, pipeline in config["service"]["pipelines"].items()
+        if "otlp" in pipeline["receivers"]
+    }
+    assert services
+    for name, spec in services.items():
+        environment = spec["environment"]
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{http_port}"
+        assert environment["OTEL_SERVICE_NAME"] == f"lts-{name}"
