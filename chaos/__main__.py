@@ -1,9 +1,9 @@
 """`python -m chaos`: the chaos suite (`make chaos N=... RATE=...`).
 
 Starts its own Kafka broker and PostgreSQL server (durable), then for each scenario: the stack
-(intake, triage, metrics as processes), N distinct alerts each delivered twice at RATE
-deliveries/s, the scenario's SIGKILLs and restarts, quiescence, the exact counts. Prints one table
-row per scenario; exits 1 when any count is off."""
+(intake, triage, metrics as processes; every service in `replicas`), N distinct alerts each
+delivered twice at RATE deliveries/s, the scenario's SIGKILLs and restarts, quiescence, the exact
+counts. Prints one table row per scenario; exits 1 when any count is off."""
 
 from __future__ import annotations
 

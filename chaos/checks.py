@@ -5,8 +5,8 @@
 - every ticket has exactly one of each triage decision event (the triage store);
 - every ticket's approval reminder (a durable timer, due as soon as its plan is made: see
   `run.STACK_ENV`) had its effect once, and no due timer is left unfired;
-- every event stored by intake and triage was audited once by metrics (same event id), and the
-  audit log holds nothing that no store holds (phantoms);
+- every event stored by the run's services (but metrics) was audited once by metrics (same
+  event id), and the audit log holds nothing that no store holds (phantoms);
 - the DLQ holds nothing from this run (every input was healthy);
 - `lts store verify` passes for every schema, and `lts audit reconcile` for the audit log."""
 
@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from lts_events.contracts.triage import (
     TicketTriaged,
 )
 
-from chaos.observe import RELAYED, STORES
+from chaos.observe import relayed
 
 DECISIONS = tuple(
     cls.type
@@ -172,7 +172,9 @@ def tally_audit(counts: Counts, stored: set[str], audited: list[str]) -> None:
     counts.phantoms = sum(1 for event_id in copies if event_id not in stored)
 
 
-async def count_stores(database_url: str, counts: Counts, fingerprints: list[str]) -> None:
+async def count_stores(
+    database_url: str, counts: Counts, fingerprints: list[str], services: Sequence[str]
+) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         opened = await conn.fetch(
@@ -198,13 +200,13 @@ async def count_stores(database_url: str, counts: Counts, fingerprints: list[str
         )
         stored = {
             r[0]
-            for s in RELAYED
+            for s in relayed(services)
             for r in await conn.fetch(f"SELECT event_id::text FROM {s}.events")
         }
         audited = await conn.fetch(
             "SELECT event_id::text FROM metrics.events WHERE split_part(stream_id, ':', 1) = "
             "ANY($1::text[])",
-            list(RELAYED),
+            list(relayed(services)),
         )
         tally_audit(counts, stored, [r[0] for r in audited])
     finally:
@@ -222,10 +224,10 @@ def _lts(*arguments: str, env: dict[str, str]) -> bool:
     return done.returncode == 0
 
 
-def verify_stores(database_url: str) -> list[str]:
+def verify_stores(database_url: str, services: Sequence[str]) -> list[str]:
     """The schemas for which `lts store verify` fails."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    return [s for s in STORES if not _lts("store", "verify", "--schema", s, env=env)]
+    return [s for s in services if not _lts("store", "verify", "--schema", s, env=env)]
 
 
 def reconciled(database_url: str, bootstrap_servers: str, namespace: str) -> bool:

@@ -16,14 +16,30 @@ from lts_events.infra import Found
 from lts_events.kafka import DLQ_TOPIC, events_topic
 from lts_intake.kafka import INBOUND_ALERTS
 
-STORES = ("intake", "triage", "metrics")
-RELAYED = ("intake", "triage")
-CONSUMES = {
-    "intake": (INBOUND_ALERTS,),
-    "triage": (events_topic("intake"),),
-    "metrics": (events_topic("intake"), events_topic("triage")),
-}
-"""The topics of the pipeline each consumer group reads (the others it subscribes stay empty)."""
+PIPELINE = ("intake", "triage", "metrics")
+"""The services a scenario runs unless it names them all (`scenarios.Scenario.services`)."""
+NOT_RELAYED = ("metrics",)
+"""Stores whose events are not published (metrics' audit log copies the others')."""
+
+
+def relayed(services: Sequence[str]) -> tuple[str, ...]:
+    return tuple(s for s in services if s not in NOT_RELAYED)
+
+
+def consumes(services: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The topics of the run each consumer group reads (the others it subscribes stay empty):
+    each service the events of those before it that it listens to, metrics every service's."""
+    published = {s: events_topic(s) for s in relayed(services)}
+    inputs = {
+        "intake": (INBOUND_ALERTS,),
+        "triage": (published["intake"],),
+        "release": tuple(published[s] for s in ("triage", "release") if s in published),
+        "comms": tuple(
+            published[s] for s in ("intake", "triage", "release", "comms") if s in published
+        ),
+        "metrics": tuple(published.values()),
+    }
+    return {group: inputs[group] for group in services}
 
 
 @dataclass(frozen=True)
@@ -31,18 +47,20 @@ class Snapshot:
     """What quiescence is judged on."""
 
     events: tuple[int, ...]
-    """Events in each store (`STORES` order)."""
+    """Events in each service's store (in the order of the run's services)."""
     relays_behind: tuple[str, ...]
     """The relayed stores whose relay checkpoint is not at the store's head."""
     lag: int
     """Messages of the pipeline's topics not yet committed by their consumer group."""
 
 
-async def store_snapshot(database_url: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+async def store_snapshot(
+    database_url: str, services: Sequence[str]
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     conn = await asyncpg.connect(database_url)
     try:
-        counts = tuple([await conn.fetchval(f"SELECT count(*) FROM {s}.events") for s in STORES])
-        behind = tuple([s for s in RELAYED if not await _relay_at_head(conn, s)])
+        counts = tuple([await conn.fetchval(f"SELECT count(*) FROM {s}.events") for s in services])
+        behind = tuple([s for s in relayed(services) if not await _relay_at_head(conn, s)])
     finally:
         await conn.close()
     return counts, behind
@@ -63,14 +81,14 @@ async def _relay_at_head(conn: asyncpg.Connection, schema: str) -> bool:
     )
 
 
-async def consumer_lag(bootstrap_servers: str, namespace: str) -> int:
+async def consumer_lag(bootstrap_servers: str, namespace: str, services: Sequence[str]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     await admin.start()
     await reader.start()
     try:
         lag = 0
-        for group, topics in CONSUMES.items():
+        for group, topics in consumes(services).items():
             partitions = await _partitions(admin, [namespace + t for t in topics])
             committed = await admin.list_consumer_group_offsets(namespace + group)
             ends = await reader.end_offsets(partitions) if partitions else {}
@@ -92,9 +110,12 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list
     ]
 
 
-async def snapshot(database_url: str, bootstrap_servers: str, namespace: str) -> Snapshot:
+async def snapshot(
+    database_url: str, bootstrap_servers: str, namespace: str, services: Sequence[str]
+) -> Snapshot:
     (events, behind), lag = await asyncio.gather(
-        store_snapshot(database_url), consumer_lag(bootstrap_servers, namespace)
+        store_snapshot(database_url, services),
+        consumer_lag(bootstrap_servers, namespace, services),
     )
     return Snapshot(events, behind, lag)
 

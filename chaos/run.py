@@ -63,6 +63,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         namespace=namespace,
         extra_env=STACK_ENV,
         replicas=scenario.replicas,
+        services=scenario.services,
     )
     world = World(infra, stack)
     try:
@@ -74,10 +75,11 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
             unplanned_restarts=sum(world.unplanned_restarts.values()),
             leader_takeover_s=max(world.takeovers.values(), default=None),
         )
-        await count_stores(url, counts, [fingerprint(run, i) for i in range(load.n)])
+        fingerprints = [fingerprint(run, i) for i in range(load.n)]
+        await count_stores(url, counts, fingerprints, scenario.services)
         letters = await dead_letters(infra.kafka_bootstrap_servers, namespace)
         counts.dead_letters = len(letters)
-        counts.verify_failed = await asyncio.to_thread(verify_stores, url)
+        counts.verify_failed = await asyncio.to_thread(verify_stores, url, scenario.services)
         counts.reconciled = await asyncio.to_thread(
             reconciled, url, infra.kafka_bootstrap_servers, namespace
         )
@@ -106,7 +108,12 @@ async def _load_with_faults(
         )
         log.info("%s: load sent; waiting for quiescence", scenario.name)
         return await wait_quiescent(
-            lambda: snapshot(world.stack.database_url, infra.kafka_bootstrap_servers, namespace),
+            lambda: snapshot(
+                world.stack.database_url,
+                infra.kafka_bootstrap_servers,
+                namespace,
+                scenario.services,
+            ),
             within=load.quiescence_timeout,
         )
     finally:

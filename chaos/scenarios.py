@@ -6,6 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lts_events.registry import SERVICES
+
+from chaos.observe import PIPELINE
+
+EVERY_SERVICE = tuple(service.name for service in SERVICES)
+
 Target = Literal[
     "intake",
     "triage",
@@ -15,6 +21,8 @@ Target = Literal[
     "intake-leader",
     "triage-leader",
     "metrics-leader",
+    "release-leader",
+    "comms-leader",
 ]
 """A process, the broker or the database server; `<service>-leader`: whichever replica of the
 service leads (relay, timers, projections) when the fault comes."""
@@ -36,6 +44,8 @@ class Scenario:
     faults: tuple[Fault, ...]
     replicas: int = 1
     """Processes per service."""
+    services: tuple[str, ...] = PIPELINE
+    """The services run (each with `replicas` processes), checked and verified."""
 
 
 def _alone(target: Target, down_for: float) -> Scenario:
@@ -56,9 +66,12 @@ SCENARIOS: dict[str, Scenario] = {
             (
                 Fault("intake-leader", at=0.2),
                 Fault("triage-leader", at=0.4),
+                Fault("release-leader", at=0.5),
                 Fault("metrics-leader", at=0.6),
+                Fault("comms-leader", at=0.7),
             ),
             replicas=2,
+            services=EVERY_SERVICE,
         ),
         Scenario(
             "everything",
