@@ -182,6 +182,14 @@ def reject_nul(value: Any, *, prefix: tuple[str | int, ...] = ("body",)) -> None
         )
 
 
+def _checked_context(body: BaseModel, *, exclude: set[str]) -> dict[str, Any]:
+    """The notification's fields but `exclude` as JSON (what its commands carry as context),
+    from one dump of it, which `reject_nul` checks whole first."""
+    dumped = body.model_dump(mode="json")
+    reject_nul(dumped)
+    return {name: value for name, value in dumped.items() if name not in exclude}
+
+
 def _json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -290,8 +298,7 @@ def build_router(
     async def alertmanager(body: AlertmanagerWebhook) -> Accepted:
         """Prometheus Alertmanager webhook (version 4, or older and imitating senders): each
         grouped alert on its own."""
-        reject_nul(body.model_dump(mode="json"))
-        context = body.model_dump(mode="json", exclude={"alerts"})
+        context = _checked_context(body, exclude={"alerts"})
         commands = standardize.from_alerts(
             body.alerts,
             source=TicketSource.ALERTMANAGER,
@@ -315,8 +322,7 @@ def build_router(
         answered "ignored", saying why)."""
         if not isinstance(body, GrafanaWebhook):
             return _ignored(body.ignored_because())
-        reject_nul(body.model_dump(mode="json"))
-        context = body.model_dump(mode="json", exclude={"alerts", "message"})
+        context = _checked_context(body, exclude={"alerts", "message"})
         commands = standardize.from_alerts(
             body.alerts,
             source=TicketSource.GRAFANA,

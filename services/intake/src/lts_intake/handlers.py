@@ -110,8 +110,9 @@ class Intake:
     ) -> list[Outcome]:
         """What each command of `batch` did, in its order, with the I/O of all of it shared and
         one transaction for all of it (see `_execute_together`). `update_view` also folds the
-        new events into the ticket views before returning (read-your-writes for HTTP callers);
-        without it the background projection picks them up within a fraction of a second.
+        new events into the ticket views in that transaction (read-your-writes for HTTP
+        callers, and no BEGIN and COMMIT of its own); without it the background projection
+        picks them up within a fraction of a second.
         When a ticket moved meanwhile (another writer), nothing of the batch is written and it
         is decided again: a batch of one up to `_ATTEMPTS` times, a larger one command by
         command."""
@@ -170,8 +171,8 @@ class Intake:
                     for p in planned
                 ],
             )
-        if update_view:
-            await self.repository.apply([e for r in results for e in r.recorded])
+            if update_view:
+                await self.repository.apply_within(db, [e for r in results for e in r.recorded])
         outcomes = [
             Outcome(work.command, claim.ticket_id, duplicate_delivery=again)
             for work, claim, again in zip(batch, claims, redelivered, strict=True)

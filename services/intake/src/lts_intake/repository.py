@@ -184,16 +184,10 @@ class IntakeRepository:
 
     # --- read model --------------------------------------------------------------------------
 
-    async def apply(self, recorded: Sequence[RecordedEvent]) -> None:
-        """Fold recorded events into the ticket views (idempotent: older versions are skipped)."""
-        by_stream = _ticket_streams(recorded)
-        if by_stream:
-            async with self._db() as db, db.transaction():
-                await self._apply_in(db, by_stream)
-
     async def apply_within(self, db: asyncpg.Connection, recorded: Sequence[RecordedEvent]) -> None:
-        """`apply` on `db`, in the caller's transaction (the projection runner's, which moves
-        its checkpoint in it: see `main.on_start`)."""
+        """Fold recorded events into the ticket views (idempotent: older versions are skipped)
+        on `db`, in the caller's transaction: the appends' own (`Intake.execute_batch`), or the
+        projection runner's, which moves its checkpoint in it (see `main.on_start`)."""
         by_stream = _ticket_streams(recorded)
         if by_stream:
             await self._apply_in(db, by_stream)

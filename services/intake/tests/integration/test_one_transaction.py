@@ -199,3 +199,35 @@ async def test_a_single_request_whose_append_fails_leaves_no_claim_and_opens_onc
     assert outcome.ticket_id == 1
     assert await opened_by_fingerprint(intake) == {POISON: [1]}
     assert await keys_without_events(intake) == []
+
+
+async def test_a_request_whose_ticket_view_fails_leaves_no_event_and_opens_once_when_retried(
+    intake: Intake,
+) -> None:
+    """The HTTP path's view update commits with the events it folds: a view that cannot be
+    written takes the events and claims with it, and the retry finds the view in step."""
+    (command,) = standardize.from_alerts(
+        [AlertIn.model_validate({**alert(POISON), "labels": {"alertname": "a"}})],
+        source=TicketSource.ALERTMANAGER,
+        now=NOW,
+        policy=intake.policy,
+    )
+    metadata = metadata_for(Actor(id="alertmanager", role=Role.AUTOMATION), reason="webhook")
+    await sql(
+        intake,
+        """CREATE FUNCTION {s}.refuse_view() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'injected: view write failed'; END $$;
+            CREATE TRIGGER refuse_view BEFORE INSERT ON {s}.tickets FOR EACH ROW
+            EXECUTE FUNCTION {s}.refuse_view()""",
+    )
+
+    with pytest.raises(asyncpg.RaiseError, match="injected"):
+        await intake.execute(command, metadata=metadata, update_view=True)
+
+    assert await opened_by_fingerprint(intake) == {}
+    assert await sql(intake, "SELECT key FROM {s}.ticket_keys") == []
+    await sql(intake, "DROP TRIGGER refuse_view ON {s}.tickets")
+    outcome = await intake.execute(command, metadata=metadata, update_view=True)
+    assert outcome.ticket_id == 1
+    assert await opened_by_fingerprint(intake) == {POISON: [1]}
+    assert [r["ticket_id"] for r in await sql(intake, "SELECT ticket_id FROM {s}.tickets")] == [1]
