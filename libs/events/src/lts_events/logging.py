@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -79,6 +81,30 @@ QUIET_LIBRARIES = (
 )
 
 
+class LibraryInfoFilter(logging.Filter):
+    """Drops the INFO lines that a quiet library's code writes through a logger of ours:
+    FastStream logs "Received" and "Processed" for every message through the broker's logger,
+    which the host names after the service (`lts.<service>.faststream`), so the library's
+    logger level does not reach them. Whose code wrote a line is in its `pathname`."""
+
+    def __init__(self, libraries: Iterable[str] = QUIET_LIBRARIES) -> None:
+        super().__init__()
+        self._code = tuple(directory for name in libraries for directory in _package_dirs(name))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.pathname.startswith(self._code)
+
+
+def _package_dirs(name: str) -> list[str]:
+    """Where package `name`'s code is (none for a name that is a logger, not a package)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    locations = spec.submodule_search_locations if spec is not None else None
+    return [os.path.join(location, "") for location in locations or ()]
+
+
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(
         "{levelname}{name}{message}{service}{trace_id}{span_id}",
@@ -105,6 +131,7 @@ def setup_logging(service: str, *, level: str | None = None) -> None:
     if logging.getLevelName(chosen.upper()) != logging.DEBUG:
         for name in QUIET_LIBRARIES:
             logging.getLogger(name).setLevel(logging.WARNING)
+        handler.addFilter(LibraryInfoFilter())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []

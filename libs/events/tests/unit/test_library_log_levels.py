@@ -4,6 +4,7 @@ from WARNING up unless the service logs at DEBUG."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
 
@@ -59,3 +60,29 @@ def test_at_debug_the_libraries_speak_too(capsys: pytest.CaptureFixture[str]) ->
     logging.getLogger(GROUP_COORDINATOR).info("Joined group 'triage' (generation 1)")
 
     assert "Joined group" in capsys.readouterr().err
+
+
+def _written_by(package: str, logger: str, level: int, message: str) -> logging.LogRecord:
+    """A record as `package`'s own code logs it through `logger`."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None
+    assert spec.origin is not None
+    return logging.getLogger(logger).makeRecord(logger, level, spec.origin, 1, message, None, None)
+
+
+def test_a_librarys_info_lines_through_a_logger_of_ours_are_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """FastStream logs every message it handles through the broker's logger, which the host
+    names after the service."""
+    setup_logging("log-levels-test", level="INFO")
+    broker_logger = logging.getLogger("lts.triage.faststream")
+
+    broker_logger.handle(_written_by("faststream", broker_logger.name, logging.INFO, "Received"))
+    broker_logger.handle(_written_by("faststream", broker_logger.name, logging.ERROR, "Boom"))
+    broker_logger.info("the service's own line on that logger")
+
+    written = capsys.readouterr().err
+    assert "Received" not in written
+    assert "Boom" in written
+    assert "the service's own line on that logger" in written
