@@ -5,21 +5,25 @@ Ours: the real intake service as a process (harness/stack.py, as bench_pipeline 
 on a local port, its own database and Kafka namespace, the relay publishing), receiving
 NOTIFICATIONS Alertmanager webhook (version 4) notifications of one alert each, 4 in 5 a new
 alert (a new ticket), 1 in 5 the latest one firing again with a new `startsAt`, from CONCURRENCY
-clients at once after a warm-up. Baseline, same run, same client: a FastAPI app with one route
-taking the same JSON body and answering at once, in its own process under uvicorn.
+clients at once (one connection each) after a warm-up. Baseline, same run, same client: a
+FastAPI app with one route taking the same JSON body and answering at once, in its own process
+under uvicorn. Both run side by side and take the counted notifications in ROUNDS alternating
+rounds, so the load of the shared machine weighs on both alike (`compare`).
 
-Rows: `intake_http` (requests/s of both, ratio) and `intake_http_p99` (each request's time from
-send to answer, p50 and p99 over the measured requests). Every answer must be 200 and every new
+Rows: `intake_http` (requests/s of both, ratio, each server's CPU ms per request) and
+`intake_http_p99` (each request's time from send to answer, p50 and p99 over the measured
+requests), with the machine's load average before and after. Every answer must be 200 and every new
 alert must have opened exactly one ticket; anything else fails the bench."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +39,7 @@ from bench._processes import running_stack
 NOTIFICATIONS = int(os.environ.get("BENCH_INTAKE_HTTP_NOTIFICATIONS", "2000"))
 CONCURRENCY = 32
 WARM_UP = 200  # sent and answered before the clock starts (connections, first-use costs)
+ROUNDS = 4  # counted rounds per server, alternating between them
 TOKEN = "bench-alert-webhook-token"
 ROUTE = "/webhooks/alertmanager"
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,34 +107,60 @@ class Measured:
 
 
 @dataclass
-class Sent:
+class Target:
+    """One server under test and what its counted rounds added up to."""
+
+    url: str
+    pid: int
+    clients: Sequence[httpx.AsyncClient]
     took: list[float] = field(default_factory=list)  # each request's seconds to its answer
     retried: int = 0  # connections the server closed under a request, which was sent again
+    elapsed: float = 0.0
+    cpu: float = 0.0
+    requests: int = 0
 
+    async def send(self, payloads: Sequence[dict[str, Any]]) -> list[float]:
+        """Post `payloads` from CONCURRENCY clients at once, each with its own connection, as
+        as many Alertmanager replicas would: a request whose connection the server closed is
+        sent again (the time counted from the first send). Each request's seconds."""
+        queue = iter(payloads)
+        took: list[float] = []
 
-async def _send(client: httpx.AsyncClient, url: str, payloads: Sequence[dict[str, Any]]) -> Sent:
-    """Post `payloads` from CONCURRENCY clients at once, as Alertmanager would: a request whose
-    connection the server closed is sent again (the time counted from the first send)."""
-    queue = iter(payloads)
-    sent = Sent()
+        async def worker(client: httpx.AsyncClient) -> None:
+            for payload in queue:
+                started = time.perf_counter()
+                for attempt in range(3):
+                    try:
+                        response = await client.post(self.url, json=payload)
+                        break
+                    except (httpx.ReadError, httpx.RemoteProtocolError):
+                        if attempt == 2:
+                            raise
+                        self.retried += 1
+                took.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{self.url}: {response.status_code} {response.text[:300]}")
 
-    async def worker() -> None:
-        for payload in queue:
-            started = time.perf_counter()
-            for attempt in range(3):
-                try:
-                    response = await client.post(url, json=payload)
-                    break
-                except (httpx.ReadError, httpx.RemoteProtocolError):
-                    if attempt == 2:
-                        raise
-                    sent.retried += 1
-            sent.took.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+        await asyncio.gather(*(worker(client) for client in self.clients))
+        return took
 
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return sent
+    async def round(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """One counted round: its time, the server's CPU and each request's time added up."""
+        started, cpu = time.perf_counter(), cpu_seconds(self.pid)
+        self.took += await self.send(payloads)
+        self.elapsed += time.perf_counter() - started
+        self.cpu += cpu_seconds(self.pid) - cpu
+        self.requests += len(payloads)
+
+    def measured(self) -> Measured:
+        took = sorted(self.took)
+        return Measured(
+            self.requests / self.elapsed,
+            1000 * took[len(took) // 2],
+            1000 * took[min(len(took) - 1, int(len(took) * 0.99))],
+            self.retried,
+            1000 * self.cpu / self.requests,
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -138,25 +169,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(base: str, payloads: Sequence[dict[str, Any]], *, server: int) -> Measured:
+@contextlib.asynccontextmanager
+async def _clients() -> AsyncIterator[list[httpx.AsyncClient]]:
+    """CONCURRENCY clients of one connection each: one shared pool of 32 cost the client
+    ~45% of its CPU in httpcore's connection bookkeeping (py-spy), CPU the servers then lacked
+    on this 2-core machine, and queued requests unevenly (a no-op's p99 7-9x its p50)."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    headers={"Authorization": f"Bearer {TOKEN}"}, limits=limits, timeout=60
+                )
+            )
+            for _ in range(CONCURRENCY)
+        ]
+
+
+async def compare(
+    payloads: Sequence[dict[str, Any]], *, ours: tuple[str, int], baseline: tuple[str, int]
+) -> tuple[Measured, Measured]:
+    """Both servers warmed up with the first WARM_UP payloads, then the rest sent to each in
+    ROUNDS alternating rounds (which goes first alternates too), so a change of the shared
+    machine's load in the run falls on both alike. (ours, baseline)."""
     warm, counted = payloads[:WARM_UP], payloads[WARM_UP:]
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(
-        headers={"Authorization": f"Bearer {TOKEN}"}, limits=limits, timeout=60
-    ) as client:
-        url = base + ROUTE
-        await _send(client, url, warm)
-        started, cpu = time.perf_counter(), cpu_seconds(server)
-        sent = await _send(client, url, counted)
-        elapsed, cpu = time.perf_counter() - started, cpu_seconds(server) - cpu
-    took = sorted(sent.took)
-    return Measured(
-        len(counted) / elapsed,
-        1000 * took[len(took) // 2],
-        1000 * took[min(len(took) - 1, int(len(took) * 0.99))],
-        sent.retried,
-        1000 * cpu / len(counted),
-    )
+    size = -(-len(counted) // ROUNDS)
+    rounds = [counted[start : start + size] for start in range(0, len(counted), size)]
+    async with _clients() as ours_clients, _clients() as baseline_clients:
+        targets = [
+            Target(ours[0] + ROUTE, ours[1], ours_clients),
+            Target(baseline[0] + ROUTE, baseline[1], baseline_clients),
+        ]
+        for target in targets:
+            await target.send(warm)
+        for index, chunk in enumerate(rounds):
+            for target in targets if index % 2 == 0 else targets[::-1]:
+                await target.round(chunk)
+    return targets[0].measured(), targets[1].measured()
 
 
 def noop_app() -> FastAPI:
@@ -177,7 +226,9 @@ def serve_noop(port: int) -> None:
     uvicorn.run(noop_app(), host="127.0.0.1", port=port, log_config=None)
 
 
-async def _baseline(payloads: Sequence[dict[str, Any]]) -> Measured:
+@contextlib.asynccontextmanager
+async def _baseline() -> AsyncIterator[tuple[str, int]]:
+    """The no-op server running: its URL and process id."""
     port = free_port()
     code = f"from bench.bench_intake_http import serve_noop; serve_noop({port})"
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, cwd=ROOT)
@@ -189,7 +240,7 @@ async def _baseline(payloads: Sequence[dict[str, Any]]) -> Measured:
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError(f"the no-op server on {base} did not answer within a minute")
-        return await measure(base, payloads, server=process.pid)
+        yield base, process.pid
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 20)
@@ -204,19 +255,26 @@ async def _answers(base: str) -> bool:
     return True
 
 
-async def _ours(
+async def measure(
     payloads: Sequence[dict[str, Any]], *, kafka_bootstrap_servers: str, database_url: str
-) -> Measured:
-    async with running_stack(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database_url,
-        prefix="bench_intake_http",
-        services=("intake",),
-        extra_env={"LTS_INTAKE_ALERT_WEBHOOK_TOKEN": TOKEN},
-    ) as running:
+) -> tuple[Measured, Measured]:
+    """(ours, baseline) from one `compare` run; fails unless every new alert opened exactly
+    one ticket."""
+    async with (
+        _baseline() as baseline,
+        running_stack(
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            database_url=database_url,
+            prefix="bench_intake_http",
+            services=("intake",),
+            extra_env={"LTS_INTAKE_ALERT_WEBHOOK_TOKEN": TOKEN},
+        ) as running,
+    ):
         intake = running.stack.services["intake"].process
         assert intake is not None
-        measured = await measure(running.stack.urls["intake"], payloads, server=intake.pid)
+        measured = await compare(
+            payloads, ours=(running.stack.urls["intake"], intake.pid), baseline=baseline
+        )
         opened = await running.conn.fetchval(
             "SELECT count(*) FROM intake.events WHERE type = $1", TicketOpened.type
         )
@@ -233,11 +291,18 @@ async def _ours(
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
     payloads = notifications(uuid.uuid4().hex[:6], WARM_UP + NOTIFICATIONS)
-    baseline = await _baseline(payloads)
-    ours = await _ours(
+    load_before = os.getloadavg()[0]
+    ours, baseline = await measure(
         payloads, kafka_bootstrap_servers=kafka_bootstrap_servers, database_url=database_url
     )
-    common = {"notifications": NOTIFICATIONS, "concurrency": CONCURRENCY, "warm_up": WARM_UP}
+    common = {
+        "notifications": NOTIFICATIONS,
+        "concurrency": CONCURRENCY,
+        "warm_up": WARM_UP,
+        "rounds": ROUNDS,
+        # the 1-minute load average before and after: a ratio is only comparable at like load
+        "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
+    }
     return [
         {
             "bench": "intake_http",
