@@ -102,6 +102,9 @@ class Leadership:
                     )
                 except Exception as error:
                     lost = describe(error)
+                    # The lock went with the connection and another replica may lead now: say
+                    # so at once, not after the work's last round (up to `stop_timeout`).
+                    self.leading = False
                     break
         finally:
             until.set()

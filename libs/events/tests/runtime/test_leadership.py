@@ -12,6 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from lts_events.leadership import Leadership
 from lts_events.service import ServiceParts, ServiceSpec, build_app
 from lts_events.settings import RuntimeSettings
 from sqlalchemy import text
@@ -111,3 +112,30 @@ async def test_one_replica_relays_and_the_other_takes_over_when_its_lock_connect
     assert after == 20
     assert leader.state.runtime.leadership.terms == 1
     assert follower.state.runtime.leadership.terms == 1
+
+
+async def test_a_replica_whose_lock_connection_dies_stops_saying_it_leads_before_its_work_ends(
+    database_url: str, unique: Callable[[str], str]
+) -> None:
+    leadership = Leadership(
+        database_url, unique("rtlost"), check_interval=0.1, retry_interval=60, stop_timeout=30
+    )
+    stop, round_done = asyncio.Event(), asyncio.Event()
+
+    async def work_finishing_its_round(until: asyncio.Event) -> None:
+        await until.wait()
+        await round_done.wait()
+
+    running = asyncio.create_task(leadership.run(stop, work_finishing_its_round))
+    try:
+        await _until(lambda: leadership.leading)
+        assert leadership.backend_pid is not None
+
+        await _terminate(database_url, leadership.backend_pid)
+        await _until(lambda: not leadership.leading, within=5)
+
+        assert not round_done.is_set()
+    finally:
+        round_done.set()
+        stop.set()
+        await running
