@@ -99,7 +99,11 @@ async def test_a_failing_apply_leaves_the_checkpoint_and_the_tables_as_they_were
     before = await runner.checkpoint()
     both = [*taken("second"), *taken("third")]  # one transaction: settled together
     await postgres_store.append("later", both, expected_version=NO_STREAM)
-    await eventually(runner.behind)
+
+    async def settled() -> bool:  # step() reads through the barrier; behind() counts unsettled
+        return len(await postgres_store.read_all(after=before)) == 2
+
+    await eventually(settled)
     steps.fail_on = "third"
 
     with pytest.raises(RuntimeError, match="cannot project third"):
