@@ -381,13 +381,19 @@ class Relay:
         return _traceparent_of(span)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set, polling every `poll_interval` (or sooner on `wake`).
-        Failures are retried with a growing pause; an outage of Kafka or the database (see
+        """Publish until `stop` is set, looking again as soon as this process commits events
+        to the store (`EventStore.commits`) or on `wake`, and at the latest every
+        `poll_interval` (another replica's commits, events the barrier held back). Failures are
+        retried with a growing pause; an outage of Kafka or the database (see
         `faults`) is logged once when it starts and once when it ends, other errors each time."""
         failures = 0
         try:
             while not stop.is_set():
                 self._wake.clear()
+                # Noted before reading: a commit made while the store is read ends the pause at
+                # once. One that the read found (or that the barrier holds back) is consumed:
+                # finding nothing, the relay waits for the next one, never spins.
+                seen = self._store.commits.count
                 try:
                     await self.publish_pending()
                     failures, self.last_error = 0, None
@@ -404,7 +410,7 @@ class Relay:
                     await self._reset_producer()
                     await self._pause(stop, pause)
                     continue
-                await self._pause(stop, self._poll_interval)
+                await self._pause(stop, self._poll_interval, commits_after=seen)
         finally:
             await self.close()
 
@@ -412,8 +418,17 @@ class Relay:
         with contextlib.suppress(Exception):
             await self.close()
 
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+    async def _pause(
+        self, stop: asyncio.Event, seconds: float, *, commits_after: int | None = None
+    ) -> None:
+        """Wait `seconds`, less if stopped, woken, or (given `commits_after`) once the store
+        counts more commits than that (not after a failure: an outage keeps its back-off)."""
+        waiters: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        }
+        if commits_after is not None:
+            waiters.add(asyncio.ensure_future(self._store.commits.wait(after=commits_after)))
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -11,6 +11,7 @@ from pydantic_core import to_json
 
 from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS, appended_hash
+from lts_events.store.commits import Commits
 from lts_events.store.port import (
     ANY,
     NO_STREAM,
@@ -34,6 +35,7 @@ class InMemoryEventStore:
         self._timers: dict[str, Timer] = {}
         self._fired: set[str] = set()
         self._lock = asyncio.Lock()
+        self.commits = Commits()
 
     async def append(
         self,
@@ -59,6 +61,8 @@ class InMemoryEventStore:
                 self._timers.setdefault(timer.timer_id, timer)
             if fired_timer is not None:
                 self._fired.add(fired_timer)
+            if recorded:
+                self.commits.notify()
             return AppendResult(stream_id, len(self._streams[stream_id]), recorded)
 
     def _record(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from lts_events.envelope import NewEvent, RecordedEvent
+from lts_events.store.commits import Commits
 
 if TYPE_CHECKING:
     import asyncpg
@@ -123,6 +124,12 @@ class AppendResult:
 
 class EventStore(Protocol):
     """An append-only, hash-chained store of event streams, owned by one service."""
+
+    @property
+    def commits(self) -> Commits:
+        """This process's commits of events in the store (after COMMIT), for a reader of
+        `read_all` to wait on between polls."""
+        ...
 
     async def append(
         self,

@@ -22,6 +22,7 @@ from lts_events.envelope import NewEvent, RecordedEvent
 from lts_events.hashing import GENESIS
 from lts_events.store.chaining import ChainedEvent, chain, event_rows
 from lts_events.store.chaining import _quote as quote_json
+from lts_events.store.commits import Commits, notify_after_commit
 from lts_events.store.heads import StreamHeads
 from lts_events.store.migrate import checked_schema
 from lts_events.store.migrate import migrate as run_migrations
@@ -88,6 +89,7 @@ class PostgresEventStore:
         # Batches read ahead, by (statement, after, limit): `read_all` and `read_all_rows`
         # select different columns.
         self._read_ahead: dict[tuple[str, Checkpoint, int], asyncio.Task[list[Any]]] = {}
+        self.commits = Commits()
 
     @classmethod
     async def connect(
@@ -206,6 +208,7 @@ class PostgresEventStore:
                 extra = _optional_parts(processed, schedule, fired_timer)
                 written = await _insert(db, statement, stream_id, version, chained, extra)
                 if written is not None:
+                    self.commits.notify()  # a statement of its own: committed
                     if chained:
                         self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
                     return _appended(stream_id, version, chained, written)
@@ -243,6 +246,8 @@ class PostgresEventStore:
                         raise
                     raise _taken(group, str(error.detail or "")) from error
                 _resolve_group(group, row)
+        if any(p.chained for wave in waves for p in wave):
+            notify_after_commit(db, self.commits)
         return [await self._written(db, p) for wave in waves for p in wave]
 
     async def _heads_within(
@@ -328,6 +333,7 @@ class PostgresEventStore:
             try:
                 async with self._connection() as db:
                     await self._write_group(db, group)
+                self.commits.notify()  # each statement its own transaction: all committed
             except BaseException as error:
                 for pending in group:
                     pending.fail(error)
