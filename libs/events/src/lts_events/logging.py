@@ -136,4 +136,7 @@ def setup_logging(service: str, *, level: str | None = None) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []
         uvicorn_logger.propagate = True
+    # An earlier uvicorn.Config(log_level="warning") in the process left its level on the
+    # access logger: the access log follows the root's level again.
+    logging.getLogger("uvicorn.access").setLevel(logging.NOTSET)
     redact_access_log()
