@@ -1,6 +1,7 @@
 """Durable timers: rows in the service's store, fired by a loop. The handler appends its events
 with `fired_timer=timer.timer_id`, so firing and its effects commit together; the store returns
-only unfired timers, so a timer fires once, across restarts. A failing handler leaves its timer
+only unfired timers, and writes nothing for a timer that fired already (two loops overlapping
+as leadership moves), so a timer fires once, across restarts. A failing handler leaves its timer
 unfired and is retried on the next tick."""
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -434,6 +435,40 @@ async def test_a_fired_timer_is_never_due_again(store: EventStore) -> None:
     )
 
     assert list(await store.due_timers(now=T0 + timedelta(days=1))) == []
+
+
+async def test_a_timer_fired_twice_writes_its_effects_once(store: EventStore) -> None:
+    stream = a_stream()
+    timer = a_timer(stream, due_at=T0)
+    await store.append(stream, notes("a"), expected_version=NO_STREAM, schedule=[timer])
+
+    first = await store.append(
+        stream, notes("reminded"), expected_version=ANY, fired_timer=timer.timer_id
+    )
+    again = await store.append(
+        stream, notes("reminded again"), expected_version=ANY, fired_timer=timer.timer_id
+    )
+
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert [e.data["text"] for e in (await store.read_stream(stream)).events] == ["a", "reminded"]
+
+
+async def test_two_firings_of_one_timer_at_once_write_one_effect(store: EventStore) -> None:
+    stream = a_stream()
+    timer = a_timer(stream, due_at=T0)
+    await store.append(stream, notes("a"), expected_version=NO_STREAM, schedule=[timer])
+
+    results = await asyncio.gather(
+        *(
+            store.append(
+                stream, notes(f"fired {n}"), expected_version=ANY, fired_timer=timer.timer_id
+            )
+            for n in range(2)
+        )
+    )
+
+    assert sorted(r.duplicate for r in results) == [False, True]
+    assert (await store.read_stream(stream)).version == 2
 
 
 async def test_scheduling_a_timer_twice_keeps_the_first(store: EventStore) -> None:

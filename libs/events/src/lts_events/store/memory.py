@@ -51,6 +51,10 @@ class InMemoryEventStore:
             stream = self._streams.get(stream_id, [])
             if processed is not None and processed in self._processed:
                 return AppendResult(stream_id, len(stream), duplicate=True)
+            if fired_timer is not None and (
+                fired_timer in self._fired or fired_timer not in self._timers
+            ):  # a timer fires once (and one never scheduled cannot fire)
+                return AppendResult(stream_id, len(stream), duplicate=True)
             _check_version(stream_id, expected_version, actual=len(stream))
             recorded = self._record(stream_id, stream, events)
             self._streams[stream_id] = stream + recorded

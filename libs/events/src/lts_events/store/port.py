@@ -113,8 +113,8 @@ class StreamAppend:
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """What an append did. `duplicate` means the processed message was already recorded, so
-    nothing was written (redelivery)."""
+    """What an append did. `duplicate` means the processed message was already recorded, or
+    the timer it fires had fired, so nothing was written (redelivery, a second firing)."""
 
     stream_id: str
     version: int
@@ -144,7 +144,8 @@ class EventStore(Protocol):
         """Append atomically. Versions continue the stream from `expected_version` (`ANY`: from
         its head; `NO_STREAM`: the stream must be empty). A stale version raises
         `ConcurrencyError` and writes nothing. `processed`, `schedule` and `fired_timer` commit in
-        the same transaction; an already-processed message makes the call a no-op."""
+        the same transaction; an already-processed message, or a `fired_timer` that fired
+        already (or was never scheduled), makes the call a no-op that comes back `duplicate`."""
         ...
 
     async def read_stream(self, stream_id: str) -> StreamHistory:

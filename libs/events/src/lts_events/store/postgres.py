@@ -197,9 +197,11 @@ class PostgresEventStore:
         async with self._connection() as db:
             for _ in range(_ATTEMPTS):
                 if guess is None:
-                    head = await db.fetchrow(self._sql.head, stream_id, consumer, message_id)
+                    head = await db.fetchrow(
+                        self._sql.head, stream_id, consumer, message_id, fired_timer
+                    )
                     version, previous = head["stream_version"] or 0, head["hash"] or GENESIS
-                    if head["processed"]:
+                    if head["processed"] or head["fired"]:
                         return AppendResult(stream_id, version, duplicate=True)
                     _check_version(stream_id, expected_version, actual=version)
                 else:
@@ -287,7 +289,7 @@ class PostgresEventStore:
             if pending.processed
             else (None, None)
         )
-        head = await db.fetchrow(self._sql.head, pending.stream_id, consumer, message)
+        head = await db.fetchrow(self._sql.head, pending.stream_id, consumer, message, None)
         actual = head["stream_version"] or 0
         if head["processed"]:
             return AppendResult(pending.stream_id, actual, duplicate=True)

@@ -130,11 +130,14 @@ ORDER BY stream_id, stream_version
 """
 
 
-# The stream's head and whether the message was already processed, in one round trip.
+# The stream's head, whether the message was already processed and whether the timer ($4, or
+# null) can no longer fire (fired already, or no such timer), in one round trip.
 _HEAD = """
 SELECT head.stream_version, head.hash,
        EXISTS (SELECT 1 FROM {s}.processed_messages
-               WHERE consumer = $2::text AND message_id = $3::text) AS processed
+               WHERE consumer = $2::text AND message_id = $3::text) AS processed,
+       $4::text IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM {s}.timers WHERE timer_id = $4::text AND fired_at IS NULL) AS fired
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
     SELECT stream_version, hash FROM {s}.events
@@ -155,8 +158,9 @@ JOIN LATERAL (
 
 
 # One statement, hence one transaction: everything is written only if the stream is still at
-# the version the hashes were chained from and the processed message is new; `ok` is false when
-# either condition failed (the caller re-reads the head to say which). A writer racing for the
+# the version the hashes were chained from, the processed message is new and the timer it fires
+# is still unfired; `ok` is false when a condition failed (the caller re-reads the head to say
+# which). A writer racing for the
 # same versions fails on UNIQUE (stream_id, stream_version). Parts an append does not need
 # (processed message, timers, fired timer) are left out: a smaller statement plans faster.
 # One row comes back, as from `_APPEND_MANY`: the positions of the events in version order (one
@@ -170,21 +174,31 @@ def _append(s: str, shape: AppendShape) -> str:
         return f"${next(numbers)}"
 
     stream, version, rows, metadata = param(), param(), param(), param()
+    consumer, message = (param(), param()) if shape.processed else ("", "")
+    timer_columns = [param() for _ in range(6)] if shape.timers else []
+    fired_timer = param() if shape.fired else ""
     parts = [
         f"head AS (SELECT coalesce(max(stream_version), 0) AS version FROM {s}.events "
         f"WHERE stream_id = {stream})",
         f"allowed AS (SELECT 1 FROM head WHERE version = {version})",
     ]
+    gate = "allowed"  # each condition passes only if the ones before it did
     if shape.processed:
-        consumer, message = param(), param()
-        parts += [
+        parts.append(
             f"processed AS (INSERT INTO {s}.processed_messages (consumer, message_id) "
-            f"SELECT {consumer}::text, {message}::text FROM allowed "
-            "ON CONFLICT DO NOTHING RETURNING 1)",
-            "go AS (SELECT 1 FROM processed)",
-        ]
-    else:
-        parts.append("go AS (SELECT 1 FROM allowed)")
+            f"SELECT {consumer}::text, {message}::text FROM {gate} "
+            "ON CONFLICT DO NOTHING RETURNING 1)"
+        )
+        gate = "processed"
+    if shape.fired:
+        # A timer fires once: its effects are written only by the append that marks it fired,
+        # so a second firing (two timer loops overlapping as leadership moves) writes nothing.
+        parts.append(
+            f"fired AS (UPDATE {s}.timers SET fired_at = now() WHERE timer_id = {fired_timer}"
+            f"::text AND fired_at IS NULL AND EXISTS (SELECT 1 FROM {gate}) RETURNING 1)"
+        )
+        gate = "fired"
+    parts.append(f"go AS (SELECT 1 FROM {gate})")
     parts.append(
         f"appended AS (INSERT INTO {s}.events (stream_id, stream_version, event_id, type, "
         "schema_version, data, metadata, hash, hash_version) "
@@ -194,7 +208,7 @@ def _append(s: str, shape: AppendShape) -> str:
         "RETURNING position, transaction_id)"
     )
     if shape.timers:
-        ids, consumers, streams, due, kinds, payloads = (param() for _ in range(6))
+        ids, consumers, streams, due, kinds, payloads = timer_columns
         parts.append(
             f"scheduled AS (INSERT INTO {s}.timers "
             "(timer_id, consumer, stream_id, due_at, kind, payload) "
@@ -203,11 +217,6 @@ def _append(s: str, shape: AppendShape) -> str:
             f"{due}::timestamptz[], {kinds}::text[], {payloads}::jsonb[]) "
             "AS t(timer_id, consumer, stream_id, due_at, kind, payload) "
             "ON CONFLICT (timer_id) DO NOTHING)"
-        )
-    if shape.fired:
-        parts.append(
-            f"fired AS (UPDATE {s}.timers SET fired_at = now() WHERE timer_id = {param()}::text "
-            "AND fired_at IS NULL AND EXISTS (SELECT 1 FROM go))"
         )
     return (
         "WITH "
