@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -28,6 +30,21 @@ log = logging.getLogger(__name__)
 LeadWork = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """The work of a leader: runs until the event it is given is set (leadership lost or the
 service stopping), then returns."""
+
+
+def replica_name() -> str:
+    """This replica as people find it: host (a pod's name in Kubernetes) and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# Who holds the advisory lock `key` (PostgreSQL keeps a bigint key as classid = its high 32
+# bits, objid = its low 32 bits): the application_name its lock connection gave.
+_HOLDER = """
+SELECT a.application_name FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid
+LIMIT 1
+"""
 
 
 def lock_key(name: str) -> int:
@@ -45,6 +62,7 @@ class Leadership:
         check_interval: float = 1.0,
         retry_interval: float = 2.0,
         stop_timeout: float = 10.0,
+        replica: str | None = None,
     ) -> None:
         self._database_url = database_url
         self.name = name
@@ -55,6 +73,8 @@ class Leadership:
         self.leading = False
         self.terms = 0  # how many times this replica became leader
         self.backend_pid: int | None = None  # the lock connection's server process, when leading
+        self.replica = replica or replica_name()
+        self.leader: str | None = None  # the replica leading, as last seen (None: nobody)
         self.outage = Outage(f"leadership {name}: the database", log)
 
     async def run(self, stop: asyncio.Event, work: LeadWork) -> None:
@@ -71,10 +91,14 @@ class Leadership:
 
     async def _term(self, stop: asyncio.Event, work: LeadWork) -> None:
         """One attempt: connect, try the lock; if taken, lead until stop or the lock is lost."""
-        connection = await asyncpg.connect(self._database_url)
+        connection = await asyncpg.connect(
+            self._database_url,
+            server_settings={"application_name": f"lts-{self.name} {self.replica}"[:63]},
+        )
         self.outage.recovered()
         try:
             if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
+                self.leader = _replica_of(await connection.fetchval(_HOLDER, *_oids(self._key)))
                 return
             self.backend_pid = connection.get_server_pid()
             await self._lead(stop, work, connection)
@@ -86,7 +110,7 @@ class Leadership:
     async def _lead(
         self, stop: asyncio.Event, work: LeadWork, connection: asyncpg.Connection
     ) -> None:
-        self.leading, self.terms = True, self.terms + 1
+        self.leading, self.terms, self.leader = True, self.terms + 1, self.replica
         log.info("leading: running the single-active work", extra={"leadership": self.name})
         until = asyncio.Event()
         task = asyncio.create_task(work(until), name=f"leader:{self.name}")
@@ -112,7 +136,7 @@ class Leadership:
             if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-            self.leading = False
+            self.leading, self.leader = False, None
         if lost is not None:
             log.warning(
                 "leadership lost; work stopped", extra={"leadership": self.name, "error": lost}
@@ -125,3 +149,16 @@ class Leadership:
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _oids(key: int) -> tuple[int, int]:
+    """The advisory lock's (classid, objid) in pg_locks for a bigint key."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+def _replica_of(application_name: str | None) -> str | None:
+    """The replica part of a lock connection's application_name (`lts-<name> <replica>`)."""
+    if not application_name or " " not in application_name:
+        return None
+    return application_name.split(" ", 1)[1]

@@ -333,9 +333,11 @@ def _start_leadership(
         "lts_leader",
         "1 while this replica holds the service's leadership (runs its relay, timers and "
         "projections)",
-        ["service"],
+        ["service", "replica"],
         registry=registry,
-    ).labels(service=context.name).set_function(lambda: int(leadership.leading))
+    ).labels(service=context.name, replica=leadership.replica).set_function(
+        lambda: int(leadership.leading)
+    )
 
     async def lead(until: asyncio.Event) -> None:
         loops = [
@@ -542,6 +544,8 @@ async def _progress(runtime: _Runtime) -> dict[str, Any]:
     if runtime.leadership is not None:
         facts["leader"] = {
             "leading": runtime.leadership.leading,
+            "replica": runtime.leadership.replica,
+            "leader": runtime.leadership.leader,
             "terms": runtime.leadership.terms,
         }
     relay = runtime.relay

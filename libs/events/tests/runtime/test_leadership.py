@@ -139,3 +139,29 @@ async def test_a_replica_whose_lock_connection_dies_stops_saying_it_leads_before
         round_done.set()
         stop.set()
         await running
+
+
+async def test_a_follower_names_the_replica_that_leads(
+    database_url: str, unique: Callable[[str], str]
+) -> None:
+    name = unique("rtnames")
+    replicas = [
+        Leadership(database_url, name, check_interval=0.2, retry_interval=0.2, replica=r)
+        for r in ("pod-a:1", "pod-b:2")
+    ]
+    stop = asyncio.Event()
+
+    async def work(until: asyncio.Event) -> None:
+        await until.wait()
+
+    running = [asyncio.create_task(r.run(stop, work)) for r in replicas]
+    try:
+        await _until(lambda: any(r.leading for r in replicas))
+        leader, follower = sorted(replicas, key=lambda r: r.leading, reverse=True)
+        await _until(lambda: follower.leader is not None)
+
+        assert (leader.leader, follower.leader) == (leader.replica, leader.replica)
+        assert not follower.leading
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
