@@ -27,6 +27,19 @@ PUBLICATIONS = RowTable(
     ("event_id",),
     (("release_publications_line", "(line, published_at)"),),
 )
+YANKS = RowTable(
+    "release_yanks",
+    (
+        ("event_id", "uuid NOT NULL"),
+        ("version", "text NOT NULL"),
+        ("line", "text"),
+        ("patch", "integer"),  # a yanked patch is no longer its line's newest (adoption)
+        ("channel", "text NOT NULL"),
+        ("yanked_at", "timestamptz NOT NULL"),
+    ),
+    ("event_id",),
+    (("release_yanks_line", "(line, patch)"),),
+)
 RELEASED_TICKETS = RowTable(
     "release_tickets",
     (
@@ -105,7 +118,7 @@ CI_RESULTS = RowTable(
         ("ci_results_failing", "(commit, job, suite, reported_at) WHERE failed > 0"),
     ),
 )
-TABLES = (PUBLICATIONS, RELEASED_TICKETS, BACKPORTS, CANDIDATE_COMMITS, ROLLOUTS, CI_RESULTS)
+TABLES = (PUBLICATIONS, YANKS, RELEASED_TICKETS, BACKPORTS, CANDIDATE_COMMITS, ROLLOUTS, CI_RESULTS)
 
 
 @ROWS.on(publication.ReleasePublished)
@@ -126,6 +139,13 @@ def _published(e: publication.ReleasePublished, fact: AuditFact) -> Rows:
             for ticket in tickets
         ]
     return rows
+
+
+@ROWS.on(publication.ReleaseYanked)
+def _yanked(e: publication.ReleaseYanked, fact: AuditFact) -> Rows:
+    line = e.line or line_of(e.version)
+    patch = (line_and_patch(e.version) or (None, None))[1]
+    return [(YANKS.name, (fact.event_id, e.version, line, patch, e.channel, e.yanked_at))]
 
 
 @ROWS.on(backports.BackportOpened)

@@ -103,6 +103,19 @@ def release_published(
     return _wrap(event, candidates.candidate_stream(f"{version}rc1"), at, RELEASE_MANAGER)
 
 
+def release_yanked(version: str, line: str, *, at: datetime) -> Envelope:
+    event = publication.ReleaseYanked(
+        candidate_id=f"{version}rc1",
+        version=version,
+        line=line,
+        channel="pypi",
+        reason="breaks start-up",
+        yanked_by=RELEASE_MANAGER.id,
+        yanked_at=at,
+    )
+    return _wrap(event, candidates.candidate_stream(f"{version}rc1"), at, RELEASE_MANAGER)
+
+
 def rollout_started(
     rollout_id: str, version: str, line: str, *, at: datetime, limit: timedelta
 ) -> Envelope:

@@ -221,7 +221,10 @@ def adoption_share_sql(counted: str = "") -> str:
     line and kind filters read only those days (the newest patch does not depend on them).
 
     The newest patch of a line on a UTC day is the highest patch of the `ReleasePublished`
-    versions of that line published by the end of that day. `ReleasePublished` names no
+    versions of that line published by the end of that day and not yanked (`ReleaseYanked`, on
+    any channel) by then: installers skip a yanked version. It is the greater of two maxima: the
+    running maximum of the patches never yanked (a window, as cheap as before) and, from the
+    few yanked ones, those published by that day and yanked after it. `ReleasePublished` names no
     package: the release service publishes one product, and a count is matched by its line
     (`X.Y` of its version), whatever package it names. A day before the line's first
     publication has no newest patch and no row (its counts stay in `v_adoption_counts`)."""
@@ -230,12 +233,28 @@ WITH counts AS (
     SELECT * FROM (SELECT (counted_at AT TIME ZONE 'UTC')::date AS day, kind, package, line,
                           patch, count
                    FROM {{s}}.adoption_counts WHERE line IS NOT NULL) AS counted{counted}),
-newest AS (
+kept AS (
     SELECT line, day, max(max(patch)) OVER (PARTITION BY line ORDER BY day) AS newest_patch
-    FROM (SELECT line, (published_at AT TIME ZONE 'UTC')::date AS day, patch
-          FROM {{s}}.release_publications WHERE line IN (SELECT line FROM counts)
+    FROM (SELECT p.line, (p.published_at AT TIME ZONE 'UTC')::date AS day, p.patch
+          FROM {{s}}.release_publications AS p
+          WHERE p.line IN (SELECT line FROM counts)
+            AND (p.line, p.patch) NOT IN (  -- one hashed subplan; no NULL inside, so NOT IN is safe
+                SELECT y.line, y.patch FROM {{s}}.release_yanks AS y
+                WHERE y.line IS NOT NULL AND y.patch IS NOT NULL)
           UNION ALL SELECT DISTINCT line, day, NULL::integer FROM counts) AS days
-    GROUP BY line, day)
+    GROUP BY line, day),
+yanked AS MATERIALIZED (
+    SELECT p.line, p.patch, min((p.published_at AT TIME ZONE 'UTC')::date) AS published_day,
+           min((y.yanked_at AT TIME ZONE 'UTC')::date) AS yanked_day
+    FROM {{s}}.release_publications AS p
+    JOIN {{s}}.release_yanks AS y ON y.line = p.line AND y.patch = p.patch
+    GROUP BY p.line, p.patch),
+newest AS (
+    SELECT k.line, k.day,
+           greatest(k.newest_patch,
+                    (SELECT max(w.patch) FROM yanked AS w WHERE w.line = k.line
+                     AND w.published_day <= k.day AND k.day < w.yanked_day)) AS newest_patch
+    FROM kept AS k)
 SELECT c.day, c.kind, c.package, c.line, n.newest_patch,
        c.line || '.' || n.newest_patch AS newest_version,
        (coalesce(sum(c.count) FILTER (WHERE c.patch = n.newest_patch), 0))::bigint AS on_newest,

@@ -16,7 +16,7 @@ from lts_metrics.api import router, telemetry_router
 from lts_metrics.audit import facts_of
 from lts_metrics.queries_release import ReleaseQueries
 from lts_metrics.samples import FastTrackStory, downloads_message
-from lts_metrics.samples_release import release_published
+from lts_metrics.samples_release import release_published, release_yanked
 from lts_metrics.schema import ensure_schema
 from lts_metrics.versions import line_and_patch, patch_sql
 from sqlalchemy import text
@@ -95,6 +95,30 @@ async def test_the_share_is_of_the_newest_patch_published_by_the_end_of_each_day
     assert unpublished.json() == []  # no newest patch: no share (the counts stay counted)
     assert [(r["day"], r["line"], r["share_pct"]) for r in one_day.json()] == [
         ("2026-12-02", "1.4", 60.0)
+    ]
+
+
+async def test_a_yanked_patch_is_not_the_newest_from_the_day_it_is_yanked(
+    metrics: Metrics, client: httpx.AsyncClient
+) -> None:
+    # 1.4.3 is published on 12-01 and yanked on 12-02 (10:00): on 12-02 the newest is 1.4.2 again
+    await published(metrics, "1.4.2", "1.4", datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    await published(metrics, "1.4.3", "1.4", datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    yank = release_yanked("1.4.3", "1.4", at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC))
+    await metrics.audit.record(yank, facts_of(yank, topic="lts.release.events"))
+    for offset, (version, count, at) in enumerate(
+        [("1.4.2", 30, DAY1), ("1.4.3", 70, DAY1), ("1.4.2", 80, DAY2), ("1.4.3", 20, DAY2)]
+    ):
+        await metrics.inbox.on_downloads(
+            downloads_message("ltsapp", version, count, at=at, offset=offset)
+        )
+    await metrics.settle()
+
+    response = await client.get("/metrics/adoption?line=1.4", headers=ANALYST)
+
+    assert [(r["day"], r["newest_version"], r["share_pct"]) for r in response.json()] == [
+        ("2026-12-01", "1.4.3", 70.0),
+        ("2026-12-02", "1.4.2", 80.0),  # 1.4.3 yanked that day: installers skip it
     ]
 
 
