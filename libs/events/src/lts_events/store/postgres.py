@@ -210,8 +210,8 @@ class PostgresEventStore:
                 extra = _optional_parts(processed, schedule, fired_timer)
                 written = await _insert(db, statement, stream_id, version, chained, extra)
                 if written is not None:
-                    self.commits.notify()  # a statement of its own: committed
                     if chained:
+                        self.commits.notify()  # a statement of its own: committed
                         self._heads.remember(stream_id, version + len(chained), chained[-1].hash)
                     return _appended(stream_id, version, chained, written)
         raise ConcurrencyError(stream_id, expected=expected_version, actual=version)
@@ -335,7 +335,8 @@ class PostgresEventStore:
             try:
                 async with self._connection() as db:
                     await self._write_group(db, group)
-                self.commits.notify()  # each statement its own transaction: all committed
+                if size:  # events were written (a group of empty appends wakes nobody)
+                    self.commits.notify()  # each statement its own transaction: all committed
             except BaseException as error:
                 for pending in group:
                     pending.fail(error)
