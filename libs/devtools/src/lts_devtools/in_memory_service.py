@@ -6,6 +6,7 @@ lanes, processed ids, dead letters), and the test reads what was appended from t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from faststream.kafka import KafkaBroker
@@ -16,7 +17,7 @@ from lts_events.clock import Clock
 from lts_events.envelope import Envelope
 from lts_events.event import Event
 from lts_events.relay import envelope_record
-from lts_events.service import ServiceContext
+from lts_events.service import ServiceContext, ServiceParts
 from lts_events.settings import RuntimeSettings
 from lts_events.store.memory import InMemoryEventStore
 
@@ -33,6 +34,19 @@ def in_memory_context(name: str, *, clock: Clock) -> tuple[ServiceContext, InMem
         authenticator=Authenticator(TokenTable({})),
         settings=RuntimeSettings.for_service(name),
     )
+    return context, store
+
+
+def subscribed_service(
+    name: str, build: Callable[[ServiceContext], ServiceParts], *, clock: Clock
+) -> tuple[ServiceContext, InMemoryEventStore]:
+    """`in_memory_context` with the service built by `build` and its subscriptions attached
+    to the context's broker, ready for `deliver`."""
+    context, store = in_memory_context(name, clock=clock)
+    subscriptions = build(context).subscriptions
+    if subscriptions is None:
+        raise ValueError(f"{name}'s build makes no subscriptions to deliver to")
+    subscriptions.attach(context.broker)
     return context, store
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from comms_builders import T0
 from faststream.kafka import TestKafkaBroker
 from lts_comms.main import build
-from lts_devtools.in_memory_service import deliver, in_memory_context
+from lts_devtools.in_memory_service import deliver, subscribed_service
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.comms.facts import TicketFactsNoted
@@ -17,10 +17,7 @@ TICKET = 42
 
 
 async def test_a_ticket_opened_on_intakes_topic_has_its_facts_noted_by_the_built_service() -> None:
-    context, store = in_memory_context("comms", clock=FrozenClock(T0))
-    parts = build(context)
-    assert parts.subscriptions is not None
-    parts.subscriptions.attach(context.broker)
+    context, store = subscribed_service("comms", build, clock=FrozenClock(T0))
     opened = TicketOpened(
         ticket_id=TICKET,
         title="Session fixation in login",

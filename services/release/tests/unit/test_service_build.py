@@ -4,7 +4,7 @@ and broker: a ticket received on triage's topic is noted by the service's own su
 from __future__ import annotations
 
 from faststream.kafka import TestKafkaBroker
-from lts_devtools.in_memory_service import deliver, in_memory_context
+from lts_devtools.in_memory_service import deliver, subscribed_service
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.triage import TicketReceived
@@ -17,10 +17,7 @@ TICKET = 77
 
 
 async def test_a_ticket_received_on_triages_topic_is_noted_by_the_built_service() -> None:
-    context, store = in_memory_context("release", clock=FrozenClock(T0))
-    parts = service_parts(context)
-    assert parts.subscriptions is not None
-    parts.subscriptions.attach(context.broker)
+    context, store = subscribed_service("release", service_parts, clock=FrozenClock(T0))
     received = approved_plan(TICKET, T0)[0]
     assert isinstance(received, TicketReceived)
 

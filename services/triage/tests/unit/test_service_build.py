@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from faststream.kafka import TestKafkaBroker
-from lts_devtools.in_memory_service import deliver, in_memory_context
+from lts_devtools.in_memory_service import deliver, subscribed_service
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import TicketKind, TicketOpened
@@ -18,10 +18,7 @@ T0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 
 
 async def test_a_ticket_opened_on_intakes_topic_is_received_by_the_built_service() -> None:
-    context, store = in_memory_context("triage", clock=FrozenClock(T0))
-    parts = build(context)
-    assert parts.subscriptions is not None
-    parts.subscriptions.attach(context.broker)
+    context, store = subscribed_service("triage", build, clock=FrozenClock(T0))
     opened = TicketOpened(
         ticket_id=41,
         title="Session fixation in login",
