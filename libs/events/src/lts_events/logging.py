@@ -85,7 +85,9 @@ class LibraryInfoFilter(logging.Filter):
     """Drops the INFO lines that a quiet library's code writes through a logger of ours:
     FastStream logs "Received" and "Processed" for every message through the broker's logger,
     which the host names after the service (`lts.<service>.faststream`), so the library's
-    logger level does not reach them. Whose code wrote a line is in its `pathname`."""
+    logger level does not reach them. The service's broker writes those at DEBUG
+    (`service.build_broker`); this filter keeps out the library's lines that name INFO
+    themselves, and any other host's broker. Whose code wrote a line is in its `pathname`."""
 
     def __init__(self, libraries: Iterable[str] = QUIET_LIBRARIES) -> None:
         super().__init__()

@@ -142,7 +142,7 @@ class _Runtime:
     background: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at stop
 
 
-def _build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegistry) -> KafkaBroker:
+def build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegistry) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         middlewares=(
@@ -150,6 +150,9 @@ def _build_broker(name: str, settings: RuntimeSettings, registry: CollectorRegis
             KafkaPrometheusMiddleware(registry=registry, app_name=f"lts-{name}"),
         ),
         logger=logging.getLogger(f"lts.{name}.faststream"),
+        # FastStream's own lines ("Received", "Processed" per message, "waiting for messages"):
+        # DEBUG, so at INFO the logger drops them before a record is even made, per message.
+        log_level=logging.DEBUG,
         enable_idempotence=True,
         acks="all",
         graceful_timeout=10.0,
@@ -161,7 +164,7 @@ def build_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> Fas
     settings = settings or RuntimeSettings.for_service(spec.name)
     registry = CollectorRegistry()
     runtime = _Runtime(publishes=spec.publishes)
-    broker = _build_broker(spec.name, settings, registry)
+    broker = build_broker(spec.name, settings, registry)
     runtime.broker = broker
 
     @asynccontextmanager
