@@ -23,8 +23,9 @@ from lts_events.store.memory import InMemoryEventStore
 
 
 def in_memory_context(name: str, *, clock: Clock) -> tuple[ServiceContext, InMemoryEventStore]:
-    """The context of service `name` on a fresh in-memory store (no `database`: a service that
-    keeps SQL tables refuses it), a broker to wrap in `TestKafkaBroker`, and no HTTP tokens."""
+    """The context of service `name` on a fresh in-memory store (no `database`: intake keeps
+    its tables in memory then, metrics refuses it), a broker to wrap in `TestKafkaBroker`, and
+    no HTTP tokens."""
     store = InMemoryEventStore()
     context = ServiceContext(
         name=name,

@@ -49,7 +49,7 @@ from lts_intake.formats import (
 )
 from lts_intake.handlers import Intake, Outcome, Work
 from lts_intake.model import Command, Ignore, OpenTicket
-from lts_intake.repository import IntakeRepository
+from lts_intake.tables import TicketViews
 from lts_intake.views import TicketView
 
 FEED_ROLES = frozenset({Role.AUTOMATION, Role.SECURITY_REVIEWER})
@@ -215,7 +215,7 @@ def _actor_for(principal: Principal) -> Actor:
 def build_router(
     *,
     intake: Intake,
-    repository: IntakeRepository,
+    repository: TicketViews,
     authenticator: Authenticator,
     settings: Settings,
 ) -> APIRouter:

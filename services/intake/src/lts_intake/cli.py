@@ -25,7 +25,7 @@ from lts_intake import standardize
 from lts_intake.config import Settings
 from lts_intake.formats import OsvRecord
 from lts_intake.handlers import Intake
-from lts_intake.repository import IntakeRepository
+from lts_intake.repository import PostgresIntakeTables
 
 app = typer.Typer(help="Intake: import advisories into tickets.")
 _SUFFIXES = {".json", ".yaml", ".yml"}
@@ -60,12 +60,10 @@ def records_in(path: Path) -> Iterator[dict[str, Any]]:
 async def import_osv_path(path: Path, *, database_url: str, schema: str = "intake") -> Counter[str]:
     store = await PostgresEventStore.connect(database_url, schema=schema)
     try:
-        repository = IntakeRepository(store.engine, schema=schema)
-        await repository.create_tables()
+        tables = PostgresIntakeTables(store)
+        await tables.create_tables()
         settings = Settings()
-        intake = Intake(
-            store=store, repository=repository, clock=system_clock, policy=settings.policy()
-        )
+        intake = Intake(store=store, tables=tables, clock=system_clock, policy=settings.policy())
         metadata = Metadata(actor=automation("intake"), reason=f"lts intake import-osv {path}")
         files = advisory_files(path)
         counts: Counter[str] = Counter()

@@ -18,16 +18,16 @@ from lts_events.event import Event
 from lts_events.store.port import (
     NO_STREAM,
     ConcurrencyError,
+    EventStore,
     ProcessedMessage,
-    SqlEventStore,
     StreamAppend,
 )
 
 from lts_intake.claims import Claim, ClaimRequest
 from lts_intake.domain import Context, TicketState, decide, evolve, fold
 from lts_intake.model import Command, OpenTicket
-from lts_intake.repository import IntakeRepository
 from lts_intake.standardize import IntakePolicy
+from lts_intake.tables import IntakeTables
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ class _Planned:
 
 @dataclass
 class Intake:
-    store: SqlEventStore
-    repository: IntakeRepository
+    store: EventStore
+    tables: IntakeTables  # claims and ticket views, in the appends' transaction
     clock: Clock
     policy: IntakePolicy = field(default_factory=IntakePolicy)
     releases: Releases = _no_releases
@@ -134,15 +134,16 @@ class Intake:
         """Ask once which messages were already processed (those decide nothing: a redelivery
         is answered on the stored history), then in one transaction claim every ticket, read
         the tickets already known in one query, decide in order (a ticket's later commands see
-        its earlier ones' events) and write the appends together (`append_within`), so claims,
-        events and processed messages commit or roll back together. A delivery that changes
-        nothing is recorded too: its redelivery is then answered as one (`duplicate_delivery`)."""
+        its earlier ones' events) and write the appends together (`TicketTransaction.append`),
+        so claims, events and processed messages commit or roll back together. A delivery that
+        changes nothing is recorded too: its redelivery is then answered as one
+        (`duplicate_delivery`)."""
         done = await self.store.processed_among(
             [work.processed for work in batch if work.processed is not None]
         )
         redelivered = [work.processed in done for work in batch]
-        async with self.repository.transaction() as db:
-            claims = await self.repository.claim_many(
+        async with self.tables.transaction() as transaction:
+            claims = await transaction.claim_many(
                 [
                     ClaimRequest(
                         work.command.keys,
@@ -150,8 +151,7 @@ class Intake:
                         link=not again,
                     )
                     for work, again in zip(batch, redelivered, strict=True)
-                ],
-                within=db,
+                ]
             )
             deciding = [
                 (index, claim)
@@ -159,8 +159,7 @@ class Intake:
                 if not again and claim.ticket_id is not None
             ]
             planned = await self._plan(batch, deciding)
-            results = await self.store.append_within(
-                db,
+            results = await transaction.append(
                 [
                     StreamAppend(
                         ticket_stream(p.ticket_id),
@@ -172,7 +171,7 @@ class Intake:
                 ],
             )
             if update_view:
-                await self.repository.apply_within(db, [e for r in results for e in r.recorded])
+                await transaction.update_views([e for r in results for e in r.recorded])
         outcomes = [
             Outcome(work.command, claim.ticket_id, duplicate_delivery=again)
             for work, claim, again in zip(batch, claims, redelivered, strict=True)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from lts_events.consumer import Subscriptions
 from lts_events.projection import ProjectionRunner
 from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, serve
+from lts_events.store.memory import InMemoryEventStore
 
 from lts_intake.api import build_router
 from lts_intake.config import Settings
 from lts_intake.gitinfo import git_lookup
 from lts_intake.handlers import Intake
 from lts_intake.kafka import INBOUND_ALERTS, alert_batch_handler
-from lts_intake.releases import RecentReleases
-from lts_intake.repository import IntakeRepository
+from lts_intake.memory import InMemoryIntakeTables, InMemoryReleaseTable
+from lts_intake.releases import RecentReleases, SqlReleaseTable
+from lts_intake.repository import PostgresIntakeTables
+from lts_intake.tables import IntakeTables, ReleaseTable
 
 TICKET_VIEWS = "intake.tickets"
 """The ticket views' projection (its checkpoint's name)."""
@@ -23,12 +27,11 @@ TICKET_VIEWS = "intake.tickets"
 def build(context: ServiceContext) -> ServiceParts:
     """One intake shell shared by the HTTP inputs and the alert consumer."""
     settings = Settings()
-    database = context.needs_database()  # claims and ticket views commit with the appends
-    repository = IntakeRepository(database.engine, schema=database.schema)
-    releases = RecentReleases(database.engine, schema=database.schema)
+    storage = _storage(context)
+    releases = RecentReleases(storage.releases)
     intake = Intake(
-        store=database,
-        repository=repository,
+        store=context.store,
+        tables=storage.tables,
         clock=context.clock,
         policy=settings.policy(),
         releases=releases.recent,
@@ -48,17 +51,18 @@ def build(context: ServiceContext) -> ServiceParts:
         (the request and message paths then update it as they append; the projection catches
         up after a crash between an append and its view update, or when the barrier held
         events back)."""
-        await repository.create_tables()
-        await releases.create_tables()
-        views = ProjectionRunner(database, TICKET_VIEWS, repository.apply_within)
-        await views.catch_up()
-        context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
+        await storage.tables.create_tables()
+        await storage.releases.create_tables()
+        if storage.views is not None:
+            views = storage.views
+            await views.catch_up()
+            context.run_when_leading(lambda: views.run(idle=0.5), name="ticket-views")
 
     return ServiceParts(
         routers=(
             build_router(
                 intake=intake,
-                repository=repository,
+                repository=storage.tables,
                 authenticator=context.authenticator,
                 settings=settings,
             ),
@@ -66,6 +70,30 @@ def build(context: ServiceContext) -> ServiceParts:
         subscriptions=subscriptions,
         on_start=on_start,
     )
+
+
+@dataclass(frozen=True)
+class _Storage:
+    tables: IntakeTables
+    releases: ReleaseTable
+    views: ProjectionRunner | None  # the ticket views' projection; None: folded when read
+
+
+def _storage(context: ServiceContext) -> _Storage:
+    """Intake's tables next to the context's store: PostgreSQL's, written in the appends'
+    transactions, or (on the in-memory store of unit tests) the same rules in memory."""
+    database = context.database
+    if database is not None:
+        tables = PostgresIntakeTables(database)
+        views = ProjectionRunner(database, TICKET_VIEWS, tables.repository.apply_within)
+        return _Storage(tables, SqlReleaseTable(database.engine, schema=database.schema), views)
+    store = context.store
+    if not isinstance(store, InMemoryEventStore):
+        raise RuntimeError(
+            "intake keeps its tables in PostgreSQL, or in memory next to the in-memory store; "
+            f"not next to a {type(store).__name__}"
+        )
+    return _Storage(InMemoryIntakeTables(store), InMemoryReleaseTable(context.clock), None)
 
 
 SPEC = ServiceSpec(

@@ -16,6 +16,8 @@ from lts_events.envelope import Envelope
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lts_intake.tables import ReleaseTable
+
 log = logging.getLogger(__name__)
 
 _PUBLISHED_SUFFIXES = ("release_published", "published", "released")
@@ -54,12 +56,12 @@ def release_from(envelope: Envelope) -> ReleaseRef | None:
     )
 
 
-class RecentReleases:
-    def __init__(self, engine: AsyncEngine, *, schema: str, ttl: float = 10.0) -> None:
+class SqlReleaseTable:
+    """`ReleaseTable` in intake's PostgreSQL schema."""
+
+    def __init__(self, engine: AsyncEngine, *, schema: str) -> None:
         self._engine = engine
         self._schema = schema
-        self._ttl = ttl
-        self._cached: tuple[float, Sequence[ReleaseRef]] | None = None
 
     @asynccontextmanager
     async def _db(self) -> AsyncIterator[Any]:
@@ -75,7 +77,7 @@ class RecentReleases:
                       release_id text, PRIMARY KEY (version, released_at))'''
             )
 
-    async def record(self, release: ReleaseRef) -> None:
+    async def insert(self, release: ReleaseRef) -> None:
         async with self._db() as db:
             await db.execute(
                 f'INSERT INTO "{self._schema}".releases '
@@ -86,6 +88,25 @@ class RecentReleases:
                 release.released_at,
                 release.release_id,
             )
+
+    async def within(self, lookback: timedelta) -> Sequence[ReleaseRef]:
+        async with self._db() as db:
+            rows = await db.fetch(
+                f'SELECT version, lts_line, released_at, release_id FROM "{self._schema}".releases '
+                "WHERE released_at > now() - $1::interval ORDER BY released_at DESC LIMIT 100",
+                lookback,
+            )
+        return [ReleaseRef(**dict(row)) for row in rows]
+
+
+class RecentReleases:
+    def __init__(self, table: ReleaseTable, *, ttl: float = 10.0) -> None:
+        self.table = table
+        self._ttl = ttl
+        self._cached: tuple[float, Sequence[ReleaseRef]] | None = None
+
+    async def record(self, release: ReleaseRef) -> None:
+        await self.table.insert(release)
         self._cached = None
 
     async def recent(self) -> Sequence[ReleaseRef]:
@@ -93,18 +114,9 @@ class RecentReleases:
         now = time.monotonic()
         if self._cached is not None and now - self._cached[0] < self._ttl:
             return self._cached[1]
-        releases = await self._load()
+        releases = await self.table.within(_LOOKBACK)
         self._cached = (now, releases)
         return releases
-
-    async def _load(self) -> Sequence[ReleaseRef]:
-        async with self._db() as db:
-            rows = await db.fetch(
-                f'SELECT version, lts_line, released_at, release_id FROM "{self._schema}".releases '
-                "WHERE released_at > now() - $1::interval ORDER BY released_at DESC LIMIT 100",
-                _LOOKBACK,
-            )
-        return [ReleaseRef(**dict(row)) for row in rows]
 
     async def on_release_message(self, message: RawMessage) -> None:
         try:

@@ -9,6 +9,8 @@
 - `tickets`: the read model for the query API, folded from the store (see `views.py`), written
   with a version guard so the request path and the projection runner (`main.py`) can both
   apply events.
+
+`PostgresIntakeTables` is the `tables.IntakeTables` port on them and the PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 import asyncpg
 from lts_events.contracts.common import ticket_id_of
 from lts_events.envelope import RecordedEvent
+from lts_events.store.port import AppendResult, SqlEventStore, StreamAppend
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_intake.claims import Claim, ClaimRequest, resolve_claims
-from lts_intake.views import TicketView, view_of
+from lts_intake.views import TicketView, folded_view, view_of
 
 
 def _ddl(schema: str) -> list[str]:
@@ -198,7 +201,7 @@ class IntakeRepository:
         fresh = {k: v for k, v in by_stream.items() if min(e.stream_version for e in v) == 1}
         rest = {k: v for k, v in by_stream.items() if k not in fresh}
         if fresh:
-            await self._upsert(db, [v for v in map(_fold_new, fresh.values()) if v])
+            await self._upsert(db, [v for v in map(folded_view, fresh.values()) if v])
         if rest:
             await self._apply_streams(db, rest)
 
@@ -281,6 +284,53 @@ class IntakeRepository:
         return [TicketView.model_validate_json(r["document"]) for r in rows]
 
 
+class PostgresIntakeTables:
+    """`IntakeTables` on PostgreSQL: the repository's tables, on the connection and in the
+    transaction of the store's `append_within`."""
+
+    def __init__(self, store: SqlEventStore) -> None:
+        self.repository = IntakeRepository(store.engine, schema=store.schema)
+        self._store = store
+
+    async def create_tables(self) -> None:
+        await self.repository.create_tables()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTicketTransaction]:
+        async with self.repository.transaction() as db:
+            yield PostgresTicketTransaction(db, self.repository, self._store)
+
+    async def ticket(self, ticket_id: int) -> TicketView | None:
+        return await self.repository.ticket(ticket_id)
+
+    async def tickets(
+        self, *, label: str | None, state: str | None, source: str | None, limit: int, after: int
+    ) -> list[TicketView]:
+        return await self.repository.tickets(
+            label=label, state=state, source=source, limit=limit, after=after
+        )
+
+
+class PostgresTicketTransaction:
+    __slots__ = ("_db", "_repository", "_store")
+
+    def __init__(
+        self, db: asyncpg.Connection, repository: IntakeRepository, store: SqlEventStore
+    ) -> None:
+        self._db = db
+        self._repository = repository
+        self._store = store
+
+    async def claim_many(self, requests: Sequence[ClaimRequest]) -> list[Claim]:
+        return await self._repository.claim_many(requests, within=self._db)
+
+    async def append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        return await self._store.append_within(self._db, appends)
+
+    async def update_views(self, recorded: Sequence[RecordedEvent]) -> None:
+        await self._repository.apply_within(self._db, recorded)
+
+
 def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
     by_stream: dict[str, list[RecordedEvent]] = {}
     for event in events:
@@ -293,10 +343,3 @@ def _ticket_of(stream_id: str) -> int:
     ticket_id = ticket_id_of(stream_id)
     assert ticket_id is not None, f"{stream_id} is not a ticket's stream"
     return ticket_id
-
-
-def _fold_new(events: Sequence[RecordedEvent]) -> TicketView | None:
-    view: TicketView | None = None
-    for event in sorted(events, key=lambda e: e.stream_version):
-        view = view_of(view, event)
-    return view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -95,6 +96,14 @@ def view_of(view: TicketView | None, recorded: RecordedEvent) -> TicketView | No
         case AdvisoryWithdrawn():
             changes |= {"withdrawn_at": event.withdrawn_at, "state": "withdrawn"}
     return view.model_copy(update=changes)
+
+
+def folded_view(events: Sequence[RecordedEvent]) -> TicketView | None:
+    """The view of a ticket's stream from its first event (None before its `TicketOpened`)."""
+    view: TicketView | None = None
+    for event in sorted(events, key=lambda e: e.stream_version):
+        view = view_of(view, event)
+    return view
 
 
 def _opened(event: TicketOpened, recorded: RecordedEvent) -> TicketView:

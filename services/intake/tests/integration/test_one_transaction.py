@@ -23,7 +23,7 @@ from lts_intake import standardize
 from lts_intake.formats import AlertIn
 from lts_intake.handlers import Intake, metadata_for
 from lts_intake.kafka import CONSUMER, alert_batch_handler
-from lts_intake.repository import IntakeRepository
+from lts_intake.repository import PostgresIntakeTables
 from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,10 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 async def intake(database_url: str) -> AsyncIterator[Intake]:
     schema = f"onetxn_{uuid.uuid4().hex[:10]}"
     store = await PostgresEventStore.connect(database_url, schema=schema)
-    repository = IntakeRepository(store.engine, schema=schema)
+    tables = PostgresIntakeTables(store)
     try:
-        await repository.create_tables()
-        yield Intake(store=store, repository=repository, clock=FrozenClock(NOW))
+        await tables.create_tables()
+        yield Intake(store=store, tables=tables, clock=FrozenClock(NOW))
     finally:
         async with store.engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -21,6 +21,7 @@ from lts_events.store.port import (
     ExpectedVersion,
     ProcessedMessage,
     StoredRow,
+    StreamAppend,
     StreamHistory,
     Timer,
 )
@@ -56,11 +57,7 @@ class InMemoryEventStore:
             ):  # a timer fires once (and one never scheduled cannot fire)
                 return AppendResult(stream_id, len(stream), duplicate=True)
             _check_version(stream_id, expected_version, actual=len(stream))
-            recorded = self._record(stream_id, stream, events)
-            self._streams[stream_id] = stream + recorded
-            self._events.extend(recorded)
-            if processed is not None:
-                self._processed.add(processed)
+            recorded = self._write(stream_id, events, processed, len(self._events) + 1)
             for timer in schedule:
                 self._timers.setdefault(timer.timer_id, timer)
             if fired_timer is not None:
@@ -69,12 +66,64 @@ class InMemoryEventStore:
                 self.commits.notify()
             return AppendResult(stream_id, len(self._streams[stream_id]), recorded)
 
+    async def append_together(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Write `appends` all or nothing, in one transaction, as `SqlEventStore.append_within`
+        writes them in its caller's: several appends to one stream chain in the given order; an
+        append whose processed message is already recorded writes nothing and comes back
+        `duplicate`; a stream not at its expected version raises `ConcurrencyError` and nothing
+        of any append is written."""
+        async with self._lock:
+            heads: dict[str, int] = {}
+            processed = set(self._processed)
+            duplicate: list[bool] = []
+            for append in appends:  # checked first: nothing is written unless all can be
+                stream_id = append.stream_id
+                head = heads.get(stream_id, len(self._streams.get(stream_id, ())))
+                duplicate.append(append.processed in processed)
+                if duplicate[-1]:
+                    continue
+                _check_version(stream_id, append.expected_version, actual=head)
+                heads[stream_id] = head + len(append.events)
+                if append.processed is not None:
+                    processed.add(append.processed)
+            transaction_id = len(self._events) + 1
+            results: list[AppendResult] = []
+            for append, again in zip(appends, duplicate, strict=True):
+                stream_id = append.stream_id
+                if again:
+                    version = len(self._streams.get(stream_id, ()))
+                    results.append(AppendResult(stream_id, version, duplicate=True))
+                    continue
+                recorded = self._write(stream_id, append.events, append.processed, transaction_id)
+                results.append(AppendResult(stream_id, len(self._streams[stream_id]), recorded))
+            if any(result.recorded for result in results):
+                self.commits.notify()
+            return results
+
+    def _write(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        processed: ProcessedMessage | None,
+        transaction_id: int,
+    ) -> list[RecordedEvent]:
+        stream = self._streams.get(stream_id, [])
+        recorded = self._record(stream_id, stream, events, transaction_id)
+        self._streams[stream_id] = stream + recorded
+        self._events.extend(recorded)
+        if processed is not None:
+            self._processed.add(processed)
+        return recorded
+
     def _record(
-        self, stream_id: str, stream: list[RecordedEvent], events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream: list[RecordedEvent],
+        events: Sequence[NewEvent],
+        transaction_id: int,
     ) -> list[RecordedEvent]:
         recorded: list[RecordedEvent] = []
         previous = stream[-1].hash if stream else GENESIS
-        transaction_id = len(self._events) + 1
         for offset, new in enumerate(events):
             version = len(stream) + offset + 1
             data = new.event.to_data()

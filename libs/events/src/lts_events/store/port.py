@@ -191,8 +191,9 @@ class SqlEventStore(EventStore, Protocol):
     """An event store in a PostgreSQL schema that its service shares for tables of its own
     (intake's claims and ticket views, metrics' audit envelopes, figures and projections): what
     the service writes on a `transaction()` commits or rolls back with the appends it makes
-    there (`append_within`). `PostgresEventStore` only: the in-memory store has no SQL, so a
-    shell that needs this is tested on PostgreSQL, the others on the in-memory store."""
+    there (`append_within`). `PostgresEventStore` only: the in-memory store has no SQL; its
+    `append_together` writes several appends all or nothing, for a service whose own tables
+    have an in-memory twin (intake's `memory.py`)."""
 
     @property
     def schema(self) -> str:
