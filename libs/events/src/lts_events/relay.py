@@ -270,6 +270,11 @@ class Relay:
         self._poll_interval = poll_interval
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
+        # The checkpoint as this relay last loaded or saved it: the one writer of it while it
+        # leads, so a wake-up reads only the events after it (loading it each time was a
+        # round trip per wake-up, most of which find nothing new). Forgotten at each `run`
+        # and after a failure: another replica may have led meanwhile, a save may be unknown.
+        self._checkpoint: Checkpoint | None = None
         self._wake = asyncio.Event()
         self.caught_up = False
         self.published = 0
@@ -317,7 +322,9 @@ class Relay:
         acknowledgements; the checkpoint of batch N is saved only once all of batch N (and so
         everything before it) is acknowledged."""
         await self.start()
-        checkpoint = await self._store.load_checkpoint(self.checkpoint_name)
+        checkpoint = self._checkpoint
+        if checkpoint is None:
+            checkpoint = self._checkpoint = await self._store.load_checkpoint(self.checkpoint_name)
         total = 0
         in_flight: tuple[asyncio.Future[Any], Checkpoint, int] | None = None
         try:
@@ -343,6 +350,7 @@ class Relay:
     async def _settle(self, delivered: asyncio.Future[Any], checkpoint: Checkpoint, n: int) -> int:
         await delivered
         await self._store.save_checkpoint(self.checkpoint_name, checkpoint)
+        self._checkpoint = checkpoint
         self.published += n
         return n
 
@@ -387,6 +395,7 @@ class Relay:
         retried with a growing pause; an outage of Kafka or the database (see
         `faults`) is logged once when it starts and once when it ends, other errors each time."""
         failures = 0
+        self._checkpoint = None  # a new term: another replica may have moved it
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -401,6 +410,7 @@ class Relay:
                 except Exception as error:
                     failures += 1
                     self.caught_up = False
+                    self._checkpoint = None  # whether the last save was stored is unknown
                     self.last_error = f"{type(error).__name__}: {error}"
                     if is_transient(error):
                         pause = self.outage.failed(error)

@@ -117,3 +117,60 @@ async def test_one_refused_partition_of_a_batch_keeps_the_whole_batch_unacknowle
     assert len(set(partitions)) > 1  # one relay batch, several record batches, the first refused
     assert await store.load_checkpoint(relay.checkpoint_name) == Checkpoint.start()
     assert relay.published == 0
+
+
+async def test_the_same_relay_publishes_a_refused_batch_again_on_its_next_round(
+    store: PostgresEventStore, kafka: str, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the relay keeps its checkpoint between rounds: only what Kafka acknowledged moves it
+    checkpoints = await stored_lines(store, 3)
+    monkeypatch.setattr(relay_module, "AIOKafkaProducer", producer_answering([ACK, REFUSE], []))
+    relay = Relay(
+        store, bootstrap_servers=kafka, topic=topic, source="lts-flow/rtack", batch_size=1
+    )
+
+    async with relay:
+        with pytest.raises(NotEnoughReplicasError):
+            await relay.publish_pending()
+        again = await relay.publish_pending()
+
+    assert again == 2  # the refused event and the one after it
+    assert relay.published == 3
+    assert await store.load_checkpoint(relay.checkpoint_name) == checkpoints[-1]
+
+
+async def test_a_relay_starting_its_run_reads_the_checkpoint_another_relay_saved(
+    store: PostgresEventStore, kafka: str, topic: str
+) -> None:
+    # a new term: another replica may have published (and saved) meanwhile
+    await stored_lines(store, 2)
+    first = Relay(store, bootstrap_servers=kafka, topic=topic, source="lts-flow/rtack")
+    other = Relay(store, bootstrap_servers=kafka, topic=topic, source="lts-flow/rtack")
+    async with first, other:
+        assert await first.publish_pending() == 2
+        await store.append("lines-late", [late_line()], expected_version=ANY)
+        await wait_readable(store, 3)
+        assert await other.publish_pending() == 1  # the late one, after what `first` saved
+        stop, first.caught_up = asyncio.Event(), False
+        running = asyncio.create_task(first.run(stop))
+        async with asyncio.timeout(15):
+            while True:
+                if first.caught_up:  # a round of its run is done
+                    break
+                await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    assert first.published == 2  # nothing published twice by this one: it reloaded
+
+
+def late_line() -> NewEvent:
+    return NewEvent.of(LineNoted(line=99), Metadata(actor=Actor(id="rita", role=Role.QA)))
+
+
+async def wait_readable(store: PostgresEventStore, count: int) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            if len(await store.read_all(after=Checkpoint.start())) >= count:
+                return
+            await asyncio.sleep(0.05)
