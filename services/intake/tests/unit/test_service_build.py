@@ -1,18 +1,26 @@
 """Intake's shell as `build(context)` makes it, on the in-memory store and broker: alerts on the
 inbound topic go through the service's own subscription (decode, claims, decide, appends with
-the processed message) and open one ticket per fingerprint; a redelivery changes nothing."""
+the processed message) and open one ticket per fingerprint; a redelivery changes nothing. Its
+routes, on the same store: an Alertmanager webhook opens or updates the same tickets, and the
+ticket views show them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
+import pytest
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from lts_devtools.in_memory_service import subscribed_service
+from lts_devtools.in_memory_service import in_memory_context, subscribed_service
+from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import ticket_stream
 from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
+from lts_events.problems import install_problem_answers
 from lts_events.store.port import Checkpoint, ProcessedMessage
 from lts_intake.kafka import CONSUMER, INBOUND_ALERTS
 from lts_intake.main import build
@@ -66,3 +74,63 @@ async def test_alerts_open_one_ticket_per_fingerprint_through_the_built_services
     assert [r.stream_id for r in recorded if r.metadata.causation_id == first] == [
         ticket_stream(1)  # its TicketOpened only: the redelivery appended nothing
     ]
+
+
+async def test_the_built_services_routes_open_and_show_tickets_on_the_in_memory_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LTS_ENVIRONMENT", "local")  # the dev tokens
+    monkeypatch.delenv("LTS_AUTH_TOKENS", raising=False)
+    context, _ = in_memory_context("intake", clock=FrozenClock(T0))
+    context = dataclasses.replace(context, authenticator=Authenticator.from_settings())
+    app = FastAPI()
+    install_problem_answers(app)  # as the host does
+    for router in build(context).routers:
+        app.include_router(router)
+    webhook = {"Authorization": "Bearer dev-alert-webhook-token"}
+    analyst = {"Authorization": "Bearer dev-analyst"}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intake"
+    ) as client:
+        first = await client.post(
+            "/webhooks/alertmanager",
+            json=notification(("fp-disk", "09:00"), ("fp-cpu", "09:10")),
+            headers=webhook,
+        )
+        again = await client.post(
+            "/webhooks/alertmanager", json=notification(("fp-disk", "09:30")), headers=webhook
+        )
+        ticket = await client.get("/tickets/1", headers=analyst)
+        listed = await client.get("/tickets", params={"state": "open"}, headers=analyst)
+
+    assert [(r["ticket_id"], r["outcome"]) for r in first.json()["results"]] == [
+        (1, "opened"),
+        (2, "opened"),
+    ]
+    assert [(r["ticket_id"], r["outcome"]) for r in again.json()["results"]] == [(1, "updated")]
+    assert ticket.status_code == 200, ticket.text
+    assert (ticket.json()["occurrences"], ticket.headers["ETag"]) == (2, '"2"')
+    assert [t["alert_fingerprint"] for t in listed.json()["tickets"]] == ["fp-disk", "fp-cpu"]
+
+
+def notification(*alerts: tuple[str, str]) -> dict[str, object]:
+    """An Alertmanager webhook notification (version 4) of firing alerts (fingerprint, start)."""
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "lts-intake",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": "DiskFull",
+                    "severity": "critical",
+                    "instance": fingerprint,
+                },
+                "startsAt": f"2026-11-18T{start}:00Z",
+                "fingerprint": fingerprint,
+            }
+            for fingerprint, start in alerts
+        ],
+    }
