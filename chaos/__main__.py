@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     names = list(SMALL) if args.small else (args.scenario or list(SCENARIOS))
     load = Load(n=args.n, rate=args.rate, quiescence_timeout=args.timeout)
     infra = ChaosInfrastructure.start()

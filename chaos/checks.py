@@ -7,6 +7,8 @@
   `run.STACK_ENV`) had its effect once, and no due timer is left unfired;
 - every event stored by the run's services (but metrics) was audited once by metrics (same
   event id), and the audit log holds nothing that no store holds (phantoms);
+- with a release load, each of release's and comms' decisions it asked for was taken once,
+  each mail sent and each file uploaded once (`release_checks.py`);
 - the DLQ holds nothing from this run (every input was healthy);
 - `lts store verify` passes for every schema, and `lts audit reconcile` for the audit log."""
 
@@ -35,6 +37,7 @@ from lts_events.contracts.triage import (
 )
 
 from chaos.observe import relayed
+from chaos.release_checks import ReleaseCounts
 
 DECISIONS = tuple(
     cls.type
@@ -84,6 +87,10 @@ class Counts:
     leader_takeover_s: float | None = None
     """With replicas: the longest time from killing a service's leader until another replica
     led (None without a leader fault)."""
+    releases_asked: int = 0
+    releases: ReleaseCounts | None = None
+    """What the release load asked of release and comms, and how often each was done (None:
+    no release load)."""
 
 
 TAKEOVER_LIMIT_S = 10.0
@@ -125,6 +132,8 @@ def failures(counts: Counts) -> list[str]:
         found.append("not quiescent before the timeout")
     if counts.leader_takeover_s is not None and counts.leader_takeover_s > TAKEOVER_LIMIT_S:
         found.append(f"a killed leader was replaced after {counts.leader_takeover_s}s")
+    if counts.releases is not None:
+        found += counts.releases.failures(counts.releases_asked)
     return found
 
 

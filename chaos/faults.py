@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from chaos.infra import ChaosInfrastructure
 from chaos.load import Progress
-from chaos.scenarios import Fault, Target
+from chaos.scenarios import Fault, Load, Target
 from harness.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,14 @@ class World:
             service.start()
 
 
-async def inject(world: World, faults: tuple[Fault, ...], progress: Progress) -> None:
-    """The faults one after the other, each at its point of the load."""
-    for fault in sorted(faults, key=lambda f: f.at):
-        await progress.reached(fault.at)
-        log.info("chaos: SIGKILL %s at %d deliveries", fault.target, progress.acknowledged)
+async def inject(world: World, faults: tuple[Fault, ...], progress: dict[Load, Progress]) -> None:
+    """The faults one after the other, in the scenario's order, each at its point of its load."""
+    for fault in faults:
+        of = progress[fault.of]
+        await of.reached(fault.at)
+        log.info(
+            "chaos: SIGKILL %s at %d of %d (%s)", fault.target, of.acknowledged, of.total, fault.of
+        )
         await asyncio.to_thread(world.kill, fault.target)
         await asyncio.sleep(fault.down_for)
         await asyncio.to_thread(world.restart, fault.target)

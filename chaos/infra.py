@@ -1,6 +1,8 @@
 """The chaos run's own Kafka broker and PostgreSQL server, never the shared ones: started with
 the local infrastructure's code (`lts_devtools.infra.local_kafka` / `local_postgres`) under a
 temporary `LTS_HOME`, so they can be SIGKILLed and restarted without touching anyone else's tests.
+Its own SMTP server and package index too (`local_smtp`, `local_pypi`), so that every mail comms
+sent and every file release uploaded during the run is there to be counted.
 
 PostgreSQL runs durable (`local_postgres.DURABLE`: fsync, synchronous commit, full-page writes):
 the unsafe fast mode is never inherited from the caller's environment, and every start is
@@ -13,14 +15,15 @@ import contextlib
 import os
 import signal
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from lts_devtools.infra import local_kafka, local_postgres
+from lts_devtools.infra import local_kafka, local_postgres, local_pypi, local_smtp
+from lts_devtools.infra.local_pypi import PackageIndex
 from lts_devtools.infra.net import port_free, wait_until
 from lts_events.infra import state
-from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir
+from lts_events.infra.paths import KAFKA_VERSION, kafka_libs_dir, maildir
 
 RESTART_TIMEOUT = 120.0
 
@@ -82,6 +85,18 @@ class ChaosInfrastructure:
     home: Path
     kafka_bootstrap_servers: str = ""
     server_url: str = ""
+    smtp: tuple[str, int] = ("", 0)
+    package_index: PackageIndex = field(default_factory=lambda: PackageIndex(""))
+
+    @property
+    def maildir(self) -> Path:
+        """Where the SMTP server keeps every message it accepted."""
+        return maildir()
+
+    @property
+    def packages(self) -> Path:
+        """Where the package index keeps every file uploaded to it."""
+        return local_pypi.packages_dir()
 
     @classmethod
     def start(cls) -> ChaosInfrastructure:
@@ -92,6 +107,8 @@ class ChaosInfrastructure:
             infra.kafka_bootstrap_servers = local_kafka.start(timeout=RESTART_TIMEOUT)
             infra.server_url = local_postgres.start(timeout=RESTART_TIMEOUT)
             infra.check_durable()
+            infra.smtp = local_smtp.start()
+            infra.package_index = local_pypi.start()
         except BaseException:
             infra.stop()  # what did start must not outlive a failed start
             raise
@@ -140,3 +157,5 @@ class ChaosInfrastructure:
     def stop(self) -> None:
         local_kafka.stop()
         local_postgres.stop()
+        local_smtp.stop()
+        local_pypi.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from chaos.infra import ChaosInfrastructure
 from chaos.load import Progress, deliveries, fingerprint, send
 from chaos.observe import dead_letters, snapshot
 from chaos.quiescence import wait_quiescent
+from chaos.release_checks import count_releases
+from chaos.releases import STEPS_PER_RELEASE, ReleaseLeg
 from chaos.scenarios import Scenario
 from harness.database import create_database
-from harness.stack import build_stack
+from harness.stack import Stack, build_stack
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,26 @@ STACK_ENV = {"LTS_TRIAGE_REMINDER_BEFORE_HOURS": str(24 * 365 * 100)}
 """Triage's approval reminder falls due as soon as a plan is made (not 24 h before its
 deadline): every ticket of the load then has a durable timer that fires during the run, so the
 faults hit the timer loop (and its leader) too, and `checks` counts each timer's effect."""
+RELEASED_BEFORE = {"1.4": "1.4.2", "1.3": "1.3.8"}
+"""The lines' versions out before the service (the process doc's example): the first release
+of a line then has a safe version, so its publication starts a canary that can be rolled back."""
+
+
+def release_env(infra: ChaosInfrastructure, files: Path, recipients: list[str]) -> dict[str, str]:
+    """Release and comms on the run's own package index and SMTP server; the release's files
+    in one directory every replica shares; every internal status mailed to `recipients`."""
+    index = infra.package_index
+    return {
+        "LTS_RELEASE_STAGE_DATA_DIR": str(files / "stage"),
+        "LTS_RELEASE_PUB_PAGE_DIR": str(files / "pages"),
+        "LTS_RELEASE_PYPI_URL": index.url,
+        "LTS_RELEASE_PYPI_USERNAME": index.username or "",
+        "LTS_RELEASE_PYPI_PASSWORD": index.password or "",
+        "LTS_RELEASE_CORE_RELEASED_VERSIONS": json.dumps(RELEASED_BEFORE),
+        "LTS_COMMS_SMTP_HOST": infra.smtp[0],
+        "LTS_COMMS_SMTP_PORT": str(infra.smtp[1]),
+        "LTS_COMMS_MAIL_LISTS": json.dumps({"internal_status": recipients}),
+    }
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
     namespace = f"chaos-{tag}."
     logs = infra.home / "logs" / run
     logs.mkdir(parents=True)
+    recipients = [f"status-{n}-{tag}@lists.chaos.test" for n in (1, 2)]
     url = await asyncio.to_thread(create_database, infra.server_url, database)
     stack = build_stack(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -61,14 +85,21 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         database=database,
         logs=logs,
         namespace=namespace,
-        extra_env=STACK_ENV,
+        extra_env={**STACK_ENV, **release_env(infra, logs / "release-files", recipients)},
         replicas=scenario.replicas,
         services=scenario.services,
     )
     world = World(infra, stack)
+    leg = ReleaseLeg(
+        urls=_replica_urls(stack),
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        namespace=namespace,
+        project=f"chaos-{tag}",
+        progress=Progress(scenario.releases * STEPS_PER_RELEASE),
+    )
     try:
         await asyncio.to_thread(stack.start)
-        quiescent = await _load_with_faults(world, scenario, load, run, namespace)
+        quiescent = await _load_with_faults(world, scenario, load, run, namespace, leg)
         counts = Counts(
             inputs=load.n,
             quiescent=quiescent,
@@ -77,6 +108,15 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         )
         fingerprints = [fingerprint(run, i) for i in range(load.n)]
         await count_stores(url, counts, fingerprints, scenario.services)
+        if scenario.releases:
+            counts.releases_asked = scenario.releases
+            counts.releases = await count_releases(
+                url,
+                leg.released,
+                recipients=recipients,
+                maildir=infra.maildir,
+                index_files=_index_files(infra, leg.project),
+            )
         letters = await dead_letters(infra.kafka_bootstrap_servers, namespace)
         counts.dead_letters = len(letters)
         counts.verify_failed = await asyncio.to_thread(verify_stores, url, scenario.services)
@@ -88,8 +128,21 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         await asyncio.to_thread(stack.stop)
 
 
+def _replica_urls(stack: Stack) -> dict[str, tuple[str, ...]]:
+    urls: dict[str, tuple[str, ...]] = {}
+    for process in stack.services.values():
+        urls[process.name] = (*urls.get(process.name, ()), process.url)
+    return urls
+
+
+def _index_files(infra: ChaosInfrastructure, project: str) -> list[str]:
+    """The run's files in its package index (the project's, named by its module)."""
+    module = project.replace("-", "_")
+    return sorted(p.name for p in infra.packages.iterdir() if p.name.startswith(module + "-"))
+
+
 async def _load_with_faults(
-    world: World, scenario: Scenario, load: Load, run: str, namespace: str
+    world: World, scenario: Scenario, load: Load, run: str, namespace: str, leg: ReleaseLeg
 ) -> bool:
     planned = deliveries(run, load.n, seed=load.seed)
     progress = Progress(len(planned))
@@ -104,7 +157,8 @@ async def _load_with_faults(
                 rate=load.rate,
                 progress=progress,
             ),
-            inject(world, scenario.faults, progress),
+            leg.run(scenario.releases),
+            inject(world, scenario.faults, {"alerts": progress, "releases": leg.progress}),
         )
         log.info("%s: load sent; waiting for quiescence", scenario.name)
         return await wait_quiescent(

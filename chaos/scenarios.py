@@ -27,15 +27,20 @@ Target = Literal[
 """A process, the broker or the database server; `<service>-leader`: whichever replica of the
 service leads (relay, timers, projections) when the fault comes."""
 TARGETS: tuple[Target, ...] = ("intake", "triage", "metrics", "kafka", "postgres")
+Load = Literal["alerts", "releases"]
+"""What a fault's point is a fraction of: the alerts Kafka acknowledged, or the release load's
+steps done (`releases.STEPS_PER_RELEASE` per release)."""
 
 
 @dataclass(frozen=True)
 class Fault:
     target: Target
     at: float
-    """When: the fraction of the load's deliveries Kafka has acknowledged (0.4 = 40%)."""
+    """When: the fraction of the load's deliveries Kafka has acknowledged (0.4 = 40%), or of
+    the release load's steps (`of`)."""
     down_for: float = 3.0
     """Seconds between the SIGKILL and the restart (the outage chosen for the scenario)."""
+    of: Load = "alerts"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class Scenario:
     """Processes per service."""
     services: tuple[str, ...] = PIPELINE
     """The services run (each with `replicas` processes), checked and verified."""
+    releases: int = 0
+    """Tickets of the load taken on to a published release rolled back (`releases.py`), one
+    after the other, while the faults come."""
 
 
 def _alone(target: Target, down_for: float) -> Scenario:
@@ -66,12 +74,15 @@ SCENARIOS: dict[str, Scenario] = {
             (
                 Fault("intake-leader", at=0.2),
                 Fault("triage-leader", at=0.4),
-                Fault("release-leader", at=0.5),
                 Fault("metrics-leader", at=0.6),
-                Fault("comms-leader", at=0.7),
+                # of 3 releases of 7 steps: release's leader dies as the second release's
+                # candidate is opened and staged, comms' as that release is published
+                Fault("release-leader", at=0.5, of="releases"),
+                Fault("comms-leader", at=0.62, of="releases"),
             ),
             replicas=2,
             services=EVERY_SERVICE,
+            releases=3,
         ),
         Scenario(
             "everything",

@@ -28,12 +28,22 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("DLQ", "dead_letters"),
     ("unplanned restarts", "unplanned_restarts"),
     ("takeover s", "leader_takeover_s"),
+    ("released", "releases.released"),
+    ("release once/missing/twice", "releases.decisions"),
+    ("comms once/missing/twice", "releases.documents"),
+    ("mails+files once/missing/twice", "releases.effects"),
+    ("mails resent", "releases.resent"),
 )
 
 
 def _cell(counts: Counts, attribute: str) -> str:
-    value = getattr(counts, attribute)
-    return "-" if value is None else str(value)
+    """`a.b`: the attribute `b` of `counts.a`, "-" when `counts.a` is None."""
+    value: object = counts
+    for name in attribute.split("."):
+        value = getattr(value, name)
+        if value is None:
+            return "-"
+    return str(value)
 
 
 def render(results: Sequence[tuple[str, Counts]]) -> str:

@@ -120,7 +120,7 @@ class ReleaseLeg:
 
     async def stage_and_seal(self, candidate: dict[str, Any], project: str) -> None:
         candidate_id, version = candidate["candidate_id"], candidate["version"]
-        for name, data in (_wheel(project, version), _sdist(project, version)):
+        for name, data in (wheel(project, version), sdist(project, version)):
             answer = await self.http.post(
                 f"{self.release}/candidates/{candidate_id}/artifacts",
                 params={"name": name, "sha256": hashlib.sha256(data).hexdigest()},
@@ -306,7 +306,7 @@ def _check_run(branch: str, commit: str, job: str) -> dict[str, Any]:
     }
 
 
-def _wheel(project: str, version: str) -> tuple[str, bytes]:
+def wheel(project: str, version: str) -> tuple[str, bytes]:
     """A minimal pure-Python wheel (PEP 427): a module, METADATA, WHEEL and its RECORD."""
     module = project.replace("-", "_")
     info = f"{module}-{version}.dist-info"
@@ -328,7 +328,7 @@ def _wheel(project: str, version: str) -> tuple[str, bytes]:
     return f"{module}-{version}-py3-none-any.whl", buffer.getvalue()
 
 
-def _sdist(project: str, version: str) -> tuple[str, bytes]:
+def sdist(project: str, version: str) -> tuple[str, bytes]:
     """A minimal sdist: `<name>-<version>.tar.gz` with a top-level PKG-INFO."""
     root = f"{project.replace('-', '_')}-{version}"
     members = {
