@@ -23,9 +23,9 @@ from lts_events.store.memory import InMemoryEventStore
 
 
 def in_memory_context(name: str, *, clock: Clock) -> tuple[ServiceContext, InMemoryEventStore]:
-    """The context of service `name` on a fresh in-memory store (no `database`: intake keeps
-    its tables in memory then, metrics refuses it), a broker to wrap in `TestKafkaBroker`, and
-    no HTTP tokens."""
+    """The context of service `name` on a fresh in-memory store (no `database`: intake and
+    metrics' audit log keep their tables in memory then, metrics' figures are not built), a
+    broker to wrap in `TestKafkaBroker`, and no HTTP tokens."""
     store = InMemoryEventStore()
     context = ServiceContext(
         name=name,
@@ -52,12 +52,19 @@ def subscribed_service(
 
 
 async def deliver(
-    broker: KafkaBroker, topic: str, event: Event, *, subject: str, source: str, at: datetime
+    broker: KafkaBroker,
+    topic: str,
+    event: Event,
+    *,
+    subject: str,
+    source: str,
+    at: datetime,
+    message_id: str | None = None,
 ) -> str:
     """Publish `event` on `topic` as another service's relay does (CloudEvents binary mode,
-    key = subject); its message id."""
+    key = subject); its message id (`message_id` again: a redelivery)."""
     envelope = Envelope(
-        id=str(uuid.uuid4()),
+        id=message_id or str(uuid.uuid4()),
         source=f"lts-flow/{source}",
         type=event.type,
         subject=subject,

@@ -63,8 +63,8 @@ class ServiceContext:
     settings: RuntimeSettings
     # The same store as PostgreSQL (`SqlEventStore`: its schema, a SQLAlchemy engine, and
     # transactions shared with appends), for a service that keeps tables of its own next to
-    # its events (intake chooses its tables by it; metrics `needs_database`). None on the
-    # in-memory store.
+    # its events (intake and metrics' audit log choose their tables by it; metrics' figures
+    # `needs_database`). None on the in-memory store.
     database: SqlEventStore | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     background: list[asyncio.Task[None]] = field(default_factory=list, repr=False)

@@ -1,7 +1,8 @@
 """The async shell of the audit log: Kafka messages in, each one's audit copy stored once.
 
-A Kafka batch is stored in one transaction: its envelope facts in one statement and its audit
-copies through the store's `append_within` (several copies of one stream chain in Kafka order).
+A Kafka batch is stored in one transaction (`audit_tables.AuditTables`): its envelope facts in
+one statement and its audit copies through the store's `append_within` (several copies of one
+stream chain in Kafka order).
 A message that is not a CloudEvent, or whose data does not fit its type, is refused alone (DLQ);
 a message already audited (a redelivery) changes nothing."""
 
@@ -14,19 +15,18 @@ import asyncpg
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.store import ProcessedMessage
-from lts_events.store.port import ANY, AppendResult, SqlEventStore, StreamAppend
+from lts_events.store.port import ANY, AppendResult, StreamAppend
 from pydantic import ValidationError
 
 from lts_metrics import audit
-from lts_metrics.schema import identifier
+from lts_metrics.audit_tables import AuditTables
 
 log = logging.getLogger(__name__)
 
 
 class AuditLog:
-    def __init__(self, store: SqlEventStore) -> None:
-        self._store = store
-        self._s = identifier(store.schema)
+    def __init__(self, tables: AuditTables) -> None:
+        self._tables = tables
 
     async def on_batch(self, messages: Sequence[RawMessage]) -> list[PermanentError | None]:
         """Store a Kafka batch's events at once; one verdict per message."""
@@ -84,15 +84,7 @@ class AuditLog:
             for ce_id, (facts, copy) in entries
         ]
         rows = [facts.row() for _, (facts, _copy) in entries]
-        columns = list(rows[0])
-        async with self._store.transaction() as db:
-            await db.executemany(
-                f"INSERT INTO {self._s}.audit_envelopes ({', '.join(columns)})"
-                f" VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
-                " ON CONFLICT (event_id) DO NOTHING",
-                [tuple(row[c] for c in columns) for row in rows],
-            )
-            return await self._store.append_within(db, appends)
+        return await self._tables.write(rows, appends)
 
     async def record(self, envelope: Envelope, facts: audit.EnvelopeFacts) -> bool:
         """Store one envelope the batch's way; True when stored now, False when it was already

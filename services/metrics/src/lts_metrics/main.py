@@ -11,10 +11,12 @@ from typing import Any
 from lts_events.consumer import Subscriptions
 from lts_events.faults import Outage, is_transient
 from lts_events.service import ServiceContext, ServiceParts, ServiceSpec, serve
+from lts_events.store.memory import InMemoryEventStore
 
 from lts_metrics import api
 from lts_metrics.adoption import AdoptionInbox, forget_telemetry_clients
 from lts_metrics.audit import CONSUMER
+from lts_metrics.audit_tables import AuditTables, InMemoryAuditTables, PostgresAuditTables
 from lts_metrics.config import MetricsSettings
 from lts_metrics.dashboard import dashboard_router
 from lts_metrics.handlers import AuditLog
@@ -29,23 +31,48 @@ log = logging.getLogger(__name__)
 
 
 def build(ctx: ServiceContext) -> ServiceParts:
-    """The audit log consumer, the analysts' API and dashboard, the projections (on the
-    leader) and the Prometheus export (on every replica), built once."""
+    """The audit log consumer and the adoption inputs, on either store; on PostgreSQL also the
+    analysts' API and dashboard, the projections (on the leader) and the Prometheus export (on
+    every replica), built once."""
     settings = MetricsSettings()
-    database = ctx.needs_database()  # the audit envelopes, figures and projections
-    queries = MetricsQueries(database.engine, schema=database.schema)
-    adoption = AdoptionQueries(database.engine, schema=database.schema)
-    release = ReleaseQueries(database.engine, schema=database.schema)
     inbox = AdoptionInbox(ctx.store)
-    projections = ProjectionEngine(
-        database, database.engine, schema=database.schema, batch=settings.projection_batch
-    )
     forget_telemetry_clients()
-    audit_log = AuditLog(database)
+    audit_log = AuditLog(_audit_tables(ctx))
     subscriptions = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
         subscriptions.on_raw_batch(topic, audit_log.on_batch)
     subscriptions.on_raw(settings.adoption_topic, inbox.on_downloads)
+    if ctx.database is None:  # the in-memory store of unit tests: the figures are SQL
+        return ServiceParts(routers=(api.telemetry_router(inbox),), subscriptions=subscriptions)
+    return _with_figures(ctx, settings, inbox, subscriptions)
+
+
+def _audit_tables(ctx: ServiceContext) -> AuditTables:
+    if ctx.database is not None:
+        return PostgresAuditTables(ctx.database)
+    if not isinstance(ctx.store, InMemoryEventStore):
+        raise RuntimeError(
+            "metrics keeps its audit envelopes in PostgreSQL, or in memory next to the "
+            f"in-memory store; not next to a {type(ctx.store).__name__}"
+        )
+    return InMemoryAuditTables(ctx.store)
+
+
+def _with_figures(
+    ctx: ServiceContext,
+    settings: MetricsSettings,
+    inbox: AdoptionInbox,
+    subscriptions: Subscriptions,
+) -> ServiceParts:
+    """The parts that read the audit log in SQL: the projections, the analysts' API and
+    dashboard and the Prometheus export."""
+    database = ctx.needs_database()  # the figures and projections are SQL
+    queries = MetricsQueries(database.engine, schema=database.schema)
+    adoption = AdoptionQueries(database.engine, schema=database.schema)
+    release = ReleaseQueries(database.engine, schema=database.schema)
+    projections = ProjectionEngine(
+        database, database.engine, schema=database.schema, batch=settings.projection_batch
+    )
 
     async def on_start() -> None:
         async with database.engine.begin() as conn:

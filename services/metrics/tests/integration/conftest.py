@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from lts_events.store.postgres import PostgresEventStore
 from lts_metrics.adoption import AdoptionInbox
+from lts_metrics.audit_tables import PostgresAuditTables
 from lts_metrics.handlers import AuditLog
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import MetricsQueries
@@ -52,7 +53,7 @@ async def metrics(database_url: str) -> AsyncIterator[Metrics]:
         await ensure_schema(conn, schema=schema, analyst_role=role, analyst_password=None)
     yield Metrics(
         store=store,
-        audit=AuditLog(store),
+        audit=AuditLog(PostgresAuditTables(store)),
         projections=ProjectionEngine(store, store.engine, schema=schema),
         queries=MetricsQueries(store.engine, schema=schema),
         analyst_role=role,

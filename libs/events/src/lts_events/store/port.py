@@ -193,7 +193,7 @@ class SqlEventStore(EventStore, Protocol):
     the service writes on a `transaction()` commits or rolls back with the appends it makes
     there (`append_within`). `PostgresEventStore` only: the in-memory store has no SQL; its
     `append_together` writes several appends all or nothing, for a service whose own tables
-    have an in-memory twin (intake's `memory.py`)."""
+    have an in-memory twin (intake's `memory.py`, metrics' `audit_tables.py`)."""
 
     @property
     def schema(self) -> str:
