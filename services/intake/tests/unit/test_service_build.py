@@ -1,8 +1,9 @@
 """Intake's shell as `build(context)` makes it, on the in-memory store and broker: alerts on the
 inbound topic go through the service's own subscription (decode, claims, decide, appends with
-the processed message) and open one ticket per fingerprint; a redelivery changes nothing. Its
-routes, on the same store: an Alertmanager webhook opens or updates the same tickets, and the
-ticket views show them."""
+the processed message) and open one ticket per fingerprint; a redelivery changes nothing; a
+release heard on release's topic shortly before an alert started is named a possible
+regression. Its routes, on the same store: an Alertmanager webhook opens or updates the same
+tickets, and the ticket views show them."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from lts_devtools.in_memory_service import in_memory_context, subscribed_service
+from lts_devtools.in_memory_service import deliver, in_memory_context, subscribed_service
 from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
+from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketEnriched, TicketOpened
+from lts_events.contracts.release.publication import ReleasePublished
 from lts_events.problems import install_problem_answers
 from lts_events.store.port import Checkpoint, ProcessedMessage
 from lts_intake.kafka import CONSUMER, INBOUND_ALERTS
@@ -74,6 +76,39 @@ async def test_alerts_open_one_ticket_per_fingerprint_through_the_built_services
     assert [r.stream_id for r in recorded if r.metadata.causation_id == first] == [
         ticket_stream(1)  # its TicketOpened only: the redelivery appended nothing
     ]
+
+
+async def test_a_release_published_shortly_before_an_alert_started_is_a_possible_regression() -> (
+    None
+):
+    context, store = subscribed_service("intake", build, clock=FrozenClock(T0))
+    published = ReleasePublished(
+        candidate_id="cand-1",
+        version="1.4.3",
+        line="1.4",
+        tag="v1.4.3",
+        channels=("pypi",),
+        artifacts=(),
+        ticket_ids=(7,),
+        previous_safe_version="1.4.2",
+        published_by="rita",
+        published_at=datetime(2026, 11, 18, 8, 30, tzinfo=UTC),
+    )
+
+    async with TestKafkaBroker(context.broker) as broker:
+        await deliver(
+            broker,
+            "lts.release.events",
+            published,
+            subject="release-1.4.3",
+            source="release",
+            at=T0,
+        )
+        await publish_alert(broker, "fp-disk", starts="2026-11-18T09:00:00Z")
+
+    enriched = [e.event for e in (await store.read_stream(ticket_stream(1))).events]
+    assert isinstance(enriched[-1], TicketEnriched), enriched
+    assert [r.version for r in enriched[-1].possible_regressions] == ["1.4.3"]
 
 
 async def test_the_built_services_routes_open_and_show_tickets_on_the_in_memory_store(
