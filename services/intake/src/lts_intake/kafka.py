@@ -14,7 +14,7 @@ from lts_events.store.port import ProcessedMessage
 from pydantic import ValidationError
 
 from lts_intake import standardize
-from lts_intake.formats import AlertIn, nul_path
+from lts_intake.formats import AlertIn, may_hold_unstorable, nul_path
 from lts_intake.handlers import Intake, Work
 from lts_intake.model import Command
 
@@ -29,7 +29,7 @@ def decode_alert_event(message: RawMessage) -> tuple[Envelope, list[AlertIn]]:
     except (ValueError, ValidationError) as error:
         raise PermanentError(f"not a CloudEvent: {_short(error)}") from None
     data = envelope.data
-    found = nul_path(data)
+    found = nul_path(data) if may_hold_unstorable(message.value or b"") else None
     if found is not None:
         raise PermanentError(
             f"CloudEvent {envelope.id} has a NUL character at data.{'.'.join(map(str, found))}"
