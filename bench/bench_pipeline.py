@@ -42,6 +42,15 @@ OFFERED_SECONDS = 15.0
 DONE_TIMEOUT = 300.0
 
 _DONE = "SELECT count(*) FROM metrics.events WHERE type = $1 AND stream_id LIKE 'triage:%'"
+# 1 once the metrics projections applied every audited event (their checkpoint row exists
+# once the warm-up was projected).
+_PROJECTED = """
+SELECT (NOT EXISTS (
+    SELECT 1 FROM metrics.events AS e
+    WHERE (e.transaction_id::text::bigint, e.position) > (
+        SELECT transaction_id, position FROM metrics.projection_checkpoints WHERE name = 'tickets')
+))::int
+"""
 _LATENCY = """
 SELECT o.data->>'alert_fingerprint' AS fingerprint, m.recorded_at
 FROM intake.events o
@@ -88,6 +97,8 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         started = time.time()
         await running.send(burst, rate=None)
         finished = await _wait_done(running, len(warm) + SUSTAINED)
+        # metrics' projections trail its audit log: their work on the burst counts too
+        await running.wait_count(_PROJECTED, at_least=1, within=DONE_TIMEOUT)
         cpu: dict[str, float | None] = {
             **cpu_per_1000(cpu_before, running.cpu_seconds(), SUSTAINED),
             "postgres": backends_cpu_per_1000(

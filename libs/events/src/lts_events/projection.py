@@ -30,10 +30,25 @@ Apply = Callable[[asyncpg.Connection, Sequence[RecordedEvent]], Awaitable[None]]
 """Write a batch of events (in store order) into the projection's tables on the connection
 given, in the transaction that then moves the checkpoint: never commit on it."""
 
+Read = Callable[[Checkpoint, int], Awaitable[Sequence[RecordedEvent]]]
+"""The events settled after a checkpoint (at most the limit given), as the store's `read_all`
+returns them: the same events in the same order, behind the same barrier."""
+
 
 class ProjectionRunner:
-    def __init__(self, store: SqlEventStore, name: str, apply: Apply, *, batch: int = 1000) -> None:
+    def __init__(
+        self,
+        store: SqlEventStore,
+        name: str,
+        apply: Apply,
+        *,
+        batch: int = 1000,
+        read: Read | None = None,
+    ) -> None:
+        """`read` stands in for the store's `read_all` where the projection holds the events
+        already (metrics: those its own process just audited, `settled_positions` saying which)."""
         self._store = store
+        self._read = read or self._read_all
         self.name = name
         self._apply = apply
         self._batch = batch
@@ -60,7 +75,7 @@ class ProjectionRunner:
             # Read before the transaction: one holding the checkpoint row has a transaction id,
             # which would hold back, behind the barrier, whatever commits after it began.
             after = await self.checkpoint()
-            events = await self._store.read_all(after=after, limit=limit or self._batch)
+            events = await self._read(after, limit or self._batch)
             if not events:
                 return 0
             async with self._store.transaction() as db:
@@ -70,6 +85,9 @@ class ProjectionRunner:
                 last = events[-1]
                 await self.move(db, Checkpoint(last.transaction_id, last.position))
             return len(events)
+
+    async def _read_all(self, after: Checkpoint, limit: int) -> Sequence[RecordedEvent]:
+        return await self._store.read_all(after=after, limit=limit)
 
     async def catch_up(self, *, limit: int | None = None) -> int:
         """Apply every settled event after the checkpoint, in batches; how many."""

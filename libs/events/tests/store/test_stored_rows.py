@@ -196,3 +196,21 @@ async def test_data_read_back_from_jsonb_gives_the_relay_the_decoded_datas_json(
         await connection.close()
 
     assert [kafka_value(text) for text in texts] == [to_json(from_json(t)) for t in texts]
+
+
+async def test_settled_positions_are_where_read_all_events_are_behind_the_same_barrier(
+    postgres_store: PostgresEventStore, read_settled: ReadSettled, raw: Any
+) -> None:
+    stream = a_stream()
+    await postgres_store.append(stream, rows_of("a", "b", "c"), expected_version=NO_STREAM)
+    [first, *events] = await read_settled(postgres_store, after=Checkpoint.start(), expected=3)
+    start = Checkpoint(first.transaction_id, first.position)
+    late = raw.transaction()
+    await late.start()
+    await raw.execute("SELECT pg_current_xact_id()")  # holds the barrier from now on
+    await postgres_store.append(stream, rows_of("fast"), expected_version=3)
+
+    positions = await postgres_store.settled_positions(after=start, limit=5)
+    await late.commit()
+
+    assert positions == [Checkpoint(e.transaction_id, e.position) for e in events[:2]]

@@ -13,6 +13,7 @@ from uuid import UUID
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import AppendResult, SqlEventStore, StreamAppend
 
+from lts_metrics.fresh_audits import FreshAudits
 from lts_metrics.schema import identifier
 
 
@@ -26,9 +27,11 @@ class AuditTables(Protocol):
 
 
 class PostgresAuditTables:
-    def __init__(self, store: SqlEventStore) -> None:
+    def __init__(self, store: SqlEventStore, *, fresh: FreshAudits | None = None) -> None:
+        """`fresh`: where the copies go once committed, for this process's projections."""
         self._store = store
         self._s = identifier(store.schema)
+        self._fresh = fresh
 
     async def write(
         self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
@@ -41,7 +44,10 @@ class PostgresAuditTables:
                 " ON CONFLICT (event_id) DO NOTHING",
                 [tuple(row[c] for c in columns) for row in rows],
             )
-            return await self._store.append_within(db, appends)
+            results = await self._store.append_within(db, appends)
+        if self._fresh is not None:
+            self._fresh.committed(results, rows)
+        return results
 
 
 class InMemoryAuditTables:

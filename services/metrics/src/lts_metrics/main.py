@@ -19,6 +19,7 @@ from lts_metrics.audit import CONSUMER
 from lts_metrics.audit_tables import AuditTables, InMemoryAuditTables, PostgresAuditTables
 from lts_metrics.config import MetricsSettings
 from lts_metrics.dashboard import dashboard_router
+from lts_metrics.fresh_audits import FreshAudits
 from lts_metrics.handlers import AuditLog
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.prometheus import PrometheusExport
@@ -37,19 +38,21 @@ def build(ctx: ServiceContext) -> ServiceParts:
     settings = MetricsSettings()
     inbox = AdoptionInbox(ctx.store)
     forget_telemetry_clients()
-    audit_log = AuditLog(_audit_tables(ctx))
+    # the audit copies, handed to this process's projections once committed
+    fresh = FreshAudits(ctx.database) if ctx.database is not None else None
+    audit_log = AuditLog(_audit_tables(ctx, fresh))
     subscriptions = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
         subscriptions.on_raw_batch(topic, audit_log.on_batch)
     subscriptions.on_raw(settings.adoption_topic, inbox.on_downloads)
-    if ctx.database is None:  # the in-memory store of unit tests: the figures are SQL
+    if fresh is None:  # the in-memory store of unit tests: the figures are SQL
         return ServiceParts(routers=(api.telemetry_router(inbox),), subscriptions=subscriptions)
-    return _with_figures(ctx, settings, inbox, subscriptions)
+    return _with_figures(ctx, settings, inbox, subscriptions, fresh)
 
 
-def _audit_tables(ctx: ServiceContext) -> AuditTables:
+def _audit_tables(ctx: ServiceContext, fresh: FreshAudits | None) -> AuditTables:
     if ctx.database is not None:
-        return PostgresAuditTables(ctx.database)
+        return PostgresAuditTables(ctx.database, fresh=fresh)
     if not isinstance(ctx.store, InMemoryEventStore):
         raise RuntimeError(
             "metrics keeps its audit envelopes in PostgreSQL, or in memory next to the "
@@ -63,6 +66,7 @@ def _with_figures(
     settings: MetricsSettings,
     inbox: AdoptionInbox,
     subscriptions: Subscriptions,
+    fresh: FreshAudits,
 ) -> ServiceParts:
     """The parts that read the audit log in SQL: the projections, the analysts' API and
     dashboard and the Prometheus export."""
@@ -71,7 +75,11 @@ def _with_figures(
     adoption = AdoptionQueries(database.engine, schema=database.schema)
     release = ReleaseQueries(database.engine, schema=database.schema)
     projections = ProjectionEngine(
-        database, database.engine, schema=database.schema, batch=settings.projection_batch
+        database,
+        database.engine,
+        schema=database.schema,
+        batch=settings.projection_batch,
+        fresh=fresh,
     )
 
     async def on_start() -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from lts_metrics import derived, rows_release, timeline
 from lts_metrics import rows as event_rows
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of, typed
+from lts_metrics.fresh_audits import EnvelopeRow, FreshAudits
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
 from lts_metrics.queries import ProjectionStatus
 from lts_metrics.row_tables import ALL as ROW_TABLES
@@ -49,12 +50,20 @@ them: the server keeps sending the next batch and taking the last one meanwhile.
 
 class ProjectionEngine:
     def __init__(
-        self, store: SqlEventStore, engine: AsyncEngine, *, schema: str, batch: int = 1000
+        self,
+        store: SqlEventStore,
+        engine: AsyncEngine,
+        *,
+        schema: str,
+        batch: int = 1000,
+        fresh: FreshAudits | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._s = identifier(schema)
-        self.runner = ProjectionRunner(store, NAME, self._apply, batch=batch)
+        self.fresh = fresh or FreshAudits(store)
+        """This process's audit copies (`PostgresAuditTables`), which the runner reads first."""
+        self.runner = ProjectionRunner(store, NAME, self._apply, batch=batch, read=self.fresh.read)
         self._envelopes_sql = _ENVELOPES.format(s=self._s)
 
     async def step(self, *, limit: int | None = None) -> int:
@@ -243,7 +252,10 @@ class ProjectionEngine:
 
     async def _apply(self, db: asyncpg.Connection, records: Sequence[RecordedEvent]) -> None:
         """One batch of the runner, on its transaction (which then moves the checkpoint)."""
-        facts = to_facts(records, await self._envelopes(db, records))
+        envelopes = self.fresh.envelopes(records)
+        if envelopes is None:
+            envelopes = await self._envelopes(db, records)
+        facts = to_facts(records, envelopes)
         rows = await self._load(db, _ticket_ids(facts))
         tables: dict[str, list[event_rows.Row]] = {t.name: [] for t in ROW_TABLES}
         changed, entries = _fold(facts, rows, tables)
@@ -255,7 +267,7 @@ class ProjectionEngine:
 
     async def _envelopes(
         self, db: asyncpg.Connection, records: Sequence[RecordedEvent]
-    ) -> dict[UUID, tuple[str, str | None, datetime]]:
+    ) -> dict[UUID, EnvelopeRow]:
         rows = await db.fetch(
             f"SELECT event_id, service, subject, occurred_at FROM {self._s}.audit_envelopes"
             " WHERE event_id = ANY($1::uuid[])",
@@ -329,7 +341,7 @@ class ProjectionEngine:
 
 def to_facts(
     records: Sequence[RecordedEvent],
-    envelopes: Mapping[UUID, tuple[str, str | None, datetime]],
+    envelopes: Mapping[UUID, EnvelopeRow],
 ) -> list[AuditFact]:
     """Audit facts of stored records; without an envelope row (an event appended to the metrics
     store directly) the stream id `<service>:<subject>` and the record time stand in."""

@@ -51,10 +51,11 @@ async def metrics(database_url: str) -> AsyncIterator[Metrics]:
     store = await PostgresEventStore.connect(database_url, schema=schema)
     async with store.engine.begin() as conn:
         await ensure_schema(conn, schema=schema, analyst_role=role, analyst_password=None)
+    projections = ProjectionEngine(store, store.engine, schema=schema)
     yield Metrics(
         store=store,
-        audit=AuditLog(PostgresAuditTables(store)),
-        projections=ProjectionEngine(store, store.engine, schema=schema),
+        audit=AuditLog(PostgresAuditTables(store, fresh=projections.fresh)),
+        projections=projections,
         queries=MetricsQueries(store.engine, schema=schema),
         analyst_role=role,
         adoption=AdoptionQueries(store.engine, schema=schema),

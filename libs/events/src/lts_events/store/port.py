@@ -210,6 +210,12 @@ class SqlEventStore(EventStore, Protocol):
         back with those appends."""
         ...
 
+    async def settled_positions(self, *, after: Checkpoint, limit: int = 1000) -> list[Checkpoint]:
+        """Where `read_all`'s events are (the same ones, in the same order, behind the same
+        barrier), and nothing else of them: for a reader that already holds the events (the
+        metrics projections, handed what their process just audited)."""
+        ...
+
     async def append_within(
         self, db: asyncpg.Connection, appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:

@@ -402,6 +402,13 @@ class PostgresEventStore:
         rows = await self._read_all(self._sql.read_all_rows, after, limit)
         return list(map(_stored_row, rows))
 
+    async def settled_positions(self, *, after: Checkpoint, limit: int = 1000) -> list[Checkpoint]:
+        async with self._connection() as db:
+            rows = await db.fetch(
+                self._sql.settled_positions, str(after.transaction_id), after.position, limit
+            )
+        return [Checkpoint(row[1], row[0]) for row in rows]
+
     async def _read_all(self, statement: str, after: Checkpoint, limit: int) -> list[Any]:
         """The rows of a `read_all` statement (`sql._READ_ALL`: position and transaction id
         first) after `after`, read ahead when the batch before was full."""

@@ -74,6 +74,7 @@ class Statements:
     read_streams: str
     read_all: str
     read_all_rows: str
+    settled_positions: str
     count_after: str
     is_processed: str
     processed_among: str
@@ -97,6 +98,7 @@ def statements(schema: str) -> Statements:
         "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=READ_ALL_COLUMNS),
         read_all_rows=_READ_ALL.format(s=s, columns=STORED_ROW_COLUMNS),
+        settled_positions=_READ_ALL.format(s=s, columns="e.position, e.transaction_id"),
         count_after=f"SELECT count(*) FROM {s}.events AS e WHERE {AFTER_CHECKPOINT}",
         is_processed=f"SELECT EXISTS (SELECT 1 FROM {s}.processed_messages "
         "WHERE consumer = $1 AND message_id = $2)",
