@@ -109,6 +109,31 @@ async def test_an_alert_webhook_with_a_wrong_token_is_refused_and_nothing_is_sto
     assert await service.recorded() == []
 
 
+async def test_an_alert_webhook_token_in_the_query_string_serves_senders_without_headers(
+    service: Running,
+) -> None:
+    payload = fixture_json("alertmanager_firing.json")
+
+    wrong = await service.client.post(
+        "/webhooks/alertmanager", json=payload, params={"token": "wrong"}
+    )
+    header_wins = await service.client.post(
+        "/webhooks/alertmanager",
+        json=payload,
+        params={"token": ALERT_TOKEN},
+        headers=bearer("wrong"),
+    )
+    recorded_before = await service.recorded()
+    right = await service.client.post(
+        "/webhooks/alertmanager", json=payload, params={"token": ALERT_TOKEN}
+    )
+
+    assert (wrong.status_code, header_wins.status_code) == (401, 401)
+    assert recorded_before == []
+    assert right.status_code == 200, right.text
+    assert [r["outcome"] for r in right.json()["results"]] == ["opened", "opened"]
+
+
 async def test_an_osv_yaml_record_and_an_aliased_json_record_make_one_ticket(
     service: Running, kafka: str
 ) -> None:
