@@ -85,7 +85,7 @@ def _storage(context: ServiceContext) -> _Storage:
     database = context.database
     if database is not None:
         tables = PostgresIntakeTables(database)
-        views = ProjectionRunner(database, TICKET_VIEWS, tables.repository.apply_within)
+        views = ProjectionRunner(database, TICKET_VIEWS, tables.repository.catch_up_within)
         return _Storage(tables, SqlReleaseTable(database.engine, schema=database.schema), views)
     store = context.store
     if not isinstance(store, InMemoryEventStore):

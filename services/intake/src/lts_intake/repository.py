@@ -190,10 +190,34 @@ class IntakeRepository:
     async def apply_within(self, db: asyncpg.Connection, recorded: Sequence[RecordedEvent]) -> None:
         """Fold recorded events into the ticket views (idempotent: older versions are skipped)
         on `db`, in the caller's transaction: the appends' own (`Intake.execute_batch`), or the
-        projection runner's, which moves its checkpoint in it (see `main.on_start`)."""
+        projection runner's, which moves its checkpoint in it (`catch_up_within`)."""
         by_stream = _ticket_streams(recorded)
         if by_stream:
             await self._apply_in(db, by_stream)
+
+    async def catch_up_within(
+        self, db: asyncpg.Connection, recorded: Sequence[RecordedEvent]
+    ) -> None:
+        """`apply_within` for the projection runner, leaving out first the events the views
+        already show (one read of their versions): the request path folds what it appends in
+        its own transaction, so the runner mostly finds its work done, and folding and writing
+        those views again was ~4% of intake's samples in the intake_http bench."""
+        by_stream = _ticket_streams(recorded)
+        if not by_stream:
+            return
+        rows = await db.fetch(
+            f'SELECT ticket_id, version FROM "{self._schema}".tickets '
+            "WHERE ticket_id = ANY($1::bigint[])",
+            [_ticket_of(stream) for stream in by_stream],
+        )
+        shown = {int(r["ticket_id"]): int(r["version"]) for r in rows}
+        behind = {}
+        for stream, events in by_stream.items():
+            newer = [e for e in events if e.stream_version > shown.get(_ticket_of(stream), 0)]
+            if newer:
+                behind[stream] = newer
+        if behind:
+            await self._apply_in(db, behind)
 
     async def _apply_in(self, db: Any, by_stream: dict[str, list[RecordedEvent]]) -> None:
         """Streams whose events here start at version 1 are folded from nothing (no read of
