@@ -92,12 +92,27 @@ class World:
 
 
 async def inject(world: World, faults: tuple[Fault, ...], progress: dict[Load, Progress]) -> None:
-    """The faults one after the other, in the scenario's order, each at its point of its load."""
+    """Each load's faults one after the other, in the scenario's order, each at its point of
+    that load; the loads' sequences side by side, so a fault on the release load is not held
+    back by the alerts' faults (it comes at its step, maybe while another service is down)."""
+    loads = dict.fromkeys(fault.of for fault in faults)
+    await asyncio.gather(
+        *(
+            _one_after_another(world, [f for f in faults if f.of == of], progress[of])
+            for of in loads
+        )
+    )
+
+
+async def _one_after_another(world: World, faults: list[Fault], progress: Progress) -> None:
     for fault in faults:
-        of = progress[fault.of]
-        await of.reached(fault.at)
+        await progress.reached(fault.at)
         log.info(
-            "chaos: SIGKILL %s at %d of %d (%s)", fault.target, of.acknowledged, of.total, fault.of
+            "chaos: SIGKILL %s at %d of %d (%s)",
+            fault.target,
+            progress.acknowledged,
+            progress.total,
+            fault.of,
         )
         await asyncio.to_thread(world.kill, fault.target)
         await asyncio.sleep(fault.down_for)

@@ -89,7 +89,7 @@ async def consumer_lag(bootstrap_servers: str, namespace: str, services: Sequenc
     try:
         lag = 0
         for group, topics in consumes(services).items():
-            partitions = await _partitions(admin, [namespace + t for t in topics])
+            partitions = await topic_partitions(admin, [namespace + t for t in topics])
             committed = await admin.list_consumer_group_offsets(namespace + group)
             ends = await reader.end_offsets(partitions) if partitions else {}
             for tp, end in ends.items():
@@ -101,7 +101,9 @@ async def consumer_lag(bootstrap_servers: str, namespace: str, services: Sequenc
         await admin.close()
 
 
-async def _partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
+async def topic_partitions(
+    admin: AIOKafkaAdminClient, topics: Sequence[str]
+) -> list[TopicPartition]:
     described = await admin.describe_topics(list(topics))
     return [
         TopicPartition(topic["topic"], partition["partition"])

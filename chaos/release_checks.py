@@ -96,11 +96,15 @@ class ReleaseCounts:
     """Mails received per delivery, files in the package index."""
     resent: int = 0
     """Deliveries whose unconfirmed send was sent again (same Message-ID): allowed, shown."""
+    replayed: int = 0
+    """Messages of the release load published a second time before the count (`replay.py`)."""
 
     def failures(self, asked: int) -> list[str]:
         found = []
         if self.released != asked:
             found.append(f"releases: {self.released} of {asked} came through")
+        if self.released and not self.replayed:
+            found.append("releases: no message of theirs was published again")
         for what, counted in (
             ("release decisions", self.decisions),
             ("comms decisions", self.documents),

@@ -66,6 +66,8 @@ class ReleaseLeg:
     """The package the candidates ship (unique per run: the package index is the run's)."""
     progress: Progress
     released: list[Released] = field(default_factory=list)
+    replayed: int = 0
+    """The messages of its decisions published a second time afterwards (`replay.py`)."""
     _turn: int = 0
     http: httpx.AsyncClient = field(init=False)
 

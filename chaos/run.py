@@ -22,6 +22,7 @@ from chaos.observe import dead_letters, snapshot
 from chaos.quiescence import wait_quiescent
 from chaos.release_checks import count_releases
 from chaos.releases import STEPS_PER_RELEASE, ReleaseLeg
+from chaos.replay import publish_again
 from chaos.scenarios import Scenario
 from harness.database import create_database
 from harness.stack import Stack, build_stack
@@ -117,6 +118,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
                 maildir=infra.maildir,
                 index_files=_index_files(infra, leg.project),
             )
+            counts.releases.replayed = leg.replayed
         letters = await dead_letters(infra.kafka_bootstrap_servers, namespace)
         counts.dead_letters = len(letters)
         counts.verify_failed = await asyncio.to_thread(verify_stores, url, scenario.services)
@@ -160,6 +162,8 @@ async def _load_with_faults(
             leg.run(scenario.releases),
             inject(world, scenario.faults, {"alerts": progress, "releases": leg.progress}),
         )
+        if scenario.releases:
+            leg.replayed = await publish_again(infra.kafka_bootstrap_servers, namespace)
         log.info("%s: load sent; waiting for quiescence", scenario.name)
         return await wait_quiescent(
             lambda: snapshot(

@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("comms once/missing/twice", "releases.documents"),
     ("mails+files once/missing/twice", "releases.effects"),
     ("mails resent", "releases.resent"),
+    ("replayed", "releases.replayed"),
 )
 
 

@@ -108,7 +108,7 @@ def mails() -> list[Mail]:
 
 
 def test_each_status_released_planned_delivered_and_mailed_once_is_exact() -> None:
-    counts = ReleaseCounts(released=1)
+    counts = ReleaseCounts(released=1, replayed=9)
 
     tally_comms(counts, RELEASED[:1], RECIPIENTS, comms_events(), mails())
 
@@ -123,7 +123,7 @@ def test_a_delivery_planned_twice_or_a_mail_sent_twice_is_counted() -> None:
         DeliveriesPlanned.type,
         {"document_id": document, "revision": 1, "kind": "internal_status"},
     )
-    counts = ReleaseCounts(released=1)
+    counts = ReleaseCounts(released=1, replayed=9)
 
     tally_comms(
         counts,
@@ -142,7 +142,7 @@ def test_a_mail_sent_again_after_an_unconfirmed_send_is_allowed_with_the_same_me
     document, recipient = "status-1.4.3-published", RECIPIENTS[0]
     delivery = f"{document}.r1.email.{recipient}"
     resend = (DeliveryAttempted.type, attempt(delivery, document, recipient, resend=True))
-    counts = ReleaseCounts(released=1)
+    counts = ReleaseCounts(released=1, replayed=9)
 
     tally_comms(
         counts, RELEASED[:1], RECIPIENTS, comms_events(extra=[resend]), [*mails(), mails()[0]]
@@ -156,7 +156,7 @@ def test_a_lost_mail_or_an_undelivered_status_fails() -> None:
     without_rollback = [
         e for e in comms_events() if e[1].get("document_id") != "status-1.4.3-rollback-1"
     ]
-    counts = ReleaseCounts(released=1)
+    counts = ReleaseCounts(released=1, replayed=9)
 
     tally_comms(counts, RELEASED[:1], RECIPIENTS, without_rollback, mails()[1:])
 
@@ -165,8 +165,14 @@ def test_a_lost_mail_or_an_undelivered_status_fails() -> None:
 
 
 def test_releases_that_did_not_come_through_fail_the_run_and_show_in_the_table() -> None:
-    counts = Counts(inputs=0, releases_asked=3, releases=ReleaseCounts(released=2))
+    counts = Counts(inputs=0, releases_asked=3, releases=ReleaseCounts(released=2, replayed=9))
 
     assert failures(counts) == ["releases: 2 of 3 came through"]
     assert "release once/missing/twice" in render([("replicas", counts)])
     assert render([("baseline", Counts(inputs=0))]).splitlines()[2].endswith("pass")
+
+
+def test_a_run_whose_messages_were_not_published_again_fails() -> None:
+    counts = ReleaseCounts(released=3, replayed=0)
+
+    assert counts.failures(asked=3) == ["releases: no message of theirs was published again"]
