@@ -8,9 +8,9 @@ How a copy is kept (decided here, see the README of the service):
   the type is unknown to this build (a future service's events are still audited);
 - the original actor, reason, correlation, causation and trace context as the record's metadata;
 - the envelope-only facts (CloudEvents `source`, `subject`, `time`, stream version, and where it
-  came from on Kafka) in the side table `audit_envelopes`, written before the append: the append
-  is the commit point, a redelivered message finds the side row already there and appends once
-  (`ProcessedMessage("metrics", ce id)` plus the unique event id).
+  came from on Kafka) in the side table `audit_envelopes`, written in the same transaction; the
+  original event id is unique in the store, so a redelivered message appends nothing
+  (`audit_tables`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from lts_events._fast import extra_carrier
 from lts_events.envelope import Envelope, NewEvent
 from lts_events.event import Event, JsonDict
 from lts_events.kafka import events_topic
-from lts_events.store import ANY, AppendResult, EventStore, ProcessedMessage
 from pydantic import ConfigDict
 
 CONSUMER = "metrics"
@@ -148,13 +147,3 @@ def audit_copy(envelope: Envelope, facts: EnvelopeFacts) -> NewEvent:
     """The event to append to the metrics store for one received envelope."""
     cls = audited_class(envelope.type, envelope.schema_version)
     return NewEvent.of(_carrying(cls, envelope.data), envelope.metadata(), event_id=facts.event_id)
-
-
-async def record(store: EventStore, envelope: Envelope, facts: EnvelopeFacts) -> AppendResult:
-    """Append the audit copy, once: a redelivered message changes nothing."""
-    return await store.append(
-        facts.stream_id,
-        [audit_copy(envelope, facts)],
-        expected_version=ANY,
-        processed=ProcessedMessage(CONSUMER, envelope.id),
-    )

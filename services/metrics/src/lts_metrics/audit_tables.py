@@ -2,19 +2,27 @@
 rows) and its audit copies, in one transaction. On PostgreSQL the side table and the store's
 `append_within` on one connection; on the in-memory store of unit tests, the rows in a dict and
 the copies through `InMemoryEventStore.append_together`, so the audit consumer runs in the
-service's `build(context)` without PostgreSQL. `main.build` chooses from the context."""
+service's `build(context)` without PostgreSQL. `main.build` chooses from the context.
+
+A copy keeps its original event id, which the audit log holds once: that alone makes a
+redelivered message a no-op (no processed-message row is recorded: it cost a row and an index
+entry per event, for what the events table's unique event id already refuses)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+import asyncpg
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import AppendResult, SqlEventStore, StreamAppend
 
 from lts_metrics.fresh_audits import FreshAudits
 from lts_metrics.schema import identifier
+
+log = logging.getLogger(__name__)
 
 
 class AuditTables(Protocol):
@@ -22,8 +30,19 @@ class AuditTables(Protocol):
         self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         """Keep `rows` (`EnvelopeFacts.row()`, once per event id) and make `appends`, all or
-        nothing; an append whose message is processed already comes back `duplicate`."""
+        nothing, leaving out the events the audit log holds already (by event id): the results
+        are those of the appends that wrote something."""
         ...
+
+
+def without(appends: Sequence[StreamAppend], audited: Collection[UUID]) -> list[StreamAppend]:
+    """`appends` without the events whose id is in `audited` (and without appends left empty)."""
+    kept = []
+    for append in appends:
+        events = [event for event in append.events if event.event_id not in audited]
+        if events:
+            kept.append(StreamAppend(append.stream_id, events, append.expected_version))
+    return kept
 
 
 class PostgresAuditTables:
@@ -34,6 +53,25 @@ class PostgresAuditTables:
         self._fresh = fresh
 
     async def write(
+        self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
+    ) -> list[AppendResult]:
+        """Written whole, as usual; a batch holding an event audited already (a redelivery, or
+        the same event under another message id) fails on the unique event id and is written
+        again without the events found in the audit log."""
+        while appends:
+            try:
+                return await self._write(rows, appends)
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != "events_event_id_key":
+                    raise
+            audited = await self._audited([e.event_id for a in appends for e in a.events])
+            if not audited:
+                raise RuntimeError("an audited event id was refused, then not found")
+            log.info("events already audited", extra={"events": len(audited)})
+            appends = without(appends, audited)
+        return []
+
+    async def _write(
         self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         columns = list(rows[0])
@@ -49,10 +87,17 @@ class PostgresAuditTables:
             self._fresh.committed(results, rows)
         return results
 
+    async def _audited(self, event_ids: Sequence[UUID]) -> set[UUID]:
+        async with self._store.transaction() as db:
+            found = await db.fetch(
+                f"SELECT event_id FROM {self._s}.events WHERE event_id = ANY($1::uuid[])",
+                event_ids,
+            )
+        return {UUID(bytes=row[0].bytes) for row in found}
+
 
 class InMemoryAuditTables:
-    """The rows by event id; unlike PostgreSQL's events table, the in-memory store does not
-    refuse a second event with the same id under another message id."""
+    """The rows by event id, kept with their copies: an event whose row is kept is audited."""
 
     def __init__(self, store: InMemoryEventStore) -> None:
         self._store = store
@@ -61,7 +106,8 @@ class InMemoryAuditTables:
     async def write(
         self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
-        results = await self._store.append_together(appends)  # all or nothing: first
+        appends = without(appends, self.envelopes.keys())
+        results = await self._store.append_together(appends) if appends else []  # all or nothing
         for row in rows:
             self.envelopes.setdefault(row["event_id"], row)
         return results

@@ -4,24 +4,21 @@ A Kafka batch is stored in one transaction (`audit_tables.AuditTables`): its env
 one statement and its audit copies through the store's `append_within` (several copies of one
 stream chain in Kafka order).
 A message that is not a CloudEvent, or whose data does not fit its type, is refused alone (DLQ);
-a message already audited (a redelivery) changes nothing."""
+a message already audited (a redelivery) changes nothing: the audit log holds an event id once
+(`audit_tables`), and records no processed-message row."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from uuid import UUID
 
-import asyncpg
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope, NewEvent
-from lts_events.store import ProcessedMessage
 from lts_events.store.port import ANY, AppendResult, StreamAppend
 from pydantic import ValidationError
 
 from lts_metrics import audit
 from lts_metrics.audit_tables import AuditTables
-
-log = logging.getLogger(__name__)
 
 
 class AuditLog:
@@ -31,7 +28,7 @@ class AuditLog:
     async def on_batch(self, messages: Sequence[RawMessage]) -> list[PermanentError | None]:
         """Store a Kafka batch's events at once; one verdict per message."""
         verdicts: list[PermanentError | None] = []
-        fresh: dict[str, tuple[audit.EnvelopeFacts, NewEvent]] = {}
+        fresh: dict[UUID, tuple[audit.EnvelopeFacts, NewEvent]] = {}
         for message in messages:
             try:
                 envelope = Envelope.from_kafka(message.value, message.headers)
@@ -47,49 +44,27 @@ class AuditLog:
                 verdicts.append(PermanentError(f"invalid {envelope.type}: {error}"))
                 continue
             verdicts.append(None)
-            fresh.setdefault(envelope.id, (facts, copy))  # the same event twice: once
-        entries = list(fresh.items())
-        try:
-            if entries:
-                await self._store_all(entries)
-        except asyncpg.UniqueViolationError as error:
-            if error.constraint_name != "events_event_id_key":
-                raise
-            await self._store_each(entries)
+            fresh.setdefault(facts.event_id, (facts, copy))  # the same event twice: once
+        if fresh:
+            await self._store(list(fresh.values()))
         return verdicts
 
-    async def _store_each(
-        self, entries: list[tuple[str, tuple[audit.EnvelopeFacts, NewEvent]]]
-    ) -> None:
-        """One by one, skipping an event whose id the audit log already holds under another
-        message (the batch that met it rolled back whole)."""
-        for entry in entries:
-            try:
-                await self._store_all([entry])
-            except asyncpg.UniqueViolationError as error:
-                if error.constraint_name != "events_event_id_key":
-                    raise
-                log.info("event already audited", extra={"event_id": str(entry[1][0].event_id)})
-
-    async def _store_all(
-        self, entries: list[tuple[str, tuple[audit.EnvelopeFacts, NewEvent]]]
+    async def _store(
+        self, entries: Sequence[tuple[audit.EnvelopeFacts, NewEvent]]
     ) -> list[AppendResult]:
+        """One append per stream, its copies in Kafka order: a stream's events in a batch are
+        one append in one statement (an append per event took a statement per event of a
+        stream, `append_within`'s waves)."""
+        streams: dict[str, list[NewEvent]] = {}
+        for facts, copy in entries:
+            streams.setdefault(facts.stream_id, []).append(copy)
         appends = [
-            StreamAppend(
-                facts.stream_id,
-                [copy],
-                expected_version=ANY,
-                processed=ProcessedMessage(audit.CONSUMER, ce_id),
-            )
-            for ce_id, (facts, copy) in entries
+            StreamAppend(stream, copies, expected_version=ANY) for stream, copies in streams.items()
         ]
-        rows = [facts.row() for _, (facts, _copy) in entries]
-        return await self._tables.write(rows, appends)
+        return await self._tables.write([facts.row() for facts, _ in entries], appends)
 
     async def record(self, envelope: Envelope, facts: audit.EnvelopeFacts) -> bool:
         """Store one envelope the batch's way; True when stored now, False when it was already
         in the audit log."""
-        (result,) = await self._store_all(
-            [(envelope.id, (facts, audit.audit_copy(envelope, facts)))]
-        )
-        return not result.duplicate
+        results = await self._store([(facts, audit.audit_copy(envelope, facts))])
+        return any(result.recorded for result in results)

@@ -166,3 +166,23 @@ async def test_a_batch_is_stored_once_in_kafka_order_and_a_bad_message_is_refuse
             )
         ).scalar_one()
     assert copies == 3
+
+
+async def test_a_redelivered_batch_with_new_messages_stores_only_the_new_ones_once(
+    metrics: Metrics,
+) -> None:
+    ticket = 8000 + uuid4().int % 1000
+    first, second, third = (future_event(ticket) for _ in range(3))
+    other = future_event(ticket + 1)
+    await metrics.audit.on_batch([_message(first, 1), _message(second, 2)])
+
+    verdicts = await metrics.audit.on_batch(  # redelivered from offset 1, with more behind it
+        [_message(first, 1), _message(second, 2), _message(third, 3), _message(other, 4)]
+    )
+
+    assert verdicts == [None] * 4
+    history = await metrics.store.read_stream(f"release:ticket-{ticket}")
+    assert [str(e.event_id) for e in history.events] == [first.id, second.id, third.id]
+    assert [e.stream_version for e in history.events] == [1, 2, 3]
+    [copy] = (await metrics.store.read_stream(f"release:ticket-{ticket + 1}")).events
+    assert str(copy.event_id) == other.id
