@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 from lts_events._fast import gc_paused
 from lts_events.envelope import RecordedEvent
 from lts_events.projection import ProjectionRunner
@@ -295,7 +296,7 @@ class ProjectionEngine:
             f"INSERT INTO {self._s}.ticket_lifecycle ({columns}) SELECT {columns}"
             f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_lifecycle, $1::jsonb)"
             f" ON CONFLICT (ticket_id) DO UPDATE SET {updates}",
-            json.dumps(payload, default=str),
+            _json(payload),
         )
 
     async def _insert_timeline(
@@ -308,7 +309,7 @@ class ProjectionEngine:
             f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
             f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline, $1::jsonb)"
             " ON CONFLICT (event_id, ticket_id) DO NOTHING",
-            json.dumps([_entry_row(e) for e in entries], default=str),
+            _json([_entry_row(e) for e in entries]),
         )
 
     async def _refresh_derived(
@@ -335,8 +336,19 @@ class ProjectionEngine:
             f"INSERT INTO {self._s}.{table.name} ({columns}) SELECT {columns}"
             f" FROM jsonb_populate_recordset(NULL::{self._s}.{table.name}, $1::jsonb)"
             f" ON CONFLICT ({', '.join(table.key)}) DO NOTHING",
-            json.dumps(payload, default=str),
+            _json(payload),
         )
+
+
+def _json(payload: object) -> str:
+    """A batch's rows as JSON for `jsonb_populate_recordset`: orjson (py-spy: json.dumps of these
+    rows was 5.5% of metrics' samples in the pipeline burst), json.dumps for what orjson refuses
+    (integers beyond 64 bits). Times, UUIDs and other values as `str` writes them, or as orjson
+    does (ISO 8601 with a `T`): PostgreSQL reads either the same."""
+    try:
+        return orjson.dumps(payload, default=str).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, default=str)
 
 
 def to_facts(
