@@ -4,8 +4,8 @@ side effects:
 - release: each approved plan's backports opened, the released one ready, included in its
   candidate and released; the candidate opened, sealed, on each channel, published; its canary
   started, its rollback started and done, the version withdrawn from each channel;
-- comms: each publication's and each rollback's internal status released, each released
-  revision's deliveries planned, each delivery (revision x recipient) succeeded;
+- comms: each release's note and each publication's and rollback's internal status released,
+  each released revision's deliveries planned, each delivery (revision x recipient) succeeded;
 - side effects: one mail per delivery in the run's SMTP server (a copy more only for a send
   that was never confirmed, carrying the same Message-ID: the documented at-least-once), and in
   the run's package index exactly the files of the published releases.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import mailbox
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from lts_events.contracts.comms.delivery import (
     DeliveryAttempted,
     DeliverySucceeded,
 )
-from lts_events.contracts.comms.documents import Audience, DocumentKind, DocumentReleased
+from lts_events.contracts.comms.documents import DocumentReleased
 from lts_events.contracts.release.backports import (
     BackportIncluded,
     BackportOpened,
@@ -166,12 +166,17 @@ def decision_keys(stream: str, kind: str, data: dict[str, Any]) -> list[Key]:
     return [(stream, kind)]
 
 
-def internal_statuses(released: Sequence[Released]) -> list[str]:
-    """The documents every round must have released: its publication's and its rollback's."""
+def documents(released: Sequence[Released]) -> list[str]:
+    """The documents every round must have released: its release note (approved by the leg)
+    and the internal status of its publication and of its rollback."""
     return [
         document
         for r in released
-        for document in (f"status-{r.version}-published", f"status-{r.version}-rollback-1")
+        for document in (
+            f"release-note-{r.version}",
+            f"status-{r.version}-published",
+            f"status-{r.version}-rollback-1",
+        )
     ]
 
 
@@ -205,43 +210,42 @@ def read_mails(maildir: Path, recipients: Sequence[str]) -> list[Mail]:
 def tally_comms(
     counts: ReleaseCounts,
     released: Sequence[Released],
-    recipients: Sequence[str],
+    mailed: Mapping[str, Sequence[str]],
     events: Sequence[tuple[str, dict[str, Any]]],
     mails: Sequence[Mail],
 ) -> None:
-    """`events`: (type, data) of comms' `DocumentReleased`, `DeliveriesPlanned`,
+    """`mailed`: the recipients of each document kind the run mails (`LTS_COMMS_MAIL_LISTS`);
+    `events`: (type, data) of comms' `DocumentReleased`, `DeliveriesPlanned`,
     `DeliveryAttempted` and `DeliverySucceeded`."""
-    statuses = [
-        (e["document_id"], e["revision"])
+    releases = [
+        (e["document_id"], e["revision"], e["kind"])
         for kind, e in events
-        if kind == DocumentReleased.type
-        and e["kind"] == DocumentKind.INTERNAL_STATUS
-        and e["audience"] == Audience.INTERNAL
+        if kind == DocumentReleased.type and e["kind"] in mailed
     ]
-    revisions = sorted(set(statuses))
+    revisions = sorted(set(releases))
     deliveries = {
         (document, str(revision), recipient)
-        for document, revision in revisions
-        for recipient in recipients
+        for document, revision, kind in revisions
+        for recipient in mailed[kind]
     }
     attempts = [e for kind, e in events if kind == DeliveryAttempted.type]
     delivery_of = {
         a["delivery_id"]: (a["document_id"], str(a["revision"]), a["target"]["recipient"])
         for a in attempts
     }
-    expected: list[Key] = [("released", d) for d in internal_statuses(released)]
-    expected += [("planned", d, str(r)) for d, r in revisions]
+    expected: list[Key] = [("released", d) for d in documents(released)]
+    expected += [("planned", d, str(r)) for d, r, _ in revisions]
     expected += [("delivered", *key) for key in deliveries]
-    seen: list[Key] = [("released", d) for d, revision in statuses if revision == 1]
+    seen: list[Key] = [("released", d) for d in {d for d, _, _ in releases}]
     seen += [
         ("released-again", d, str(r))
-        for (d, r), n in Counter(statuses).items()
+        for (d, r, _), n in Counter(releases).items()
         if n > 1  # a revision released twice: never asked for
     ]
     seen += [
         ("planned", e["document_id"], str(e["revision"]))
         for kind, e in events
-        if kind == DeliveriesPlanned.type and e["kind"] == DocumentKind.INTERNAL_STATUS
+        if kind == DeliveriesPlanned.type and e["kind"] in mailed
     ]
     seen += [
         ("delivered", *delivery_of.get(e["delivery_id"], (e["delivery_id"], "?", "?")))
@@ -279,7 +283,7 @@ async def count_releases(
     database_url: str,
     released: Sequence[Released],
     *,
-    recipients: Sequence[str],
+    mailed: Mapping[str, Sequence[str]],
     maildir: Path,
     index_files: Sequence[str],
 ) -> ReleaseCounts:
@@ -311,8 +315,8 @@ async def count_releases(
         )
     finally:
         await conn.close()
-    mails = read_mails(maildir, recipients)
-    tally_comms(counts, released, recipients, [(r[0], json.loads(r[1])) for r in comms], mails)
+    mails = read_mails(maildir, [r for recipients in mailed.values() for r in recipients])
+    tally_comms(counts, released, mailed, [(r[0], json.loads(r[1])) for r in comms], mails)
     files = tally(index_files_expected(released), [("index file", n) for n in index_files])
     counts.effects = Tally(
         counts.effects.once + files.once,

@@ -3,8 +3,9 @@ the approved plan to a published release rolled back, through release's and comm
 inputs while their leaders are killed: plan approvals over triage's HTTP API, CI results as
 CloudEvents on `lts.inbound.ci`, sign-offs, a candidate, its wheel and sdist, the seal and the
 publication over release's HTTP API (the run's own package index), a critical health alert on
-`lts.inbound.health` that rolls the canary back. Comms drafts and mails (the run's own SMTP
-server) the internal status of each publication and rollback on its own.
+`lts.inbound.health` that rolls the canary back; in between, the communications lead approves
+the release note over comms' API. Comms mails (the run's own SMTP server) the note, and the
+internal status of each publication and rollback on its own.
 
 Every request goes to whichever replica answers (a killed one refuses, the other is asked), and
 every step is one a careful client may repeat: all of them are idempotent on the services' side
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 
 CI_INBOUND = "lts.inbound.ci"
 HEALTH_INBOUND = "lts.inbound.health"
-STEPS_PER_RELEASE = 7
-"""approve, CI, sign-offs, candidate, stage and seal, publish, roll back: the leg's progress."""
+STEPS_PER_RELEASE = 8
+"""approve, CI, sign-offs, candidate, stage and seal, publish, the release note approved, roll
+back: the leg's progress."""
 STEP_TIMEOUT = 120.0
 """How long one step may wait for the services (a takeover, a rebalance, the consumers)."""
 UNAVAILABLE = (502, 503, 504)
@@ -59,7 +61,7 @@ class Released:
 @dataclass
 class ReleaseLeg:
     urls: dict[str, tuple[str, ...]]
-    """Every replica's URL, per service (intake, triage, release)."""
+    """Every replica's URL, per service."""
     kafka_bootstrap_servers: str
     namespace: str
     project: str
@@ -103,6 +105,7 @@ class ReleaseLeg:
         version, candidate_id = candidate["version"], candidate["candidate_id"]
         artifacts = await self._stage_and_seal(candidate_id, version)
         published = await self._publish(candidate_id)
+        await self._release_note(version)
         await self._roll_back(line, version, published["previous_safe_version"])
         return Released(ticket_id, lines, line, candidate_id, version, artifacts)
 
@@ -223,6 +226,32 @@ class ReleaseLeg:
         published: dict[str, Any] = answer.json()
         return published
 
+    async def _release_note(self, version: str) -> None:
+        """The communications lead approves the note comms drafted for the publication, its
+        latest revision until one is released (new facts may redraft it first); comms then
+        mails it on its own."""
+        path = f"/documents/release-note-{version}"
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            note = await _wait(
+                f"the release note of {version}", self._view("comms", path, lambda v: v)
+            )
+            if note["status"] == "released":
+                break
+            # released in the same append as the approval; 409: a newer revision came first,
+            # which the next look approves
+            await self._send(
+                "comms",
+                "POST",
+                f"{path}/approvals",
+                role="communications_lead",
+                json={"revision": note["revision"], "comment": "approved by the chaos run"},
+                refused=True,
+            )
+        else:
+            raise LegFailed(f"the release note of {version} was not released")
+        await self.progress.advance(1)
+
     async def _roll_back(self, line: str, version: str, safe: str | None) -> None:
         """The canary the publication started, failed by a critical health alert (Alertmanager
         sends it again while it fires: twice here) and rolled back to the line's safe version.
@@ -279,10 +308,19 @@ class ReleaseLeg:
         return probe
 
     async def _send(
-        self, service: str, method: str, path: str, *, role: str, missing: bool = False, **kw: Any
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        role: str,
+        missing: bool = False,
+        refused: bool = False,
+        **kw: Any,
     ) -> httpx.Response:
-        """The first answer of any replica that is up (a 404 only when `missing`); a replica
-        killed mid-request is asked again on the next, as the step is idempotent."""
+        """The first answer of any replica that is up (a 404 only when `missing`, a 409 only
+        when `refused`); a replica killed mid-request is asked again on the next, as the step
+        is idempotent."""
         deadline = time.monotonic() + STEP_TIMEOUT
         while time.monotonic() < deadline:
             try:
@@ -290,7 +328,8 @@ class ReleaseLeg:
             except httpx.TransportError:
                 continue
             if answer.status_code not in UNAVAILABLE:
-                if not (missing and answer.status_code == 404):
+                allowed = {404: missing, 409: refused}.get(answer.status_code, False)
+                if not allowed:
                     _check(answer, f"{service} {method} {path}")
                 return answer
             await asyncio.sleep(0.5)

@@ -39,9 +39,20 @@ RELEASED_BEFORE = {"1.4": "1.4.2", "1.3": "1.3.8"}
 of a line then has a safe version, so its publication starts a canary that can be rolled back."""
 
 
-def release_env(infra: ChaosInfrastructure, files: Path, recipients: list[str]) -> dict[str, str]:
+def mailing_lists(tag: str) -> dict[str, list[str]]:
+    """Who comms mails in the run, per document kind: two addresses each, so that each
+    delivery (revision x recipient) is counted on its own."""
+    return {
+        kind: [f"{kind.replace('_', '-')}-{n}-{tag}@lists.chaos.test" for n in (1, 2)]
+        for kind in ("internal_status", "release_note")
+    }
+
+
+def release_env(
+    infra: ChaosInfrastructure, files: Path, mailed: dict[str, list[str]]
+) -> dict[str, str]:
     """Release and comms on the run's own package index and SMTP server; the release's files
-    in one directory every replica shares; every internal status mailed to `recipients`."""
+    in one directory every replica shares; the documents mailed as `mailed` says."""
     index = infra.package_index
     return {
         "LTS_RELEASE_STAGE_DATA_DIR": str(files / "stage"),
@@ -52,7 +63,7 @@ def release_env(infra: ChaosInfrastructure, files: Path, recipients: list[str]) 
         "LTS_RELEASE_CORE_RELEASED_VERSIONS": json.dumps(RELEASED_BEFORE),
         "LTS_COMMS_SMTP_HOST": infra.smtp[0],
         "LTS_COMMS_SMTP_PORT": str(infra.smtp[1]),
-        "LTS_COMMS_MAIL_LISTS": json.dumps({"internal_status": recipients}),
+        "LTS_COMMS_MAIL_LISTS": json.dumps(mailed),
     }
 
 
@@ -78,7 +89,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
     namespace = f"chaos-{tag}."
     logs = infra.home / "logs" / run
     logs.mkdir(parents=True)
-    recipients = [f"status-{n}-{tag}@lists.chaos.test" for n in (1, 2)]
+    mailed = mailing_lists(tag)
     url = await asyncio.to_thread(create_database, infra.server_url, database)
     stack = build_stack(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -86,7 +97,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
         database=database,
         logs=logs,
         namespace=namespace,
-        extra_env={**STACK_ENV, **release_env(infra, logs / "release-files", recipients)},
+        extra_env={**STACK_ENV, **release_env(infra, logs / "release-files", mailed)},
         replicas=scenario.replicas,
         services=scenario.services,
     )
@@ -114,7 +125,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
             counts.releases = await count_releases(
                 url,
                 leg.released,
-                recipients=recipients,
+                mailed=mailed,
                 maildir=infra.maildir,
                 index_files=_index_files(infra, leg.project),
             )

@@ -75,8 +75,9 @@ SCENARIOS: dict[str, Scenario] = {
                 Fault("intake-leader", at=0.2),
                 Fault("triage-leader", at=0.4),
                 Fault("metrics-leader", at=0.6),
-                # of 3 releases of 7 steps: release's leader dies as the second release's
-                # candidate is opened and staged, comms' as that release is published
+                # of 3 releases of 8 steps: release's leader dies once the second release's
+                # candidate is open (staged, sealed and published meanwhile), comms' once that
+                # release is published (its note approved and mailed meanwhile)
                 Fault("release-leader", at=0.5, of="releases"),
                 Fault("comms-leader", at=0.62, of="releases"),
             ),

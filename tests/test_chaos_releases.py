@@ -23,8 +23,8 @@ from chaos.release_checks import (
     ReleaseCounts,
     Tally,
     decision_keys,
+    documents,
     expected_decisions,
-    internal_statuses,
     tally,
     tally_comms,
 )
@@ -35,7 +35,14 @@ RELEASED = [
     Released(7, ("1.4", "1.3"), "1.4", "1.4.3rc1", "1.4.3", ("a.whl", "a.tar.gz")),
     Released(9, ("1.4",), "1.4", "1.4.4rc1", "1.4.4", ("b.whl", "b.tar.gz")),
 ]
-RECIPIENTS = ["one@lists.test", "two@lists.test"]
+MAILED = {
+    "internal_status": ["one@lists.test", "two@lists.test"],
+    "release_note": ["users@lists.test", "announce@lists.test"],
+}
+
+
+def kind_of(document: str) -> str:
+    return "release_note" if document.startswith("release-note-") else "internal_status"
 
 
 def stored_decisions() -> list[tuple[str, ...]]:
@@ -75,13 +82,14 @@ def test_a_withdrawal_counts_once_per_channel_whether_yanked_or_marked_unsafe() 
 
 
 def comms_events(*, extra: list[tuple[str, dict[str, Any]]] | None = None) -> list[Any]:
-    """Comms' events for `RELEASED[:1]`: both statuses released (r1), planned, delivered."""
+    """Comms' events for `RELEASED[:1]`: its note and both statuses released (r1), planned,
+    delivered to each of their recipients."""
     events: list[tuple[str, dict[str, Any]]] = []
-    for document in internal_statuses(RELEASED[:1]):
-        head = {"document_id": document, "revision": 1, "kind": "internal_status"}
-        events.append((DocumentReleased.type, {**head, "audience": "internal"}))
+    for document in documents(RELEASED[:1]):
+        head = {"document_id": document, "revision": 1, "kind": kind_of(document)}
+        events.append((DocumentReleased.type, head))
         events.append((DeliveriesPlanned.type, head))
-        for recipient in RECIPIENTS:
+        for recipient in MAILED[kind_of(document)]:
             delivery = f"{document}.r1.email.{recipient}"
             events.append((DeliveryAttempted.type, attempt(delivery, document, recipient)))
             events.append((DeliverySucceeded.type, {"delivery_id": delivery}))
@@ -102,18 +110,18 @@ def attempt(delivery: str, document: str, recipient: str, *, resend: bool = Fals
 def mails() -> list[Mail]:
     return [
         Mail(f"{document} r1", recipient, f"<{document}.r1.email.{recipient}>")
-        for document in internal_statuses(RELEASED[:1])
-        for recipient in RECIPIENTS
+        for document in documents(RELEASED[:1])
+        for recipient in MAILED[kind_of(document)]
     ]
 
 
-def test_each_status_released_planned_delivered_and_mailed_once_is_exact() -> None:
+def test_each_note_and_status_released_planned_delivered_and_mailed_once_is_exact() -> None:
     counts = ReleaseCounts(released=1, replayed=9)
 
-    tally_comms(counts, RELEASED[:1], RECIPIENTS, comms_events(), mails())
+    tally_comms(counts, RELEASED[:1], MAILED, comms_events(), mails())
 
-    assert counts.documents == Tally(once=2 + 2 + 4, missing=0, twice=0)
-    assert counts.effects == Tally(once=4, missing=0, twice=0)
+    assert counts.documents == Tally(once=3 + 3 + 6, missing=0, twice=0)
+    assert counts.effects == Tally(once=6, missing=0, twice=0)
     assert counts.failures(asked=1) == []
 
 
@@ -128,7 +136,7 @@ def test_a_delivery_planned_twice_or_a_mail_sent_twice_is_counted() -> None:
     tally_comms(
         counts,
         RELEASED[:1],
-        RECIPIENTS,
+        MAILED,
         comms_events(extra=[planned_again]),
         [*mails(), mails()[0]],
     )
@@ -139,14 +147,13 @@ def test_a_delivery_planned_twice_or_a_mail_sent_twice_is_counted() -> None:
 
 
 def test_a_mail_sent_again_after_an_unconfirmed_send_is_allowed_with_the_same_message_id() -> None:
-    document, recipient = "status-1.4.3-published", RECIPIENTS[0]
+    document, recipient = "status-1.4.3-published", MAILED["internal_status"][0]
     delivery = f"{document}.r1.email.{recipient}"
     resend = (DeliveryAttempted.type, attempt(delivery, document, recipient, resend=True))
     counts = ReleaseCounts(released=1, replayed=9)
+    again = next(m for m in mails() if m.document == f"{document} r1" and m.recipient == recipient)
 
-    tally_comms(
-        counts, RELEASED[:1], RECIPIENTS, comms_events(extra=[resend]), [*mails(), mails()[0]]
-    )
+    tally_comms(counts, RELEASED[:1], MAILED, comms_events(extra=[resend]), [*mails(), again])
 
     assert counts.resent == 1
     assert counts.effects.exact
@@ -158,7 +165,7 @@ def test_a_lost_mail_or_an_undelivered_status_fails() -> None:
     ]
     counts = ReleaseCounts(released=1, replayed=9)
 
-    tally_comms(counts, RELEASED[:1], RECIPIENTS, without_rollback, mails()[1:])
+    tally_comms(counts, RELEASED[:1], MAILED, without_rollback, mails()[1:])
 
     assert counts.documents.missing == 1  # the rollback's status never released
     assert counts.effects.missing == 1  # the first mail of the publication's status
