@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,14 +162,23 @@ def tally_triage(counts: Counts, ticket_ids: Iterable[int], decided: list[tuple[
         counts.triage_doubled += any(n > 1 for n in seen)
 
 
-def tally_reminders(counts: Counts, ticket_ids: Iterable[int], reminded: list[str]) -> None:
+def tally_reminders(
+    counts: Counts,
+    ticket_ids: Iterable[int],
+    reminded: list[str],
+    *,
+    approved: Collection[int] = (),
+) -> None:
     """`reminded`: the stream of every `ApprovalReminderDue` (the load's tickets are planned
-    once, so each has one reminder timer and one reminder)."""
+    once, so each has one reminder timer and one reminder). `approved`: the tickets whose plan
+    the release load approved, perhaps before their reminder fell due: triage reminds only of
+    plans awaiting approval, so those owe none, and none counts as once for them."""
     per_stream = Counter(reminded)
     for ticket_id in set(ticket_ids):
         n = per_stream.get(ticket_stream(ticket_id), 0)
-        counts.reminded_once += n == 1
-        counts.reminder_missing += n == 0
+        owed = ticket_id not in approved
+        counts.reminded_once += n == 1 or (n == 0 and not owed)
+        counts.reminder_missing += n == 0 and owed
         counts.reminder_doubled += n > 1
 
 
@@ -182,8 +191,14 @@ def tally_audit(counts: Counts, stored: set[str], audited: list[str]) -> None:
 
 
 async def count_stores(
-    database_url: str, counts: Counts, fingerprints: list[str], services: Sequence[str]
+    database_url: str,
+    counts: Counts,
+    fingerprints: list[str],
+    services: Sequence[str],
+    *,
+    approved: Collection[int] = (),
 ) -> None:
+    """`approved`: the tickets whose plan the release load approved (`tally_reminders`)."""
     conn = await asyncpg.connect(database_url)
     try:
         opened = await conn.fetch(
@@ -203,7 +218,9 @@ async def count_stores(
         reminded = await conn.fetch(
             "SELECT stream_id FROM triage.events WHERE type = $1", ApprovalReminderDue.type
         )
-        tally_reminders(counts, [r["id"] for r in opened], [r[0] for r in reminded])
+        tally_reminders(
+            counts, [r["id"] for r in opened], [r[0] for r in reminded], approved=approved
+        )
         counts.timers_unfired = await conn.fetchval(
             "SELECT count(*) FROM triage.timers WHERE fired_at IS NULL AND due_at <= now()"
         )

@@ -67,6 +67,8 @@ class ReleaseLeg:
     project: str
     """The package the candidates ship (unique per run: the package index is the run's)."""
     progress: Progress
+    approved: list[int] = field(default_factory=list)
+    """The tickets whose plan it approved (each then owes no approval reminder)."""
     released: list[Released] = field(default_factory=list)
     replayed: int = 0
     """The messages of its decisions published a second time afterwards (`replay.py`)."""
@@ -115,6 +117,7 @@ class ReleaseLeg:
             self._view("triage", f"/tickets/{ticket_id}/triage", lambda v: v.get("plan")),
         )
         plan = view["plan"]
+        self.approved.append(ticket_id)
         for role in view["missing_approvals"]:
             await self._send(
                 "triage",

@@ -119,7 +119,7 @@ async def run_scenario(infra: ChaosInfrastructure, scenario: Scenario, load: Loa
             leader_takeover_s=max(world.takeovers.values(), default=None),
         )
         fingerprints = [fingerprint(run, i) for i in range(load.n)]
-        await count_stores(url, counts, fingerprints, scenario.services)
+        await count_stores(url, counts, fingerprints, scenario.services, approved=leg.approved)
         if scenario.releases:
             counts.releases_asked = scenario.releases
             counts.releases = await count_releases(

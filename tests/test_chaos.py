@@ -100,6 +100,17 @@ def test_a_ticket_without_its_reminder_reminded_twice_or_a_timer_left_unfired_fa
     ]
 
 
+def test_a_ticket_the_release_load_approved_owes_no_reminder_but_may_not_have_two() -> None:
+    counts = a_clean_run(inputs=3)
+    counts.reminded_once = 0
+
+    tally_reminders(
+        counts, [1, 2, 3], [ticket_stream(2), ticket_stream(3), ticket_stream(3)], approved={1, 3}
+    )
+
+    assert (counts.reminded_once, counts.reminder_missing, counts.reminder_doubled) == (2, 0, 1)
+
+
 def test_events_not_audited_and_audited_events_no_store_holds_are_counted() -> None:
     counts = a_clean_run()
 
