@@ -61,6 +61,11 @@ look_alikes = st.sampled_from(
     ["1e-05", "3e-4,", "0.00001", "7E+2]", "1.0e16}", "0" * 17 + ".", "3.0,", "9" * 16]
 )
 strings = st.lists(characters | look_alikes, max_size=12).map("".join)
+# What an event can carry: no lone surrogate (the edges refuse one with 422, jsonb cannot store
+# one, pydantic refuses one in a length-checked field such as an actor's id).
+storable_strings = strings.map(
+    lambda text: "".join(c for c in text if not "\ud800" <= c <= "\udfff")
+)
 floats = (
     st.floats()  # the whole range: subnormals, huge values, NaN, infinities, -0.0
     | st.floats(min_value=1e-6, max_value=1e-3)
@@ -368,7 +373,7 @@ class TreeGrown(Event):
     tree: Tree
 
 
-@given(floats, strings)
+@given(floats, storable_strings)
 def test_chained_events_carry_jcs_of_their_data_and_metadata_or_the_legacy_form(
     score: float, text: str
 ) -> None:
