@@ -9,12 +9,14 @@ the code calls these and reads normally; every use was measured (see the callers
   once (frozen models and dataclasses, and `UUID`, refuse their own `__setattr__`).
 - `gc_paused`: the cyclic garbage collector off around code that allocates many objects and
   no cycles.
+- `json_loads`: `json.loads`'s value, parsed by orjson wherever the two agree.
 
 aiokafka's private API, the other trick, is wrapped in `lts_events.kafka` beside its pin."""
 
 from __future__ import annotations
 
 import gc
+import json
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
+import orjson
 from pydantic import BaseModel, TypeAdapter
 
 M = TypeVar("M", bound=BaseModel)
@@ -194,3 +197,25 @@ def gc_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+# 19 digits in a row: where an integer may lie outside orjson's exact range (-2**63 .. 2**64 - 1;
+# beyond it orjson gives a float, json.loads the integer). A long run of decimals or of digits
+# in a string counts too, and is only parsed by the slower way. Found as 19 zeros in the text
+# with every digit made a zero: 0.3 µs for a 500-byte event, where a regular expression took 3.6.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def json_loads(value: bytes) -> Any:
+    """`json.loads(value)`: the same values of the same types, parsed by orjson (about a third of
+    the time per CloudEvent's data) unless the text may hold an integer beyond 64 bits
+    (`_NINETEEN_DIGITS`) or orjson refuses it where `json.loads` takes it (NaN and Infinity,
+    numbers overflowing a double, lone surrogates, UTF-16 or UTF-32 text): then `json.loads`,
+    which also raises what it raises for invalid JSON. A property test holds the two equal."""
+    if _NINETEEN_DIGITS not in value.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(value)

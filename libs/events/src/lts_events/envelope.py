@@ -3,7 +3,6 @@ envelope used on Kafka (binary content mode: attributes as `ce_*` headers, data 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lts_events._fast import slot_setter, trusted_constructor
+from lts_events._fast import json_loads, slot_setter, trusted_constructor
 from lts_events.actors import Actor, Role
 from lts_events.event import REGISTRY, Event, JsonDict
 from lts_events.ids import uuid4, uuid7
@@ -223,7 +222,7 @@ def _actor(actor_id: str, role: str) -> Actor:
 def _json_object(value: bytes | None) -> JsonDict:
     if not value:
         raise ValueError("message has no body")
-    decoded = json.loads(value)
+    decoded = json_loads(value)
     if not isinstance(decoded, dict):
         raise ValueError(f"event data must be a JSON object, got {type(decoded).__name__}")
     return decoded
