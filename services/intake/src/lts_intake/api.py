@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from fastapi import (
@@ -31,7 +31,7 @@ from lts_events.http_versions import VersionedRead
 from lts_events.problems import validation_answer
 from lts_events.store.port import ProcessedMessage
 from lts_events.telemetry import current_traceparent
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
 from lts_intake import standardize
 from lts_intake.coalescer import Coalescer
@@ -53,10 +53,13 @@ from lts_intake.model import Command, Ignore, OpenTicket
 from lts_intake.tables import TicketViews
 from lts_intake.views import TicketView
 
+T = TypeVar("T")
 FEED_ROLES = frozenset({Role.AUTOMATION, Role.SECURITY_REVIEWER})
 GITLAB_ISSUE_EVENTS = ("Issue Hook", "Confidential Issue Hook")
 GITLAB_ISSUE_KINDS = frozenset({"issue", "work_item"})
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+_ALERTMANAGER = TypeAdapter(AlertmanagerWebhook)
+_GRAFANA: TypeAdapter[GrafanaNotification] = TypeAdapter(GrafanaNotification)
 ALERT_TOKEN_PARAMETERS = [
     {
         "name": "authorization",
@@ -209,6 +212,58 @@ def _checked_context(body: BaseModel, raw: bytes, *, exclude: set[str]) -> dict[
     return {name: value for name, value in dumped.items() if name not in exclude}
 
 
+def _notification(adapter: TypeAdapter[T], raw: bytes) -> T:
+    """The body parsed and validated in one pass by pydantic-core (a FastAPI body parameter
+    would cost json.loads, validation of its Python value and a dependency to solve)."""
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as error:
+        if all(e["type"] != "json_invalid" for e in error.errors(include_url=False)):
+            raise _invalid(error) from None
+    # pydantic-core refuses a lone surrogate escape json.loads takes: validated from its value,
+    # so that the NUL check after it answers 422 naming where the surrogate is.
+    try:
+        return adapter.validate_python(_json_body(raw))
+    except ValidationError as error:
+        raise _invalid(error) from None
+
+
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """`schema` with each `$ref` to `definitions` replaced by the definition (the models are
+    not recursive)."""
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    inlined = {key: _inlined(value, definitions) for key, value in schema.items() if key != "$ref"}
+    if "$ref" in schema:
+        return {**_inlined(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions), **inlined}
+    return inlined
+
+
+def _documented_body(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route reading its body itself (`_notification`), as
+    FastAPI would document a body parameter of that type; and its 422."""
+    schema = adapter.json_schema()
+    definitions = schema.pop("$defs", {})
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inlined(schema, definitions)}},
+        },
+        "responses": {
+            "422": {
+                "description": "Validation Error",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/HTTPValidationError"}
+                    }
+                },
+            }
+        },
+    }
+
+
 def _json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -316,12 +371,14 @@ def build_router(
         response_model=Accepted,
         tags=["alerts"],
         dependencies=[Depends(alert_token)],
-        openapi_extra={"parameters": ALERT_TOKEN_PARAMETERS},
+        openapi_extra={"parameters": ALERT_TOKEN_PARAMETERS, **_documented_body(_ALERTMANAGER)},
     )
-    async def alertmanager(body: AlertmanagerWebhook, request: Request) -> Accepted:
+    async def alertmanager(request: Request) -> Accepted:
         """Prometheus Alertmanager webhook (version 4, or older and imitating senders): each
         grouped alert on its own."""
-        context = _checked_context(body, await request.body(), exclude={"alerts"})
+        raw = await request.body()
+        body = _notification(_ALERTMANAGER, raw)
+        context = _checked_context(body, raw, exclude={"alerts"})
         commands = standardize.from_alerts(
             body.alerts,
             source=TicketSource.ALERTMANAGER,
@@ -339,14 +396,16 @@ def build_router(
         response_model=Accepted,
         tags=["alerts"],
         dependencies=[Depends(alert_token)],
-        openapi_extra={"parameters": ALERT_TOKEN_PARAMETERS},
+        openapi_extra={"parameters": ALERT_TOKEN_PARAMETERS, **_documented_body(_GRAFANA)},
     )
-    async def grafana(body: GrafanaNotification, request: Request) -> Accepted:
+    async def grafana(request: Request) -> Accepted:
         """Grafana unified alerting webhook contact point (a legacy alerting notification is
         answered "ignored", saying why)."""
+        raw = await request.body()
+        body = _notification(_GRAFANA, raw)
         if not isinstance(body, GrafanaWebhook):
             return _ignored(body.ignored_because())
-        context = _checked_context(body, await request.body(), exclude={"alerts", "message"})
+        context = _checked_context(body, raw, exclude={"alerts", "message"})
         commands = standardize.from_alerts(
             body.alerts,
             source=TicketSource.GRAFANA,

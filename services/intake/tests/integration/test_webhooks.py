@@ -96,16 +96,21 @@ async def test_a_refiring_alert_adds_an_occurrence_and_a_resolution_is_recorded(
     assert view["occurrences"] == 2
 
 
+@pytest.mark.parametrize(
+    ("path", "fixture"),
+    [
+        ("/webhooks/alertmanager", "alertmanager_firing.json"),
+        ("/webhooks/grafana", "grafana_firing.json"),
+    ],
+)
 async def test_an_alert_webhook_with_a_wrong_token_is_refused_and_nothing_is_stored(
-    service: Running,
+    service: Running, path: str, fixture: str
 ) -> None:
-    payload = fixture_json("alertmanager_firing.json")
-
-    response = await service.client.post(
-        "/webhooks/alertmanager", json=payload, headers=bearer("wrong")
-    )
+    response = await service.client.post(path, json=fixture_json(fixture), headers=bearer("wrong"))
+    unreadable = await service.client.post(path, content=b"{not json", headers=bearer("wrong"))
 
     assert response.status_code == 401
+    assert unreadable.status_code == 401  # refused before its body is read
     assert await service.recorded() == []
 
 
@@ -430,6 +435,18 @@ async def test_a_body_above_the_configured_size_is_refused_with_413(service: Run
     response = await service.client.post("/reports", json=huge, headers=bearer("dev-requester"))
 
     assert response.status_code == 413
+    assert await service.recorded() == []
+
+
+@pytest.mark.parametrize("path", ["/webhooks/alertmanager", "/webhooks/grafana"])
+async def test_an_alert_webhook_body_above_the_size_limit_is_refused_with_413_unparsed(
+    service: Running, path: str
+) -> None:
+    response = await service.client.post(
+        path, content=b"{" + b" " * 300_000, headers=bearer(ALERT_TOKEN)
+    )
+
+    assert response.status_code == 413, response.text
     assert await service.recorded() == []
 
 
