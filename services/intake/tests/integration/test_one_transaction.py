@@ -17,12 +17,14 @@ from lts_events.clock import FrozenClock
 from lts_events.consumer import RawMessage
 from lts_events.contracts.common import TicketSource, ticket_stream
 from lts_events.contracts.intake import TicketOpened
+from lts_events.envelope import Metadata
 from lts_events.store.port import ProcessedMessage
 from lts_events.store.postgres import PostgresEventStore
 from lts_intake import standardize
 from lts_intake.formats import AlertIn
 from lts_intake.handlers import Intake, metadata_for
 from lts_intake.kafka import CONSUMER, alert_batch_handler
+from lts_intake.model import Command
 from lts_intake.repository import PostgresIntakeTables
 from sqlalchemy import text
 
@@ -140,6 +142,17 @@ def alert_message(fingerprint: str, offset: int, **changes: str) -> RawMessage:
     )
 
 
+def webhook_request(intake: Intake, fingerprint: str) -> tuple[Command, Metadata]:
+    """The command and metadata of one Alertmanager webhook alert, as the HTTP path makes them."""
+    (command,) = standardize.from_alerts(
+        [AlertIn.model_validate({**alert(fingerprint), "labels": {"alertname": "a"}})],
+        source=TicketSource.ALERTMANAGER,
+        now=NOW,
+        policy=intake.policy,
+    )
+    return command, metadata_for(Actor(id="alertmanager", role=Role.AUTOMATION), reason="webhook")
+
+
 async def test_an_alert_batch_whose_append_fails_leaves_no_claim_and_opens_once_when_redelivered(
     intake: Intake,
 ) -> None:
@@ -180,13 +193,7 @@ async def test_every_alert_of_a_batch_that_changes_a_ticket_leaves_its_processed
 async def test_a_single_request_whose_append_fails_leaves_no_claim_and_opens_once_when_retried(
     intake: Intake,
 ) -> None:
-    (command,) = standardize.from_alerts(
-        [AlertIn.model_validate({**alert(POISON), "labels": {"alertname": "a"}})],
-        source=TicketSource.ALERTMANAGER,
-        now=NOW,
-        policy=intake.policy,
-    )
-    metadata = metadata_for(Actor(id="alertmanager", role=Role.AUTOMATION), reason="webhook")
+    command, metadata = webhook_request(intake, POISON)
     delivery = ProcessedMessage(CONSUMER, f"request-{uuid.uuid4()}")
     await fail_appends_of(intake, POISON)
 
@@ -206,13 +213,7 @@ async def test_a_request_whose_ticket_view_fails_leaves_no_event_and_opens_once_
 ) -> None:
     """The HTTP path's view update commits with the events it folds: a view that cannot be
     written takes the events and claims with it, and the retry finds the view in step."""
-    (command,) = standardize.from_alerts(
-        [AlertIn.model_validate({**alert(POISON), "labels": {"alertname": "a"}})],
-        source=TicketSource.ALERTMANAGER,
-        now=NOW,
-        policy=intake.policy,
-    )
-    metadata = metadata_for(Actor(id="alertmanager", role=Role.AUTOMATION), reason="webhook")
+    command, metadata = webhook_request(intake, POISON)
     await sql(
         intake,
         """CREATE FUNCTION {s}.refuse_view() RETURNS trigger LANGUAGE plpgsql AS $$
