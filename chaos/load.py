@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -45,14 +46,27 @@ def alert(run: str, number: int, *, starts_at: datetime) -> Delivery:
         "startsAt": starts_at.isoformat(),
         "fingerprint": fingerprint(run, number),
     }
+    return cloudevent(
+        fingerprint(run, number),
+        f"{run}-alert-{number}",
+        "org.prometheus.alert.firing",
+        body,
+        source="//chaos.lts-flow.test/alertmanager",
+    )
+
+
+def cloudevent(
+    key: str, event_id: str, kind: str, data: dict[str, Any], *, source: str
+) -> Delivery:
+    """A CloudEvent in Kafka's binary mode (attributes as `ce_*` headers, the data as JSON)."""
     headers = (
         ("ce_specversion", b"1.0"),
-        ("ce_id", f"{run}-alert-{number}".encode()),
-        ("ce_source", b"//chaos.lts-flow.test/alertmanager"),
-        ("ce_type", b"org.prometheus.alert.firing"),
+        ("ce_id", event_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", kind.encode()),
         ("content-type", b"application/json"),
     )
-    return Delivery(fingerprint(run, number).encode(), json.dumps(body).encode(), headers)
+    return Delivery(key.encode(), json.dumps(data).encode(), headers)
 
 
 def deliveries(run: str, n: int, *, seed: int) -> list[Delivery]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 from lts_devtools.demo_release import sdist, wheel
 
-from chaos.load import Delivery, Progress, send
+from chaos.load import Delivery, Progress, cloudevent, send
 
 log = logging.getLogger(__name__)
 
@@ -378,14 +377,7 @@ async def _wait(what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def _cloudevent(key: str, event_id: str, kind: str, data: dict[str, Any]) -> Delivery:
-    headers = (
-        ("ce_specversion", b"1.0"),
-        ("ce_id", event_id.encode()),
-        ("ce_source", b"//chaos.lts-flow.test/releases"),
-        ("ce_type", kind.encode()),
-        ("content-type", b"application/json"),
-    )
-    return Delivery(key.encode(), json.dumps(data).encode(), headers)
+    return cloudevent(key, event_id, kind, data, source="//chaos.lts-flow.test/releases")
 
 
 def _ci_result(branch: str, commit: str, gate: str) -> Delivery:
