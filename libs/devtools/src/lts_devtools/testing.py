@@ -23,6 +23,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from lts_devtools.infra import (
     PYPI_PASSWORD_ENV,
     PYPI_URL_ENV,
@@ -35,13 +36,8 @@ from lts_events.infra import DATABASE_ENV, KAFKA_ENV
 from lts_events.store.postgres import PostgresEventStore
 from sqlalchemy import text
 
-try:
-    from hypothesis import settings as hypothesis_settings
-except ImportError:  # a service's own test run without Hypothesis installed
-    pass
-else:
-    hypothesis_settings.register_profile("lts", deadline=None, print_blob=True)
-    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lts"))
+hypothesis_settings.register_profile("lts", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lts"))
 
 
 @pytest.fixture(scope="session")

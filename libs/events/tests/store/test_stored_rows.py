@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lts_devtools.jsonb_strategies import jsonb_strings, jsonb_values
 from lts_events.actors import Actor, Role
 from lts_events.envelope import Metadata, NewEvent, RecordedEvent
 from lts_events.event import Event
@@ -162,26 +163,10 @@ async def test_read_all_rows_never_skips_a_late_commit(
     assert texts(released) == ["fast"]
 
 
-# JSON a jsonb column holds: no NUL in strings, no lone surrogates, finite numbers.
-_strings = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
-_numbers = (
-    st.integers()
-    | st.integers(min_value=-(2**65), max_value=2**65)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.floats(min_value=1e-8, max_value=1e-3)
-    | st.floats(min_value=1e14, max_value=1e20)
-)
-_json = st.recursive(
-    st.none() | st.booleans() | _numbers | _strings,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_strings, inner, max_size=3),
-    max_leaves=12,
-)
-
-
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.dictionaries(_strings, _json, max_size=3), min_size=1, max_size=40))
+@given(st.lists(st.dictionaries(jsonb_strings, jsonb_values, max_size=3), min_size=1, max_size=40))
 async def test_data_read_back_from_jsonb_gives_the_relay_the_decoded_datas_json(
     database_url: str, values: list[dict[str, Any]]
 ) -> None:
