@@ -474,13 +474,16 @@ class Subscriptions:
 
     # -- FastStream glue --------------------------------------------------------------------
 
-    def attach(self, broker: KafkaBroker) -> None:
+    def attach(
+        self, broker: KafkaBroker, *, fetch_min_bytes: int = 1, fetch_max_wait_ms: int = 500
+    ) -> None:
         """Register one batch subscriber for all the topics: one Kafka consumer per service
         joins the group once at start (a consumer per topic joined one after the other, each
         join a rebalance of ~3 s). Group id = consumer name, earliest offset, offsets committed
         once per batch after every message of it was handled or dead-lettered. A per-message
         commit capped a consumer at ~100 messages/s here; since a redelivered message is a
-        no-op, committing a batch at once loses nothing and duplicates nothing."""
+        no-op, committing a batch at once loses nothing and duplicates nothing. The fetch
+        settings are the broker's wait for a fuller answer (`RuntimeSettings`)."""
         if not self._routes:
             return
         subscriber = broker.subscriber(
@@ -491,6 +494,8 @@ class Subscriptions:
             batch=True,
             max_records=self._max_batch,
             batch_timeout_ms=self._batch_timeout_ms,
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             title=self.consumer,
             decoder=_undecoded,
         )

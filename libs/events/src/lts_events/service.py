@@ -253,7 +253,11 @@ async def _start(
         ),
     )
     if subscriptions is not None:
-        subscriptions.attach(broker)
+        subscriptions.attach(
+            broker,
+            fetch_min_bytes=settings.kafka_fetch_min_bytes,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
     for router in parts.routers:
         app.include_router(router)
     if parts.on_start is not None:
