@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from lts_events.infra import KAFKA_MARKER, kafka_bootstrap, state
 from lts_intake.kafka import INBOUND_ALERTS
 
 from chaos.load import Delivery, alert
@@ -110,6 +111,17 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def local_broker_pid(kafka_bootstrap_servers: str) -> int | None:
+    """The process id of the broker at `kafka_bootstrap_servers` when it is the local one `lts
+    infra up` started on this machine (its recorded port and a live `kafka.Kafka` process);
+    None for any other broker, whose CPU is not visible from here."""
+    recorded = state.load("kafka")
+    if recorded is None or kafka_bootstrap(recorded) != kafka_bootstrap_servers:
+        return None
+    pid = int(recorded.get("pid", -1))
+    return pid if state.pid_alive(pid, marker=KAFKA_MARKER) else None
 
 
 def alerts(run: str, n: int) -> list[Delivery]:

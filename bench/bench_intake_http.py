@@ -10,10 +10,12 @@ FastAPI app with one route taking the same JSON body and answering at once, in i
 under uvicorn. Both run side by side and take the counted notifications in ROUNDS alternating
 rounds, so the load of the shared machine weighs on both alike (`compare`).
 
-Rows: `intake_http` (requests/s of both, ratio, each server's CPU ms per request) and
-`intake_http_p99` (each request's time from send to answer, p50 and p99 over the measured
-requests), with the machine's load average before and after. Every answer must be 200 and every new
-alert must have opened exactly one ticket; anything else fails the bench."""
+Rows: `intake_http` (requests/s of both, ratio, each server's and the clients' CPU ms per
+request; for ours also PostgreSQL's and the local broker's, and `cpu_bound_ratio`, the ratio's
+ceiling on this machine at those costs) and `intake_http_p99` (each request's time from send
+to answer, p50 and p99 over the measured requests), with the machine's load average before and
+after. Every answer must be 200 and every new alert must have opened exactly one ticket;
+anything else fails the bench."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +36,7 @@ from fastapi import Body, FastAPI
 from lts_devtools.infra.net import free_port
 from lts_events.contracts.intake import TicketOpened
 
-from bench._processes import running_stack
+from bench._processes import local_broker_pid, process_cpu_seconds, running_stack
 
 NOTIFICATIONS = int(os.environ.get("BENCH_INTAKE_HTTP_NOTIFICATIONS", "2000"))
 CONCURRENCY = 32
@@ -104,6 +106,8 @@ class Measured:
     p99_ms: float
     retried: int
     server_cpu_ms: float  # the server process's CPU time (user + system) per counted request
+    client_cpu_ms: float  # this process's (the clients') CPU time per counted request
+    backing_cpu_ms: float | None  # PostgreSQL's and the broker's, None when not visible here
 
 
 @dataclass
@@ -113,10 +117,14 @@ class Target:
     url: str
     pid: int
     clients: Sequence[httpx.AsyncClient]
+    # CPU seconds so far of what the server relies on (PostgreSQL's backends, the broker)
+    backing: Callable[[], Awaitable[float | None]] | None = None
     took: list[float] = field(default_factory=list)  # each request's seconds to its answer
     retried: int = 0  # connections the server closed under a request, which was sent again
     elapsed: float = 0.0
     cpu: float = 0.0
+    client_cpu: float = 0.0
+    backing_cpu: float | None = 0.0
     requests: int = 0
 
     async def send(self, payloads: Sequence[dict[str, Any]]) -> list[float]:
@@ -146,10 +154,17 @@ class Target:
 
     async def round(self, payloads: Sequence[dict[str, Any]]) -> None:
         """One counted round: its time, the server's CPU and each request's time added up."""
-        started, cpu = time.perf_counter(), cpu_seconds(self.pid)
+        backing = await self.backing() if self.backing else None
+        started, cpu, client = time.perf_counter(), cpu_seconds(self.pid), time.process_time()
         self.took += await self.send(payloads)
         self.elapsed += time.perf_counter() - started
         self.cpu += cpu_seconds(self.pid) - cpu
+        self.client_cpu += time.process_time() - client
+        backing_after = await self.backing() if self.backing else None
+        if backing is None or backing_after is None or self.backing_cpu is None:
+            self.backing_cpu = None
+        else:
+            self.backing_cpu += backing_after - backing
         self.requests += len(payloads)
 
     def measured(self) -> Measured:
@@ -160,6 +175,8 @@ class Target:
             1000 * took[min(len(took) - 1, int(len(took) * 0.99))],
             self.retried,
             1000 * self.cpu / self.requests,
+            1000 * self.client_cpu / self.requests,
+            None if self.backing_cpu is None else 1000 * self.backing_cpu / self.requests,
         )
 
 
@@ -187,7 +204,11 @@ async def _clients() -> AsyncIterator[list[httpx.AsyncClient]]:
 
 
 async def compare(
-    payloads: Sequence[dict[str, Any]], *, ours: tuple[str, int], baseline: tuple[str, int]
+    payloads: Sequence[dict[str, Any]],
+    *,
+    ours: tuple[str, int],
+    baseline: tuple[str, int],
+    backing: Callable[[], Awaitable[float | None]] | None = None,
 ) -> tuple[Measured, Measured]:
     """Both servers warmed up with the first WARM_UP payloads, then the rest sent to each in
     ROUNDS alternating rounds (which goes first alternates too), so a change of the shared
@@ -197,7 +218,7 @@ async def compare(
     rounds = [counted[start : start + size] for start in range(0, len(counted), size)]
     async with _clients() as ours_clients, _clients() as baseline_clients:
         targets = [
-            Target(ours[0] + ROUTE, ours[1], ours_clients),
+            Target(ours[0] + ROUTE, ours[1], ours_clients, backing),
             Target(baseline[0] + ROUTE, baseline[1], baseline_clients),
         ]
         for target in targets:
@@ -272,8 +293,18 @@ async def measure(
     ):
         intake = running.stack.services["intake"].process
         assert intake is not None
+        broker = local_broker_pid(kafka_bootstrap_servers)
+
+        async def backing() -> float | None:
+            backends = await running.backends_cpu_seconds()
+            kafka = None if broker is None else process_cpu_seconds(broker)
+            return None if backends is None or kafka is None else sum(backends.values()) + kafka
+
         measured = await compare(
-            payloads, ours=(running.stack.urls["intake"], intake.pid), baseline=baseline
+            payloads,
+            ours=(running.stack.urls["intake"], intake.pid),
+            baseline=baseline,
+            backing=backing,
         )
         opened = await running.conn.fetchval(
             "SELECT count(*) FROM intake.events WHERE type = $1", TicketOpened.type
@@ -287,6 +318,25 @@ async def measure(
             f"{new_alerts(payloads)} new alerts opened {opened} tickets for {tickets} alerts"
         )
     return measured
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _cpu_bound_ratio(ours: Measured, baseline: Measured) -> float | None:
+    """The ratio's ceiling on this machine at the CPU per request measured: intake's rate
+    with every core busy (clients, intake, PostgreSQL and the broker sharing them) or with
+    intake's one event loop busy all along, whichever is lower, over the no-op's rate."""
+    if ours.backing_cpu_ms is None:
+        return None
+    all_cores = (
+        (os.cpu_count() or 1)
+        * 1000
+        / (ours.client_cpu_ms + ours.server_cpu_ms + ours.backing_cpu_ms)
+    )
+    one_loop = 1000 / ours.server_cpu_ms
+    return round(min(all_cores, one_loop) / baseline.per_second, 3)
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
@@ -312,6 +362,12 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             "unit": "requests/s",
             "server_cpu_ms_per_request": round(ours.server_cpu_ms, 2),
             "baseline_server_cpu_ms_per_request": round(baseline.server_cpu_ms, 2),
+            # The clients are one process, so at most one core: at the no-op's rate they are
+            # the bound (their CPU per request times the rate reaches ~1 s per second).
+            "client_cpu_ms_per_request": round(ours.client_cpu_ms, 2),
+            "baseline_client_cpu_ms_per_request": round(baseline.client_cpu_ms, 2),
+            "backing_cpu_ms_per_request": _rounded(ours.backing_cpu_ms),
+            "cpu_bound_ratio": _cpu_bound_ratio(ours, baseline),
             "retried": ours.retried,
             "baseline_retried": baseline.retried,
             **common,

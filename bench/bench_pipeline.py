@@ -12,7 +12,11 @@ every event is audited by metrics. An alert is done when metrics has audited its
   stage's own ratio is in its bench). Also CPU seconds per 1,000 alerts of each service process
   and of the PostgreSQL backends of the run's database together (`postgres`; user + system,
   from /proc), which says where the time goes, and the load average before and after the burst:
-  on this shared 2-core machine the rate follows the load, the CPU per alert much less.
+  on this shared 2-core machine the rate follows the load, the CPU per alert much less. With
+  the local broker (`lts infra up`), its CPU too (`kafka`), and this process's (`bench`: the
+  load's producer and the counting); then `cpu_bound_alerts_per_s`, the rate the machine's
+  cores could sustain at that CPU per alert if every one of them were busy all along: the
+  ceiling of `ours` on this machine, whatever the batching.
 - `pipeline_e2e_latency` (ms): alerts offered at a steady 200/s; for each, from the moment its
   chunk was sent to the moment metrics recorded its `BackportPlanned`: p50, p99, max."""
 
@@ -32,6 +36,8 @@ from bench._processes import (
     alerts,
     backends_cpu_per_1000,
     cpu_per_1000,
+    local_broker_pid,
+    process_cpu_seconds,
     running_stack,
 )
 
@@ -79,12 +85,31 @@ def _percentile(values: Sequence[float], fraction: float) -> float:
     return round(found, 1)
 
 
+def _outside_cpu_seconds(broker: int | None) -> dict[str, float]:
+    """CPU seconds so far of this process and of the local broker (when it is one)."""
+    used = {"bench": time.process_time()}
+    seconds = None if broker is None else process_cpu_seconds(broker)
+    if seconds is not None:
+        used["kafka"] = seconds
+    return used
+
+
+def _cpu_bound(cpu: dict[str, float | None]) -> float | None:
+    """Alerts/s that every core of this machine, busy all along, would sustain at the CPU
+    per alert measured (None when a share is unknown: the broker or the server elsewhere)."""
+    if "kafka" not in cpu or any(seconds is None for seconds in cpu.values()):
+        return None
+    per_1000 = sum(seconds for seconds in cpu.values() if seconds is not None)
+    return round((os.cpu_count() or 1) * 1000 / per_1000, 1)
+
+
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
     async with running_stack(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_url,
         prefix="bench_pipeline",
     ) as running:
+        broker = local_broker_pid(kafka_bootstrap_servers)
         tag = running.tag
         warm = alerts(f"warm-{tag}", 200)
         await running.send(warm, rate=None)
@@ -92,7 +117,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
 
         burst = alerts(f"burst-{tag}", SUSTAINED)
         load_before = os.getloadavg()[0]
-        cpu_before = running.cpu_seconds()
+        cpu_before = {**running.cpu_seconds(), **_outside_cpu_seconds(broker)}
         backends_before = await running.backends_cpu_seconds()
         started = time.time()
         await running.send(burst, rate=None)
@@ -100,7 +125,9 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
         # metrics' projections trail its audit log: their work on the burst counts too
         await running.wait_count(_PROJECTED, at_least=1, within=DONE_TIMEOUT)
         cpu: dict[str, float | None] = {
-            **cpu_per_1000(cpu_before, running.cpu_seconds(), SUSTAINED),
+            **cpu_per_1000(
+                cpu_before, {**running.cpu_seconds(), **_outside_cpu_seconds(broker)}, SUSTAINED
+            ),
             "postgres": backends_cpu_per_1000(
                 backends_before, await running.backends_cpu_seconds(), SUSTAINED
             ),
@@ -122,6 +149,7 @@ async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[
             "unit": "alerts/s",
             "alerts": SUSTAINED,
             "cpu_s_per_1000_alerts": cpu,
+            "cpu_bound_alerts_per_s": _cpu_bound(cpu),
             "load_1m": [round(load_before, 1), round(load_after, 1)],
         },
         {
