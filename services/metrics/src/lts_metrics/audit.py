@@ -15,10 +15,9 @@ How a copy is kept (decided here, see the README of the service):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from lts_events._fast import extra_carrier
@@ -57,9 +56,10 @@ def audited_class(type_: str, schema_version: int) -> type[AuditedEvent]:
     return cls
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeFacts:
-    """What the envelope says beyond the event itself (the `audit_envelopes` row)."""
+class EnvelopeFacts(NamedTuple):
+    """What the envelope says beyond the event itself: the `audit_envelopes` row, its values in
+    the order of `COLUMNS` (a named tuple: the statement takes it as it is, and one is made per
+    audited event, in a third of a frozen dataclass's time)."""
 
     event_id: UUID
     ce_id: str
@@ -77,18 +77,22 @@ class EnvelopeFacts:
         return audit_stream(self.service, self.subject or self.ce_id)
 
     def row(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "ce_id": self.ce_id,
-            "ce_source": self.ce_source,
-            "service": self.service,
-            "subject": self.subject,
-            "occurred_at": self.occurred_at,
-            "stream_version": self.stream_version,
-            "topic": self.topic,
-            "kafka_partition": self.partition,
-            "kafka_offset": self.offset,
-        }
+        return dict(zip(COLUMNS, self, strict=True))
+
+
+COLUMNS = (
+    "event_id",
+    "ce_id",
+    "ce_source",
+    "service",
+    "subject",
+    "occurred_at",
+    "stream_version",
+    "topic",
+    "kafka_partition",
+    "kafka_offset",
+)
+"""The `audit_envelopes` columns `EnvelopeFacts` holds, in its order."""
 
 
 SEPARATOR = ":"
@@ -114,6 +118,9 @@ def service_of(topic: str) -> str:
     return topic
 
 
+_service_of = cache(service_of)  # a consumer reads a handful of topics, a message at a time
+
+
 def event_id_of(envelope: Envelope) -> UUID:
     try:
         return UUID(envelope.id)
@@ -133,7 +140,7 @@ def facts_of(
         event_id=event_id_of(envelope),
         ce_id=envelope.id,
         ce_source=envelope.source,
-        service=service_of(topic),
+        service=_service_of(topic),
         subject=envelope.subject,
         occurred_at=envelope.time or received_at or datetime.now(UTC),
         stream_version=envelope.streamversion,

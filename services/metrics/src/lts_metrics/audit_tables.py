@@ -19,6 +19,7 @@ import asyncpg
 from lts_events.store.memory import InMemoryEventStore
 from lts_events.store.port import AppendResult, SqlEventStore, StreamAppend
 
+from lts_metrics.audit import COLUMNS, EnvelopeFacts
 from lts_metrics.fresh_audits import FreshAudits
 from lts_metrics.schema import identifier
 
@@ -27,11 +28,11 @@ log = logging.getLogger(__name__)
 
 class AuditTables(Protocol):
     async def write(
-        self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
+        self, facts: Sequence[EnvelopeFacts], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
-        """Keep `rows` (`EnvelopeFacts.row()`, once per event id) and make `appends`, all or
-        nothing, leaving out the events the audit log holds already (by event id): the results
-        are those of the appends that wrote something."""
+        """Keep `facts` (the `audit_envelopes` rows, once per event id) and make `appends`, all
+        or nothing, leaving out the events the audit log holds already (by event id): the
+        results are those of the appends that wrote something."""
         ...
 
 
@@ -51,16 +52,21 @@ class PostgresAuditTables:
         self._store = store
         self._s = identifier(store.schema)
         self._fresh = fresh
+        self._insert_facts = (
+            f"INSERT INTO {self._s}.audit_envelopes ({', '.join(COLUMNS)})"
+            f" VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
+            " ON CONFLICT (event_id) DO NOTHING"
+        )
 
     async def write(
-        self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
+        self, facts: Sequence[EnvelopeFacts], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         """Written whole, as usual; a batch holding an event audited already (a redelivery, or
         the same event under another message id) fails on the unique event id and is written
         again without the events found in the audit log."""
         while appends:
             try:
-                return await self._write(rows, appends)
+                return await self._write(facts, appends)
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name != "events_event_id_key":
                     raise
@@ -72,19 +78,13 @@ class PostgresAuditTables:
         return []
 
     async def _write(
-        self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
+        self, facts: Sequence[EnvelopeFacts], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
-        columns = list(rows[0])
         async with self._store.transaction() as db:
-            await db.executemany(
-                f"INSERT INTO {self._s}.audit_envelopes ({', '.join(columns)})"
-                f" VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
-                " ON CONFLICT (event_id) DO NOTHING",
-                [tuple(row[c] for c in columns) for row in rows],
-            )
+            await db.executemany(self._insert_facts, facts)  # each a tuple in COLUMNS' order
             results = await self._store.append_within(db, appends)
         if self._fresh is not None:
-            self._fresh.committed(results, rows)
+            self._fresh.committed(results, facts)
         return results
 
     async def _audited(self, event_ids: Sequence[UUID]) -> set[UUID]:
@@ -104,10 +104,10 @@ class InMemoryAuditTables:
         self.envelopes: dict[UUID, dict[str, Any]] = {}
 
     async def write(
-        self, rows: Sequence[dict[str, Any]], appends: Sequence[StreamAppend]
+        self, facts: Sequence[EnvelopeFacts], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         appends = without(appends, self.envelopes.keys())
         results = await self._store.append_together(appends) if appends else []  # all or nothing
-        for row in rows:
-            self.envelopes.setdefault(row["event_id"], row)
+        for each in facts:
+            self.envelopes.setdefault(each.event_id, each.row())
         return results

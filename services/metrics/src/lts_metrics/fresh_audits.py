@@ -19,21 +19,24 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from math import isfinite
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from lts_events.envelope import RecordedEvent
 from lts_events.store import AppendResult, Checkpoint
 from lts_events.store.port import SqlEventStore
 
+if TYPE_CHECKING:
+    from lts_metrics.audit import EnvelopeFacts
+
 EnvelopeRow = tuple[str, str | None, datetime]
 """An event's `audit_envelopes` facts the projections read: service, subject, occurred_at."""
 
 
-def envelope_row(row: Mapping[str, Any]) -> EnvelopeRow:
-    """What the projections read back of an `audit_envelopes` row as written
-    (`EnvelopeFacts.row()`; the time in UTC, as stored)."""
-    return row["service"], row["subject"], row["occurred_at"].astimezone(UTC)
+def envelope_row(facts: EnvelopeFacts) -> EnvelopeRow:
+    """What the projections read back of an `audit_envelopes` row as written (the time in UTC,
+    as stored)."""
+    return facts.service, facts.subject, facts.occurred_at.astimezone(UTC)
 
 
 _SAFE_INTEGER = 2**53 - 1
@@ -47,6 +50,30 @@ def reads_back_alike(value: object) -> bool:
     bool, None, other ints and floats) comes back equal and of the same type, key order aside,
     which no projection reads (a property test holds this to the store)."""
     kind = type(value)
+    if kind is dict:
+        return _all_alike(cast("dict[str, object]", value).values())
+    if kind is list:
+        return _all_alike(cast("list[object]", value))
+    return _scalar_alike(value)
+
+
+def _all_alike(values: Iterable[object]) -> bool:
+    # Strings, None and booleans, most of an event's values, are decided here, without a call
+    # each (a call per value was most of the walk, which runs for every audit copy).
+    for item in values:
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is dict or kind is list:
+            if not reads_back_alike(item):
+                return False
+        elif not _scalar_alike(item):
+            return False
+    return True
+
+
+def _scalar_alike(value: object) -> bool:
+    kind = type(value)
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
@@ -54,10 +81,6 @@ def reads_back_alike(value: object) -> bool:
     if kind is float:
         number = cast("float", value)
         return isfinite(number) and not number.is_integer()
-    if kind is dict:
-        return all(map(reads_back_alike, cast("dict[str, object]", value).values()))
-    if kind is list:
-        return all(map(reads_back_alike, cast("list[object]", value)))
     return False
 
 
@@ -71,11 +94,11 @@ class FreshAudits:
         self.served = 0
         """Events served from memory (a figure for tests and profiles)."""
 
-    def committed(self, results: Iterable[AppendResult], rows: Iterable[Mapping[str, Any]]) -> None:
+    def committed(self, results: Iterable[AppendResult], facts: Iterable[EnvelopeFacts]) -> None:
         """Hold the audit copies of a committed transaction with their `audit_envelopes` rows
         (never before its COMMIT: an event held here must be in the store). Matched by event id:
         `append_within` gives its results stream by stream, not in the order of the rows."""
-        by_event = {row["event_id"]: row for row in rows}
+        by_event = {each.event_id: each for each in facts}
         held = self._held
         for result in results:
             for record in result.recorded:

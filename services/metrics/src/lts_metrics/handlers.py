@@ -61,7 +61,7 @@ class AuditLog:
         appends = [
             StreamAppend(stream, copies, expected_version=ANY) for stream, copies in streams.items()
         ]
-        return await self._tables.write([facts.row() for facts, _ in entries], appends)
+        return await self._tables.write([facts for facts, _ in entries], appends)
 
     async def record(self, envelope: Envelope, facts: audit.EnvelopeFacts) -> bool:
         """Store one envelope the batch's way; True when stored now, False when it was already
