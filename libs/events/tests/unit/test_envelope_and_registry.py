@@ -279,6 +279,23 @@ def test_messages_that_are_not_json_object_events_are_refused(
         Envelope.from_kafka(value, headers)
 
 
+ATTRIBUTES = [("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t")]
+
+
+def test_header_names_are_read_in_any_case_and_the_last_of_a_name_wins() -> None:
+    headers = [*ATTRIBUTES, ("CE_Type", b"t2"), ("Content-Type", b"application/json"), ("x", b"")]
+
+    envelope = Envelope.from_kafka(b"{}", headers)
+
+    assert (envelope.id, envelope.type, envelope.datacontenttype) == ("1", "t2", "application/json")
+    assert envelope.model_extra == {}  # headers other than ce_* are not attributes
+
+
+def test_a_header_that_is_not_utf8_makes_the_message_undecodable() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        Envelope.from_kafka(b"{}", [*ATTRIBUTES, ("x-binary", b"\xff")])
+
+
 # --- the hash chain -----------------------------------------------------------------------------
 
 
