@@ -25,7 +25,14 @@ from lts_events.dlq import messages as dlq
 from lts_events.envelope import Envelope, Metadata
 from lts_events.event import REGISTRY, Event, UnknownEventType
 from lts_events.faults import Outage, is_transient
-from lts_events.kafka import DEFAULT_PARTITIONS, DLQ_TOPIC, header, topic_for_type
+from lts_events.kafka import (
+    DEFAULT_PARTITIONS,
+    DLQ_TOPIC,
+    ParseBatch,
+    batch_without_header_dicts,
+    header,
+    topic_for_type,
+)
 from lts_events.store.port import EventStore, ProcessedMessage
 from lts_events.telemetry import (
     batch_parent,
@@ -497,6 +504,7 @@ class Subscriptions:
             fetch_min_bytes=fetch_min_bytes,
             fetch_max_wait_ms=fetch_max_wait_ms,
             title=self.consumer,
+            parser=_batch_message,
             decoder=_undecoded,
         )
         subscriber(self._subscriber_function(broker))
@@ -671,6 +679,14 @@ class Subscriptions:
 
 def _itself(message: RawMessage) -> RawMessage:
     return message
+
+
+async def _batch_message(records: Sequence[Any], parse_batch: ParseBatch) -> Any:
+    """FastStream's batch message, without its header dicts while no span is exported: the
+    runtime reads the raw records, and only the telemetry middleware's span links read them."""
+    if spans_exported():
+        return await parse_batch(records)
+    return await batch_without_header_dicts(records, parse_batch)
 
 
 async def _undecoded(message: Any) -> Any:

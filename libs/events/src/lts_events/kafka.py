@@ -1,19 +1,20 @@
 """Small Kafka helpers shared by the relay, the consumer runtime and the service host, and the
-one place that reads aiokafka's private API (`key_partitioner`), for the version range pinned in
-libs/events/pyproject.toml."""
+one place that reads aiokafka's and FastStream's private API (`key_partitioner`,
+`batch_without_header_dicts`), for the version ranges pinned in libs/events/pyproject.toml."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer, ConsumerRecord
+    from faststream.kafka.message import KafkaMessage
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +106,38 @@ async def key_partitioner(producer: AIOKafkaProducer, topic: str) -> Callable[[b
         return partition
 
     return partition_of
+
+
+ParseBatch = Callable[[Any], Awaitable[Any]]
+"""FastStream's `AioKafkaBatchParser.parse_batch`: records in, its `KafkaMessage` out."""
+
+
+async def batch_without_header_dicts(
+    records: Sequence[ConsumerRecord[Any, Any]], parse_batch: ParseBatch
+) -> KafkaMessage:
+    """The message FastStream's batch subscriber makes of `records` (`parse_batch`, its
+    `AioKafkaBatchParser.parse_batch`), without the dict of every record's headers it makes
+    for its telemetry middleware's span links, its `headers` and `batch_headers`: the same
+    body, raw records, message id, path and consumer (what `ack` and `nack` commit and seek).
+
+    For a consumer that reads the raw records itself and exports no spans (the links would go
+    nowhere): the dicts were ~2% of the metrics consumer's CPU in the pipeline burst, a dict of
+    ~11 decoded headers per message. FastStream's parser is private to it (`msg_class`,
+    `regex`, `_consumer`): checked against the range pinned in libs/events/pyproject.toml by
+    tests/runtime/test_kafka_private_api.py; a parser of another shape, or a pattern
+    subscription, gets FastStream's own message."""
+    parser = getattr(parse_batch, "__self__", None)
+    msg_class = getattr(parser, "msg_class", None)
+    consumer = getattr(parser, "_consumer", None)
+    pattern = getattr(parser, "regex", "absent")  # None unless the subscription is a pattern
+    if not records or msg_class is None or consumer is None or pattern is not None:
+        theirs: KafkaMessage = await parse_batch(records)
+        return theirs
+    first, last = records[0], records[-1]
+    message: KafkaMessage = msg_class(
+        body=[record.value or b"" for record in records],
+        raw_message=records,
+        message_id=f"{first.offset}-{last.offset}-{first.timestamp}",
+        consumer=consumer,
+    )
+    return message

@@ -1,17 +1,22 @@
-"""aiokafka's private API, read in one place (`lts_events.kafka.key_partitioner`), still does what
-the relay relies on: the partition it computes for a key is the one the producer's public `send`
-chooses on the real broker. Fails when an aiokafka upgrade renames or changes the private parts;
-then re-check `key_partitioner` and move the pin in libs/events/pyproject.toml."""
+"""aiokafka's and FastStream's private API, read in one place (`lts_events.kafka`), still does
+what the runtime relies on: the partition `key_partitioner` computes for a key is the one the
+producer's public `send` chooses on the real broker, and `batch_without_header_dicts` makes the
+message FastStream's batch parser makes, less its header dicts. Fails when an upgrade renames or
+changes the private parts; then re-check the wrappers and move the pins in
+libs/events/pyproject.toml."""
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from importlib.metadata import requires, version
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from lts_events.kafka import ensure_topics, key_partitioner
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
+from faststream.kafka.parser import AioKafkaBatchParser
+from lts_events.kafka import batch_without_header_dicts, ensure_topics, key_partitioner
 from packaging.requirements import Requirement
 
 pytestmark = pytest.mark.integration
@@ -19,14 +24,17 @@ pytestmark = pytest.mark.integration
 KEYS = [b"ticket-1", b"ticket-2", b"release-1.4", b"", b"\xff\x00binary", "é".encode() * 40]
 
 
-def test_the_installed_aiokafka_is_in_the_range_the_wrapper_was_checked_against() -> None:
+@pytest.mark.parametrize("package", ["aiokafka", "faststream"])
+def test_the_installed_library_is_in_the_range_the_wrapper_was_checked_against(
+    package: str,
+) -> None:
     [pinned] = [
         Requirement(line)
         for line in requires("lts-events") or []
-        if Requirement(line).name == "aiokafka"
+        if Requirement(line).name == package
     ]
 
-    assert pinned.specifier.contains(version("aiokafka"))
+    assert pinned.specifier.contains(version(package))
     assert str(pinned.specifier) != ""  # a range, not any version
 
 
@@ -58,3 +66,61 @@ async def test_the_wrappers_partition_of_a_key_is_where_send_puts_it(
 
     assert {key: partition_of(key) for key in KEYS} == {key: m.partition for key, m in sent.items()}
     assert len({m.partition for m in sent.values()}) > 1  # the keys spread: a real check
+
+
+class Consumer:
+    """What a parser hands its messages for `ack` and `nack` (the subscriber's Kafka consumer)."""
+
+    async def commit(self) -> None:
+        pass
+
+    def seek(self, partition: object, offset: int) -> None:
+        pass
+
+
+def a_record(offset: int, value: bytes | None) -> ConsumerRecord[bytes, bytes]:
+    headers = [("ce_id", f"id-{offset}".encode()), ("content-type", b"application/json")]
+    return ConsumerRecord(
+        "lts.triage.events",
+        2,
+        offset,
+        1_700_000_000_000 + offset,
+        0,
+        b"k",
+        value,
+        None,
+        1,
+        2,
+        headers,
+    )
+
+
+async def test_a_batch_message_without_header_dicts_is_faststreams_message_less_the_dicts() -> None:
+    parser = AioKafkaBatchParser(msg_class=KafkaAckableMessage, regex=None)
+    consumer = Consumer()
+    parser._setup(consumer)
+    records = (a_record(7, b"{}"), a_record(8, None), a_record(9, b'{"a":1}'))
+
+    theirs = await parser.parse_batch(records)
+    ours = await batch_without_header_dicts(records, parser.parse_batch)
+
+    assert type(ours) is type(theirs) is KafkaAckableMessage
+    assert (ours.body, ours.raw_message, ours.message_id, ours.path, ours.consumer) == (
+        theirs.body,
+        theirs.raw_message,
+        theirs.message_id,
+        theirs.path,
+        theirs.consumer,
+    )
+    assert (ours.committed, ours.reply_to, ours.content_type) == (None, "", None)
+    assert theirs.batch_headers
+    assert not ours.batch_headers  # the dicts left out: the point
+
+
+async def test_a_pattern_subscriptions_batch_gets_faststreams_own_message() -> None:
+    parser = AioKafkaBatchParser(msg_class=KafkaMessage, regex=re.compile("lts[.].*"))
+    records = (a_record(1, b"{}"),)
+
+    message = await batch_without_header_dicts(records, parser.parse_batch)
+
+    assert message.batch_headers  # the path is FastStream's to match
