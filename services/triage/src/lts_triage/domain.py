@@ -600,7 +600,8 @@ def _plan(
     assert state.plan_deadline is not None
     triage, emergency = state.triage, state.emergency is not None
     security = checklist.security or state.security_added
-    checklist = checklist.model_copy(update={"security": security})
+    if security != checklist.security:  # a copy only when it differs (each costs a model copy)
+        checklist = checklist.model_copy(update={"security": security})
     return BackportPlanned(
         ticket_id=triage.ticket_id,
         revision=state.plan_revisions + 1,

@@ -272,6 +272,7 @@ async def test_a_security_label_stays_required_when_the_plan_is_revised_again() 
     plans = await ticket.events(BackportPlanned)
     assert [p.revision for p in plans] == [1, 2, 3]  # type: ignore[attr-defined]
     assert Role.SECURITY_REVIEWER in plans[-1].required_approvers  # type: ignore[attr-defined]
+    assert "security_regression" in plans[-1].tests_required  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- 18: follow-ups ---------

@@ -146,3 +146,15 @@ def test_a_deferral_fires_as_the_revisit_of_that_deferral() -> None:
 def test_a_timer_of_another_kind_is_not_triage_s() -> None:
     assert command_for("release_sla", T0, {"revision": 1}) is None
     assert command_for("triage_sla", T0, {}) == FireTimer("triage_sla", T0)
+
+
+def test_an_event_of_a_subclass_calls_for_the_timers_of_its_class() -> None:
+    class Relayed(BreachNotificationRequested):  # e.g. a class a newer schema version adds
+        pass
+
+    relayed = Relayed(**notice(0).model_dump())
+
+    timers = timers_for(5, [relayed], policy=POLICY)
+
+    assert timers == timers_for(5, [notice(0)], policy=POLICY)
+    assert [t.kind for t in timers] == ["breach_escalation"]
