@@ -282,12 +282,15 @@ async def _start(
     log.info("service started", extra={"topic": topic, "port": settings.http_port})
 
 
-# A young collection every 100,000 new container objects (net of those freed) instead of
+# A young collection every 500,000 new container objects (net of those freed) instead of
 # CPython's 700: a consumer's batch keeps tens of thousands alive while it is handled, and each
 # young collection walked them again (triage bench, 4,400 tickets: ~1,100 young and ~100
-# middle collections, 0.22-0.28 s, ~8% of the process's CPU; at this threshold 1-2, 0.03-0.04
-# s). Reference counting still frees garbage at once; only reference cycles wait longer.
-_YOUNG_THRESHOLD = 100_000
+# middle collections, 0.22-0.28 s, ~8% of the process's CPU). At 100,000, a 500-message batch
+# still crossed it: in the pipeline bench triage made 2-4 young collections a run and metrics
+# 3-4, 35-50 ms each, and every one collected nothing (the batch's objects were alive, its
+# garbage freed by reference counting); at 500,000 none, at the same peak memory. Only
+# reference cycles wait longer: up to this many objects' worth.
+_YOUNG_THRESHOLD = 500_000
 _CPYTHON_THRESHOLDS = (700, 10, 10)
 
 
