@@ -15,6 +15,7 @@ How a copy is kept (decided here, see the README of the service):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple, cast
@@ -154,3 +155,18 @@ def audit_copy(envelope: Envelope, facts: EnvelopeFacts) -> NewEvent:
     """The event to append to the metrics store for one received envelope."""
     cls = audited_class(envelope.type, envelope.schema_version)
     return NewEvent.of(_carrying(cls, envelope.data), envelope.metadata(), event_id=facts.event_id)
+
+
+def lanes_of(
+    entries: Sequence[tuple[EnvelopeFacts, NewEvent]], *, lanes: int
+) -> list[list[tuple[EnvelopeFacts, NewEvent]]]:
+    """`entries` shared out among at most `lanes` lists of about the same size, each stream's
+    entries whole in one of them and in their order, so that lanes written at once never
+    chain onto the same stream."""
+    streams: dict[str, list[tuple[EnvelopeFacts, NewEvent]]] = {}
+    for entry in entries:
+        streams.setdefault(entry[0].stream_id, []).append(entry)
+    shared: list[list[tuple[EnvelopeFacts, NewEvent]]] = [[] for _ in range(max(1, lanes))]
+    for stream in sorted(streams.values(), key=len, reverse=True):
+        min(shared, key=len).extend(stream)
+    return [lane for lane in shared if lane]

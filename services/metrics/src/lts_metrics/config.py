@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lts_events.kafka import events_topic
 from lts_events.registry import SERVICES
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every other service's events: metrics' own store is an audit log, never published.
@@ -30,6 +31,9 @@ class MetricsSettings(BaseSettings):
     """Unset: the analyst role is NOLOGIN (granted to people's own roles); set: it can log in."""
     analyst_statement_timeout_seconds: int = 30
     """`statement_timeout` of the analyst role's sessions (a BI tool's runaway query stops)."""
+    audit_lanes: int = Field(default=2, ge=1)
+    """Transactions an audit batch is written in at once, its streams shared out among them
+    (100 events each at least): one waiting for PostgreSQL while the next is chained."""
     projection_batch: int = 1000
     """Most audit-log events applied to the projections in one transaction."""
     projection_idle_seconds: float = 0.2

@@ -9,6 +9,7 @@ a message already audited (a redelivery) changes nothing: the audit log holds an
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -22,8 +23,12 @@ from lts_metrics.audit_tables import AuditTables
 
 
 class AuditLog:
-    def __init__(self, tables: AuditTables) -> None:
+    def __init__(self, tables: AuditTables, *, lanes: int = 1, lane_minimum: int = 100) -> None:
+        """`lanes`: transactions a batch is written in at once, its streams shared out among
+        them (`audit.lanes_of`), when each gets `lane_minimum` events at least."""
         self._tables = tables
+        self._lanes = lanes
+        self._lane_minimum = lane_minimum
 
     async def on_batch(self, messages: Sequence[RawMessage]) -> list[PermanentError | None]:
         """Store a Kafka batch's events at once; one verdict per message."""
@@ -46,8 +51,28 @@ class AuditLog:
             verdicts.append(None)
             fresh.setdefault(facts.event_id, (facts, copy))  # the same event twice: once
         if fresh:
-            await self._store(list(fresh.values()))
+            await self._store_in_lanes(list(fresh.values()))
         return verdicts
+
+    async def _store_in_lanes(
+        self, entries: Sequence[tuple[audit.EnvelopeFacts, NewEvent]]
+    ) -> None:
+        """The batch in concurrent transactions on disjoint streams: while one waits for
+        PostgreSQL, the next is chained (metrics alone on one event loop otherwise waits for
+        each statement in turn). A lane that fails fails the batch, after the others ended;
+        the batch again then finds what they stored and appends only the rest."""
+        lanes = audit.lanes_of(
+            entries, lanes=min(self._lanes, len(entries) // self._lane_minimum or 1)
+        )
+        if len(lanes) == 1:
+            await self._store(entries)
+            return
+        outcomes = await asyncio.gather(
+            *(self._store(lane) for lane in lanes), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _store(
         self, entries: Sequence[tuple[audit.EnvelopeFacts, NewEvent]]

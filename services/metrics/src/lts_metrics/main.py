@@ -40,7 +40,7 @@ def build(ctx: ServiceContext) -> ServiceParts:
     forget_telemetry_clients()
     # the audit copies, handed to this process's projections once committed
     fresh = FreshAudits(ctx.database) if ctx.database is not None else None
-    audit_log = AuditLog(_audit_tables(ctx, fresh))
+    audit_log = AuditLog(_audit_tables(ctx, fresh), lanes=settings.audit_lanes)
     subscriptions = Subscriptions(CONSUMER, store=ctx.store)
     for topic in settings.topics:
         subscriptions.on_raw_batch(topic, audit_log.on_batch)

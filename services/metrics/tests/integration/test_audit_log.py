@@ -11,6 +11,8 @@ from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope
 from lts_events.relay import envelope_record
 from lts_metrics.audit import facts_of
+from lts_metrics.audit_tables import PostgresAuditTables
+from lts_metrics.handlers import AuditLog
 from sqlalchemy import text
 
 from .conftest import Metrics
@@ -186,3 +188,38 @@ async def test_a_redelivered_batch_with_new_messages_stores_only_the_new_ones_on
     assert [e.stream_version for e in history.events] == [1, 2, 3]
     [copy] = (await metrics.store.read_stream(f"release:ticket-{ticket + 1}")).events
     assert str(copy.event_id) == other.id
+
+
+async def test_a_batch_written_in_lanes_keeps_each_streams_order_and_every_event_once(
+    metrics: Metrics,
+) -> None:
+    laned = AuditLog(
+        PostgresAuditTables(metrics.store, fresh=metrics.projections.fresh),
+        lanes=3,
+        lane_minimum=1,
+    )
+    base = 20000 + uuid4().int % 10000 * 10
+    # five streams of 1 to 5 events, interleaved as Kafka would hand them over
+    stories = {base + n: [future_event(base + n) for _ in range(n + 1)] for n in range(5)}
+    order = [e for round_ in range(5) for s in stories.values() for e in s[round_ : round_ + 1]]
+    batch = [_message(event, offset) for offset, event in enumerate(order)]
+
+    assert await laned.on_batch(batch[:9]) == [None] * 9
+    # redelivered from the start with the rest behind it: only the rest is appended
+    assert await laned.on_batch(batch) == [None] * len(batch)
+
+    for ticket, story in stories.items():
+        history = await metrics.store.read_stream(f"release:ticket-{ticket}")
+        assert [str(e.event_id) for e in history.events] == [e.id for e in story]
+        assert [e.stream_version for e in history.events] == list(range(1, len(story) + 1))
+    async with metrics.store.engine.connect() as conn:
+        copies = (
+            await conn.execute(
+                text(
+                    f"SELECT count(*) FROM {metrics.store.schema}.audit_envelopes"
+                    " WHERE ce_id = ANY(:ids)"
+                ),
+                {"ids": [e.id for e in order]},
+            )
+        ).scalar_one()
+    assert copies == len(order)
