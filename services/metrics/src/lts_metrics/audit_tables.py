@@ -1,5 +1,5 @@
-"""Where an audit batch is written (`AuditTables`): its envelope facts (the `audit_envelopes`
-rows) and its audit copies, in one transaction. On PostgreSQL the side table and the store's
+"""Where an audit batch (or one lane of it, `audit.lanes_of`) is written (`AuditTables`): its
+envelope facts (the `audit_envelopes` rows) and its audit copies, in one transaction. On PostgreSQL the side table and the store's
 `append_within` on one connection; on the in-memory store of unit tests, the rows in a dict and
 the copies through `InMemoryEventStore.append_together`, so the audit consumer runs in the
 service's `build(context)` without PostgreSQL. `main.build` chooses from the context.

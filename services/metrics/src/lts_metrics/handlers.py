@@ -1,8 +1,8 @@
 """The async shell of the audit log: Kafka messages in, each one's audit copy stored once.
 
-A Kafka batch is stored in one transaction (`audit_tables.AuditTables`): its envelope facts in
-one statement and its audit copies through the store's `append_within` (several copies of one
-stream chain in Kafka order).
+A Kafka batch is stored through `audit_tables.AuditTables`, its envelope facts in one statement
+and its audit copies through the store's `append_within` (several copies of one stream chain in
+Kafka order), in one transaction per lane (`audit.lanes_of`: whole streams, written at once).
 A message that is not a CloudEvent, or whose data does not fit its type, is refused alone (DLQ);
 a message already audited (a redelivery) changes nothing: the audit log holds an event id once
 (`audit_tables`), and records no processed-message row."""
