@@ -1,8 +1,9 @@
 """Where an audit batch (or one lane of it, `audit.lanes_of`) is written (`AuditTables`): its
-envelope facts (the `audit_envelopes` rows) and its audit copies, in one transaction. On PostgreSQL the side table and the store's
-`append_within` on one connection; on the in-memory store of unit tests, the rows in a dict and
-the copies through `InMemoryEventStore.append_together`, so the audit consumer runs in the
-service's `build(context)` without PostgreSQL. `main.build` chooses from the context.
+envelope facts (the `audit_envelopes` rows) and its audit copies, in one transaction. On
+PostgreSQL the side table and the store's `append_within` on one connection; on the in-memory
+store of unit tests, the rows in a dict and the copies through
+`InMemoryEventStore.append_together`, so the audit consumer runs in the service's
+`build(context)` without PostgreSQL. `main.build` chooses from the context.
 
 A copy keeps its original event id, which the audit log holds once: that alone makes a
 redelivered message a no-op (no processed-message row is recorded: it cost a row and an index
