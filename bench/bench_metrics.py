@@ -31,7 +31,7 @@ from lts_events.envelope import Envelope, NewEvent
 from lts_events.hashing import GENESIS, appended_hash
 from lts_events.service import restore_gc, settle_gc
 from lts_events.store.postgres import PostgresEventStore
-from lts_metrics.audit import audit_copy, facts_of
+from lts_metrics.audit import COLUMNS, audit_copy, facts_of
 from lts_metrics.percentiles import percentile_cont
 from lts_metrics.projector import ProjectionEngine
 from lts_metrics.queries import Filters, MetricsQueries
@@ -118,7 +118,7 @@ async def _populate(store: PostgresEventStore) -> int:
             "audit_envelopes",
             schema_name=store.schema,
             records=envelope_rows,
-            columns=ENVELOPE_COLUMNS,
+            columns=COLUMNS,  # audit_envelopes, in EnvelopeFacts' order
         )
     # Settle the freshly written tables (hint bits, visibility, statistics) as an audit log that
     # has been in use is: otherwise the first scan pays for it and autovacuum wakes up mid-run.
@@ -228,18 +228,6 @@ EVENT_COLUMNS = [
     "metadata",
     "hash",
     "hash_version",
-]
-ENVELOPE_COLUMNS = [
-    "event_id",
-    "ce_id",
-    "ce_source",
-    "service",
-    "subject",
-    "occurred_at",
-    "stream_version",
-    "topic",
-    "kafka_partition",
-    "kafka_offset",
 ]
 
 

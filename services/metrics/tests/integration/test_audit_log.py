@@ -157,17 +157,7 @@ async def test_a_batch_is_stored_once_in_kafka_order_and_a_bad_message_is_refuse
     assert [v is None for v in again] == [True, True, False, True, True]
     history = await metrics.store.read_stream(f"release:ticket-{ticket}")
     assert [str(e.event_id) for e in history.events] == [first.id, second.id]
-    async with metrics.store.engine.connect() as conn:
-        copies = (
-            await conn.execute(
-                text(
-                    f"SELECT count(*) FROM {metrics.store.schema}.audit_envelopes"
-                    " WHERE ce_id = ANY(:ids)"
-                ),
-                {"ids": [first.id, second.id, other.id]},
-            )
-        ).scalar_one()
-    assert copies == 3
+    assert await _envelope_rows(metrics, [first.id, second.id, other.id]) == 3
 
 
 async def test_a_redelivered_batch_with_new_messages_stores_only_the_new_ones_once(
@@ -212,14 +202,17 @@ async def test_a_batch_written_in_lanes_keeps_each_streams_order_and_every_event
         history = await metrics.store.read_stream(f"release:ticket-{ticket}")
         assert [str(e.event_id) for e in history.events] == [e.id for e in story]
         assert [e.stream_version for e in history.events] == list(range(1, len(story) + 1))
+    assert await _envelope_rows(metrics, [e.id for e in order]) == len(order)
+
+
+async def _envelope_rows(metrics: Metrics, ce_ids: list[str]) -> int:
+    """How many `audit_envelopes` rows hold these CloudEvents ids."""
     async with metrics.store.engine.connect() as conn:
-        copies = (
-            await conn.execute(
-                text(
-                    f"SELECT count(*) FROM {metrics.store.schema}.audit_envelopes"
-                    " WHERE ce_id = ANY(:ids)"
-                ),
-                {"ids": [e.id for e in order]},
-            )
-        ).scalar_one()
-    assert copies == len(order)
+        found = await conn.execute(
+            text(
+                f"SELECT count(*) FROM {metrics.store.schema}.audit_envelopes"
+                " WHERE ce_id = ANY(:ids)"
+            ),
+            {"ids": ce_ids},
+        )
+        return int(found.scalar_one())
