@@ -113,6 +113,13 @@ def process_cpu_seconds(pid: int) -> float | None:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def cores_bound(cpu_ms_per_item: float) -> float:
+    """Items/s that every core of this machine, busy all along, would sustain at
+    `cpu_ms_per_item` of CPU per item (all processes together): a ceiling, whatever the
+    batching."""
+    return (os.cpu_count() or 1) * 1000 / cpu_ms_per_item
+
+
 def local_broker_pid(kafka_bootstrap_servers: str) -> int | None:
     """The process id of the broker at `kafka_bootstrap_servers` when it is the local one `lts
     infra up` started on this machine (its recorded port and a live `kafka.Kafka` process);

@@ -36,7 +36,13 @@ from fastapi import Body, FastAPI
 from lts_devtools.infra.net import free_port
 from lts_events.contracts.intake import TicketOpened
 
-from bench._processes import local_broker_pid, process_cpu_seconds, running_stack
+from bench._processes import (
+    RunningStack,
+    cores_bound,
+    local_broker_pid,
+    process_cpu_seconds,
+    running_stack,
+)
 
 NOTIFICATIONS = int(os.environ.get("BENCH_INTAKE_HTTP_NOTIFICATIONS", "2000"))
 CONCURRENCY = 32
@@ -117,14 +123,15 @@ class Target:
     url: str
     pid: int
     clients: Sequence[httpx.AsyncClient]
-    # CPU seconds so far of what the server relies on (PostgreSQL's backends, the broker)
-    backing: Callable[[], Awaitable[float | None]] | None = None
+    # CPU seconds so far of what the server relies on (PostgreSQL's backends, the broker),
+    # when they run on this machine
+    backing: Callable[[], Awaitable[float]] | None = None
     took: list[float] = field(default_factory=list)  # each request's seconds to its answer
     retried: int = 0  # connections the server closed under a request, which was sent again
     elapsed: float = 0.0
     cpu: float = 0.0
     client_cpu: float = 0.0
-    backing_cpu: float | None = 0.0
+    backing_cpu: float = 0.0
     requests: int = 0
 
     async def send(self, payloads: Sequence[dict[str, Any]]) -> list[float]:
@@ -154,17 +161,14 @@ class Target:
 
     async def round(self, payloads: Sequence[dict[str, Any]]) -> None:
         """One counted round: its time, the server's CPU and each request's time added up."""
-        backing = await self.backing() if self.backing else None
+        backing = await self.backing() if self.backing else 0.0
         started, cpu, client = time.perf_counter(), cpu_seconds(self.pid), time.process_time()
         self.took += await self.send(payloads)
         self.elapsed += time.perf_counter() - started
         self.cpu += cpu_seconds(self.pid) - cpu
         self.client_cpu += time.process_time() - client
-        backing_after = await self.backing() if self.backing else None
-        if backing is None or backing_after is None or self.backing_cpu is None:
-            self.backing_cpu = None
-        else:
-            self.backing_cpu += backing_after - backing
+        if self.backing:
+            self.backing_cpu += await self.backing() - backing
         self.requests += len(payloads)
 
     def measured(self) -> Measured:
@@ -176,7 +180,7 @@ class Target:
             self.retried,
             1000 * self.cpu / self.requests,
             1000 * self.client_cpu / self.requests,
-            None if self.backing_cpu is None else 1000 * self.backing_cpu / self.requests,
+            None if self.backing is None else 1000 * self.backing_cpu / self.requests,
         )
 
 
@@ -208,7 +212,7 @@ async def compare(
     *,
     ours: tuple[str, int],
     baseline: tuple[str, int],
-    backing: Callable[[], Awaitable[float | None]] | None = None,
+    backing: Callable[[], Awaitable[float]] | None = None,
 ) -> tuple[Measured, Measured]:
     """Both servers warmed up with the first WARM_UP payloads, then the rest sent to each in
     ROUNDS alternating rounds (which goes first alternates too), so a change of the shared
@@ -294,12 +298,9 @@ async def measure(
         intake = running.stack.services["intake"].process
         assert intake is not None
         broker = local_broker_pid(kafka_bootstrap_servers)
-
-        async def backing() -> float | None:
-            backends = await running.backends_cpu_seconds()
-            kafka = None if broker is None else process_cpu_seconds(broker)
-            return None if backends is None or kafka is None else sum(backends.values()) + kafka
-
+        backing = None  # unless the server's and the broker's processes are visible here
+        if broker is not None and await running.backends_cpu_seconds() is not None:
+            backing = _backing(running, broker)
         measured = await compare(
             payloads,
             ours=(running.stack.urls["intake"], intake.pid),
@@ -320,6 +321,19 @@ async def measure(
     return measured
 
 
+def _backing(running: RunningStack, broker: int) -> Callable[[], Awaitable[float]]:
+    """CPU seconds so far of the run's PostgreSQL backends and of the local broker."""
+
+    async def used() -> float:
+        backends = await running.backends_cpu_seconds()
+        kafka = process_cpu_seconds(broker)
+        assert backends is not None, "the server's processes are no longer visible"
+        assert kafka is not None, "the broker is gone"
+        return sum(backends.values()) + kafka
+
+    return used
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -330,11 +344,7 @@ def _cpu_bound_ratio(ours: Measured, baseline: Measured) -> float | None:
     intake's one event loop busy all along, whichever is lower, over the no-op's rate."""
     if ours.backing_cpu_ms is None:
         return None
-    all_cores = (
-        (os.cpu_count() or 1)
-        * 1000
-        / (ours.client_cpu_ms + ours.server_cpu_ms + ours.backing_cpu_ms)
-    )
+    all_cores = cores_bound(ours.client_cpu_ms + ours.server_cpu_ms + ours.backing_cpu_ms)
     one_loop = 1000 / ours.server_cpu_ms
     return round(min(all_cores, one_loop) / baseline.per_second, 3)
 

@@ -35,6 +35,7 @@ from bench._processes import (
     RunningStack,
     alerts,
     backends_cpu_per_1000,
+    cores_bound,
     cpu_per_1000,
     local_broker_pid,
     process_cpu_seconds,
@@ -100,7 +101,7 @@ def _cpu_bound(cpu: dict[str, float | None]) -> float | None:
     if "kafka" not in cpu or any(seconds is None for seconds in cpu.values()):
         return None
     per_1000 = sum(seconds for seconds in cpu.values() if seconds is not None)
-    return round((os.cpu_count() or 1) * 1000 / per_1000, 1)
+    return round(cores_bound(per_1000), 1)  # s per 1,000 alerts = ms per alert
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:
