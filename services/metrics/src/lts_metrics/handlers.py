@@ -61,14 +61,13 @@ class AuditLog:
         PostgreSQL, the next is chained (metrics alone on one event loop otherwise waits for
         each statement in turn). A lane that fails fails the batch, after the others ended;
         the batch again then finds what they stored and appends only the rest."""
-        lanes = audit.lanes_of(
-            entries, lanes=min(self._lanes, len(entries) // self._lane_minimum or 1)
-        )
-        if len(lanes) == 1:
+        lanes = min(self._lanes, len(entries) // self._lane_minimum)
+        if lanes <= 1:  # as one transaction, without sharing the streams out first
             await self._store(entries)
             return
         outcomes = await asyncio.gather(
-            *(self._store(lane) for lane in lanes), return_exceptions=True
+            *(self._store(lane) for lane in audit.lanes_of(entries, lanes=lanes)),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
