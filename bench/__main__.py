@@ -3,7 +3,9 @@
 Each module exposes `async def main(*, kafka_bootstrap_servers: str, database_url: str)
 -> list[dict[str, object]]` returning rows such as {"bench": NAME, "ours": X, "baseline": Y,
 "ratio": X/Y, "unit": "..."}. Kafka and PostgreSQL come from `ensure_infrastructure()`.
-`python -m bench NAME...` runs only the named modules (`bench_` prefix optional)."""
+`python -m bench NAME...` runs only the named modules (`bench_` prefix optional). Each bench
+starts once the machine is quiet (`_settle`: at most a quarter of a core busy over a second, or
+after 30 s), so that the previous bench's aftermath is not counted against it."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from lts_devtools.infra import ensure_infrastructure
+
+from bench._settle import QUIET_BUSY_CORES, settle
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -44,6 +48,9 @@ async def run(names: Sequence[str], *, emit: Callable[[dict[str, object]], None]
     infra = ensure_infrastructure(keep=False)
     failures = 0
     for name in names:
+        waited, busy = await settle()
+        quiet = "quiet" if busy <= QUIET_BUSY_CORES else "still busy"
+        print(f"# {name}: {quiet} after {waited:.1f}s ({busy:.2f} cores busy)", file=sys.stderr)
         started = time.perf_counter()
         try:
             rows = await _load(name)(
