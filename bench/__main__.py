@@ -5,13 +5,17 @@ Each module exposes `async def main(*, kafka_bootstrap_servers: str, database_ur
 "ratio": X/Y, "unit": "..."}. Kafka and PostgreSQL come from `ensure_infrastructure()`.
 `python -m bench NAME...` runs only the named modules (`bench_` prefix optional). Each bench
 starts once the machine is quiet (`_settle`: at most a quarter of a core busy over a second, or
-after 30 s), so that the previous bench's aftermath is not counted against it."""
+after 30 s), so that the previous bench's aftermath is not counted against it. The benches run
+on uvloop, the loop every service runs on under uvicorn (the in-process benches run service code:
+the triage consumer, intake's Kafka path, the store, the relay); `BENCH_LOOP=asyncio` runs them
+on asyncio's own loop instead, for comparison."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -77,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not names:
         print("# no bench/bench_*.py found", file=sys.stderr)
         return 0
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        return 1 if uvloop.run(run(names, emit=_emit)) else 0
     return 1 if asyncio.run(run(names, emit=_emit)) else 0
 
 
