@@ -130,6 +130,24 @@ async def test_read_streams_reads_each_stream_as_read_stream_does(store: EventSt
     assert await store.read_streams([]) == {}
 
 
+async def test_read_stream_tails_reads_each_stream_after_the_version_given(
+    store: EventStore,
+) -> None:
+    first, second, unknown = a_stream(), a_stream(), a_stream()
+    await store.append(first, notes("a", "b", "c"), expected_version=NO_STREAM)
+    await store.append(second, notes("x"), expected_version=NO_STREAM)
+
+    tails = await store.read_stream_tails({first: 1, second: 1, unknown: 0})
+
+    assert set(tails) == {first, second, unknown}
+    assert texts(list(tails[first])) == ["b", "c"]
+    assert list(tails[first]) == list((await store.read_stream(first)).events[1:])
+    assert list(tails[second]) == []
+    assert list(tails[unknown]) == []
+    assert texts(list((await store.read_stream_tails({second: 0}))[second])) == ["x"]
+    assert await store.read_stream_tails({}) == {}
+
+
 async def test_exact_expected_version_continues_the_stream(store: EventStore) -> None:
     stream = a_stream()
     await store.append(stream, notes("a"), expected_version=NO_STREAM)

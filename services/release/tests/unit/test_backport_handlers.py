@@ -9,7 +9,7 @@ from lts_events.clock import FrozenClock
 from lts_events.consumer import Inbound
 from lts_events.contracts.common import Severity, ticket_stream
 from lts_events.contracts.release.backports import backport_stream
-from lts_events.contracts.release.ci import Gate, ci_stream
+from lts_events.contracts.release.ci import CiStatus, Gate, ci_stream
 from lts_events.contracts.triage import BackportDecided, Decision
 from lts_events.envelope import Envelope, Metadata, NewEvent
 from lts_events.event import Event
@@ -120,3 +120,33 @@ async def test_the_release_sla_timer_breaches_an_unreleased_backport() -> None:
 
     assert (await types_of(store, backport_stream(TICKET, "1.4")))[-1] == "release_sla_breached"
     assert timer.due_at == T0 + timedelta(days=3)
+
+
+async def test_a_shell_that_keeps_a_branch_s_runs_reports_as_a_fresh_one_does() -> None:
+    """The shell keeps each branch's gate runs between messages and reads only what was
+    appended since: results recorded by another writer in between (another replica, the HTTP
+    path) count as if everything had been read again."""
+    handlers, store, clock = shell()
+    await approve(handlers)
+    branch = f"lts/v1.4/issue-{TICKET}"
+    metadata = Metadata.trusted(actor=SERVICE)
+    head = "e" * 40
+    steps = [
+        (Gate.UNIT, CiStatus.RUNNING, True),
+        (Gate.UNIT, CiStatus.PASSED, False),  # recorded behind the shell's back
+        (Gate.LINT, CiStatus.PASSED, True),
+        (Gate.INTEGRATION, CiStatus.FAILED, False),
+        (Gate.INTEGRATION, CiStatus.PASSED, True),
+    ]
+    for n, (gate, status, delivered) in enumerate(steps):
+        result = ci_result(gate, head, status, at=T0 + timedelta(minutes=n), branch=branch)
+        await store.append(ci_stream(branch), [NewEvent.of(result, metadata)], expected_version=ANY)
+        if delivered:
+            await handlers.on_ci_result(inbound(result, f"ci-{n}"))  # type: ignore[arg-type]
+        fresh = BackportHandlers(store, policy=POLICY, clock=clock, consumer="release")
+
+        _, kept, _ = await handlers.load((TICKET, "1.4"), branch=branch)
+        _, read_again, _ = await fresh.load((TICKET, "1.4"), branch=branch)
+
+        assert kept == read_again
+        assert await handlers.branch_runs(branch) == await fresh.branch_runs(branch)

@@ -162,6 +162,14 @@ class InMemoryEventStore:
     async def read_streams(self, stream_ids: Sequence[str]) -> Mapping[str, StreamHistory]:
         return {stream_id: await self.read_stream(stream_id) for stream_id in stream_ids}
 
+    async def read_stream_tails(
+        self, after: Mapping[str, int]
+    ) -> Mapping[str, Sequence[RecordedEvent]]:
+        return {
+            stream_id: tuple(e for e in self._streams.get(stream_id, ()) if e.stream_version > v)
+            for stream_id, v in after.items()
+        }
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         newer = (e for e in self._events if (e.transaction_id, e.position) > after)
         return tuple(newer)[:limit]

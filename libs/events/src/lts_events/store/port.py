@@ -157,6 +157,15 @@ class EventStore(Protocol):
         unknown stream maps to an empty history."""
         ...
 
+    async def read_stream_tails(
+        self, after: Mapping[str, int]
+    ) -> Mapping[str, Sequence[RecordedEvent]]:
+        """Each named stream's events after the version given (0: all of them), in version
+        order, one round trip: for a reader that keeps what it folded of a stream and reads only
+        what was appended since (events never change, versions have no gaps). Every name is a
+        key; a stream with nothing newer maps to no events."""
+        ...
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         """Events committed after `after`, in (transaction id, position) order, never skipping an
         event whose transaction commits late (the transaction-id barrier)."""

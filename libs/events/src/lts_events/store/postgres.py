@@ -395,6 +395,22 @@ class PostgresEventStore:
                 self._heads.remember(history.stream_id, history.version, history.events[-1].hash)
         return histories
 
+    async def read_stream_tails(
+        self, after: Mapping[str, int]
+    ) -> Mapping[str, Sequence[RecordedEvent]]:
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in after}
+        if after:
+            async with self._connection() as db:
+                rows = await db.fetch(
+                    self._sql.read_stream_tails, list(after), list(after.values())
+                )
+            for row in rows:
+                found[row[2]].append(recorded_from_row(row))
+        for stream_id, events in found.items():
+            if events:
+                self._heads.remember(stream_id, events[-1].stream_version, events[-1].hash)
+        return found
+
     async def read_all(self, *, after: Checkpoint, limit: int = 1000) -> Sequence[RecordedEvent]:
         return recorded_from_read_all_rows(await self._read_all(self._sql.read_all, after, limit))
 

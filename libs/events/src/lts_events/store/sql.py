@@ -72,6 +72,7 @@ class Statements:
     append_many: str
     read_stream: str
     read_streams: str
+    read_stream_tails: str
     read_all: str
     read_all_rows: str
     settled_positions: str
@@ -96,6 +97,10 @@ def statements(schema: str) -> Statements:
         "WHERE e.stream_id = $1 ORDER BY e.stream_version",
         read_streams=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
+        read_stream_tails=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
+        "JOIN unnest($1::text[], $2::bigint[]) AS w(stream_id, after) "
+        "ON e.stream_id = w.stream_id AND e.stream_version > w.after "
+        "ORDER BY e.stream_id, e.stream_version",
         read_all=_READ_ALL.format(s=s, columns=READ_ALL_COLUMNS),
         read_all_rows=_READ_ALL.format(s=s, columns=STORED_ROW_COLUMNS),
         settled_positions=_READ_ALL.format(s=s, columns="e.position, e.transaction_id"),

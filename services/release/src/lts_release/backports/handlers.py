@@ -8,7 +8,9 @@ and repeats nothing."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from lts_events.clock import Clock
@@ -32,6 +34,7 @@ from lts_events.contracts.triage import (
     PlanApproved,
     TicketClosed,
 )
+from lts_events.envelope import RecordedEvent
 from lts_events.event import Event
 from lts_events.http_versions import PreconditionFailed, Tags, Versions, etag, is_stale
 from lts_events.store.port import ConcurrencyError, EventStore, StreamHistory, Timer
@@ -61,7 +64,31 @@ from lts_release.backports.policy import BackportPolicy, backport_of_branch
 
 RELEASE_SLA_TIMER = "core.release_sla"
 _ATTEMPTS = 5
+_KNOWN_BRANCHES = 4096
+"""Branches whose gate runs a shell keeps between messages (the least recently used go first)."""
 Key = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownRuns:
+    """A branch's gate runs folded up to `version` of its CI stream."""
+
+    version: int = 0
+    runs: tuple[GateRun, ...] = ()
+
+
+_NOTHING_KNOWN = _KnownRuns()
+
+
+def _runs(events: Sequence[RecordedEvent]) -> tuple[GateRun, ...]:
+    runs = []
+    for recorded in events:
+        event = recorded.event
+        if isinstance(event, CiResultRecorded):
+            run = GateRun.of(event, event_id=str(recorded.event_id))
+            if run is not None:
+                runs.append(run)
+    return tuple(runs)
 
 
 def sla_timers(key: Key, events: Sequence[Event], *, consumer: str) -> list[Timer]:
@@ -86,6 +113,10 @@ class BackportHandlers:
         self.policy = policy
         self.clock = clock
         self.consumer = consumer
+        # Each CI result reassesses its backport on every run of its branch so far: kept here
+        # and extended by what was appended since, a result reads and decodes one event of the
+        # branch, not all of them again (events never change; another writer's are read too).
+        self._known_runs: OrderedDict[str, _KnownRuns] = OrderedDict()
 
     # -- loading
 
@@ -93,35 +124,46 @@ class BackportHandlers:
         self, key: Key, *, branch: str | None = None
     ) -> tuple[BackportState, GateReport, Versions]:
         """The backport, its gates on its branch, and its stream's versions (the read model's is
-        its ETag). Naming the `branch` (a CI result's) reads both streams in one round trip."""
+        its ETag). Naming the `branch` (a CI result's) reads the backport and what its branch
+        recorded since the last look in one round trip."""
         stream = backport_stream(*key)
-        streams = [stream, ci_stream(branch)] if branch else [stream]
-        loaded = await self.store.read_streams(streams)
-        history = loaded[stream]
+        if branch is None:
+            history = (await self.store.read_streams([stream]))[stream]
+            branch_runs = None
+        else:
+            ci = ci_stream(branch)
+            known = self._known_runs.get(ci, _NOTHING_KNOWN)
+            tails = await self.store.read_stream_tails({stream: 0, ci: known.version})
+            history = StreamHistory(stream, tuple(tails[stream]))
+            branch_runs = self._remember(ci, known, tails[ci])
         state = fold(recorded.event for recorded in history.events)
         patch_branch = state.terms.patch_branch if state.terms else None
         if patch_branch is None:
             runs = BranchRuns()
-        elif patch_branch == branch:
-            runs = self._runs(loaded[ci_stream(branch)])
+        elif patch_branch == branch and branch_runs is not None:
+            runs = branch_runs
         else:
             runs = await self.branch_runs(patch_branch)
         versions = Versions.of(history.events, audit_only=(BackportRequestRefused,))
         return state, report_for(state, runs), versions
 
     async def branch_runs(self, branch: str) -> BranchRuns:
-        return self._runs(await self.store.read_stream(ci_stream(branch)))
+        ci = ci_stream(branch)
+        known = self._known_runs.get(ci, _NOTHING_KNOWN)
+        tails = await self.store.read_stream_tails({ci: known.version})
+        return self._remember(ci, known, tails[ci])
 
-    @staticmethod
-    def _runs(history: StreamHistory) -> BranchRuns:
-        runs = []
-        for recorded in history.events:
-            event = recorded.event
-            if isinstance(event, CiResultRecorded):
-                run = GateRun.of(event, event_id=str(recorded.event_id))
-                if run is not None:
-                    runs.append(run)
-        return BranchRuns.of(runs)
+    def _remember(
+        self, ci: str, known: _KnownRuns, appended: Sequence[RecordedEvent]
+    ) -> BranchRuns:
+        """The branch's runs: those known, then those of the events appended since."""
+        if appended:
+            known = _KnownRuns(appended[-1].stream_version, known.runs + _runs(appended))
+        self._known_runs[ci] = known
+        self._known_runs.move_to_end(ci)
+        if len(self._known_runs) > _KNOWN_BRANCHES:
+            self._known_runs.popitem(last=False)
+        return BranchRuns(known.runs)
 
     async def notes(self, ticket_id: int) -> tuple[TicketNotes, int]:
         history = await self.store.read_stream(ticket_stream(ticket_id))
