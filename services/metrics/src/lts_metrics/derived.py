@@ -59,6 +59,19 @@ INDEXES = (
         TABLE,
         "(line, lead_time_s) INCLUDE (published_at, severity) WHERE lead_time_s IS NOT NULL",
     ),
+    # a severity's rows of either the same way, in (line, duration) order: without these, a
+    # severity filter read all 114,285 rows from the heap and sorted its quarter of them
+    (
+        "ticket_releases_severity_covering",
+        TABLE,
+        "(severity, line, time_to_release_s) INCLUDE (published_at, within_sla, breached_at)"
+        " WHERE time_to_release_s IS NOT NULL",
+    ),
+    (
+        "ticket_releases_lead_severity",
+        TABLE,
+        "(severity, line, lead_time_s) INCLUDE (published_at) WHERE lead_time_s IS NOT NULL",
+    ),
     ("ticket_releases_published", TABLE, "(published_at)"),
 )
 SUPERSEDED_INDEXES = ("ticket_releases_line",)
