@@ -249,7 +249,7 @@ yanked AS MATERIALIZED (
     FROM {{s}}.release_publications AS p
     JOIN {{s}}.release_yanks AS y ON y.line = p.line AND y.patch = p.patch
     GROUP BY p.line, p.patch),
-newest AS (
+newest AS MATERIALIZED (  -- once per (line, day): inlined, its yanked subplan ran per count row
     SELECT k.line, k.day,
            greatest(k.newest_patch,
                     (SELECT max(w.patch) FROM yanked AS w WHERE w.line = k.line
