@@ -316,7 +316,9 @@ class Relay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish everything currently readable after the checkpoint; returns how many.
+        """Publish everything readable after the checkpoint; returns how many. A batch shorter
+        than the batch size is taken as the end: what settles after its read waits for the
+        next call (`run` makes it when this process commits, or at the next poll).
 
         Pipelined: batch N+1 is read and handed to the producer while batch N awaits its
         acknowledgements; the checkpoint of batch N is saved only once all of batch N (and so
@@ -338,6 +340,11 @@ class Relay:
                 if in_flight is not None:
                     total += await self._settle(*in_flight)
                 in_flight = (delivered, checkpoint, len(batch))
+                if len(batch) < self._batch_size:
+                    # All that was readable: a read now would mostly find nothing (it was a
+                    # third of the relay's statements in intake_http). What commits meanwhile
+                    # wakes `run` again (it counts commits from before this round).
+                    break
             if in_flight is not None:
                 total += await self._settle(*in_flight)
                 in_flight = None
