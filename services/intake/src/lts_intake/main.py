@@ -85,7 +85,9 @@ def _storage(context: ServiceContext) -> _Storage:
     database = context.database
     if database is not None:
         tables = PostgresIntakeTables(database)
-        views = ProjectionRunner(database, TICKET_VIEWS, tables.repository.catch_up_within)
+        views = ProjectionRunner(
+            database, TICKET_VIEWS, tables.repository.catch_up_within, read=tables.fresh.read
+        )
         return _Storage(tables, SqlReleaseTable(database.engine, schema=database.schema), views)
     store = context.store
     if not isinstance(store, InMemoryEventStore):

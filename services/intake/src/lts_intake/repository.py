@@ -28,6 +28,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lts_intake.claims import Claim, ClaimRequest, resolve_claims
+from lts_intake.fresh_views import FreshViews
 from lts_intake.views import TicketView, folded_view, view_of
 
 
@@ -315,6 +316,9 @@ class PostgresIntakeTables:
     def __init__(self, store: SqlEventStore) -> None:
         self.repository = IntakeRepository(store.engine, schema=store.schema)
         self._store = store
+        self.fresh = FreshViews(store)
+        """The events whose views the request path wrote in their transaction (for the
+        views' projection runner: `read=fresh.read`)."""
 
     async def create_tables(self) -> None:
         await self.repository.create_tables()
@@ -322,7 +326,9 @@ class PostgresIntakeTables:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTicketTransaction]:
         async with self.repository.transaction() as db:
-            yield PostgresTicketTransaction(db, self.repository, self._store)
+            transaction = PostgresTicketTransaction(db, self.repository, self._store)
+            yield transaction
+        self.fresh.committed(transaction.folded)  # reached only once COMMIT succeeded
 
     async def ticket(self, ticket_id: int) -> TicketView | None:
         return await self.repository.ticket(ticket_id)
@@ -336,7 +342,7 @@ class PostgresIntakeTables:
 
 
 class PostgresTicketTransaction:
-    __slots__ = ("_db", "_repository", "_store")
+    __slots__ = ("_db", "_repository", "_store", "folded")
 
     def __init__(
         self, db: asyncpg.Connection, repository: IntakeRepository, store: SqlEventStore
@@ -344,6 +350,7 @@ class PostgresTicketTransaction:
         self._db = db
         self._repository = repository
         self._store = store
+        self.folded: Sequence[RecordedEvent] = ()  # the events `update_views` folded
 
     async def claim_many(self, requests: Sequence[ClaimRequest]) -> list[Claim]:
         return await self._repository.claim_many(requests, within=self._db)
@@ -353,6 +360,7 @@ class PostgresTicketTransaction:
 
     async def update_views(self, recorded: Sequence[RecordedEvent]) -> None:
         await self._repository.apply_within(self._db, recorded)
+        self.folded = recorded
 
 
 def _ticket_streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
