@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from datetime import UTC
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -22,9 +23,13 @@ from lts_events.store.port import AppendResult, SqlEventStore, StreamAppend
 
 from lts_metrics.audit import COLUMNS, EnvelopeFacts
 from lts_metrics.fresh_audits import FreshAudits
+from lts_metrics.json_rows import dumps_rows, select_from_json
 from lts_metrics.schema import identifier
 
 log = logging.getLogger(__name__)
+
+_COLUMN_TYPES = ("uuid", None, None, None, None, "timestamptz", "bigint", None, "integer", "bigint")
+"""The SQL types of `COLUMNS` (`schema`'s `audit_envelopes`; None: text)."""
 
 
 class AuditTables(Protocol):
@@ -53,10 +58,11 @@ class PostgresAuditTables:
         self._store = store
         self._s = identifier(store.schema)
         self._fresh = fresh
+        # one statement for the batch's rows: `executemany` bound and ran one per row, 25-30 µs
+        # of client and server CPU each against ~20 (json_rows)
         self._insert_facts = (
             f"INSERT INTO {self._s}.audit_envelopes ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
-            " ON CONFLICT (event_id) DO NOTHING"
+            f" {select_from_json(_COLUMN_TYPES)} ON CONFLICT (event_id) DO NOTHING"
         )
 
     async def write(
@@ -82,7 +88,7 @@ class PostgresAuditTables:
         self, facts: Sequence[EnvelopeFacts], appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         async with self._store.transaction() as db:
-            await db.executemany(self._insert_facts, facts)  # each a tuple in COLUMNS' order
+            await db.execute(self._insert_facts, facts_json(facts))
             results = await self._store.append_within(db, appends)
         if self._fresh is not None:
             self._fresh.committed(results, facts)
@@ -95,6 +101,19 @@ class PostgresAuditTables:
                 event_ids,
             )
         return {UUID(bytes=row[0].bytes) for row in found}
+
+
+def facts_json(facts: Sequence[EnvelopeFacts]) -> str:
+    """The rows of `facts` for `_insert_facts`. A time without a zone is read as local time, as
+    the driver reads one (as text, PostgreSQL would read it in the session's zone instead)."""
+    return dumps_rows(
+        [
+            each
+            if each.occurred_at.tzinfo is not None
+            else each._replace(occurred_at=each.occurred_at.astimezone(UTC))
+            for each in facts
+        ]
+    )
 
 
 class InMemoryAuditTables:

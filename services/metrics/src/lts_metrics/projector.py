@@ -31,6 +31,7 @@ from lts_metrics import derived, rows_release, timeline
 from lts_metrics import rows as event_rows
 from lts_metrics.facts import AuditFact, current_shape, needs_upcast, ticket_of, typed
 from lts_metrics.fresh_audits import EnvelopeRow, FreshAudits
+from lts_metrics.json_rows import dumps_rows, select_from_json
 from lts_metrics.lifecycle import LIFECYCLE, TicketLifecycle
 from lts_metrics.queries import ProjectionStatus
 from lts_metrics.row_tables import ALL as ROW_TABLES
@@ -42,6 +43,8 @@ _TUPLE_FIELDS = {"labels", "targets"}
 _COPY_DEFAULTS: dict[str, Any] = dict.fromkeys(_TUPLE_FIELDS, ())
 """Lifecycle columns whose default (`schema`: NOT NULL DEFAULT '{}') is not NULL, as values."""
 _ENTRY_FIELDS = list(timeline.TimelineEntry._fields)
+_ENTRY_TYPES = ("bigint", "bigint", "uuid", "timestamptz", None, None, None, None, None, None)
+"""The SQL types of `_ENTRY_FIELDS` (`schema`'s `ticket_timeline`; None: text)."""
 
 Progress = Callable[[int], None]
 _SLICE = 500
@@ -66,6 +69,10 @@ class ProjectionEngine:
         """This process's audit copies (`PostgresAuditTables`), which the runner reads first."""
         self.runner = ProjectionRunner(store, NAME, self._apply, batch=batch, read=self.fresh.read)
         self._envelopes_sql = _ENVELOPES.format(s=self._s)
+        self._insert_timeline_sql = (
+            f"INSERT INTO {self._s}.ticket_timeline ({', '.join(_ENTRY_FIELDS)})"
+            f" {select_from_json(_ENTRY_TYPES)} ON CONFLICT (event_id, ticket_id) DO NOTHING"
+        )
 
     async def step(self, *, limit: int | None = None) -> int:
         """Project the next batch; returns how many events it applied (0: caught up)."""
@@ -304,13 +311,9 @@ class ProjectionEngine:
     ) -> None:
         if not entries:
             return
-        columns = ", ".join(_ENTRY_FIELDS)
-        await db.execute(
-            f"INSERT INTO {self._s}.ticket_timeline ({columns}) SELECT {columns}"
-            f" FROM jsonb_populate_recordset(NULL::{self._s}.ticket_timeline, $1::jsonb)"
-            " ON CONFLICT (event_id, ticket_id) DO NOTHING",
-            _json([_entry_row(e) for e in entries]),
-        )
+        # the entries as arrays of values (json_rows): an object per entry, read by
+        # jsonb_populate_recordset, cost ~7 µs more of client and server CPU per entry
+        await db.execute(self._insert_timeline_sql, dumps_rows(entries))
 
     async def _refresh_derived(
         self,
@@ -396,10 +399,6 @@ def _row(mapping: Mapping[str, Any]) -> TicketLifecycle:
 
 def _json_row(row: TicketLifecycle) -> dict[str, Any]:
     return {f: (list(getattr(row, f)) if f in _TUPLE_FIELDS else getattr(row, f)) for f in _FIELDS}
-
-
-def _entry_row(entry: timeline.TimelineEntry) -> dict[str, Any]:
-    return {f: getattr(entry, f) for f in _ENTRY_FIELDS}
 
 
 def _fold(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -10,7 +12,7 @@ from lts_events.actors import Role
 from lts_events.consumer import PermanentError, RawMessage
 from lts_events.envelope import Envelope
 from lts_events.relay import envelope_record
-from lts_metrics.audit import facts_of
+from lts_metrics.audit import COLUMNS, facts_of
 from lts_metrics.audit_tables import PostgresAuditTables
 from lts_metrics.handlers import AuditLog
 from sqlalchemy import text
@@ -203,6 +205,51 @@ async def test_a_batch_written_in_lanes_keeps_each_streams_order_and_every_event
         assert [str(e.event_id) for e in history.events] == [e.id for e in story]
         assert [e.stream_version for e in history.events] == list(range(1, len(story) + 1))
     assert await _envelope_rows(metrics, [e.id for e in order]) == len(order)
+
+
+@pytest.fixture
+def local_time_not_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone 4-5 hours off UTC (the server's sessions stay in UTC)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def test_the_envelope_rows_hold_the_facts_as_given(
+    metrics: Metrics, local_time_not_utc: None
+) -> None:
+    """The rows go as JSON text in one statement; they must read back as the driver's own
+    parameters stored them: a time without a zone as local time, text as it is, NULLs."""
+    ticket = 9000 + uuid4().int % 1000
+    envelopes = [future_event(ticket) for _ in range(3)]
+    facts = [
+        facts_of(envelopes[0], topic="lts.release.events", partition=3, offset=2**62)._replace(
+            occurred_at=datetime(2026, 6, 1, 12, 0, 0, 123456),  # no zone: local time
+            ce_source='lts-flow/"quoted" \\ é \n next line',
+        ),
+        facts_of(envelopes[1], topic="lts.release.events")._replace(stream_version=None),
+        facts_of(envelopes[2], topic="lts.release.events", partition=0, offset=0),
+    ]
+    tables = PostgresAuditTables(metrics.store)
+
+    for envelope, each in zip(envelopes, facts, strict=True):
+        await AuditLog(tables).record(envelope, each)
+
+    async with metrics.store.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    f"SELECT {', '.join(COLUMNS)} FROM {metrics.store.schema}.audit_envelopes"
+                    " WHERE ce_id = ANY(:ids) ORDER BY ce_id"
+                ),
+                {"ids": [e.id for e in envelopes]},
+            )
+        ).all()
+    expected = [f._replace(occurred_at=f.occurred_at.astimezone(UTC)) for f in facts]
+    assert [tuple(row) for row in rows] == sorted(tuple(f) for f in expected)
+    assert expected[0].occurred_at == datetime(2026, 6, 1, 16, 0, 0, 123456, tzinfo=UTC)
 
 
 async def _envelope_rows(metrics: Metrics, ce_ids: list[str]) -> int:
