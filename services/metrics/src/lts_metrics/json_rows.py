@@ -1,6 +1,6 @@
 """Many rows in one statement, sent as one JSON array of arrays (`$1`) and cast to their columns'
-types in SQL: the audit log's envelope rows and the projections' timeline rows, a few hundred of
-each per batch.
+types in SQL: the audit log's envelope rows, the projections' timeline entries and lifecycle
+rows, up to a few hundred of each per batch.
 
 Measured against the alternatives, 500-row batches on the dev server (docs/performance.md,
 "Pipeline", mrows): per row, client + server CPU, `executemany` 6 + 21 µs (a Bind and
@@ -19,12 +19,20 @@ import orjson
 
 def select_from_json(types: Sequence[str | None]) -> str:
     """`SELECT` of the rows in `$1`, value i of each cast to `types[i]` (None: text, as `->>`
-    gives it), in the order given."""
-    values = ", ".join(
-        f"r->>{i}" if sql_type is None else f"(r->>{i})::{sql_type}"
-        for i, sql_type in enumerate(types)
-    )
+    gives it; `text[]`: from a JSON array of strings, in its order), in the order given."""
+    values = ", ".join(_value(i, sql_type) for i, sql_type in enumerate(types))
     return f"SELECT {values} FROM jsonb_array_elements($1::jsonb) AS r"
+
+
+def _value(i: int, sql_type: str | None) -> str:
+    if sql_type is None:
+        return f"r->>{i}"
+    if sql_type == "text[]":
+        return (
+            f"ARRAY(SELECT item FROM jsonb_array_elements_text(r->{i}) WITH ORDINALITY"
+            " AS items(item, n) ORDER BY n)"
+        )
+    return f"(r->>{i})::{sql_type}"
 
 
 def dumps_rows(rows: Sequence[tuple[Any, ...]]) -> str:

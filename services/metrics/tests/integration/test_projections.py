@@ -10,6 +10,7 @@ from lts_metrics.audit import facts_of
 from lts_metrics.percentiles import percentile_cont
 from lts_metrics.queries import Filters
 from lts_metrics.samples import TicketStory
+from sqlalchemy import text
 
 from .conftest import Metrics
 
@@ -159,3 +160,44 @@ async def test_readiness_reports_projections_behind_until_they_catch_up(metrics:
 
     assert behind_before is True
     assert await metrics.projections.behind() is False
+
+
+async def test_a_tickets_row_keeps_its_lists_in_order_and_its_values_as_folded(
+    metrics: Metrics,
+) -> None:
+    """The rows go to PostgreSQL as JSON arrays cast in SQL (`json_rows`): each column must
+    read back as the fold made it, a list in its order (rows written again and again are held
+    to a rebuild's in test_rebuild)."""
+    labels = ("security", "cve", "a label 'quoted' \\ é")
+    opened_only = TicketStory(ticket_id=300, opened_at=T0, labels=labels)  # one write
+    planned = TicketStory(ticket_id=301, opened_at=T0, triaged_after=HOUR, planned_after=2 * HOUR)
+    await audit_all(metrics, [opened_only, planned])
+    await metrics.settle()
+
+    s = metrics.store.schema
+    async with metrics.store.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT ticket_id, state, labels, targets, opened_at, triaged_at, planned_at,"
+                    " triaged_automatically, security_review, approvals, events"
+                    f" FROM {s}.ticket_lifecycle WHERE ticket_id IN (300, 301) ORDER BY 1"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (300, "opened", list(labels), [], T0, None, None, None, None, 0, 1),
+        (
+            301,
+            "planned",
+            [],
+            ["release-lts/v1.4"],
+            T0,
+            T0 + HOUR,
+            T0 + 2 * HOUR,
+            False,
+            False,
+            0,
+            3,
+        ),
+    ]
