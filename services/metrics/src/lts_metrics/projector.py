@@ -370,28 +370,50 @@ def to_facts(
     envelopes: Mapping[UUID, EnvelopeRow],
 ) -> list[AuditFact]:
     """Audit facts of stored records; without an envelope row (an event appended to the metrics
-    store directly) the stream id `<service>:<subject>` and the record time stand in."""
-    facts = []
+    store directly) the stream id `<service>:<subject>` and the record time stand in. Made as
+    `facts_from_rows` makes them (the named tuples without their Python-level constructors,
+    whether a type needs upcasting asked once per type and version): every audited event goes
+    through here."""
+    facts: list[AuditFact] = []
+    add, new = facts.append, tuple.__new__
+    upcast: dict[tuple[str, int], bool] = {}  # (type, version) -> needs_upcast
     for record in records:
-        service, _, subject = record.stream_id.partition(":")
-        occurred_at = record.recorded_at
-        if (envelope := envelopes.get(record.event_id)) is not None:
-            service, subject, occurred_at = envelope[0], envelope[1] or subject, envelope[2]
-        facts.append(
-            AuditFact(
-                event_id=record.event_id,
-                type=record.type,
-                schema_version=record.schema_version,
-                source_service=service,
-                subject=subject or None,
-                data=(data := current_shape(record.type, record.schema_version, record.data)),
-                event=typed(record.type, data),
-                occurred_at=occurred_at,
-                actor_id=record.metadata.actor.id,
-                actor_role=record.metadata.actor.role.value,
-                reason=record.metadata.reason,
-                checkpoint=Checkpoint(record.transaction_id, record.position),
-                ticket_id=ticket_of(data, subject or None),
+        envelope = envelopes.get(record.event_id)
+        subject: str | None
+        if envelope is None:
+            service, _, subject = record.stream_id.partition(":")
+            occurred_at = record.recorded_at
+        else:
+            service, subject, occurred_at = envelope
+            subject = subject or record.stream_id.partition(":")[2]
+        subject = subject or None
+        type_, version = record.type, record.schema_version
+        data: Mapping[str, Any] = record.data
+        old = upcast.get((type_, version))
+        if old is None:
+            old = upcast[type_, version] = needs_upcast(type_, version)
+        if old:
+            data = current_shape(type_, version, data)
+        metadata = record.metadata
+        actor = metadata.actor
+        add(
+            new(
+                AuditFact,
+                (
+                    record.event_id,
+                    type_,
+                    version,
+                    service,
+                    subject,
+                    data,
+                    typed(type_, data),
+                    occurred_at,
+                    actor.id,
+                    actor.role.value,
+                    metadata.reason,
+                    new(Checkpoint, (record.transaction_id, record.position)),
+                    ticket_of(data, subject),
+                ),
             )
         )
     return facts
