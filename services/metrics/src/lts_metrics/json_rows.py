@@ -2,11 +2,12 @@
 types in SQL: the audit log's envelope rows, the projections' timeline entries and lifecycle
 rows, up to a few hundred of each per batch.
 
-Measured against the alternatives, 500-row batches on the dev server (docs/performance.md,
-"Pipeline", mrows): per row, client + server CPU, `executemany` 6 + 21 µs (a Bind and
-Execute each), `unnest` of typed arrays 9.5 + 12.5 (the driver encodes every element),
-`jsonb_populate_recordset` of objects 4 + 20.5 (an object per row to build, and to parse),
-arrays of values 2 + 18.5."""
+Measured against the alternatives on the dev server, 500-row batches of envelope rows, per row
+client + server CPU (docs/performance.md, "Pipeline", mrows): `executemany` 3.7-6.0 + 13-21 µs (a
+Bind and Execute each), `unnest` of typed arrays 5.7-7.9 + 6-11 (the driver encodes every
+element), `jsonb_populate_recordset` of objects 2.4-3.5 + 13-19 (an object per row to build, and
+to parse), arrays of values 1.0-1.8 + 9-17; of timeline entries, objects 3.1-4.0 + 14.5-18.8,
+arrays 1.3-1.8 + 12.0-16.8, `unnest` 8.8-10.3 + 10.4-13.0."""
 
 from __future__ import annotations
 
