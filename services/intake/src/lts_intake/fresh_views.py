@@ -14,46 +14,25 @@ decoding were ~1.3% of intake's samples in the bench, for events it then skipped
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from lts_events.envelope import RecordedEvent
+from lts_events.projection import HeldEvents
 from lts_events.store import Checkpoint
 from lts_events.store.port import SqlEventStore
 
 
-class FreshViews:
+def _itself(event: RecordedEvent) -> RecordedEvent:
+    return event
+
+
+class FreshViews(HeldEvents[RecordedEvent]):
     # At most this many events held: the runner takes what the last 0.5 s folded (~200 at the
     # bench's 400 requests/s); a replica that does not lead holds copies nobody asks for.
     def __init__(self, store: SqlEventStore, *, keep: int = 5_000) -> None:
-        self._store = store
-        self._keep = keep
-        # in commit order, near enough; an OrderedDict drops its oldest entry in O(1)
-        self._held: OrderedDict[Checkpoint, RecordedEvent] = OrderedDict()
-        self.served = 0
-        """Events served from memory (a figure for tests and profiles)."""
+        super().__init__(store, keep=keep, event_of=_itself)
 
     def committed(self, folded: Iterable[RecordedEvent]) -> None:
         """Hold events whose views were written in their append's transaction, once it has
         committed (never before: an event held here must be in the store)."""
-        held = self._held
-        for event in folded:
-            held[Checkpoint(event.transaction_id, event.position)] = event
-        while len(held) > self._keep:  # nobody asks (not the leader), or the runner is far behind
-            held.popitem(last=False)
-
-    async def read(self, after: Checkpoint, limit: int) -> Sequence[RecordedEvent]:
-        """The runner's `read_all`: from memory when every settled event is held."""
-        self._forget(after)
-        positions = await self._store.settled_positions(after=after, limit=limit)
-        held = self._held
-        if not all(position in held for position in positions):
-            return await self._store.read_all(after=after, limit=limit)
-        self.served += len(positions)
-        return [held[position] for position in positions]
-
-    def _forget(self, applied: Checkpoint) -> None:
-        """Drop what the runner applied (at or before its checkpoint), oldest first."""
-        held = self._held
-        while held and next(iter(held)) <= applied:
-            held.popitem(last=False)
+        self.hold((Checkpoint(event.transaction_id, event.position), event) for event in folded)

@@ -15,7 +15,6 @@ rows' query were 5-7% of metrics' CPU in the pipeline burst."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from math import isfinite
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from lts_events.envelope import RecordedEvent
+from lts_events.projection import HeldEvents
 from lts_events.store import AppendResult, Checkpoint
 from lts_events.store.port import SqlEventStore
 
@@ -84,58 +84,34 @@ def _scalar_alike(value: object) -> bool:
     return False
 
 
-class FreshAudits:
+def _audited_event(held: tuple[RecordedEvent, EnvelopeRow]) -> RecordedEvent:
+    return held[0]
+
+
+class FreshAudits(HeldEvents[tuple[RecordedEvent, EnvelopeRow]]):
     def __init__(self, store: SqlEventStore, *, keep: int = 20_000) -> None:
-        self._store = store
-        self._keep = keep
-        # ordered by commit, near enough; an OrderedDict drops its first entry in O(1), where a
-        # dict's first key is found by walking past the slots of those deleted before it
-        self._held: OrderedDict[Checkpoint, tuple[RecordedEvent, EnvelopeRow]] = OrderedDict()
-        self.served = 0
-        """Events served from memory (a figure for tests and profiles)."""
+        super().__init__(store, keep=keep, event_of=_audited_event)
 
     def committed(self, results: Iterable[AppendResult], facts: Iterable[EnvelopeFacts]) -> None:
         """Hold the audit copies of a committed transaction with their `audit_envelopes` rows
         (never before its COMMIT: an event held here must be in the store). Matched by event id:
         `append_within` gives its results stream by stream, not in the order of the rows."""
         by_event = {each.event_id: each for each in facts}
-        held = self._held
-        for result in results:
-            for record in result.recorded:
-                row = by_event.get(record.event_id)
-                if row is None or not reads_back_alike(record.data):
-                    continue  # its batch is read from the store
-                held[Checkpoint(record.transaction_id, record.position)] = (
-                    record,
-                    envelope_row(row),
-                )
-        while len(held) > self._keep:  # nobody asks (not the leader), or the runner is far behind
-            held.popitem(last=False)
-
-    async def read(self, after: Checkpoint, limit: int) -> Sequence[RecordedEvent]:
-        """The runner's `read_all`: from memory when every settled event is held."""
-        self._forget(after)
-        positions = await self._store.settled_positions(after=after, limit=limit)
-        held = self._held
-        if not all(position in held for position in positions):
-            return await self._store.read_all(after=after, limit=limit)
-        self.served += len(positions)
-        return [held[position][0] for position in positions]
+        self.hold(
+            (Checkpoint(record.transaction_id, record.position), (record, envelope_row(row)))
+            for result in results
+            for record in result.recorded
+            if (row := by_event.get(record.event_id)) is not None
+            # otherwise its batch is read from the store
+            and reads_back_alike(record.data)
+        )
 
     def envelopes(self, records: Sequence[RecordedEvent]) -> Mapping[UUID, EnvelopeRow] | None:
         """The envelope rows of `records` if every one is held, else None (read them)."""
         rows: dict[UUID, EnvelopeRow] = {}
         for record in records:
-            found = self._held.get(Checkpoint(record.transaction_id, record.position))
+            found = self.get(Checkpoint(record.transaction_id, record.position))
             if found is None:
                 return None
             rows[record.event_id] = found[1]
         return rows
-
-    def _forget(self, applied: Checkpoint) -> None:
-        """Drop what the runner applied (at or before its checkpoint), oldest first: copies are
-        held in commit order, near enough (concurrent batches interleave; `keep` bounds the
-        rest)."""
-        held = self._held
-        while held and next(iter(held)) <= applied:
-            held.popitem(last=False)
