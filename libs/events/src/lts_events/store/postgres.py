@@ -379,21 +379,8 @@ class PostgresEventStore:
         return history
 
     async def read_streams(self, stream_ids: Sequence[str]) -> Mapping[str, StreamHistory]:
-        wanted = list(dict.fromkeys(stream_ids))
-        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in wanted}
-        if wanted:
-            async with self._connection() as db:
-                rows = await db.fetch(self._sql.read_streams, wanted)
-            for row in rows:
-                found[row[2]].append(recorded_from_row(row))
-        histories = {
-            stream_id: StreamHistory(stream_id, tuple(events))
-            for stream_id, events in found.items()
-        }
-        for history in histories.values():
-            if history.events:
-                self._heads.remember(history.stream_id, history.version, history.events[-1].hash)
-        return histories
+        tails = await self.read_stream_tails(dict.fromkeys(stream_ids, 0))
+        return {stream_id: StreamHistory(stream_id, tuple(e)) for stream_id, e in tails.items()}
 
     async def read_stream_tails(
         self, after: Mapping[str, int]

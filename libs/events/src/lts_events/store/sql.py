@@ -71,7 +71,6 @@ class Statements:
     append: Mapping[AppendShape, str]
     append_many: str
     read_stream: str
-    read_streams: str
     read_stream_tails: str
     read_all: str
     read_all_rows: str
@@ -95,8 +94,6 @@ def statements(schema: str) -> Statements:
         append_many=_APPEND_MANY.format(s=s),
         read_stream=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "WHERE e.stream_id = $1 ORDER BY e.stream_version",
-        read_streams=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
-        "WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
         read_stream_tails=f"SELECT {RECORD_COLUMNS} FROM {s}.events AS e "
         "JOIN unnest($1::text[], $2::bigint[]) AS w(stream_id, after) "
         "ON e.stream_id = w.stream_id AND e.stream_version > w.after "
