@@ -29,6 +29,7 @@ from lts_events.kafka import (
     DEFAULT_PARTITIONS,
     DLQ_TOPIC,
     ParseBatch,
+    adapt_fetches,
     batch_without_header_dicts,
     header,
     topic_for_type,
@@ -509,6 +510,21 @@ class Subscriptions:
         )
         subscriber(self._subscriber_function(broker))
         self._subscriber = subscriber
+
+    def adapt_fetches(
+        self, *, busy_min_bytes: int, busy_max_wait_ms: int, idle_max_wait_ms: int
+    ) -> None:
+        """Once the broker has started the consumer: each fetch waits for a fuller answer after
+        one that brought messages, and only for the first message after one that brought
+        none (`lts_events.kafka.adapt_fetches`)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if consumer is not None:
+            adapt_fetches(
+                consumer,
+                busy_min_bytes=busy_min_bytes,
+                busy_max_wait_ms=busy_max_wait_ms,
+                idle_max_wait_ms=idle_max_wait_ms,
+            )
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet committed, per `topic:partition` assigned to this member (empty

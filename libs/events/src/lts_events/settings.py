@@ -31,11 +31,16 @@ class RuntimeSettings(BaseSettings):
     (raise with `kafka-topics.sh --alter --partitions N`)."""
     kafka_fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
     """Bytes a consumer's fetch waits for (up to `kafka_fetch_max_wait_ms`) before the broker
-    answers. Under load, fetches of a few messages each made small batches all the way down
-    the pipeline (docs/performance.md, `pipeline_e2e`, 2026-12-04 18:10)."""
+    answers, after a fetch that brought messages. Under load, fetches of a few messages each
+    made small batches all the way down the pipeline (docs/performance.md, `pipeline_e2e`,
+    2026-12-04 18:10)."""
     kafka_fetch_max_wait_ms: int = Field(default=20, ge=0)
-    """Longest a fetch waits for `kafka_fetch_min_bytes`: the most a quiet topic adds to a
-    message's way per consumer hop, and how often an idle consumer asks the broker."""
+    """Longest a fetch waits for `kafka_fetch_min_bytes` after a fetch that brought messages:
+    the most a busy topic adds to a message's way per consumer hop."""
+    kafka_fetch_idle_wait_ms: int = Field(default=500, ge=0)
+    """Longest a fetch waits after one that brought nothing; the broker answers at the first
+    message. How often an idle consumer asks the broker: at 20 ms, an idle stack of three
+    services cost 0.4 of a core (`lts_events.kafka.adapt_fetches`)."""
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         validation_alias="DATABASE_URL",

@@ -1,22 +1,31 @@
 """aiokafka's and FastStream's private API, read in one place (`lts_events.kafka`), still does
 what the runtime relies on: the partition `key_partitioner` computes for a key is the one the
-producer's public `send` chooses on the real broker, and `batch_without_header_dicts` makes the
-message FastStream's batch parser makes, less its header dicts. Fails when an upgrade renames or
+producer's public `send` chooses on the real broker, `batch_without_header_dicts` makes the
+message FastStream's batch parser makes, less its header dicts, and `adapt_fetches` changes
+what the consumer's next fetch asks the real broker for. Fails when an upgrade renames or
 changes the private parts; then re-check the wrappers and move the pins in
 libs/events/pyproject.toml."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
+import time
 from collections.abc import Callable
 from importlib.metadata import requires, version
 
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.protocol.fetch import FetchRequest
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.kafka.parser import AioKafkaBatchParser
-from lts_events.kafka import batch_without_header_dicts, ensure_topics, key_partitioner
+from lts_events.kafka import (
+    adapt_fetches,
+    batch_without_header_dicts,
+    ensure_topics,
+    key_partitioner,
+)
 from packaging.requirements import Requirement
 
 pytestmark = pytest.mark.integration
@@ -124,3 +133,64 @@ async def test_a_pattern_subscriptions_batch_gets_faststreams_own_message() -> N
     message = await batch_without_header_dicts(records, parser.parse_batch)
 
     assert message.batch_headers  # the path is FastStream's to match
+
+
+BUSY_MIN_BYTES, BUSY_WAIT_MS, IDLE_WAIT_MS = 65_536, 20, 300
+
+
+async def test_an_adapted_consumer_asks_seldom_when_idle_and_for_batches_when_busy(
+    kafka: str, unique: Callable[[str], str]
+) -> None:
+    """Idle: a fetch every IDLE_WAIT_MS, not every BUSY_WAIT_MS, and the first message comes at
+    once all the same. Busy: the fetch after one that brought messages waits for a batch."""
+    topic = unique("rt-fetches")
+    await ensure_topics(kafka, [topic], partitions=1)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        fetch_min_bytes=BUSY_MIN_BYTES,
+        fetch_max_wait_ms=BUSY_WAIT_MS,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
+    fetches: list[tuple[float, int]] = []  # (when sent, the min bytes it asked for)
+    await consumer.start()
+    await producer.start()
+    try:
+        adapt_fetches(
+            consumer,
+            busy_min_bytes=BUSY_MIN_BYTES,
+            busy_max_wait_ms=BUSY_WAIT_MS,
+            idle_max_wait_ms=IDLE_WAIT_MS,
+        )
+        send = consumer._client.send
+
+        fetch_sent = asyncio.Event()
+
+        async def counted(node_id: int, request: object, **kwargs: object) -> object:
+            if isinstance(request, FetchRequest):
+                fetches.append((time.monotonic(), request._min_bytes))
+                fetch_sent.set()
+            return await send(node_id, request, **kwargs)
+
+        consumer._client.send = counted
+        idle_from = time.monotonic()
+        await asyncio.sleep(1.5)
+        idle_fetches = sum(1 for at, _ in fetches if at >= idle_from)
+
+        fetch_sent.clear()
+        await fetch_sent.wait()  # a fetch just went out: it would hold a message longest
+        sent_at = time.monotonic()
+        await producer.send_and_wait(topic, b"first after a quiet spell")
+        first = await asyncio.wait_for(consumer.getone(), 10)
+        first_after = time.monotonic() - sent_at
+        await producer.send_and_wait(topic, b"second")
+        await asyncio.wait_for(consumer.getone(), 10)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+    assert idle_fetches <= 1.5 / (IDLE_WAIT_MS / 1000) + 2  # 75 at BUSY_WAIT_MS
+    assert first.value == b"first after a quiet spell"
+    assert first_after < IDLE_WAIT_MS / 1000 / 2  # answered at the first byte
+    assert BUSY_MIN_BYTES in {min_bytes for at, min_bytes in fetches if at >= sent_at}
