@@ -1,5 +1,7 @@
 """Carrying out a scenario: SIGKILL a service, the broker or the database server at its point of
-the load, leave it down for the chosen time, start it again. With replicas, a `<service>-leader`
+the load, leave it down for the chosen time, start it again; or SIGSTOP it (every process of
+it) for the chosen time and SIGCONT it: frozen, its connections open but silent, as a VM paused
+by its host, a long GC pause or a network that drops packets. With replicas, a `<service>-leader`
 fault kills whichever replica leads at that moment and measures how long until another one
 leads. Meanwhile a supervisor starts again any service that exits by itself (as systemd or
 Kubernetes would) and counts those restarts."""
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -82,6 +85,15 @@ class World:
             time.sleep(0.1)
         self.takeovers[service] = float("inf")
 
+    def freeze(self, target: Target, number: signal.Signals) -> None:
+        """SIGSTOP (`number`) or SIGCONT a service, the broker or the database server."""
+        if target == "kafka":
+            self.infra.signal_kafka(number)
+        elif target == "postgres":
+            self.infra.signal_postgres(number)
+        else:
+            self.stack.services[target].send_signal(number)
+
     def restart_exited(self) -> None:
         for name, service in self.stack.services.items():
             if name in self.killed or service.exit_code() is None:
@@ -108,12 +120,19 @@ async def _one_after_another(world: World, faults: list[Fault], progress: Progre
     for fault in faults:
         await progress.reached(fault.at)
         log.info(
-            "chaos: SIGKILL %s at %d of %d (%s)",
+            "chaos: %s %s at %d of %d (%s)",
+            "SIGSTOP" if fault.how == "pause" else "SIGKILL",
             fault.target,
             progress.acknowledged,
             progress.total,
             fault.of,
         )
+        if fault.how == "pause":
+            await asyncio.to_thread(world.freeze, fault.target, signal.SIGSTOP)
+            await asyncio.sleep(fault.down_for)
+            await asyncio.to_thread(world.freeze, fault.target, signal.SIGCONT)
+            log.info("chaos: %s thawed", fault.target)
+            continue
         await asyncio.to_thread(world.kill, fault.target)
         await asyncio.sleep(fault.down_for)
         await asyncio.to_thread(world.restart, fault.target)

@@ -66,8 +66,13 @@ def _children(pid: int) -> list[int]:
 
 
 def _sigkill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, number: signal.Signals) -> None:
+    if pid > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, number)
 
 
 def _gone(pid: int) -> bool:
@@ -153,6 +158,16 @@ class ChaosInfrastructure:
         if url != self.server_url:
             raise ChaosInfraError(f"PostgreSQL came back on {url}, not on the same port")
         self.check_durable()
+
+    def signal_kafka(self, number: signal.Signals) -> None:
+        _signal(int((state.load(local_kafka.COMPONENT) or {}).get("pid", -1)), number)
+
+    def signal_postgres(self, number: signal.Signals) -> None:
+        """`number` to the postmaster and every backend: SIGSTOP freezes the whole server."""
+        pid = int((state.load(local_postgres.COMPONENT) or {}).get("pid", -1))
+        if pid > 0:
+            for each in (pid, *_children(pid)):
+                _signal(each, number)
 
     def stop(self) -> None:
         local_kafka.stop()

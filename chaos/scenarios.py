@@ -1,5 +1,6 @@
-"""The scenarios: which process is SIGKILLed at which point of the load, and for how long it
-stays down before it is started again. Data only; `faults.py` carries them out."""
+"""The scenarios: which process is SIGKILLed (or frozen by SIGSTOP) at which point of the load,
+and for how long it stays down before it is started again (or thawed). Data only; `faults.py`
+carries them out."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ Target = Literal[
 service leads (relay, timers, projections) when the fault comes."""
 TARGETS: tuple[Target, ...] = ("intake", "triage", "metrics", "kafka", "postgres")
 Load = Literal["alerts", "releases"]
+How = Literal["kill", "pause"]
+"""SIGKILL then a restart, or SIGSTOP then SIGCONT (every process of the server)."""
 """What a fault's point is a fraction of: the alerts Kafka acknowledged, or the release load's
 steps done (`releases.STEPS_PER_RELEASE` per release)."""
 
@@ -41,6 +44,7 @@ class Fault:
     down_for: float = 3.0
     """Seconds between the SIGKILL and the restart (the outage chosen for the scenario)."""
     of: Load = "alerts"
+    how: How = "kill"
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ class Scenario:
     after the other, while the faults come."""
 
 
-def _alone(target: Target, down_for: float) -> Scenario:
-    return Scenario(f"kill-{target}", (Fault(target, at=0.4, down_for=down_for),))
+def _alone(target: Target, down_for: float, how: How = "kill") -> Scenario:
+    return Scenario(f"{how}-{target}", (Fault(target, at=0.4, down_for=down_for, how=how),))
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -69,6 +73,11 @@ SCENARIOS: dict[str, Scenario] = {
         _alone("metrics", 2.0),
         _alone("kafka", 5.0),
         _alone("postgres", 5.0),
+        # frozen longer than a consumer's session (10 s): the group coordinator drops it, and
+        # the batch it was handling is committed by no one, redelivered and must not count twice
+        _alone("triage", 15.0, how="pause"),
+        _alone("kafka", 15.0, how="pause"),
+        _alone("postgres", 15.0, how="pause"),
         Scenario(
             "replicas",
             (
@@ -87,12 +96,17 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "everything",
-            tuple(
-                Fault(target, at=at, down_for=3.0)
-                for target, at in zip(TARGETS, (0.1, 0.25, 0.4, 0.55, 0.7), strict=True)
+            (
+                *(
+                    Fault(target, at=at, down_for=3.0)
+                    for target, at in zip(TARGETS, (0.1, 0.25, 0.4, 0.55, 0.7), strict=True)
+                ),
+                Fault("triage", at=0.8, down_for=11.0, how="pause"),
+                Fault("postgres", at=0.9, down_for=11.0, how="pause"),
             ),
         ),
     )
 }
 SMALL = ("everything",)
-"""The scenarios of the small run in `make test`: every kind of fault in one load."""
+"""The scenarios of the small run in `make test`: every kind of fault in one load (each of
+the five killed, then a consumer frozen past its session and the database server frozen)."""

@@ -76,6 +76,12 @@ class ServiceProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
+    def send_signal(self, number: signal.Signals) -> None:
+        """Send `number` to the process while it runs (SIGSTOP / SIGCONT: frozen and thawed, as
+        a VM paused by its host or a process stuck in swap)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(number)
+
     def stop(self, *, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return

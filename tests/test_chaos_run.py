@@ -1,6 +1,7 @@
 """The small chaos run of `make test` (`python -m chaos --small`): every service, the broker and
-PostgreSQL SIGKILLed and restarted once during one load, on the run's own Kafka and PostgreSQL;
-then every count must be exact. The full suite is `make chaos`."""
+PostgreSQL SIGKILLed and restarted once during one load, then triage and PostgreSQL frozen
+(SIGSTOP) past a consumer's session and thawed, on the run's own Kafka and PostgreSQL; then
+every count must be exact. The full suite is `make chaos`."""
 
 from __future__ import annotations
 
