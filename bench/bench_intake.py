@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
+from lts_devtools.infra.topics import delete_topics
 from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
 from lts_events.kafka import ensure_topics
 from lts_events.service import build_app
@@ -214,13 +214,8 @@ async def _drop_schema(database_url: str, name: str) -> None:
 
 
 async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        with contextlib.suppress(Exception):
-            await admin.delete_topics(topics)
-    finally:
-        await admin.close()
+    with contextlib.suppress(Exception):  # leftover bench topics are harmless
+        await delete_topics(bootstrap, topics)
 
 
 async def _ours(bootstrap: str, database_url: str, records: list[Record], run: str) -> Measured:

@@ -5,12 +5,13 @@ fresh topic on the same broker, in the same run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import ClassVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from lts_devtools.infra.topics import delete_topics
 from lts_events.actors import automation
 from lts_events.contracts.common import ticket_stream
 from lts_events.envelope import Metadata, NewEvent
@@ -109,14 +110,8 @@ async def _cleanup(store: PostgresEventStore, bootstrap: str, topics: list[str])
     async with store.engine.begin() as connection:
         await connection.execute(text(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE'))
     await store.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(topics)
-    except Exception:  # leftover bench topics are harmless
-        pass
-    finally:
-        await admin.close()
+    with contextlib.suppress(Exception):  # leftover bench topics are harmless
+        await delete_topics(bootstrap, topics)
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:

@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from lts_events.actors import Role
 from lts_events.clock import system_clock
@@ -57,6 +56,8 @@ from lts_triage.config import Settings
 from lts_triage.handlers import TriageHandlers
 from lts_triage.kafka import triage_subscriptions
 from sqlalchemy import text
+
+from bench.bench_intake import _delete_topics
 
 BURST = int(os.environ.get("BENCH_TRIAGE_BURST", "3000"))
 ROUNDS = 3
@@ -468,17 +469,6 @@ async def _runtime_ceiling(harness: Harness, bootstrap: str, topic: str, first_i
         return BURST / (time.perf_counter() - started)
     finally:
         await broker.stop()
-
-
-async def _delete_topics(bootstrap: str, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(topics)
-    except Exception:  # leftover bench topics are harmless
-        pass
-    finally:
-        await admin.close()
 
 
 async def main(*, kafka_bootstrap_servers: str, database_url: str) -> list[dict[str, object]]:

@@ -24,6 +24,7 @@ from lts_devtools.infra import (
     local_smtp,
     stop_infrastructure,
 )
+from lts_devtools.infra.topics import topic_names
 from lts_events.infra import Found, NotRunning, find_running, paths
 from lts_events.infra.probes import answers, kafka_ready, postgres_ready, run_async
 from typer.testing import CliRunner
@@ -217,18 +218,8 @@ def create_topic(bootstrap: str, name: str) -> None:
     run_async(create)
 
 
-def list_topics(bootstrap: str) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def topics() -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            return list(await admin.list_topics())
-        finally:
-            await admin.close()
-
-    return run_async(topics)
+def list_topics(bootstrap: str) -> set[str]:
+    return run_async(lambda: topic_names(bootstrap))
 
 
 def serve_once(path: Path, reply: bytes) -> threading.Thread:

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from lts_devtools.infra import ensure_infrastructure
 from lts_devtools.infra.stale_topics import (
     STALE_AFTER_S,
@@ -18,6 +17,7 @@ from lts_devtools.infra.stale_topics import (
     is_run_topic,
     stale_run_topics,
 )
+from lts_devtools.infra.topics import delete_topics, topic_names
 from lts_events.infra import kafka_bootstrap, state
 from lts_events.kafka import ensure_topics
 
@@ -74,24 +74,6 @@ def test_a_topic_is_as_old_as_its_newest_partition(tmp_path: Path) -> None:
     assert creation_times(tmp_path) == {"lts.triage_0b5e7aa913.events": 300.0}
 
 
-async def _topics(bootstrap: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
-async def _delete(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 async def _created(data_dir: Path, names: list[str], *, partitions: int) -> None:
     """Wait until the broker has written each topic's partitions to disk."""
     timeout = 30.0
@@ -123,9 +105,9 @@ async def test_infra_up_deletes_the_local_broker_s_stale_run_topics_only(kafka: 
 
     try:
         found = await asyncio.to_thread(ensure_infrastructure, environ={"LTS_INFRA": "local"})
-        left = await _topics(kafka)
+        left = await topic_names(kafka)
     finally:
-        await _delete(kafka, [service])
+        await delete_topics(kafka, [service])
 
     assert found.kafka_bootstrap_servers == kafka
     assert ended not in left

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
+from lts_devtools.infra.topics import delete_topics
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,6 @@ async def delete_stale_run_topics(bootstrap_servers: str, data_dir: Path) -> lis
     """Delete the local broker's stale run topics; the names deleted."""
     stale = stale_run_topics(creation_times(data_dir), now=time.time())
     if stale:
-        await _delete(bootstrap_servers, stale)
+        await delete_topics(bootstrap_servers, stale)
         log.info("deleted %d topics of runs that ended", len(stale))
     return stale
-
-
-async def _delete(bootstrap_servers: str, topics: Iterable[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        names = list(topics)
-        for start in range(0, len(names), 500):  # one request per 500: bounded request size
-            await admin.delete_topics(names[start : start + 500])
-    finally:
-        await admin.close()
