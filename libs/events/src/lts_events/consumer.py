@@ -31,6 +31,7 @@ from lts_events.kafka import (
     ParseBatch,
     adapt_fetches,
     batch_without_header_dicts,
+    batches_without_naps,
     header,
     topic_for_type,
 )
@@ -257,7 +258,7 @@ class Subscriptions:
         topics: Mapping[str, str] | None = None,
         partitions: int = DEFAULT_PARTITIONS,
         max_batch: int = 500,
-        batch_timeout_ms: int = 50,
+        batch_wait_ms: int = 1000,
         concurrency: int = 16,
     ) -> None:
         """`topics` renames topics (derived name -> actual name), e.g. for isolated tests.
@@ -271,7 +272,7 @@ class Subscriptions:
         self._partitions = partitions
         self._routes: dict[str, _Route] = {}
         self._max_batch = max_batch
-        self._batch_timeout_ms = batch_timeout_ms
+        self._batch_wait_ms = batch_wait_ms
         self._concurrency = concurrency
         self._subscriber: object | None = None
         # Shared by the consumer's concurrent lanes: one outage, logged once.
@@ -501,7 +502,7 @@ class Subscriptions:
             auto_offset_reset="earliest",
             batch=True,
             max_records=self._max_batch,
-            batch_timeout_ms=self._batch_timeout_ms,
+            batch_timeout_ms=self._batch_wait_ms,
             fetch_min_bytes=fetch_min_bytes,
             fetch_max_wait_ms=fetch_max_wait_ms,
             title=self.consumer,
@@ -509,6 +510,7 @@ class Subscriptions:
             decoder=_undecoded,
         )
         subscriber(self._subscriber_function(broker))
+        batches_without_naps(subscriber, max_records=self._max_batch, wait_ms=self._batch_wait_ms)
         self._subscriber = subscriber
 
     def adapt_fetches(

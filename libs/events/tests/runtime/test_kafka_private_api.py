@@ -1,8 +1,9 @@
 """aiokafka's and FastStream's private API, read in one place (`lts_events.kafka`), still does
 what the runtime relies on: the partition `key_partitioner` computes for a key is the one the
 producer's public `send` chooses on the real broker, `batch_without_header_dicts` makes the
-message FastStream's batch parser makes, less its header dicts, and `adapt_fetches` changes
-what the consumer's next fetch asks the real broker for. Fails when an upgrade renames or
+message FastStream's batch parser makes, less its header dicts, `adapt_fetches` changes
+what the consumer's next fetch asks the real broker for, and `batches_without_naps` takes
+FastStream's nap out of its batch subscriber's loop. Fails when an upgrade renames or
 changes the private parts; then re-check the wrappers and move the pins in
 libs/events/pyproject.toml."""
 
@@ -18,11 +19,13 @@ from importlib.metadata import requires, version
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.protocol.fetch import FetchRequest
+from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.kafka.parser import AioKafkaBatchParser
 from lts_events.kafka import (
     adapt_fetches,
     batch_without_header_dicts,
+    batches_without_naps,
     ensure_topics,
     key_partitioner,
 )
@@ -194,3 +197,48 @@ async def test_an_adapted_consumer_asks_seldom_when_idle_and_for_batches_when_bu
     assert first.value == b"first after a quiet spell"
     assert first_after < IDLE_WAIT_MS / 1000 / 2  # answered at the first byte
     assert BUSY_MIN_BYTES in {min_bytes for at, min_bytes in fetches if at >= sent_at}
+
+
+async def test_a_batch_subscriber_without_naps_takes_a_message_after_a_quiet_spell_at_once(
+    kafka: str, unique: Callable[[str], str]
+) -> None:
+    """FastStream's own loop, after a wait of `batch_timeout_ms` that brought nothing, sleeps as
+    long again: a message sent 1.5 s after the last one came would wait ~0.5 s for that nap
+    to end. Without the nap it is taken as soon as it is there."""
+    topic = unique("rt-naps")
+    await ensure_topics(kafka, [topic], partitions=1)
+    broker = KafkaBroker(kafka)
+    arrived: dict[bytes, float] = {}
+    came = asyncio.Event()
+    subscriber = broker.subscriber(
+        topic,
+        group_id=unique("rt-naps-group"),
+        auto_offset_reset="earliest",
+        batch=True,
+        batch_timeout_ms=1000,
+        max_records=10,
+    )
+
+    @subscriber
+    async def handle(bodies: list[bytes]) -> None:
+        for body in bodies:
+            arrived[body] = time.monotonic()
+        came.set()
+
+    batches_without_naps(subscriber, max_records=10, wait_ms=1000)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
+    await broker.start()
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"first")
+        await asyncio.wait_for(came.wait(), 30)
+        came.clear()
+        await asyncio.sleep(1.5)  # FastStream's loop: 1 s of waiting in vain, then its nap
+        sent_at = time.monotonic()
+        await producer.send_and_wait(topic, b"after a quiet spell")
+        await asyncio.wait_for(came.wait(), 10)
+    finally:
+        await producer.stop()
+        await broker.stop()
+
+    assert arrived[b"after a quiet spell"] - sent_at < 0.25
