@@ -77,16 +77,21 @@ async def note(store: PostgresEventStore, stream: str, *texts: str) -> None:
     await store.append(stream, events, expected_version=ANY)
 
 
-async def anchored(anchors: ChainAnchors, store: PostgresEventStore) -> ChainAnchored:
-    """Anchor once everything stored is settled (a transaction left open elsewhere on the shared
+async def settled(store: PostgresEventStore) -> None:
+    """Until everything stored is settled (a transaction left open elsewhere on the shared
     server holds the settled point back)."""
     async with connection_of(store) as conn, asyncio.timeout(60):
         last = await conn.fetchval(f'SELECT max(position) FROM "{store.schema}".events')
         while True:
             point = await inspect.settled_end(conn, store.schema)
             if point is not None and point.position >= last:
-                break
+                return
             await asyncio.sleep(0.1)
+
+
+async def anchored(anchors: ChainAnchors, store: PostgresEventStore) -> ChainAnchored:
+    """Anchor once everything stored is settled."""
+    await settled(store)
     found = await anchors.step(force=True)
     assert found is not None
     return found
@@ -230,6 +235,30 @@ async def test_the_writer_anchors_after_enough_events_and_not_again_without_new_
     assert (first.events, first.streams) == (3, 1)
     assert nothing_new is None  # its own anchor is not news
     assert (second.events, second.streams) == (5, 3)  # ticket-1, ticket-2 and the first anchor
+
+
+async def test_a_large_store_is_anchored_after_a_fiftieth_of_its_events_not_after_every_events(
+    stores: Stores, anchor_key: bytes
+) -> None:
+    """Each anchor reads every stream's head: at a fixed count the cost per event would grow
+    with the store. A writer started on a store whose last anchor pinned 500 events waits
+    for 500 / 50 = 10 new ones, not for its `every_events` of 3."""
+    store = await stores()
+    await note(store, "ticket-1", *(f"n{i}" for i in range(500)))
+    anchors = writer(store, anchor_key, every_events=3)
+    first = await anchored(anchors, store)
+    restarted = writer(store, anchor_key, every_events=3)  # reads the last anchor
+    await note(store, "ticket-2", *(f"m{i}" for i in range(9)))
+    await settled(store)
+    nine_new = (await anchors.step(), await restarted.step())
+    await note(store, "ticket-2", "m9")
+    await settled(store)
+    ten_new = await anchors.step()
+
+    assert first.events == 500
+    assert nine_new == (None, None)
+    assert ten_new is not None
+    assert ten_new.events == first.events + 1 + 10  # the first anchor itself and ten notes
 
 
 async def anchored_when_due(anchors: ChainAnchors) -> ChainAnchored:

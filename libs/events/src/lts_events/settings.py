@@ -63,7 +63,8 @@ class RuntimeSettings(BaseSettings):
     anchor_interval: float = 300.0
     """Seconds between two chain anchors when events were appended since the last; 0: none."""
     anchor_events: int = 10_000
-    """Appended events after which a chain anchor is written at once."""
+    """Appended events after which a chain anchor is written at once (or a fiftieth of the
+    events the last anchor pinned, when more: an anchor reads every stream's head)."""
     anchor_key: SecretStr | None = Field(default=None, validation_alias="LTS_ANCHOR_KEY")
     """Shared by every service and `lts store verify`; local default: `$LTS_HOME/anchor.key`."""
     leader_check_interval: float = 1.0

@@ -27,7 +27,15 @@ from lts_events.faults import Outage, is_transient
 from lts_events.infra.paths import lts_home
 from lts_events.settings import common_settings
 from lts_events.store import inspect
-from lts_events.store.anchors import ANCHOR_STREAM, anchor, mismatch, point_of, signature_problem
+from lts_events.store.anchors import (
+    ANCHOR_STREAM,
+    anchor,
+    anchor_due,
+    events_before_anchor,
+    mismatch,
+    point_of,
+    signature_problem,
+)
 from lts_events.store.port import ANY, Checkpoint
 from lts_events.store.postgres import PostgresEventStore
 
@@ -99,6 +107,7 @@ class ChainAnchors:
         self._every_events = max(1, every_events)
         self._clock = clock
         self._last: Checkpoint | None = None  # the point of the latest anchor, once read
+        self._anchored_events = 0  # how many events the latest anchor pinned
         self._last_at = clock()  # the first one waits a period, unless enough events came
         self.anchored = 0
         self.outage = Outage("chain anchors: the database", log)
@@ -108,13 +117,14 @@ class ChainAnchors:
         async with connection_of(self._store) as conn:
             schema = self._store.schema
             if self._last is None:
-                self._last = await _latest_point(conn, schema)
+                self._last, self._anchored_events = await _latest(conn, schema)
+            threshold = events_before_anchor(self._every_events, self._anchored_events)
             new = await inspect.settled_since(
-                conn, schema, self._last, excluding_stream=ANCHOR_STREAM, limit=self._every_events
+                conn, schema, self._last, excluding_stream=ANCHOR_STREAM, limit=threshold
             )
             elapsed = self._clock() - self._last_at
-            if not new or not (
-                force or new >= self._every_events or elapsed >= self._every_seconds
+            if not anchor_due(
+                new, elapsed, threshold=1 if force else threshold, every_seconds=self._every_seconds
             ):
                 return None
             point = await inspect.settled_end(conn, schema)
@@ -126,6 +136,7 @@ class ChainAnchors:
             ANCHOR_STREAM, [NewEvent.of(anchored, metadata)], expected_version=ANY
         )
         self._last, self._last_at = point, self._clock()
+        self._anchored_events = anchored.events
         self.anchored += 1
         return anchored
 
@@ -145,11 +156,13 @@ class ChainAnchors:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 
 
-async def _latest_point(conn: asyncpg.Connection, schema: str) -> Checkpoint:
+async def _latest(conn: asyncpg.Connection, schema: str) -> tuple[Checkpoint, int]:
+    """The point of the store's latest anchor and how many events it pinned."""
     latest = await inspect.last_of_stream(conn, schema, ANCHOR_STREAM)
     if latest is None:
-        return Checkpoint.start()
-    return point_of(ChainAnchored.model_validate_json(latest["data"]))
+        return Checkpoint.start(), 0
+    anchored = ChainAnchored.model_validate_json(latest["data"])
+    return point_of(anchored), anchored.events
 
 
 @dataclass
