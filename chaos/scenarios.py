@@ -89,6 +89,9 @@ SCENARIOS: dict[str, Scenario] = {
                 # release is published (its note approved and mailed meanwhile)
                 Fault("release-leader", at=0.5, of="releases"),
                 Fault("comms-leader", at=0.62, of="releases"),
+                # frozen, not killed: its lock connection stays open until the server closes
+                # it as idle, then another replica leads; thawed 3 s after that
+                Fault("triage-leader", at=0.8, down_for=3.0, how="pause"),
             ),
             replicas=2,
             services=EVERY_SERVICE,

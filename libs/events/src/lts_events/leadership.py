@@ -3,9 +3,13 @@ run in the one replica that holds the service's PostgreSQL advisory lock.
 
 The lock is a session lock on a dedicated connection, so it is released by PostgreSQL itself
 when the holder dies (process killed, connection cut): another replica, retrying every
-`retry_interval`, takes over within seconds. The holder checks its connection every
-`check_interval` and stops its work as soon as the check fails, since by then the lock may have
-gone to another replica. The window in which two replicas may both work (at most a check
+`retry_interval`, takes over within seconds. A holder that is frozen instead (a VM paused, a
+process stopped, a network that drops its packets) keeps the connection open and would keep
+the lock for hours, until TCP gave up: so the lock connection is closed by the server once it
+has been idle for `idle_timeout` (PostgreSQL's `idle_session_timeout`, 14 and later), which a
+live holder never lets happen, since it checks the connection every `check_interval`. The
+holder stops its work as soon as a check fails, since by then the lock may have gone to another
+replica. The window in which two replicas may both work (at most a check
 interval plus the check's timeout) is harmless for what runs here: the relay's records and the
 timers' effects are idempotent for their consumers and the store (processed-message records,
 optimistic concurrency), only possibly repeated."""
@@ -63,6 +67,7 @@ class Leadership:
         retry_interval: float = 2.0,
         stop_timeout: float = 10.0,
         replica: str | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         self._database_url = database_url
         self.name = name
@@ -70,6 +75,8 @@ class Leadership:
         self._check_interval = check_interval
         self._retry_interval = retry_interval
         self._stop_timeout = stop_timeout
+        # a live holder's connection is never idle for more than a check interval or so
+        self._idle_timeout = 5 * check_interval if idle_timeout is None else idle_timeout
         self.leading = False
         self.terms = 0  # how many times this replica became leader
         self.backend_pid: int | None = None  # the lock connection's server process, when leading
@@ -97,6 +104,7 @@ class Leadership:
         )
         self.outage.recovered()
         try:
+            await _close_when_idle(connection, self._idle_timeout)
             if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
                 self.leader = _replica_of(await connection.fetchval(_HOLDER, *_oids(self._key)))
                 return
@@ -144,6 +152,13 @@ class Leadership:
         failure = task.exception() if task.done() and not task.cancelled() else None
         if failure is not None:
             log.error("leader's work failed", exc_info=failure, extra={"leadership": self.name})
+
+
+async def _close_when_idle(connection: asyncpg.Connection, seconds: float) -> None:
+    """Have the server close `connection` (and so release its session locks) once it has been
+    idle for `seconds`; a server older than PostgreSQL 14 has no such setting and keeps it."""
+    if connection.get_server_version().major >= 14:
+        await connection.execute(f"SET idle_session_timeout = {max(1, round(seconds * 1000))}")
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

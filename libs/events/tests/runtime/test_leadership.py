@@ -165,3 +165,27 @@ async def test_a_follower_names_the_replica_that_leads(
     finally:
         stop.set()
         await asyncio.gather(*running)
+
+
+async def test_a_frozen_leader_loses_the_lock_to_another_replica_within_its_idle_timeout(
+    database_url: str, unique: Callable[[str], str]
+) -> None:
+    """A leader that stops checking its connection (a paused VM, a stopped process, a network
+    dropping its packets) leaves it open: the server closes it once idle for the idle timeout,
+    and another replica leads. Without that it would keep the lock until TCP gave up (hours)."""
+    name = unique("rtfrozen")
+    frozen = Leadership(database_url, name, check_interval=3600, idle_timeout=1.0)
+    other = Leadership(database_url, name, check_interval=0.2, retry_interval=0.2)
+    stop = asyncio.Event()
+
+    async def work(until: asyncio.Event) -> None:
+        await until.wait()
+
+    first = asyncio.create_task(frozen.run(stop, work))
+    try:
+        await _until(lambda: frozen.leading)
+        second = asyncio.create_task(other.run(stop, work))
+        await _until(lambda: other.leading, within=10)
+    finally:
+        stop.set()
+    await asyncio.gather(first, second)
