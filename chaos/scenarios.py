@@ -29,10 +29,10 @@ Target = Literal[
 service leads (relay, timers, projections) when the fault comes."""
 TARGETS: tuple[Target, ...] = ("intake", "triage", "metrics", "kafka", "postgres")
 Load = Literal["alerts", "releases"]
-How = Literal["kill", "pause"]
-"""SIGKILL then a restart, or SIGSTOP then SIGCONT (every process of the server)."""
 """What a fault's point is a fraction of: the alerts Kafka acknowledged, or the release load's
 steps done (`releases.STEPS_PER_RELEASE` per release)."""
+How = Literal["kill", "pause"]
+"""SIGKILL then a restart, or SIGSTOP then SIGCONT (every process of the server)."""
 
 
 @dataclass(frozen=True)
