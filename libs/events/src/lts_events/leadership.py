@@ -9,10 +9,10 @@ the lock for hours, until TCP gave up: so the lock connection is closed by the s
 has been idle for `idle_timeout` (PostgreSQL's `idle_session_timeout`, 14 and later), which a
 live holder never lets happen, since it checks the connection every `check_interval`. The
 holder stops its work as soon as a check fails, since by then the lock may have gone to another
-replica. The window in which two replicas may both work (at most a check
-interval plus the check's timeout) is harmless for what runs here: the relay's records and the
-timers' effects are idempotent for their consumers and the store (processed-message records,
-optimistic concurrency), only possibly repeated."""
+replica. The window in which two replicas may both work (at most a check interval plus the
+check's timeout) is harmless for what runs here: the relay's records and the timers' effects
+are idempotent for their consumers and the store (processed-message records, optimistic
+concurrency), only possibly repeated."""
 
 from __future__ import annotations
 
@@ -104,10 +104,10 @@ class Leadership:
         )
         self.outage.recovered()
         try:
-            await _close_when_idle(connection, self._idle_timeout)
             if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
                 self.leader = _replica_of(await connection.fetchval(_HOLDER, *_oids(self._key)))
                 return
+            await _close_when_idle(connection, self._idle_timeout)  # only a holder needs it
             self.backend_pid = connection.get_server_pid()
             await self._lead(stop, work, connection)
         finally:
