@@ -484,7 +484,12 @@ class Subscriptions:
     # -- FastStream glue --------------------------------------------------------------------
 
     def attach(
-        self, broker: KafkaBroker, *, fetch_min_bytes: int = 1, fetch_max_wait_ms: int = 500
+        self,
+        broker: KafkaBroker,
+        *,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
+        fetch_idle_wait_ms: int = 500,
     ) -> None:
         """Register one batch subscriber for all the topics: one Kafka consumer per service
         joins the group once at start (a consumer per topic joined one after the other, each
@@ -492,7 +497,9 @@ class Subscriptions:
         once per batch after every message of it was handled or dead-lettered. A per-message
         commit capped a consumer at ~100 messages/s here; since a redelivered message is a
         no-op, committing a batch at once loses nothing and duplicates nothing. The fetch
-        settings are the broker's wait for a fuller answer (`RuntimeSettings`)."""
+        settings are the broker's wait for a fuller answer after a fetch that brought messages,
+        and its wait for the first message after one that brought none (`RuntimeSettings`,
+        `lts_events.kafka.adapt_fetches`)."""
         if not self._routes:
             return
         subscriber = broker.subscriber(
@@ -510,23 +517,18 @@ class Subscriptions:
             decoder=_undecoded,
         )
         subscriber(self._subscriber_function(broker))
-        batches_without_naps(subscriber, max_records=self._max_batch, wait_ms=self._batch_wait_ms)
+        batches_without_naps(
+            subscriber,
+            max_records=self._max_batch,
+            wait_ms=self._batch_wait_ms,
+            prepare=partial(
+                adapt_fetches,
+                busy_min_bytes=fetch_min_bytes,
+                busy_max_wait_ms=fetch_max_wait_ms,
+                idle_max_wait_ms=fetch_idle_wait_ms,
+            ),
+        )
         self._subscriber = subscriber
-
-    def adapt_fetches(
-        self, *, busy_min_bytes: int, busy_max_wait_ms: int, idle_max_wait_ms: int
-    ) -> None:
-        """Once the broker has started the consumer: each fetch waits for a fuller answer after
-        one that brought messages, and only for the first message after one that brought
-        none (`lts_events.kafka.adapt_fetches`)."""
-        consumer = getattr(self._subscriber, "consumer", None)
-        if consumer is not None:
-            adapt_fetches(
-                consumer,
-                busy_min_bytes=busy_min_bytes,
-                busy_max_wait_ms=busy_max_wait_ms,
-                idle_max_wait_ms=idle_max_wait_ms,
-            )
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet committed, per `topic:partition` assigned to this member (empty

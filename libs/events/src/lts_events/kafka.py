@@ -143,7 +143,13 @@ def adapt_fetches(
     fetcher._proc_fetch_request = adaptive
 
 
-def batches_without_naps(subscriber: object, *, max_records: int, wait_ms: int) -> None:
+def batches_without_naps(
+    subscriber: object,
+    *,
+    max_records: int,
+    wait_ms: int,
+    prepare: Callable[[AIOKafkaConsumer], None] | None = None,
+) -> None:
     """Make FastStream's batch `subscriber` take each batch as soon as its consumer has one.
 
     FastStream's `BatchSubscriber.get_msg` asks the consumer for up to `max_records` records,
@@ -156,11 +162,19 @@ def batches_without_naps(subscriber: object, *, max_records: int, wait_ms: int) 
     FastStream's consume loop calls `self.get_msg(consumer)` and hands a non-empty tuple of
     records on (`_run_consume_loop`, private): checked against the range pinned in
     libs/events/pyproject.toml by tests/runtime/test_kafka_private_api.py. A subscriber
-    without `get_msg` is left as it is."""
+    without `get_msg` is left as it is.
+
+    `prepare` is called with each consumer the loop hands over, once, before its first batch:
+    the started consumer (FastStream makes a new one when the subscriber restarts), for what
+    can only be set on it then (`adapt_fetches`)."""
     if not callable(getattr(subscriber, "get_msg", None)):
         return
+    prepared: list[AIOKafkaConsumer] = []  # the consumer prepared last
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[Any, Any], ...]:
+        if prepare is not None and (not prepared or prepared[0] is not consumer):
+            prepare(consumer)
+            prepared[:] = [consumer]
         batches = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
         return tuple(record for records in batches.values() for record in records)
 

@@ -257,6 +257,7 @@ async def _start(
             broker,
             fetch_min_bytes=settings.kafka_fetch_min_bytes,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_idle_wait_ms=settings.kafka_fetch_idle_wait_ms,
         )
     for router in parts.routers:
         app.include_router(router)
@@ -265,12 +266,6 @@ async def _start(
     runtime.readiness = parts.readiness
     runtime.progress = parts.progress
     await broker.start()
-    if subscriptions is not None:
-        subscriptions.adapt_fetches(
-            busy_min_bytes=settings.kafka_fetch_min_bytes,
-            busy_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-            idle_max_wait_ms=settings.kafka_fetch_idle_wait_ms,
-        )
     if spec.publishes:
         runtime.relay = _relay(store, spec.name, settings, topic=topic)
         _register_runtime_metrics(registry, spec.name, runtime.relay)

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from importlib.metadata import requires, version
+from typing import ClassVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -22,6 +23,8 @@ from aiokafka.protocol.fetch import FetchRequest
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaAckableMessage, KafkaMessage
 from faststream.kafka.parser import AioKafkaBatchParser
+from lts_events.consumer import Inbound, Subscriptions
+from lts_events.event import Event
 from lts_events.kafka import (
     adapt_fetches,
     batch_without_header_dicts,
@@ -29,6 +32,7 @@ from lts_events.kafka import (
     ensure_topics,
     key_partitioner,
 )
+from lts_events.store.memory import InMemoryEventStore
 from packaging.requirements import Requirement
 
 pytestmark = pytest.mark.integration
@@ -242,3 +246,50 @@ async def test_a_batch_subscriber_without_naps_takes_a_message_after_a_quiet_spe
         await broker.stop()
 
     assert arrived[b"after a quiet spell"] - sent_at < 0.25
+
+
+class FetchProbe(Event):
+    type: ClassVar[str] = "lts.rtfetch.probe"
+    n: int
+
+
+async def test_the_runtime_s_subscriptions_adapt_their_consumer_s_fetches(
+    kafka: str, unique: Callable[[str], str]
+) -> None:
+    """`Subscriptions.attach` wires `adapt_fetches` into the consumer FastStream starts: idle,
+    it asks the broker every IDLE_WAIT_MS, not every BUSY_WAIT_MS."""
+    topic = unique("rt-wired")
+    await ensure_topics(kafka, [topic], partitions=1)
+
+    async def ignore(inbound: Inbound[FetchProbe]) -> None:
+        pass
+
+    subscriptions = Subscriptions(
+        unique("rt-wired-group"),
+        store=InMemoryEventStore(),
+        topics={"lts.rtfetch.events": topic},
+    ).on(FetchProbe, ignore)
+    broker = KafkaBroker(kafka)
+    subscriptions.attach(
+        broker,
+        fetch_min_bytes=BUSY_MIN_BYTES,
+        fetch_max_wait_ms=BUSY_WAIT_MS,
+        fetch_idle_wait_ms=IDLE_WAIT_MS,
+    )
+    fetches: list[float] = []
+    async with broker:
+        await broker.start()
+        consumer = subscriptions._subscriber.consumer  # type: ignore[attr-defined]
+        send = consumer._client.send
+
+        async def counted(node_id: int, request: object, **kwargs: object) -> object:
+            if isinstance(request, FetchRequest):
+                fetches.append(time.monotonic())
+            return await send(node_id, request, **kwargs)
+
+        consumer._client.send = counted
+        await asyncio.sleep(1.0)  # joined the group and idle
+        idle_from = time.monotonic()
+        await asyncio.sleep(1.5)
+
+    assert sum(1 for at in fetches if at >= idle_from) <= 1.5 / (IDLE_WAIT_MS / 1000) + 2
