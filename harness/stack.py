@@ -94,6 +94,11 @@ class ServiceProcess:
     def ready(self) -> bool:
         return http_status(f"{self.url}/readyz") == 200
 
+    def started(self) -> bool:
+        """Whether it has finished starting (uvicorn answers only after the service's start-up,
+        which starts its leadership loop among the rest); unlike `ready`, lag does not count."""
+        return http_status(f"{self.url}/healthz") == 200
+
     def leading(self) -> bool:
         """Whether this process runs its service's single-active work (relay, timers,
         projections) now."""
