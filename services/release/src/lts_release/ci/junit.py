@@ -3,7 +3,12 @@
 `TEST-*.xml`), jest-junit (`<testsuites>` with a suite per file) and their relatives (nested
 suites are flattened). A case counts as its worst outcome: error, then failure, then skipped;
 the counts come from the cases, not from the suites' attributes (which some tools leave out),
-except for a suite that lists no case at all."""
+except for a suite that lists no case at all. A case that was never run says so in its `status`
+attribute rather than with a `<skipped>` child: GoogleTest writes `status="notrun"` for a
+disabled test (googletest `src/gtest.cc`, `OutputXmlTestInfo`), the schema Jenkins reads and
+C++ frameworks such as tst write `status="disabled"` (with the suite's `disabled` count); such
+a case is skipped, not passed. Surefire's reruns (`<flakyFailure>`, `<rerunFailure>`...) are
+not results: a flaky case whose last run passed has only those and passes."""
 
 from __future__ import annotations
 
@@ -91,6 +96,10 @@ def _counts(suite: TestSuite, where: str) -> SuiteCounts:
     )
 
 
+# `status` values of a case that did not run (GoogleTest; Jenkins' JUnit schema, tst)
+_NOT_RUN = frozenset({"notrun", "disabled"})
+
+
 def _outcome(case: TestCase) -> str:
     results = case.result
     if any(isinstance(r, Error) for r in results):
@@ -99,7 +108,8 @@ def _outcome(case: TestCase) -> str:
         return "failure"
     if any(isinstance(r, Skipped) for r in results):
         return "skipped"
-    return "passed"
+    status: str = case._elem.attrib.get("status", "")
+    return "skipped" if status.strip().lower() in _NOT_RUN else "passed"
 
 
 def _failed(case: TestCase, outcome: str) -> FailedTest | None:
@@ -117,11 +127,15 @@ def _failed(case: TestCase, outcome: str) -> FailedTest | None:
 
 def _declared(suite: TestSuite, name: str, time: float | None, where: str) -> SuiteCounts:
     """A suite without cases (a summary-only report): its attributes are all there is."""
-    tests, failures, errors, skipped = (
-        _whole(suite, attribute, where) for attribute in ("tests", "failures", "errors", "skipped")
+    tests, failures, errors, skipped, disabled = (
+        _whole(suite, attribute, where)
+        for attribute in ("tests", "failures", "errors", "skipped", "disabled")
     )
+    skipped += disabled  # GoogleTest counts its disabled tests apart from the skipped ones
     if failures + errors + skipped > tests:
-        raise BadInput(where, "counts do not add up (failures + errors + skipped > tests)")
+        raise BadInput(
+            where, "counts do not add up (failures + errors + skipped + disabled > tests)"
+        )
     return SuiteCounts(
         name=name,
         tests=tests,

@@ -113,3 +113,51 @@ def test_nested_suites_are_listed_apart_and_their_cases_counted_once() -> None:
 
     assert [(s.name, s.tests, s.failed) for s in counts.suites] == [("all", 1, 0), ("inner", 1, 1)]
     assert (counts.tests, counts.passed, counts.failed) == (2, 1, 1)
+
+
+def test_disabled_cases_of_a_cpp_report_are_skipped_not_passed() -> None:
+    # tst (C++) writes `status='disabled'` and no <skipped>, as Jenkins' JUnit schema allows;
+    # publish-unit-test-result-action counts the same 6 passed and 5 skipped.
+    counts = junit.parse(raw("junit-tst-disabled.xml"))
+
+    assert (counts.tests, counts.passed, counts.failed, counts.skipped, counts.errors) == (
+        31,
+        6,
+        19,
+        5,
+        1,
+    )
+    assert junit.status_of(counts) is CiStatus.FAILED
+
+
+def test_a_googletest_report_of_disabled_tests_only_passes_nothing() -> None:
+    # What googletest's XmlUnitTestResultPrinter writes for DISABLED_ tests (src/gtest.cc:
+    # status "notrun", result "suppressed"), as its gtest_xml_output_unittest.py expects.
+    report = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<testsuites tests="1" failures="0" disabled="1" errors="0" time="0" name="AllTests">\n'
+        b'  <testsuite name="DisabledTest" tests="1" failures="0" disabled="1" skipped="0"'
+        b' errors="0" time="0">\n'
+        b'    <testcase name="DISABLED_test_not_run" file="gtest_xml_output_unittest_.cc"'
+        b' line="68" status="notrun" result="suppressed" time="0" classname="DisabledTest"/>\n'
+        b"  </testsuite>\n</testsuites>\n"
+    )
+
+    counts = junit.parse(report)
+
+    assert (counts.tests, counts.passed, counts.skipped) == (1, 0, 1)
+    assert junit.status_of(counts) is CiStatus.SKIPPED
+
+
+def test_a_summary_only_suite_counts_disabled_tests_as_skipped() -> None:
+    counts = junit.parse(b'<testsuite name="g" tests="3" failures="0" disabled="2" skipped="0"/>')
+
+    assert (counts.tests, counts.passed, counts.skipped) == (3, 1, 2)
+
+
+def test_a_surefire_flaky_test_that_passed_on_rerun_passes() -> None:
+    # rerunFailingTestsCount: the failed first run is a <flakyFailure>, not a <failure>
+    counts = junit.parse(raw("junit-surefire-flaky.xml"))
+
+    assert (counts.tests, counts.passed, counts.failed, counts.errors) == (1, 1, 0, 0)
+    assert junit.status_of(counts) is CiStatus.PASSED
