@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestCase, TestSuite
+from junitparser import junitparser as _junitparser
 from lts_events.contracts.release.ci import (
     CiStatus,
     FailedTest,
@@ -28,6 +30,7 @@ from lts_release.ci.observation import MAX_NAME, text
 
 MAX_FAILED_PER_SUITE = 20  # the first failing cases of a suite kept as evidence
 MAX_SUITES = 200  # suites listed one by one; the totals always count every suite
+MAX_DEPTH = 50  # suites nested in suites (PHPUnit nests a few levels; none nests dozens)
 # A JUnit report needs no document type; refusing one keeps entity tricks out of the parser.
 _DOCTYPE = re.compile(rb"\A\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<!DOCTYPE", re.S | re.I)
 
@@ -39,7 +42,7 @@ def parse(body: bytes) -> TestCounts:
     if _DOCTYPE.match(body):
         raise BadInput("body", "a document type declaration (<!DOCTYPE>) is not accepted")
     try:
-        report = JUnitXml.fromstring(body)
+        report = JUnitXml.fromroot(_root(body))
     except SyntaxError as error:  # lxml's XMLSyntaxError names the line and column
         raise BadInput("body", f"not well-formed XML: {error}") from None
     except JUnitXmlError as error:
@@ -64,15 +67,29 @@ def status_of(counts: TestCounts) -> CiStatus:
     return CiStatus.PASSED if counts.passed else CiStatus.SKIPPED
 
 
+def _root(body: bytes) -> Any:
+    """The document's root element, parsed as junitparser parses (lxml when installed, else
+    ElementTree). lxml refuses a text node above 10 MB unless told `huge_tree`, and a test's
+    captured `<system-out>` can be that large in a report under the size limit; entities stay
+    unresolved and the document type is refused before (`_DOCTYPE`)."""
+    etree: Any = vars(_junitparser)["etree"]
+    if etree.__name__ == "lxml.etree":
+        parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
+        return etree.fromstring(body, parser)
+    return etree.fromstring(body)
+
+
 def _suites(report: JUnitXml) -> Iterator[tuple[TestSuite, str]]:
     for index, suite in enumerate(report):
-        yield from _nested(suite, f"testsuite.{index}")
+        yield from _nested(suite, f"testsuite.{index}", 1)
 
 
-def _nested(suite: TestSuite, where: str) -> Iterator[tuple[TestSuite, str]]:
+def _nested(suite: TestSuite, where: str, depth: int) -> Iterator[tuple[TestSuite, str]]:
+    if depth > MAX_DEPTH:
+        raise BadInput(where, f"suites nested more than {MAX_DEPTH} deep")
     yield suite, where
     for index, inner in enumerate(suite.testsuites()):  # type: ignore[no-untyped-call]
-        yield from _nested(inner, f"{where}.testsuite.{index}")
+        yield from _nested(inner, f"{where}.testsuite.{index}", depth + 1)
 
 
 def _counts(suite: TestSuite, where: str) -> SuiteCounts:

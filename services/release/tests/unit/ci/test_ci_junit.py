@@ -161,3 +161,28 @@ def test_a_surefire_flaky_test_that_passed_on_rerun_passes() -> None:
 
     assert (counts.tests, counts.passed, counts.failed, counts.errors) == (1, 1, 0, 0)
     assert junit.status_of(counts) is CiStatus.PASSED
+
+
+def test_a_captured_output_above_lxmls_default_text_limit_is_read() -> None:
+    # lxml refuses a text node above 10 MB by default; a report under the 16 MB upload limit
+    # (pytest's junit_logging=all, Surefire's system-out) can hold one
+    output = b"x" * (11 * 1024 * 1024)
+    report = (
+        b'<testsuite name="big"><testcase classname="c" name="t"><system-out>'
+        + output
+        + b"</system-out></testcase></testsuite>"
+    )
+
+    counts = junit.parse(report)
+
+    assert (counts.tests, counts.passed) == (1, 1)
+
+
+def test_suites_nested_too_deep_are_refused_naming_the_suite() -> None:
+    depth = junit.MAX_DEPTH + 1
+    report = b'<testsuite name="s">' * depth + b'<testcase name="t"/>' + b"</testsuite>" * depth
+
+    with pytest.raises(BadInput, match="nested more than") as refused:
+        junit.parse(report)
+
+    assert refused.value.field == ".".join(["testsuite.0"] * depth)
