@@ -5,15 +5,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from lts_events.contracts.common import Severity
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, HttpUrl, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    HttpUrl,
+    Tag,
+)
 
 _Open = ConfigDict(extra="allow", frozen=True)
 
 CveId = Annotated[str, Field(pattern=r"^\s*[Cc][Vv][Ee]-\d{4}-\d{4,}\s*$", max_length=40)]
+
+
+def _utc_if_naive(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# RFC 3339 (Alertmanager, Grafana, OSV, GitHub) always carries an offset; senders imitating them
+# write `datetime.utcnow().isoformat()`, which has none. Read as UTC, as Alertmanager's own API
+# does (go-openapi strfmt.ParseDateTime: layouts without a zone parse in DefaultTimeLocation,
+# time.UTC): a naive time compared with an aware one would raise instead.
+Timestamp = Annotated[datetime, AfterValidator(_utc_if_naive)]
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -67,8 +87,8 @@ class AlertIn(BaseModel):
     status: AlertStatus | None = None
     labels: dict[str, str]
     annotations: dict[str, str] | None = None
-    startsAt: datetime
-    endsAt: Annotated[datetime | None, BeforeValidator(_blank_is_none)] = None
+    startsAt: Timestamp
+    endsAt: Annotated[Timestamp | None, BeforeValidator(_blank_is_none)] = None
     generatorURL: str | None = None
     fingerprint: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
 
@@ -213,9 +233,9 @@ class OsvRecord(BaseModel):
 
     schema_version: str | None = None
     id: str = Field(min_length=1, max_length=200)
-    modified: datetime
-    published: datetime | None = None
-    withdrawn: datetime | None = None
+    modified: Timestamp
+    published: Timestamp | None = None
+    withdrawn: Timestamp | None = None
     aliases: list[str] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list)
     summary: str | None = None
@@ -257,7 +277,7 @@ class GithubIssue(BaseModel):
     html_url: str
     user: GithubUser
     labels: list[GithubLabel] = Field(default_factory=list)
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class GithubRepository(BaseModel):
@@ -315,8 +335,8 @@ class GithubAdvisory(BaseModel):
     severity: str | None = None
     identifiers: list[GithubIdentifier] = Field(default_factory=list)
     references: list[dict[str, Any]] = Field(default_factory=list)
-    published_at: datetime | None = None
-    withdrawn_at: datetime | None = None
+    published_at: Timestamp | None = None
+    withdrawn_at: Timestamp | None = None
     vulnerabilities: list[GithubVulnerability] = Field(default_factory=list)
     cvss: GithubCvss | None = None
 

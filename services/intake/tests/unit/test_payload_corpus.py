@@ -198,6 +198,27 @@ def test_a_start_with_any_number_of_fractional_digits_is_one_occurrence(digits: 
     assert [type(e) for e in again] == [AlertOccurrenceRecorded]
 
 
+def test_a_time_without_an_offset_is_utc_as_alertmanager_s_api_reads_it() -> None:
+    # Senders imitating Alertmanager write `datetime.utcnow().isoformat()`: no offset. Compared
+    # with intake's clock, the naive `endsAt` of an alert without status raised a TypeError (500).
+    payload = fixture("alertmanager_without_alert_status.json")
+    alert = payload["alerts"][0]
+    naive = {**alert, "startsAt": "2026-11-22T00:00:00", "endsAt": "2026-11-22T00:30:00"}
+    aware = {**naive, "startsAt": "2026-11-22T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}
+    firing = {**naive, "endsAt": "2026-11-22T02:00:00"}
+
+    [ended] = alertmanager({**payload, "alerts": [naive]})
+    [opened] = alertmanager({**payload, "alerts": [firing]})
+    history = decide(None, opened, Context(ticket_id=1, now=NOW))
+    [same_start] = alertmanager({**payload, "alerts": [aware]})
+
+    assert isinstance(ended, ResolveAlert)
+    assert ended.ends_at == datetime(2026, 11, 22, 0, 30, tzinfo=UTC)
+    assert isinstance(opened, OpenTicket)
+    assert opened.alert_starts_at == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    assert decide(fold(history), same_start, Context(ticket_id=2, now=NOW)) == []
+
+
 # --- Grafana legacy alerting -----------------------------------------------------------------
 
 
