@@ -49,7 +49,7 @@ from lts_intake.formats import (
     nul_path,
 )
 from lts_intake.handlers import Intake, Outcome, Work
-from lts_intake.model import Command, Ignore, OpenTicket
+from lts_intake.model import Command, Ignore, OpenTicket, why_nothing
 from lts_intake.tables import TicketViews
 from lts_intake.views import TicketView
 
@@ -115,7 +115,11 @@ def _result(outcome: Outcome) -> Result:
         kind = "opened"
     else:
         kind = "updated"
-    reason = outcome.command.reason if isinstance(outcome.command, Ignore) else None
+    reason = (
+        why_nothing(outcome.command)
+        if kind == "ignored" or isinstance(outcome.command, Ignore)
+        else None
+    )
     return Result(
         ticket_id=outcome.ticket_id,
         outcome=kind,

@@ -93,3 +93,25 @@ def advisory_key(advisory_id: str) -> str:
 def unique(items: list[str] | tuple[str, ...]) -> list[str]:
     """Items in first-seen order without repeats (case-sensitive)."""
     return list(dict.fromkeys(i for i in items if i))
+
+
+def why_nothing(command: Command) -> str:
+    """Why a command changed no ticket when none was known (an input understood but not acted
+    on is answered "ignored" with this, so the sender knows why and does not retry)."""
+    match command:
+        case Ignore():
+            return command.reason
+        case ResolveAlert():
+            return (
+                f"alert {command.fingerprint} resolved, but no ticket was opened for it "
+                "(a resolved alert opens none)"
+            )
+        case WithdrawAdvisory():
+            return (
+                f"{command.advisory_id} is withdrawn and no ticket knows it or its aliases "
+                "(a withdrawn advisory opens none)"
+            )
+        case AddLabels():
+            return "labels added to an issue no ticket was opened for"
+        case OpenTicket():
+            return "no ticket was opened"

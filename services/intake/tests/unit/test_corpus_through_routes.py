@@ -1,0 +1,75 @@
+"""Real payloads of `tests/fixtures` posted to the routes of the service as `build(context)`
+makes it, on the in-memory store: what the sender is answered, and what a redelivery or a
+changed record does (see the fixtures' README for where each file comes from)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from lts_devtools.in_memory_service import in_memory_context
+from lts_events.auth import Authenticator
+from lts_events.clock import FrozenClock
+from lts_events.problems import install_problem_answers
+from lts_events.store.memory import InMemoryEventStore
+from lts_intake.main import build
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+FEED = {"Authorization": "Bearer dev-automation", "Content-Type": "application/json"}
+ALERTS = {"Authorization": "Bearer dev-alert-webhook-token", "Content-Type": "application/json"}
+
+
+@dataclasses.dataclass
+class Service:
+    client: httpx.AsyncClient
+    store: InMemoryEventStore
+
+    async def post(self, path: str, name: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+        response = await self.client.post(
+            path, content=(FIXTURES / name).read_bytes(), headers=headers
+        )
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
+
+@pytest.fixture
+async def service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
+    monkeypatch.setenv("LTS_ENVIRONMENT", "local")  # the dev tokens
+    monkeypatch.delenv("LTS_AUTH_TOKENS", raising=False)
+    monkeypatch.setenv("LTS_INTAKE_PRODUCT_PACKAGES", "[]")  # every package is the product's
+    context, store = in_memory_context("intake", clock=FrozenClock(T0))
+    context = dataclasses.replace(context, authenticator=Authenticator.from_settings())
+    app = FastAPI()
+    install_problem_answers(app)  # as the host does
+    for router in build(context).routers:
+        app.include_router(router)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intake"
+    ) as client:
+        yield Service(client, store)
+
+
+async def test_a_withdrawn_record_no_ticket_knows_is_ignored_saying_why(service: Service) -> None:
+    # ossf/osv-schema's GHSA converter output for a withdrawn advisory: it opens no ticket, and
+    # the answer said "ignored" with no reason at all.
+    [result] = await service.post("/feeds/osv", "GHSA-35c4-f3rq-f9g3_withdrawn.json", FEED)
+
+    assert result["outcome"] == "ignored"
+    assert "GHSA-35c4-f3rq-f9g3 is withdrawn" in result["reason"]
+
+
+async def test_a_resolved_alert_no_ticket_knows_is_ignored_saying_why(service: Service) -> None:
+    [result] = await service.post(
+        "/webhooks/alertmanager", "alertmanager_resolved_kubernetes.json", ALERTS
+    )
+
+    assert result["outcome"] == "ignored"
+    assert "alert fbab788ec4c1018b resolved" in result["reason"]
