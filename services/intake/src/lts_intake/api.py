@@ -462,9 +462,7 @@ def build_router(
         records = parse_osv_body(await request.body(), request.headers.get("content-type", ""))
         now = intake.clock()
         commands = [standardize.from_osv(r, now=now, policy=policy) for r in records]
-        deliveries = [
-            ProcessedMessage("intake.osv", f"{r.id}@{r.modified.isoformat()}") for r in records
-        ]
+        deliveries = [ProcessedMessage("intake.osv", r.delivery_id()) for r in records]
         actor = principal.acting_as(
             Role.AUTOMATION if principal.has(Role.AUTOMATION) else Role.SECURITY_REVIEWER
         )

@@ -92,7 +92,7 @@ async def _import_one(intake: Intake, raw: dict[str, Any], metadata: Metadata) -
     except ValidationError:
         return "invalid"
     command = standardize.from_osv(record, now=intake.clock(), policy=intake.policy)
-    delivery = ProcessedMessage("intake.osv", f"{record.id}@{record.modified.isoformat()}")
+    delivery = ProcessedMessage("intake.osv", record.delivery_id())
     outcome = await intake.execute(command, metadata=metadata, processed=delivery)
     if outcome.duplicate_delivery or (outcome.ticket_id is not None and not outcome.events):
         return "unchanged"

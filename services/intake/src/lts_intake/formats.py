@@ -3,6 +3,7 @@ validates against them and answers field-level 422s; they also document the Open
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -244,6 +245,16 @@ class OsvRecord(BaseModel):
     affected: list[OsvAffected] = Field(default_factory=list)
     references: list[OsvReference] = Field(default_factory=list)
     database_specific: dict[str, Any] | None = None
+
+    def delivery_id(self) -> str:
+        """This version of the record, for redelivery: its id and `modified`. The records in
+        golang/vulndb's repository (`data/osv`) all carry the zero time (cmd/vulnreport writes
+        `ToOSV(time.Time{})`; vuln.go.dev gets the real one when published), so an edit, even
+        a withdrawal, kept the id@modified of the version before: there the content decides."""
+        if self.modified.year > 1:
+            return f"{self.id}@{self.modified.isoformat()}"
+        content = self.model_dump_json(exclude_none=True).encode()
+        return f"{self.id}#{hashlib.sha256(content).hexdigest()[:32]}"
 
 
 class OsvBatch(BaseModel):

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from lts_devtools.in_memory_service import in_memory_context
 from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
+from lts_events.contracts.common import ticket_stream
+from lts_events.contracts.intake import AdvisoryWithdrawn
 from lts_events.problems import install_problem_answers
 from lts_events.store.memory import InMemoryEventStore
 from lts_intake.main import build
@@ -73,3 +75,21 @@ async def test_a_resolved_alert_no_ticket_knows_is_ignored_saying_why(service: S
 
     assert result["outcome"] == "ignored"
     assert "alert fbab788ec4c1018b resolved" in result["reason"]
+
+
+async def test_a_go_vulndb_record_withdrawn_later_is_withdrawn_though_its_modified_is_unchanged(
+    service: Service,
+) -> None:
+    # golang/vulndb's data/osv/GO-2024-2442.json before and after it was withdrawn: both say
+    # "modified": "0001-01-01T00:00:00Z" (every record of that repository does), so the
+    # withdrawn version was answered duplicate_delivery and the ticket stayed open.
+    [opened] = await service.post("/feeds/osv", "GO-2024-2442.json", FEED)
+    [again] = await service.post("/feeds/osv", "GO-2024-2442.json", FEED)
+    [withdrawn] = await service.post("/feeds/osv", "GO-2024-2442_withdrawn.json", FEED)
+
+    assert opened["outcome"] == "opened"
+    assert again["outcome"] == "duplicate_delivery"
+    assert (withdrawn["outcome"], withdrawn["events"]) == ("updated", [AdvisoryWithdrawn.type])
+    last = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events[-1]
+    assert isinstance(last.event, AdvisoryWithdrawn)
+    assert last.event.withdrawn_at == datetime(2024, 1, 23, 12, 50, 23, tzinfo=UTC)
