@@ -178,6 +178,16 @@ def label_set_fingerprint(labels: Mapping[str, str]) -> str:
 # --- OSV -------------------------------------------------------------------------------------
 
 
+def _null_is_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+# Go writes a nil slice as `null` unless the field says omitempty: osv.dev's own converter
+# (vulnfeeds/vulns `Affected.Versions []string \`json:"versions"\``) published records with
+# `"versions": null`. An OSV array that is null is read as empty.
+_NullIsEmpty = BeforeValidator(_null_is_empty)
+
+
 class OsvSeverity(BaseModel):
     model_config = _Open
 
@@ -198,7 +208,7 @@ class OsvRange(BaseModel):
     model_config = _Open
 
     type: str
-    events: list[OsvEvent] = Field(default_factory=list)
+    events: Annotated[list[OsvEvent], _NullIsEmpty] = Field(default_factory=list)
     repo: str | None = None
 
 
@@ -214,9 +224,9 @@ class OsvAffected(BaseModel):
     model_config = _Open
 
     package: OsvPackage | None = None
-    ranges: list[OsvRange] = Field(default_factory=list)
-    versions: list[str] = Field(default_factory=list)
-    severity: list[OsvSeverity] = Field(default_factory=list)
+    ranges: Annotated[list[OsvRange], _NullIsEmpty] = Field(default_factory=list)
+    versions: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
+    severity: Annotated[list[OsvSeverity], _NullIsEmpty] = Field(default_factory=list)
     database_specific: dict[str, Any] | None = None
 
 
@@ -237,13 +247,13 @@ class OsvRecord(BaseModel):
     modified: Timestamp
     published: Timestamp | None = None
     withdrawn: Timestamp | None = None
-    aliases: list[str] = Field(default_factory=list)
-    related: list[str] = Field(default_factory=list)
+    aliases: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
+    related: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
     summary: str | None = None
     details: str | None = None
-    severity: list[OsvSeverity] = Field(default_factory=list)
-    affected: list[OsvAffected] = Field(default_factory=list)
-    references: list[OsvReference] = Field(default_factory=list)
+    severity: Annotated[list[OsvSeverity], _NullIsEmpty] = Field(default_factory=list)
+    affected: Annotated[list[OsvAffected], _NullIsEmpty] = Field(default_factory=list)
+    references: Annotated[list[OsvReference], _NullIsEmpty] = Field(default_factory=list)
     database_specific: dict[str, Any] | None = None
 
     def delivery_id(self) -> str:

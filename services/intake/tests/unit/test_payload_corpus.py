@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.exceptions import RequestValidationError
 from lts_events.contracts.common import Severity, TicketSource
 from lts_events.contracts.intake import AlertOccurrenceRecorded, TicketOpened
+from lts_intake.api import parse_osv_body
 from lts_intake.domain import Context, decide, fold
 from lts_intake.formats import (
     AlertIn,
@@ -29,6 +31,7 @@ from lts_intake.standardize import (
     from_alerts,
     from_github_issue,
     from_gitlab_issue,
+    from_osv,
     from_report,
 )
 from pydantic import TypeAdapter, ValidationError
@@ -339,3 +342,31 @@ def test_a_github_issue_mentioning_a_cve_is_not_keyed_by_it_unless_its_cve_secti
     assert "advisory:CVE-2024-45230" not in mentioned.keys
     assert "https://www.cve.org/CVERecord?id=CVE-2024-45230" in mentioned.draft.links
     assert "advisory:CVE-2024-45230" in named.keys
+
+
+# --- OSV from other producers ----------------------------------------------------------------
+
+
+def osv_records(name: str) -> list[Any]:
+    return parse_osv_body((FIXTURES / name).read_bytes(), "application/json")
+
+
+def test_null_arrays_a_go_converter_wrote_are_read_as_empty() -> None:
+    # osv.dev's Alpine converter (vulnfeeds, Go) wrote "versions": null: refused with a 422.
+    [record] = osv_records("CVE-2012-2812_alpine_versions_null.json")
+
+    command = from_osv(record, now=NOW, policy=IntakePolicy(product_packages=()))
+
+    assert isinstance(command, OpenTicket)
+    assert record.affected[0].versions == []
+    assert command.draft.affected_versions[0] == "libexif <0.6.21-r0"
+
+
+def test_an_osv_array_of_the_wrong_type_is_still_refused_naming_it() -> None:
+    record = fixture("CVE-2012-2812_alpine_versions_null.json")
+    record["affected"][1]["versions"] = "0.6.20"
+
+    with pytest.raises(RequestValidationError) as raised:
+        parse_osv_body(json.dumps(record).encode(), "application/json")
+
+    assert raised.value.errors()[0]["loc"] == ("body", 0, "affected", 1, "versions")
