@@ -5,7 +5,14 @@ the scan; suppressed results (SARIF `suppressions`, e.g. semgrep's `nosemgrep`) 
 
 A result's effective level follows SARIF 2.1.0 section 3.27.10: its own `level`; without one,
 `none` when its `kind` is not `fail`; else its rule's `defaultConfiguration.level`; else
-`warning` (bandit leaves `level` out for medium severity, semgrep always)."""
+`warning` (bandit leaves `level` out for medium severity, semgrep always, CodeQL always).
+
+A result's rule is found as SARIF 2.1.0 sections 3.27.6-3.27.7 and 3.52 say: in the tool
+component `rule.toolComponent` names (an entry of `tool.extensions` by index, or one by guid or
+name: CodeQL run with query packs lists their rules, default levels and `security-severity`
+there, with results that carry no level), else in the driver; by `rule.index` or
+`ruleIndex` (-1 is the schema's "no index"), else by guid, else by id. A result whose
+`baselineState` is `absent` was in the baseline but not in this run: not a finding."""
 
 from __future__ import annotations
 
@@ -49,9 +56,17 @@ class _Location(_Open):
     physicalLocation: _Physical | None = None
 
 
+class _ComponentRef(_Open):
+    index: int | None = Field(default=None, ge=-1)
+    guid: str | None = None
+    name: str | None = None
+
+
 class _RuleRef(_Open):
     id: str | None = None
-    index: int | None = Field(default=None, ge=0)
+    index: int | None = Field(default=None, ge=-1)
+    guid: str | None = None
+    toolComponent: _ComponentRef | None = None
 
 
 class _Suppression(_Open):
@@ -60,13 +75,14 @@ class _Suppression(_Open):
 
 class _Result(_Open):
     ruleId: str | None = None
-    ruleIndex: int | None = Field(default=None, ge=0)
+    ruleIndex: int | None = Field(default=None, ge=-1)
     rule: _RuleRef | None = None
     level: Level | None = None
     kind: str | None = None
     message: _Message
     locations: list[_Location] = []
     suppressions: list[_Suppression] | None = None
+    baselineState: str | None = None
 
 
 class _Configuration(_Open):
@@ -75,17 +91,24 @@ class _Configuration(_Open):
 
 class _Rule(_Open):
     id: str
+    guid: str | None = None
     defaultConfiguration: _Configuration | None = None
     properties: dict[str, Any] | None = None
 
 
-class _Driver(_Open):
-    name: str
+class _Component(_Open):
+    name: str | None = None
+    guid: str | None = None
     rules: list[_Rule] = []
+
+
+class _Driver(_Component):
+    name: str
 
 
 class _Tool(_Open):
     driver: _Driver
+    extensions: list[_Component] = []
 
 
 class _Run(_Open):
@@ -118,7 +141,7 @@ def findings_of(document: Any) -> tuple[Finding, ...]:
         _finding(run, result)
         for run in log.runs
         for result in run.results or ()
-        if not _suppressed(result)
+        if not _suppressed(result) and result.baselineState != "absent"
     ]
     return tuple(sorted(found, key=lambda f: -_RANK[f.level]))
 
@@ -151,14 +174,37 @@ def _finding(run: _Run, result: _Result) -> Finding:
 
 
 def _rule(run: _Run, result: _Result) -> _Rule | None:
-    rules = run.tool.driver.rules
-    index = result.ruleIndex
-    if index is None and result.rule is not None:
-        index = result.rule.index
-    if index is not None and index < len(rules):
+    reference = result.rule or _RuleRef()
+    component = _component(run.tool, reference.toolComponent)
+    if component is None:
+        return None
+    rules = component.rules
+    index = reference.index if reference.index is not None else result.ruleIndex
+    if index is not None and 0 <= index < len(rules):
         return rules[index]
-    wanted = result.ruleId or (result.rule.id if result.rule else None)
+    if reference.guid is not None:
+        by_guid = next((rule for rule in rules if rule.guid == reference.guid), None)
+        if by_guid is not None:
+            return by_guid
+    wanted = result.ruleId or reference.id
     return next((rule for rule in rules if rule.id == wanted), None)
+
+
+def _component(tool: _Tool, reference: _ComponentRef | None) -> _Component | None:
+    """The tool component a rule reference points into: the driver unless it names another
+    (a `toolComponentReference`'s `index` is into `tool.extensions`); None when it names a
+    component the log does not have."""
+    if reference is None:
+        return tool.driver
+    components = (tool.driver, *tool.extensions)
+    if reference.index is not None and reference.index >= 0:
+        extensions = tool.extensions
+        return extensions[reference.index] if reference.index < len(extensions) else None
+    if reference.guid is not None:
+        return next((c for c in components if c.guid == reference.guid), None)
+    if reference.name is not None:
+        return next((c for c in components if c.name == reference.name), None)
+    return tool.driver
 
 
 def _level(result: _Result, rule: _Rule | None) -> FindingLevel:

@@ -107,3 +107,56 @@ def test_not_json_is_refused() -> None:
         sarif.parse(b"<sarif/>")
 
     assert refused.value.field == "body"
+
+
+def test_rules_in_a_query_packs_extension_are_found_by_index_guid_or_id() -> None:
+    # CodeQL's shape: the driver lists no rules, the query pack's extension does; results
+    # name it by rule.toolComponent (index or guid) and the rule by index, guid or id
+    findings = sarif.parse(raw("sarif-rules-in-extensions.json"))
+
+    assert [f.rule_id for f in sorted(findings, key=lambda f: f.line or 0)] == [
+        "js/unused-local-variable-1",
+        "js/unused-local-variable-1",
+        "js/unused-local-variable-1",
+        "js/unused-local-variable-1",
+        "com.lgtm/python-queries:py/unnecessary-pass-1",
+    ]
+
+
+def test_a_codeql_result_takes_the_level_and_severity_of_its_extensions_rule() -> None:
+    # `codeql database analyze` with query packs: results carry no level; their rule, with its
+    # default level and security-severity, is in tool.extensions. The driver's own rule at the
+    # same index must not be taken for it.
+    log = payload("sarif-rules-in-extensions.json")
+    tool = log["runs"][0]["tool"]
+    tool["driver"]["rules"] = [{"id": "driver/other", "defaultConfiguration": {"level": "note"}}]
+    rule = tool["extensions"][0]["rules"][0]
+    rule["defaultConfiguration"] = {"enabled": True, "level": "error"}
+    rule["properties"]["security-severity"] = "8.8"
+    log["runs"][0]["results"] = [
+        {
+            "ruleId": "js/unused-local-variable-1",
+            "rule": {"id": "js/unused-local-variable-1", "index": 0, "toolComponent": {"index": 0}},
+            "message": {"text": "Unused variable foo."},
+        }
+    ]
+
+    (finding,) = sarif.findings_of(log)
+
+    assert (finding.level, finding.security_severity) == (FindingLevel.ERROR, 8.8)
+    assert sarif.status_of((finding,), fail_level=FindingLevel.ERROR) is CiStatus.FAILED
+
+
+def test_a_rule_index_of_minus_one_is_no_index() -> None:
+    # the SARIF schema's default and minimum for ruleIndex; some producers write it out
+    (finding,) = sarif.parse(raw("sarif-sentinel-index.json"))
+
+    assert (finding.rule_id, finding.level, finding.line) == ("TEST001", FindingLevel.WARNING, 42)
+
+
+def test_a_result_absent_from_this_run_is_no_finding() -> None:
+    # `sarif validate --baseline` output: 31 results, one `baselineState: absent` (fixed)
+    findings = sarif.parse(raw("sarif-baseline-absent.json"))
+
+    assert len(findings) == 30
+    assert [f.rule_id for f in findings].count("SARIF2012") == 1
