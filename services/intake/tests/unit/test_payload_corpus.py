@@ -370,3 +370,39 @@ def test_an_osv_array_of_the_wrong_type_is_still_refused_naming_it() -> None:
         parse_osv_body(json.dumps(record).encode(), "application/json")
 
     assert raised.value.errors()[0]["loc"] == ("body", 0, "affected", 1, "versions")
+
+
+def test_a_go_vulndb_record_is_read_and_only_concerns_the_product_when_it_names_it() -> None:
+    [record] = osv_records("GO-2024-2937.json")
+
+    ours = from_osv(record, now=NOW, policy=POLICY)
+    every = from_osv(record, now=NOW, policy=IntakePolicy(product_packages=()))
+
+    assert isinstance(ours, Ignore)
+    assert "golang.org/x/image" in ours.reason
+    assert isinstance(every, OpenTicket)
+    assert every.keys == (
+        "advisory:GO-2024-2937",
+        "advisory:CVE-2024-24792",
+        "advisory:GHSA-9PHM-FM57-RHG8",
+    )  # `related` (CVE-2023-36308) is another problem: no key
+    assert every.draft.affected_versions == ["golang.org/x/image <0.18.0"]
+
+
+def test_grafana_s_own_default_webhook_payload_opens_a_ticket_on_the_alertmanager_key() -> None:
+    # grafana/alerting's golden output: per-alert orgId, "values": null, "valueString": "".
+    payload = fixture("grafana_alerting_webhook_default.json")
+    notification = TypeAdapter(GrafanaNotification).validate_python(payload)
+    assert isinstance(notification, GrafanaWebhook)
+
+    [command] = from_alerts(
+        notification.alerts,
+        source=TicketSource.GRAFANA,
+        now=NOW,
+        policy=POLICY,
+        group_status=notification.status,
+    )
+
+    assert isinstance(command, OpenTicket)
+    assert command.keys == ("alert:fac0861a85de433a",)
+    assert label_set_fingerprint(payload["alerts"][0]["labels"]) == "fac0861a85de433a"
