@@ -94,8 +94,8 @@ def build_ci_router(
         x_github_event: Annotated[str, Header(max_length=100)],
         x_github_delivery: Annotated[str, Header(min_length=1, max_length=200)],
     ) -> Recording:
-        """GitHub `workflow_run`, `check_suite` and `check_run` deliveries (others, `ping`
-        included, answer 200 with the reason they record nothing)."""
+        """GitHub `workflow_run`, `workflow_job`, `check_suite` and `check_run` deliveries
+        (others, `ping` included, answer 200 with the reason they record nothing)."""
         payload = _json_object(await request.body())
         try:
             observation = github.observe(x_github_event, payload)

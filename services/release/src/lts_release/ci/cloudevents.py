@@ -2,7 +2,8 @@
 CI systems that publish to Kafka or a bridge that forwards webhooks. By `type`:
 
 - `com.github.<event>[.<action>]` (or knative's `dev.knative.source.github.<event>`): `data`
-  is the GitHub webhook payload of `workflow_run`, `check_suite` or `check_run`;
+  is the GitHub webhook payload of `workflow_run`, `workflow_job`, `check_suite` or
+  `check_run`;
 - `com.gitlab.pipeline[...]`: `data` is a GitLab Pipeline Hook;
 - `lts.ci.junit`, `lts.ci.sarif`, `lts.ci.pip-audit`: `data` is `{branch, commit, suite,
   run_url?, repository?, report}`, `report` the XML text or the JSON document;

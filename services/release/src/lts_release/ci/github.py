@@ -1,5 +1,8 @@
-"""GitHub's `workflow_run`, `check_suite` and `check_run` webhooks: one observation per
-delivery (release-formats.md section 8; payloads as octokit/webhooks documents them)."""
+"""GitHub's `workflow_run`, `workflow_job`, `check_suite` and `check_run` webhooks: one
+observation per delivery (release-formats.md section 8; payloads as octokit/webhooks documents
+them). A `workflow_job` is one job of an Actions workflow, named as the job (`unit`, `lint`),
+which is what the gate patterns match; its `status` may also be `waiting` (an environment's
+protection rule)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lts_release.ci.errors import BadInput, from_validation
 from lts_release.ci.observation import Observation, branch_name, commit_sha, job_name
 
-EVENTS = ("workflow_run", "check_suite", "check_run")
+EVENTS = ("workflow_run", "workflow_job", "check_suite", "check_run")
 SIGNATURE_PREFIX = "sha256="
 
 # `status` before completion; `conclusion` once `status` is completed.
@@ -67,6 +70,18 @@ class _WorkflowRun(_Open):
     updated_at: datetime | None = None
 
 
+class _WorkflowJob(_Open):
+    id: int
+    name: str
+    head_branch: str | None
+    head_sha: str
+    status: str
+    conclusion: str | None = None
+    html_url: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
 class _SuiteRef(_Open):
     head_branch: str | None = None
 
@@ -100,6 +115,11 @@ class _WorkflowRunEvent(_Open):
     repository: _Repository | None = None
 
 
+class _WorkflowJobEvent(_Open):
+    workflow_job: _WorkflowJob
+    repository: _Repository | None = None
+
+
 class _CheckRunEvent(_Open):
     check_run: _CheckRun
     repository: _Repository | None = None
@@ -120,6 +140,8 @@ def observe(event: str, payload: Mapping[str, Any]) -> Observation:
     try:
         if event == "workflow_run":
             return _workflow_run(_WorkflowRunEvent.model_validate(payload))
+        if event == "workflow_job":
+            return _workflow_job(_WorkflowJobEvent.model_validate(payload))
         if event == "check_run":
             return _check_run(_CheckRunEvent.model_validate(payload))
         if event == "check_suite":
@@ -142,6 +164,21 @@ def _workflow_run(event: _WorkflowRunEvent) -> Observation:
         raw_status=_raw(run.status, run.conclusion),
         evidence=CiEvidence(run_url=run.html_url),
         reported_at=run.updated_at,
+    )
+
+
+def _workflow_job(event: _WorkflowJobEvent) -> Observation:
+    job = event.workflow_job
+    return Observation(
+        source=CiSource.GITHUB,
+        repository=_repository(event.repository),
+        branch=_branch(job.head_branch, "workflow_job.head_branch"),
+        commit=commit_sha(job.head_sha, "workflow_job.head_sha"),
+        job=job_name(job.name, "workflow_job.name"),
+        status=_status(job.status, job.conclusion, "workflow_job"),
+        raw_status=_raw(job.status, job.conclusion),
+        evidence=CiEvidence(run_url=job.html_url),
+        reported_at=job.completed_at or job.started_at,
     )
 
 

@@ -135,3 +135,25 @@ def test_the_signature_is_the_hmac_sha256_of_the_body() -> None:
     assert not github.signature_matches(b"other", body, good)
     assert not github.signature_matches(b"s3cret", body + b" ", good)
     assert not github.signature_matches(b"s3cret", body, None)
+
+
+def test_a_workflow_job_is_the_job_by_its_own_name() -> None:
+    observed = github.observe(
+        "workflow_job", payload("github-workflow_job-completed-failure.payload.json")
+    )
+
+    assert (observed.repository, observed.branch, observed.job) == (
+        "Codertocat/Hello-World",
+        "main",
+        "linters",
+    )
+    assert observed.commit == "3484a3fb816e0859fd6e1cea078d76385ff50625"
+    assert (observed.status, observed.raw_status) == (CiStatus.FAILED, "completed/failure")
+    assert observed.evidence.run_url == "https://github.com/octo-org/octo-repo/runs/1291536064"
+    assert observed.reported_at == datetime(2021, 8, 5, 10, 38, 16, tzinfo=UTC)
+
+
+def test_a_workflow_job_waiting_for_its_environment_is_pending() -> None:
+    observed = github.observe("workflow_job", payload("github-workflow_job-waiting.payload.json"))
+
+    assert (observed.status, observed.raw_status) == (CiStatus.PENDING, "waiting")
