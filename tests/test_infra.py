@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from lts_devtools.cli import infra_app
 from lts_devtools.infra import (
@@ -25,7 +28,8 @@ from lts_devtools.infra import (
     stop_infrastructure,
 )
 from lts_devtools.infra.topics import topic_names
-from lts_events.infra import Found, NotRunning, find_running, paths
+from lts_devtools.supervision import Supervisor
+from lts_events.infra import Found, NotRunning, find_running, paths, state
 from lts_events.infra.probes import answers, kafka_ready, postgres_ready, run_async
 from typer.testing import CliRunner
 
@@ -167,6 +171,55 @@ def test_a_stopped_broker_restarts_on_its_old_port_with_its_topics(fresh_home: P
 
     assert restarted.kafka_bootstrap_servers == first.kafka_bootstrap_servers
     assert "lts.test.kept" in list_topics(restarted.kafka_bootstrap_servers)
+
+
+async def _kept_rows(url: str, *, write: bool) -> list[str]:
+    connection = await asyncpg.connect(url)
+    try:
+        if write:
+            await connection.execute("CREATE TABLE kept (note text)")
+            await connection.execute("INSERT INTO kept VALUES ('written before the kill')")
+        return [row["note"] for row in await connection.fetch("SELECT note FROM kept")]
+    finally:
+        await connection.close()
+
+
+def _recorded_pid(component: str) -> int:
+    recorded = state.load(component)
+    assert recorded is not None
+    return int(recorded["pid"])
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_a_killed_local_kafka_and_postgresql_come_back_on_their_ports_with_their_data(
+    fresh_home: Path,
+) -> None:
+    """The stack's supervisor (`lts dev`, `lts stack up`'s watchdog) starts the local broker and
+    server again after a SIGKILL, at the addresses the services were given, with what they
+    held; after `lts infra down` it leaves them stopped."""
+    infra = ensure_infrastructure()
+    written = run_async(lambda: _kept_rows(infra.database_url, write=True))
+    create_topic(infra.kafka_bootstrap_servers, "lts.test.kept")
+    lines: list[str] = []
+    supervisor = Supervisor(infra, [], background=True, say=lines.append)
+    for component in ("kafka", "postgres"):
+        os.kill(_recorded_pid(component), signal.SIGKILL)
+
+    deadline = time.monotonic() + 90
+    while not (postgres_ready(infra.database_url) and kafka_ready(infra.kafka_bootstrap_servers)):
+        assert time.monotonic() < deadline, lines
+        supervisor.step()
+        time.sleep(0.5)
+
+    assert run_async(lambda: _kept_rows(infra.database_url, write=False)) == written
+    assert "lts.test.kept" in list_topics(infra.kafka_bootstrap_servers)
+    assert {"kafka is back", "postgres is back"} <= set(lines)
+
+    stop_infrastructure()
+    supervisor.step()
+    assert infrastructure_status()["kafka"] is None
+    assert infrastructure_status()["postgres"] is None
 
 
 @pytest.fixture

@@ -49,11 +49,36 @@ def test_the_stack_comes_up_ready_and_goes_down(infra: Infrastructure, tmp_path:
         assert "dev-release_manager" in info["tokens"]
         ready_lines = [line for line in up.stderr.splitlines() if " ready in " in line]
         assert sorted(line.split("]")[0].lstrip("[") for line in ready_lines) == sorted(expected)
+
+        # A service that dies is started again on its port (the watchdog `up` leaves behind).
+        killed = services["intake"]
+        os.kill(killed["pid"], signal.SIGKILL)
+        _wait("intake runs again", lambda: _recorded_pid(tmp_path, "intake") != killed["pid"])
+        with httpx.Client(timeout=5) as client:
+            _wait("intake is ready again", lambda: _ready(client, killed["url"]))
+        restarted = _recorded_pid(tmp_path, "intake")
     finally:
         down = lts("stack", "down", "--keep-infra", env=env)
 
     assert down.returncode == 0, down.stderr
     assert not any(pid_alive(urls["pid"]) for urls in services.values())
+    assert not pid_alive(restarted)  # the record follows the restart, so `down` stops it
+    watchdog_log = (tmp_path / "run" / "stack-watchdog.log").read_text()
+    assert "intake exited after" in watchdog_log, watchdog_log
+
+
+def _recorded_pid(home: Path, label: str) -> int:
+    """The pid `lts stack` records for a service (its state under LTS_HOME)."""
+    recorded = json.loads((home / "run" / "stack.json").read_text())
+    [pid] = [s["pid"] for s in recorded["services"] if s["name"] == label and s["replica"] == 1]
+    return int(pid)
+
+
+def _ready(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _leading(client: httpx.Client, url: str) -> bool | None:

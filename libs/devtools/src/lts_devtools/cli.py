@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import IO, Annotated, Any
 
 import typer
-from lts_devtools import stack
+from lts_devtools import stack, supervision
 from lts_devtools.infra import (
     Infrastructure,
     ensure_infrastructure,
@@ -108,6 +108,7 @@ ReplicasOption = Annotated[
 def stack_up(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     """Start the infrastructure and every installed service in the background."""
     infra = ensure_infrastructure(keep=True)
+    supervision.stop_watchdog()  # a new one watches the old services and the new
     already = {(s.name, s.replica) for s in stack.running()}
     wanted = stack.wanted(stack.available_services(), replicas)
     started = stack.spawn([w for w in wanted if w not in already], infra, background=True)
@@ -118,6 +119,7 @@ def stack_up(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
         _err(f"{failure}; logs in {stack.log_path('<service>')}")
         stack.stop_services()
         raise typer.Exit(1) from failure
+    supervision.start_watchdog(infra)
     _print_endpoints(stack.endpoints(stack.running(), infra), as_json)
 
 
@@ -126,10 +128,21 @@ def stack_down(
     keep_infra: Annotated[bool, typer.Option(help="Leave Kafka and PostgreSQL running.")] = False,
 ) -> None:
     """Stop the services started by `lts stack up` (and the infrastructure, unless kept)."""
+    supervision.stop_watchdog()
     stopped = stack.stop_services()
     if not keep_infra:
         stopped += stop_infrastructure()
     _err(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
+
+
+def _start_pump(
+    service: stack.RunningService, process: subprocess.Popen[bytes], color: str
+) -> None:
+    if process.stdout is not None:
+        pump = threading.Thread(
+            target=_pump, args=(service.label, color, process.stdout), daemon=True
+        )
+        pump.start()
 
 
 def _pump(name: str, color: str, stream: IO[bytes]) -> None:
@@ -164,15 +177,16 @@ def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     children = stack.spawn(
         stack.wanted(stack.available_services(), replicas), infra, background=False
     )
-    pumps = [
-        threading.Thread(
-            target=_pump, args=(s.label, COLORS[i % len(COLORS)], p.stdout), daemon=True
-        )
-        for i, (s, p) in enumerate(children)
-        if p.stdout is not None
-    ]
-    for pump in pumps:
-        pump.start()
+    colors = {s.label: COLORS[i % len(COLORS)] for i, (s, _) in enumerate(children)}
+    for service, process in children:
+        _start_pump(service, process, colors[service.label])
+    supervisor = supervision.Supervisor(
+        infra,
+        children,
+        background=False,
+        say=lambda line: _err(f"[stack] {line}"),
+        on_start=lambda s, p: _start_pump(s, p, colors[s.label]),
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -182,8 +196,8 @@ def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
         # last, so that they are what the screen shows once the demo's output has scrolled by
         _print_endpoints(stack.endpoints([s for s, _ in children], infra), as_json)
         _err(f"every service ready {ready:.1f} s after `lts dev` started; Ctrl-C stops them")
-        while not stop.is_set() and all(p.poll() is None for _, p in children):
-            stop.wait(0.5)
+        while not stop.wait(supervision.CHECK_SECONDS):
+            supervisor.step()  # a service that dies is started again, as compose would
     except KeyboardInterrupt:
         pass
     except stack.ServiceFailed as failure:
@@ -191,7 +205,7 @@ def dev(as_json: JsonFlag = False, replicas: ReplicasOption = 1) -> None:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
         _err("stopping...")
-        stack.terminate([s for s, _ in children])
+        stack.terminate(supervisor.services())
         if infra.started:
             stop_infrastructure()
 

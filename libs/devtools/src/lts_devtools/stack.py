@@ -134,23 +134,31 @@ def spawn(
     across them) and its database; the relay, timers and projections run on one of them at a
     time (lts_events.leadership)."""
     taken: set[int] = set()
-    started = []
-    for name, replica in instances:
-        port = _port_for(name, replica, taken)
-        label = replica_label(name, replica)
-        log_path = run_dir() / f"{label}.log" if background else None
-        output: IO[bytes] | int = log_path.open("ab") if log_path else subprocess.PIPE
-        process = subprocess.Popen(
-            [sys.executable, "-m", f"lts_{name}"],
-            env=service_env(name, port, infra),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=background,
-        )
-        log = str(log_path) if log_path else None
-        started.append((RunningService(name, process.pid, port, log, replica), process))
-    return started
+    return [
+        spawn_one(name, replica, _port_for(name, replica, taken), infra, background=background)
+        for name, replica in instances
+    ]
+
+
+def spawn_one(
+    name: str, replica: int, port: int, infra: Infrastructure, *, background: bool
+) -> tuple[RunningService, subprocess.Popen[bytes]]:
+    """One process of a service on `port` (a restarted one keeps its port and its log)."""
+    label = replica_label(name, replica)
+    log_path = run_dir() / f"{label}.log" if background else None
+    output: IO[bytes] | int = log_path.open("ab") if log_path else subprocess.PIPE
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"lts_{name}"],
+        env=service_env(name, port, infra),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=background,
+    )
+    if not isinstance(output, int):
+        output.close()  # the child has its own; a watchdog restarting for days must not leak
+    log = str(log_path) if log_path else None
+    return RunningService(name, process.pid, port, log, replica), process
 
 
 def wait_ready(

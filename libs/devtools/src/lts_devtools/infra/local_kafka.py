@@ -150,6 +150,16 @@ def start(*, timeout: float = 60.0) -> str:
     return _launch(libs, home, ports=(free_port(), free_port()), fresh=True, timeout=timeout)
 
 
+def restart_in_place(*, timeout: float = 60.0) -> str:
+    """Start the recorded broker again after it died: its ports, its data, or nothing (a broker
+    elsewhere or emptied would lose what the services wrote and wait for)."""
+    home = run_dir() / COMPONENT
+    ports = _reusable_ports(home, state.load(COMPONENT) or {})
+    if ports is None:
+        raise LocalKafkaError("its ports are taken or its data is gone; `lts infra up` decides")
+    return _launch(fetch_jars(), home, ports=ports, fresh=False, timeout=timeout)
+
+
 def _reusable_ports(home: Path, previous: state.State) -> tuple[int, int] | None:
     broker, controller = previous.get("broker_port"), previous.get("controller_port")
     if not (home / "data" / "meta.properties").exists():

@@ -175,6 +175,16 @@ def start(*, timeout: float = 60.0) -> str:
     return url
 
 
+def restart_in_place(*, timeout: float = 60.0) -> str:
+    """Start the recorded server again after it died, on its port (its data directory is the
+    same: crash recovery replays the WAL), or not at all."""
+    recorded = state.load(COMPONENT) or {}
+    port = recorded.get("port")
+    if not (isinstance(port, int) and port_free(port)):
+        raise LocalPostgresError(f"port {port} is taken; `lts infra up` decides")
+    return start(timeout=timeout)
+
+
 def stop() -> bool:
     """Stop the server recorded in the state (if alive). True when something was stopped."""
     recorded = state.load(COMPONENT)
