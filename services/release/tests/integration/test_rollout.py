@@ -321,6 +321,27 @@ async def test_a_flagger_call_without_a_version_is_refused_naming_the_field(
     assert "metadata.version" in response.text
 
 
+@pytest.mark.parametrize("version", ["1.4.8\u0000", "v" * 300, "1.4.8 rc1"])
+async def test_a_flagger_version_no_rollout_can_have_is_refused_naming_the_field(
+    watched_service: Running, version: str
+) -> None:
+    # metadata is the Canary's own map, templated by whoever writes it: not trusted to be
+    # a version (a NUL reached PostgreSQL as a stream name)
+    response = await watched_service.client.post(
+        "/rollouts/flagger/webhooks/confirm-rollout",
+        json={
+            "name": "acme-api",
+            "namespace": "prod",
+            "phase": "Progressing",
+            "checksum": "6d8f7c",
+            "metadata": {"version": version},
+        },
+    )
+
+    assert response.status_code == 422
+    assert "metadata.version" in response.text
+
+
 async def test_a_published_release_starts_its_rollout_from_the_own_topic(
     watched_service: Running, unique: str
 ) -> None:

@@ -3,6 +3,7 @@ and the gates progressive-delivery controllers ask (Flagger webhooks, Argo web m
 
 (No `from __future__ import annotations` here: FastAPI must see the local `Annotated` aliases.)"""
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from lts_release.rollout.policy import RESUME_ROLES, ROLLBACK_ROLES, START_ROLES
 from lts_release.rollout.state import RolloutState
 
 _STATUS = {"forbidden": 403, "conflict": 409}
+_ROLLOUT_ID = re.compile(ROLLOUT_ID_PATTERN)
 RolloutIdPath = Annotated[str, Field(pattern=ROLLOUT_ID_PATTERN)]
 
 
@@ -268,6 +270,13 @@ def build_router(handlers: RolloutHandlers, authenticator: Authenticator) -> API
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_ENTITY,
                 "metadata.version: the webhook's metadata must name the version rolled out",
+            )
+        if not _ROLLOUT_ID.fullmatch(version):
+            # the Canary's own map, templated by whoever writes it: a NUL in it used to reach
+            # PostgreSQL as part of the stream name (500)
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                "metadata.version: not a version (letters, digits and . _ + -, at most 100)",
             )
         state = await current(version)
         verdict = flagger_verdict(state, hook)
