@@ -134,3 +134,12 @@ def test_every_service_exports_to_the_collectors_otlp_http_receiver() -> None:
         environment = spec["environment"]
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{http_port}"
         assert environment["OTEL_SERVICE_NAME"] == f"lts-{name}"
+
+
+def test_every_container_that_dies_is_started_again_as_the_local_stack_does() -> None:
+    """`lts dev` and `lts stack up` start a dead service, broker or server again
+    (lts_devtools.supervision); compose does the same for each of its containers."""
+    compose = _compose()["services"]
+    assert {name: spec.get("restart") for name, spec in compose.items()} == {
+        name: "unless-stopped" for name in compose
+    }
