@@ -49,6 +49,19 @@ def test_a_firing_critical_alert_is_a_failed_debounced_critical_reading() -> Non
     assert "channel pypi" in reading.detail
 
 
+@pytest.mark.parametrize("label", ["1.4.8\u0000", "go1.21.5 linux/amd64", "v" * 101])
+def test_a_version_label_no_rollout_can_have_names_no_rollout(label: str) -> None:
+    # exporters label their own alerts `version` too (any Unicode); a NUL in one could not be
+    # looked up in PostgreSQL, which failed the whole notification (retried, dead-lettered)
+    # with the rollout's own alerts grouped in it
+    alert = json.loads(json.dumps(NOTIFICATION["alerts"][0]))
+    alert["labels"]["version"] = label
+
+    (parsed,) = health_alerts({**NOTIFICATION, "alerts": [alert]})
+
+    assert parsed.version is None
+
+
 def test_an_alert_without_status_takes_the_notification_status() -> None:
     alert = {k: v for k, v in NOTIFICATION["alerts"][0].items() if k != "status"}
 

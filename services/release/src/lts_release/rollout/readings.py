@@ -4,16 +4,24 @@ CloudEvents on `lts.inbound.health`) and answers of Prometheus's `/api/v1/query`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from lts_events.contracts.release.rollout import AnalysisOutcome, ReadingSource, RolloutStarted
+from lts_events.contracts.release.rollout import (
+    ROLLOUT_ID_PATTERN,
+    AnalysisOutcome,
+    ReadingSource,
+    RolloutStarted,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lts_release.rollout.machine import Reading
 
 # -- health alerts ------------------------------------------------------------------------
+
+_ROLLOUT_ID = re.compile(ROLLOUT_ID_PATTERN)
 
 
 class HealthAlert(BaseModel):
@@ -30,7 +38,11 @@ class HealthAlert(BaseModel):
 
     @property
     def version(self) -> str | None:
-        return self.labels.get("version")
+        """The `version` label when a rollout could have it as its id. Other alerts carry a
+        `version` label of their own (an exporter's, any Unicode): not a rollout's, and a NUL
+        in it cannot be looked up in PostgreSQL at all."""
+        version = self.labels.get("version")
+        return version if version is not None and _ROLLOUT_ID.fullmatch(version) else None
 
 
 class MalformedHealthEvent(ValueError):
