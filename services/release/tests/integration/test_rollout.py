@@ -232,6 +232,9 @@ async def test_a_critical_health_alert_rolls_back_to_the_safe_version_and_flagge
     rollback_hook = await client.post("/rollouts/flagger/webhooks/rollback", json=flagger)
     promotion = await client.post("/rollouts/flagger/webhooks/confirm-promotion", json=flagger)
     assert (rollback_hook.status_code, promotion.status_code) == (200, 412)
+    pre_rollout = await client.post("/rollouts/flagger/webhooks/pre-rollout", json=flagger)
+    post_rollout = await client.post("/rollouts/flagger/webhooks/post-rollout", json=flagger)
+    assert (pre_rollout.status_code, post_rollout.status_code) == (412, 200)
     metric = await client.get(f"/rollouts/{version}/analysis", headers=bearer("dev-sre"))
     assert metric.json()["success"] is False
 
@@ -319,6 +322,29 @@ async def test_a_flagger_call_without_a_version_is_refused_naming_the_field(
 
     assert response.status_code == 422
     assert "metadata.version" in response.text
+
+
+async def test_a_flagger_event_hook_is_acknowledged_though_it_names_no_version(
+    watched_service: Running,
+) -> None:
+    # Flagger's documented event payload (fluxcd/flagger docs/gitbook/usage/monitoring.md,
+    # "Event Webhook"): the metadata is the event, not the hook's map; Flagger sends every
+    # event of the canary to a hook of type `event` (or to its global eventWebhook)
+    event = {
+        "name": "podinfo",
+        "namespace": "default",
+        "phase": "Progressing",
+        "metadata": {
+            "eventMessage": "New revision detected! Scaling up podinfo.default",
+            "eventType": "Normal",
+            "timestamp": "1578607635167",
+        },
+    }
+
+    response = await watched_service.client.post("/rollouts/flagger/webhooks/event", json=event)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["go"] is True
 
 
 @pytest.mark.parametrize("version", ["1.4.8\u0000", "v" * 300, "1.4.8 rc1"])

@@ -141,6 +141,11 @@ def test_flagger_is_let_through_while_analysis_holds_and_held_when_a_check_fails
     assert not flagger_verdict(state, "rollback").go
     assert not flagger_verdict(after, "confirm-traffic-increase").go
     assert not healthy(after).go
+    # pre-rollout counts toward the threshold as rollout does; post-rollout and event failures
+    # are only logged by Flagger, so they are acknowledged whatever the state
+    assert flagger_verdict(state, "pre-rollout").go
+    assert not flagger_verdict(after, "pre-rollout").go
+    assert flagger_verdict(after, "post-rollout").go
 
 
 def _apply(state: RolloutState, command: RecordReading) -> RolloutState:

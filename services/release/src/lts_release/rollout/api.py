@@ -3,6 +3,7 @@ and the gates progressive-delivery controllers ask (Flagger webhooks, Argo web m
 
 (No `from __future__ import annotations` here: FastAPI must see the local `Annotated` aliases.)"""
 
+import logging
 import re
 from datetime import datetime
 from typing import Annotated
@@ -25,6 +26,8 @@ from lts_release.rollout.handlers import RolloutHandlers
 from lts_release.rollout.machine import Decided, RequestRollback, Resume, StartRollout
 from lts_release.rollout.policy import RESUME_ROLES, ROLLBACK_ROLES, START_ROLES
 from lts_release.rollout.state import RolloutState
+
+log = logging.getLogger(__name__)
 
 _STATUS = {"forbidden": 403, "conflict": 409}
 _ROLLOUT_ID = re.compile(ROLLOUT_ID_PATTERN)
@@ -108,8 +111,8 @@ class FlaggerPayload(BaseModel):
 class GateAnswer(_Body):
     go: bool
     reason: str
-    status: str
-    weight: int
+    status: str | None  # None: no rollout looked up (an `event` hook names none)
+    weight: int | None
 
 
 class WebMetric(_Body):
@@ -264,7 +267,15 @@ def build_router(handlers: RolloutHandlers, authenticator: Authenticator) -> API
     async def flagger(hook: FlaggerHook, payload: FlaggerPayload) -> JSONResponse:
         """A Flagger webhook: 200 = go, 412 = halt (for `rollback`: 200 = roll back). The
         rollout is the one of the version in `metadata.version`. Unauthenticated, as Flagger
-        sends no credentials: it only reads a verdict."""
+        sends no credentials: it only reads a verdict. An `event` hook is acknowledged: its
+        metadata is the canary's Kubernetes event (`eventType`, `eventMessage`, `timestamp`),
+        not the hook's map, so it names no rollout, and Flagger only logs a failure."""
+        if hook == "event":
+            event = payload.metadata
+            noted = f"{event.get('eventType', '')}: {event.get('eventMessage', '')}"[:300]
+            log.info("flagger event for %s.%s: %s", payload.name, payload.namespace, noted)
+            answer = GateAnswer(go=True, reason="event noted", status=None, weight=None)
+            return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_200_OK)
         version = payload.metadata.get("version")
         if not version:
             raise HTTPException(

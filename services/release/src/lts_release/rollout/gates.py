@@ -10,8 +10,17 @@ from typing import Literal
 from lts_release.rollout.state import RolloutState
 
 FlaggerHook = Literal[
-    "confirm-rollout", "confirm-traffic-increase", "confirm-promotion", "rollout", "rollback"
+    "confirm-rollout",
+    "confirm-traffic-increase",
+    "confirm-promotion",
+    "pre-rollout",
+    "rollout",
+    "post-rollout",
+    "rollback",
+    "event",
 ]
+"""Every webhook type of Flagger's Canary (fluxcd/flagger pkg/apis/flagger/v1beta1
+HookType), so that a Canary may send any of them here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,10 @@ def flagger_verdict(state: RolloutState, hook: FlaggerHook) -> Verdict:
             return Verdict(
                 False, f"not promoted yet: phase {state.phase + 1} of {len(state.phases)}"
             )
-        case "confirm-rollout" | "confirm-traffic-increase" | "rollout":
+        case "confirm-rollout" | "confirm-traffic-increase" | "pre-rollout" | "rollout":
+            # pre-rollout and rollout failures count toward the analysis threshold
             if state.status == "completed":
                 return Verdict(True, "rollout completed")
             return healthy(state)
+        case "post-rollout" | "event":  # Flagger only logs their failures: nothing to halt
+            return Verdict(True, f"noted: rollout {state.status}")
