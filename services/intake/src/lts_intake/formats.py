@@ -307,11 +307,25 @@ class GithubRepository(BaseModel):
     full_name: str
 
 
+class GithubIssueChanges(BaseModel):
+    """`changes` of an `issues` event. A transfer is told to both repositories: the old one
+    gets `transferred` with `new_issue` and `new_repository`, the new one `opened` with
+    `old_issue` and `old_repository` (github/rest-api-description webhook-issues-transferred /
+    webhook-issues-opened; octokit/webhooks payload-examples issues/transferred,
+    issues/opened.with-transfer). `edited` puts `title`/`body` here: kept as extra fields."""
+
+    model_config = _Open
+
+    new_issue: GithubIssue | None = None
+    old_issue: GithubIssue | None = None
+
+
 class GithubIssuesEvent(BaseModel):
     model_config = _Open
 
     action: str
     issue: GithubIssue
+    changes: GithubIssueChanges | None = None
     label: GithubLabel | None = None
     repository: GithubRepository | None = None
     sender: GithubUser | None = None

@@ -325,28 +325,47 @@ def _osv_severity_word(record: OsvRecord) -> Severity | None:
 # --- GitHub ----------------------------------------------------------------------------------
 
 
+def github_issue_key(html_url: str) -> str:
+    return f"github:{html_url}"
+
+
 def from_github_issue(event: GithubIssuesEvent, *, now: datetime, policy: IntakePolicy) -> Command:
+    """`opened`/`reopened` open (or find) the issue's ticket; `labeled` labels it. A transferred
+    issue is one ticket in both repositories: `transferred` (sent to the old repository) and the
+    new repository's `opened` (its `changes.old_issue`) each key the ticket by both URLs, the
+    issue's current one first for `opened`, the old one first for `transferred`, so whichever
+    arrives first, the other and the new repository's later events find the same ticket."""
     issue = event.issue
-    key = f"github:{issue.html_url}"
+    key = github_issue_key(issue.html_url)
     if event.action == "labeled" and event.label is not None:
         who = event.sender.login if event.sender else "someone"
         return AddLabels((key,), (event.label.name,), reason=f"labelled on GitHub by {who}")
-    if event.action not in {"opened", "reopened", "transferred"}:
+    changes = event.changes
+    moved_from: str | None
+    if event.action == "transferred" and changes is not None and changes.new_issue is not None:
+        # the issue as it is now, in the new repository; the old URL still leads to its ticket
+        current, moved_from = changes.new_issue, issue.html_url
+        keys = (key, github_issue_key(current.html_url))
+    elif event.action in {"opened", "reopened", "transferred"}:
+        old = changes.old_issue if changes is not None else None
+        current, moved_from = issue, old.html_url if old is not None else None
+        keys = (key, *((github_issue_key(moved_from),) if moved_from else ()))
+    else:
         return Ignore(f"issues.{event.action} does not open or change a ticket", keys=(key,))
-    tracker_labels = [label.name for label in issue.labels]
     draft = _from_issue_text(
-        title=issue.title,
-        body=issue.body or "",
-        tracker_labels=tracker_labels,
+        title=current.title,
+        body=current.body or "",
+        tracker_labels=[label.name for label in current.labels],
         source=TicketSource.GITHUB,
-        reporter=issue.user.login,
-        contact=issue.user.html_url,
-        external_ref=issue.html_url,
+        reporter=current.user.login,
+        contact=current.user.html_url,
+        external_ref=current.html_url,
         now=now,
         policy=policy,
         raw=event.model_dump(mode="json", exclude_none=True),
+        also_at=moved_from,
     )
-    return OpenTicket(draft=draft, keys=(key, *(advisory_key(c) for c in draft.cve_ids)))
+    return OpenTicket(draft=draft, keys=(*keys, *(advisory_key(c) for c in draft.cve_ids)))
 
 
 def from_github_advisory(
@@ -500,6 +519,7 @@ def _from_issue_text(
     policy: IntakePolicy,
     raw: dict[str, Any],
     tracker_severity: str | None = None,
+    also_at: str | None = None,
 ) -> TicketDraft:
     sections = parse_template(body)
     traceback = sections.get("traceback") or _embedded_traceback(body)
@@ -542,7 +562,11 @@ def _from_issue_text(
         or enrich.python_version_from(sections.get("environment"), traceback),
         package_versions=enrich.parse_package_versions(sections.get("package_versions")),
         ci_links=_URL.findall(sections.get("ci_links", "")),
-        links=[external_ref, *cve_references(title, body, declared=cve_ids)],
+        links=[
+            external_ref,
+            *([also_at] if also_at else []),
+            *cve_references(title, body, declared=cve_ids),
+        ],
         opened_at=now,
         external_ref=external_ref,
         raw=raw,

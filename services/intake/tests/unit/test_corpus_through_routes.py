@@ -5,6 +5,9 @@ changed record does (see the fixtures' README for where each file comes from).""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 FEED = {"Authorization": "Bearer dev-automation", "Content-Type": "application/json"}
 ALERTS = {"Authorization": "Bearer dev-alert-webhook-token", "Content-Type": "application/json"}
+GITHUB_SECRET = b"dev-github-webhook-secret"
 
 
 @dataclasses.dataclass
@@ -40,6 +44,22 @@ class Service:
         assert response.status_code == 200, response.text
         results: list[dict[str, Any]] = response.json()["results"]
         return results
+
+    async def github(self, name: str, event: str = "issues") -> dict[str, Any]:
+        """The file as GitHub delivers it: signed, with a delivery id of its own."""
+        body = (FIXTURES / name).read_bytes()
+        signature = hmac.new(GITHUB_SECRET, body, hashlib.sha256).hexdigest()
+        headers = {
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": uuid.uuid4().hex,
+            "X-Hub-Signature-256": f"sha256={signature}",
+            "Content-Type": "application/json",
+        }
+        response = await self.client.post("/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        [result] = response.json()["results"]
+        assert isinstance(result, dict)
+        return result
 
 
 @pytest.fixture
@@ -93,3 +113,51 @@ async def test_a_go_vulndb_record_withdrawn_later_is_withdrawn_though_its_modifi
     last = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events[-1]
     assert isinstance(last.event, AdvisoryWithdrawn)
     assert last.event.withdrawn_at == datetime(2024, 1, 23, 12, 50, 23, tzinfo=UTC)
+
+
+# octokit/webhooks payload-examples issues/transferred and issues/opened.with-transfer: one issue
+# moved from octo-org/hello-world-npm (#1) to Codertocat/Hello-World (#1). GitHub sends the old
+# repository `transferred` (changes.new_issue) and the new one `opened` (changes.old_issue).
+OLD_ISSUE = "https://github.com/octo-org/hello-world-npm/pull/1"
+NEW_ISSUE = "https://github.com/Codertocat/Hello-World/issues/1"
+
+
+async def test_a_transferred_issue_keeps_its_ticket_in_the_new_repository(
+    service: Service,
+) -> None:
+    # The ticket was keyed on the old issue's URL only: the new repository's `labeled` for the
+    # moved issue found no ticket ("ignored") and its `opened` opened a second one.
+    transferred = await service.github("github_issues_transferred.json")
+    labeled = await service.github("github_issues_labeled.json")  # on Codertocat/Hello-World#1
+    opened = await service.github("github_issues_opened_with_transfer.json")
+
+    assert transferred["outcome"] == "opened"
+    assert labeled["ticket_id"] == transferred["ticket_id"], labeled
+    assert (opened["ticket_id"], opened["outcome"]) == (transferred["ticket_id"], "unchanged")
+    ticket = (
+        await service.client.get(
+            f"/tickets/{transferred['ticket_id']}",
+            headers={"Authorization": "Bearer dev-requester"},
+        )
+    ).json()
+    assert ticket["external_ref"] == NEW_ISSUE
+
+
+async def test_an_issue_moved_before_its_transfer_arrives_is_one_ticket(service: Service) -> None:
+    # Deliveries from two repositories come in any order: the old issue's ticket first, then the
+    # new repository's `opened` (changes.old_issue), then the `transferred`.
+    first = await service.github("github_issues_transferred.json")
+    again = await service.github("github_issues_opened_with_transfer.json")
+    assert again["ticket_id"] == first["ticket_id"]
+
+
+async def test_the_new_repository_s_opened_before_the_transfer_is_one_ticket(
+    service: Service,
+) -> None:
+    opened = await service.github("github_issues_opened_with_transfer.json")
+    transferred = await service.github("github_issues_transferred.json")
+
+    assert opened["outcome"] == "opened"
+    assert transferred["ticket_id"] == opened["ticket_id"], transferred
+    history = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events
+    assert [type(e.event).__name__ for e in history] == ["TicketOpened"]
