@@ -244,14 +244,25 @@ def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Comma
         return policy.not_ours([a.package.name for a in record.affected if a.package])
     specs = [v for a in ours for v in _osv_specs(a)]
     vectors = _osv_vectors(record)
+    cve_ids = [i.upper() for i in advisory_ids if i.upper().startswith("CVE-")]
+    informational = _informational(ours)
+    kind = TicketKind.SECURITY
+    if informational is not None and not cve_ids and not vectors:
+        if informational != "unsound":
+            return Ignore(
+                f"{record.id} is informational ({informational}): no vulnerability (no CVE, "
+                "no CVSS vector) and no defect to fix, so it opens no ticket"
+            )
+        kind = TicketKind.BUG  # undefined behaviour reachable from safe code: a defect
     draft = TicketDraft(
         title=_first_line(record.summary) or _first_sentence(record.details) or record.id,
         description=record.details or record.summary or "",
         source=TicketSource.OSV,
-        kind=TicketKind.SECURITY,
+        kind=kind,
         severity_guess=severity_from_vectors(vectors) or _osv_severity_word(record),
-        cve_ids=[i.upper() for i in advisory_ids if i.upper().startswith("CVE-")],
+        cve_ids=cve_ids,
         advisory_ids=advisory_ids,
+        labels=[informational] if informational else [],
         affected_versions=specs,
         affected_lts_lines=policy.lts_branches(specs, now=now),
         package_versions={},
@@ -270,6 +281,16 @@ def _concerns(affected: OsvAffected, policy: IntakePolicy) -> bool:
     return policy.concerns(
         package.ecosystem if package else None, package.name if package else None
     )
+
+
+def _informational(affected: Sequence[OsvAffected]) -> str | None:
+    """RustSec's kind of informational advisory ("unmaintained", "unsound", "notice"), which
+    its OSV export writes in each affected package's `database_specific.informational` (null
+    for a vulnerability; rustsec/advisory-db branch osv). None unless every package says so."""
+    words = [(a.database_specific or {}).get("informational") for a in affected]
+    if not words or not all(isinstance(w, str) and w.strip() for w in words):
+        return None
+    return str(words[0]).strip().lower()
 
 
 def _osv_ranges(affected: OsvAffected) -> list[AffectedRange]:

@@ -25,7 +25,7 @@ from lts_intake.formats import (
     ReportIn,
     label_set_fingerprint,
 )
-from lts_intake.model import Ignore, OpenTicket, ResolveAlert
+from lts_intake.model import Ignore, OpenTicket, ResolveAlert, WithdrawAdvisory
 from lts_intake.standardize import (
     IntakePolicy,
     from_alerts,
@@ -406,3 +406,57 @@ def test_grafana_s_own_default_webhook_payload_opens_a_ticket_on_the_alertmanage
     assert isinstance(command, OpenTicket)
     assert command.keys == ("alert:fac0861a85de433a",)
     assert label_set_fingerprint(payload["alerts"][0]["labels"]) == "fac0861a85de433a"
+
+
+# --- RustSec (rustsec/advisory-db, branch osv) ---------------------------------------------
+
+EVERY_PACKAGE = IntakePolicy(product_packages=())
+
+
+def test_an_unmaintained_crate_notice_is_no_vulnerability_and_opens_no_ticket() -> None:
+    # database_specific.informational "unmaintained", no CVE, no CVSS: opened a security ticket.
+    [record] = osv_records("RUSTSEC-2016-0004.json")
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, Ignore), command
+    assert "RUSTSEC-2016-0004 is informational (unmaintained)" in command.reason
+
+
+def test_an_unsound_advisory_without_cve_or_score_is_a_bug_not_a_security_ticket() -> None:
+    # informational "unsound": undefined behaviour reachable from safe code, a defect to fix;
+    # it was opened as kind security and labelled security.
+    [record] = osv_records("RUSTSEC-2026-0198.json")
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.kind.value == "bug"
+    assert "unsound" in command.draft.labels
+    assert "security" not in command.draft.labels
+    assert command.keys == ("advisory:RUSTSEC-2026-0198",)
+    assert command.draft.affected_versions == ["error-stack >=0.0.0-0,<0.8.0"]
+
+
+def test_an_informational_advisory_with_a_cve_and_a_score_is_still_a_vulnerability() -> None:
+    # traitobject: informational "unsound", yet CVE-2020-35881 and a CVSS 3.1 vector (9.8), both
+    # in severity[] and as a plain string in affected[].database_specific.cvss.
+    [record] = osv_records("RUSTSEC-2020-0027.json")
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.kind.value == "security"
+    assert command.draft.severity_guess is Severity.CRITICAL
+    assert command.draft.cve_ids == ["CVE-2020-35881"]
+    assert {"security", "cve", "unsound"} <= set(command.draft.labels)
+    assert command.draft.cvss_vectors == ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]
+
+
+def test_a_withdrawn_informational_advisory_is_a_withdrawal() -> None:
+    [record] = osv_records("RUSTSEC-2019-0031_withdrawn.json")
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, WithdrawAdvisory)
+    assert command.withdrawn_at == datetime(2020, 10, 8, 12, 0, tzinfo=UTC)
