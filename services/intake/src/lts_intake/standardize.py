@@ -335,6 +335,8 @@ def _osv_vectors(record: OsvRecord) -> list[str]:
         cvss = (affected.database_specific or {}).get("cvss")
         if isinstance(cvss, dict) and isinstance(cvss.get("vectorString"), str):
             vectors.append(cvss["vectorString"])
+        elif isinstance(cvss, str):  # RustSec's export: the vector itself, or null
+            vectors.append(cvss)
     return unique([v for v in vectors if v.startswith("CVSS:") or "/" in v])
 
 

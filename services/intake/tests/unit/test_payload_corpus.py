@@ -460,3 +460,29 @@ def test_a_withdrawn_informational_advisory_is_a_withdrawal() -> None:
 
     assert isinstance(command, WithdrawAdvisory)
     assert command.withdrawn_at == datetime(2020, 10, 8, 12, 0, tzinfo=UTC)
+
+
+def test_a_cvss_vector_given_only_as_a_plain_string_in_database_specific_is_read() -> None:
+    # RustSec's OSV export of 2021-2023 had no severity[]: the vector was only the string
+    # affected[].database_specific.cvss, which intake read only as {"vectorString": ...}.
+    [record] = osv_records("RUSTSEC-2019-0037_2021_export.json")
+    assert not record.severity
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.cvss_vectors == ["CVSS:3.0/AV:L/AC:L/PR:H/UI:N/S:U/C:N/I:H/A:H"]
+    assert command.draft.severity_guess is Severity.MEDIUM  # 6.0
+    assert "security" in command.draft.labels
+
+
+def test_a_cvss_v4_severity_is_read() -> None:
+    [record] = osv_records("RUSTSEC-2024-0445.json")
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.draft.cvss_vectors == [
+        "CVSS:4.0/AV:N/AC:L/AT:P/PR:L/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N"
+    ]
+    assert command.draft.severity_guess is not None
