@@ -161,3 +161,22 @@ async def test_the_new_repository_s_opened_before_the_transfer_is_one_ticket(
     assert transferred["ticket_id"] == opened["ticket_id"], transferred
     history = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events
     assert [type(e.event).__name__ for e in history] == ["TicketOpened"]
+
+
+async def test_github_issue_actions_after_opened_reach_its_ticket_or_say_why_not(
+    service: Service,
+) -> None:
+    # octokit/webhooks payload-examples issues/{opened,edited,deleted,reopened}, all on
+    # Codertocat/Hello-World#1: an edit or a deletion changes no ticket (intake has no event for
+    # either) and says so; a reopen finds the ticket it opened, unchanged.
+    opened = await service.github("github_issues_opened.json")
+    answers = {
+        action: await service.github(f"github_issues_{action}.json")
+        for action in ("edited", "deleted", "reopened")
+    }
+
+    for action, answer in answers.items():
+        assert answer["ticket_id"] == opened["ticket_id"], (action, answer)
+        assert answer["outcome"] == "unchanged", (action, answer)
+    assert answers["edited"]["reason"] == "issues.edited does not open or change a ticket"
+    assert answers["deleted"]["reason"] == "issues.deleted does not open or change a ticket"
