@@ -270,7 +270,13 @@ async def test_a_withdrawn_advisory_never_seen_before_opens_nothing(service: Run
     )
 
     assert response.json()["results"] == [
-        {"ticket_id": None, "outcome": "ignored", "events": [], "reason": None}
+        {
+            "ticket_id": None,
+            "outcome": "ignored",
+            "events": [],
+            "reason": "GHSA-8v27-2fg9-7h62 is withdrawn and no ticket knows it or its aliases "
+            "(a withdrawn advisory opens none)",
+        }
     ]
     assert await service.recorded() == []
 
