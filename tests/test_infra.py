@@ -216,6 +216,16 @@ def test_a_killed_local_kafka_and_postgresql_come_back_on_their_ports_with_their
     assert "lts.test.kept" in list_topics(infra.kafka_bootstrap_servers)
     assert {"kafka is back", "postgres is back"} <= set(lines)
 
+    # a server started again by other means (`pg_ctl restart`: the record's pid is gone, the
+    # address answers) is not dead: nothing is started over it
+    recorded = state.load("postgres")
+    assert recorded is not None
+    state.save("postgres", {**recorded, "pid": 2**22 + 1})  # above any pid_max: no process
+    lines.clear()
+    supervisor.step()
+    assert lines == []
+    state.save("postgres", recorded)
+
     stop_infrastructure()
     supervisor.step()
     assert infrastructure_status()["kafka"] is None

@@ -27,6 +27,7 @@ from lts_devtools.infra.process import terminate
 from lts_devtools.restarts import Backoff, describe_exit
 from lts_events.infra import KAFKA_MARKER, POSTGRES_MARKER, kafka_bootstrap, postgres_url, state
 from lts_events.infra.paths import run_dir
+from lts_events.infra.probes import kafka_ready, postgres_ready
 
 WATCHDOG = "stack-watchdog"
 """The state component that records the watchdog of `lts stack up`."""
@@ -135,17 +136,21 @@ class Supervisor:
 
     def _died(self, component: str) -> bool:
         """The local component this stack uses has a recorded process that is gone (not
-        stopped on purpose: a stop records pid -1)."""
+        stopped on purpose: a stop records pid -1) and nothing answers at its address (one
+        started again by other means, `pg_ctl restart`, is not dead)."""
         recorded = state.load(component)
         if recorded is None or int(recorded.get("pid", -1)) <= 0:
             return False
         if component == "kafka":
-            ours = kafka_bootstrap(recorded) == self._infra.kafka_bootstrap_servers
-            marker = KAFKA_MARKER
+            address = kafka_bootstrap(recorded)
+            ours, marker = address == self._infra.kafka_bootstrap_servers, KAFKA_MARKER
         else:
-            ours = postgres_url(int(recorded["port"])) == self._infra.database_url
-            marker = POSTGRES_MARKER
-        return ours and not state.pid_alive(int(recorded["pid"]), marker=marker)
+            address = postgres_url(int(recorded["port"]))
+            ours, marker = address == self._infra.database_url, POSTGRES_MARKER
+        if not ours or state.pid_alive(int(recorded["pid"]), marker=marker):
+            return False
+        answers = kafka_ready if component == "kafka" else postgres_ready
+        return not answers(address)
 
 
 def start_watchdog(infra: Infrastructure) -> int:
