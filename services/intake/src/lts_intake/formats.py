@@ -428,6 +428,35 @@ class GitlabProject(BaseModel):
     web_url: str | None = None
 
 
+class GitlabLabelChange(BaseModel):
+    """`changes.labels`: the issue's labels before and after the change, whole lists (GitLab
+    sends no "labeled" action: a label added to an open issue is an `update` carrying this)."""
+
+    model_config = _Open
+
+    previous: Annotated[list[GitlabLabel], _NullIsEmpty] = Field(default_factory=list)
+    current: Annotated[list[GitlabLabel], _NullIsEmpty] = Field(default_factory=list)
+
+    def added(self) -> list[str]:
+        """The titles in `current` that `previous` lacks, in `current`'s order."""
+        before = {label.title for label in self.previous}
+        return list(dict.fromkeys(lb.title for lb in self.current if lb.title not in before))
+
+
+def _unreadable_is_none(value: Any) -> Any:
+    return value if value is None or isinstance(value, dict) else None
+
+
+class GitlabIssueChanges(BaseModel):
+    """`changes` of an Issue Hook: `{"<attribute>": {"previous": ..., "current": ...}}` for each
+    attribute the action changed (gitlabhq doc/user/project/integrations/webhook_events.md,
+    "Work item events"). Only `labels` is read; the others are kept as extra fields."""
+
+    model_config = _Open
+
+    labels: Annotated[GitlabLabelChange | None, BeforeValidator(_unreadable_is_none)] = None
+
+
 class GitlabIssueHook(BaseModel):
     """GitLab's Issue Hook: a classic issue (`object_kind: issue`) or any other work item
     (`object_kind: work_item`: incidents, tasks, epics, ...; group work items have no project)."""
@@ -439,6 +468,7 @@ class GitlabIssueHook(BaseModel):
     project: GitlabProject | None = None
     object_attributes: GitlabIssueAttributes
     labels: list[GitlabLabel] = Field(default_factory=list)
+    changes: Annotated[GitlabIssueChanges | None, BeforeValidator(_unreadable_is_none)] = None
 
 
 # NUL, and UTF-16 surrogates standing alone: valid JSON escapes ("\\u0000", "\\ud800") that

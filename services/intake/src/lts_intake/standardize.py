@@ -445,12 +445,20 @@ GITLAB_REPORT_TYPES = frozenset({"issue", "incident", "task"})
 
 
 def from_gitlab_issue(hook: GitlabIssueHook, *, now: datetime, policy: IntakePolicy) -> Command:
-    """A classic issue or a work item (GitLab sends both as an Issue Hook)."""
+    """A classic issue or a work item (GitLab sends both as an Issue Hook). `open`/`reopen` open
+    (or find) its ticket; an `update` whose `changes.labels` adds labels labels it, as GitHub's
+    `labeled` does: GitLab has no labelling action, it sends the label lists before and after
+    (`previous`/`current`), so the labels added are the titles in `current` not in `previous`.
+    A removed label changes nothing (intake has no event for it), nor does any other update."""
     issue = hook.object_attributes
     key = f"gitlab:{issue.url}"
     item_type = (issue.type or "Issue").strip()
     if item_type.lower() not in GITLAB_REPORT_TYPES:
         return Ignore(f"a GitLab {item_type} work item plans work, it reports nothing to fix")
+    label_change = hook.changes.labels if hook.changes is not None else None
+    added = label_change.added() if label_change is not None else []
+    if issue.action == "update" and added:
+        return AddLabels((key,), tuple(added), reason=f"labelled on GitLab by {hook.user.username}")
     if issue.action not in {"open", "reopen"}:
         return Ignore(f"issue action {issue.action!r} does not open a ticket", keys=(key,))
     draft = _from_issue_text(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from lts_devtools.in_memory_service import in_memory_context
 from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.intake import AdvisoryWithdrawn
+from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled
 from lts_events.problems import install_problem_answers
 from lts_events.store.memory import InMemoryEventStore
 from lts_intake.main import build
@@ -56,6 +57,20 @@ class Service:
             "Content-Type": "application/json",
         }
         response = await self.client.post("/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        [result] = response.json()["results"]
+        assert isinstance(result, dict)
+        return result
+
+    async def gitlab(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An Issue Hook as GitLab delivers it, with an event UUID of its own."""
+        headers = {
+            "X-Gitlab-Token": "dev-gitlab-webhook-token",
+            "X-Gitlab-Event": "Issue Hook",
+            "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        }
+        response = await self.client.post("/webhooks/gitlab", json=payload, headers=headers)
         assert response.status_code == 200, response.text
         [result] = response.json()["results"]
         assert isinstance(result, dict)
@@ -180,3 +195,61 @@ async def test_github_issue_actions_after_opened_reach_its_ticket_or_say_why_not
         assert answer["outcome"] == "unchanged", (action, answer)
     assert answers["edited"]["reason"] == "issues.edited does not open or change a ticket"
     assert answers["deleted"]["reason"] == "issues.deleted does not open or change a ticket"
+
+
+# opsdroid/opsdroid d22d8e3 connector/gitlab/tests/gitlab_response_payloads, captured on
+# GitLab.com: GitLab labels an issue with an `update` whose changes.labels holds the label lists
+# before and after; it has no labelling action like GitHub's `labeled`.
+
+
+def as_opened(name: str) -> dict[str, Any]:
+    """The Issue Hook the issue of `name` opened with: the same issue, action `open`, no
+    changes and the labels it had before the update (the capture has no `open` of its own)."""
+    payload: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    previous = payload["changes"]["labels"]["previous"]
+    attributes = {**payload["object_attributes"], "action": "open", "labels": previous}
+    return {**payload, "object_attributes": attributes, "labels": previous, "changes": {}}
+
+
+async def test_a_gitlab_label_added_labels_the_issue_s_ticket(service: Service) -> None:
+    # The update was answered "unchanged: issue action 'update' does not open a ticket", so a
+    # label added on GitLab (e.g. security) never reached the ticket, unlike GitHub's `labeled`.
+    name = "gitlab_issue_hook_update_label_added.json"
+    opened = await service.gitlab(as_opened(name))
+    labelled = await service.gitlab(json.loads((FIXTURES / name).read_text()))
+
+    assert opened["outcome"] == "opened"
+    assert labelled["ticket_id"] == opened["ticket_id"], labelled
+    assert (labelled["outcome"], labelled["events"]) == ("updated", [TicketLabelled.type])
+    history = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events
+    event = history[-1].event
+    assert isinstance(event, TicketLabelled)
+    assert (event.labels, event.reason) == (["blah"], "labelled on GitLab by FabioRosado")
+    ticket = (
+        await service.client.get(
+            f"/tickets/{opened['ticket_id']}", headers={"Authorization": "Bearer dev-requester"}
+        )
+    ).json()
+    assert "blah" in ticket["labels"]
+
+
+async def test_a_gitlab_label_replaced_adds_only_the_new_label(service: Service) -> None:
+    name = "gitlab_issue_hook_update_label_replaced.json"  # blah -> test-label
+    opened = await service.gitlab(as_opened(name))
+    labelled = await service.gitlab(json.loads((FIXTURES / name).read_text()))
+
+    assert (labelled["ticket_id"], labelled["outcome"]) == (opened["ticket_id"], "updated")
+    event = (await service.store.read_stream(ticket_stream(opened["ticket_id"]))).events[-1].event
+    assert isinstance(event, TicketLabelled)
+    assert event.labels == ["test-label"]
+
+
+async def test_a_gitlab_label_added_to_an_issue_without_a_ticket_says_why(
+    service: Service,
+) -> None:
+    answer = await service.gitlab(
+        json.loads((FIXTURES / "gitlab_issue_hook_update_label_added.json").read_text())
+    )
+
+    assert answer["outcome"] == "ignored"
+    assert answer["reason"] == "labels added to an issue no ticket was opened for"

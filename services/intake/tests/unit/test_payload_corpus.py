@@ -25,7 +25,7 @@ from lts_intake.formats import (
     ReportIn,
     label_set_fingerprint,
 )
-from lts_intake.model import Ignore, OpenTicket, ResolveAlert, WithdrawAdvisory
+from lts_intake.model import AddLabels, Ignore, OpenTicket, ResolveAlert, WithdrawAdvisory
 from lts_intake.standardize import (
     IntakePolicy,
     from_alerts,
@@ -283,6 +283,67 @@ def test_the_documented_gitlab_issue_takes_its_severity() -> None:
     assert isinstance(command, OpenTicket)
     assert command.draft.severity_guess is Severity.HIGH
     assert command.draft.contact == "admin@example.com"
+
+
+# --- GitLab label changes --------------------------------------------------------------------
+# GitLab has no "labeled" action: a label added to an issue is an `update` whose changes.labels
+# holds the whole label list before and after (opsdroid/opsdroid d22d8e3, captured on GitLab.com).
+
+
+def test_a_gitlab_update_adding_a_label_labels_the_issue_s_ticket() -> None:
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_issue_hook_update_label_added.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert command == AddLabels(
+        ("gitlab:https://gitlab.com/FabioRosado/test-project/-/issues/2",),
+        ("blah",),
+        reason="labelled on GitLab by FabioRosado",
+    )
+
+
+def test_a_gitlab_label_replaced_adds_the_new_one_only() -> None:
+    # previous [blah], current [test-label]: test-label is added; the removal of blah is no
+    # event intake has
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_issue_hook_update_label_replaced.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, AddLabels)
+    assert command.keys == ("gitlab:https://gitlab.com/FabioRosado/test-project/-/issues/1",)
+    assert command.labels == ("test-label",)
+
+
+def test_a_gitlab_update_without_label_changes_changes_nothing() -> None:
+    # zulip's capture of a title and description edit: changes without `labels`
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_confidential_issue_hook_updated.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert command == Ignore(
+        "issue action 'update' does not open a ticket",
+        keys=("gitlab:https://gitlab.example.co.uk/joe.bloggs/testing/issues/1",),
+    )
+
+
+def test_a_gitlab_update_only_removing_labels_changes_nothing() -> None:
+    payload = fixture("gitlab_issue_hook_update_label_added.json")
+    labels = payload["changes"]["labels"]
+    payload["changes"]["labels"] = {"previous": labels["current"], "current": []}
+
+    command = from_gitlab_issue(GitlabIssueHook.model_validate(payload), now=NOW, policy=POLICY)
+
+    assert isinstance(command, Ignore)
+
+
+def test_the_documented_gitlab_open_with_label_changes_still_opens() -> None:
+    # the documented payload carries changes.labels on an `open`: it opens with its labels
+    hook = GitlabIssueHook.model_validate(fixture("gitlab_docs_work_item_issue.json"))
+
+    command = from_gitlab_issue(hook, now=NOW, policy=POLICY)
+
+    assert isinstance(command, OpenTicket)
+    assert "API" in command.draft.labels
 
 
 # --- a CVE mentioned is a reference, not an identity -----------------------------------------
