@@ -248,6 +248,7 @@ class OsvRecord(BaseModel):
     published: Timestamp | None = None
     withdrawn: Timestamp | None = None
     aliases: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
+    upstream: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
     related: Annotated[list[str], _NullIsEmpty] = Field(default_factory=list)
     summary: str | None = None
     details: str | None = None

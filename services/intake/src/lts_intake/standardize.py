@@ -234,17 +234,28 @@ def _alert_versions(alert_labels: dict[str, str]) -> list[str]:
 
 
 def from_osv(record: OsvRecord, *, now: datetime, policy: IntakePolicy) -> Command:
+    """The record's ticket, keyed by its id and `aliases` (the same vulnerability in other
+    databases) and, when it is derived from one upstream vulnerability, by that one too: a
+    distribution's record of an upstream CVE (Ubuntu's UBUNTU-CVE-*: `upstream`, never
+    `aliases`, as the OSV schema requires) is the same problem to fix as the CVE's own records.
+    Several `upstream` ids (a distribution bundling vulnerabilities in one record) are each a
+    different problem: named on the ticket, never keys, or one ticket would swallow the others.
+    `related` is never a key (a similar but different vulnerability)."""
     aliases = unique([a.strip() for a in record.aliases if a.strip()])
+    upstream = unique([u.strip() for u in record.upstream if u.strip()])
     raw = record.model_dump(mode="json", exclude_none=True)
     if record.withdrawn is not None:
+        # a derived record withdrawn says nothing of the upstream vulnerability's own records
         return WithdrawAdvisory(record.id, tuple(aliases), record.withdrawn, raw=raw)
-    advisory_ids = unique([record.id, *aliases])
+    advisory_ids = unique([record.id, *aliases, *(upstream if len(upstream) == 1 else [])])
     ours = [a for a in record.affected if _concerns(a, policy)]
     if record.affected and not ours:
         return policy.not_ours([a.package.name for a in record.affected if a.package])
     specs = [v for a in ours for v in _osv_specs(a)]
     vectors = _osv_vectors(record)
-    cve_ids = [i.upper() for i in advisory_ids if i.upper().startswith("CVE-")]
+    cve_ids = unique(
+        [i.upper() for i in (*advisory_ids, *upstream) if i.upper().startswith("CVE-")]
+    )
     informational = _informational(ours)
     kind = TicketKind.SECURITY
     if informational is not None and not cve_ids and not vectors:

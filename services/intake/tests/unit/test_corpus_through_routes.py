@@ -21,7 +21,7 @@ from lts_devtools.in_memory_service import in_memory_context
 from lts_events.auth import Authenticator
 from lts_events.clock import FrozenClock
 from lts_events.contracts.common import ticket_stream
-from lts_events.contracts.intake import AdvisoryWithdrawn, TicketLabelled
+from lts_events.contracts.intake import AdvisoryWithdrawn, DuplicateLinked, TicketLabelled
 from lts_events.problems import install_problem_answers
 from lts_events.store.memory import InMemoryEventStore
 from lts_intake.main import build
@@ -253,3 +253,29 @@ async def test_a_gitlab_label_added_to_an_issue_without_a_ticket_says_why(
 
     assert answer["outcome"] == "ignored"
     assert answer["reason"] == "labels added to an issue no ticket was opened for"
+
+
+# The same Django CVE from PyPI's advisory database (aliases: [CVE-2024-45230]) and from Ubuntu
+# (canonical/ubuntu-security-notices osv/cve/2024/UBUNTU-CVE-2024-45230.json: upstream:
+# [CVE-2024-45230], related: [USN-6987-1]).
+YAML_FEED = {**FEED, "Content-Type": "application/yaml"}
+
+
+async def test_the_same_cve_from_pypi_and_from_ubuntu_is_one_ticket(service: Service) -> None:
+    # Ubuntu's record was keyed by its own id only, so it opened a second ticket for the CVE.
+    [pypi] = await service.post("/feeds/osv", "PYSEC-0000-CVE-2024-45230.yaml", YAML_FEED)
+    [ubuntu] = await service.post("/feeds/osv", "UBUNTU-CVE-2024-45230.json", FEED)
+
+    assert pypi["outcome"] == "opened"
+    assert (ubuntu["ticket_id"], ubuntu["outcome"]) == (pypi["ticket_id"], "updated"), ubuntu
+    event = (await service.store.read_stream(ticket_stream(pypi["ticket_id"]))).events[-1].event
+    assert isinstance(event, DuplicateLinked)
+    assert (event.duplicate_ref, event.cve_ids) == ("UBUNTU-CVE-2024-45230", ["CVE-2024-45230"])
+
+
+async def test_ubuntu_s_record_first_then_pypi_s_is_one_ticket(service: Service) -> None:
+    [ubuntu] = await service.post("/feeds/osv", "UBUNTU-CVE-2024-45230.json", FEED)
+    [pypi] = await service.post("/feeds/osv", "PYSEC-0000-CVE-2024-45230.yaml", YAML_FEED)
+
+    assert ubuntu["outcome"] == "opened"
+    assert (pypi["ticket_id"], pypi["outcome"]) == (ubuntu["ticket_id"], "updated"), pypi

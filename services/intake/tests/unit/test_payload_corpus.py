@@ -22,6 +22,7 @@ from lts_intake.formats import (
     GrafanaLegacyAlert,
     GrafanaNotification,
     GrafanaWebhook,
+    OsvRecord,
     ReportIn,
     label_set_fingerprint,
 )
@@ -283,6 +284,54 @@ def test_the_documented_gitlab_issue_takes_its_severity() -> None:
     assert isinstance(command, OpenTicket)
     assert command.draft.severity_guess is Severity.HIGH
     assert command.draft.contact == "admin@example.com"
+
+
+# --- OSV upstream ------------------------------------------------------------------------------
+# Ubuntu's OSV records name the CVE they are derived from in `upstream`, never in `aliases`
+# (ossf/osv-schema docs/schema.md: a distribution's record "must not list the CVE ID as an
+# alias ... To refer to these upstream vulnerabilities, `upstream` should be used").
+
+EVERY_PACKAGE = IntakePolicy(product_packages=())
+
+
+def test_an_ubuntu_record_is_keyed_by_the_cve_it_is_derived_from() -> None:
+    record = OsvRecord.model_validate(fixture("UBUNTU-CVE-2024-45230.json"))
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.keys == ("advisory:UBUNTU-CVE-2024-45230", "advisory:CVE-2024-45230")
+    assert command.draft.cve_ids == ["CVE-2024-45230"]
+    assert "cve" in command.draft.labels
+
+
+def test_an_ubuntu_record_s_related_notice_is_no_key() -> None:
+    record = OsvRecord.model_validate(fixture("UBUNTU-CVE-2024-45230.json"))
+
+    command = from_osv(record, now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert "advisory:USN-6987-1" not in command.keys
+
+
+def test_a_record_bundling_several_upstream_cves_is_keyed_by_none_of_them() -> None:
+    payload = fixture("UBUNTU-CVE-2024-45230.json")
+    payload["upstream"] = ["CVE-2024-45230", "CVE-2024-45231"]
+
+    command = from_osv(OsvRecord.model_validate(payload), now=NOW, policy=EVERY_PACKAGE)
+
+    assert isinstance(command, OpenTicket)
+    assert command.keys == ("advisory:UBUNTU-CVE-2024-45230",)
+    assert command.draft.cve_ids == ["CVE-2024-45230", "CVE-2024-45231"]
+
+
+def test_an_ubuntu_package_is_not_the_product_s() -> None:
+    record = OsvRecord.model_validate(fixture("UBUNTU-CVE-2024-45230.json"))
+
+    command = from_osv(record, now=NOW, policy=POLICY)
+
+    assert isinstance(command, Ignore)
+    assert "python-django" in command.reason
 
 
 # --- GitLab label changes --------------------------------------------------------------------
