@@ -224,7 +224,11 @@ def test_a_killed_local_kafka_and_postgresql_come_back_on_their_ports_with_their
     lines.clear()
     supervisor.step()
     assert lines == []
-    state.save("postgres", recorded)
+    # and `lts infra up` records that server again instead of starting a second one on its
+    # data directory (which fails: "another server might be running")
+    again = ensure_infrastructure()
+    assert (again.database_url, "postgres" in again.started) == (infra.database_url, False)
+    assert state.load("postgres") == recorded
 
     stop_infrastructure()
     supervisor.step()

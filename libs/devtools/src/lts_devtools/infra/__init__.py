@@ -155,7 +155,12 @@ def ensure_infrastructure(
             given=env.get(DATABASE_ENV),
             mode=mode,
             keep=keep,
-            local=(running_local_postgres, local_postgres.start),
+            # a server restarted by hand runs under another pid than recorded: adopted, since
+            # a second start on its data directory fails
+            local=(
+                lambda: running_local_postgres() or local_postgres.adopt_running(),
+                local_postgres.start,
+            ),
             docker=containers.start_postgres,
         )
         smtp_future = pool.submit(_resolve_smtp, env)

@@ -132,8 +132,41 @@ def _postmaster_pid(home: Path) -> int:
         return -1
 
 
+def _running_on(home: Path) -> tuple[int, int] | None:
+    """(pid, port) of a live server on this data directory, from its `postmaster.pid` (pid on
+    line 1, port on line 4), whatever the record says."""
+    try:
+        lines = (home / "data" / "postmaster.pid").read_text().split("\n")
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (pid, port) if state.pid_alive(pid, marker=POSTGRES_MARKER) else None
+
+
+def _record(home: Path, user: str | None, *, pid: int, port: int) -> None:
+    log = str(home / "postgres.log")
+    state.save(COMPONENT, {"pid": pid, "port": port, "home": str(home), "user": user, "log": log})
+
+
+def adopt_running() -> str | None:
+    """The URL of a server that runs on this data directory under another pid than recorded
+    (restarted by hand, `pg_ctl restart`), recorded again; None when none runs and answers."""
+    home = run_dir() / COMPONENT
+    running = _running_on(home)
+    if running is None or not postgres_ready(postgres_url(running[1])):
+        return None
+    pid, port = running
+    _record(home, _run_as(), pid=pid, port=port)
+    return postgres_url(port)
+
+
 def start(*, timeout: float = 60.0) -> str:
-    """Start a server (initialising its data directory the first time) and wait until it answers."""
+    """Start a server (initialising its data directory the first time) and wait until it answers.
+    A server already running on the data directory under another pid than recorded (restarted
+    by hand, `pg_ctl restart`) is recorded again instead: a second start on the same directory
+    fails."""
+    if (adopted := adopt_running()) is not None:
+        return adopted
     user = _run_as()
     home = _prepare_home(user)
     previous = state.load(COMPONENT) or {}
@@ -161,16 +194,7 @@ def start(*, timeout: float = 60.0) -> str:
             f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\nsee {home}/postgres.log"
         )
     url = postgres_url(port)
-    state.save(
-        COMPONENT,
-        {
-            "pid": _postmaster_pid(home),
-            "port": port,
-            "home": str(home),
-            "user": user,
-            "log": str(home / "postgres.log"),
-        },
-    )
+    _record(home, user, pid=_postmaster_pid(home), port=port)
     wait_until(lambda: postgres_ready(url), timeout=timeout, what=f"PostgreSQL on port {port}")
     return url
 
