@@ -3,7 +3,8 @@ envelope used on Kafka (binary content mode: attributes as `ce_*` headers, data 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -19,6 +20,7 @@ from lts_events.ids import uuid4, uuid7
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"
+_STRUCTURED = "application/cloudevents"  # the media types of the event formats
 
 
 class Metadata(BaseModel):
@@ -199,8 +201,9 @@ class Envelope(BaseModel):
 
     @staticmethod
     def from_kafka(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
-        """Decode either CloudEvents content mode: binary (`ce_*` headers) or structured
-        (`application/cloudevents+json` value holding every attribute and `data`)."""
+        """Decode either CloudEvents content mode: binary (`ce_*` headers) or structured (a
+        `content-type` starting with `application/cloudevents`, in any case, and a JSON value
+        holding every attribute and `data` or `data_base64`)."""
         # One pass over the headers (names case-insensitive, the last of a name wins, every
         # value UTF-8): a dict of every header, then one of the attributes, cost twice as much.
         attributes: dict[str, Any] = {}
@@ -211,10 +214,18 @@ class Envelope(BaseModel):
                 attributes[name[3:]] = text
             elif name == "content-type":
                 content_type = text
-        if content_type.startswith("application/cloudevents"):
-            return Envelope.model_validate(_structured(value))
+        # Kafka binding §3: the media type is matched case-insensitively (lowered only when
+        # it is not our own `application/json`).
+        if content_type != JSON and content_type[:23].lower() == _STRUCTURED:
+            return Envelope.model_validate(_structured(_json_object(value), None))
+        data = _json_object(value)
+        if "specversion" not in attributes and "specversion" in data and "id" not in attributes:
+            # No `ce_specversion` nor `ce_id`: no binary-mode CloudEvent, but a JSON event
+            # format document sent with the data's content type (sdk-python's Kafka
+            # `to_structured`): read as structured mode.
+            return Envelope.model_validate(_structured(data, content_type))
         attributes["datacontenttype"] = content_type
-        attributes["data"] = _json_object(value)
+        attributes["data"] = data
         return Envelope.model_validate(attributes)
 
 
@@ -228,17 +239,53 @@ def _actor(actor_id: str, role: str) -> Actor:
 
 def _json_object(value: bytes | None) -> JsonDict:
     if not value:
-        raise ValueError("message has no body")
-    decoded = json_loads(value)
+        raise ValueError("data: the message has no body (a CloudEvent without data)")
+    try:
+        decoded = json_loads(value)
+    except ValueError as error:
+        raise ValueError(f"data: not JSON ({error})") from None
     if not isinstance(decoded, dict):
-        raise ValueError(f"event data must be a JSON object, got {type(decoded).__name__}")
+        raise ValueError(f"data: event data must be a JSON object, got {type(decoded).__name__}")
     return decoded
 
 
-def _structured(value: bytes | None) -> Mapping[str, Any]:
-    document = _json_object(value)
+def _structured(document: JsonDict, content_type: str | None) -> JsonDict:
+    """The attributes of a JSON event format document, its `data` a JSON object. A member
+    whose value is null is unset (JSON format §2.2). `data_base64` (JSON format §3.1.1: the
+    data is binary) is decoded and read as JSON when `datacontenttype` declares JSON or is
+    absent, as binary mode reads a value. `content_type` is the data's content type when the
+    document came without the structured media type and carries no `datacontenttype`."""
+    document = {name: value for name, value in document.items() if value is not None}
+    if content_type is not None:
+        document.setdefault("datacontenttype", content_type)
     if "data_base64" in document:
-        raise ValueError("data_base64 is not supported: event data must be JSON")
+        document["data"] = _base64_data(document)
     if not isinstance(document.get("data"), dict):
-        raise ValueError("structured CloudEvent must carry a JSON object in `data`")
+        raise ValueError("data: a structured CloudEvent must carry a JSON object in `data`")
     return document
+
+
+def _base64_data(document: JsonDict) -> JsonDict:
+    if "data" in document:
+        raise ValueError("data, data_base64: a CloudEvent carries one of them, not both")
+    content_type = document.get("datacontenttype", JSON)
+    if not isinstance(content_type, str) or not _is_json(content_type):
+        raise ValueError(
+            f"data_base64: event data must be JSON, not datacontenttype {content_type!r}"
+        )
+    encoded = document.pop("data_base64")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (TypeError, ValueError):
+        raise ValueError("data_base64: not a Base64 string") from None
+    try:
+        return _json_object(raw)
+    except ValueError as error:
+        raise ValueError(f"data_base64: {error}") from None
+
+
+def _is_json(content_type: str) -> bool:
+    """Whether a media type declares JSON (JSON format §3.1.1): `*/json` or `*/*+json`,
+    parameters stripped."""
+    subtype = content_type.partition(";")[0].strip().lower().rpartition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
