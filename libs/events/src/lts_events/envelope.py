@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, InstanceOf
 
 from lts_events._fast import json_loads, slot_setter, trusted_constructor
 from lts_events.actors import Actor, Role
@@ -157,7 +157,8 @@ class Envelope(BaseModel):
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     subject: str | None = None
-    time: datetime | None = None
+    # RFC 3339 (the spec's Timestamp) requires an offset: a naive time is refused, not guessed.
+    time: AwareDatetime | None = None
     datacontenttype: str = JSON
     # Checked as a dict and kept as it is: validating it as `JsonDict` copied it key by key
     # (every consumer decodes every message through here; the JSON schema is the same).

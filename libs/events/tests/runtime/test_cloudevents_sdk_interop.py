@@ -163,6 +163,18 @@ REFUSED: dict[str, tuple[Callable[[], Sent], str]] = {
         lambda: v1(a1(datacontenttype="application/json"), b"\xff\x00", structured=True),
         "data_base64",
     ),
+    "v1 binary, time without offset": (
+        lambda: v1(a1(datacontenttype="application/json", time="2026-05-01T12:34:56"), DATA),
+        "time",
+    ),
+    "v1 structured, time without offset": (
+        lambda: v1(
+            a1(datacontenttype="application/json", time="2026-05-01T12:34:56"),
+            DATA,
+            structured=True,
+        ),
+        "time",
+    ),
     "core binary, no data": (lambda: core(a(datacontenttype="application/json"), None), "data"),
 }
 
