@@ -9,7 +9,10 @@ carried out twice. The answer is kept per key, per endpoint and per caller (a ha
   the second gets 409 while the first is in flight.
 - The same key with another request body is 422: a client bug, never silently replayed.
 - A 5xx answer, or a request that raised, is not kept: the retry runs again.
-- A reservation left by a process killed mid-request is taken over after `ABANDONED`.
+- A reservation left by a process killed mid-request is taken over after `ABANDONED`. One this
+  process could not release because the database was away (the request failed with it) is
+  released by its next reservation, so a client's retry is not refused for a minute.
+- The database away while a key is reserved is a 503 with Retry-After, as any route's.
 
 POSTs without the header are passed through untouched (no database round trip)."""
 
@@ -19,11 +22,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lts_events.faults import describe, is_transient
 from lts_events.problems import problem
 
 if TYPE_CHECKING:
@@ -112,6 +116,9 @@ class IdempotencyKeys:
         self._app = app
         self._store_of = store_of
         self._reservations = 0
+        # (scope, key) -> created_at of reservations whose release failed: released with the
+        # next reservation (only that reservation: a takeover since has another created_at)
+        self._unreleased: dict[tuple[str, str], datetime] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_key = _header(scope, HEADER) if scope["type"] == "http" else None
@@ -134,20 +141,39 @@ class IdempotencyKeys:
         )
         fingerprint = _digest(_header(scope, b"content-type") or b"", body, *_precondition(scope))
         table = f'"{store.schema}".idempotency_keys'
-        answer = await self._reserve(store, table, caller, key, fingerprint)
+        try:
+            answer = await self._reserve(store, table, caller, key, fingerprint)
+        except Exception as error:  # outside the app: its 503 handler is not called for this
+            if not is_transient(error):
+                raise
+            log.warning("idempotency key not reserved: %s", describe(error))
+            unavailable = Refuse(503, f"a dependency is unavailable: {describe(error)}")
+            await _send_problem(scope, receive, send, unavailable)
+            return
         if isinstance(answer, Replay):
             await _send_replay(send, answer)
         elif isinstance(answer, Refuse):
             await _send_problem(scope, receive, send, answer)
         else:
-            await self._run(scope, _replaying(body, receive), send, store, table, caller, key)
+            reservation = (caller, key, answer)
+            await self._run(scope, _replaying(body, receive), send, store, table, reservation)
 
     async def _reserve(
         self, store: PostgresEventStore, table: str, caller: str, key: str, fingerprint: str
-    ) -> Replay | Refuse | None:
-        """None when this request may run (the key is now reserved for it)."""
+    ) -> Replay | Refuse | datetime:
+        """The reservation's time when this request may run (the key is now reserved for it)."""
         self._reservations += 1
+        releasing = dict(self._unreleased)
         async with store.transaction() as db:
+            if releasing:
+                await db.execute(
+                    f"DELETE FROM {table} AS t USING unnest($1::text[], $2::text[], "
+                    "$3::timestamptz[]) AS u (scope, key, created_at) WHERE t.scope = u.scope "
+                    "AND t.key = u.key AND t.created_at = u.created_at AND t.status IS NULL",
+                    [scope for scope, _ in releasing],
+                    [key for _, key in releasing],
+                    list(releasing.values()),
+                )
             if self._reservations % _CLEANUP_EVERY == 0:
                 await db.execute(
                     f"DELETE FROM {table} WHERE created_at < now() - $1::interval", RETENTION
@@ -158,21 +184,27 @@ class IdempotencyKeys:
                 "created_at = now(), status = NULL, headers = NULL, body = NULL "
                 "WHERE t.created_at < now() - $4::interval OR (t.status IS NULL "
                 "AND t.fingerprint = EXCLUDED.fingerprint AND t.created_at < now() - $5::interval) "
-                "RETURNING true",
+                "RETURNING created_at",
                 caller,
                 key,
                 fingerprint,
                 RETENTION,
                 ABANDONED,
             )
-            if reserved:
-                return None
-            row = await db.fetchrow(
-                f"SELECT fingerprint, status, headers, body FROM {table} "
-                "WHERE scope = $1 AND key = $2",
-                caller,
-                key,
-            )
+            row = None
+            if reserved is None:
+                row = await db.fetchrow(
+                    f"SELECT fingerprint, status, headers, body FROM {table} "
+                    "WHERE scope = $1 AND key = $2",
+                    caller,
+                    key,
+                )
+        for released, created_at in releasing.items():
+            if self._unreleased.get(released) == created_at:  # not failed again meanwhile
+                del self._unreleased[released]
+        if reserved is not None:
+            assert isinstance(reserved, datetime)
+            return reserved
         if row is None:  # expired and deleted between the two statements
             return Refuse(409, "a request with this Idempotency-Key is in progress; retry later")
         headers = json.loads(row["headers"]) if row["headers"] else []
@@ -191,9 +223,9 @@ class IdempotencyKeys:
         send: Send,
         store: PostgresEventStore,
         table: str,
-        caller: str,
-        key: str,
+        reservation: tuple[str, str, datetime],
     ) -> None:
+        caller, key, _ = reservation
         status = 500
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
@@ -210,11 +242,11 @@ class IdempotencyKeys:
         try:
             await self._app(scope, receive, keep)
         except BaseException:
-            await _forget(store, table, caller, key)
+            await self._forget(store, table, reservation)
             raise
         body = b"".join(chunks)
         if status >= 500 or len(body) > MAX_KEPT_BODY:
-            await _forget(store, table, caller, key)
+            await self._forget(store, table, reservation)
             return
         kept = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -232,13 +264,21 @@ class IdempotencyKeys:
                 body,
             )
 
-
-async def _forget(store: PostgresEventStore, table: str, caller: str, key: str) -> None:
-    try:
-        async with store.transaction() as db:
-            await db.execute(f"DELETE FROM {table} WHERE scope = $1 AND key = $2", caller, key)
-    except Exception:  # the reservation is taken over after ABANDONED anyway
-        log.warning("an idempotency reservation could not be released", exc_info=True)
+    async def _forget(
+        self, store: PostgresEventStore, table: str, reservation: tuple[str, str, datetime]
+    ) -> None:
+        caller, key, created_at = reservation
+        try:
+            async with store.transaction() as db:
+                await db.execute(
+                    f"DELETE FROM {table} WHERE scope = $1 AND key = $2 AND created_at = $3",
+                    caller,
+                    key,
+                    created_at,
+                )
+        except Exception as error:  # the database is away: released with the next reservation
+            self._unreleased[(caller, key)] = created_at
+            log.warning("an idempotency reservation is released later: %s", describe(error))
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -273,5 +313,6 @@ async def _send_replay(send: Send, replay: Replay) -> None:
 
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, refusal: Refuse) -> None:
-    headers = {"Retry-After": "1"} if refusal.status == 409 else None
+    retry_after = {409: "1", 503: "5"}.get(refusal.status)
+    headers = {"Retry-After": retry_after} if retry_after else None
     await problem(refusal.status, refusal.detail, headers=headers)(scope, receive, send)
