@@ -64,7 +64,7 @@ def test_the_stack_comes_up_ready_and_goes_down(infra: Infrastructure, tmp_path:
     assert not any(pid_alive(urls["pid"]) for urls in services.values())
     assert not pid_alive(restarted)  # the record follows the restart, so `down` stops it
     watchdog_log = (tmp_path / "run" / "stack-watchdog.log").read_text()
-    assert "intake exited after" in watchdog_log, watchdog_log
+    assert "intake exited; starting it again" in watchdog_log, watchdog_log
 
 
 def _recorded_pid(home: Path, label: str) -> int:

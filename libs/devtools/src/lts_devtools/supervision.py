@@ -93,12 +93,11 @@ class Supervisor:
         watched.deaths = self._backoff.deaths_in_a_row(watched.deaths, ran_for)
         delay = self._backoff.delay(watched.deaths)
         watched.restart_at = now + delay
+        ours = watched.process is not None  # a recorded process ran before it was watched
         code = watched.process.returncode if watched.process is not None else None
+        ran = f" after {ran_for:.0f} s" if ours else ""
         when = f" in {delay:.0f} s ({watched.deaths} quick deaths in a row)" if delay else ""
-        self._say(
-            f"{watched.service.label} {describe_exit(code)} after {ran_for:.0f} s;"
-            f" starting it again{when}"
-        )
+        self._say(f"{watched.service.label} {describe_exit(code)}{ran}; starting it again{when}")
 
     def _restart(self, watched: _Watched) -> None:
         old = watched.service
