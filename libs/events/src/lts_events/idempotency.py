@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lts_events.faults import describe, is_transient
-from lts_events.problems import problem
+from lts_events.problems import problem, unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -147,8 +147,7 @@ class IdempotencyKeys:
             if not is_transient(error):
                 raise
             log.warning("idempotency key not reserved: %s", describe(error))
-            unavailable = Refuse(503, f"a dependency is unavailable: {describe(error)}")
-            await _send_problem(scope, receive, send, unavailable)
+            await unavailable(describe(error))(scope, receive, send)
             return
         if isinstance(answer, Replay):
             await _send_replay(send, answer)
@@ -313,6 +312,5 @@ async def _send_replay(send: Send, replay: Replay) -> None:
 
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, refusal: Refuse) -> None:
-    retry_after = {409: "1", 503: "5"}.get(refusal.status)
-    headers = {"Retry-After": retry_after} if retry_after else None
+    headers = {"Retry-After": "1"} if refusal.status == 409 else None
     await problem(refusal.status, refusal.detail, headers=headers)(scope, receive, send)

@@ -47,6 +47,14 @@ def problem(
     )
 
 
+def unavailable(cause: str) -> Response:
+    """503 for a request that failed because the database or the broker is away (`cause`, as
+    `faults.describe` puts it): webhook senders and clients retry it after Retry-After."""
+    return problem(
+        503, f"a dependency is unavailable: {cause}; retry later", headers={"Retry-After": "5"}
+    )
+
+
 def _title(status: int) -> str:
     try:
         return HTTPStatus(status).phrase

@@ -34,7 +34,7 @@ from lts_events.idempotency import IdempotencyKeys
 from lts_events.kafka import DLQ_TOPIC, ensure_topics, events_topic
 from lts_events.leadership import Leadership
 from lts_events.logging import setup_logging
-from lts_events.problems import install_problem_answers, problem
+from lts_events.problems import install_problem_answers, unavailable
 from lts_events.relay import Relay
 from lts_events.settings import RuntimeSettings
 from lts_events.store.anchoring import ChainAnchors, signing_key
@@ -203,11 +203,7 @@ async def _unavailable(request: Request, error: Exception) -> Response:
         "request refused while a dependency is unavailable",
         extra={"path": request.url.path, "error": describe(error)},
     )
-    return problem(
-        503,
-        f"a dependency is unavailable: {describe(error)}; retry later",
-        headers={"Retry-After": "5"},
-    )
+    return unavailable(describe(error))
 
 
 async def _start(
