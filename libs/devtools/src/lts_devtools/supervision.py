@@ -36,6 +36,29 @@ CHECK_SECONDS = 0.5
 INFRA_RETRY_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class _Local:
+    """A local component the stack may use, and how to tell it died and start it again."""
+
+    name: str
+    marker: str
+    address: Callable[[state.State], str]
+    answers: Callable[[str], bool]
+    restart: Callable[[], str]
+
+
+_LOCAL = (
+    _Local("kafka", KAFKA_MARKER, kafka_bootstrap, kafka_ready, local_kafka.restart_in_place),
+    _Local(
+        "postgres",
+        POSTGRES_MARKER,
+        lambda recorded: postgres_url(int(recorded["port"])),
+        postgres_ready,
+        local_postgres.restart_in_place,
+    ),
+)
+
+
 @dataclass
 class _Watched:
     service: stack.RunningService
@@ -59,6 +82,7 @@ class Supervisor:
         """`say` gets one line per death and restart; `on_start` each process started again."""
         now = time.monotonic()
         self._infra = infra
+        self._used = {"kafka": infra.kafka_bootstrap_servers, "postgres": infra.database_url}
         self._watched = [_Watched(service, process, now) for service, process in services]
         self._background = background
         self._say = say
@@ -93,9 +117,10 @@ class Supervisor:
         watched.deaths = self._backoff.deaths_in_a_row(watched.deaths, ran_for)
         delay = self._backoff.delay(watched.deaths)
         watched.restart_at = now + delay
-        ours = watched.process is not None  # a recorded process ran before it was watched
-        code = watched.process.returncode if watched.process is not None else None
-        ran = f" after {ran_for:.0f} s" if ours else ""
+        process = watched.process
+        code = process.returncode if process is not None else None
+        # a recorded process ran for an unknown time before it was watched
+        ran = f" after {ran_for:.0f} s" if process is not None else ""
         when = f" in {delay:.0f} s ({watched.deaths} quick deaths in a row)" if delay else ""
         self._say(f"{watched.service.label} {describe_exit(code)}{ran}; starting it again{when}")
 
@@ -111,45 +136,36 @@ class Supervisor:
         self._say(f"{service.label} started again: pid {process.pid} on {service.url}")
 
     def _revive_infrastructure(self) -> None:
-        for component in ("kafka", "postgres"):
-            if not self._died(component):
+        for local in _LOCAL:
+            if not self._died(local):
                 continue
-            if time.monotonic() < self._infra_retry_at.get(component, 0.0):
+            if time.monotonic() < self._infra_retry_at.get(local.name, 0.0):
                 continue
-            self._say(f"{component} died; starting it again on its port and its data")
+            self._say(f"{local.name} died; starting it again on its port and its data")
             try:
                 with state.locked():  # `lts infra up` may be starting it too
-                    if self._died(component):
-                        restart = (
-                            local_kafka.restart_in_place
-                            if component == "kafka"
-                            else local_postgres.restart_in_place
-                        )
-                        restart()
+                    if self._died(local):
+                        local.restart()
             except Exception as error:
-                retry_at = time.monotonic() + INFRA_RETRY_SECONDS
-                self._infra_retry_at[component] = retry_at
-                self._say(f"{component} did not start: {error}; next try in 10 s")
+                self._infra_retry_at[local.name] = time.monotonic() + INFRA_RETRY_SECONDS
+                retry = f"next try in {INFRA_RETRY_SECONDS:.0f} s"
+                self._say(f"{local.name} did not start: {error}; {retry}")
                 continue
-            self._say(f"{component} is back")
+            self._say(f"{local.name} is back")
 
-    def _died(self, component: str) -> bool:
+    def _died(self, local: _Local) -> bool:
         """The local component this stack uses has a recorded process that is gone (not
         stopped on purpose: a stop records pid -1) and nothing answers at its address (one
         started again by other means, `pg_ctl restart`, is not dead)."""
-        recorded = state.load(component)
+        recorded = state.load(local.name)
         if recorded is None or int(recorded.get("pid", -1)) <= 0:
             return False
-        if component == "kafka":
-            address = kafka_bootstrap(recorded)
-            ours, marker = address == self._infra.kafka_bootstrap_servers, KAFKA_MARKER
-        else:
-            address = postgres_url(int(recorded["port"]))
-            ours, marker = address == self._infra.database_url, POSTGRES_MARKER
-        if not ours or state.pid_alive(int(recorded["pid"]), marker=marker):
+        address = local.address(recorded)
+        if address != self._used[local.name]:
             return False
-        answers = kafka_ready if component == "kafka" else postgres_ready
-        return not answers(address)
+        if state.pid_alive(int(recorded["pid"]), marker=local.marker):
+            return False
+        return not local.answers(address)
 
 
 def start_watchdog(infra: Infrastructure) -> int:

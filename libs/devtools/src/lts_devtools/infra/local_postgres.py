@@ -125,13 +125,6 @@ def _prepare_home(user: str | None) -> Path:
     return home
 
 
-def _postmaster_pid(home: Path) -> int:
-    try:
-        return int((home / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return -1
-
-
 def _running_on(home: Path) -> tuple[int, int] | None:
     """(pid, port) of a live server on this data directory, from its `postmaster.pid` (pid on
     line 1, port on line 4), whatever the record says."""
@@ -194,7 +187,8 @@ def start(*, timeout: float = 60.0) -> str:
             f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\nsee {home}/postgres.log"
         )
     url = postgres_url(port)
-    _record(home, user, pid=_postmaster_pid(home), port=port)
+    running = _running_on(home)
+    _record(home, user, pid=running[0] if running is not None else -1, port=port)
     wait_until(lambda: postgres_ready(url), timeout=timeout, what=f"PostgreSQL on port {port}")
     return url
 
